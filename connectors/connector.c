@@ -1,0 +1,55 @@
+/*
+ * connector.c - the registry of provider types and the words for job
+ * states. core/ looks a provider type up here by the name written in the
+ * daemon config, so adding a provider is one line in connector_types[].
+ */
+#include "connector.h"
+
+#include <string.h>
+
+/* Every known provider type; NULL-terminated. */
+static const struct connector_ops *const connector_types[] = {
+	&local_connector_ops,
+	NULL
+};
+
+static const char *const connector_state_names[] = {
+	[JOB_UNKNOWN] = "unknown",
+	[JOB_PENDING] = "pending",
+	[JOB_RUNNING] = "running",
+	[JOB_PAUSED] = "paused",
+	[JOB_COMPLETED] = "completed",
+	[JOB_FAILED] = "failed",
+	[JOB_STOPPED] = "stopped",
+	[JOB_PREEMPTED] = "preempted",
+};
+
+const struct connector_ops *connector_find(const char *type)
+{
+	size_t i;
+
+	if (!type)
+		return NULL;
+	for (i = 0; connector_types[i]; i++)
+		if (!strcmp(connector_types[i]->type, type))
+			return connector_types[i];
+	return NULL;
+}
+
+/*
+ * A value outside the enum (memory corruption, a newer peer) still gets a
+ * printable word, so a log line never dereferences NULL.
+ */
+const char *job_state_name(enum job_state s)
+{
+	if ((unsigned)s >= sizeof(connector_state_names) /
+			   sizeof(connector_state_names[0]))
+		return "invalid";
+	return connector_state_names[s];
+}
+
+int job_state_terminal(enum job_state s)
+{
+	return s == JOB_COMPLETED || s == JOB_FAILED || s == JOB_STOPPED ||
+	       s == JOB_PREEMPTED;
+}

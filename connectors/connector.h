@@ -1,0 +1,163 @@
+/*
+ * connector.h - the one interface every provider implements (local, slurm,
+ * runpod, lambda, vastai). core/ drives connectors only through
+ * struct connector_ops; a connector knows its provider's API and nothing of
+ * SQLite, FUSE or the run model. Like Redis's aeApi*, the backend is chosen
+ * by name at start-up (connector_find()).
+ *
+ * Threading: core/ calls one connector from one poller thread at a time, so
+ * a connector needs no locks of its own unless it starts threads. Calls may
+ * block on the provider (HTTP, fork); core/ never holds its model lock
+ * across them.
+ *
+ * Idempotence: every job carries the run's UUID and attempt number; after a
+ * crash core/ asks find() before submit() so a job is never started twice.
+ */
+#ifndef TFS_CONNECTOR_H
+#define TFS_CONNECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#define JOB_ID_MAX 128
+#define JOB_REASON_MAX 256
+
+/* What a job needs to start. All strings are borrowed for the call. */
+struct job_spec {
+	const char *run_id;       /* UUID, stable across retries */
+	const char *run_name;     /* "exp/run" */
+	int attempt;              /* 1, 2, ... */
+	char *const *argv;        /* NULL-terminated, params substituted */
+	char *const *env;         /* "K=V" added to the job's environment,
+				     NULL-terminated; TRAINFS_* included */
+	const char *workdir;      /* where the job starts; NULL: attempt_dir */
+	const char *run_dir;      /* the run's directory in the state dir */
+	const char *attempt_dir;  /* private to this attempt: the connector's
+				     own files (pid, exit status, lock) */
+	const char *log_path;     /* stdout+stderr are appended here */
+	const char *metrics_path; /* $TRAINFS_METRICS */
+	const char *output_dir;   /* $TRAINFS_OUTPUT_DIR, already created */
+	const char *image;        /* container image, or NULL */
+	int cpus;
+	int gpus;
+	int64_t memory_mb;
+	const char *gpu_type;     /* or NULL */
+	const char *gpu_list;     /* CUDA_VISIBLE_DEVICES value, or NULL */
+	int timeout_s;            /* 0: none (core enforces it too) */
+	int kill_grace_s;         /* TERM -> KILL grace on cancel */
+};
+
+/* A job's state as the provider reports it, mapped onto trainfs words. */
+enum job_state {
+	JOB_UNKNOWN = 0,   /* the provider does not know this job (any more) */
+	JOB_PENDING,       /* accepted, not started (provisioning, queued) */
+	JOB_RUNNING,
+	JOB_PAUSED,
+	JOB_COMPLETED,     /* exit code 0 */
+	JOB_FAILED,        /* non-zero exit, signal, node failure, timeout */
+	JOB_STOPPED,       /* cancelled */
+	JOB_PREEMPTED      /* ended by the provider; worth a retry */
+};
+
+/* Returns "pending", "running", ... for logs and events. */
+const char *job_state_name(enum job_state s);
+/* 1 for COMPLETED, FAILED, STOPPED, PREEMPTED. */
+int job_state_terminal(enum job_state s);
+
+/* One job being polled: core fills the inputs, poll() fills the outputs. */
+struct job_query {
+	/* in */
+	const char *job_id;
+	const char *run_id;
+	int attempt;
+	const char *attempt_dir;
+	const char *log_path;
+	/* out */
+	enum job_state state;
+	int exit_code;            /* when terminal; -1 unknown */
+	int term_signal;          /* signal that ended it, 0 if none */
+	int64_t start_ms, end_ms; /* 0 when unknown */
+	double cpu_percent;       /* -1 when not sampled */
+	int64_t rss_kb;           /* -1 when not sampled */
+	char reason[JOB_REASON_MAX]; /* the provider's own words, may be "" */
+};
+
+enum job_signal { JOB_SIG_PAUSE, JOB_SIG_RESUME };
+
+struct connector;
+
+struct connector_ops {
+	const char *type;         /* "local", "slurm", ... */
+	/*
+	 * Reads the provider's section of the daemon config (may be NULL for
+	 * defaults) and sets c->priv. Returns 0, or -1 with a reason in err.
+	 */
+	int (*init)(struct connector *c, const cJSON *conf,
+		    char *err, size_t errlen);
+	/* Frees c->priv. Jobs keep running. */
+	void (*release)(struct connector *c);
+	/*
+	 * Health check: 0 if reachable, -1 with the reason in err.
+	 */
+	int (*ping)(struct connector *c, char *err, size_t errlen);
+	/*
+	 * Looks for a job already submitted for (run_id, attempt). Returns 1
+	 * and fills job_id when found, 0 when not, -1 on error (err says why).
+	 */
+	int (*find)(struct connector *c, const struct job_spec *spec,
+		    char *job_id, size_t idlen, char *err, size_t errlen);
+	/*
+	 * Starts a job. Returns 0 and fills job_id, or -1 with the reason in
+	 * err. Must be idempotent for one (run_id, attempt).
+	 */
+	int (*submit)(struct connector *c, const struct job_spec *spec,
+		      char *job_id, size_t idlen, char *err, size_t errlen);
+	/*
+	 * Fills the out fields of n queries, in as few provider requests as
+	 * the API allows. Returns 0, or -1 when the provider could not be
+	 * asked at all (err says why; the queries are left as they were).
+	 */
+	int (*poll)(struct connector *c, struct job_query *q, size_t n,
+		    char *err, size_t errlen);
+	/*
+	 * Asks the provider to end the job (TERM, then KILL after
+	 * spec->kill_grace_s for local). Returns 0 once the request is
+	 * accepted; -1 with err otherwise. core/ calls it again until poll()
+	 * shows the job terminal.
+	 */
+	int (*cancel)(struct connector *c, const struct job_query *q,
+		      int kill_grace_s, char *err, size_t errlen);
+	/*
+	 * Pause or resume. NULL, or returns -2, when the provider cannot;
+	 * -1 with err on failure; 0 on success.
+	 */
+	int (*signal)(struct connector *c, const struct job_query *q,
+		      enum job_signal sig, char *err, size_t errlen);
+	/*
+	 * Where the provider keeps logs remotely: appends log bytes from
+	 * offset to the local file q->log_path. NULL for local (the job
+	 * writes there itself).
+	 */
+	int (*fetch_log)(struct connector *c, const struct job_query *q,
+			 char *err, size_t errlen);
+};
+
+/* An instance of a provider: one per entry in the daemon config. */
+struct connector {
+	const struct connector_ops *ops;
+	char *name;      /* the provider's name in the tree, e.g. "local" */
+	void *priv;
+	/* capacity, filled by init() from the config or the machine */
+	int cap_cpus;
+	int cap_gpus;
+	int64_t cap_memory_mb;
+	int cap_max_jobs;        /* 0: hold every job in the queue */
+};
+
+/* The table of known connector types; NULL when type is unknown. */
+const struct connector_ops *connector_find(const char *type);
+
+extern const struct connector_ops local_connector_ops;
+
+#endif

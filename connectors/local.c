@@ -1,0 +1,1790 @@
+/*
+ * local.c - the "local" provider: runs a job's argv on this machine under a
+ * small supervisor process that outlives the daemon. The supervisor holds
+ * an flock on attempt_dir/supervisor.lock for its whole life and writes
+ * attempt_dir/job.json (pids, start time) when the job starts and
+ * attempt_dir/exit.json (exit status) before it exits, so everything the
+ * daemon needs - after a restart too - is in the attempt directory, and a
+ * held lock, unlike a pid, cannot be mistaken after pid reuse.
+ *
+ * Processes: the daemon forks A; A calls setsid(), forks the supervisor S
+ * and exits at once, so S is re-parented to init and the daemon reaps only
+ * A. S forks the job J, which becomes the leader of its own process group
+ * (pause and cancel signal the whole group, never S) and execs the argv.
+ * A, S and J are children of a threaded daemon that never exec (A, S) or
+ * not yet (J), so they call only async-signal-safe functions and snprintf:
+ * no stdio, no log_msg() (its mutex may be held by a daemon thread), no
+ * cJSON; everything they need is prepared in struct local_launch first.
+ *
+ * A job that cannot be started (a missing binary, a bad workdir, a log that
+ * cannot be opened) is not an error of submit(): submit() returns 0 and the
+ * job ends FAILED with exit code 127 and the reason, e.g. "cannot execute
+ * 'foo': No such file or directory", in exit.json and in the log - as a
+ * shell reports it, and as every other provider reports a failing job.
+ */
+#define _GNU_SOURCE
+#include "connector.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOCAL_FILE_MAX 4096          /* job.json, exit.json */
+#define LOCAL_CANCEL_MAX 32          /* the cancel request file */
+#define LOCAL_STAT_MAX 2048          /* one /proc/<pid>/stat line */
+#define LOCAL_SAMPLES_MAX 256        /* jobs whose cpu time we remember */
+#define LOCAL_GRACE_DEFAULT 10
+#define LOCAL_GRACE_MAX 86400
+#define LOCAL_REPORT_TIMEOUT_MS 30000
+#define LOCAL_FIND_WAIT_MS 2000
+#define LOCAL_LOCK_TRIES 200         /* x 10 ms, see local_supervise() */
+#define LOCAL_EXIT_WRITE_TRIES 10    /* x 1 s */
+
+#define LOCAL_JOB_FILE "job.json"
+#define LOCAL_EXIT_FILE "exit.json"
+#define LOCAL_LOCK_FILE "supervisor.lock"
+#define LOCAL_CANCEL_FILE "cancel"
+#define LOCAL_PAUSED_FILE "paused"
+
+/* The files of one attempt, all inside attempt_dir. */
+struct local_paths {
+	char job[PATH_MAX];
+	char exit[PATH_MAX];
+	char lock[PATH_MAX];
+	char cancel[PATH_MAX];
+	char paused[PATH_MAX];   /* present between pause and resume */
+};
+
+/* What job.json records. */
+struct local_job {
+	long long spid;                  /* the supervisor */
+	long long jpid;                  /* the job, leader of its group */
+	long long pgid;                  /* == jpid */
+	long long start_ms;
+	unsigned long long start_ticks;  /* field 22 of /proc/<jpid>/stat */
+	int kill_grace_s;                /* the default for cancel */
+};
+
+/* What exit.json records. */
+struct local_exit {
+	int has_code;                    /* 0: "exit_code" was null */
+	int code;
+	int sig;
+	int cancelled;
+	long long start_ms, end_ms;
+	char reason[JOB_REASON_MAX];     /* "" unless the job never ran */
+};
+
+/*
+ * Everything the forked processes need, prepared by the daemon before the
+ * fork so that they need not allocate. Paths are absolute because S
+ * leaves the daemon's working directory.
+ */
+struct local_launch {
+	char *const *argv;               /* borrowed from the spec */
+	char **envp;                     /* see local_env_build() */
+	char workdir[PATH_MAX];
+	char log_path[PATH_MAX];
+	struct local_paths paths;
+	int kill_grace_s;
+};
+
+/* S -> daemon, one write of less than PIPE_BUF bytes, so atomic. */
+enum local_rep_status { LOCAL_REP_OK = 1, LOCAL_REP_BUSY, LOCAL_REP_ERROR };
+enum local_stage {
+	LOCAL_STAGE_NONE,
+	LOCAL_STAGE_DEVNULL,
+	LOCAL_STAGE_FORK_SUPERVISOR,
+	LOCAL_STAGE_LOCK,
+	LOCAL_STAGE_SIGNALFD,
+	LOCAL_STAGE_PIPE,
+	LOCAL_STAGE_FORK_JOB,
+	LOCAL_STAGE_JOB_FILE,
+};
+struct local_report {
+	int status;
+	int stage;
+	int err;
+	int spid;
+	int jpid;
+};
+
+/* The cpu time of a job's group at its previous poll. */
+struct local_sample {
+	int used;                        /* 0: free slot */
+	long long spid;                  /* the job id */
+	unsigned long long start_ticks;  /* tells a reused pid apart */
+	unsigned long long ticks;        /* utime + stime of the group */
+	int64_t at_ms;                   /* mono_ms() of the sample */
+	uint64_t stamp;                  /* for least-recently-used reuse */
+};
+
+/* c->priv. Only the poller thread touches it (see connector.h). */
+struct local {
+	int kill_grace_s;
+	uint64_t clock;
+	struct local_sample samples[LOCAL_SAMPLES_MAX];
+};
+
+/* A running job's group, while poll() sums its processes. */
+struct local_live {
+	struct job_query *q;
+	long long spid, pgid;
+	unsigned long long start_ticks;
+	unsigned long long ticks;
+	long long rss_pages;
+	int paused_asked;                /* pause() left its marker */
+	int stopped;                     /* members in state T */
+};
+
+/* The fields of /proc/<pid>/stat we use. */
+struct local_pstat {
+	char state;
+	long long pgrp;
+	unsigned long long utime, stime, starttime;
+	long long rss;                   /* pages */
+};
+
+/* ---- helpers safe in a forked child ------------------------------------ */
+
+/* Parses a decimal integer the way /proc prints it; no locale, no errno. */
+static long long local_num(const char *s)
+{
+	long long v = 0;
+	int neg = 0;
+
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	while (*s >= '0' && *s <= '9')
+		v = v * 10 + (*s++ - '0');
+	return neg ? -v : v;
+}
+
+/*
+ * Parses a /proc/<pid>/stat line. The command name (field 2) may hold
+ * spaces and parentheses, so fields are counted from its last ')'.
+ * Returns 0, or -1 when the line is shorter than expected.
+ */
+static int local_pstat_parse(const char *text, struct local_pstat *ps)
+{
+	const char *p = strrchr(text, ')');
+	int field = 2;
+
+	if (!p)
+		return -1;
+	memset(ps, 0, sizeof(*ps));
+	for (p++; *p && field < 24;) {
+		const char *tok;
+
+		while (*p == ' ')
+			p++;
+		if (!*p || *p == '\n')
+			break;
+		tok = p;
+		field++;
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+		switch (field) {
+		case 3:
+			ps->state = *tok;
+			break;
+		case 5:
+			ps->pgrp = local_num(tok);
+			break;
+		case 14:
+			ps->utime = (unsigned long long)local_num(tok);
+			break;
+		case 15:
+			ps->stime = (unsigned long long)local_num(tok);
+			break;
+		case 22:
+			ps->starttime = (unsigned long long)local_num(tok);
+			break;
+		case 24:
+			ps->rss = local_num(tok);
+			break;
+		}
+	}
+	return field >= 24 ? 0 : -1;
+}
+
+/* Returns 0 and fills ps, or -1 when the process does not exist (any more). */
+static int local_pstat_read(long long pid, struct local_pstat *ps)
+{
+	char path[64], buf[LOCAL_STAT_MAX];
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return local_pstat_parse(buf, ps);
+}
+
+/* Copies in to out with JSON string escapes, truncating to fit outlen. */
+static void local_json_escape(const char *in, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *in; in++) {
+		unsigned char ch = (unsigned char)*in;
+		char esc[6];
+		size_t k = 0;
+
+		if (ch == '"' || ch == '\\') {
+			esc[k++] = '\\';
+			esc[k++] = (char)ch;
+		} else if (ch < 0x20) {
+			esc[k++] = '\\';
+			esc[k++] = 'u';
+			esc[k++] = '0';
+			esc[k++] = '0';
+			esc[k++] = hex[ch >> 4];
+			esc[k++] = hex[ch & 15];
+		} else {
+			esc[k++] = (char)ch;
+		}
+		if (o + k >= outlen)
+			break;
+		memcpy(out + o, esc, k);
+		o += k;
+	}
+	out[o] = '\0';
+}
+
+/* strerror() may translate and so lock; this never does. */
+static const char *local_errstr(int err)
+{
+	const char *s = strerrordesc_np(err);
+
+	return s ? s : "unknown error";
+}
+
+static void local_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void local_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * The signals S ignores: a terminal hang-up or ^C meant for the daemon,
+ * and writes to a daemon that has gone away.
+ */
+static int local_sig_ignored(int sig)
+{
+	return sig == SIGHUP || sig == SIGINT || sig == SIGPIPE ||
+	       sig == SIGQUIT || sig == SIGTSTP || sig == SIGTTIN ||
+	       sig == SIGTTOU;
+}
+
+/*
+ * Sets every disposition to the default, or to ignore where ignore is set
+ * and local_sig_ignored() says so. The daemon's handlers (FUSE installs
+ * some) mean nothing in a child, and ignored signals would survive exec.
+ * sigaction() fails harmlessly for SIGKILL, SIGSTOP and reserved signals.
+ */
+static void local_sig_reset(int ignore)
+{
+	struct sigaction sa;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++) {
+		sa.sa_handler = ignore && local_sig_ignored(sig) ? SIG_IGN :
+								   SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
+}
+
+/*
+ * Closes every descriptor from 3 up except keep, so that S does not hold
+ * the daemon's /dev/fuse, database or sockets open for the job's lifetime.
+ */
+static void local_close_fds_except(int keep)
+{
+	DIR *d;
+	struct dirent *de;
+	int ok = 1;
+
+	if (keep > 3)
+		ok = close_range(3, (unsigned)keep - 1, 0) == 0;
+	if (ok && close_range((unsigned)keep + 1, ~0U, 0) == 0)
+		return;
+	/* An older kernel: walk the descriptor table instead. */
+	d = opendir("/proc/self/fd");
+	if (!d) {
+		int fd;
+
+		for (fd = 3; fd < 65536; fd++)
+			if (fd != keep)
+				close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		int fd = (int)local_num(de->d_name);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (fd >= 3 && fd != keep && fd != dirfd(d))
+			close(fd);
+	}
+	closedir(d);
+}
+
+/* ---- the job: J ---------------------------------------------------------- */
+
+/*
+ * Runs in J between fork and exec. Reports a failure to start as a reason
+ * sentence on efd (S puts it in exit.json) and in the log when the log is
+ * open, then exits 127 as a shell would.
+ */
+static void __attribute__((noreturn))
+local_job_exec(const struct local_launch *l, int efd)
+{
+	char reason[JOB_REASON_MAX];
+	sigset_t none;
+	int fd, err;
+
+	setpgid(0, 0);
+	local_sig_reset(0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (chdir(l->workdir) < 0) {
+		err = errno;
+		snprintf(reason, sizeof(reason),
+			 "cannot change directory to '%.180s': %s", l->workdir,
+			 local_errstr(err));
+		goto fail;
+	}
+	fd = open(l->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		err = errno;
+		snprintf(reason, sizeof(reason), "cannot open log '%.180s': %s",
+			 l->log_path, local_errstr(err));
+		goto fail;
+	}
+	/* dup2() clears close-on-exec on 1 and 2; stdin is /dev/null already. */
+	if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+		err = errno;
+		snprintf(reason, sizeof(reason), "cannot open log '%.180s': %s",
+			 l->log_path, local_errstr(err));
+		goto fail;
+	}
+	close(fd);
+
+	/* execvp() searches the PATH of the job's environment, not ours. */
+	environ = l->envp;
+	execvp(l->argv[0], l->argv);
+	err = errno;
+	snprintf(reason, sizeof(reason), "cannot execute '%.180s': %s",
+		 l->argv[0], local_errstr(err));
+	local_write_all(2, "trainfs: ", 9);
+	local_write_all(2, reason, strlen(reason));
+	local_write_all(2, "\n", 1);
+fail:
+	local_write_all(efd, reason, strlen(reason));
+	_exit(127);
+}
+
+/* ---- the supervisor: S --------------------------------------------------- */
+
+/* The grace written by cancel(), else the one given at submit. */
+static int local_cancel_grace(const struct local_launch *l)
+{
+	char buf[LOCAL_CANCEL_MAX];
+	ssize_t n;
+	long long v;
+	int fd = open(l->paths.cancel, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return l->kill_grace_s;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return l->kill_grace_s;
+	buf[n] = '\0';
+	v = local_num(buf);
+	return v > LOCAL_GRACE_MAX ? LOCAL_GRACE_MAX : (int)v;
+}
+
+static void __attribute__((noreturn))
+local_report_exit(int rep, struct local_report *r, int status, int stage,
+		  int err)
+{
+	r->status = status;
+	r->stage = stage;
+	r->err = err;
+	local_write_all(rep, r, sizeof(*r));
+	_exit(status == LOCAL_REP_ERROR ? 1 : 0);
+}
+
+/*
+ * Waits in S for J to end, handling cancel requests on the way. Returns
+ * J's wait status, or -1 when it was lost (cannot happen unless someone
+ * else reaped our child).
+ */
+static int local_wait_job(const struct local_launch *l, int sfd, pid_t jpid,
+			  int *cancelled)
+{
+	int64_t deadline = 0;
+	int killed = 0;
+
+	for (;;) {
+		struct signalfd_siginfo ssi;
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		siginfo_t si;
+		int timeout = -1, n, status;
+
+		if (*cancelled && !killed) {
+			int64_t left = deadline - mono_ms();
+
+			if (left <= 0) {
+				kill(-jpid, SIGKILL);
+				killed = 1;
+				continue;
+			}
+			timeout = (int)left;
+		}
+		n = poll(&pfd, 1, timeout);
+		if (n < 0 && errno != EINTR)
+			local_sleep_ms(100);
+		if (n <= 0)
+			continue;
+		if (read(sfd, &ssi, sizeof(ssi)) != (ssize_t)sizeof(ssi))
+			continue;
+		if (ssi.ssi_signo == SIGTERM && !*cancelled) {
+			int grace = local_cancel_grace(l);
+
+			*cancelled = 1;
+			/* CONT after TERM: a paused job must see its TERM. */
+			kill(-jpid, SIGTERM);
+			kill(-jpid, SIGCONT);
+			deadline = mono_ms() + (int64_t)grace * 1000;
+			continue;
+		}
+		if (ssi.ssi_signo != SIGCHLD)
+			continue;
+		/* SIGCHLDs merge, and stops and continues send them too. */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)jpid, &si,
+			   WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (si.si_pid != jpid)
+			continue;
+		/*
+		 * J is a zombie now, so its pid - the group's id - cannot be
+		 * reused until we reap it: this KILL reaches only what J
+		 * left behind in its group. A job ends when its main process
+		 * ends, as a Slurm step does.
+		 */
+		kill(-jpid, SIGKILL);
+		while (waitpid(jpid, &status, 0) < 0)
+			if (errno != EINTR)
+				return -1;
+		return status;
+	}
+}
+
+/*
+ * S: the supervisor. Reports to the daemon on rep once job.json is
+ * written (or why it could not start), waits for the job and records its
+ * end in exit.json, durably, before the lock goes with the process.
+ */
+static void __attribute__((noreturn))
+local_supervise(const struct local_launch *l, int rep)
+{
+	struct local_report r;
+	struct local_pstat ps;
+	char reason[JOB_REASON_MAX], esc[JOB_REASON_MAX * 6], buf[LOCAL_FILE_MAX];
+	char code[16];
+	long long start_ms, end_ms;
+	size_t rlen = 0;
+	sigset_t set;
+	int lockfd, sfd, ep[2], i, status, cancelled = 0, len;
+	pid_t jpid;
+
+	memset(&r, 0, sizeof(r));
+	r.spid = (int)getpid();
+	prctl(PR_SET_NAME, "trainfs-sup", 0, 0, 0);
+	/* Hold no mount busy for the life of the job. */
+	if (chdir("/") < 0)
+		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_NONE,
+				  errno);
+
+	lockfd = open(l->paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0)
+		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_LOCK,
+				  errno);
+	/*
+	 * Not a blocking lock: a live supervisor holds it for the job's
+	 * whole life. The daemon's liveness checks take it for an instant,
+	 * so a few retries tell those apart from a second supervisor.
+	 */
+	for (i = 0; flock(lockfd, LOCK_EX | LOCK_NB) < 0; i++) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			local_report_exit(rep, &r, LOCAL_REP_ERROR,
+					  LOCAL_STAGE_LOCK, errno);
+		if (i >= LOCAL_LOCK_TRIES)
+			local_report_exit(rep, &r, LOCAL_REP_BUSY,
+					  LOCAL_STAGE_NONE, 0);
+		local_sleep_ms(10);
+	}
+	/* Under the lock: an earlier supervisor already ran this attempt. */
+	if (access(l->paths.job, F_OK) == 0)
+		local_report_exit(rep, &r, LOCAL_REP_BUSY, LOCAL_STAGE_NONE, 0);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		local_report_exit(rep, &r, LOCAL_REP_ERROR,
+				  LOCAL_STAGE_SIGNALFD, errno);
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_PIPE,
+				  errno);
+
+	start_ms = now_ms();
+	jpid = fork();
+	if (jpid < 0)
+		local_report_exit(rep, &r, LOCAL_REP_ERROR,
+				  LOCAL_STAGE_FORK_JOB, errno);
+	if (jpid == 0)
+		local_job_exec(l, ep[1]);
+	close(ep[1]);
+	/* Both sides set the group, so signals reach it whoever runs first. */
+	setpgid(jpid, jpid);
+	r.jpid = (int)jpid;
+
+	/* EOF means exec succeeded (the pipe is close-on-exec). */
+	for (;;) {
+		ssize_t n = read(ep[0], reason + rlen,
+				 sizeof(reason) - 1 - rlen);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		rlen += (size_t)n;
+		if (rlen == sizeof(reason) - 1)
+			break;
+	}
+	reason[rlen] = '\0';
+	close(ep[0]);
+
+	/* J is not reaped yet, so its /proc entry is there even if it died. */
+	if (local_pstat_read(jpid, &ps) < 0)
+		ps.starttime = 0;
+	len = snprintf(buf, sizeof(buf),
+		       "{\"supervisor_pid\":%d,\"job_pid\":%d,\"pgid\":%d,"
+		       "\"start_ms\":%lld,\"job_start_ticks\":%llu,"
+		       "\"kill_grace_s\":%d}\n",
+		       (int)getpid(), (int)jpid, (int)jpid, start_ms,
+		       ps.starttime, l->kill_grace_s);
+	if (file_write_atomic(l->paths.job, buf, (size_t)len, 1) != TFS_OK) {
+		int err = errno;
+
+		/* A job nobody can find must not run. */
+		kill(-jpid, SIGKILL);
+		kill(jpid, SIGKILL);
+		while (waitpid(jpid, &status, 0) < 0 && errno == EINTR)
+			;
+		local_report_exit(rep, &r, LOCAL_REP_ERROR,
+				  LOCAL_STAGE_JOB_FILE, err);
+	}
+	r.status = LOCAL_REP_OK;
+	local_write_all(rep, &r, sizeof(r));
+	close(rep);
+
+	status = local_wait_job(l, sfd, jpid, &cancelled);
+	end_ms = now_ms();
+
+	if (status < 0)
+		snprintf(code, sizeof(code), "null");
+	else if (WIFEXITED(status))
+		snprintf(code, sizeof(code), "%d", WEXITSTATUS(status));
+	else
+		snprintf(code, sizeof(code), "null");
+	if (status < 0 && !rlen)
+		rlen = (size_t)snprintf(reason, sizeof(reason),
+					"exit status lost");
+	local_json_escape(reason, esc, sizeof(esc));
+	len = snprintf(buf, sizeof(buf),
+		       "{\"exit_code\":%s,\"signal\":%d,\"cancelled\":%s,"
+		       "\"start_ms\":%lld,\"end_ms\":%lld%s%s%s}\n",
+		       code,
+		       status >= 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+		       cancelled ? "true" : "false", start_ms, end_ms,
+		       rlen ? ",\"reason\":\"" : "", esc, rlen ? "\"" : "");
+	/* The lock is released only by our exit, after the status is safe. */
+	for (i = 0; i < LOCAL_EXIT_WRITE_TRIES; i++) {
+		if (file_write_atomic(l->paths.exit, buf, (size_t)len, 1) ==
+		    TFS_OK)
+			break;
+		local_sleep_ms(1000);
+	}
+	_exit(0);
+}
+
+/*
+ * A: the first child. Leaves the daemon's session so a terminal hang-up
+ * or ^C cannot reach S or the job, and exits at once so S is re-parented
+ * to init and the daemon need wait only for A.
+ */
+static void __attribute__((noreturn))
+local_child_a(const struct local_launch *l, int rep)
+{
+	struct local_report r;
+	int w, nul;
+	pid_t s;
+
+	memset(&r, 0, sizeof(r));
+	local_sig_reset(1);
+	/* Out of the way of 0-2, in case the daemon had closed stdin. */
+	w = fcntl(rep, F_DUPFD_CLOEXEC, 3);
+	if (w < 0)
+		_exit(1);
+	nul = open("/dev/null", O_RDWR);
+	if (nul < 0)
+		local_report_exit(w, &r, LOCAL_REP_ERROR, LOCAL_STAGE_DEVNULL,
+				  errno);
+	/* Not the daemon's stdout: a reader of it must see EOF when the
+	   daemon exits, not when the last job does. */
+	dup2(nul, 0);
+	dup2(nul, 1);
+	dup2(nul, 2);
+	if (nul > 2)
+		close(nul);
+	local_close_fds_except(w);
+	setsid();
+	s = fork();
+	if (s < 0)
+		local_report_exit(w, &r, LOCAL_REP_ERROR,
+				  LOCAL_STAGE_FORK_SUPERVISOR, errno);
+	if (s == 0)
+		local_supervise(l, w);
+	_exit(0);
+}
+
+/* ---- the daemon's side --------------------------------------------------- */
+
+/* Fills p for attempt_dir; returns 0, or -1 with err when too long. */
+static int local_paths_init(struct local_paths *p, const char *dir,
+			    char *err, size_t errlen)
+{
+	if (!dir || !*dir) {
+		snprintf(err, errlen, "no attempt directory");
+		return -1;
+	}
+	if (snprintf(p->job, sizeof(p->job), "%s/" LOCAL_JOB_FILE, dir) >=
+		    (int)sizeof(p->job) ||
+	    snprintf(p->exit, sizeof(p->exit), "%s/" LOCAL_EXIT_FILE, dir) >=
+		    (int)sizeof(p->exit) ||
+	    snprintf(p->lock, sizeof(p->lock), "%s/" LOCAL_LOCK_FILE, dir) >=
+		    (int)sizeof(p->lock) ||
+	    snprintf(p->cancel, sizeof(p->cancel), "%s/" LOCAL_CANCEL_FILE,
+		     dir) >= (int)sizeof(p->cancel) ||
+	    snprintf(p->paused, sizeof(p->paused), "%s/" LOCAL_PAUSED_FILE,
+		     dir) >= (int)sizeof(p->paused)) {
+		snprintf(err, errlen, "attempt directory '%.200s' too long",
+			 dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Makes path absolute against our working directory. Returns 0 or -1. */
+static int local_abspath(const char *path, char *out, size_t outlen,
+			 char *err, size_t errlen)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/') {
+		if (snprintf(out, outlen, "%s", path) < (int)outlen)
+			return 0;
+	} else if (!getcwd(cwd, sizeof(cwd))) {
+		snprintf(err, errlen, "cannot resolve '%.200s': %s", path,
+			 strerror(errno));
+		return -1;
+	} else if (snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen) {
+		return 0;
+	}
+	snprintf(err, errlen, "path '%.200s' too long", path);
+	return -1;
+}
+
+/*
+ * Returns 1 when someone - the supervisor - holds the lock at path, 0 when
+ * nobody does or the file does not exist, -1 with err on another error.
+ * Holding the lock for a moment does not disturb the supervisor, which
+ * has it already or retries (local_supervise()).
+ */
+static int local_lock_held(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot open '%.200s': %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		int e = errno;
+
+		if (e == EINTR)
+			continue;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return 1;
+		snprintf(err, errlen, "cannot lock '%.200s': %s", path,
+			 strerror(e));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Loads the JSON object in path, at most LOCAL_FILE_MAX bytes. Returns 1
+ * and sets *out (caller frees with cJSON_Delete()), 0 when the file does
+ * not exist, -1 with err otherwise.
+ */
+static int local_json_load(const char *path, cJSON **out, char *err,
+			   size_t errlen)
+{
+	struct buf b = BUF_INIT(LOCAL_FILE_MAX);
+	int r = file_read_all(path, LOCAL_FILE_MAX, &b);
+
+	*out = NULL;
+	if (r == TFS_ENOENT) {
+		buf_release(&b);
+		return 0;
+	}
+	if (r != TFS_OK) {
+		snprintf(err, errlen, "cannot read '%.200s': %s", path,
+			 tfs_strerror(r));
+		buf_release(&b);
+		return -1;
+	}
+	*out = b.p ? cJSON_ParseWithLength(b.p, b.len) : NULL;
+	buf_release(&b);
+	if (!cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		snprintf(err, errlen, "'%.200s' is not a JSON object", path);
+		return -1;
+	}
+	return 1;
+}
+
+/* Returns 0 and sets *v when obj[key] is an integral number, else -1. */
+static int local_json_ll(const cJSON *obj, const char *key, long long *v)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double d;
+
+	if (!cJSON_IsNumber(it))
+		return -1;
+	d = it->valuedouble;
+	if (d != d || d < -9007199254740992.0 || d > 9007199254740992.0 ||
+	    d != (double)(long long)d)
+		return -1;
+	*v = (long long)d;
+	return 0;
+}
+
+/* Reads job.json. Returns 1 (filled), 0 when absent, -1 with err. */
+static int local_job_read(const struct local_paths *p, struct local_job *job,
+			  char *err, size_t errlen)
+{
+	cJSON *o;
+	long long ticks = 0, grace = LOCAL_GRACE_DEFAULT;
+	int r = local_json_load(p->job, &o, err, errlen);
+
+	if (r <= 0)
+		return r;
+	memset(job, 0, sizeof(*job));
+	if (local_json_ll(o, "supervisor_pid", &job->spid) < 0 ||
+	    local_json_ll(o, "job_pid", &job->jpid) < 0 ||
+	    local_json_ll(o, "pgid", &job->pgid) < 0 ||
+	    local_json_ll(o, "start_ms", &job->start_ms) < 0 ||
+	    job->spid <= 0 || job->jpid <= 0 || job->pgid <= 1 ||
+	    job->spid > INT_MAX || job->pgid > INT_MAX) {
+		snprintf(err, errlen, "'%.200s' lacks the job's pids", p->job);
+		cJSON_Delete(o);
+		return -1;
+	}
+	local_json_ll(o, "job_start_ticks", &ticks);
+	local_json_ll(o, "kill_grace_s", &grace);
+	job->start_ticks = ticks > 0 ? (unsigned long long)ticks : 0;
+	job->kill_grace_s = grace < 0 ? 0 :
+			    grace > LOCAL_GRACE_MAX ? LOCAL_GRACE_MAX :
+						      (int)grace;
+	cJSON_Delete(o);
+	return 1;
+}
+
+/* Reads exit.json. Returns 1 (filled), 0 when absent, -1 with err. */
+static int local_exit_read(const struct local_paths *p, struct local_exit *ex,
+			   char *err, size_t errlen)
+{
+	const cJSON *it;
+	cJSON *o;
+	long long v;
+	int r = local_json_load(p->exit, &o, err, errlen);
+
+	if (r <= 0)
+		return r;
+	memset(ex, 0, sizeof(*ex));
+	it = cJSON_GetObjectItemCaseSensitive(o, "exit_code");
+	if (local_json_ll(o, "exit_code", &v) == 0) {
+		ex->has_code = 1;
+		ex->code = (int)v;
+	} else if (!cJSON_IsNull(it)) {
+		snprintf(err, errlen, "'%.200s' lacks the exit code", p->exit);
+		cJSON_Delete(o);
+		return -1;
+	}
+	if (local_json_ll(o, "signal", &v) == 0)
+		ex->sig = (int)v;
+	ex->cancelled = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(o, "cancelled"));
+	if (local_json_ll(o, "start_ms", &v) == 0)
+		ex->start_ms = v;
+	if (local_json_ll(o, "end_ms", &v) == 0)
+		ex->end_ms = v;
+	it = cJSON_GetObjectItemCaseSensitive(o, "reason");
+	if (cJSON_IsString(it))
+		snprintf(ex->reason, sizeof(ex->reason), "%s",
+			 it->valuestring);
+	cJSON_Delete(o);
+	return 1;
+}
+
+/*
+ * Returns 1 when the job's group leader is still the process job.json
+ * describes (same pid, group and start time), so signalling -pgid cannot
+ * hit a stranger that reused the number. Fills ps when non-NULL.
+ */
+static int local_job_alive(const struct local_job *job,
+			   struct local_pstat *ps)
+{
+	struct local_pstat tmp;
+
+	if (!ps)
+		ps = &tmp;
+	if (local_pstat_read(job->pgid, ps) < 0)
+		return 0;
+	return ps->pgrp == job->pgid && job->start_ticks &&
+	       ps->starttime == job->start_ticks;
+}
+
+/* job ids are the supervisor's pid (see local_find_dir()). */
+static int local_job_id(const struct local_job *job, char *job_id,
+			size_t idlen, char *err, size_t errlen)
+{
+	if (!job_id || snprintf(job_id, idlen, "%lld", job->spid) >=
+				       (int)idlen) {
+		snprintf(err, errlen, "no room for the job id");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * find() for one attempt directory. A held lock without job.json is a
+ * supervisor between its start and its first write (a daemon that died
+ * inside submit()), so we wait up to wait_ms for it rather than answer
+ * "not found" and start a second job. Returns 1, 0 or -1 as find().
+ */
+static int local_find_dir(const char *dir, int wait_ms, char *job_id,
+			  size_t idlen, char *err, size_t errlen)
+{
+	struct local_paths p;
+	struct local_job job;
+	int64_t deadline = mono_ms() + wait_ms;
+	int r;
+
+	if (local_paths_init(&p, dir, err, errlen) < 0)
+		return -1;
+	for (;;) {
+		r = local_job_read(&p, &job, err, errlen);
+		if (r > 0)
+			return local_job_id(&job, job_id, idlen, err,
+					    errlen) < 0 ? -1 : 1;
+		if (r < 0)
+			return -1;
+		r = local_lock_held(p.lock, err, errlen);
+		if (r <= 0)
+			return r;
+		if (mono_ms() >= deadline) {
+			snprintf(err, errlen,
+				 "supervisor for '%.200s' is starting", dir);
+			return -1;
+		}
+		local_sleep_ms(20);
+	}
+}
+
+static int local_find(struct connector *c, const struct job_spec *spec,
+		      char *job_id, size_t idlen, char *err, size_t errlen)
+{
+	(void)c;
+	return local_find_dir(spec->attempt_dir, LOCAL_FIND_WAIT_MS, job_id,
+			      idlen, err, errlen);
+}
+
+/*
+ * Builds the job's environment: ours, with spec->env and then
+ * CUDA_VISIBLE_DEVICES laid over it (for a key set twice the later wins).
+ * Returns a NULL-terminated array the caller frees (not its strings, which
+ * are borrowed, except *cuda, which the caller also frees), or NULL with
+ * err for an entry that is not KEY=VALUE.
+ */
+static char **local_env_build(const struct job_spec *spec, char **cuda,
+			      char *err, size_t errlen)
+{
+	const char *over[2048];
+	size_t nover = 0, nenv = 0, n = 0, i, j;
+	char **envp;
+
+	*cuda = NULL;
+	for (i = 0; spec->env && spec->env[i]; i++) {
+		const char *eq = strchr(spec->env[i], '=');
+
+		if (!eq || eq == spec->env[i]) {
+			snprintf(err, errlen,
+				 "bad environment entry '%.100s'",
+				 spec->env[i]);
+			return NULL;
+		}
+		if (nover >= sizeof(over) / sizeof(over[0]) - 1) {
+			snprintf(err, errlen, "too many environment entries");
+			return NULL;
+		}
+		over[nover++] = spec->env[i];
+	}
+	if (spec->gpu_list) {
+		size_t len = strlen(spec->gpu_list) + sizeof("CUDA_VISIBLE_DEVICES=");
+
+		*cuda = xmalloc(len);
+		snprintf(*cuda, len, "CUDA_VISIBLE_DEVICES=%s", spec->gpu_list);
+		over[nover++] = *cuda;
+	}
+	for (i = 0; environ && environ[i]; i++)
+		nenv++;
+	envp = xcalloc(nenv + nover + 1, sizeof(*envp));
+	for (i = 0; i < nenv + nover; i++) {
+		const char *e = i < nenv ? environ[i] : over[i - nenv];
+		const char *eq = strchr(e, '=');
+		size_t klen;
+		int shadowed = 0;
+
+		if (!eq)
+			continue;
+		klen = (size_t)(eq - e) + 1;
+		/* Kept only if nothing after it sets the same key. */
+		for (j = i < nenv ? 0 : i - nenv + 1; j < nover; j++)
+			if (!strncmp(over[j], e, klen)) {
+				shadowed = 1;
+				break;
+			}
+		if (!shadowed)
+			envp[n++] = (char *)e;
+	}
+	envp[n] = NULL;
+	return envp;
+}
+
+/* Formats a supervisor's report of failure into err. */
+static void local_report_error(const struct local_report *r,
+			       const struct local_launch *l, char *err,
+			       size_t errlen)
+{
+	const char *e = strerror(r->err);
+
+	switch (r->stage) {
+	case LOCAL_STAGE_DEVNULL:
+		snprintf(err, errlen, "cannot open '/dev/null': %s", e);
+		break;
+	case LOCAL_STAGE_FORK_SUPERVISOR:
+		snprintf(err, errlen, "cannot start the supervisor: %s", e);
+		break;
+	case LOCAL_STAGE_LOCK:
+		snprintf(err, errlen, "cannot lock '%.200s': %s",
+			 l->paths.lock, e);
+		break;
+	case LOCAL_STAGE_FORK_JOB:
+		snprintf(err, errlen, "cannot start the job: %s", e);
+		break;
+	case LOCAL_STAGE_JOB_FILE:
+		snprintf(err, errlen, "cannot write '%.200s': %s",
+			 l->paths.job, e);
+		break;
+	default:
+		snprintf(err, errlen, "supervisor failed: %s", e);
+		break;
+	}
+}
+
+/*
+ * Reads S's report from fd, waiting at most LOCAL_REPORT_TIMEOUT_MS.
+ * Returns the bytes read (sizeof(*r) when complete).
+ */
+static size_t local_report_read(int fd, struct local_report *r)
+{
+	int64_t deadline = mono_ms() + LOCAL_REPORT_TIMEOUT_MS;
+	size_t got = 0;
+
+	while (got < sizeof(*r)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - mono_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			break;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		n = read(fd, (char *)r + got, sizeof(*r) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+static int local_submit(struct connector *c, const struct job_spec *spec,
+			char *job_id, size_t idlen, char *err, size_t errlen)
+{
+	struct local *lc = c->priv;
+	struct local_launch *l = NULL;
+	struct local_report rep;
+	char *cuda = NULL;
+	int fds[2] = { -1, -1 };
+	int r, ret = -1, status;
+	size_t got;
+	pid_t a;
+
+	r = local_find_dir(spec->attempt_dir, LOCAL_FIND_WAIT_MS, job_id,
+			   idlen, err, errlen);
+	if (r)
+		return r > 0 ? 0 : -1;
+	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0]) {
+		snprintf(err, errlen, "empty command");
+		return -1;
+	}
+	if (!spec->log_path || !*spec->log_path) {
+		snprintf(err, errlen, "no log path");
+		return -1;
+	}
+	if (mkdir_p(spec->attempt_dir, 0700) < 0) {
+		snprintf(err, errlen, "cannot create '%.200s': %s",
+			 spec->attempt_dir, strerror(errno));
+		return -1;
+	}
+
+	l = xcalloc(1, sizeof(*l));
+	l->argv = spec->argv;
+	l->kill_grace_s = spec->kill_grace_s > 0 ? spec->kill_grace_s :
+						   lc->kill_grace_s;
+	if (l->kill_grace_s > LOCAL_GRACE_MAX)
+		l->kill_grace_s = LOCAL_GRACE_MAX;
+	{
+		char dir[PATH_MAX];
+
+		if (local_abspath(spec->attempt_dir, dir, sizeof(dir), err,
+				  errlen) < 0 ||
+		    local_paths_init(&l->paths, dir, err, errlen) < 0 ||
+		    local_abspath(spec->workdir ? spec->workdir : dir,
+				  l->workdir, sizeof(l->workdir), err,
+				  errlen) < 0 ||
+		    local_abspath(spec->log_path, l->log_path,
+				  sizeof(l->log_path), err, errlen) < 0)
+			goto out;
+	}
+	l->envp = local_env_build(spec, &cuda, err, errlen);
+	if (!l->envp)
+		goto out;
+
+	/* Close-on-exec: a job another thread starts now must not keep it. */
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	a = fork();
+	if (a < 0) {
+		snprintf(err, errlen, "cannot start the supervisor: %s",
+			 strerror(errno));
+		goto out;
+	}
+	if (a == 0)
+		local_child_a(l, fds[1]);
+	close(fds[1]);
+	fds[1] = -1;
+	/* ECHILD: the daemon set SIGCHLD to SIG_IGN, and A reaped itself. */
+	while (waitpid(a, &status, 0) < 0 && errno == EINTR)
+		;
+
+	memset(&rep, 0, sizeof(rep));
+	got = local_report_read(fds[0], &rep);
+	if (got != sizeof(rep)) {
+		/* S may still be starting; find() will tell next time. */
+		snprintf(err, errlen, "the supervisor for '%.200s' did not "
+			 "report", spec->attempt_dir);
+		goto out;
+	}
+	switch (rep.status) {
+	case LOCAL_REP_OK:
+		if ((size_t)snprintf(job_id, idlen, "%d", rep.spid) >= idlen) {
+			snprintf(err, errlen, "no room for the job id");
+			break;
+		}
+		log_msg(LOG_DEBUG, "local: started '%s' as job %d, "
+			"supervisor %d", spec->argv[0], rep.jpid, rep.spid);
+		ret = 0;
+		break;
+	case LOCAL_REP_BUSY:
+		/* Another submit of this attempt won the lock first. */
+		r = local_find_dir(spec->attempt_dir, LOCAL_FIND_WAIT_MS,
+				   job_id, idlen, err, errlen);
+		if (r > 0)
+			ret = 0;
+		else if (r == 0)
+			snprintf(err, errlen, "another supervisor holds "
+				 "'%.200s'", l->paths.lock);
+		break;
+	default:
+		local_report_error(&rep, l, err, errlen);
+		break;
+	}
+out:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (l)
+		free(l->envp);
+	free(l);
+	free(cuda);
+	return ret;
+}
+
+/* ---- poll ------------------------------------------------------------------ */
+
+static void local_query_reset(struct job_query *q)
+{
+	q->state = JOB_UNKNOWN;
+	q->exit_code = -1;
+	q->term_signal = 0;
+	q->start_ms = 0;
+	q->end_ms = 0;
+	q->cpu_percent = -1;
+	q->rss_kb = -1;
+	q->reason[0] = '\0';
+}
+
+/* Fills out with the pause marker's path; returns out. */
+static const char *local_paused_path(const char *dir, char *out,
+				     size_t outlen)
+{
+	snprintf(out, outlen, "%s/" LOCAL_PAUSED_FILE, dir);
+	return out;
+}
+
+/* Maps a recorded end onto a state and the reason the user sees. */
+static void local_query_ended(struct job_query *q, const struct local_exit *ex)
+{
+	q->exit_code = ex->has_code ? ex->code : -1;
+	q->term_signal = ex->sig;
+	if (ex->start_ms)
+		q->start_ms = ex->start_ms;
+	q->end_ms = ex->end_ms;
+	if (ex->cancelled) {
+		q->state = JOB_STOPPED;
+		snprintf(q->reason, sizeof(q->reason), "cancelled");
+	} else if (ex->reason[0]) {
+		q->state = JOB_FAILED;
+		snprintf(q->reason, sizeof(q->reason), "%s", ex->reason);
+	} else if (ex->sig) {
+		const char *d = sigdescr_np(ex->sig);
+
+		q->state = JOB_FAILED;
+		snprintf(q->reason, sizeof(q->reason),
+			 "killed by signal %d (%s)", ex->sig,
+			 d ? d : "unknown signal");
+	} else if (!ex->has_code) {
+		q->state = JOB_FAILED;
+		snprintf(q->reason, sizeof(q->reason), "exit status lost");
+	} else if (ex->code == 0) {
+		q->state = JOB_COMPLETED;
+	} else {
+		q->state = JOB_FAILED;
+		snprintf(q->reason, sizeof(q->reason), "exit code %d",
+			 ex->code);
+	}
+}
+
+/*
+ * Fills q's state from the attempt's files. Returns 1 and fills job when
+ * the job is live (running or paused; local_poll() may still turn running
+ * into paused), else 0. Never fails: what cannot be read is UNKNOWN with
+ * the cause in reason, and never terminal, since core/ acts on a terminal
+ * state for good.
+ */
+static int local_query_one(struct job_query *q, struct local_job *job)
+{
+	struct local_paths p;
+	struct local_exit ex;
+	struct local_pstat ps;
+	int r, held;
+
+	local_query_reset(q);
+	if (local_paths_init(&p, q->attempt_dir, q->reason,
+			     sizeof(q->reason)) < 0)
+		return 0;
+	r = local_job_read(&p, job, q->reason, sizeof(q->reason));
+	if (r < 0)
+		return 0;
+	if (r == 0) {
+		if (local_lock_held(p.lock, q->reason, sizeof(q->reason)) > 0)
+			q->state = JOB_PENDING;
+		return 0;
+	}
+	q->start_ms = job->start_ms;
+	/*
+	 * The lock before exit.json: S writes exit.json and only then lets
+	 * the lock go, so a free lock followed by no exit.json is a lost
+	 * supervisor, never one that finished between our two looks.
+	 */
+	held = local_lock_held(p.lock, q->reason, sizeof(q->reason));
+	if (held < 0)
+		return 0;
+	r = local_exit_read(&p, &ex, q->reason, sizeof(q->reason));
+	if (r < 0)
+		return 0;
+	if (r > 0) {
+		local_query_ended(q, &ex);
+		return 0;
+	}
+	if (!held) {
+		q->state = JOB_FAILED;
+		snprintf(q->reason, sizeof(q->reason),
+			 "supervisor lost: no exit status recorded");
+		return 0;
+	}
+	q->state = JOB_RUNNING;
+	if (local_job_alive(job, &ps) && (ps.state == 'T' || ps.state == 't'))
+		q->state = JOB_PAUSED;
+	return 1;
+}
+
+/*
+ * Sums utime+stime and rss over every process of each live group, in one
+ * pass over /proc for the whole batch. Processes come and go meanwhile;
+ * one that vanishes is skipped.
+ */
+static void local_scan_proc(struct local_live *lv, size_t n)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct local_pstat ps;
+		size_t i;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (local_pstat_read(local_num(de->d_name), &ps) < 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (lv[i].pgid != ps.pgrp)
+				continue;
+			lv[i].ticks += ps.utime + ps.stime;
+			lv[i].rss_pages += ps.rss;
+			lv[i].stopped += ps.state == 'T' || ps.state == 't';
+			break;
+		}
+	}
+	closedir(d);
+}
+
+/* The sample slot of job spid, or NULL. */
+static struct local_sample *local_sample_find(struct local *lc, long long spid)
+{
+	size_t i;
+
+	for (i = 0; i < LOCAL_SAMPLES_MAX; i++)
+		if (lc->samples[i].used && lc->samples[i].spid == spid)
+			return &lc->samples[i];
+	return NULL;
+}
+
+/*
+ * Records lv's cpu time and returns the cpu percent since the previous
+ * sample of the same job, or -1 on the first. The table is bounded: when
+ * full, the least recently polled job loses its sample.
+ */
+static double local_sample_cpu(struct local *lc, const struct local_live *lv)
+{
+	struct local_sample *s = local_sample_find(lc, lv->spid);
+	int64_t now = mono_ms();
+	long hz = sysconf(_SC_CLK_TCK);
+	double cpu = -1;
+	size_t i;
+
+	if (s && s->start_ticks == lv->start_ticks && now > s->at_ms &&
+	    hz > 0) {
+		unsigned long long dt = lv->ticks > s->ticks ?
+						lv->ticks - s->ticks : 0;
+
+		cpu = 100.0 * ((double)dt / (double)hz) /
+		      ((double)(now - s->at_ms) / 1000.0);
+	}
+	if (!s) {
+		s = &lc->samples[0];
+		for (i = 0; i < LOCAL_SAMPLES_MAX; i++) {
+			if (!lc->samples[i].used) {
+				s = &lc->samples[i];
+				break;
+			}
+			if (lc->samples[i].stamp < s->stamp)
+				s = &lc->samples[i];
+		}
+	}
+	s->used = 1;
+	s->spid = lv->spid;
+	s->start_ticks = lv->start_ticks;
+	s->ticks = lv->ticks;
+	s->at_ms = now;
+	s->stamp = ++lc->clock;
+	return cpu;
+}
+
+static int local_poll(struct connector *c, struct job_query *q, size_t n,
+		      char *err, size_t errlen)
+{
+	struct local *lc = c->priv;
+	struct local_live *lv;
+	char path[PATH_MAX];
+	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	size_t i, nl = 0;
+
+	(void)err;
+	(void)errlen;
+	if (!n)
+		return 0;
+	lv = xcalloc(n, sizeof(*lv));
+	for (i = 0; i < n; i++) {
+		struct local_job job;
+
+		memset(&job, 0, sizeof(job));
+		if (local_query_one(&q[i], &job)) {
+			lv[nl].q = &q[i];
+			lv[nl].spid = job.spid;
+			lv[nl].pgid = job.pgid;
+			lv[nl].start_ticks = job.start_ticks;
+			lv[nl].paused_asked = access(local_paused_path(
+						q[i].attempt_dir, path,
+						sizeof(path)), F_OK) == 0;
+			nl++;
+		} else if (job.spid) {
+			struct local_sample *s = local_sample_find(lc,
+								   job.spid);
+
+			if (s && job_state_terminal(q[i].state))
+				s->used = 0;
+		}
+	}
+	if (nl)
+		local_scan_proc(lv, nl);
+	for (i = 0; i < nl; i++) {
+		/*
+		 * A stopped leader is paused; so is a group we stopped in
+		 * which the leader could not stop: dash vfork()s, and a vfork
+		 * parent waits in the kernel (state D) for a child that the
+		 * same SIGSTOP stopped before its exec.
+		 */
+		if (lv[i].paused_asked && lv[i].stopped)
+			lv[i].q->state = JOB_PAUSED;
+		lv[i].q->rss_kb = lv[i].rss_pages * (page_kb > 0 ? page_kb : 4);
+		lv[i].q->cpu_percent = local_sample_cpu(lc, &lv[i]);
+	}
+	free(lv);
+	return 0;
+}
+
+/* ---- cancel and signal ----------------------------------------------------- */
+
+/*
+ * Sends sig to the supervisor, only while it holds its lock. The pidfd is
+ * opened before the lock is checked: the supervisor was alive after the
+ * open, so the pidfd is the supervisor and not a process that reused its
+ * pid. Returns 1 when sent, 0 when the supervisor is gone, -1 with err.
+ */
+static int local_signal_supervisor(const struct local_paths *p,
+				   const struct local_job *job, int sig,
+				   char *err, size_t errlen)
+{
+	int pfd = -1, held, r = -1;
+
+#ifdef SYS_pidfd_open
+	pfd = (int)syscall(SYS_pidfd_open, (pid_t)job->spid, 0);
+	if (pfd < 0 && errno == ESRCH)
+		return 0;
+#endif
+	held = local_lock_held(p->lock, err, errlen);
+	if (held <= 0) {
+		if (pfd >= 0)
+			close(pfd);
+		return held;
+	}
+#ifdef SYS_pidfd_send_signal
+	if (pfd >= 0) {
+		r = (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+		if (r < 0 && errno == ENOSYS)
+			r = kill((pid_t)job->spid, sig);
+	}
+#endif
+	if (pfd < 0)
+		r = kill((pid_t)job->spid, sig);
+	else
+		close(pfd);
+	if (r < 0) {
+		if (errno == ESRCH)
+			return 0;
+		snprintf(err, errlen, "cannot signal supervisor %lld: %s",
+			 job->spid, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Cancel: the grace goes in a file S reads when our TERM arrives, since a
+ * signal carries no argument. kill_grace_s <= 0 means the grace given at
+ * submit. Returns 0 when asked or when there is nothing left to end.
+ */
+static int local_cancel(struct connector *c, const struct job_query *q,
+			int kill_grace_s, char *err, size_t errlen)
+{
+	struct local_paths p;
+	struct local_job job;
+	struct local_exit ex;
+	char text[LOCAL_CANCEL_MAX];
+	int r, len;
+
+	(void)c;
+	if (local_paths_init(&p, q->attempt_dir, err, errlen) < 0)
+		return -1;
+	r = local_job_read(&p, &job, err, errlen);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		r = local_lock_held(p.lock, err, errlen);
+		if (r > 0)
+			snprintf(err, errlen, "the supervisor for '%.200s' "
+				 "is starting", q->attempt_dir);
+		return r ? -1 : 0;  /* never started: nothing to end */
+	}
+	r = local_exit_read(&p, &ex, err, errlen);
+	if (r)
+		return r > 0 ? 0 : -1;
+
+	if (kill_grace_s <= 0)
+		kill_grace_s = job.kill_grace_s;
+	if (kill_grace_s > LOCAL_GRACE_MAX)
+		kill_grace_s = LOCAL_GRACE_MAX;
+	len = snprintf(text, sizeof(text), "%d\n", kill_grace_s);
+	if (file_write_atomic(p.cancel, text, (size_t)len, 0) != TFS_OK) {
+		snprintf(err, errlen, "cannot write '%.200s': %s", p.cancel,
+			 strerror(errno));
+		return -1;
+	}
+	r = local_signal_supervisor(&p, &job, SIGTERM, err, errlen);
+	if (r != 0)
+		return r > 0 ? 0 : -1;
+
+	/* S is gone. Did it finish between our looks? */
+	if (local_exit_read(&p, &ex, err, errlen) > 0)
+		return 0;
+	/*
+	 * S died without recording an end (SIGKILL, OOM killer): nobody will
+	 * TERM and wait, so KILL the group at once - but only while its
+	 * leader is provably our job, not a process that reused the pid.
+	 */
+	if (local_job_alive(&job, NULL) && kill(-(pid_t)job.pgid, SIGKILL) < 0 &&
+	    errno != ESRCH) {
+		snprintf(err, errlen, "cannot kill process group %lld: %s",
+			 job.pgid, strerror(errno));
+		return -1;
+	}
+	log_msg(LOG_WARNING, "local: supervisor of '%s' lost, killed its job",
+		q->attempt_dir);
+	return 0;
+}
+
+/*
+ * Pause and resume stop or continue the job's whole process group, which
+ * S is not in. Only while S holds its lock and exit.json is absent: J is
+ * then S's unreaped child, so its pid - the group's id - is still ours.
+ */
+static int local_signal(struct connector *c, const struct job_query *q,
+			enum job_signal sig, char *err, size_t errlen)
+{
+	struct local_paths p;
+	struct local_job job;
+	struct local_exit ex;
+	int r;
+
+	(void)c;
+	if (local_paths_init(&p, q->attempt_dir, err, errlen) < 0)
+		return -1;
+	r = local_job_read(&p, &job, err, errlen);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		snprintf(err, errlen, "no job in '%.200s'", q->attempt_dir);
+		return -1;
+	}
+	r = local_lock_held(p.lock, err, errlen);
+	if (r < 0)
+		return -1;
+	if (!r || local_exit_read(&p, &ex, err, errlen) != 0 ||
+	    !local_job_alive(&job, NULL)) {
+		snprintf(err, errlen, "job %lld is not running", job.spid);
+		return -1;
+	}
+	/* The marker first: a poll between the two sees a stopped group. */
+	if (sig == JOB_SIG_PAUSE &&
+	    file_write_atomic(p.paused, "paused\n", 7, 0) != TFS_OK) {
+		snprintf(err, errlen, "cannot write '%.200s': %s", p.paused,
+			 strerror(errno));
+		return -1;
+	}
+	if (sig == JOB_SIG_RESUME)
+		unlink(p.paused);
+	if (kill(-(pid_t)job.pgid, sig == JOB_SIG_PAUSE ? SIGSTOP : SIGCONT) <
+	    0) {
+		snprintf(err, errlen, "cannot signal process group %lld: %s",
+			 job.pgid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+/* Number of /dev/nvidiaN devices: one per NVIDIA GPU. */
+static int local_count_gpus(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/dev");
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		const char *s = de->d_name;
+
+		if (strncmp(s, "nvidia", 6) || !s[6])
+			continue;
+		for (s += 6; *s >= '0' && *s <= '9'; s++)
+			;
+		if (!*s)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Reads conf[key] as an integer from lo to hi into *v. Returns 0, or -1
+ * with err naming the key as the user wrote it (prefix.key).
+ */
+static int local_conf_int(const cJSON *it, const char *prefix, long long lo,
+			  long long hi, long long *v, char *err, size_t errlen)
+{
+	double d = cJSON_IsNumber(it) ? it->valuedouble : -1.0;
+
+	if (!cJSON_IsNumber(it) || d != (double)(long long)d || d < (double)lo ||
+	    d > (double)hi) {
+		snprintf(err, errlen, "'%s%s' must be an integer from %lld "
+			 "to %lld", prefix, it->string, lo, hi);
+		return -1;
+	}
+	*v = (long long)d;
+	return 0;
+}
+
+static int local_init(struct connector *c, const cJSON *conf, char *err,
+		      size_t errlen)
+{
+	long long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long long pages = sysconf(_SC_PHYS_PAGES);
+	long long page = sysconf(_SC_PAGESIZE);
+	long long mem = pages > 0 && page > 0 ? pages * page / 1048576 : 0;
+	long long gpus = local_count_gpus(), max_jobs = -1;
+	long long grace = LOCAL_GRACE_DEFAULT;
+	const cJSON *it, *s;
+	struct local *lc;
+
+	if (cpus < 1)
+		cpus = 1;
+	if (conf && !cJSON_IsObject(conf)) {
+		snprintf(err, errlen, "the local provider's config must be "
+			 "an object");
+		return -1;
+	}
+	cJSON_ArrayForEach(it, conf) {
+		if (!strcmp(it->string, "type")) {
+			if (!cJSON_IsString(it) ||
+			    strcmp(it->valuestring, "local")) {
+				snprintf(err, errlen,
+					 "'type' must be \"local\"");
+				return -1;
+			}
+		} else if (!strcmp(it->string, "kill_grace_s")) {
+			if (local_conf_int(it, "", 0, LOCAL_GRACE_MAX, &grace,
+					   err, errlen) < 0)
+				return -1;
+		} else if (!strcmp(it->string, "slots")) {
+			if (!cJSON_IsObject(it)) {
+				snprintf(err, errlen,
+					 "'slots' must be an object");
+				return -1;
+			}
+			cJSON_ArrayForEach(s, it) {
+				long long *v, hi;
+
+				if (!strcmp(s->string, "cpus")) {
+					v = &cpus;
+					hi = 1 << 20;
+				} else if (!strcmp(s->string, "gpus")) {
+					v = &gpus;
+					hi = 1 << 16;
+				} else if (!strcmp(s->string, "memory_mb")) {
+					v = &mem;
+					hi = 1LL << 40;
+				} else if (!strcmp(s->string, "max_jobs")) {
+					v = &max_jobs;
+					hi = 1 << 20;
+				} else {
+					snprintf(err, errlen,
+						 "unknown key 'slots.%.100s'",
+						 s->string);
+					return -1;
+				}
+				if (local_conf_int(s, "slots.", 0, hi, v, err,
+						   errlen) < 0)
+					return -1;
+			}
+		} else {
+			snprintf(err, errlen, "unknown key '%.100s'",
+				 it->string);
+			return -1;
+		}
+	}
+	lc = xcalloc(1, sizeof(*lc));
+	lc->kill_grace_s = (int)grace;
+	c->priv = lc;
+	c->cap_cpus = (int)cpus;
+	c->cap_gpus = (int)gpus;
+	c->cap_memory_mb = mem;
+	c->cap_max_jobs = (int)(max_jobs < 0 ? cpus : max_jobs);
+	return 0;
+}
+
+static void local_release(struct connector *c)
+{
+	free(c->priv);
+	c->priv = NULL;
+}
+
+/* This machine is always reachable. */
+static int local_ping(struct connector *c, char *err, size_t errlen)
+{
+	(void)c;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+const struct connector_ops local_connector_ops = {
+	.type = "local",
+	.init = local_init,
+	.release = local_release,
+	.ping = local_ping,
+	.find = local_find,
+	.submit = local_submit,
+	.poll = local_poll,
+	.cancel = local_cancel,
+	.signal = local_signal,
+	.fetch_log = NULL,
+};

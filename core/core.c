@@ -1,0 +1,1793 @@
+/*
+ * core.c - the model: experiments, runs, templates and providers in memory,
+ * kept in step with the store, and the text of every generated file. The
+ * state machine lives here (run_set_state_locked); the poller in poller.c
+ * moves runs through it from what connectors report.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <cjson/cJSON.h>
+
+#include "metrics.h"
+
+static const char *const state_names[RS_MAX] = {
+	"created", "queued", "initializing", "running", "paused",
+	"completed", "failed", "stopped"
+};
+
+const char *run_state_name(int state)
+{
+	return state >= 0 && state < RS_MAX ? state_names[state] : "unknown";
+}
+
+int run_state_terminal(int state)
+{
+	return state == RS_COMPLETED || state == RS_FAILED ||
+	       state == RS_STOPPED;
+}
+
+int run_state_active(int state)
+{
+	return state == RS_INITIALIZING || state == RS_RUNNING ||
+	       state == RS_PAUSED;
+}
+
+void core_notify(struct core *c, int64_t run_id, unsigned what)
+{
+	if (c->listener)
+		c->listener(c->listener_arg, run_id, what);
+}
+
+void core_set_listener(struct core *c, core_listener_fn fn, void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->listener = fn;
+	c->listener_arg = arg;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- lists of queued and active runs ---- */
+
+static void list_del(struct run_list *l, struct run *r)
+{
+	if (r->lprev)
+		r->lprev->lnext = r->lnext;
+	else
+		l->head = r->lnext;
+	if (r->lnext)
+		r->lnext->lprev = r->lprev;
+	else
+		l->tail = r->lprev;
+	r->lprev = r->lnext = NULL;
+	l->n--;
+}
+
+static void list_add(struct run_list *l, struct run *r)
+{
+	r->lnext = NULL;
+	r->lprev = l->tail;
+	if (l->tail)
+		l->tail->lnext = r;
+	else
+		l->head = r;
+	l->tail = r;
+	l->n++;
+}
+
+/* Puts r on the list its state calls for. */
+static void run_relist_locked(struct core *c, struct run *r)
+{
+	int want = r->state == RS_QUEUED ? LIST_QUEUED :
+		   run_state_active(r->state) ? LIST_ACTIVE : LIST_NONE;
+
+	if (want == r->list)
+		return;
+	if (r->list == LIST_QUEUED)
+		list_del(&c->queued, r);
+	else if (r->list == LIST_ACTIVE)
+		list_del(&c->active, r);
+	if (want == LIST_QUEUED)
+		list_add(&c->queued, r);
+	else if (want == LIST_ACTIVE)
+		list_add(&c->active, r);
+	r->list = want;
+}
+
+/* ---- persistence of a run ---- */
+
+static void run_to_store(const struct run *r, struct store_run *sr)
+{
+	memset(sr, 0, sizeof(*sr));
+	sr->id = r->id;
+	sr->exp_id = r->exp->id;
+	sr->name = r->name;
+	sr->uuid = r->uuid;
+	sr->state = r->state;
+	sr->attempt = r->attempt;
+	sr->priority = r->priority;
+	sr->max_retries = r->max_retries;
+	sr->provider = r->provider;
+	sr->job_id = r->job_id;
+	sr->exit_code = r->exit_code;
+	sr->reason = r->reason;
+	sr->kind = r->kind;
+	sr->created_ms = r->created_ms;
+	sr->submitted_ms = r->submitted_ms;
+	sr->started_ms = r->started_ms;
+	sr->ended_ms = r->ended_ms;
+	sr->updated_ms = r->updated_ms;
+	sr->retry_at_ms = r->retry_at_ms;
+	sr->cancel_requested = r->cancel_requested;
+	sr->log_offset = r->log_offset;
+	sr->mfile_offset = r->mfile_offset;
+	sr->step_counter = r->step_counter;
+	sr->config_sha = r->config_sha[0] ? r->config_sha : NULL;
+}
+
+void run_save_locked(struct core *c, struct run *r)
+{
+	struct store_run sr;
+
+	run_to_store(r, &sr);
+	if (store_run_update(c->store, &sr))
+		log_msg(LOG_ERR, "cannot save run '%s/%s'", r->exp->name,
+			r->name);
+}
+
+void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(4096);
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	r->events_ms = now_ms();
+	if (store_event_add(c->store, r->id, r->events_ms, b.p ? b.p : ""))
+		log_msg(LOG_ERR, "cannot record event of '%s/%s'",
+			r->exp->name, r->name);
+	buf_release(&b);
+	core_notify(c, r->id, CORE_CH_EVENTS);
+}
+
+void core_event(struct core *c, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(4096);
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&c->lock);
+	c->events_ms = now_ms();
+	store_event_add(c->store, 0, c->events_ms, b.p ? b.p : "");
+	core_notify(c, 0, CORE_CH_EVENTS);
+	pthread_mutex_unlock(&c->lock);
+	buf_release(&b);
+}
+
+void run_set_state_locked(struct core *c, struct run *r, int state,
+			  const char *reason)
+{
+	int old = r->state;
+	int64_t now = now_ms();
+
+	r->state = state;
+	free(r->reason);
+	r->reason = xstrdup(reason ? reason : "");
+	r->updated_ms = now;
+	if (state == RS_RUNNING && !r->started_ms)
+		r->started_ms = now;
+	if (run_state_terminal(state))
+		r->ended_ms = now;
+	if (old != state)
+		run_event_locked(c, r, "state %s -> %s%s%s",
+				 run_state_name(old), run_state_name(state),
+				 reason && *reason ? ": " : "",
+				 reason ? reason : "");
+	run_relist_locked(c, r);
+	if (run_state_terminal(state) && r->cfg) {
+		config_release(r->cfg);
+		free(r->cfg);
+		r->cfg = NULL;
+	}
+	run_save_locked(c, r);
+	c->queue_ms = now;
+	core_notify(c, r->id, CORE_CH_STATE);
+	core_notify(c, 0, CORE_CH_QUEUE);
+	c->kick = 1;
+	pthread_cond_signal(&c->wake);
+}
+
+void run_dir_path(struct core *c, const struct run *r, char *out, size_t len)
+{
+	snprintf(out, len, "%s/runs/%s", c->state_dir, r->uuid);
+}
+
+struct provider *provider_find(struct core *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nprovs; i++)
+		if (!strcmp(c->provs[i].conn.name, name))
+			return &c->provs[i];
+	return NULL;
+}
+
+/* ---- lookup helpers ---- */
+
+static struct exp *exp_by_id(struct core *c, int64_t id)
+{
+	size_t lo = 0, hi = c->nexps;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->exps[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nexps && c->exps[lo]->id == id ? c->exps[lo] : NULL;
+}
+
+/* Index of the first element with id > after in a sorted array. */
+#define UPPER_BOUND(arr, n, after, out) do { \
+	size_t lo_ = 0, hi_ = (n); \
+	while (lo_ < hi_) { \
+		size_t mid_ = (lo_ + hi_) / 2; \
+		if ((arr)[mid_]->id <= (after)) lo_ = mid_ + 1; else hi_ = mid_; \
+	} \
+	(out) = lo_; \
+} while (0)
+
+static void exp_info(const struct exp *e, struct core_exp_info *out)
+{
+	out->id = e->id;
+	snprintf(out->name, sizeof(out->name), "%s", e->name);
+	out->created_ms = e->created_ms;
+	out->mtime_ms = e->mtime_ms;
+	out->nruns = e->nruns;
+}
+
+static void run_info(const struct run *r, struct core_run_info *out)
+{
+	out->id = r->id;
+	out->exp_id = r->exp->id;
+	snprintf(out->name, sizeof(out->name), "%s", r->name);
+	out->state = r->state;
+	out->submitted = r->state != RS_CREATED;
+	out->created_ms = r->created_ms;
+	out->updated_ms = r->updated_ms;
+	out->events_ms = r->events_ms;
+	out->metrics_ms = r->metrics_ms;
+	out->config_ms = r->config_ms;
+}
+
+/* ---- loading ---- */
+
+static struct exp *exp_new(struct core *c, int64_t id, const char *name,
+			   int64_t created, int64_t mtime)
+{
+	struct exp *e = xcalloc(1, sizeof(*e));
+
+	e->id = id;
+	e->name = xstrdup(name);
+	e->created_ms = created;
+	e->mtime_ms = mtime;
+	if (c->nexps == c->expcap) {
+		c->expcap = c->expcap ? c->expcap * 2 : 16;
+		c->exps = xrealloc(c->exps, c->expcap * sizeof(*c->exps));
+	}
+	c->exps[c->nexps++] = e;     /* ids only grow: stays sorted */
+	hmap_sput(&c->exp_by_name, e->name, e);
+	return e;
+}
+
+static void exp_add_run(struct exp *e, struct run *r)
+{
+	if (e->nruns == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 16;
+		e->runs = xrealloc(e->runs, e->cap * sizeof(*e->runs));
+	}
+	e->runs[e->nruns++] = r;
+	hmap_sput(&e->by_name, r->name, r);
+}
+
+static int load_exp_cb(void *arg, int64_t id, const char *name,
+		       int64_t created, int64_t mtime)
+{
+	exp_new(arg, id, name, created, mtime);
+	return 0;
+}
+
+/* A template lookup for re-parsing an effective config: already merged. */
+static char *tpl_empty(void *arg, const char *name)
+{
+	(void)arg;
+	(void)name;
+	return xstrdup("{}");
+}
+
+static int load_run_cb(void *arg, const struct store_run *sr)
+{
+	struct core *c = arg;
+	struct exp *e = exp_by_id(c, sr->exp_id);
+	struct run *r;
+
+	if (!e) {
+		log_msg(LOG_WARNING, "run %lld has no experiment; skipped",
+			(long long)sr->id);
+		return 0;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->id = sr->id;
+	r->exp = e;
+	r->name = xstrdup(sr->name);
+	snprintf(r->uuid, sizeof(r->uuid), "%s", sr->uuid);
+	r->state = sr->state >= 0 && sr->state < RS_MAX ? sr->state : RS_FAILED;
+	r->attempt = sr->attempt;
+	r->priority = sr->priority;
+	r->max_retries = sr->max_retries;
+	r->provider = xstrdup(sr->provider);
+	r->job_id = xstrdup(sr->job_id);
+	r->exit_code = sr->exit_code;
+	r->reason = xstrdup(sr->reason ? sr->reason : "");
+	r->kind = xstrdup(sr->kind);
+	r->created_ms = sr->created_ms;
+	r->submitted_ms = sr->submitted_ms;
+	r->started_ms = sr->started_ms;
+	r->ended_ms = sr->ended_ms;
+	r->updated_ms = sr->updated_ms;
+	r->retry_at_ms = sr->retry_at_ms;
+	r->cancel_requested = sr->cancel_requested;
+	r->log_offset = sr->log_offset;
+	r->mfile_offset = sr->mfile_offset;
+	r->step_counter = sr->step_counter;
+	if (sr->config_sha)
+		snprintf(r->config_sha, sizeof(r->config_sha), "%s",
+			 sr->config_sha);
+	r->events_ms = r->metrics_ms = r->updated_ms;
+	r->config_ms = r->submitted_ms ? r->submitted_ms : r->created_ms;
+	r->seq = c->next_seq++;
+	exp_add_run(e, r);
+	hmap_iput(&c->run_by_id, r->id, r);
+	if (r->state == RS_QUEUED || run_state_active(r->state)) {
+		struct buf b = BUF_INIT(0);
+		char err[CONFIG_REASON_MAX];
+
+		r->cfg = xcalloc(1, sizeof(*r->cfg));
+		if (store_run_effective(c->store, r->id, &b) ||
+		    config_parse(b.p, b.len, tpl_empty, NULL, r->cfg, err,
+				 sizeof(err))) {
+			free(r->cfg);
+			r->cfg = NULL;
+			log_msg(LOG_ERR, "run '%s/%s': stored config unreadable",
+				e->name, r->name);
+		}
+		buf_release(&b);
+		run_relist_locked(c, r);
+	}
+	return 0;
+}
+
+static int load_tpl_cb(void *arg, const char *name, int64_t size,
+		       int64_t mtime)
+{
+	struct core *c = arg;
+	struct tpl *t = xcalloc(1, sizeof(*t));
+
+	t->id = ++c->next_tpl_id;
+	t->name = xstrdup(name);
+	t->size = size;
+	t->mtime_ms = mtime;
+	if (c->ntpls == c->tplcap) {
+		c->tplcap = c->tplcap ? c->tplcap * 2 : 8;
+		c->tpls = xrealloc(c->tpls, c->tplcap * sizeof(*c->tpls));
+	}
+	c->tpls[c->ntpls++] = t;
+	return 0;
+}
+
+/* ---- the daemon config ---- */
+
+static int json_int(const cJSON *o, const char *key, int lo, int hi, int *out,
+		    char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
+	    v->valuedouble < lo || v->valuedouble > hi) {
+		snprintf(err, errlen, "'%s' must be an integer from %d to %d",
+			 key, lo, hi);
+		return -1;
+	}
+	*out = (int)v->valuedouble;
+	return 0;
+}
+
+static int provider_add(struct core *c, const char *name, const char *type,
+			const cJSON *conf, char *err, size_t errlen)
+{
+	const struct connector_ops *ops = connector_find(type);
+	struct provider *p;
+	char cerr[256] = "";
+
+	if (!name_valid(name)) {
+		snprintf(err, errlen, "invalid provider name '%s'", name);
+		return -1;
+	}
+	if (!ops) {
+		snprintf(err, errlen, "provider '%s': unknown type '%s'", name,
+			 type);
+		return -1;
+	}
+	if (provider_find(c, name)) {
+		snprintf(err, errlen, "provider '%s' declared twice", name);
+		return -1;
+	}
+	c->provs = xrealloc(c->provs, (size_t)(c->nprovs + 1) * sizeof(*p));
+	p = &c->provs[c->nprovs];
+	memset(p, 0, sizeof(*p));
+	p->conn.ops = ops;
+	p->conn.name = xstrdup(name);
+	if (ops->init(&p->conn, conf, cerr, sizeof(cerr))) {
+		snprintf(err, errlen, "provider '%s': %s", name, cerr);
+		free(p->conn.name);
+		return -1;
+	}
+	p->healthy = 1;
+	snprintf(p->health, sizeof(p->health), "ok");
+	c->nprovs++;
+	return 0;
+}
+
+static int daemon_config(struct core *c, const char *path, char *err,
+			 size_t errlen)
+{
+	static const char *const keys[] = {
+		"providers", "poll_interval_ms", "kill_grace_s",
+		"retry_backoff_s", "retry_backoff_max_s", NULL
+	};
+	struct buf b = BUF_INIT(CONFIG_MAX_BYTES);
+	cJSON *root = NULL, *provs, *it;
+	struct stat st;
+	int r = -1, i;
+
+	if (!path || stat(path, &st) < 0) {
+		if (path && errno != ENOENT) {
+			snprintf(err, errlen, "cannot read config '%s': %s", path,
+				 strerror(errno));
+			return -1;
+		}
+		return provider_add(c, "local", "local", NULL, err, errlen);
+	}
+	if (file_read_all(path, CONFIG_MAX_BYTES, &b)) {
+		snprintf(err, errlen, "cannot read config '%s'", path);
+		goto out;
+	}
+	root = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "config '%s' is not a JSON object", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root) {
+		for (i = 0; keys[i] && strcmp(keys[i], it->string); i++)
+			;
+		if (!keys[i]) {
+			snprintf(err, errlen, "config '%s': unknown key '%s'", path,
+				 it->string);
+			goto out;
+		}
+	}
+	if (json_int(root, "poll_interval_ms", 10, 600000, &c->poll_ms, err,
+		     errlen) ||
+	    json_int(root, "kill_grace_s", 0, 3600, &c->kill_grace_s, err,
+		     errlen) ||
+	    json_int(root, "retry_backoff_s", 0, 86400, &c->retry_base_s, err,
+		     errlen) ||
+	    json_int(root, "retry_backoff_max_s", 0, 864000, &c->retry_max_s,
+		     err, errlen))
+		goto out;
+	provs = cJSON_GetObjectItemCaseSensitive(root, "providers");
+	if (provs && !cJSON_IsObject(provs)) {
+		snprintf(err, errlen, "'providers' must be an object");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, provs) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
+
+		if (!cJSON_IsObject(it) || !cJSON_IsString(type)) {
+			snprintf(err, errlen,
+				 "provider '%s' needs an object with a \"type\"",
+				 it->string);
+			goto out;
+		}
+		if (provider_add(c, it->string, type->valuestring, it, err,
+				 errlen))
+			goto out;
+	}
+	if (!c->nprovs && provider_add(c, "local", "local", NULL, err, errlen))
+		goto out;
+	r = 0;
+out:
+	cJSON_Delete(root);
+	buf_release(&b);
+	return r;
+}
+
+/* ---- open and close ---- */
+
+struct core *core_open(const struct core_opts *opts, char *err,
+		       size_t errlen)
+{
+	struct core *c = xcalloc(1, sizeof(*c));
+	char path[PATH_MAX];
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	c->state_dir = xstrdup(opts->state_dir);
+	c->poll_ms = opts->poll_ms > 0 ? opts->poll_ms : 500;
+	c->kill_grace_s = 10;
+	c->retry_base_s = 10;
+	c->retry_max_s = 600;
+	snprintf(path, sizeof(path), "%s/runs", c->state_dir);
+	if (mkdir_p(path, 0700) < 0) {
+		snprintf(err, errlen, "cannot create state directory '%s': %s",
+			 path, strerror(errno));
+		goto fail;
+	}
+	if (daemon_config(c, opts->config_file, err, errlen))
+		goto fail;
+	if (opts->poll_ms > 0)
+		c->poll_ms = opts->poll_ms;
+	snprintf(path, sizeof(path), "%s/trainfs.db", c->state_dir);
+	if (store_open(path, &c->store, err, errlen))
+		goto fail;
+	if (store_exp_load(c->store, load_exp_cb, c) ||
+	    store_run_load(c->store, load_run_cb, c) ||
+	    store_tpl_load(c->store, load_tpl_cb, c)) {
+		snprintf(err, errlen, "cannot load the store");
+		goto fail;
+	}
+	if (!hmap_sget(&c->exp_by_name, "default")) {
+		int64_t id;
+
+		if (store_exp_insert(c->store, "default", now_ms(), &id)) {
+			snprintf(err, errlen, "cannot create experiment 'default'");
+			goto fail;
+		}
+		exp_new(c, id, "default", now_ms(), now_ms());
+	}
+	c->events_ms = c->queue_ms = now_ms();
+	return c;
+fail:
+	core_close(c);
+	return NULL;
+}
+
+int core_start(struct core *c)
+{
+	return poller_start(c);
+}
+
+static void run_free(struct run *r)
+{
+	free(r->name);
+	free(r->provider);
+	free(r->job_id);
+	free(r->reason);
+	free(r->kind);
+	if (r->cfg) {
+		config_release(r->cfg);
+		free(r->cfg);
+	}
+	free(r);
+}
+
+void core_close(struct core *c)
+{
+	size_t i, j;
+	int k;
+
+	if (!c)
+		return;
+	poller_stop(c);
+	for (i = 0; i < c->nexps; i++) {
+		struct exp *e = c->exps[i];
+
+		for (j = 0; j < e->nruns; j++)
+			run_free(e->runs[j]);
+		free(e->runs);
+		hmap_release(&e->by_name);
+		free(e->name);
+		free(e);
+	}
+	free(c->exps);
+	for (i = 0; i < c->ntpls; i++) {
+		free(c->tpls[i]->name);
+		free(c->tpls[i]);
+	}
+	free(c->tpls);
+	for (k = 0; k < c->nprovs; k++) {
+		if (c->provs[k].conn.ops->release)
+			c->provs[k].conn.ops->release(&c->provs[k].conn);
+		free(c->provs[k].conn.name);
+	}
+	free(c->provs);
+	hmap_release(&c->exp_by_name);
+	hmap_release(&c->run_by_id);
+	store_close(c->store);
+	free(c->state_dir);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* ---- experiments ---- */
+
+int core_exp_lookup(struct core *c, const char *name,
+		    struct core_exp_info *out)
+{
+	struct exp *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = hmap_sget(&c->exp_by_name, name);
+	if (e)
+		exp_info(e, out);
+	pthread_mutex_unlock(&c->lock);
+	return e ? TFS_OK : TFS_ENOENT;
+}
+
+int core_exp_get(struct core *c, int64_t id, struct core_exp_info *out)
+{
+	struct exp *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, id);
+	if (e)
+		exp_info(e, out);
+	pthread_mutex_unlock(&c->lock);
+	return e ? TFS_OK : TFS_ENOENT;
+}
+
+int core_exp_list(struct core *c, int64_t after_id, core_exp_cb cb,
+		  void *arg)
+{
+	struct core_exp_info info;
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	UPPER_BOUND(c->exps, c->nexps, after_id, i);
+	for (; i < c->nexps; i++) {
+		exp_info(c->exps[i], &info);
+		if (cb(arg, &info))
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return TFS_OK;
+}
+
+int core_exp_create(struct core *c, const char *name, int64_t *id)
+{
+	int r;
+
+	if (!name_valid(name)) {
+		core_event(c, "mkdir refused: invalid experiment name '%.200s'",
+			   name);
+		return TFS_EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (hmap_sget(&c->exp_by_name, name)) {
+		r = TFS_EEXIST;
+	} else {
+		int64_t now = now_ms();
+
+		r = store_exp_insert(c->store, name, now, id);
+		if (!r)
+			exp_new(c, *id, name, now, now);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static void run_files_remove(struct core *c, const struct run *r)
+{
+	char path[PATH_MAX];
+
+	run_dir_path(c, r, path, sizeof(path));
+	if (rm_rf(path) < 0)
+		log_msg(LOG_WARNING, "cannot remove '%s': %s", path,
+			strerror(errno));
+}
+
+int core_exp_remove(struct core *c, const char *name)
+{
+	struct exp *e;
+	size_t i;
+	int r;
+
+	if (!strcmp(name, "default"))
+		return TFS_EBUSY;
+	pthread_mutex_lock(&c->lock);
+	e = hmap_sget(&c->exp_by_name, name);
+	if (!e) {
+		r = TFS_ENOENT;
+		goto out;
+	}
+	for (i = 0; i < e->nruns; i++) {
+		if (e->runs[i]->state == RS_QUEUED ||
+		    run_state_active(e->runs[i]->state)) {
+			r = TFS_ENOTEMPTY;
+			goto out;
+		}
+	}
+	r = store_exp_delete(c->store, e->id);
+	if (r)
+		goto out;
+	for (i = 0; i < e->nruns; i++) {
+		hmap_idel(&c->run_by_id, e->runs[i]->id);
+		run_files_remove(c, e->runs[i]);
+		run_free(e->runs[i]);
+	}
+	hmap_sdel(&c->exp_by_name, e->name);
+	for (i = 0; i < c->nexps && c->exps[i] != e; i++)
+		;
+	memmove(&c->exps[i], &c->exps[i + 1],
+		(c->nexps - i - 1) * sizeof(*c->exps));
+	c->nexps--;
+	free(e->runs);
+	hmap_release(&e->by_name);
+	free(e->name);
+	free(e);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int core_exp_rename(struct core *c, const char *from, const char *to)
+{
+	struct exp *e;
+	int r;
+
+	if (!name_valid(to)) {
+		core_event(c, "rename refused: invalid experiment name '%.200s'",
+			   to);
+		return TFS_EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	e = hmap_sget(&c->exp_by_name, from);
+	if (!e) {
+		r = TFS_ENOENT;
+	} else if (!strcmp(from, "default")) {
+		r = TFS_EBUSY;
+	} else if (hmap_sget(&c->exp_by_name, to)) {
+		r = TFS_EEXIST;
+	} else {
+		r = store_exp_rename(c->store, e->id, to);
+		if (!r) {
+			hmap_sdel(&c->exp_by_name, e->name);
+			free(e->name);
+			e->name = xstrdup(to);
+			hmap_sput(&c->exp_by_name, e->name, e);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int core_exp_description(struct core *c, int64_t id, struct buf *out)
+{
+	int r = store_exp_description(c->store, id, out);
+
+	return r == TFS_ENOENT ? TFS_OK : r;
+}
+
+int core_exp_set_description(struct core *c, int64_t id, const char *text,
+			     size_t len)
+{
+	struct exp *e;
+	char *copy;
+	int r;
+
+	if (len > 65536)
+		return TFS_EFBIG;
+	copy = xstrndup(text, len);
+	if (strlen(copy) != len) {
+		free(copy);
+		return TFS_EINVAL;      /* NUL bytes */
+	}
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, id);
+	if (!e) {
+		r = TFS_ENOENT;
+	} else {
+		e->mtime_ms = now_ms();
+		r = store_exp_set_description(c->store, id, copy, e->mtime_ms);
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(copy);
+	return r;
+}
+
+/* ---- runs ---- */
+
+int core_run_lookup(struct core *c, int64_t exp_id, const char *name,
+		    struct core_run_info *out)
+{
+	struct exp *e;
+	struct run *r = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, exp_id);
+	if (e)
+		r = hmap_sget(&e->by_name, name);
+	if (r)
+		run_info(r, out);
+	pthread_mutex_unlock(&c->lock);
+	return r ? TFS_OK : TFS_ENOENT;
+}
+
+int core_run_get(struct core *c, int64_t run_id, struct core_run_info *out)
+{
+	struct run *r;
+
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (r)
+		run_info(r, out);
+	pthread_mutex_unlock(&c->lock);
+	return r ? TFS_OK : TFS_ENOENT;
+}
+
+int core_run_list(struct core *c, int64_t exp_id, int64_t after_id,
+		  core_run_cb cb, void *arg)
+{
+	struct core_run_info info;
+	struct exp *e;
+	size_t i;
+	int r = TFS_OK;
+
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, exp_id);
+	if (!e) {
+		r = TFS_ENOENT;
+		goto out;
+	}
+	UPPER_BOUND(e->runs, e->nruns, after_id, i);
+	for (; i < e->nruns; i++) {
+		run_info(e->runs[i], &info);
+		if (cb(arg, &info))
+			break;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int core_run_create(struct core *c, int64_t exp_id, const char *name,
+		    int64_t *id, char *reason, size_t rlen)
+{
+	struct store_run sr;
+	struct exp *e;
+	struct run *r;
+	int ret;
+
+	if (!name_valid(name)) {
+		snprintf(reason, rlen, "invalid run name '%.200s': use "
+			 "[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name);
+		core_event(c, "mkdir refused: %s", reason);
+		return TFS_EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, exp_id);
+	if (!e) {
+		ret = TFS_ENOENT;
+		goto out;
+	}
+	if (hmap_sget(&e->by_name, name)) {
+		ret = TFS_EEXIST;
+		goto out;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->exp = e;
+	r->name = xstrdup(name);
+	uuid_v4(r->uuid);
+	r->state = RS_CREATED;
+	r->exit_code = STORE_NO_EXIT;
+	r->reason = xstrdup("");
+	r->created_ms = r->updated_ms = r->events_ms = r->metrics_ms =
+		r->config_ms = now_ms();
+	r->seq = c->next_seq++;
+	run_to_store(r, &sr);
+	ret = store_run_insert(c->store, &sr, &r->id);
+	if (ret) {
+		run_free(r);
+		goto out;
+	}
+	exp_add_run(e, r);
+	hmap_iput(&c->run_by_id, r->id, r);
+	e->mtime_ms = r->created_ms;
+	*id = r->id;
+	run_event_locked(c, r, "created (id %s)", r->uuid);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+int core_run_remove(struct core *c, int64_t exp_id, const char *name)
+{
+	struct exp *e;
+	struct run *r = NULL;
+	size_t i;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, exp_id);
+	if (e)
+		r = hmap_sget(&e->by_name, name);
+	if (!r) {
+		ret = TFS_ENOENT;
+		goto out;
+	}
+	if (r->state == RS_QUEUED || run_state_active(r->state)) {
+		ret = TFS_EBUSY;
+		goto out;
+	}
+	ret = store_run_delete(c->store, r->id);
+	if (ret)
+		goto out;
+	hmap_sdel(&e->by_name, r->name);
+	hmap_idel(&c->run_by_id, r->id);
+	for (i = 0; i < e->nruns && e->runs[i] != r; i++)
+		;
+	memmove(&e->runs[i], &e->runs[i + 1],
+		(e->nruns - i - 1) * sizeof(*e->runs));
+	e->nruns--;
+	e->mtime_ms = now_ms();
+	run_files_remove(c, r);
+	run_free(r);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+int core_run_rename(struct core *c, int64_t exp_id, const char *from,
+		    const char *to, char *reason, size_t rlen)
+{
+	struct exp *e;
+	struct run *r = NULL;
+	int ret;
+
+	if (!name_valid(to)) {
+		snprintf(reason, rlen, "invalid run name '%.200s'", to);
+		core_event(c, "rename refused: %s", reason);
+		return TFS_EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, exp_id);
+	if (e)
+		r = hmap_sget(&e->by_name, from);
+	if (!r) {
+		ret = TFS_ENOENT;
+	} else if (hmap_sget(&e->by_name, to)) {
+		ret = TFS_EEXIST;
+	} else if (r->state != RS_CREATED && !run_state_terminal(r->state)) {
+		/* other runs may name it in depends_on */
+		snprintf(reason, rlen, "run '%s' is %s: rename it when it has "
+			 "ended", from, run_state_name(r->state));
+		run_event_locked(c, r, "rename refused: %s", reason);
+		ret = TFS_EBUSY;
+	} else {
+		ret = store_run_rename(c->store, r->id, to);
+		if (!ret) {
+			hmap_sdel(&e->by_name, r->name);
+			run_event_locked(c, r, "renamed from '%s' to '%s'",
+					 r->name, to);
+			free(r->name);
+			r->name = xstrdup(to);
+			hmap_sput(&e->by_name, r->name, r);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+static char *tpl_lookup(void *arg, const char *name)
+{
+	struct core *c = arg;
+	struct buf b = BUF_INIT(CONFIG_MAX_BYTES);
+
+	if (store_tpl_get(c->store, name, &b)) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* Refuses resources no slot of the provider could ever hold. */
+static int fits_provider(const struct provider *p,
+			 const struct run_config *cfg, char *reason,
+			 size_t rlen)
+{
+	const struct connector *cn = &p->conn;
+
+	if (cfg->cpus > cn->cap_cpus) {
+		snprintf(reason, rlen, "needs %d cpus, provider '%s' has %d",
+			 cfg->cpus, cn->name, cn->cap_cpus);
+		return 0;
+	}
+	if (cfg->gpus > cn->cap_gpus) {
+		snprintf(reason, rlen, "needs %d gpus, provider '%s' has %d",
+			 cfg->gpus, cn->name, cn->cap_gpus);
+		return 0;
+	}
+	if (cfg->memory_mb > cn->cap_memory_mb) {
+		snprintf(reason, rlen,
+			 "needs %lld MB of memory, provider '%s' has %lld",
+			 (long long)cfg->memory_mb, cn->name,
+			 (long long)cn->cap_memory_mb);
+		return 0;
+	}
+	return 1;
+}
+
+int core_run_submit(struct core *c, int64_t run_id, const char *text,
+		    size_t len, char *reason, size_t rlen)
+{
+	struct run_config *cfg = xcalloc(1, sizeof(*cfg));
+	struct provider *p;
+	struct run *r;
+	int ret, i;
+
+	reason[0] = '\0';
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	ret = !r ? TFS_ENOENT : r->state != RS_CREATED ? TFS_EBUSY : TFS_OK;
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		goto out_free;
+
+	ret = config_parse(text, len, tpl_lookup, c, cfg, reason, rlen);
+	if (!ret) {
+		pthread_mutex_lock(&c->lock);
+		p = provider_find(c, cfg->provider);
+		if (!p) {
+			snprintf(reason, rlen, "unknown provider '%s'",
+				 cfg->provider);
+			ret = TFS_EINVAL;
+		} else if (!fits_provider(p, cfg, reason, rlen)) {
+			ret = TFS_EINVAL;
+		}
+		for (i = 0; !ret && i < cfg->ndeps; i++) {
+			const char *d = cfg->depends_on[i];
+
+			if (!strcmp(d, r->name) || (strchr(d, '/') &&
+			    !strncmp(d, r->exp->name, strlen(r->exp->name)) &&
+			    d[strlen(r->exp->name)] == '/' &&
+			    !strcmp(d + strlen(r->exp->name) + 1, r->name))) {
+				snprintf(reason, rlen,
+					 "run cannot depend on itself");
+				ret = TFS_EINVAL;
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (!r) {
+		ret = TFS_ENOENT;
+		goto out_unlock;
+	}
+	if (ret) {
+		run_event_locked(c, r, "config rejected: %s", reason);
+		goto out_unlock;
+	}
+	if (r->state != RS_CREATED) {
+		ret = TFS_EBUSY;
+		goto out_unlock;
+	}
+	ret = store_begin(c->store, 1);
+	if (ret)
+		goto out_unlock;
+	ret = store_run_set_config(c->store, r->id, text, len,
+				   cfg->merged_json);
+	if (ret) {
+		store_rollback(c->store);
+		goto out_unlock;
+	}
+	r->submitted_ms = r->config_ms = now_ms();
+	r->priority = cfg->priority;
+	r->max_retries = cfg->max_retries;
+	free(r->provider);
+	r->provider = xstrdup(cfg->provider);
+	free(r->kind);
+	r->kind = xstrdup(cfg->kind);
+	memcpy(r->config_sha, cfg->sha256, sizeof(r->config_sha));
+	r->seq = c->next_seq++;
+	r->cfg = cfg;
+	cfg = NULL;
+	run_event_locked(c, r, "submitted to '%s' (config sha256 %s)",
+			 r->provider, r->config_sha);
+	run_set_state_locked(c, r, RS_QUEUED, "waiting for a slot");
+	ret = store_commit(c->store);
+	core_notify(c, r->id, CORE_CH_CONFIG);
+out_unlock:
+	pthread_mutex_unlock(&c->lock);
+out_free:
+	if (cfg) {
+		config_release(cfg);
+		free(cfg);
+	}
+	return ret;
+}
+
+/* Parses "priority N" and friends; returns the command or -1. */
+enum { CTL_CANCEL, CTL_PAUSE, CTL_RESUME, CTL_RETRY, CTL_PRIORITY };
+
+static int ctl_parse(const char *line, long *arg)
+{
+	char *end;
+
+	if (!strcmp(line, "cancel"))
+		return CTL_CANCEL;
+	if (!strcmp(line, "pause"))
+		return CTL_PAUSE;
+	if (!strcmp(line, "resume"))
+		return CTL_RESUME;
+	if (!strcmp(line, "retry"))
+		return CTL_RETRY;
+	if (!strncmp(line, "priority", 8) && (line[8] == ' ' ||
+					      line[8] == '\t')) {
+		errno = 0;
+		*arg = strtol(line + 9, &end, 10);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (errno || end == line + 9 || *end || *arg < -1000000 ||
+		    *arg > 1000000)
+			return -2;
+		return CTL_PRIORITY;
+	}
+	return -1;
+}
+
+/* Carries out one ctl command on r; c->lock held. */
+static int ctl_one_locked(struct core *c, struct run *r, const char *line,
+			  char *reason, size_t rlen)
+{
+	struct provider *p;
+	long arg = 0;
+	int cmd = ctl_parse(line, &arg);
+
+	switch (cmd) {
+	case -1:
+		snprintf(reason, rlen, "unknown ctl command '%.100s': use "
+			 "cancel, pause, resume, retry or priority N", line);
+		return TFS_EINVAL;
+	case -2:
+		snprintf(reason, rlen, "'priority' takes an integer from "
+			 "-1000000 to 1000000");
+		return TFS_EINVAL;
+	case CTL_CANCEL:
+		if (run_state_terminal(r->state)) {
+			snprintf(reason, rlen, "cannot cancel: run is %s",
+				 run_state_name(r->state));
+			return TFS_EINVAL;
+		}
+		if (r->state == RS_CREATED || r->state == RS_QUEUED) {
+			run_set_state_locked(c, r, RS_STOPPED, "cancelled");
+			return TFS_OK;
+		}
+		if (r->cancel_requested)
+			return TFS_OK;
+		r->cancel_requested = CANCEL_USER;
+		r->last_cancel_ms = 0;
+		run_event_locked(c, r, "cancel requested");
+		run_save_locked(c, r);
+		c->kick = 1;
+		pthread_cond_signal(&c->wake);
+		return TFS_OK;
+	case CTL_PAUSE:
+	case CTL_RESUME:
+		p = r->provider ? provider_find(c, r->provider) : NULL;
+		if (p && !p->conn.ops->signal) {
+			snprintf(reason, rlen, "provider '%s' cannot %s runs",
+				 p->conn.name, line);
+			return TFS_EOPNOTSUPP;
+		}
+		if (cmd == CTL_PAUSE && r->state != RS_RUNNING) {
+			snprintf(reason, rlen, "cannot pause: run is %s",
+				 run_state_name(r->state));
+			return TFS_EINVAL;
+		}
+		if (cmd == CTL_RESUME && r->state != RS_PAUSED) {
+			snprintf(reason, rlen, "cannot resume: run is %s",
+				 run_state_name(r->state));
+			return TFS_EINVAL;
+		}
+		r->pending_signal = 1 + (cmd == CTL_PAUSE ? JOB_SIG_PAUSE :
+					 JOB_SIG_RESUME);
+		run_event_locked(c, r, "%s requested", line);
+		c->kick = 1;
+		pthread_cond_signal(&c->wake);
+		return TFS_OK;
+	case CTL_RETRY:
+		if (r->state != RS_FAILED && r->state != RS_STOPPED) {
+			snprintf(reason, rlen, "cannot retry: run is %s",
+				 run_state_name(r->state));
+			return TFS_EINVAL;
+		}
+		if (!r->cfg) {
+			struct buf b = BUF_INIT(0);
+			char err[CONFIG_REASON_MAX];
+			struct run_config *cfg = xcalloc(1, sizeof(*cfg));
+
+			if (store_run_effective(c->store, r->id, &b) ||
+			    config_parse(b.p, b.len, tpl_empty, NULL, cfg, err,
+					 sizeof(err))) {
+				free(cfg);
+				buf_release(&b);
+				snprintf(reason, rlen, "cannot retry: the stored "
+					 "config is unreadable");
+				return TFS_EIO;
+			}
+			buf_release(&b);
+			r->cfg = cfg;
+		}
+		r->cancel_requested = CANCEL_NONE;
+		r->retry_at_ms = 0;
+		r->exit_code = STORE_NO_EXIT;
+		r->ended_ms = 0;
+		r->seq = c->next_seq++;
+		run_set_state_locked(c, r, RS_QUEUED, "retry requested");
+		return TFS_OK;
+	case CTL_PRIORITY:
+		if (run_state_terminal(r->state)) {
+			snprintf(reason, rlen, "cannot change priority: run is %s",
+				 run_state_name(r->state));
+			return TFS_EINVAL;
+		}
+		run_event_locked(c, r, "priority %d -> %ld", r->priority, arg);
+		r->priority = (int)arg;
+		r->updated_ms = now_ms();
+		run_save_locked(c, r);
+		c->queue_ms = r->updated_ms;
+		core_notify(c, r->id, CORE_CH_STATE);
+		core_notify(c, 0, CORE_CH_QUEUE);
+		c->kick = 1;
+		pthread_cond_signal(&c->wake);
+		return TFS_OK;
+	}
+	return TFS_EINVAL;
+}
+
+int core_run_ctl(struct core *c, int64_t run_id, const char *text,
+		 size_t len, char *reason, size_t rlen)
+{
+	struct run *r;
+	size_t i = 0;
+	int ret = TFS_OK, any = 0;
+
+	reason[0] = '\0';
+	if (len > 4096) {
+		snprintf(reason, rlen, "ctl command too long");
+		return TFS_EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (!r) {
+		pthread_mutex_unlock(&c->lock);
+		return TFS_ENOENT;
+	}
+	while (i < len && !ret) {
+		char line[256];
+		size_t j = i, n;
+
+		while (j < len && text[j] != '\n')
+			j++;
+		n = j - i;
+		/* trim blanks and a CR so `echo` and editors both work */
+		while (n && (text[i] == ' ' || text[i] == '\t')) {
+			i++;
+			n--;
+		}
+		while (n && (text[i + n - 1] == ' ' || text[i + n - 1] == '\t' ||
+			     text[i + n - 1] == '\r'))
+			n--;
+		if (n >= sizeof(line)) {
+			snprintf(reason, rlen, "ctl command too long");
+			ret = TFS_EINVAL;
+		} else if (n) {
+			memcpy(line, text + i, n);
+			line[n] = '\0';
+			if (memchr(line, '\0', n)) {
+				snprintf(reason, rlen, "ctl command has a NUL byte");
+				ret = TFS_EINVAL;
+			} else {
+				ret = ctl_one_locked(c, r, line, reason, rlen);
+				any = 1;
+			}
+		}
+		i = j + 1;
+	}
+	if (!ret && !any) {
+		snprintf(reason, rlen, "empty ctl command");
+		ret = TFS_EINVAL;
+	}
+	if (ret)
+		run_event_locked(c, r, "ctl refused: %s", reason);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+int core_run_state(struct core *c, int64_t run_id, int *state)
+{
+	struct run *r;
+
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (r)
+		*state = r->state;
+	pthread_mutex_unlock(&c->lock);
+	return r ? TFS_OK : TFS_ENOENT;
+}
+
+void core_run_note(struct core *c, int64_t run_id, const char *text)
+{
+	struct run *r;
+
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (r)
+		run_event_locked(c, r, "%s", text);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void core_run_poke(struct core *c, int64_t run_id)
+{
+	(void)run_id;
+	pthread_mutex_lock(&c->lock);
+	c->kick = 1;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- generated files ---- */
+
+static void json_time(cJSON *o, const char *key, int64_t ms)
+{
+	char ts[40];
+
+	if (!ms) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	time_format(ms, ts, sizeof(ts));
+	cJSON_AddStringToObject(o, key, ts);
+}
+
+static void json_str(cJSON *o, const char *key, const char *v)
+{
+	if (v && *v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static void add_metric_cb(void *arg, const char *key, double value)
+{
+	cJSON_AddNumberToObject(arg, key, value);
+}
+
+/* status.json; c->lock held. */
+static int status_json_locked(struct core *c, struct run *r, struct buf *out)
+{
+	cJSON *o = cJSON_CreateObject(), *m;
+	char *text;
+	int ret;
+
+	cJSON_AddStringToObject(o, "name", r->name);
+	cJSON_AddStringToObject(o, "experiment", r->exp->name);
+	cJSON_AddStringToObject(o, "run_id", r->uuid);
+	cJSON_AddStringToObject(o, "state", run_state_name(r->state));
+	json_str(o, "reason", r->reason);
+	json_str(o, "kind", r->kind);
+	json_str(o, "provider", r->provider);
+	json_str(o, "provider_job_id", r->job_id);
+	cJSON_AddNumberToObject(o, "attempt", r->attempt);
+	cJSON_AddNumberToObject(o, "max_retries", r->max_retries);
+	if (r->exit_code == STORE_NO_EXIT)
+		cJSON_AddNullToObject(o, "exit_code");
+	else
+		cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
+	cJSON_AddNumberToObject(o, "priority", r->priority);
+	cJSON_AddBoolToObject(o, "cancel_requested", r->cancel_requested != 0);
+	json_time(o, "created", r->created_ms);
+	json_time(o, "submitted", r->submitted_ms);
+	json_time(o, "started", r->started_ms);
+	json_time(o, "ended", r->ended_ms);
+	json_time(o, "updated", r->updated_ms);
+	if (r->state == RS_QUEUED && r->retry_at_ms)
+		json_time(o, "retry_at", r->retry_at_ms);
+	json_str(o, "config_sha256", r->config_sha);
+	if (r->cfg) {
+		cJSON *res = cJSON_AddObjectToObject(o, "resources");
+
+		cJSON_AddNumberToObject(res, "cpus", r->cfg->cpus);
+		cJSON_AddNumberToObject(res, "gpus", r->cfg->gpus);
+		cJSON_AddNumberToObject(res, "memory_mb",
+					(double)r->cfg->memory_mb);
+		cJSON_AddNumberToObject(o, "timeout_s", r->cfg->timeout_s);
+	}
+	m = cJSON_AddObjectToObject(o, "metrics");
+	store_metrics_each_latest(c->store, r->id, add_metric_cb, m);
+	/* artifacts arrive with the artifact cache; the summary is empty */
+	m = cJSON_AddObjectToObject(o, "artifacts");
+	cJSON_AddNumberToObject(m, "count", 0);
+	cJSON_AddNumberToObject(m, "bytes", 0);
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	if (!text)
+		return TFS_ENOMEM;
+	ret = buf_puts(out, text);
+	if (!ret)
+		ret = buf_puts(out, "\n");
+	free(text);
+	return ret;
+}
+
+int core_run_read(struct core *c, int64_t run_id, enum run_file f,
+		  struct buf *out)
+{
+	struct run *r;
+	int ret = TFS_OK;
+
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (!r) {
+		pthread_mutex_unlock(&c->lock);
+		return TFS_ENOENT;
+	}
+	switch (f) {
+	case RF_STATUS:
+		ret = buf_printf(out, "%s\n", run_state_name(r->state));
+		break;
+	case RF_STATUS_JSON:
+		ret = status_json_locked(c, r, out);
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	/* the rest come from the store, which has its own lock */
+	switch (f) {
+	case RF_CONFIG:
+		ret = store_run_config(c->store, run_id, out);
+		if (ret == TFS_ENOENT)
+			ret = TFS_OK;       /* not submitted yet: empty */
+		break;
+	case RF_METRICS:
+		ret = store_metrics_latest(c->store, run_id, out);
+		break;
+	case RF_METRICS_JSONL:
+		ret = store_metrics_history(c->store, run_id, out);
+		break;
+	case RF_EVENTS:
+		ret = store_events_format(c->store, run_id, out);
+		break;
+	default:
+		break;
+	}
+	return ret;
+}
+
+static int run_log_path(struct core *c, int64_t run_id, char *out,
+			size_t len)
+{
+	struct run *r;
+
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (r)
+		snprintf(out, len, "%s/runs/%s/log", c->state_dir, r->uuid);
+	pthread_mutex_unlock(&c->lock);
+	return r ? TFS_OK : TFS_ENOENT;
+}
+
+int core_run_log_stat(struct core *c, int64_t run_id, int64_t *size,
+		      int64_t *mtime_ms)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int r = run_log_path(c, run_id, path, sizeof(path));
+
+	if (r)
+		return r;
+	if (stat(path, &st) < 0) {
+		*size = 0;
+		*mtime_ms = 0;
+		return TFS_OK;
+	}
+	*size = st.st_size;
+	*mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000;
+	return TFS_OK;
+}
+
+int core_run_log_read(struct core *c, int64_t run_id, int64_t off,
+		      size_t size, struct buf *out)
+{
+	char path[PATH_MAX];
+	int fd, r = run_log_path(c, run_id, path, sizeof(path));
+	ssize_t n;
+
+	if (r)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? TFS_OK : TFS_EIO;
+	r = buf_append(out, "", 0);
+	if (!r && size > out->cap - out->len - 1) {
+		/* make room once, then read straight into the buffer */
+		r = buf_append(out, NULL, 0);
+		if (!r) {
+			char *p = realloc(out->p, out->len + size + 1);
+
+			if (!p)
+				r = TFS_ENOMEM;
+			else {
+				out->p = p;
+				out->cap = out->len + size + 1;
+			}
+		}
+	}
+	if (!r) {
+		n = pread(fd, out->p + out->len, size, off);
+		if (n < 0) {
+			r = TFS_EIO;
+		} else {
+			out->len += (size_t)n;
+			out->p[out->len] = '\0';
+		}
+	}
+	close(fd);
+	return r;
+}
+
+/* ---- templates ---- */
+
+static struct tpl *tpl_by_name(struct core *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->ntpls; i++)
+		if (!strcmp(c->tpls[i]->name, name))
+			return c->tpls[i];
+	return NULL;
+}
+
+static void tpl_info(const struct tpl *t, struct core_tpl_info *out)
+{
+	out->id = t->id;
+	snprintf(out->name, sizeof(out->name), "%s", t->name);
+	out->size = t->size;
+	out->mtime_ms = t->mtime_ms;
+}
+
+int core_tpl_lookup(struct core *c, const char *name,
+		    struct core_tpl_info *out)
+{
+	struct tpl *t;
+
+	pthread_mutex_lock(&c->lock);
+	t = tpl_by_name(c, name);
+	if (t)
+		tpl_info(t, out);
+	pthread_mutex_unlock(&c->lock);
+	return t ? TFS_OK : TFS_ENOENT;
+}
+
+int core_tpl_get(struct core *c, int64_t id, struct core_tpl_info *out)
+{
+	size_t i;
+	int r = TFS_ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->ntpls; i++) {
+		if (c->tpls[i]->id == id) {
+			tpl_info(c->tpls[i], out);
+			r = TFS_OK;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int core_tpl_list(struct core *c, int64_t after_id, core_tpl_cb cb,
+		  void *arg)
+{
+	struct core_tpl_info info;
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	UPPER_BOUND(c->tpls, c->ntpls, after_id, i);
+	for (; i < c->ntpls; i++) {
+		tpl_info(c->tpls[i], &info);
+		if (cb(arg, &info))
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return TFS_OK;
+}
+
+int core_tpl_read(struct core *c, int64_t id, struct buf *out)
+{
+	struct core_tpl_info info;
+	int r = core_tpl_get(c, id, &info);
+
+	if (r)
+		return r;
+	return store_tpl_get(c->store, info.name, out);
+}
+
+int core_tpl_put(struct core *c, const char *name, const char *text,
+		 size_t len, int64_t *id, char *reason, size_t rlen)
+{
+	struct tpl *t;
+	int r;
+
+	if (!name_valid(name)) {
+		snprintf(reason, rlen, "invalid template name '%.200s'", name);
+		core_event(c, "template refused: %s", reason);
+		return TFS_EINVAL;
+	}
+	if (len > CONFIG_MAX_BYTES)
+		return TFS_EFBIG;
+	r = config_template_check(text, len, reason, rlen);
+	if (r) {
+		core_event(c, "template '%s' refused: %s", name, reason);
+		return r;
+	}
+	pthread_mutex_lock(&c->lock);
+	r = store_tpl_put(c->store, name, text, len, now_ms());
+	if (!r) {
+		t = tpl_by_name(c, name);
+		if (!t) {
+			load_tpl_cb(c, name, (int64_t)len, now_ms());
+			t = c->tpls[c->ntpls - 1];
+		}
+		t->size = (int64_t)len;
+		t->mtime_ms = now_ms();
+		*id = t->id;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int core_tpl_remove(struct core *c, const char *name)
+{
+	size_t i;
+	int r = TFS_ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->ntpls; i++) {
+		if (strcmp(c->tpls[i]->name, name))
+			continue;
+		r = store_tpl_delete(c->store, name);
+		if (r)
+			break;
+		free(c->tpls[i]->name);
+		free(c->tpls[i]);
+		memmove(&c->tpls[i], &c->tpls[i + 1],
+			(c->ntpls - i - 1) * sizeof(*c->tpls));
+		c->ntpls--;
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* ---- providers and the mount's files ---- */
+
+int core_provider_count(struct core *c)
+{
+	return c->nprovs;       /* fixed after core_open() */
+}
+
+int core_provider_name(struct core *c, int idx, char *out)
+{
+	if (idx < 0 || idx >= c->nprovs)
+		return TFS_ENOENT;
+	snprintf(out, TFS_NAME_MAX + 1, "%s", c->provs[idx].conn.name);
+	return TFS_OK;
+}
+
+int core_provider_status(struct core *c, int idx, struct buf *out)
+{
+	struct provider *p;
+	char ts[40] = "never";
+	int r;
+
+	if (idx < 0 || idx >= c->nprovs)
+		return TFS_ENOENT;
+	pthread_mutex_lock(&c->lock);
+	p = &c->provs[idx];
+	if (p->last_poll_ms)
+		time_format(p->last_poll_ms, ts, sizeof(ts));
+	r = buf_printf(out,
+		       "%s\n"
+		       "type: %s\n"
+		       "last_poll: %s\n"
+		       "jobs: %d/%d\n"
+		       "cpus: %d/%d\n"
+		       "gpus: %d/%d\n"
+		       "memory_mb: %lld/%lld\n",
+		       p->healthy ? "ok" : p->health, p->conn.ops->type, ts,
+		       p->used_jobs, p->conn.cap_max_jobs, p->used_cpus,
+		       p->conn.cap_cpus, p->used_gpus, p->conn.cap_gpus,
+		       (long long)p->used_memory_mb,
+		       (long long)p->conn.cap_memory_mb);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int core_queue(struct core *c, struct buf *out)
+{
+	struct run **order = NULL;
+	size_t n, i;
+	int r = TFS_OK;
+
+	pthread_mutex_lock(&c->lock);
+	n = sched_order_locked(c, &order);
+	for (i = 0; i < n && !r; i++) {
+		char why[256];
+
+		sched_reason_locked(c, order[i], why, sizeof(why));
+		r = buf_printf(out, "%zu %s/%s priority=%d provider=%s %s\n",
+			       i + 1, order[i]->exp->name, order[i]->name,
+			       order[i]->priority,
+			       order[i]->provider ? order[i]->provider : "-",
+			       why);
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(order);
+	return r;
+}
+
+int core_events(struct core *c, struct buf *out)
+{
+	return store_events_format(c->store, 0, out);
+}
+
+int64_t core_events_mtime(struct core *c)
+{
+	int64_t t;
+
+	pthread_mutex_lock(&c->lock);
+	t = c->events_ms;
+	pthread_mutex_unlock(&c->lock);
+	return t;
+}
+
+int64_t core_queue_mtime(struct core *c)
+{
+	int64_t t;
+
+	pthread_mutex_lock(&c->lock);
+	t = c->queue_ms;
+	pthread_mutex_unlock(&c->lock);
+	return t;
+}

@@ -1,0 +1,205 @@
+/*
+ * core.h - the model behind the mount: experiments, runs and their state
+ * machine, templates, providers, the queue and the poller that drives
+ * connectors. fs/ calls only these functions; nothing here knows FUSE.
+ *
+ * Every function is thread-safe (it takes the model lock) and returns TFS_OK
+ * or a TFS_* error. Functions that take a `reason` buffer write a sentence
+ * there for the user when they fail; the same sentence is appended to the
+ * run's (or the mount's) events.
+ *
+ * Reads never wait on a provider: they are served from what the poller last
+ * fetched. Writes that need a provider (pause, cancel) are recorded and
+ * carried out by the poller thread.
+ */
+#ifndef TFS_CORE_H
+#define TFS_CORE_H
+
+#include <stdint.h>
+#include "util.h"
+
+enum run_state {
+	RS_CREATED = 0,
+	RS_QUEUED,
+	RS_INITIALIZING,
+	RS_RUNNING,
+	RS_PAUSED,
+	RS_COMPLETED,
+	RS_FAILED,
+	RS_STOPPED,
+	RS_MAX
+};
+
+/* "created", "queued", ...; never NULL. */
+const char *run_state_name(int state);
+/* 1 for completed, failed and stopped. */
+int run_state_terminal(int state);
+/* 1 for initializing, running and paused: a job exists at a provider. */
+int run_state_active(int state);
+
+/* The generated files of a run. */
+enum run_file {
+	RF_CONFIG,
+	RF_STATUS,
+	RF_STATUS_JSON,
+	RF_METRICS,
+	RF_METRICS_JSONL,
+	RF_EVENTS,
+	RF_MAX
+};
+
+struct core_opts {
+	const char *state_dir;    /* required */
+	const char *config_file;  /* daemon config; NULL or missing: defaults */
+	int poll_ms;              /* poller period; 0: 500 */
+};
+
+struct core;
+
+/*
+ * Opens the store under opts->state_dir, loads every experiment and run,
+ * reads the daemon config and initialises the connectors. Returns NULL with
+ * the reason in err.
+ */
+struct core *core_open(const struct core_opts *opts, char *err,
+		       size_t errlen);
+/* Starts the poller (which first reconciles every active run). */
+int core_start(struct core *c);
+/* Stops the poller and frees everything. Jobs keep running. */
+void core_close(struct core *c);
+
+/* What changed, for the listener. */
+enum {
+	CORE_CH_STATE = 1 << 0,   /* state, status, status.json, dir mtime */
+	CORE_CH_LOG = 1 << 1,
+	CORE_CH_METRICS = 1 << 2,
+	CORE_CH_EVENTS = 1 << 3,
+	CORE_CH_CONFIG = 1 << 4,
+	CORE_CH_QUEUE = 1 << 5    /* the mount's queue file */
+};
+/*
+ * The listener is told, from any thread and possibly with the model lock
+ * held, that something of run_id (0: the mount) changed. It must only queue
+ * the news and return: it may not call back into core.
+ */
+typedef void (*core_listener_fn)(void *arg, int64_t run_id, unsigned what);
+void core_set_listener(struct core *c, core_listener_fn fn, void *arg);
+
+/* Experiments. */
+struct core_exp_info {
+	int64_t id;
+	char name[TFS_NAME_MAX + 1];
+	int64_t created_ms;
+	int64_t mtime_ms;
+	size_t nruns;
+};
+int core_exp_lookup(struct core *c, const char *name,
+		    struct core_exp_info *out);
+int core_exp_get(struct core *c, int64_t id, struct core_exp_info *out);
+/*
+ * Calls cb for each experiment with id > after_id in id order until cb
+ * returns non-zero (then returns TFS_OK; the caller resumes from the last
+ * id it accepted).
+ */
+typedef int (*core_exp_cb)(void *arg, const struct core_exp_info *e);
+int core_exp_list(struct core *c, int64_t after_id, core_exp_cb cb,
+		  void *arg);
+int core_exp_create(struct core *c, const char *name, int64_t *id);
+/* TFS_ENOTEMPTY while a run is active; removes runs and their files. */
+int core_exp_remove(struct core *c, const char *name);
+int core_exp_rename(struct core *c, const char *from, const char *to);
+int core_exp_description(struct core *c, int64_t id, struct buf *out);
+int core_exp_set_description(struct core *c, int64_t id, const char *text,
+			     size_t len);
+
+/* Runs. */
+struct core_run_info {
+	int64_t id;
+	int64_t exp_id;
+	char name[TFS_NAME_MAX + 1];
+	int state;
+	int submitted;            /* config.json is read-only */
+	int64_t created_ms;
+	int64_t updated_ms;       /* state, status, status.json */
+	int64_t events_ms;
+	int64_t metrics_ms;
+	int64_t config_ms;
+};
+int core_run_lookup(struct core *c, int64_t exp_id, const char *name,
+		    struct core_run_info *out);
+int core_run_get(struct core *c, int64_t run_id, struct core_run_info *out);
+typedef int (*core_run_cb)(void *arg, const struct core_run_info *r);
+/* Like core_exp_list(), over the runs of one experiment. */
+int core_run_list(struct core *c, int64_t exp_id, int64_t after_id,
+		  core_run_cb cb, void *arg);
+/* A new run in state "created"; TFS_EINVAL (reason) for a bad name. */
+int core_run_create(struct core *c, int64_t exp_id, const char *name,
+		    int64_t *id, char *reason, size_t rlen);
+/* TFS_EBUSY while the run is active. */
+int core_run_remove(struct core *c, int64_t exp_id, const char *name);
+int core_run_rename(struct core *c, int64_t exp_id, const char *from,
+		    const char *to, char *reason, size_t rlen);
+/*
+ * Validates and submits a config: durable in the store before it returns,
+ * then queued. TFS_EINVAL/TFS_EFBIG (reason, also in events) for a bad
+ * config; TFS_EBUSY when already submitted.
+ */
+int core_run_submit(struct core *c, int64_t run_id, const char *text,
+		    size_t len, char *reason, size_t rlen);
+/*
+ * One or more ctl commands, one a line: cancel | pause | resume | retry |
+ * priority N. TFS_EINVAL for an unknown command or one that does not apply
+ * in the run's state; TFS_EOPNOTSUPP when the provider cannot do it.
+ */
+int core_run_ctl(struct core *c, int64_t run_id, const char *text,
+		 size_t len, char *reason, size_t rlen);
+/* Appends the content of a generated file to out. */
+int core_run_read(struct core *c, int64_t run_id, enum run_file f,
+		  struct buf *out);
+/* The log: its size and mtime, and a read at an offset. */
+int core_run_log_stat(struct core *c, int64_t run_id, int64_t *size,
+		      int64_t *mtime_ms);
+int core_run_log_read(struct core *c, int64_t run_id, int64_t off,
+		      size_t size, struct buf *out);
+/* Appends a line to the run's events (a refusal fs/ saw first). */
+void core_run_note(struct core *c, int64_t run_id, const char *text);
+/* The run's state, for `wait`. */
+int core_run_state(struct core *c, int64_t run_id, int *state);
+/* Asks the poller to look at the run soon (a read may, never waits). */
+void core_run_poke(struct core *c, int64_t run_id);
+
+/* Templates: name is the file name without ".json". */
+struct core_tpl_info {
+	int64_t id;
+	char name[TFS_NAME_MAX + 1];
+	int64_t size;
+	int64_t mtime_ms;
+};
+int core_tpl_lookup(struct core *c, const char *name,
+		    struct core_tpl_info *out);
+int core_tpl_get(struct core *c, int64_t id, struct core_tpl_info *out);
+typedef int (*core_tpl_cb)(void *arg, const struct core_tpl_info *t);
+int core_tpl_list(struct core *c, int64_t after_id, core_tpl_cb cb,
+		  void *arg);
+int core_tpl_read(struct core *c, int64_t id, struct buf *out);
+/* Validates and stores; TFS_EINVAL with reason for a bad template. */
+int core_tpl_put(struct core *c, const char *name, const char *text,
+		 size_t len, int64_t *id, char *reason, size_t rlen);
+int core_tpl_remove(struct core *c, const char *name);
+
+/* Providers, by index 0 .. n-1. */
+int core_provider_count(struct core *c);
+/* Copies the name into out (TFS_NAME_MAX + 1); TFS_ENOENT past the end. */
+int core_provider_name(struct core *c, int idx, char *out);
+int core_provider_status(struct core *c, int idx, struct buf *out);
+
+/* The mount's files. */
+int core_queue(struct core *c, struct buf *out);
+int core_events(struct core *c, struct buf *out);   /* run-less events */
+int64_t core_events_mtime(struct core *c);
+int64_t core_queue_mtime(struct core *c);
+/* Records a mount-level event (bad names and the like). */
+void core_event(struct core *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

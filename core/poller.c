@@ -1,0 +1,907 @@
+/*
+ * poller.c - the one thread that talks to providers. Each pass it:
+ *   1. under the model lock, decides what to do: which queued runs start
+ *      (the scheduler), which active runs to poll, cancel, pause or resume,
+ *      which have run past their timeout; it copies what the connectors
+ *      need and lets the lock go;
+ *   2. calls the connectors (fork, HTTP) with no lock held;
+ *   3. under the lock again, applies what they answered to the state
+ *      machine, then scans new log and metrics bytes into the store.
+ * A pass runs every poll_ms, or at once when a submission or a ctl command
+ * kicks the thread.
+ *
+ * Scheduling rule (issue 2's queue; issue 4 replaces it): runs start in order
+ * of priority (higher first), then submission order, while their provider
+ * has slots (jobs, cpus, gpus, memory) for them. A run whose dependencies
+ * have not all completed waits and does not hold back the runs behind it.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+#define SYS_SAMPLE_MS 5000           /* cpu/rss stored this often */
+#define SCAN_MAX_BYTES (4 << 20)     /* log bytes scanned per run per pass */
+
+/* ---- scheduling order ---- */
+
+static int queue_cmp(const void *a, const void *b)
+{
+	const struct run *x = *(struct run *const *)a;
+	const struct run *y = *(struct run *const *)b;
+
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+size_t sched_order_locked(struct core *c, struct run ***out)
+{
+	struct run *r, **v;
+	size_t n = 0;
+
+	v = xmalloc((c->queued.n ? c->queued.n : 1) * sizeof(*v));
+	for (r = c->queued.head; r; r = r->lnext)
+		v[n++] = r;
+	qsort(v, n, sizeof(*v), queue_cmp);
+	*out = v;
+	return n;
+}
+
+/* Finds dependency d ("run" or "exp/run") of r. */
+static struct run *dep_find(struct core *c, struct run *r, const char *d)
+{
+	const char *slash = strchr(d, '/');
+	struct exp *e = r->exp;
+
+	if (slash) {
+		char en[TFS_NAME_MAX + 1];
+		size_t n = (size_t)(slash - d);
+
+		if (n > TFS_NAME_MAX)
+			return NULL;
+		memcpy(en, d, n);
+		en[n] = '\0';
+		e = hmap_sget(&c->exp_by_name, en);
+		d = slash + 1;
+	}
+	return e ? hmap_sget(&e->by_name, d) : NULL;
+}
+
+/*
+ * Returns 1 when every dependency completed, 0 while one is pending (its
+ * sentence in why), -1 when one failed (why names it).
+ */
+static int deps_state(struct core *c, struct run *r, char *why, size_t len)
+{
+	int i;
+
+	if (!r->cfg)
+		return 1;
+	for (i = 0; i < r->cfg->ndeps; i++) {
+		struct run *d = dep_find(c, r, r->cfg->depends_on[i]);
+
+		if (!d) {
+			snprintf(why, len, "waiting for dependency %s (not found)",
+				 r->cfg->depends_on[i]);
+			return 0;
+		}
+		if (d->state == RS_COMPLETED)
+			continue;
+		if (d->state == RS_FAILED || d->state == RS_STOPPED) {
+			snprintf(why, len, "dependency %s %s",
+				 r->cfg->depends_on[i],
+				 d->state == RS_FAILED ? "failed" : "stopped");
+			return -1;
+		}
+		snprintf(why, len, "waiting for dependency %s (%s)",
+			 r->cfg->depends_on[i], run_state_name(d->state));
+		return 0;
+	}
+	return 1;
+}
+
+/* Whether r fits in what p has free; the shortfall in why when not. */
+static int slot_free(struct provider *p, struct run *r, char *why,
+		     size_t len)
+{
+	const struct connector *cn = &p->conn;
+	int cpus = r->cfg ? r->cfg->cpus : 1;
+	int gpus = r->cfg ? r->cfg->gpus : 0;
+	int64_t mem = r->cfg ? r->cfg->memory_mb : 0;
+
+	if (cn->cap_max_jobs == 0) {
+		snprintf(why, len, "provider %s holds every job (max_jobs 0)",
+			 cn->name);
+		return 0;
+	}
+	if (p->used_jobs + 1 > cn->cap_max_jobs) {
+		snprintf(why, len, "no free slot on %s (%d/%d jobs)", cn->name,
+			 p->used_jobs, cn->cap_max_jobs);
+		return 0;
+	}
+	if (p->used_cpus + cpus > cn->cap_cpus) {
+		snprintf(why, len, "needs %d cpus, %d free on %s", cpus,
+			 cn->cap_cpus - p->used_cpus, cn->name);
+		return 0;
+	}
+	if (p->used_gpus + gpus > cn->cap_gpus) {
+		snprintf(why, len, "needs %d gpus, %d free on %s", gpus,
+			 cn->cap_gpus - p->used_gpus, cn->name);
+		return 0;
+	}
+	if (mem && p->used_memory_mb + mem > cn->cap_memory_mb) {
+		snprintf(why, len, "needs %lld MB, %lld MB free on %s",
+			 (long long)mem,
+			 (long long)(cn->cap_memory_mb - p->used_memory_mb),
+			 cn->name);
+		return 0;
+	}
+	return 1;
+}
+
+static void slot_take(struct provider *p, struct run *r)
+{
+	p->used_jobs++;
+	p->used_cpus += r->cfg ? r->cfg->cpus : 1;
+	p->used_gpus += r->cfg ? r->cfg->gpus : 0;
+	p->used_memory_mb += r->cfg ? r->cfg->memory_mb : 0;
+}
+
+static void usage_recount_locked(struct core *c)
+{
+	struct run *r;
+	int i;
+
+	for (i = 0; i < c->nprovs; i++) {
+		c->provs[i].used_jobs = c->provs[i].used_cpus = 0;
+		c->provs[i].used_gpus = 0;
+		c->provs[i].used_memory_mb = 0;
+	}
+	for (r = c->active.head; r; r = r->lnext) {
+		struct provider *p = provider_find(c, r->provider);
+
+		if (p)
+			slot_take(p, r);
+	}
+}
+
+void sched_reason_locked(struct core *c, struct run *r, char *out,
+			 size_t len)
+{
+	struct provider *p = r->provider ? provider_find(c, r->provider) : NULL;
+
+	if (r->retry_at_ms > now_ms()) {
+		char ts[40];
+
+		time_format(r->retry_at_ms, ts, sizeof(ts));
+		snprintf(out, len, "retry backoff until %s", ts);
+		return;
+	}
+	if (deps_state(c, r, out, len) != 1)
+		return;
+	if (!p) {
+		snprintf(out, len, "unknown provider %s",
+			 r->provider ? r->provider : "-");
+		return;
+	}
+	if (slot_free(p, r, out, len))
+		snprintf(out, len, "next to start");
+}
+
+/* ---- one pass ---- */
+
+/* A copy of what a connector needs, made under the lock. */
+struct start_job {
+	int64_t run_id;
+	struct provider *prov;
+	char *run_dir, *attempt_dir, *log_path, *metrics_path, *output_dir;
+	char **argv, **env;
+	char *workdir, *image, *gpu_type;
+	char run_id_s[37];
+	char run_name[2 * TFS_NAME_MAX + 2];
+	struct job_spec spec;
+	/* results */
+	int ok;
+	char job_id[JOB_ID_MAX];
+	char err[256];
+};
+
+struct poll_job {
+	int64_t run_id;
+	struct provider *prov;
+	struct job_query q;
+	char *job_id, *attempt_dir, *log_path;
+	int do_cancel;            /* CANCEL_* to send */
+	int do_signal;            /* 0, or JOB_SIG_* + 1 */
+	int sig_result;           /* 0 ok, -1 failed, -2 unsupported */
+	char sig_err[256];
+	int polled;
+};
+
+static char *pathf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static char *pathf(const char *fmt, ...)
+{
+	char p[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p, sizeof(p), fmt, ap);
+	va_end(ap);
+	return xstrdup(p);
+}
+
+static char **env_build(struct run *r, struct start_job *sj)
+{
+	struct run_config *cfg = r->cfg;
+	size_t n = 0, cap = (size_t)(cfg->nenv + cfg->nparams + 8);
+	char **env = xcalloc(cap + 1, sizeof(*env));
+	struct buf b = BUF_INIT(0);
+	int i;
+
+#define ENV_ADD(...) do { buf_reset(&b); buf_printf(&b, __VA_ARGS__); \
+	env[n++] = xstrdup(b.p); } while (0)
+	for (i = 0; i < cfg->nenv; i++)
+		ENV_ADD("%s=%s", cfg->env[i].key, cfg->env[i].value);
+	for (i = 0; i < cfg->nparams; i++)
+		ENV_ADD("TRAINFS_PARAM_%s=%s", cfg->params[i].key,
+			cfg->params[i].value);
+	ENV_ADD("TRAINFS_RUN=%s/%s", r->exp->name, r->name);
+	ENV_ADD("TRAINFS_RUN_ID=%s", r->uuid);
+	ENV_ADD("TRAINFS_ATTEMPT=%d", r->attempt);
+	ENV_ADD("TRAINFS_OUTPUT_DIR=%s", sj->output_dir);
+	ENV_ADD("TRAINFS_METRICS=%s", sj->metrics_path);
+#undef ENV_ADD
+	buf_release(&b);
+	return env;
+}
+
+static char **argv_copy(char **argv)
+{
+	size_t n = 0, i;
+	char **v;
+
+	while (argv[n])
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(argv[i]);
+	return v;
+}
+
+static void strv_free(char **v)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static struct start_job *start_prepare_locked(struct core *c, struct run *r,
+					      struct provider *p)
+{
+	struct start_job *sj = xcalloc(1, sizeof(*sj));
+	char base[PATH_MAX];
+
+	run_dir_path(c, r, base, sizeof(base));
+	sj->run_id = r->id;
+	sj->prov = p;
+	sj->run_dir = xstrdup(base);
+	sj->attempt_dir = pathf("%s/attempt-%d", base, r->attempt);
+	sj->log_path = pathf("%s/log", base);
+	sj->metrics_path = pathf("%s/metrics.jsonl", base);
+	sj->output_dir = pathf("%s/attempt-%d/output", base, r->attempt);
+	sj->argv = argv_copy(r->cfg->argv);
+	sj->env = env_build(r, sj);
+	sj->workdir = xstrdup(r->cfg->workdir);
+	sj->image = xstrdup(r->cfg->image);
+	sj->gpu_type = xstrdup(r->cfg->gpu_type);
+	snprintf(sj->run_id_s, sizeof(sj->run_id_s), "%s", r->uuid);
+	snprintf(sj->run_name, sizeof(sj->run_name), "%s/%s", r->exp->name,
+		 r->name);
+	sj->spec = (struct job_spec){
+		.run_id = sj->run_id_s,
+		.run_name = sj->run_name,
+		.attempt = r->attempt,
+		.argv = sj->argv,
+		.env = sj->env,
+		.workdir = sj->workdir,
+		.run_dir = sj->run_dir,
+		.attempt_dir = sj->attempt_dir,
+		.log_path = sj->log_path,
+		.metrics_path = sj->metrics_path,
+		.output_dir = sj->output_dir,
+		.image = sj->image,
+		.cpus = r->cfg->cpus,
+		.gpus = r->cfg->gpus,
+		.memory_mb = r->cfg->memory_mb,
+		.gpu_type = sj->gpu_type,
+		.timeout_s = r->cfg->timeout_s,
+		.kill_grace_s = c->kill_grace_s,
+	};
+	return sj;
+}
+
+static void start_free(struct start_job *sj)
+{
+	free(sj->run_dir);
+	free(sj->attempt_dir);
+	free(sj->log_path);
+	free(sj->metrics_path);
+	free(sj->output_dir);
+	strv_free(sj->argv);
+	strv_free(sj->env);
+	free(sj->workdir);
+	free(sj->image);
+	free(sj->gpu_type);
+	free(sj);
+}
+
+/* Runs the connector: finds an earlier submission or makes one. */
+static void start_run(struct start_job *sj)
+{
+	const struct connector_ops *ops = sj->prov->conn.ops;
+	struct connector *cn = &sj->prov->conn;
+	int found;
+
+	if (mkdir_p(sj->output_dir, 0700) < 0) {
+		snprintf(sj->err, sizeof(sj->err), "cannot create '%s': %s",
+			 sj->output_dir, strerror(errno));
+		return;
+	}
+	if (sj->spec.attempt > 1) {
+		/* one log across attempts, with a line where each begins */
+		FILE *f = fopen(sj->log_path, "a");
+
+		if (f) {
+			fprintf(f, "--- trainfs: attempt %d ---\n",
+				sj->spec.attempt);
+			fclose(f);
+		}
+	}
+	found = ops->find ? ops->find(cn, &sj->spec, sj->job_id,
+				      sizeof(sj->job_id), sj->err,
+				      sizeof(sj->err)) : 0;
+	if (found < 0)
+		return;
+	if (found == 1) {
+		log_msg(LOG_INFO, "run '%s' attempt %d: found job %s, not "
+			"submitting again", sj->run_name, sj->spec.attempt,
+			sj->job_id);
+		sj->ok = 1;
+		return;
+	}
+	if (ops->submit(cn, &sj->spec, sj->job_id, sizeof(sj->job_id),
+			sj->err, sizeof(sj->err)) == 0)
+		sj->ok = 1;
+}
+
+static int64_t backoff_ms(struct core *c, int attempt)
+{
+	int64_t s = c->retry_base_s;
+	int i;
+
+	for (i = 1; i < attempt && s < c->retry_max_s; i++)
+		s *= 2;
+	if (s > c->retry_max_s)
+		s = c->retry_max_s;
+	return s * 1000;
+}
+
+/* A failed attempt: another one if retries are left, else failed. */
+static void run_failed_locked(struct core *c, struct run *r,
+			      const char *why, int retryable)
+{
+	char reason[512];
+
+	if (retryable && r->attempt <= r->max_retries && r->cfg) {
+		int64_t delay = backoff_ms(c, r->attempt);
+
+		snprintf(reason, sizeof(reason), "%s, retry %d of %d in %lld s",
+			 why, r->attempt, r->max_retries,
+			 (long long)(delay / 1000));
+		r->retry_at_ms = now_ms() + delay;
+		r->job_id = (free(r->job_id), NULL);
+		r->seq = c->next_seq++;
+		run_set_state_locked(c, r, RS_QUEUED, reason);
+		return;
+	}
+	run_set_state_locked(c, r, RS_FAILED, why);
+}
+
+static void apply_poll_locked(struct core *c, struct run *r,
+			      struct poll_job *pj)
+{
+	struct job_query *q = &pj->q;
+	char why[512];
+
+	if (q->exit_code != -1 && job_state_terminal(q->state))
+		r->exit_code = q->exit_code;
+	if (q->start_ms && !r->started_ms)
+		r->started_ms = q->start_ms;
+	switch (q->state) {
+	case JOB_PENDING:
+		if (r->state != RS_INITIALIZING)
+			run_set_state_locked(c, r, RS_INITIALIZING, q->reason);
+		break;
+	case JOB_RUNNING:
+		if (r->state != RS_RUNNING)
+			run_set_state_locked(c, r, RS_RUNNING,
+					     r->state == RS_PAUSED ? "resumed" :
+					     q->reason);
+		break;
+	case JOB_PAUSED:
+		if (r->state != RS_PAUSED)
+			run_set_state_locked(c, r, RS_PAUSED, "paused");
+		break;
+	case JOB_COMPLETED:
+		if (r->cancel_requested == CANCEL_TIMEOUT) {
+			snprintf(why, sizeof(why), "timeout after %d s",
+				 r->cfg ? r->cfg->timeout_s : 0);
+			run_set_state_locked(c, r, RS_FAILED, why);
+		} else {
+			run_set_state_locked(c, r, RS_COMPLETED, "exit code 0");
+		}
+		break;
+	case JOB_FAILED:
+	case JOB_STOPPED:
+	case JOB_PREEMPTED:
+	case JOB_UNKNOWN:
+		if (r->cancel_requested == CANCEL_TIMEOUT) {
+			snprintf(why, sizeof(why), "timeout after %d s",
+				 r->cfg ? r->cfg->timeout_s : 0);
+			run_set_state_locked(c, r, RS_FAILED, why);
+		} else if (r->cancel_requested) {
+			run_set_state_locked(c, r, RS_STOPPED, "cancelled");
+		} else if (q->state == JOB_UNKNOWN) {
+			run_failed_locked(c, r, "job lost: the provider does not "
+					  "know it", 1);
+		} else if (q->state == JOB_PREEMPTED) {
+			run_failed_locked(c, r, q->reason[0] ? q->reason :
+					  "preempted", 1);
+		} else {
+			snprintf(why, sizeof(why), "%s", q->reason[0] ? q->reason :
+				 q->state == JOB_STOPPED ? "stopped by the provider"
+				 : "failed");
+			run_failed_locked(c, r, why, 1);
+		}
+		break;
+	}
+}
+
+/* Reads new bytes of path from *off and feeds complete lines to the store. */
+struct scan {
+	int64_t run_id;
+	char *log_path, *mfile_path;
+	int64_t log_off, mfile_off;
+	int final;                 /* the run ended: take a last partial line */
+	double cpu;                /* -1: no sample */
+	int64_t rss_kb;
+	/* results */
+	struct metric_line *lines;
+	size_t nlines, cap;
+	int64_t new_log_off, new_mfile_off;
+};
+
+static void scan_file(struct scan *s, const char *path, int64_t off,
+		      int64_t *new_off)
+{
+	struct buf b = BUF_INIT(SCAN_MAX_BYTES);
+	char *chunk;
+	ssize_t n;
+	size_t i, start = 0;
+	int fd;
+
+	*new_off = off;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	chunk = xmalloc(SCAN_MAX_BYTES);
+	n = pread(fd, chunk, SCAN_MAX_BYTES, off);
+	close(fd);
+	if (n <= 0) {
+		free(chunk);
+		return;
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		if (chunk[i] != '\n')
+			continue;
+		if (i - start <= METRIC_LINE_MAX) {
+			if (s->nlines == s->cap) {
+				s->cap = s->cap ? s->cap * 2 : 16;
+				s->lines = xrealloc(s->lines, s->cap *
+						    sizeof(*s->lines));
+			}
+			if (metrics_parse_line(chunk + start, i - start,
+					       &s->lines[s->nlines]))
+				s->nlines++;
+		}
+		start = i + 1;
+	}
+	/*
+	 * A partial last line waits for its newline, unless the run is over
+	 * or the line can never be a metric (too long).
+	 */
+	if (start < (size_t)n && (s->final || (size_t)n - start >
+				  METRIC_LINE_MAX)) {
+		if (s->final && s->nlines == s->cap) {
+			s->cap = s->cap ? s->cap * 2 : 16;
+			s->lines = xrealloc(s->lines, s->cap * sizeof(*s->lines));
+		}
+		if (s->final && metrics_parse_line(chunk + start,
+						   (size_t)n - start,
+						   &s->lines[s->nlines]))
+			s->nlines++;
+		start = (size_t)n;
+	}
+	*new_off = off + (int64_t)start;
+	free(chunk);
+	buf_release(&b);
+}
+
+static void scan_apply_locked(struct core *c, struct scan *s)
+{
+	struct run *r = hmap_iget(&c->run_by_id, s->run_id);
+	int64_t now = now_ms(), mono = mono_ms();
+	size_t i;
+	int k, changed = 0;
+
+	if (!r)
+		return;
+	if (store_begin(c->store, 0))
+		return;
+	for (i = 0; i < s->nlines; i++) {
+		struct metric_line *ml = &s->lines[i];
+		double step;
+
+		if (ml->has_step) {
+			step = ml->step;
+		} else {
+			step = (double)++r->step_counter;
+		}
+		r->last_step = step;
+		for (k = 0; k < ml->nkv; k++)
+			store_metric_add(c->store, r->id, step,
+					 ml->has_time ? (int64_t)(ml->time * 1000)
+					 : now, ml->kv[k].key, ml->kv[k].value);
+		changed = 1;
+	}
+	if (s->cpu >= 0 && (!r->last_sys_ms ||
+			    mono - r->last_sys_ms >= SYS_SAMPLE_MS)) {
+		store_metric_add(c->store, r->id, r->last_step, now,
+				 "sys/cpu_percent", s->cpu);
+		if (s->rss_kb >= 0)
+			store_metric_add(c->store, r->id, r->last_step, now,
+					 "sys/rss_mb", (double)s->rss_kb / 1024.0);
+		r->last_sys_ms = mono;
+		changed = 1;
+	}
+	if (s->new_log_off != r->log_offset ||
+	    s->new_mfile_off != r->mfile_offset) {
+		r->log_offset = s->new_log_off;
+		r->mfile_offset = s->new_mfile_off;
+		run_save_locked(c, r);
+	}
+	store_commit(c->store);
+	if (changed) {
+		r->metrics_ms = now;
+		core_notify(c, r->id, CORE_CH_METRICS);
+	}
+	core_notify(c, r->id, CORE_CH_LOG);
+}
+
+static void poll_pass(struct core *c)
+{
+	struct start_job **starts = NULL;
+	struct poll_job *polls = NULL;
+	struct scan *scans = NULL;
+	size_t nstarts = 0, npolls = 0, nscans = 0, norder, i;
+	struct run **order = NULL, *r, *next;
+	int64_t now = now_ms(), mono = mono_ms();
+	int pi;
+
+	/* 1. decide */
+	pthread_mutex_lock(&c->lock);
+	c->kick = 0;
+	usage_recount_locked(c);
+	norder = sched_order_locked(c, &order);
+	starts = xcalloc(norder + c->active.n + 1, sizeof(*starts));
+	for (i = 0; i < norder; i++) {
+		struct provider *p;
+		char why[256];
+		int ds;
+
+		r = order[i];
+		if (r->retry_at_ms > now)
+			continue;
+		ds = deps_state(c, r, why, sizeof(why));
+		if (ds < 0) {
+			run_set_state_locked(c, r, RS_FAILED, why);
+			continue;
+		}
+		if (ds == 0)
+			continue;
+		p = provider_find(c, r->provider ? r->provider : "");
+		if (!p || !r->cfg) {
+			run_set_state_locked(c, r, RS_FAILED, !p ?
+					     "unknown provider" :
+					     "stored config unreadable");
+			continue;
+		}
+		if (!slot_free(p, r, why, sizeof(why)))
+			continue;
+		slot_take(p, r);
+		r->attempt++;
+		r->cancel_requested = CANCEL_NONE;
+		r->exit_code = STORE_NO_EXIT;
+		r->retry_at_ms = 0;
+		run_set_state_locked(c, r, RS_INITIALIZING,
+				     "submitting to provider");
+		starts[nstarts++] = start_prepare_locked(c, r, p);
+	}
+	/* runs left initializing with no job by a crash: find or submit */
+	for (r = c->active.head; r; r = r->lnext) {
+		struct provider *p;
+
+		if (r->state != RS_INITIALIZING || r->job_id)
+			continue;
+		for (i = 0; i < nstarts && starts[i]->run_id != r->id; i++)
+			;
+		if (i < nstarts)
+			continue;
+		p = provider_find(c, r->provider ? r->provider : "");
+		if (p && r->cfg)
+			starts[nstarts++] = start_prepare_locked(c, r, p);
+		else
+			run_set_state_locked(c, r, RS_FAILED,
+					     "cannot resume submission");
+	}
+	free(order);
+	polls = xcalloc(c->active.n + 1, sizeof(*polls));
+	for (r = c->active.head; r; r = next) {
+		struct poll_job *pj;
+		struct provider *p;
+		char base[PATH_MAX];
+
+		next = r->lnext;
+		if (!r->job_id)
+			continue;
+		p = provider_find(c, r->provider ? r->provider : "");
+		if (!p)
+			continue;
+		pj = &polls[npolls++];
+		run_dir_path(c, r, base, sizeof(base));
+		pj->run_id = r->id;
+		pj->prov = p;
+		pj->job_id = xstrdup(r->job_id);
+		pj->attempt_dir = pathf("%s/attempt-%d", base, r->attempt);
+		pj->log_path = pathf("%s/log", base);
+		pj->q.job_id = pj->job_id;
+		pj->q.run_id = r->uuid;   /* stable: runs are never freed
+					     while active */
+		pj->q.attempt = r->attempt;
+		pj->q.attempt_dir = pj->attempt_dir;
+		pj->q.log_path = pj->log_path;
+		pj->q.state = JOB_UNKNOWN;
+		pj->q.exit_code = -1;
+		pj->q.cpu_percent = -1;
+		pj->q.rss_kb = -1;
+		/* timeouts are the daemon's to enforce, whatever the provider */
+		if (r->cfg && r->cfg->timeout_s && r->started_ms &&
+		    !r->cancel_requested &&
+		    now - r->started_ms > (int64_t)r->cfg->timeout_s * 1000) {
+			r->cancel_requested = CANCEL_TIMEOUT;
+			r->last_cancel_ms = 0;
+			run_event_locked(c, r, "timeout after %d s: cancelling",
+					 r->cfg->timeout_s);
+			run_save_locked(c, r);
+		}
+		if (r->cancel_requested && (!r->last_cancel_ms ||
+		    mono - r->last_cancel_ms >
+		    (int64_t)(c->kill_grace_s + 5) * 1000)) {
+			pj->do_cancel = r->cancel_requested;
+			r->last_cancel_ms = mono;
+		}
+		if (r->pending_signal) {
+			pj->do_signal = r->pending_signal;
+			r->pending_signal = 0;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	/* 2. talk to providers, no lock held */
+	for (i = 0; i < nstarts; i++)
+		start_run(starts[i]);
+	for (i = 0; i < npolls; i++) {
+		struct poll_job *pj = &polls[i];
+		const struct connector_ops *ops = pj->prov->conn.ops;
+		char err[256];
+
+		if (pj->do_cancel && ops->cancel(&pj->prov->conn, &pj->q,
+						 pj->prov == NULL ? 0 :
+						 c->kill_grace_s, err,
+						 sizeof(err)))
+			log_msg(LOG_WARNING, "cancel of job %s failed: %s",
+				pj->job_id, err);
+		if (pj->do_signal) {
+			pj->sig_result = ops->signal ?
+				ops->signal(&pj->prov->conn, &pj->q,
+					    pj->do_signal - 1, pj->sig_err,
+					    sizeof(pj->sig_err)) : -2;
+		}
+	}
+	for (pi = 0; pi < c->nprovs; pi++) {
+		struct provider *p = &c->provs[pi];
+		struct job_query *qs;
+		size_t nq = 0, k;
+		char err[256] = "";
+		int rc;
+
+		qs = xcalloc(npolls + 1, sizeof(*qs));
+		for (i = 0; i < npolls; i++)
+			if (polls[i].prov == p)
+				qs[nq++] = polls[i].q;
+		rc = nq ? p->conn.ops->poll(&p->conn, qs, nq, err, sizeof(err))
+			: p->conn.ops->ping(&p->conn, err, sizeof(err));
+		for (i = 0, k = 0; i < npolls && !rc; i++) {
+			if (polls[i].prov != p)
+				continue;
+			polls[i].q = qs[k++];
+			polls[i].polled = 1;
+		}
+		free(qs);
+		pthread_mutex_lock(&c->lock);
+		p->last_poll_ms = now_ms();
+		p->healthy = rc == 0;
+		if (rc)
+			snprintf(p->health, sizeof(p->health),
+				 "unreachable: %.200s", err);
+		pthread_mutex_unlock(&c->lock);
+	}
+
+	/* 3. apply */
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < nstarts; i++) {
+		struct start_job *sj = starts[i];
+
+		r = hmap_iget(&c->run_by_id, sj->run_id);
+		if (!r || r->state != RS_INITIALIZING)
+			continue;
+		if (sj->ok) {
+			free(r->job_id);
+			r->job_id = xstrdup(sj->job_id);
+			run_event_locked(c, r, "attempt %d submitted to %s as "
+					 "job %s", r->attempt,
+					 sj->prov->conn.name, sj->job_id);
+			run_save_locked(c, r);
+			c->kick = 1;     /* poll it straight away */
+		} else {
+			run_failed_locked(c, r, sj->err[0] ? sj->err :
+					  "submission failed", 1);
+		}
+	}
+	scans = xcalloc(npolls + 1, sizeof(*scans));
+	for (i = 0; i < npolls; i++) {
+		struct poll_job *pj = &polls[i];
+		char base[PATH_MAX];
+		int was_active;
+
+		r = hmap_iget(&c->run_by_id, pj->run_id);
+		if (!r || !run_state_active(r->state))
+			continue;
+		if (pj->do_signal) {
+			if (pj->sig_result == -2)
+				run_event_locked(c, r, "%s not supported by %s",
+						 pj->do_signal - 1 == JOB_SIG_PAUSE ?
+						 "pause" : "resume",
+						 pj->prov->conn.name);
+			else if (pj->sig_result)
+				run_event_locked(c, r, "%s failed: %s",
+						 pj->do_signal - 1 == JOB_SIG_PAUSE ?
+						 "pause" : "resume", pj->sig_err);
+		}
+		if (!pj->polled)
+			continue;
+		was_active = 1;
+		apply_poll_locked(c, r, pj);
+		(void)was_active;
+		run_dir_path(c, r, base, sizeof(base));
+		scans[nscans].run_id = r->id;
+		scans[nscans].log_path = pathf("%s/log", base);
+		scans[nscans].mfile_path = pathf("%s/metrics.jsonl", base);
+		scans[nscans].log_off = r->log_offset;
+		scans[nscans].mfile_off = r->mfile_offset;
+		scans[nscans].final = !run_state_active(r->state);
+		scans[nscans].cpu = pj->q.state == JOB_RUNNING ?
+				    pj->q.cpu_percent : -1;
+		scans[nscans].rss_kb = pj->q.rss_kb;
+		nscans++;
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	/* 4. metrics from the log and $TRAINFS_METRICS, read with no lock */
+	for (i = 0; i < nscans; i++) {
+		struct scan *s = &scans[i];
+
+		scan_file(s, s->log_path, s->log_off, &s->new_log_off);
+		scan_file(s, s->mfile_path, s->mfile_off, &s->new_mfile_off);
+		pthread_mutex_lock(&c->lock);
+		scan_apply_locked(c, s);
+		pthread_mutex_unlock(&c->lock);
+		free(s->lines);
+		free(s->log_path);
+		free(s->mfile_path);
+	}
+	free(scans);
+	for (i = 0; i < nstarts; i++)
+		start_free(starts[i]);
+	free(starts);
+	for (i = 0; i < npolls; i++) {
+		free(polls[i].job_id);
+		free(polls[i].attempt_dir);
+		free(polls[i].log_path);
+	}
+	free(polls);
+}
+
+static void *poller_main(void *arg)
+{
+	struct core *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct timespec ts;
+
+		pthread_mutex_unlock(&c->lock);
+		poll_pass(c);
+		pthread_mutex_lock(&c->lock);
+		if (c->kick || c->stop)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += c->poll_ms / 1000;
+		ts.tv_nsec += (long)(c->poll_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!c->kick && !c->stop &&
+		       pthread_cond_timedwait(&c->wake, &c->lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int poller_start(struct core *c)
+{
+	if (pthread_create(&c->poller, NULL, poller_main, c))
+		return TFS_ENOMEM;
+	c->poller_started = 1;
+	return TFS_OK;
+}
+
+void poller_stop(struct core *c)
+{
+	if (!c->poller_started)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->poller, NULL);
+	c->poller_started = 0;
+}

@@ -1,0 +1,858 @@
+/*
+ * store.c - trainfs's durable state in SQLite (WAL mode). The schema carries
+ * a version number in PRAGMA user_version; store_open() migrates an older
+ * database forward step by step and refuses a newer one. Statements are
+ * prepared once and reused. See store.h for the contracts.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "metrics.h"
+
+enum {
+	ST_EXP_INSERT,
+	ST_EXP_RENAME,
+	ST_EXP_DESC_SET,
+	ST_EXP_DESC_GET,
+	ST_RUN_INSERT,
+	ST_RUN_UPDATE,
+	ST_RUN_RENAME,
+	ST_RUN_CONFIG_SET,
+	ST_RUN_CONFIG_GET,
+	ST_RUN_EFFECTIVE_GET,
+	ST_EVENT_ADD,
+	ST_EVENTS_GET,
+	ST_METRIC_ADD,
+	ST_METRIC_LATEST,
+	ST_METRICS_LATEST_GET,
+	ST_METRICS_HISTORY,
+	ST_TPL_PUT,
+	ST_TPL_GET,
+	ST_TPL_DELETE,
+	ST_MAX
+};
+
+static const char *const stmt_sql[ST_MAX] = {
+	[ST_EXP_INSERT] =
+	"INSERT INTO experiments(name, description, created_ms, mtime_ms) "
+	"VALUES (?1, '', ?2, ?2)",
+	[ST_EXP_RENAME] = "UPDATE experiments SET name = ?2 WHERE id = ?1",
+	[ST_EXP_DESC_SET] =
+	"UPDATE experiments SET description = ?2, mtime_ms = ?3 WHERE id = ?1",
+	[ST_EXP_DESC_GET] = "SELECT description FROM experiments WHERE id = ?1",
+	[ST_RUN_INSERT] =
+	"INSERT INTO runs(exp_id, name, uuid, state, attempt, priority, "
+	"max_retries, provider, job_id, exit_code, reason, kind, created_ms, "
+	"submitted_ms, started_ms, ended_ms, updated_ms, retry_at_ms, "
+	"cancel_requested, log_offset, mfile_offset, step_counter, config_sha) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+	[ST_RUN_UPDATE] =
+	"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
+	"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
+	"reason = ?11, kind = ?12, created_ms = ?13, submitted_ms = ?14, "
+	"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, retry_at_ms = ?18, "
+	"cancel_requested = ?19, log_offset = ?20, mfile_offset = ?21, "
+	"step_counter = ?22, config_sha = ?23 WHERE id = ?24",
+	[ST_RUN_RENAME] = "UPDATE runs SET name = ?2 WHERE id = ?1",
+	[ST_RUN_CONFIG_SET] =
+	"UPDATE runs SET config = ?2, effective = ?3 WHERE id = ?1",
+	[ST_RUN_EFFECTIVE_GET] = "SELECT effective FROM runs WHERE id = ?1",
+	[ST_RUN_CONFIG_GET] = "SELECT config FROM runs WHERE id = ?1",
+	[ST_EVENT_ADD] =
+	"INSERT INTO events(run_id, time_ms, text) VALUES (?1, ?2, ?3)",
+	[ST_EVENTS_GET] =
+	"SELECT time_ms, text FROM events WHERE run_id = ?1 ORDER BY id",
+	[ST_METRIC_ADD] =
+	"INSERT INTO metrics(run_id, step, time_ms, key, value) "
+	"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_METRIC_LATEST] =
+	"INSERT INTO metrics_latest(run_id, key, value, step) "
+	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(run_id, key) DO UPDATE SET "
+	"value = excluded.value, step = excluded.step",
+	[ST_METRICS_LATEST_GET] =
+	"SELECT key, value FROM metrics_latest WHERE run_id = ?1 ORDER BY key",
+	[ST_METRICS_HISTORY] =
+	"SELECT step, time_ms, key, value FROM metrics WHERE run_id = ?1 "
+	"ORDER BY id",
+	[ST_TPL_PUT] =
+	"INSERT INTO templates(name, body, mtime_ms) VALUES (?1, ?2, ?3) "
+	"ON CONFLICT(name) DO UPDATE SET body = excluded.body, "
+	"mtime_ms = excluded.mtime_ms",
+	[ST_TPL_GET] = "SELECT body FROM templates WHERE name = ?1",
+	[ST_TPL_DELETE] = "DELETE FROM templates WHERE name = ?1",
+};
+
+struct store {
+	pthread_mutex_t lock;   /* recursive; held from begin to commit */
+	int durable;            /* the open transaction is durable */
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_MAX];
+};
+
+/* Each migration takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE experiments ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE,"
+	" description TEXT NOT NULL DEFAULT '',"
+	" created_ms INTEGER NOT NULL,"
+	" mtime_ms INTEGER NOT NULL);"
+	"CREATE TABLE runs ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" exp_id INTEGER NOT NULL REFERENCES experiments(id),"
+	" name TEXT NOT NULL,"
+	" uuid TEXT NOT NULL UNIQUE,"
+	" state INTEGER NOT NULL,"
+	" attempt INTEGER NOT NULL DEFAULT 0,"
+	" priority INTEGER NOT NULL DEFAULT 0,"
+	" max_retries INTEGER NOT NULL DEFAULT 0,"
+	" provider TEXT, job_id TEXT, exit_code INTEGER, reason TEXT, kind TEXT,"
+	" created_ms INTEGER, submitted_ms INTEGER, started_ms INTEGER,"
+	" ended_ms INTEGER, updated_ms INTEGER, retry_at_ms INTEGER,"
+	" cancel_requested INTEGER NOT NULL DEFAULT 0,"
+	" log_offset INTEGER NOT NULL DEFAULT 0,"
+	" mfile_offset INTEGER NOT NULL DEFAULT 0,"
+	" step_counter INTEGER NOT NULL DEFAULT 0,"
+	" config TEXT, effective TEXT, config_sha TEXT,"
+	" UNIQUE(exp_id, name));"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" run_id INTEGER NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" text TEXT NOT NULL);"
+	"CREATE INDEX events_run ON events(run_id, id);"
+	"CREATE TABLE metrics ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" run_id INTEGER NOT NULL,"
+	" step REAL NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" key TEXT NOT NULL,"
+	" value REAL NOT NULL);"
+	"CREATE INDEX metrics_run ON metrics(run_id, id);"
+	"CREATE TABLE metrics_latest ("
+	" run_id INTEGER NOT NULL,"
+	" key TEXT NOT NULL,"
+	" value REAL NOT NULL,"
+	" step REAL NOT NULL,"
+	" PRIMARY KEY(run_id, key)) WITHOUT ROWID;"
+	"CREATE TABLE templates ("
+	" name TEXT PRIMARY KEY,"
+	" body TEXT NOT NULL,"
+	" mtime_ms INTEGER NOT NULL);",
+};
+
+static int store_fail(struct store *s, const char *what)
+{
+	log_msg(LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(s->db));
+	return TFS_EIO;
+}
+
+static int store_exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_msg(LOG_ERR, "store: '%.60s': %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return TFS_EIO;
+	}
+	return TFS_OK;
+}
+
+static int store_migrate(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version, target = (int)(sizeof(migrations) / sizeof(*migrations));
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
+		return store_fail(s, "user_version");
+	version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (version > target) {
+		snprintf(err, errlen,
+			 "database schema version %d is newer than this trainfs "
+			 "(%d)", version, target);
+		return TFS_EIO;
+	}
+	while (version < target) {
+		char sql[64];
+
+		if (store_exec(s, "BEGIN IMMEDIATE"))
+			return TFS_EIO;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+			 version + 1);
+		if (store_exec(s, migrations[version]) || store_exec(s, sql)) {
+			store_exec(s, "ROLLBACK");
+			snprintf(err, errlen, "schema migration %d -> %d failed",
+				 version, version + 1);
+			return TFS_EIO;
+		}
+		if (store_exec(s, "COMMIT"))
+			return TFS_EIO;
+		log_msg(LOG_INFO, "store: schema migrated to version %d",
+			version + 1);
+		version++;
+	}
+	return TFS_OK;
+}
+
+int store_open(const char *path, struct store **out, char *err,
+	       size_t errlen)
+{
+	pthread_mutexattr_t attr;
+	struct store *s = xcalloc(1, sizeof(*s));
+	int i;
+
+	*out = NULL;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)) {
+		snprintf(err, errlen, "cannot open database '%s': %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (store_exec(s, "PRAGMA journal_mode = WAL") ||
+	    store_exec(s, "PRAGMA synchronous = NORMAL") ||
+	    store_exec(s, "PRAGMA foreign_keys = OFF")) {
+		snprintf(err, errlen, "cannot set up database '%s'", path);
+		goto fail;
+	}
+	if (store_migrate(s, err, errlen))
+		goto fail;
+	for (i = 0; i < ST_MAX; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL)) {
+			snprintf(err, errlen, "cannot prepare statement %d: %s",
+				 i, sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	*out = s;
+	return TFS_OK;
+fail:
+	store_close(s);
+	return TFS_EIO;
+}
+
+void store_close(struct store *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int store_begin(struct store *s, int durable)
+{
+	pthread_mutex_lock(&s->lock);
+	/*
+	 * The connection runs with synchronous=NORMAL (no fsync per commit);
+	 * a durable transaction switches to FULL for its commit. SQLite takes
+	 * the setting only outside a transaction, hence here.
+	 */
+	if (durable && store_exec(s, "PRAGMA synchronous = FULL")) {
+		pthread_mutex_unlock(&s->lock);
+		return TFS_EIO;
+	}
+	s->durable = durable;
+	if (store_exec(s, "BEGIN")) {
+		if (durable)
+			store_exec(s, "PRAGMA synchronous = NORMAL");
+		pthread_mutex_unlock(&s->lock);
+		return TFS_EIO;
+	}
+	return TFS_OK;
+}
+
+static void store_end(struct store *s)
+{
+	if (s->durable)
+		store_exec(s, "PRAGMA synchronous = NORMAL");
+	s->durable = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int store_commit(struct store *s)
+{
+	int r = store_exec(s, "COMMIT");
+
+	if (r)
+		store_exec(s, "ROLLBACK");
+	store_end(s);
+	return r;
+}
+
+void store_rollback(struct store *s)
+{
+	store_exec(s, "ROLLBACK");
+	store_end(s);
+}
+
+/* Runs a prepared statement that returns no rows, under the lock. */
+static int store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int r = TFS_OK;
+
+	if (rc == SQLITE_CONSTRAINT)
+		r = TFS_EEXIST;
+	else if (rc != SQLITE_DONE)
+		r = store_fail(s, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int store_exp_insert(struct store *s, const char *name, int64_t now,
+		     int64_t *id)
+{
+	sqlite3_stmt *st = s->st[ST_EXP_INSERT];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, now);
+	r = store_step_done(s, st, "insert experiment");
+	if (!r)
+		*id = sqlite3_last_insert_rowid(s->db);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_exp_rename(struct store *s, int64_t id, const char *name)
+{
+	sqlite3_stmt *st = s->st[ST_EXP_RENAME];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, name);
+	r = store_step_done(s, st, "rename experiment");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_exp_set_description(struct store *s, int64_t id, const char *text,
+			      int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_EXP_DESC_SET];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, now);
+	r = store_step_done(s, st, "set description");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Appends column 0 of the single row of st (bound by the caller) to out. */
+static int store_get_text(struct store *s, sqlite3_stmt *st, struct buf *out,
+			  const char *what)
+{
+	int rc = sqlite3_step(st);
+	int r = TFS_OK;
+
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 0);
+		int n = sqlite3_column_bytes(st, 0);
+
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+			r = TFS_ENOENT;
+		else
+			r = buf_append(out, p ? p : "", (size_t)n);
+	} else if (rc == SQLITE_DONE) {
+		r = TFS_ENOENT;
+	} else {
+		r = store_fail(s, what);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+int store_exp_description(struct store *s, int64_t id, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[ST_EXP_DESC_GET];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	r = store_get_text(s, st, out, "get description");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Runs an ad-hoc statement with one integer parameter. */
+static int store_exec_id(struct store *s, const char *sql, int64_t id)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
+		return store_fail(s, sql);
+	sqlite3_bind_int64(st, 1, id);
+	r = sqlite3_step(st) == SQLITE_DONE ? TFS_OK : store_fail(s, sql);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_exp_delete(struct store *s, int64_t id)
+{
+	int r;
+
+	r = store_begin(s, 0);
+	if (r)
+		return r;
+	r = store_exec_id(s, "DELETE FROM events WHERE run_id IN "
+			  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
+	if (!r)
+		r = store_exec_id(s, "DELETE FROM metrics WHERE run_id IN "
+				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
+	if (!r)
+		r = store_exec_id(s, "DELETE FROM metrics_latest WHERE run_id IN "
+				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
+	if (!r)
+		r = store_exec_id(s, "DELETE FROM runs WHERE exp_id = ?1", id);
+	if (!r)
+		r = store_exec_id(s, "DELETE FROM experiments WHERE id = ?1", id);
+	if (r) {
+		store_rollback(s);
+		return r;
+	}
+	return store_commit(s);
+}
+
+int store_exp_load(struct store *s, store_exp_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "SELECT id, name, created_ms, mtime_ms "
+			       "FROM experiments ORDER BY id", -1, &st, NULL)) {
+		r = store_fail(s, "load experiments");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = cb(arg, sqlite3_column_int64(st, 0),
+		       (const char *)sqlite3_column_text(st, 1),
+		       sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = store_fail(s, "load experiments");
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Binds parameters 4.. of the insert/update statements. */
+static void bind_run_fields(sqlite3_stmt *st, const struct store_run *r)
+{
+	sqlite3_bind_int(st, 4, r->state);
+	sqlite3_bind_int(st, 5, r->attempt);
+	sqlite3_bind_int(st, 6, r->priority);
+	sqlite3_bind_int(st, 7, r->max_retries);
+	bind_text(st, 8, r->provider);
+	bind_text(st, 9, r->job_id);
+	if (r->exit_code == STORE_NO_EXIT)
+		sqlite3_bind_null(st, 10);
+	else
+		sqlite3_bind_int(st, 10, r->exit_code);
+	bind_text(st, 11, r->reason);
+	bind_text(st, 12, r->kind);
+	sqlite3_bind_int64(st, 13, r->created_ms);
+	sqlite3_bind_int64(st, 14, r->submitted_ms);
+	sqlite3_bind_int64(st, 15, r->started_ms);
+	sqlite3_bind_int64(st, 16, r->ended_ms);
+	sqlite3_bind_int64(st, 17, r->updated_ms);
+	sqlite3_bind_int64(st, 18, r->retry_at_ms);
+	sqlite3_bind_int(st, 19, r->cancel_requested);
+	sqlite3_bind_int64(st, 20, r->log_offset);
+	sqlite3_bind_int64(st, 21, r->mfile_offset);
+	sqlite3_bind_int64(st, 22, r->step_counter);
+	bind_text(st, 23, r->config_sha);
+}
+
+int store_run_insert(struct store *s, const struct store_run *r,
+		     int64_t *id)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_INSERT];
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, r->exp_id);
+	bind_text(st, 2, r->name);
+	bind_text(st, 3, r->uuid);
+	bind_run_fields(st, r);
+	ret = store_step_done(s, st, "insert run");
+	if (!ret)
+		*id = sqlite3_last_insert_rowid(s->db);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+int store_run_update(struct store *s, const struct store_run *r)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_UPDATE];
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	bind_run_fields(st, r);
+	sqlite3_bind_int64(st, 24, r->id);
+	ret = store_step_done(s, st, "update run");
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+int store_run_rename(struct store *s, int64_t id, const char *name)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_RENAME];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, name);
+	r = store_step_done(s, st, "rename run");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_run_set_config(struct store *s, int64_t id, const char *text,
+			 size_t len, const char *effective)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_CONFIG_SET];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, text, (int)len, SQLITE_STATIC);
+	bind_text(st, 3, effective);
+	r = store_step_done(s, st, "set config");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_run_config(struct store *s, int64_t id, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_CONFIG_GET];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	r = store_get_text(s, st, out, "get config");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_run_effective(struct store *s, int64_t id, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_EFFECTIVE_GET];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	r = store_get_text(s, st, out, "get effective config");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_run_delete(struct store *s, int64_t id)
+{
+	int r = store_begin(s, 0);
+
+	if (r)
+		return r;
+	r = store_exec_id(s, "DELETE FROM events WHERE run_id = ?1", id);
+	if (!r)
+		r = store_exec_id(s, "DELETE FROM metrics WHERE run_id = ?1", id);
+	if (!r)
+		r = store_exec_id(s, "DELETE FROM metrics_latest WHERE run_id = ?1",
+				  id);
+	if (!r)
+		r = store_exec_id(s, "DELETE FROM runs WHERE id = ?1", id);
+	if (r) {
+		store_rollback(s);
+		return r;
+	}
+	return store_commit(s);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int store_run_load(struct store *s, store_run_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, exp_id, name, uuid, state, attempt, "
+			       "priority, max_retries, provider, job_id, exit_code, "
+			       "reason, kind, created_ms, submitted_ms, started_ms, "
+			       "ended_ms, updated_ms, retry_at_ms, cancel_requested, "
+			       "log_offset, mfile_offset, step_counter, config_sha "
+			       "FROM runs ORDER BY id", -1, &st, NULL)) {
+		r = store_fail(s, "load runs");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_run run = {
+			.id = sqlite3_column_int64(st, 0),
+			.exp_id = sqlite3_column_int64(st, 1),
+			.name = col_text(st, 2),
+			.uuid = col_text(st, 3),
+			.state = sqlite3_column_int(st, 4),
+			.attempt = sqlite3_column_int(st, 5),
+			.priority = sqlite3_column_int(st, 6),
+			.max_retries = sqlite3_column_int(st, 7),
+			.provider = col_text(st, 8),
+			.job_id = col_text(st, 9),
+			.exit_code = sqlite3_column_type(st, 10) == SQLITE_NULL ?
+				STORE_NO_EXIT : sqlite3_column_int(st, 10),
+			.reason = col_text(st, 11),
+			.kind = col_text(st, 12),
+			.created_ms = sqlite3_column_int64(st, 13),
+			.submitted_ms = sqlite3_column_int64(st, 14),
+			.started_ms = sqlite3_column_int64(st, 15),
+			.ended_ms = sqlite3_column_int64(st, 16),
+			.updated_ms = sqlite3_column_int64(st, 17),
+			.retry_at_ms = sqlite3_column_int64(st, 18),
+			.cancel_requested = sqlite3_column_int(st, 19),
+			.log_offset = sqlite3_column_int64(st, 20),
+			.mfile_offset = sqlite3_column_int64(st, 21),
+			.step_counter = sqlite3_column_int64(st, 22),
+			.config_sha = col_text(st, 23),
+		};
+
+		r = cb(arg, &run);
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = store_fail(s, "load runs");
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
+		    const char *text)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT_ADD];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, time_ms);
+	bind_text(st, 3, text);
+	r = store_step_done(s, st, "add event");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_events_format(struct store *s, int64_t run_id, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[ST_EVENTS_GET];
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char ts[40];
+
+		time_format(sqlite3_column_int64(st, 0), ts, sizeof(ts));
+		r = buf_printf(out, "%s %s\n", ts, col_text(st, 1));
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = store_fail(s, "read events");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_metric_add(struct store *s, int64_t run_id, double step,
+		     int64_t time_ms, const char *key, double value)
+{
+	sqlite3_stmt *st = s->st[ST_METRIC_ADD];
+	sqlite3_stmt *lt = s->st[ST_METRIC_LATEST];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_double(st, 2, step);
+	sqlite3_bind_int64(st, 3, time_ms);
+	bind_text(st, 4, key);
+	sqlite3_bind_double(st, 5, value);
+	r = store_step_done(s, st, "add metric");
+	if (!r) {
+		sqlite3_bind_int64(lt, 1, run_id);
+		bind_text(lt, 2, key);
+		sqlite3_bind_double(lt, 3, value);
+		sqlite3_bind_double(lt, 4, step);
+		r = store_step_done(s, lt, "update latest metric");
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_metrics_each_latest(struct store *s, int64_t run_id,
+			      store_metric_cb cb, void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_METRICS_LATEST_GET];
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb(arg, col_text(st, 0), sqlite3_column_double(st, 1));
+	if (rc != SQLITE_DONE)
+		r = store_fail(s, "read metrics");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void latest_line(void *arg, const char *key, double value)
+{
+	char v[32];
+
+	metrics_format_value(value, v);
+	buf_printf(arg, "%s %s\n", key, v);
+}
+
+int store_metrics_latest(struct store *s, int64_t run_id, struct buf *out)
+{
+	return store_metrics_each_latest(s, run_id, latest_line, out);
+}
+
+int store_metrics_history(struct store *s, int64_t run_id, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[ST_METRICS_HISTORY];
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char step[32], val[32];
+
+		metrics_format_value(sqlite3_column_double(st, 0), step);
+		metrics_format_value(sqlite3_column_double(st, 3), val);
+		/* keys are restricted to [A-Za-z0-9_./-]: no JSON escaping */
+		r = buf_printf(out,
+			       "{\"step\":%s,\"time\":%.3f,\"key\":\"%s\","
+			       "\"value\":%s}\n", step,
+			       (double)sqlite3_column_int64(st, 1) / 1000.0,
+			       col_text(st, 2), val);
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = store_fail(s, "read metrics history");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_tpl_put(struct store *s, const char *name, const char *body,
+		  size_t len, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_TPL_PUT];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	bind_text(st, 1, name);
+	sqlite3_bind_text(st, 2, body, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	r = store_step_done(s, st, "put template");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_tpl_delete(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = s->st[ST_TPL_DELETE];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	bind_text(st, 1, name);
+	r = store_step_done(s, st, "delete template");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_tpl_get(struct store *s, const char *name, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[ST_TPL_GET];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	bind_text(st, 1, name);
+	r = store_get_text(s, st, out, "get template");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_tpl_load(struct store *s, store_tpl_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "SELECT name, length(body), mtime_ms "
+			       "FROM templates ORDER BY name", -1, &st, NULL)) {
+		r = store_fail(s, "load templates");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = cb(arg, col_text(st, 0), sqlite3_column_int64(st, 1),
+		       sqlite3_column_int64(st, 2));
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = store_fail(s, "load templates");
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

@@ -1,0 +1,126 @@
+/*
+ * store.h - everything trainfs keeps durably, in one SQLite database (WAL):
+ * experiments, runs, events, metrics and templates. The store is the source
+ * of truth; core/ keeps an in-memory index rebuilt from it at start-up.
+ *
+ * Threading: one connection behind a recursive mutex. store_begin() takes
+ * the mutex and store_commit()/store_rollback() give it back, so the
+ * statements between them are one transaction even with several threads.
+ * Lock order: core's model lock, then the store's.
+ *
+ * Every function returns TFS_OK or a TFS_* error (TFS_EIO for SQLite
+ * failures, logged with SQLite's message).
+ */
+#ifndef TFS_STORE_H
+#define TFS_STORE_H
+
+#include <stdint.h>
+#include "util.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
+
+struct store;
+
+/* A run as stored. Strings are borrowed for the call (insert/update) or for
+ * the callback (load). */
+struct store_run {
+	int64_t id;
+	int64_t exp_id;
+	const char *name;
+	const char *uuid;
+	int state;
+	int attempt;
+	int priority;
+	int max_retries;
+	const char *provider;      /* may be NULL */
+	const char *job_id;        /* may be NULL */
+	int exit_code;             /* STORE_NO_EXIT when none */
+	const char *reason;        /* may be NULL */
+	const char *kind;          /* may be NULL */
+	int64_t created_ms, submitted_ms, started_ms, ended_ms, updated_ms;
+	int64_t retry_at_ms;       /* queued runs: not before this time */
+	int cancel_requested;
+	int64_t log_offset;        /* bytes of log scanned for metrics */
+	int64_t mfile_offset;      /* bytes of $TRAINFS_METRICS scanned */
+	int64_t step_counter;      /* metrics lines without a step so far */
+	const char *config_sha;    /* may be NULL */
+};
+
+/*
+ * Opens (creating and migrating as needed) the database at path. On error
+ * returns TFS_EIO with the reason in err.
+ */
+int store_open(const char *path, struct store **out, char *err,
+	       size_t errlen);
+void store_close(struct store *s);
+
+/*
+ * A transaction. A durable one fsyncs (synchronous=FULL) at its commit,
+ * which also makes every earlier commit durable, since they share the WAL;
+ * others are safe against a crash of the daemon but not of the machine.
+ */
+int store_begin(struct store *s, int durable);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* Experiments. */
+int store_exp_insert(struct store *s, const char *name, int64_t now,
+		     int64_t *id);
+int store_exp_rename(struct store *s, int64_t id, const char *name);
+int store_exp_set_description(struct store *s, int64_t id, const char *text,
+			      int64_t now);
+/* Deletes the experiment and its runs, events and metrics. */
+int store_exp_delete(struct store *s, int64_t id);
+typedef int (*store_exp_cb)(void *arg, int64_t id, const char *name,
+			    int64_t created_ms, int64_t mtime_ms);
+int store_exp_load(struct store *s, store_exp_cb cb, void *arg);
+/* Appends the description text to out. */
+int store_exp_description(struct store *s, int64_t id, struct buf *out);
+
+/* Runs. */
+int store_run_insert(struct store *s, const struct store_run *r,
+		     int64_t *id);
+/* Rewrites every mutable field of run r->id. */
+int store_run_update(struct store *s, const struct store_run *r);
+int store_run_rename(struct store *s, int64_t id, const char *name);
+/* Stores the config as submitted and the effective (merged) JSON. */
+int store_run_set_config(struct store *s, int64_t id, const char *text,
+			 size_t len, const char *effective);
+/* Appends the effective config to out; TFS_ENOENT when none. */
+int store_run_effective(struct store *s, int64_t id, struct buf *out);
+/* Appends the config text as submitted to out; TFS_ENOENT when none. */
+int store_run_config(struct store *s, int64_t id, struct buf *out);
+int store_run_delete(struct store *s, int64_t id);
+typedef int (*store_run_cb)(void *arg, const struct store_run *r);
+int store_run_load(struct store *s, store_run_cb cb, void *arg);
+
+/* Events: run_id 0 for events of the whole mount. */
+int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
+		    const char *text);
+/* Appends "TIME TEXT\n" lines of run_id's events, oldest first. */
+int store_events_format(struct store *s, int64_t run_id, struct buf *out);
+
+/* Metrics: a point, and the latest value per key kept alongside. */
+int store_metric_add(struct store *s, int64_t run_id, double step,
+		     int64_t time_ms, const char *key, double value);
+/* Appends "key value\n" lines of the latest values, sorted by key. */
+int store_metrics_latest(struct store *s, int64_t run_id, struct buf *out);
+/* Appends {"step","time","key","value"} JSON lines, in order of arrival. */
+int store_metrics_history(struct store *s, int64_t run_id, struct buf *out);
+/* Calls cb for each latest (key, value) of run_id, sorted by key. */
+typedef void (*store_metric_cb)(void *arg, const char *key, double value);
+int store_metrics_each_latest(struct store *s, int64_t run_id,
+			      store_metric_cb cb, void *arg);
+
+/* Templates. */
+int store_tpl_put(struct store *s, const char *name, const char *body,
+		  size_t len, int64_t now);
+int store_tpl_delete(struct store *s, const char *name);
+/* Appends the body to out; TFS_ENOENT when there is no such template. */
+int store_tpl_get(struct store *s, const char *name, struct buf *out);
+typedef int (*store_tpl_cb)(void *arg, const char *name, int64_t size,
+			    int64_t mtime_ms);
+int store_tpl_load(struct store *s, store_tpl_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * util.c - shared helpers: errors, logging, bounded buffers, names, clocks,
+ * UUIDs and careful file writes. See util.h for each contract.
+ */
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+static const char *const err_text[TFS_ERR_MAX] = {
+	[TFS_OK] = "ok",
+	[TFS_EINVAL] = "invalid argument",
+	[TFS_ENOENT] = "not found",
+	[TFS_EEXIST] = "already exists",
+	[TFS_EBUSY] = "busy",
+	[TFS_ENOTEMPTY] = "not empty",
+	[TFS_EOPNOTSUPP] = "not supported by this provider",
+	[TFS_EIO] = "input/output error",
+	[TFS_EFBIG] = "too large",
+	[TFS_EAGAIN] = "would block",
+	[TFS_ENOMEM] = "out of memory",
+	[TFS_EACCES] = "permission denied",
+	[TFS_EINTR] = "interrupted",
+	[TFS_ENAMETOOLONG] = "name too long",
+	[TFS_ESTATE] = "not possible in the current state",
+};
+
+const char *tfs_strerror(int err)
+{
+	if (err < 0 || err >= TFS_ERR_MAX || !err_text[err])
+		return "unknown error";
+	return err_text[err];
+}
+
+static int log_level = LOG_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_set_level(int level) { log_level = level; }
+int log_get_level(void) { return log_level; }
+
+void log_msg(int level, const char *fmt, ...)
+{
+	static const char *const names[] = {
+		"emerg", "alert", "crit", "error", "warning", "notice", "info",
+		"debug"
+	};
+	char ts[40];
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	time_format(now_ms(), ts, sizeof(ts));
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%s trainfs %s: ", ts,
+		names[level < 0 ? 0 : level > 7 ? 7 : level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p) {
+		fputs("trainfs: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+
+	if (!p) {
+		fputs("trainfs: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		fputs("trainfs: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static int buf_grow(struct buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (extra > SIZE_MAX / 2 - b->len)
+		return TFS_EFBIG;
+	need = b->len + extra;
+	if (b->max && need > b->max)
+		return TFS_EFBIG;
+	if (need + 1 <= b->cap)
+		return TFS_OK;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need + 1)
+		cap *= 2;
+	if (b->max && cap > b->max + 1)
+		cap = b->max + 1;
+	p = realloc(b->p, cap);
+	if (!p)
+		return TFS_ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return TFS_OK;
+}
+
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+	int r = buf_grow(b, len);
+
+	if (r)
+		return r;
+	if (len)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	return TFS_OK;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n, r;
+
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return TFS_EINVAL;
+	r = buf_grow(b, (size_t)n);
+	if (r)
+		return r;
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return TFS_OK;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+void buf_release(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+	char *p = b->p;
+
+	if (!p)
+		p = xstrdup("");
+	if (len)
+		*len = b->len;
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+int name_valid(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return 0;
+	if (!((name[0] >= 'A' && name[0] <= 'Z') ||
+	      (name[0] >= 'a' && name[0] <= 'z') ||
+	      (name[0] >= '0' && name[0] <= '9')))
+		return 0;
+	for (i = 1; name[i]; i++) {
+		char c = name[i];
+
+		if (i >= TFS_NAME_MAX)
+			return 0;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void time_format(int64_t ms, char *out, size_t outlen)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void uuid_v4(char out[37])
+{
+	unsigned char r[16];
+	size_t got = 0;
+
+	while (got < sizeof(r)) {
+		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			abort();
+		}
+		got += (size_t)n;
+	}
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+		 r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+int mkdir_p(const char *path, unsigned mode)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+	char *p;
+
+	if (len == 0 || len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, len + 1);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int file_read_all(const char *path, size_t max, struct buf *b)
+{
+	char chunk[65536];
+	size_t total = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r = TFS_OK;
+
+	if (fd < 0)
+		return errno == ENOENT ? TFS_ENOENT : TFS_EIO;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = TFS_EIO;
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if (total > max) {
+			r = TFS_EFBIG;
+			break;
+		}
+		r = buf_append(b, chunk, (size_t)n);
+		if (r)
+			break;
+	}
+	close(fd);
+	return r;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	int fd, r;
+
+	if (!slash) {
+		strcpy(dir, ".");
+	} else {
+		n = (size_t)(slash - path);
+		if (n == 0)
+			n = 1;
+		if (n >= sizeof(dir))
+			return -1;
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len,
+		      int durable)
+{
+	char tmp[PATH_MAX];
+	const char *p = data;
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return TFS_ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return TFS_EIO;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (durable && fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	if (durable && fsync_dir_of(path) < 0)
+		return TFS_EIO;
+	return TFS_OK;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return TFS_EIO;
+}
+
+int rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char child[PATH_MAX];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >=
+		    (int)sizeof(child)) {
+			r = -1;
+			continue;
+		}
+		if (rm_rf(child) < 0)
+			r = -1;
+	}
+	closedir(d);
+	if (rmdir(path) < 0)
+		r = -1;
+	return r;
+}
+
+void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned int i;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < mdlen && i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[64] = '\0';
+}

@@ -1,0 +1,1972 @@
+/*
+ * trainfs.c - the FUSE layer: libfuse3's low-level API mapped onto core/.
+ * Inode numbers are computed from the store's ids (kind, id, slot), so they
+ * are stable and need no table; every changing file is served with
+ * direct_io and a zero attribute timeout, and core/ tells us what changed so
+ * that directories (cached for a second) are invalidated at once.
+ *
+ * The session runs libfuse's single-threaded loop: every handler is short
+ * and none blocks on a provider. The one request that waits by design, a
+ * read of `wait`, is parked and answered later from the notifier thread.
+ * Errors: core's TFS_* codes become errno in exactly one place, fs_errno().
+ *
+ * Lock order: fs.lock (scratch files, waiters), then core's lock, then
+ * fs.qlock (the change queue, the only lock core's listener takes).
+ */
+#define _GNU_SOURCE
+#define FUSE_USE_VERSION 34
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "../core/config.h"
+#include "../core/core.h"
+#include "../core/util.h"
+
+/* ---- inode numbers ---- */
+
+enum {
+	INO_ROOT = 1,
+	INO_README,
+	INO_EXPERIMENTS,
+	INO_PROVIDERS,
+	INO_QUEUE,
+	INO_TEMPLATES,
+	INO_EVENTS,
+	INO_FIXED_MAX
+};
+
+enum { K_FIXED = 0, K_EXP, K_RUN, K_TPL, K_SCRATCH, K_PROV };
+
+/* experiment slots */
+enum { ES_DIR, ES_DESCRIPTION, ES_RUNS, ES_MAX };
+/* run slots */
+enum {
+	RS_DIR, RS_CONFIG, RS_STATUS, RS_STATUS_JSON, RS_LOG, RS_METRICS,
+	RS_METRICS_JSONL, RS_EVENTS, RS_CTL, RS_WAIT, RSLOT_MAX
+};
+/* provider slots */
+enum { PS_DIR, PS_STATUS };
+
+static const char *const run_files[RSLOT_MAX] = {
+	[RS_CONFIG] = "config.json",
+	[RS_STATUS] = "status",
+	[RS_STATUS_JSON] = "status.json",
+	[RS_LOG] = "log",
+	[RS_METRICS] = "metrics",
+	[RS_METRICS_JSONL] = "metrics.jsonl",
+	[RS_EVENTS] = "events",
+	[RS_CTL] = "ctl",
+	[RS_WAIT] = "wait",
+};
+
+#define INO(k, id, slot) (((uint64_t)(k) << 56) | ((uint64_t)(id) << 8) | \
+			  (uint64_t)(slot))
+#define INO_KIND(ino) ((int)((ino) >> 56))
+#define INO_ID(ino) ((int64_t)(((ino) >> 8) & ((1ULL << 48) - 1)))
+#define INO_SLOT(ino) ((int)((ino) & 0xff))
+
+#define DIR_TIMEOUT 1.0          /* names and directory attributes */
+#define SCRATCH_MAX 64           /* temporary files alive at once */
+#define SCRATCH_NAME_MAX 255
+#define DESC_MAX 65536
+#define CTL_HELP "cancel | pause | resume | retry | priority N\n"
+
+static const char readme_text[] =
+	"trainfs - ML training runs as files\n"
+	"\n"
+	"  mkdir experiments/EXP                 create an experiment\n"
+	"  mkdir experiments/EXP/runs/RUN        create a run (state: created)\n"
+	"  cp cfg.json experiments/EXP/runs/RUN/config.json   submit it\n"
+	"  cat  .../RUN/status                   queued, running, completed...\n"
+	"  tail -f .../RUN/log                   the job's output\n"
+	"  cat  .../RUN/metrics                  latest value of each metric\n"
+	"  echo cancel > .../RUN/ctl             cancel | pause | resume |\n"
+	"                                        retry | priority N\n"
+	"  cat  .../RUN/wait                     blocks until the run ends\n"
+	"  cat  queue                            what waits, and why\n"
+	"  cat  events                           refused names and the like\n"
+	"\n"
+	"config.json keys: provider kind command workdir image env params\n"
+	"resources priority depends_on inputs max_retries timeout_s template\n"
+	"tags. See README.md of trainfs for the whole contract.\n";
+
+/* ---- state ---- */
+
+struct scratch {
+	struct scratch *next;
+	uint64_t ino;
+	uint64_t parent;
+	char *name;
+	struct buf data;
+	mode_t mode;
+	int64_t mtime_ms;
+};
+
+struct waiter {
+	struct waiter *next;
+	fuse_req_t req;
+	int64_t run_id;
+	off_t off;
+	size_t size;
+};
+
+struct poller_h {
+	struct poller_h *next;
+	struct fuse_pollhandle *ph;
+	int64_t run_id;
+	void *fh;
+};
+
+struct change {
+	int64_t run_id;
+	unsigned what;
+};
+
+struct fs {
+	struct core *core;
+	struct fuse_session *se;
+	uid_t uid;
+	gid_t gid;
+	int allow_other;
+	int64_t start_ms;
+
+	pthread_mutex_t lock;        /* protects scratch, waiters, pollers */
+	struct scratch *scratch;
+	int nscratch;
+	uint64_t next_scratch;
+	struct waiter *waiters;
+	struct poller_h *pollers;
+
+	pthread_mutex_t qlock;       /* protects the change queue */
+	pthread_cond_t qcond;
+	struct change *q;
+	size_t qn, qcap;
+	int qstop;
+	pthread_t notifier;
+	int notifier_started;
+};
+
+static struct fs fs;
+
+/* Open files: what is being read (a snapshot) or written. */
+enum fh_kind { FH_SNAPSHOT, FH_LOG, FH_WAIT, FH_CONFIG, FH_DESC, FH_CTL,
+	       FH_TPL, FH_SCRATCH };
+
+struct fh {
+	enum fh_kind kind;
+	uint64_t ino;
+	struct buf data;
+	int dirty;
+	int created_tpl;            /* template made by create(): undo on error */
+	char name[TFS_NAME_MAX + 1];
+};
+
+/* ---- errors ---- */
+
+static int fs_errno(int err)
+{
+	switch (err) {
+	case TFS_OK: return 0;
+	case TFS_EINVAL: return EINVAL;
+	case TFS_ENOENT: return ENOENT;
+	case TFS_EEXIST: return EEXIST;
+	case TFS_EBUSY: return EBUSY;
+	case TFS_ENOTEMPTY: return ENOTEMPTY;
+	case TFS_EOPNOTSUPP: return EOPNOTSUPP;
+	case TFS_EIO: return EIO;
+	case TFS_EFBIG: return EFBIG;
+	case TFS_EAGAIN: return EAGAIN;
+	case TFS_ENOMEM: return ENOMEM;
+	case TFS_EACCES: return EACCES;
+	case TFS_EINTR: return EINTR;
+	case TFS_ENAMETOOLONG: return ENAMETOOLONG;
+	case TFS_ESTATE: return EINVAL;
+	default: return EIO;
+	}
+}
+
+/* With allow_other, others may look but only the owner may change. */
+static int may_modify(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return !fs.allow_other || ctx->uid == fs.uid || ctx->uid == 0;
+}
+
+/* ---- change notification ---- */
+
+static void listener(void *arg, int64_t run_id, unsigned what)
+{
+	(void)arg;
+	pthread_mutex_lock(&fs.qlock);
+	if (fs.qn == fs.qcap) {
+		size_t cap = fs.qcap ? fs.qcap * 2 : 64;
+		struct change *q = realloc(fs.q, cap * sizeof(*q));
+
+		if (!q) {
+			pthread_mutex_unlock(&fs.qlock);
+			return;   /* the zero attribute timeout still holds */
+		}
+		fs.q = q;
+		fs.qcap = cap;
+	}
+	fs.q[fs.qn].run_id = run_id;
+	fs.q[fs.qn].what = what;
+	fs.qn++;
+	pthread_cond_signal(&fs.qcond);
+	pthread_mutex_unlock(&fs.qlock);
+}
+
+static void reply_wait_content(fuse_req_t req, int state, off_t off,
+			       size_t size)
+{
+	char word[32];
+	size_t len;
+
+	len = (size_t)snprintf(word, sizeof(word), "%s\n",
+			       run_state_name(state));
+	if ((size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, word + off,
+			       len - (size_t)off < size ? len - (size_t)off : size);
+}
+
+/* Answers parked reads and polls of run_id's wait file if it has ended. */
+static void wake_waiters(int64_t run_id)
+{
+	struct waiter *done = NULL, **pp, *w;
+	struct poller_h *pdone = NULL, **hp, *h;
+	int state;
+
+	if (core_run_state(fs.core, run_id, &state) == TFS_OK &&
+	    !run_state_terminal(state))
+		return;
+	pthread_mutex_lock(&fs.lock);
+	for (pp = &fs.waiters; (w = *pp);) {
+		if (w->run_id == run_id) {
+			*pp = w->next;
+			w->next = done;
+			done = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	for (hp = &fs.pollers; (h = *hp);) {
+		if (h->run_id == run_id) {
+			*hp = h->next;
+			h->next = pdone;
+			pdone = h;
+		} else {
+			hp = &h->next;
+		}
+	}
+	pthread_mutex_unlock(&fs.lock);
+	while ((w = done)) {
+		done = w->next;
+		if (core_run_state(fs.core, run_id, &state) == TFS_OK)
+			reply_wait_content(w->req, state, w->off, w->size);
+		else
+			fuse_reply_err(w->req, ENOENT);
+		free(w);
+	}
+	while ((h = pdone)) {
+		pdone = h->next;
+		fuse_lowlevel_notify_poll(h->ph);
+		fuse_pollhandle_destroy(h->ph);
+		free(h);
+	}
+}
+
+static void *notifier_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&fs.qlock);
+	for (;;) {
+		struct change *batch;
+		size_t n, i;
+
+		while (!fs.qn && !fs.qstop)
+			pthread_cond_wait(&fs.qcond, &fs.qlock);
+		if (fs.qstop)
+			break;
+		batch = fs.q;
+		n = fs.qn;
+		fs.q = NULL;
+		fs.qn = fs.qcap = 0;
+		pthread_mutex_unlock(&fs.qlock);
+		for (i = 0; i < n; i++) {
+			struct change *ch = &batch[i];
+
+			if (!ch->run_id) {
+				if (ch->what & CORE_CH_QUEUE)
+					fuse_lowlevel_notify_inval_inode(fs.se,
+						INO_QUEUE, 0, 0);
+				if (ch->what & CORE_CH_EVENTS)
+					fuse_lowlevel_notify_inval_inode(fs.se,
+						INO_EVENTS, 0, 0);
+				continue;
+			}
+			if (ch->what & CORE_CH_STATE) {
+				fuse_lowlevel_notify_inval_inode(fs.se,
+					INO(K_RUN, ch->run_id, RS_DIR), 0, 0);
+				wake_waiters(ch->run_id);
+			}
+			if (ch->what & CORE_CH_CONFIG)
+				fuse_lowlevel_notify_inval_inode(fs.se,
+					INO(K_RUN, ch->run_id, RS_CONFIG), 0, 0);
+		}
+		free(batch);
+		pthread_mutex_lock(&fs.qlock);
+	}
+	pthread_mutex_unlock(&fs.qlock);
+	return NULL;
+}
+
+/* ---- attributes ---- */
+
+static void attr_init(struct stat *st, fuse_ino_t ino, mode_t mode,
+		      int64_t size, int64_t mtime_ms)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = fs.uid;
+	st->st_gid = fs.gid;
+	st->st_size = size;
+	st->st_blksize = 4096;
+	st->st_blocks = (size + 511) / 512;
+	st->st_mtim.tv_sec = mtime_ms / 1000;
+	st->st_mtim.tv_nsec = (mtime_ms % 1000) * 1000000;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+/* Generates the content of a read-only generated file into b. */
+static int content(fuse_ino_t ino, struct buf *b)
+{
+	int k = INO_KIND(ino), slot = INO_SLOT(ino);
+	int64_t id = INO_ID(ino);
+
+	if (k == K_FIXED) {
+		switch (ino) {
+		case INO_README:
+			return buf_puts(b, readme_text);
+		case INO_QUEUE:
+			return core_queue(fs.core, b);
+		case INO_EVENTS:
+			return core_events(fs.core, b);
+		}
+		return TFS_ENOENT;
+	}
+	if (k == K_EXP && slot == ES_DESCRIPTION)
+		return core_exp_description(fs.core, id, b);
+	if (k == K_TPL)
+		return core_tpl_read(fs.core, id, b);
+	if (k == K_PROV && slot == PS_STATUS)
+		return core_provider_status(fs.core, (int)id - 1, b);
+	if (k != K_RUN)
+		return TFS_ENOENT;
+	switch (slot) {
+	case RS_CONFIG: return core_run_read(fs.core, id, RF_CONFIG, b);
+	case RS_STATUS: return core_run_read(fs.core, id, RF_STATUS, b);
+	case RS_STATUS_JSON:
+		return core_run_read(fs.core, id, RF_STATUS_JSON, b);
+	case RS_METRICS: return core_run_read(fs.core, id, RF_METRICS, b);
+	case RS_METRICS_JSONL:
+		return core_run_read(fs.core, id, RF_METRICS_JSONL, b);
+	case RS_EVENTS: return core_run_read(fs.core, id, RF_EVENTS, b);
+	case RS_CTL: return buf_puts(b, CTL_HELP);
+	}
+	return TFS_ENOENT;
+}
+
+static struct scratch *scratch_by_ino(uint64_t ino)
+{
+	struct scratch *s;
+
+	for (s = fs.scratch; s; s = s->next)
+		if (s->ino == ino)
+			return s;
+	return NULL;
+}
+
+static struct scratch *scratch_by_name(uint64_t parent, const char *name)
+{
+	struct scratch *s;
+
+	for (s = fs.scratch; s; s = s->next)
+		if (s->parent == parent && !strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+/*
+ * Fills st for ino; returns a TFS_* code. The attribute timeout suits the
+ * kind: directories are cached, files whose content changes are not.
+ */
+static int fs_stat(fuse_ino_t ino, struct stat *st, double *timeout)
+{
+	int k = INO_KIND(ino), slot = INO_SLOT(ino), r;
+	int64_t id = INO_ID(ino);
+	struct core_exp_info ei;
+	struct core_run_info ri;
+	struct core_tpl_info ti;
+	struct buf b = BUF_INIT(0);
+	int64_t now = now_ms();
+
+	*timeout = 0;
+	switch (k) {
+	case K_FIXED:
+		switch (ino) {
+		case INO_ROOT:
+		case INO_EXPERIMENTS:
+		case INO_PROVIDERS:
+		case INO_TEMPLATES:
+			attr_init(st, ino, S_IFDIR | 0755, 0, now);
+			*timeout = DIR_TIMEOUT;
+			return TFS_OK;
+		case INO_README:
+			attr_init(st, ino, S_IFREG | 0444,
+				  (int64_t)sizeof(readme_text) - 1, fs.start_ms);
+			*timeout = DIR_TIMEOUT;
+			return TFS_OK;
+		case INO_QUEUE:
+		case INO_EVENTS:
+			r = content(ino, &b);
+			attr_init(st, ino, S_IFREG | 0444, (int64_t)b.len,
+				  ino == INO_QUEUE ? core_queue_mtime(fs.core) :
+				  core_events_mtime(fs.core));
+			buf_release(&b);
+			return r;
+		}
+		return TFS_ENOENT;
+	case K_EXP:
+		r = core_exp_get(fs.core, id, &ei);
+		if (r)
+			return r;
+		if (slot == ES_DIR || slot == ES_RUNS) {
+			attr_init(st, ino, S_IFDIR | 0755, 0, ei.mtime_ms);
+			*timeout = DIR_TIMEOUT;
+			return TFS_OK;
+		}
+		if (slot != ES_DESCRIPTION)
+			return TFS_ENOENT;
+		r = core_exp_description(fs.core, id, &b);
+		attr_init(st, ino, S_IFREG | 0644, (int64_t)b.len, ei.mtime_ms);
+		buf_release(&b);
+		return r;
+	case K_RUN:
+		r = core_run_get(fs.core, id, &ri);
+		if (r)
+			return r;
+		if (slot == RS_DIR) {
+			attr_init(st, ino, S_IFDIR | 0755, 0, ri.updated_ms);
+			st->st_ctim.tv_sec = ri.created_ms / 1000;
+			*timeout = DIR_TIMEOUT;
+			return TFS_OK;
+		}
+		if (slot == RS_LOG) {
+			int64_t size, mtime;
+
+			r = core_run_log_stat(fs.core, id, &size, &mtime);
+			attr_init(st, ino, S_IFREG | 0444, size,
+				  mtime ? mtime : ri.created_ms);
+			return r;
+		}
+		if (slot == RS_WAIT) {
+			int64_t len = run_state_terminal(ri.state) ?
+				(int64_t)strlen(run_state_name(ri.state)) + 1 : 0;
+
+			attr_init(st, ino, S_IFREG | 0444, len, ri.updated_ms);
+			return TFS_OK;
+		}
+		if (slot <= RS_DIR || slot >= RSLOT_MAX)
+			return TFS_ENOENT;
+		r = content(ino, &b);
+		attr_init(st, ino, S_IFREG | 0444, (int64_t)b.len,
+			  slot == RS_CONFIG ? ri.config_ms :
+			  slot == RS_METRICS || slot == RS_METRICS_JSONL ?
+			  ri.metrics_ms :
+			  slot == RS_EVENTS ? ri.events_ms : ri.updated_ms);
+		if (slot == RS_CONFIG && !ri.submitted)
+			st->st_mode = S_IFREG | 0644;
+		if (slot == RS_CTL)
+			st->st_mode = S_IFREG | 0644;
+		buf_release(&b);
+		return r;
+	case K_TPL:
+		r = core_tpl_get(fs.core, id, &ti);
+		if (r)
+			return r;
+		attr_init(st, ino, S_IFREG | 0644, ti.size, ti.mtime_ms);
+		return TFS_OK;
+	case K_SCRATCH: {
+		struct scratch *s;
+
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(ino);
+		if (s)
+			attr_init(st, ino, S_IFREG | (s->mode & 07777),
+				  (int64_t)s->data.len, s->mtime_ms);
+		pthread_mutex_unlock(&fs.lock);
+		return s ? TFS_OK : TFS_ENOENT;
+	}
+	case K_PROV:
+		if (id < 1 || id > core_provider_count(fs.core))
+			return TFS_ENOENT;
+		if (slot == PS_DIR) {
+			attr_init(st, ino, S_IFDIR | 0755, 0, now);
+			*timeout = DIR_TIMEOUT;
+			return TFS_OK;
+		}
+		r = content(ino, &b);
+		attr_init(st, ino, S_IFREG | 0444, (int64_t)b.len, now);
+		buf_release(&b);
+		return r;
+	}
+	return TFS_ENOENT;
+}
+
+static void reply_entry(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fuse_entry_param e;
+	double timeout;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	r = fs_stat(ino, &e.attr, &timeout);
+	if (r) {
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	e.ino = ino;
+	e.attr_timeout = timeout;
+	e.entry_timeout = DIR_TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+/* ---- lookup ---- */
+
+/* Resolves name in parent to an inode; 0 when there is none. */
+static fuse_ino_t fs_resolve(fuse_ino_t parent, const char *name)
+{
+	int k = INO_KIND(parent), slot = INO_SLOT(parent), i;
+	int64_t id = INO_ID(parent);
+	struct core_exp_info ei;
+	struct core_run_info ri;
+	struct core_tpl_info ti;
+	struct scratch *s;
+	fuse_ino_t ino = 0;
+
+	if (parent == INO_ROOT) {
+		static const struct { const char *n; fuse_ino_t ino; } top[] = {
+			{ "README", INO_README },
+			{ "experiments", INO_EXPERIMENTS },
+			{ "providers", INO_PROVIDERS },
+			{ "queue", INO_QUEUE },
+			{ "templates", INO_TEMPLATES },
+			{ "events", INO_EVENTS },
+		};
+
+		for (i = 0; i < (int)(sizeof(top) / sizeof(*top)); i++)
+			if (!strcmp(name, top[i].n))
+				return top[i].ino;
+		return 0;
+	}
+	if (parent == INO_EXPERIMENTS)
+		return core_exp_lookup(fs.core, name, &ei) ? 0 :
+		       INO(K_EXP, ei.id, ES_DIR);
+	if (parent == INO_PROVIDERS) {
+		char pn[TFS_NAME_MAX + 1];
+
+		for (i = 0; !core_provider_name(fs.core, i, pn); i++)
+			if (!strcmp(pn, name))
+				return INO(K_PROV, i + 1, PS_DIR);
+		return 0;
+	}
+	if (parent == INO_TEMPLATES) {
+		size_t n = strlen(name);
+		char tn[TFS_NAME_MAX + 1];
+
+		if (n > 5 && n - 5 <= TFS_NAME_MAX &&
+		    !strcmp(name + n - 5, ".json")) {
+			memcpy(tn, name, n - 5);
+			tn[n - 5] = '\0';
+			if (!core_tpl_lookup(fs.core, tn, &ti))
+				return INO(K_TPL, ti.id, 0);
+		}
+	} else if (k == K_EXP && slot == ES_DIR) {
+		if (!strcmp(name, "description"))
+			return INO(K_EXP, id, ES_DESCRIPTION);
+		if (!strcmp(name, "runs"))
+			return INO(K_EXP, id, ES_RUNS);
+		return 0;
+	} else if (k == K_EXP && slot == ES_RUNS) {
+		return core_run_lookup(fs.core, id, name, &ri) ? 0 :
+		       INO(K_RUN, ri.id, RS_DIR);
+	} else if (k == K_RUN && slot == RS_DIR) {
+		for (i = 1; i < RSLOT_MAX; i++)
+			if (!strcmp(name, run_files[i]))
+				return INO(K_RUN, id, i);
+	} else if (k == K_PROV && slot == PS_DIR) {
+		return !strcmp(name, "status") ? INO(K_PROV, id, PS_STATUS) : 0;
+	} else {
+		return 0;
+	}
+	pthread_mutex_lock(&fs.lock);
+	s = scratch_by_name(parent, name);
+	if (s)
+		ino = s->ino;
+	pthread_mutex_unlock(&fs.lock);
+	return ino;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_ino_t ino = fs_resolve(parent, name);
+
+	if (!ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	reply_entry(req, ino);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	double timeout;
+	int r;
+
+	(void)fi;
+	r = fs_stat(ino, &st, &timeout);
+	if (r)
+		fuse_reply_err(req, fs_errno(r));
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+/* ---- directories ---- */
+
+struct dirfill {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	int plus;
+	int full;
+	int64_t last_id;
+	off_t off_base;
+};
+
+/* Adds one entry; returns 1 when the buffer is full. */
+static int dir_add(struct dirfill *d, const char *name, fuse_ino_t ino,
+		   mode_t type, off_t next_off)
+{
+	size_t n;
+
+	if (d->plus) {
+		struct fuse_entry_param e;
+		double timeout = 0;
+
+		memset(&e, 0, sizeof(e));
+		if (strcmp(name, ".") && strcmp(name, "..")) {
+			if (fs_stat(ino, &e.attr, &timeout))
+				return 0;     /* vanished meanwhile: skip */
+			e.ino = ino;
+			e.attr_timeout = timeout;
+			e.entry_timeout = DIR_TIMEOUT;
+		} else {
+			e.attr.st_ino = ino;
+			e.attr.st_mode = type;
+		}
+		n = fuse_add_direntry_plus(d->req, d->buf + d->used,
+					   d->size - d->used, name, &e, next_off);
+	} else {
+		struct stat st;
+
+		memset(&st, 0, sizeof(st));
+		st.st_ino = ino;
+		st.st_mode = type;
+		n = fuse_add_direntry(d->req, d->buf + d->used,
+				      d->size - d->used, name, &st, next_off);
+	}
+	if (n > d->size - d->used) {
+		d->full = 1;
+		return 1;
+	}
+	d->used += n;
+	return 0;
+}
+
+/*
+ * Long listings (experiments, runs, templates) use offsets id + 3 so that a
+ * listing resumes after the last id returned even while entries come and
+ * go; "." and ".." take offsets 1 and 2.
+ */
+static int exp_fill(void *arg, const struct core_exp_info *e)
+{
+	struct dirfill *d = arg;
+
+	return dir_add(d, e->name, INO(K_EXP, e->id, ES_DIR), S_IFDIR,
+		       (off_t)e->id + 3);
+}
+
+/* A run's inode is needed for attributes; exact info is passed through. */
+static int run_fill(void *arg, const struct core_run_info *r)
+{
+	struct dirfill *d = arg;
+	size_t n;
+
+	if (d->plus) {
+		/* built from r directly: no second lookup per run */
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.ino = INO(K_RUN, r->id, RS_DIR);
+		attr_init(&e.attr, e.ino, S_IFDIR | 0755, 0, r->updated_ms);
+		e.attr_timeout = DIR_TIMEOUT;
+		e.entry_timeout = DIR_TIMEOUT;
+		n = fuse_add_direntry_plus(d->req, d->buf + d->used,
+					   d->size - d->used, r->name, &e,
+					   (off_t)r->id + 3);
+		if (n > d->size - d->used) {
+			d->full = 1;
+			return 1;
+		}
+		d->used += n;
+		return 0;
+	}
+	return dir_add(d, r->name, INO(K_RUN, r->id, RS_DIR), S_IFDIR,
+		       (off_t)r->id + 3);
+}
+
+static int tpl_fill(void *arg, const struct core_tpl_info *t)
+{
+	struct dirfill *d = arg;
+	char name[TFS_NAME_MAX + 8];
+
+	snprintf(name, sizeof(name), "%s.json", t->name);
+	return dir_add(d, name, INO(K_TPL, t->id, 0), S_IFREG,
+		       (off_t)t->id + 3);
+}
+
+/* Scratch files follow the fixed entries, at offsets 1000000 + n. */
+static void scratch_fill(struct dirfill *d, fuse_ino_t parent, off_t off)
+{
+	struct scratch *s;
+	struct { char name[SCRATCH_NAME_MAX + 1]; fuse_ino_t ino; } *v;
+	int n = 0, i;
+
+	v = calloc(SCRATCH_MAX, sizeof(*v));
+	if (!v)
+		return;
+	pthread_mutex_lock(&fs.lock);
+	for (s = fs.scratch; s && n < SCRATCH_MAX; s = s->next) {
+		if (s->parent != parent)
+			continue;
+		snprintf(v[n].name, sizeof(v[n].name), "%s", s->name);
+		v[n].ino = s->ino;
+		n++;
+	}
+	pthread_mutex_unlock(&fs.lock);
+	for (i = 0; i < n; i++) {
+		if (1000000 + i < off)
+			continue;
+		if (dir_add(d, v[i].name, v[i].ino, S_IFREG, 1000000 + i + 1))
+			break;
+	}
+	free(v);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, int plus)
+{
+	struct dirfill d = { .req = req, .size = size, .plus = plus };
+	int k = INO_KIND(ino), slot = INO_SLOT(ino), i;
+	int64_t id = INO_ID(ino);
+	double timeout;
+	struct stat st;
+	int r;
+
+	r = fs_stat(ino, &st, &timeout);
+	if (r) {
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	d.buf = malloc(size);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (off < 1 && dir_add(&d, ".", ino, S_IFDIR, 1))
+		goto out;
+	if (off < 2 && dir_add(&d, "..", INO_ROOT, S_IFDIR, 2))
+		goto out;
+	if (ino == INO_ROOT) {
+		static const struct { const char *n; fuse_ino_t ino; mode_t t; }
+		top[] = {
+			{ "README", INO_README, S_IFREG },
+			{ "events", INO_EVENTS, S_IFREG },
+			{ "experiments", INO_EXPERIMENTS, S_IFDIR },
+			{ "providers", INO_PROVIDERS, S_IFDIR },
+			{ "queue", INO_QUEUE, S_IFREG },
+			{ "templates", INO_TEMPLATES, S_IFDIR },
+		};
+
+		for (i = 0; i < (int)(sizeof(top) / sizeof(*top)); i++)
+			if (off < i + 3 && dir_add(&d, top[i].n, top[i].ino,
+						    top[i].t, i + 3))
+				goto out;
+	} else if (ino == INO_EXPERIMENTS) {
+		core_exp_list(fs.core, off > 2 ? off - 3 : 0, exp_fill, &d);
+	} else if (ino == INO_PROVIDERS) {
+		char pn[TFS_NAME_MAX + 1];
+
+		for (i = 0; !core_provider_name(fs.core, i, pn); i++)
+			if (off < i + 3 && dir_add(&d, pn,
+						    INO(K_PROV, i + 1, PS_DIR),
+						    S_IFDIR, i + 3))
+				goto out;
+	} else if (ino == INO_TEMPLATES) {
+		if (off < 1000000)
+			core_tpl_list(fs.core, off > 2 ? off - 3 : 0, tpl_fill,
+				      &d);
+		if (!d.full)
+			scratch_fill(&d, ino, off);
+	} else if (k == K_EXP && slot == ES_DIR) {
+		if (off < 3 && dir_add(&d, "description",
+				       INO(K_EXP, id, ES_DESCRIPTION), S_IFREG, 3))
+			goto out;
+		if (off < 4)
+			dir_add(&d, "runs", INO(K_EXP, id, ES_RUNS), S_IFDIR, 4);
+	} else if (k == K_EXP && slot == ES_RUNS) {
+		core_run_list(fs.core, id, off > 2 ? off - 3 : 0, run_fill, &d);
+	} else if (k == K_RUN && slot == RS_DIR) {
+		for (i = 1; i < RSLOT_MAX; i++)
+			if (off < i + 2 && dir_add(&d, run_files[i],
+						    INO(K_RUN, id, i), S_IFREG,
+						    i + 2))
+				goto out;
+		scratch_fill(&d, ino, off);
+	} else if (k == K_PROV && slot == PS_DIR) {
+		if (off < 3)
+			dir_add(&d, "status", INO(K_PROV, id, PS_STATUS),
+				S_IFREG, 3);
+	}
+out:
+	fuse_reply_buf(req, d.buf, d.used);
+	free(d.buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, 1);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	int k = INO_KIND(parent), slot = INO_SLOT(parent), r;
+	char reason[512];
+	int64_t id;
+
+	(void)mode;
+	if (!may_modify(req)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (parent == INO_EXPERIMENTS) {
+		r = core_exp_create(fs.core, name, &id);
+		if (r) {
+			fuse_reply_err(req, fs_errno(r));
+			return;
+		}
+		reply_entry(req, INO(K_EXP, id, ES_DIR));
+		return;
+	}
+	if (k == K_EXP && slot == ES_RUNS) {
+		r = core_run_create(fs.core, INO_ID(parent), name, &id, reason,
+				    sizeof(reason));
+		if (r) {
+			fuse_reply_err(req, fs_errno(r));
+			return;
+		}
+		reply_entry(req, INO(K_RUN, id, RS_DIR));
+		return;
+	}
+	fuse_reply_err(req, fs_resolve(parent, name) ? EEXIST : EPERM);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int k = INO_KIND(parent), slot = INO_SLOT(parent);
+
+	if (!may_modify(req)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (parent == INO_EXPERIMENTS) {
+		fuse_reply_err(req, fs_errno(core_exp_remove(fs.core, name)));
+		return;
+	}
+	if (k == K_EXP && slot == ES_RUNS) {
+		fuse_reply_err(req, fs_errno(core_run_remove(fs.core,
+			       INO_ID(parent), name)));
+		return;
+	}
+	fuse_reply_err(req, fs_resolve(parent, name) ? EPERM : ENOENT);
+}
+
+/* ---- scratch files: editors' temporary files in run and template dirs */
+
+static int scratch_parent_ok(fuse_ino_t parent)
+{
+	return parent == INO_TEMPLATES ||
+	       (INO_KIND(parent) == K_RUN && INO_SLOT(parent) == RS_DIR);
+}
+
+static int scratch_name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (!n || n > SCRATCH_NAME_MAX || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Creates a scratch file; fs.lock held. Returns its inode or 0. */
+static uint64_t scratch_new_locked(fuse_ino_t parent, const char *name,
+				   mode_t mode)
+{
+	struct scratch *s;
+
+	if (fs.nscratch >= SCRATCH_MAX)
+		return 0;
+	s = xcalloc(1, sizeof(*s));
+	s->ino = INO(K_SCRATCH, ++fs.next_scratch, 0);
+	s->parent = parent;
+	s->name = xstrdup(name);
+	s->data.max = CONFIG_MAX_BYTES;
+	s->mode = mode & 07777;
+	s->mtime_ms = now_ms();
+	s->next = fs.scratch;
+	fs.scratch = s;
+	fs.nscratch++;
+	return s->ino;
+}
+
+static void scratch_free_locked(struct scratch *victim)
+{
+	struct scratch **pp;
+
+	for (pp = &fs.scratch; *pp; pp = &(*pp)->next) {
+		if (*pp == victim) {
+			*pp = victim->next;
+			buf_release(&victim->data);
+			free(victim->name);
+			free(victim);
+			fs.nscratch--;
+			return;
+		}
+	}
+}
+
+/* ---- open, read, write ---- */
+
+static struct fh *fh_new(enum fh_kind kind, fuse_ino_t ino)
+{
+	struct fh *h = xcalloc(1, sizeof(*h));
+
+	h->kind = kind;
+	h->ino = ino;
+	h->data.max = CONFIG_MAX_BYTES;
+	return h;
+}
+
+/* Opens ino for writing; returns a handle or sets *err. */
+static struct fh *open_write(fuse_ino_t ino, int flags, int *err)
+{
+	int k = INO_KIND(ino), slot = INO_SLOT(ino);
+	struct core_run_info ri;
+	struct core_tpl_info ti;
+	struct fh *h = NULL;
+	int r;
+
+	*err = 0;
+	if (k == K_RUN && slot == RS_CONFIG) {
+		r = core_run_get(fs.core, INO_ID(ino), &ri);
+		if (r) {
+			*err = fs_errno(r);
+			return NULL;
+		}
+		if (ri.submitted) {
+			*err = EBUSY;
+			return NULL;
+		}
+		return fh_new(FH_CONFIG, ino);
+	}
+	if (k == K_RUN && slot == RS_CTL)
+		return fh_new(FH_CTL, ino);
+	if (k == K_EXP && slot == ES_DESCRIPTION) {
+		h = fh_new(FH_DESC, ino);
+		h->data.max = DESC_MAX;
+		if (!(flags & O_TRUNC))
+			core_exp_description(fs.core, INO_ID(ino), &h->data);
+		return h;
+	}
+	if (k == K_TPL) {
+		r = core_tpl_get(fs.core, INO_ID(ino), &ti);
+		if (r) {
+			*err = fs_errno(r);
+			return NULL;
+		}
+		h = fh_new(FH_TPL, ino);
+		snprintf(h->name, sizeof(h->name), "%s", ti.name);
+		if (!(flags & O_TRUNC))
+			core_tpl_read(fs.core, ti.id, &h->data);
+		return h;
+	}
+	if (k == K_SCRATCH) {
+		struct scratch *s;
+
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(ino);
+		if (s && (flags & O_TRUNC)) {
+			buf_reset(&s->data);
+			s->mtime_ms = now_ms();
+		}
+		pthread_mutex_unlock(&fs.lock);
+		if (!s) {
+			*err = ENOENT;
+			return NULL;
+		}
+		return fh_new(FH_SCRATCH, ino);
+	}
+	*err = EACCES;
+	return NULL;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE, k = INO_KIND(ino);
+	int slot = INO_SLOT(ino), err, r;
+	struct fh *h;
+
+	if (acc != O_RDONLY) {
+		if (!may_modify(req)) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		h = open_write(ino, fi->flags, &err);
+		if (!h) {
+			fuse_reply_err(req, err);
+			return;
+		}
+		if (acc == O_RDWR && h->kind == FH_CONFIG)
+			h->dirty = 0;
+		fi->direct_io = 1;
+		fi->fh = (uint64_t)(uintptr_t)h;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (k == K_RUN && slot == RS_LOG) {
+		h = fh_new(FH_LOG, ino);
+	} else if (k == K_RUN && slot == RS_WAIT) {
+		h = fh_new(FH_WAIT, ino);
+	} else if (k == K_SCRATCH) {
+		h = fh_new(FH_SCRATCH, ino);
+	} else if (k == K_FIXED && (ino == INO_ROOT || ino == INO_EXPERIMENTS ||
+				    ino == INO_PROVIDERS ||
+				    ino == INO_TEMPLATES)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	} else {
+		/* a snapshot: one open sees one consistent content */
+		h = fh_new(FH_SNAPSHOT, ino);
+		h->data.max = 0;
+		r = content(ino, &h->data);
+		if (r) {
+			buf_release(&h->data);
+			free(h);
+			fuse_reply_err(req, fs_errno(r));
+			return;
+		}
+	}
+	fi->direct_io = 1;
+	fi->noflush = 1;     /* nothing to say at close of a read-only file */
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void wait_interrupt(fuse_req_t req, void *data)
+{
+	struct waiter **pp, *w;
+
+	(void)data;
+	pthread_mutex_lock(&fs.lock);
+	for (pp = &fs.waiters; (w = *pp); pp = &w->next) {
+		if (w->req == req) {
+			*pp = w->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs.lock);
+	if (w) {
+		fuse_reply_err(req, EINTR);
+		free(w);
+	}
+}
+
+static void read_wait(fuse_req_t req, struct fh *h, size_t size, off_t off,
+		      int flags)
+{
+	int64_t run_id = INO_ID(h->ino);
+	struct waiter *w;
+	int state, r;
+
+	r = core_run_state(fs.core, run_id, &state);
+	if (r) {
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	if (run_state_terminal(state)) {
+		reply_wait_content(req, state, off, size);
+		return;
+	}
+	if (flags & O_NONBLOCK) {
+		fuse_reply_err(req, EAGAIN);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->req = req;
+	w->run_id = run_id;
+	w->off = off;
+	w->size = size;
+	pthread_mutex_lock(&fs.lock);
+	w->next = fs.waiters;
+	fs.waiters = w;
+	pthread_mutex_unlock(&fs.lock);
+	fuse_req_interrupt_func(req, wait_interrupt, NULL);
+	/* it may have ended between the check and the parking */
+	wake_waiters(run_id);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct buf b = BUF_INIT(0);
+	int r;
+
+	(void)ino;
+	switch (h->kind) {
+	case FH_WAIT:
+		read_wait(req, h, size, off, fi->flags);
+		return;
+	case FH_LOG:
+		r = core_run_log_read(fs.core, INO_ID(h->ino), off, size, &b);
+		if (r)
+			fuse_reply_err(req, fs_errno(r));
+		else
+			fuse_reply_buf(req, b.p, b.len);
+		buf_release(&b);
+		return;
+	case FH_SCRATCH: {
+		struct scratch *s;
+
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(h->ino);
+		if (s && (size_t)off < s->data.len)
+			buf_append(&b, s->data.p + off,
+				   s->data.len - (size_t)off < size ?
+				   s->data.len - (size_t)off : size);
+		pthread_mutex_unlock(&fs.lock);
+		fuse_reply_buf(req, b.p, b.len);
+		buf_release(&b);
+		return;
+	}
+	case FH_SNAPSHOT:
+		/*
+		 * Files that only grow (events, metrics.jsonl) are taken
+		 * again when a reader reaches the end of its snapshot, so
+		 * `tail -f` sees new lines.
+		 */
+		if ((size_t)off >= h->data.len && INO_KIND(h->ino) == K_RUN &&
+		    (INO_SLOT(h->ino) == RS_EVENTS ||
+		     INO_SLOT(h->ino) == RS_METRICS_JSONL)) {
+			buf_reset(&h->data);
+			content(h->ino, &h->data);
+		}
+		break;
+	default:
+		break;
+	}
+	if ((size_t)off >= h->data.len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, h->data.p + off,
+			       h->data.len - (size_t)off < size ?
+			       h->data.len - (size_t)off : size);
+}
+
+/* Writes data at off into b, growing it; TFS_EFBIG past its bound. */
+static int buf_write_at(struct buf *b, const char *data, size_t size,
+			off_t off)
+{
+	size_t end;
+	int r;
+
+	if (off < 0 || (uint64_t)off > SIZE_MAX - size)
+		return TFS_EFBIG;
+	end = (size_t)off + size;
+	if (b->max && end > b->max)
+		return TFS_EFBIG;
+	if (end > b->len) {
+		size_t old = b->len;
+
+		r = buf_append(b, NULL, 0);
+		if (r)
+			return r;
+		while (b->len < end) {
+			static const char zeros[256];
+			size_t n = end - b->len < sizeof(zeros) ?
+				   end - b->len : sizeof(zeros);
+
+			r = buf_append(b, zeros, n);
+			if (r) {
+				b->len = old;
+				return r;
+			}
+		}
+	}
+	memcpy(b->p + off, data, size);
+	return TFS_OK;
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	char reason[512];
+	int r;
+
+	(void)ino;
+	switch (h->kind) {
+	case FH_CTL:
+		r = core_run_ctl(fs.core, INO_ID(h->ino), data, size, reason,
+				 sizeof(reason));
+		break;
+	case FH_SCRATCH: {
+		struct scratch *s;
+
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(h->ino);
+		r = s ? buf_write_at(&s->data, data, size, off) : TFS_ENOENT;
+		if (s)
+			s->mtime_ms = now_ms();
+		pthread_mutex_unlock(&fs.lock);
+		break;
+	}
+	case FH_CONFIG:
+	case FH_DESC:
+	case FH_TPL:
+		r = buf_write_at(&h->data, data, size, off);
+		if (!r)
+			h->dirty = 1;
+		if (r == TFS_EFBIG && h->kind == FH_CONFIG)
+			core_run_note(fs.core, INO_ID(h->ino),
+				      "config rejected: larger than 1 MiB");
+		(void)reason;
+		break;
+	default:
+		r = TFS_EACCES;
+		break;
+	}
+	if (r)
+		fuse_reply_err(req, fs_errno(r));
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	char reason[CONFIG_REASON_MAX];
+	int64_t id;
+	int r = TFS_OK;
+
+	(void)ino;
+	if (!h->dirty) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	switch (h->kind) {
+	case FH_CONFIG:
+		r = core_run_submit(fs.core, INO_ID(h->ino), h->data.p ?
+				    h->data.p : "", h->data.len, reason,
+				    sizeof(reason));
+		break;
+	case FH_DESC:
+		r = core_exp_set_description(fs.core, INO_ID(h->ino),
+					     h->data.p ? h->data.p : "",
+					     h->data.len);
+		break;
+	case FH_TPL:
+		r = core_tpl_put(fs.core, h->name, h->data.p ? h->data.p : "",
+				 h->data.len, &id, reason, sizeof(reason));
+		if (r && h->created_tpl) {
+			core_tpl_remove(fs.core, h->name);
+			h->created_tpl = 0;
+		}
+		break;
+	default:
+		break;
+	}
+	h->dirty = 0;
+	fuse_reply_err(req, fs_errno(r));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct poller_h **pp, *p;
+
+	(void)ino;
+	pthread_mutex_lock(&fs.lock);
+	for (pp = &fs.pollers; (p = *pp);) {
+		if (p->fh == h) {
+			*pp = p->next;
+			fuse_pollhandle_destroy(p->ph);
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+	pthread_mutex_unlock(&fs.lock);
+	buf_release(&h->data);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct poller_h *p;
+	int state;
+
+	(void)ino;
+	if (h->kind != FH_WAIT) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN | POLLOUT);
+		return;
+	}
+	if (core_run_state(fs.core, INO_ID(h->ino), &state) ||
+	    run_state_terminal(state)) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN);
+		return;
+	}
+	if (ph) {
+		p = xcalloc(1, sizeof(*p));
+		p->ph = ph;
+		p->run_id = INO_ID(h->ino);
+		p->fh = h;
+		pthread_mutex_lock(&fs.lock);
+		p->next = fs.pollers;
+		fs.pollers = p;
+		pthread_mutex_unlock(&fs.lock);
+	}
+	fuse_reply_poll(req, 0);
+	if (ph)
+		wake_waiters(INO_ID(h->ino));
+}
+
+/* ---- create, unlink, rename, setattr ---- */
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	fuse_ino_t ino;
+	struct fh *h;
+	double timeout;
+	int err, r;
+
+	if (!may_modify(req)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	ino = fs_resolve(parent, name);
+	if (!ino && parent == INO_TEMPLATES) {
+		size_t n = strlen(name);
+		char tn[TFS_NAME_MAX + 8], reason[256];
+		int64_t id;
+
+		if (n > 5 && !strcmp(name + n - 5, ".json") &&
+		    n - 5 <= TFS_NAME_MAX) {
+			memcpy(tn, name, n - 5);
+			tn[n - 5] = '\0';
+			if (name_valid(tn)) {
+				r = core_tpl_put(fs.core, tn, "{}", 2, &id, reason,
+						 sizeof(reason));
+				if (r) {
+					fuse_reply_err(req, fs_errno(r));
+					return;
+				}
+				ino = INO(K_TPL, id, 0);
+				h = open_write(ino, O_TRUNC, &err);
+				if (h)
+					h->created_tpl = 1;
+				goto opened;
+			}
+		}
+	}
+	if (!ino) {
+		if (!scratch_parent_ok(parent)) {
+			fuse_reply_err(req, parent == INO_EXPERIMENTS ||
+				       INO_KIND(parent) == K_EXP ? EPERM : EACCES);
+			return;
+		}
+		if (!scratch_name_ok(name)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		pthread_mutex_lock(&fs.lock);
+		ino = scratch_new_locked(parent, name, mode);
+		pthread_mutex_unlock(&fs.lock);
+		if (!ino) {
+			fuse_reply_err(req, ENOSPC);
+			return;
+		}
+	} else if (fi->flags & O_EXCL) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	h = open_write(ino, fi->flags | O_TRUNC, &err);
+opened:
+	if (!h) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	r = fs_stat(ino, &e.attr, &timeout);
+	if (r) {
+		buf_release(&h->data);
+		free(h);
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	e.ino = ino;
+	e.attr_timeout = timeout;
+	e.entry_timeout = DIR_TIMEOUT;
+	fi->direct_io = 1;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_ino_t ino = fs_resolve(parent, name);
+	struct core_tpl_info ti;
+	struct scratch *s;
+
+	if (!may_modify(req)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (!ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (INO_KIND(ino) == K_SCRATCH) {
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(ino);
+		if (s)
+			scratch_free_locked(s);
+		pthread_mutex_unlock(&fs.lock);
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (INO_KIND(ino) == K_TPL &&
+	    !core_tpl_get(fs.core, INO_ID(ino), &ti)) {
+		fuse_reply_err(req, fs_errno(core_tpl_remove(fs.core, ti.name)));
+		return;
+	}
+	fuse_reply_err(req, EPERM);
+}
+
+/* Takes the content of scratch file ino (caller frees). */
+static char *scratch_take(fuse_ino_t ino, size_t *len)
+{
+	struct scratch *s;
+	char *p = NULL;
+
+	pthread_mutex_lock(&fs.lock);
+	s = scratch_by_ino(ino);
+	if (s) {
+		p = xmalloc(s->data.len + 1);
+		memcpy(p, s->data.p ? s->data.p : "", s->data.len);
+		p[s->data.len] = '\0';
+		*len = s->data.len;
+	}
+	pthread_mutex_unlock(&fs.lock);
+	return p;
+}
+
+static void scratch_remove(fuse_ino_t ino)
+{
+	struct scratch *s;
+
+	pthread_mutex_lock(&fs.lock);
+	s = scratch_by_ino(ino);
+	if (s)
+		scratch_free_locked(s);
+	pthread_mutex_unlock(&fs.lock);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	fuse_ino_t src, dst;
+	char reason[CONFIG_REASON_MAX];
+	int k = INO_KIND(parent), slot = INO_SLOT(parent), r;
+
+	if (!may_modify(req)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (flags & ~RENAME_NOREPLACE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (parent != newparent) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	src = fs_resolve(parent, name);
+	if (!src) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	dst = fs_resolve(parent, newname);
+	if (dst == src) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (dst && (flags & RENAME_NOREPLACE)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	if (parent == INO_EXPERIMENTS) {
+		fuse_reply_err(req, fs_errno(dst ? TFS_EEXIST :
+				core_exp_rename(fs.core, name, newname)));
+		return;
+	}
+	if (k == K_EXP && slot == ES_RUNS) {
+		fuse_reply_err(req, fs_errno(dst ? TFS_EEXIST :
+				core_run_rename(fs.core, INO_ID(parent), name,
+						newname, reason,
+						sizeof(reason))));
+		return;
+	}
+	if (!scratch_parent_ok(parent)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (INO_KIND(src) != K_SCRATCH) {
+		/* generated files and templates keep their names */
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (dst && INO_KIND(dst) == K_SCRATCH) {
+		struct scratch *s, *d;
+
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(src);
+		d = scratch_by_ino(dst);
+		if (s && d) {
+			/* the destination keeps its inode, takes the data */
+			buf_release(&d->data);
+			d->data = s->data;
+			memset(&s->data, 0, sizeof(s->data));
+			d->mode = s->mode;
+			d->mtime_ms = now_ms();
+			scratch_free_locked(s);
+		}
+		pthread_mutex_unlock(&fs.lock);
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (!dst && parent != INO_TEMPLATES) {
+		struct scratch *s;
+
+		if (!scratch_name_ok(newname)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(src);
+		if (s) {
+			free(s->name);
+			s->name = xstrdup(newname);
+		}
+		pthread_mutex_unlock(&fs.lock);
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (parent == INO_TEMPLATES) {
+		/* saving a template through a temporary file */
+		size_t n = strlen(newname), len = 0;
+		char tn[TFS_NAME_MAX + 8], *text;
+		int64_t id;
+
+		if (n <= 5 || n - 5 > TFS_NAME_MAX ||
+		    strcmp(newname + n - 5, ".json")) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		memcpy(tn, newname, n - 5);
+		tn[n - 5] = '\0';
+		text = scratch_take(src, &len);
+		r = text ? core_tpl_put(fs.core, tn, text, len, &id, reason,
+					sizeof(reason)) : TFS_ENOENT;
+		free(text);
+		if (!r)
+			scratch_remove(src);
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	if (INO_KIND(dst) == K_RUN && INO_SLOT(dst) == RS_CONFIG) {
+		size_t len = 0;
+		char *text = scratch_take(src, &len);
+
+		r = text ? core_run_submit(fs.core, INO_ID(dst), text, len,
+					   reason, sizeof(reason)) : TFS_ENOENT;
+		free(text);
+		if (!r)
+			scratch_remove(src);
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+	int k = INO_KIND(ino), slot = INO_SLOT(ino);
+	struct stat st;
+	double timeout;
+	int r;
+
+	if (!may_modify(req)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (k == K_SCRATCH) {
+		struct scratch *s;
+
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(ino);
+		if (s && (to_set & FUSE_SET_ATTR_SIZE)) {
+			if ((size_t)attr->st_size <= s->data.len)
+				s->data.len = (size_t)attr->st_size;
+			else
+				buf_write_at(&s->data, "", 0, attr->st_size);
+			if (s->data.p)
+				s->data.p[s->data.len] = '\0';
+		}
+		if (s && (to_set & FUSE_SET_ATTR_MODE))
+			s->mode = attr->st_mode & 07777;
+		if (s)
+			s->mtime_ms = now_ms();
+		pthread_mutex_unlock(&fs.lock);
+	} else if (to_set & FUSE_SET_ATTR_SIZE) {
+		/* truncation of the writable files: O_TRUNC and `>` */
+		if (h && (h->kind == FH_CONFIG || h->kind == FH_DESC ||
+			  h->kind == FH_TPL)) {
+			if ((size_t)attr->st_size < h->data.len) {
+				h->data.len = (size_t)attr->st_size;
+				h->data.p[h->data.len] = '\0';
+			}
+			h->dirty = 1;
+		} else if (k == K_RUN && slot == RS_CONFIG) {
+			struct core_run_info ri;
+
+			if (!core_run_get(fs.core, INO_ID(ino), &ri) &&
+			    ri.submitted) {
+				fuse_reply_err(req, EBUSY);
+				return;
+			}
+		} else if (!(k == K_RUN && slot == RS_CTL) &&
+			   !(k == K_EXP && slot == ES_DESCRIPTION) &&
+			   k != K_TPL) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+	}
+	r = fs_stat(ino, &st, &timeout);
+	if (r)
+		fuse_reply_err(req, fs_errno(r));
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.create = op_create,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.poll = op_poll,
+	.statfs = op_statfs,
+};
+
+/* ---- main ---- */
+
+struct options {
+	char *state;
+	char *config;
+	int poll_ms;
+	int show_help;
+	int show_version;
+};
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt opt_spec[] = {
+	OPT("--state=%s", state),
+	OPT("--state %s", state),
+	OPT("--config=%s", config),
+	OPT("--config %s", config),
+	OPT("poll_ms=%d", poll_ms),
+	OPT("-h", show_help),
+	OPT("--help", show_help),
+	OPT("-V", show_version),
+	OPT("--version", show_version),
+	FUSE_OPT_END
+};
+
+static void fs_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if ((int)level > log_get_level())
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_msg((int)level, "fuse: %s", msg);
+}
+
+static char *default_dir(const char *xdg, const char *fallback,
+			 const char *leaf)
+{
+	const char *base = getenv(xdg), *home = getenv("HOME");
+	char p[PATH_MAX];
+
+	if (base && *base)
+		snprintf(p, sizeof(p), "%s/trainfs%s", base, leaf);
+	else
+		snprintf(p, sizeof(p), "%s/%s/trainfs%s", home ? home : "/tmp",
+			 fallback, leaf);
+	return xstrdup(p);
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "    --state DIR       state directory (default "
+	       "$XDG_STATE_HOME/trainfs)\n"
+	       "    --config FILE     daemon config (default "
+	       "$XDG_CONFIG_HOME/trainfs/config.json)\n"
+	       "    -o poll_ms=N      provider poll period in ms (default 500)\n"
+	       "    -o allow_other    let other users read the mount\n"
+	       "    -f                stay in the foreground\n"
+	       "    -d                debug output (implies -f)\n\n", prog);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd;
+	struct options opts = { 0 };
+	struct core_opts co = { 0 };
+	char err[512];
+	struct core *core;
+	int ret = 1, i;
+
+	for (i = 1; i < argc; i++)
+		if (strstr(argv[i], "allow_other"))
+			fs.allow_other = 1;
+	if (fuse_opt_parse(&args, &opts, opt_spec, NULL) == -1)
+		return 1;
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		return 1;
+	if (opts.show_help || cmd.show_help) {
+		usage(argv[0]);
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out_args;
+	}
+	if (opts.show_version || cmd.show_version) {
+		printf("trainfs 0.1\n");
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (!cmd.mountpoint) {
+		usage(argv[0]);
+		goto out_args;
+	}
+	if (cmd.debug)
+		log_set_level(LOG_DEBUG);
+	fuse_set_log_func(fs_log);
+	if (!opts.state)
+		opts.state = default_dir("XDG_STATE_HOME", ".local/state", "");
+	if (!opts.config)
+		opts.config = default_dir("XDG_CONFIG_HOME", ".config",
+					  "/config.json");
+	fs.start_ms = now_ms();
+	fs.uid = getuid();
+	fs.gid = getgid();
+	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.qlock, NULL);
+	pthread_cond_init(&fs.qcond, NULL);
+
+	co.state_dir = opts.state;
+	co.config_file = opts.config;
+	co.poll_ms = opts.poll_ms;
+	core = core_open(&co, err, sizeof(err));
+	if (!core) {
+		fprintf(stderr, "trainfs: %s\n", err);
+		goto out_args;
+	}
+	fs.core = core;
+	/*
+	 * No default_permissions: the kernel would answer EACCES for a
+	 * submitted (0444) config.json, where the contract says EBUSY. The
+	 * mount is private to its user anyway unless -o allow_other, and then
+	 * may_modify() keeps others to reading.
+	 */
+	if (fuse_opt_add_arg(&args, "-ofsname=trainfs,subtype=trainfs"))
+		goto out_core;
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
+	if (!fs.se)
+		goto out_core;
+	if (fuse_set_signal_handlers(fs.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(fs.se, cmd.mountpoint) != 0)
+		goto out_signals;
+	/* threads do not survive the fork of daemonizing: start them after */
+	fuse_daemonize(cmd.foreground);
+	core_set_listener(core, listener, NULL);
+	if (pthread_create(&fs.notifier, NULL, notifier_main, NULL) == 0)
+		fs.notifier_started = 1;
+	if (core_start(core)) {
+		log_msg(LOG_ERR, "cannot start the poller");
+		goto out_unmount;
+	}
+	log_msg(LOG_INFO, "mounted on '%s', state in '%s'", cmd.mountpoint,
+		opts.state);
+	ret = fuse_session_loop(fs.se) ? 1 : 0;
+out_unmount:
+	fuse_session_unmount(fs.se);
+	core_set_listener(core, NULL, NULL);
+	if (fs.notifier_started) {
+		pthread_mutex_lock(&fs.qlock);
+		fs.qstop = 1;
+		pthread_cond_signal(&fs.qcond);
+		pthread_mutex_unlock(&fs.qlock);
+		pthread_join(fs.notifier, NULL);
+	}
+	while (fs.waiters) {
+		struct waiter *w = fs.waiters;
+
+		fs.waiters = w->next;
+		fuse_reply_err(w->req, EINTR);
+		free(w);
+	}
+	while (fs.pollers) {
+		struct poller_h *p = fs.pollers;
+
+		fs.pollers = p->next;
+		fuse_pollhandle_destroy(p->ph);
+		free(p);
+	}
+	while (fs.scratch)
+		scratch_free_locked(fs.scratch);
+	free(fs.q);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_core:
+	core_close(core);
+out_args:
+	free(cmd.mountpoint);
+	free(opts.state);
+	free(opts.config);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,645 @@
+/*
+ * test_local.c - the local provider against real processes, no mocks:
+ * exit codes and logs, environment, idempotent submit, pause and resume,
+ * cancel with and without a job that ignores TERM, a missing binary, a
+ * daemon restart, a lost supervisor and cpu/rss sampling. Jobs wait on
+ * files the test creates rather than on sleeps, and every wait is a poll
+ * every 20 ms with a generous deadline, so a slow machine (valgrind) is
+ * only slower, not flaky.
+ */
+#define _GNU_SOURCE
+#include "connector.h"
+#include "util.h"
+#include "test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_MS 10000
+#define STEP_MS 20
+#define MAX_JOBS 32
+
+struct job {
+	char name[64];
+	char dir[1024];           /* the attempt directory */
+	char log[1024];
+	char id[JOB_ID_MAX];
+	char script[1024];        /* sh -c text, when the job is a script */
+	char *argv[8];
+	struct job_spec spec;
+	struct job_query q;
+};
+
+static char root[256];
+static struct connector conn = { .ops = &local_connector_ops,
+				 .name = "local" };
+static struct job *jobs[MAX_JOBS];
+static int njobs;
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A job named name under root; argv NULL means `sh -c job->script`. */
+static struct job *job_new(const char *name, char *const *argv)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	char parent[512];
+	int i;
+
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(parent, sizeof(parent), "%s/%s", root, name);
+	snprintf(j->dir, sizeof(j->dir), "%s/attempt-1", parent);
+	snprintf(j->log, sizeof(j->log), "%s/log", parent);
+	mkdir_p(parent, 0700);
+	if (argv) {
+		for (i = 0; argv[i] && i < 7; i++)
+			j->argv[i] = argv[i];
+	} else {
+		j->argv[0] = "sh";
+		j->argv[1] = "-c";
+		j->argv[2] = j->script;
+	}
+	j->spec.run_id = j->name;
+	j->spec.run_name = j->name;
+	j->spec.attempt = 1;
+	j->spec.argv = j->argv;
+	j->spec.attempt_dir = j->dir;
+	j->spec.run_dir = parent;
+	j->spec.log_path = j->log;
+	j->q.job_id = j->id;
+	j->q.run_id = j->name;
+	j->q.attempt = 1;
+	j->q.attempt_dir = j->dir;
+	j->q.log_path = j->log;
+	if (njobs < MAX_JOBS)
+		jobs[njobs++] = j;
+	return j;
+}
+
+/* Path of file name in the job's attempt directory (its working dir). */
+static const char *job_file(const struct job *j, const char *name)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", j->dir, name);
+	return path;
+}
+
+static int job_submit(struct job *j)
+{
+	char err[256] = "";
+	int r = conn.ops->submit(&conn, &j->spec, j->id, sizeof(j->id), err,
+				 sizeof(err));
+
+	if (r)
+		fprintf(stderr, "submit '%s': %s\n", j->name, err);
+	return r;
+}
+
+static void job_poll(struct job *j)
+{
+	char err[256];
+
+	if (conn.ops->poll(&conn, &j->q, 1, err, sizeof(err)) < 0)
+		fprintf(stderr, "poll '%s': %s\n", j->name, err);
+}
+
+static int job_cancel(struct job *j, int grace)
+{
+	char err[256] = "";
+	int r = conn.ops->cancel(&conn, &j->q, grace, err, sizeof(err));
+
+	if (r)
+		fprintf(stderr, "cancel '%s': %s\n", j->name, err);
+	return r;
+}
+
+static int job_signal(struct job *j, enum job_signal sig)
+{
+	char err[256] = "";
+	int r = conn.ops->signal(&conn, &j->q, sig, err, sizeof(err));
+
+	if (r)
+		fprintf(stderr, "signal '%s': %s\n", j->name, err);
+	return r;
+}
+
+/* Polls until the job is in state s; returns 1, or 0 at the deadline. */
+static int wait_state(struct job *j, enum job_state s)
+{
+	int t;
+
+	for (t = 0; t < WAIT_MS; t += STEP_MS) {
+		job_poll(j);
+		if (j->q.state == s)
+			return 1;
+		sleep_ms(STEP_MS);
+	}
+	fprintf(stderr, "'%s' never became %s (is %s: %s)\n", j->name,
+		job_state_name(s), job_state_name(j->q.state), j->q.reason);
+	return 0;
+}
+
+static int wait_terminal(struct job *j)
+{
+	int t;
+
+	for (t = 0; t < WAIT_MS; t += STEP_MS) {
+		job_poll(j);
+		if (job_state_terminal(j->q.state))
+			return 1;
+		sleep_ms(STEP_MS);
+	}
+	fprintf(stderr, "'%s' never ended (is %s)\n", j->name,
+		job_state_name(j->q.state));
+	return 0;
+}
+
+static int wait_file(const char *path)
+{
+	int t;
+
+	for (t = 0; t < WAIT_MS; t += STEP_MS) {
+		if (access(path, F_OK) == 0)
+			return 1;
+		sleep_ms(STEP_MS);
+	}
+	fprintf(stderr, "'%s' never appeared\n", path);
+	return 0;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) < 0 ? -1 : (long)st.st_size;
+}
+
+/* Waits until path is larger than size; returns 1, or 0 at the deadline. */
+static int wait_growth(const char *path, long size)
+{
+	int t;
+
+	for (t = 0; t < WAIT_MS; t += STEP_MS) {
+		if (file_size(path) > size)
+			return 1;
+		sleep_ms(STEP_MS);
+	}
+	return 0;
+}
+
+static void touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
+static int file_contains(const char *path, const char *needle)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	int found = file_read_all(path, 1 << 20, &b) == TFS_OK && b.p &&
+		    strstr(b.p, needle);
+
+	buf_release(&b);
+	return found;
+}
+
+static int file_lines(const char *path)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	int n = 0;
+	size_t i;
+
+	if (file_read_all(path, 1 << 20, &b) == TFS_OK)
+		for (i = 0; i < b.len; i++)
+			n += b.p[i] == '\n';
+	buf_release(&b);
+	return n;
+}
+
+/* Reads an integer field of the job's job.json, or -1. */
+static long long job_json_field(const struct job *j, const char *key)
+{
+	struct buf b = BUF_INIT(4096);
+	long long v = -1;
+	cJSON *o = NULL;
+	const cJSON *it;
+
+	if (file_read_all(job_file(j, "job.json"), 4096, &b) == TFS_OK &&
+	    b.p)
+		o = cJSON_Parse(b.p);
+	it = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (cJSON_IsNumber(it))
+		v = (long long)it->valuedouble;
+	cJSON_Delete(o);
+	buf_release(&b);
+	return v;
+}
+
+static int init_conn(const char *conf_text, char *err, size_t errlen)
+{
+	cJSON *conf = conf_text ? cJSON_Parse(conf_text) : NULL;
+	int r;
+
+	memset(&conn, 0, sizeof(conn));
+	conn.ops = &local_connector_ops;
+	conn.name = "local";
+	r = conn.ops->init(&conn, conf, err, errlen);
+	cJSON_Delete(conf);
+	return r;
+}
+
+static void test_registry(void)
+{
+	CHECK(connector_find("local") == &local_connector_ops);
+	CHECK(connector_find("nope") == NULL);
+	CHECK(connector_find(NULL) == NULL);
+	CHECK_STR(job_state_name(JOB_RUNNING), "running");
+	CHECK_STR(job_state_name(JOB_PREEMPTED), "preempted");
+	CHECK_STR(job_state_name(JOB_UNKNOWN), "unknown");
+	CHECK(job_state_terminal(JOB_COMPLETED));
+	CHECK(job_state_terminal(JOB_FAILED));
+	CHECK(job_state_terminal(JOB_STOPPED));
+	CHECK(job_state_terminal(JOB_PREEMPTED));
+	CHECK(!job_state_terminal(JOB_RUNNING));
+	CHECK(!job_state_terminal(JOB_PAUSED));
+	CHECK(!job_state_terminal(JOB_PENDING));
+	CHECK(!job_state_terminal(JOB_UNKNOWN));
+	CHECK(local_connector_ops.fetch_log == NULL);
+}
+
+static void test_init(void)
+{
+	char err[256] = "";
+
+	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
+	CHECK(conn.cap_cpus == (int)sysconf(_SC_NPROCESSORS_ONLN));
+	CHECK(conn.cap_max_jobs == conn.cap_cpus);
+	CHECK(conn.cap_memory_mb > 0);
+	CHECK(conn.cap_gpus >= 0);
+	CHECK(conn.ops->ping(&conn, err, sizeof(err)) == 0);
+	conn.ops->release(&conn);
+
+	CHECK(init_conn("{\"type\":\"local\",\"kill_grace_s\":3,\"slots\":"
+			"{\"cpus\":3,\"gpus\":2,\"memory_mb\":512,"
+			"\"max_jobs\":5}}", err, sizeof(err)) == 0);
+	CHECK(conn.cap_cpus == 3);
+	CHECK(conn.cap_gpus == 2);
+	CHECK(conn.cap_memory_mb == 512);
+	CHECK(conn.cap_max_jobs == 5);
+	conn.ops->release(&conn);
+
+	CHECK(init_conn("{\"slotz\":{}}", err, sizeof(err)) == -1);
+	CHECK_STR(err, "unknown key 'slotz'");
+	CHECK(init_conn("{\"slots\":{\"cpu\":1}}", err, sizeof(err)) == -1);
+	CHECK_STR(err, "unknown key 'slots.cpu'");
+	CHECK(init_conn("{\"slots\":{\"cpus\":-1}}", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "'slots.cpus'") != NULL);
+	CHECK(init_conn("{\"kill_grace_s\":\"x\"}", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "'kill_grace_s'") != NULL);
+	CHECK(init_conn("{\"type\":\"slurm\"}", err, sizeof(err)) == -1);
+	CHECK(init_conn("[]", err, sizeof(err)) == -1);
+
+	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
+}
+
+static void test_exit_code(void)
+{
+	struct job *j = job_new("exit3", NULL), *k = job_new("exit0", NULL);
+
+	snprintf(j->script, sizeof(j->script),
+		 "echo hello; echo err >&2; exit 3");
+	CHECK(job_submit(j) == 0);
+	CHECK(j->id[0] != '\0');
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_FAILED);
+	CHECK(j->q.exit_code == 3);
+	CHECK(j->q.term_signal == 0);
+	CHECK_STR(j->q.reason, "exit code 3");
+	CHECK(j->q.start_ms > 0 && j->q.end_ms >= j->q.start_ms);
+	CHECK(j->q.cpu_percent == -1 && j->q.rss_kb == -1);
+	CHECK(file_contains(j->log, "hello\n"));
+	CHECK(file_contains(j->log, "err\n"));
+
+	/* Without a workdir the job starts in its attempt directory. */
+	snprintf(k->script, sizeof(k->script), "pwd");
+	CHECK(job_submit(k) == 0);
+	CHECK(wait_terminal(k));
+	CHECK(k->q.state == JOB_COMPLETED);
+	CHECK(k->q.exit_code == 0);
+	CHECK_STR(k->q.reason, "");
+	CHECK(file_contains(k->log, k->dir));
+}
+
+static void test_env(void)
+{
+	struct job *j = job_new("env", NULL);
+	char *env[] = { "TRAINFS_X=1", "TRAINFS_OVR=new", NULL };
+
+	setenv("TRAINFS_FROM_DAEMON", "yes", 1);
+	setenv("TRAINFS_OVR", "old", 1);
+	snprintf(j->script, sizeof(j->script),
+		 "echo \"X=$TRAINFS_X D=$TRAINFS_FROM_DAEMON O=$TRAINFS_OVR "
+		 "C=$CUDA_VISIBLE_DEVICES\"; echo \"n=$(env | grep -c "
+		 "'^TRAINFS_OVR=')\"; pwd");
+	j->spec.env = env;
+	j->spec.gpu_list = "0,1";
+	j->spec.workdir = root;
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_COMPLETED);
+	CHECK(file_contains(j->log, "X=1 D=yes O=new C=0,1\n"));
+	CHECK(file_contains(j->log, "n=1\n"));
+	CHECK(file_contains(j->log, root));
+	unsetenv("TRAINFS_FROM_DAEMON");
+	unsetenv("TRAINFS_OVR");
+}
+
+static void test_idempotent(void)
+{
+	struct job *j = job_new("idem", NULL);
+	char id2[JOB_ID_MAX] = "", id3[JOB_ID_MAX] = "", err[256];
+
+	snprintf(j->script, sizeof(j->script),
+		 "echo started >> count; while [ ! -e go ]; do sleep 0.02; "
+		 "done");
+	CHECK(conn.ops->find(&conn, &j->spec, id2, sizeof(id2), err,
+			     sizeof(err)) == 0);
+	CHECK(job_submit(j) == 0);
+	CHECK(conn.ops->submit(&conn, &j->spec, id2, sizeof(id2), err,
+			       sizeof(err)) == 0);
+	CHECK_STR(id2, j->id);
+	CHECK(conn.ops->find(&conn, &j->spec, id3, sizeof(id3), err,
+			     sizeof(err)) == 1);
+	CHECK_STR(id3, j->id);
+	CHECK(wait_file(job_file(j, "count")));
+	touch(job_file(j, "go"));
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_COMPLETED);
+	/* Even after the end, the attempt is found, not run again. */
+	memset(id2, 0, sizeof(id2));
+	CHECK(conn.ops->submit(&conn, &j->spec, id2, sizeof(id2), err,
+			       sizeof(err)) == 0);
+	CHECK_STR(id2, j->id);
+	CHECK(file_lines(job_file(j, "count")) == 1);
+}
+
+static void test_pause(void)
+{
+	struct job *j = job_new("pause", NULL);
+	char counter[PATH_MAX];
+	long size;
+	int round;
+
+	snprintf(j->script, sizeof(j->script),
+		 "i=0; while :; do i=$((i+1)); echo $i >> counter; "
+		 "sleep 0.05; done");
+	CHECK(job_submit(j) == 0);
+	snprintf(counter, sizeof(counter), "%s", job_file(j, "counter"));
+	CHECK(wait_growth(counter, 0));
+	/*
+	 * Several rounds, so that some stop lands while sh is in vfork():
+	 * then only its child can stop, and the job must still read paused.
+	 */
+	for (round = 0; round < 5; round++) {
+		CHECK(job_signal(j, JOB_SIG_PAUSE) == 0);
+		CHECK(wait_state(j, JOB_PAUSED));
+		size = file_size(counter);
+		sleep_ms(200);
+		job_poll(j);
+		CHECK(j->q.state == JOB_PAUSED);
+		CHECK(file_size(counter) == size);
+		CHECK(job_signal(j, JOB_SIG_RESUME) == 0);
+		CHECK(wait_state(j, JOB_RUNNING));
+		CHECK(wait_growth(counter, size));
+	}
+
+	/* Cancelling a paused job: TERM must reach it, hence the CONT. */
+	CHECK(job_signal(j, JOB_SIG_PAUSE) == 0);
+	CHECK(wait_state(j, JOB_PAUSED));
+	CHECK(job_cancel(j, 5) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_STOPPED);
+	CHECK_STR(j->q.reason, "cancelled");
+	CHECK(j->q.term_signal == SIGTERM);
+	CHECK(job_signal(j, JOB_SIG_RESUME) == -1);
+	CHECK(job_cancel(j, 5) == 0);
+}
+
+static void test_cancel(void)
+{
+	char *sleep_argv[] = { "sleep", "100", NULL };
+	struct job *j = job_new("cancel", sleep_argv);
+	struct job *k = job_new("cancel-trap", NULL);
+	int64_t t0;
+
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_state(j, JOB_RUNNING));
+	CHECK(job_cancel(j, 0) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_STOPPED);
+	CHECK_STR(j->q.reason, "cancelled");
+	CHECK(j->q.term_signal == SIGTERM);
+	CHECK(j->q.exit_code == -1);
+
+	/* `touch ready` after the trap: no TERM can come before it. */
+	snprintf(k->script, sizeof(k->script),
+		 "trap '' TERM; touch ready; sleep 100");
+	CHECK(job_submit(k) == 0);
+	CHECK(wait_file(job_file(k, "ready")));
+	t0 = now_ms();
+	CHECK(job_cancel(k, 1) == 0);
+	CHECK(wait_terminal(k));
+	CHECK(k->q.state == JOB_STOPPED);
+	CHECK(k->q.term_signal == SIGKILL);
+	/* A lower bound only: the KILL waited for the grace. */
+	CHECK(k->q.end_ms - t0 >= 900);
+}
+
+static void test_missing(void)
+{
+	char *argv[] = { "trainfs-no-such-binary", "x", NULL };
+	struct job *j = job_new("missing", argv);
+	struct job *k = job_new("badwd", NULL);
+
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_FAILED);
+	CHECK(j->q.exit_code == 127);
+	CHECK_STR(j->q.reason, "cannot execute 'trainfs-no-such-binary': "
+		  "No such file or directory");
+	CHECK(file_contains(j->log, "cannot execute 'trainfs-no-such-binary'"));
+
+	snprintf(k->script, sizeof(k->script), "true");
+	k->spec.workdir = "/nonexistent/trainfs";
+	CHECK(job_submit(k) == 0);
+	CHECK(wait_terminal(k));
+	CHECK(k->q.state == JOB_FAILED);
+	CHECK(k->q.exit_code == 127);
+	CHECK_STR(k->q.reason, "cannot change directory to "
+		  "'/nonexistent/trainfs': No such file or directory");
+}
+
+static void test_restart(void)
+{
+	struct job *j = job_new("restart", NULL);
+	char err[256];
+
+	snprintf(j->script, sizeof(j->script),
+		 "while [ ! -e go ]; do sleep 0.02; done; exit 5");
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_state(j, JOB_RUNNING));
+	/* The daemon goes away and comes back: only the files remain. */
+	conn.ops->release(&conn);
+	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
+	job_poll(j);
+	CHECK(j->q.state == JOB_RUNNING);
+	touch(job_file(j, "go"));
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_FAILED);
+	CHECK(j->q.exit_code == 5);
+	CHECK_STR(j->q.reason, "exit code 5");
+}
+
+static void test_supervisor_lost(void)
+{
+	char *argv[] = { "sleep", "100", NULL };
+	struct job *j = job_new("lost", argv);
+	struct job *k = job_new("never", argv);
+	long long spid, pgid;
+	char path[64];
+	int t, gone = 0;
+
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_state(j, JOB_RUNNING));
+	spid = job_json_field(j, "supervisor_pid");
+	pgid = job_json_field(j, "pgid");
+	CHECK(spid > 1 && pgid > 1 && spid != pgid);
+	CHECK(spid == atoll(j->id));
+	CHECK(kill((pid_t)spid, SIGKILL) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_FAILED);
+	CHECK(j->q.exit_code == -1);
+	CHECK_STR(j->q.reason, "supervisor lost: no exit status recorded");
+	CHECK(job_signal(j, JOB_SIG_PAUSE) == -1);
+
+	/* The orphaned job is still there; cancel kills its group. */
+	CHECK(kill(-(pid_t)pgid, 0) == 0);
+	CHECK(job_cancel(j, 1) == 0);
+	snprintf(path, sizeof(path), "/proc/%lld/stat", pgid);
+	for (t = 0; t < WAIT_MS && !gone; t += STEP_MS) {
+		struct buf b = BUF_INIT(4096);
+		const char *rp;
+
+		/* Gone, or a zombie if init here does not reap. */
+		gone = file_read_all(path, 4096, &b) != TFS_OK || !b.p ||
+		       !(rp = strrchr(b.p, ')')) || rp[2] == 'Z';
+		buf_release(&b);
+		if (!gone)
+			sleep_ms(STEP_MS);
+	}
+	CHECK(gone);
+
+	/* Nothing submitted: unknown, and nothing to cancel. */
+	job_poll(k);
+	CHECK(k->q.state == JOB_UNKNOWN);
+	CHECK(job_cancel(k, 1) == 0);
+}
+
+static void test_sample(void)
+{
+	char *argv[] = { "python3", "-c",
+		"import os, time\n"
+		"x = b'x' * 50_000_000\n"
+		"open('ready', 'w').close()\n"
+		"while not os.path.exists('go'):\n"
+		"    time.sleep(0.02)\n", NULL };
+	struct job *j = job_new("sample", argv);
+	struct job *done = jobs[0];    /* "exit3", long over */
+	struct job_query qs[2];
+	char err[256];
+
+	CHECK(job_submit(j) == 0);
+	if (!wait_file(job_file(j, "ready"))) {
+		job_poll(j);
+		printf("SKIP cpu/rss sampling: python3 job did not start "
+		       "(%s)\n", j->q.reason);
+		touch(job_file(j, "go"));
+		return;
+	}
+	job_poll(j);
+	CHECK(j->q.state == JOB_RUNNING);
+	CHECK(j->q.cpu_percent == -1);
+	CHECK(j->q.rss_kb > 40000);
+	sleep_ms(200);
+
+	/* One batched call for a running and an ended job. */
+	qs[0] = j->q;
+	qs[1] = done->q;
+	CHECK(conn.ops->poll(&conn, qs, 2, err, sizeof(err)) == 0);
+	CHECK(qs[0].state == JOB_RUNNING);
+	CHECK(qs[0].cpu_percent >= 0);
+	CHECK(qs[0].rss_kb > 40000);
+	CHECK(qs[0].start_ms > 0 && qs[0].end_ms == 0);
+	CHECK(qs[1].state == JOB_FAILED && qs[1].exit_code == 3);
+	CHECK(qs[1].cpu_percent == -1 && qs[1].rss_kb == -1);
+
+	touch(job_file(j, "go"));
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_COMPLETED);
+	CHECK(j->q.rss_kb == -1);
+}
+
+/* Ends whatever a failed check left running, then removes the tree. */
+static void cleanup(void)
+{
+	int i;
+
+	for (i = 0; i < njobs; i++) {
+		job_poll(jobs[i]);
+		if (!job_state_terminal(jobs[i]->q.state) &&
+		    jobs[i]->q.state != JOB_UNKNOWN) {
+			job_cancel(jobs[i], 1);
+			wait_terminal(jobs[i]);
+		}
+		free(jobs[i]);
+	}
+	conn.ops->release(&conn);
+	rm_rf(root);
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/test_local.XXXXXX";
+
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(root, sizeof(root), "%s", tmpl);
+	test_registry();
+	test_init();
+	test_exit_code();
+	test_env();
+	test_idempotent();
+	test_pause();
+	test_cancel();
+	test_missing();
+	test_restart();
+	test_supervisor_lost();
+	test_sample();
+	cleanup();
+	return TEST_REPORT();
+}
