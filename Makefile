@@ -40,7 +40,7 @@ FS_SRC = fs/trainfs.c
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(CONN_SRC))
 FS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(FS_SRC))
 
-UNIT_TESTS = test_config test_metrics test_local test_store test_core
+UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 TOOLS = tools/floorfs tools/bench_read tools/bench_submit
 

@@ -12,9 +12,15 @@
  * A. S forks the job J, which becomes the leader of its own process group
  * (pause and cancel signal the whole group, never S) and execs the argv.
  * A, S and J are children of a threaded daemon that never exec (A, S) or
- * not yet (J), so they call only async-signal-safe functions and snprintf:
- * no stdio, no log_msg() (its mutex may be held by a daemon thread), no
- * cJSON; everything they need is prepared in struct local_launch first.
+ * not yet (J), so they call only async-signal-safe functions, snprintf
+ * and file_write_atomic(), which is made of them: no stdio, no log_msg()
+ * (its mutex may be held by a daemon thread), no cJSON, no strerror()
+ * (it may translate); what they need is prepared in struct local_launch.
+ *
+ * A job ends when its main process J ends: S then kills what J left in its
+ * process group, as Slurm ends a step. Pause stops the group with SIGSTOP
+ * and leaves attempt_dir/paused, which poll() needs because a vfork()ing
+ * shell cannot stop while its stopped child holds it (see local_poll()).
  *
  * A job that cannot be started (a missing binary, a bad workdir, a log that
  * cannot be opened) is not an error of submit(): submit() returns 0 and the
@@ -138,6 +144,7 @@ struct local_sample {
 /* c->priv. Only the poller thread touches it (see connector.h). */
 struct local {
 	int kill_grace_s;
+	int no_pidfd;                    /* pidfd_open() said ENOSYS */
 	uint64_t clock;
 	struct local_sample samples[LOCAL_SAMPLES_MAX];
 };
@@ -161,7 +168,7 @@ struct local_pstat {
 	long long rss;                   /* pages */
 };
 
-/* ---- helpers safe in a forked child ------------------------------------ */
+/* ---- helpers safe in a forked child ------------------------------------- */
 
 /* Parses a decimal integer the way /proc prints it; no locale, no errno. */
 static long long local_num(const char *s)
@@ -379,7 +386,7 @@ static void local_close_fds_except(int keep)
 	closedir(d);
 }
 
-/* ---- the job: J ---------------------------------------------------------- */
+/* ---- the job: J --------------------------------------------------------- */
 
 /*
  * Runs in J between fork and exec. Reports a failure to start as a reason
@@ -413,7 +420,7 @@ local_job_exec(const struct local_launch *l, int efd)
 			 l->log_path, local_errstr(err));
 		goto fail;
 	}
-	/* dup2() clears close-on-exec on 1 and 2; stdin is /dev/null already. */
+	/* dup2() clears close-on-exec; stdin is /dev/null already. */
 	if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
 		err = errno;
 		snprintf(reason, sizeof(reason), "cannot open log '%.180s': %s",
@@ -436,7 +443,7 @@ fail:
 	_exit(127);
 }
 
-/* ---- the supervisor: S --------------------------------------------------- */
+/* ---- the supervisor: S -------------------------------------------------- */
 
 /* The grace written by cancel(), else the one given at submit. */
 static int local_cancel_grace(const struct local_launch *l)
@@ -550,12 +557,12 @@ local_supervise(const struct local_launch *l, int rep)
 {
 	struct local_report r;
 	struct local_pstat ps;
-	char reason[JOB_REASON_MAX], esc[JOB_REASON_MAX * 6], buf[LOCAL_FILE_MAX];
-	char code[16];
+	char reason[JOB_REASON_MAX], esc[JOB_REASON_MAX * 6];
+	char buf[LOCAL_FILE_MAX], code[16];
 	long long start_ms, end_ms;
 	size_t rlen = 0;
 	sigset_t set;
-	int lockfd, sfd, ep[2], i, status, cancelled = 0, len;
+	int lockfd, sfd, ep[2], i, status, cancelled = 0, len, sig;
 	pid_t jpid;
 
 	memset(&r, 0, sizeof(r));
@@ -657,9 +664,7 @@ local_supervise(const struct local_launch *l, int rep)
 	status = local_wait_job(l, sfd, jpid, &cancelled);
 	end_ms = now_ms();
 
-	if (status < 0)
-		snprintf(code, sizeof(code), "null");
-	else if (WIFEXITED(status))
+	if (status >= 0 && WIFEXITED(status))
 		snprintf(code, sizeof(code), "%d", WEXITSTATUS(status));
 	else
 		snprintf(code, sizeof(code), "null");
@@ -667,12 +672,12 @@ local_supervise(const struct local_launch *l, int rep)
 		rlen = (size_t)snprintf(reason, sizeof(reason),
 					"exit status lost");
 	local_json_escape(reason, esc, sizeof(esc));
+	sig = status >= 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	len = snprintf(buf, sizeof(buf),
 		       "{\"exit_code\":%s,\"signal\":%d,\"cancelled\":%s,"
 		       "\"start_ms\":%lld,\"end_ms\":%lld%s%s%s}\n",
-		       code,
-		       status >= 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-		       cancelled ? "true" : "false", start_ms, end_ms,
+		       code, sig, cancelled ? "true" : "false", start_ms,
+		       end_ms,
 		       rlen ? ",\"reason\":\"" : "", esc, rlen ? "\"" : "");
 	/* The lock is released only by our exit, after the status is safe. */
 	for (i = 0; i < LOCAL_EXIT_WRITE_TRIES; i++) {
@@ -706,8 +711,10 @@ local_child_a(const struct local_launch *l, int rep)
 	if (nul < 0)
 		local_report_exit(w, &r, LOCAL_REP_ERROR, LOCAL_STAGE_DEVNULL,
 				  errno);
-	/* Not the daemon's stdout: a reader of it must see EOF when the
-	   daemon exits, not when the last job does. */
+	/*
+	 * Not the daemon's stdout: a reader of it must see EOF when the
+	 * daemon exits, not when the last job does.
+	 */
 	dup2(nul, 0);
 	dup2(nul, 1);
 	dup2(nul, 2);
@@ -724,7 +731,7 @@ local_child_a(const struct local_launch *l, int rep)
 	_exit(0);
 }
 
-/* ---- the daemon's side --------------------------------------------------- */
+/* ---- the daemon's side -------------------------------------------------- */
 
 /* Fills p for attempt_dir; returns 0, or -1 with err when too long. */
 static int local_paths_init(struct local_paths *p, const char *dir,
@@ -807,7 +814,9 @@ static int local_lock_held(const char *path, char *err, size_t errlen)
 /*
  * Loads the JSON object in path, at most LOCAL_FILE_MAX bytes. Returns 1
  * and sets *out (caller frees with cJSON_Delete()), 0 when the file does
- * not exist, -1 with err otherwise.
+ * not exist, -1 with err when it could not be read (maybe for now: EIO,
+ * EMFILE), -2 with err when it is not what we wrote (for good: the files
+ * are replaced atomically, so never half-written).
  */
 static int local_json_load(const char *path, cJSON **out, char *err,
 			   size_t errlen)
@@ -819,6 +828,12 @@ static int local_json_load(const char *path, cJSON **out, char *err,
 	if (r == TFS_ENOENT) {
 		buf_release(&b);
 		return 0;
+	}
+	if (r == TFS_EFBIG) {
+		snprintf(err, errlen, "'%.200s' is over %d bytes", path,
+			 LOCAL_FILE_MAX);
+		buf_release(&b);
+		return -2;
 	}
 	if (r != TFS_OK) {
 		snprintf(err, errlen, "cannot read '%.200s': %s", path,
@@ -832,7 +847,7 @@ static int local_json_load(const char *path, cJSON **out, char *err,
 		cJSON_Delete(*out);
 		*out = NULL;
 		snprintf(err, errlen, "'%.200s' is not a JSON object", path);
-		return -1;
+		return -2;
 	}
 	return 1;
 }
@@ -853,7 +868,10 @@ static int local_json_ll(const cJSON *obj, const char *key, long long *v)
 	return 0;
 }
 
-/* Reads job.json. Returns 1 (filled), 0 when absent, -1 with err. */
+/*
+ * Reads job.json. Returns 1 (filled), 0 when absent, -1 or -2 with err as
+ * local_json_load().
+ */
 static int local_job_read(const struct local_paths *p, struct local_job *job,
 			  char *err, size_t errlen)
 {
@@ -872,7 +890,7 @@ static int local_job_read(const struct local_paths *p, struct local_job *job,
 	    job->spid > INT_MAX || job->pgid > INT_MAX) {
 		snprintf(err, errlen, "'%.200s' lacks the job's pids", p->job);
 		cJSON_Delete(o);
-		return -1;
+		return -2;
 	}
 	local_json_ll(o, "job_start_ticks", &ticks);
 	local_json_ll(o, "kill_grace_s", &grace);
@@ -884,7 +902,10 @@ static int local_job_read(const struct local_paths *p, struct local_job *job,
 	return 1;
 }
 
-/* Reads exit.json. Returns 1 (filled), 0 when absent, -1 with err. */
+/*
+ * Reads exit.json. Returns 1 (filled), 0 when absent, -1 or -2 with err as
+ * local_json_load().
+ */
 static int local_exit_read(const struct local_paths *p, struct local_exit *ex,
 			   char *err, size_t errlen)
 {
@@ -903,7 +924,7 @@ static int local_exit_read(const struct local_paths *p, struct local_exit *ex,
 	} else if (!cJSON_IsNull(it)) {
 		snprintf(err, errlen, "'%.200s' lacks the exit code", p->exit);
 		cJSON_Delete(o);
-		return -1;
+		return -2;
 	}
 	if (local_json_ll(o, "signal", &v) == 0)
 		ex->sig = (int)v;
@@ -1025,7 +1046,8 @@ static char **local_env_build(const struct job_spec *spec, char **cuda,
 		over[nover++] = spec->env[i];
 	}
 	if (spec->gpu_list) {
-		size_t len = strlen(spec->gpu_list) + sizeof("CUDA_VISIBLE_DEVICES=");
+		size_t len = sizeof("CUDA_VISIBLE_DEVICES=") +
+			     strlen(spec->gpu_list);
 
 		*cuda = xmalloc(len);
 		snprintf(*cuda, len, "CUDA_VISIBLE_DEVICES=%s", spec->gpu_list);
@@ -1234,7 +1256,7 @@ out:
 	return ret;
 }
 
-/* ---- poll ------------------------------------------------------------------ */
+/* ---- poll --------------------------------------------------------------- */
 
 static void local_query_reset(struct job_query *q)
 {
@@ -1292,9 +1314,11 @@ static void local_query_ended(struct job_query *q, const struct local_exit *ex)
 /*
  * Fills q's state from the attempt's files. Returns 1 and fills job when
  * the job is live (running or paused; local_poll() may still turn running
- * into paused), else 0. Never fails: what cannot be read is UNKNOWN with
- * the cause in reason, and never terminal, since core/ acts on a terminal
- * state for good.
+ * into paused), 0 when q is filled otherwise, -1 with the cause in
+ * q->reason when a file could not be read right now: a state would be a
+ * guess, and core/ takes UNKNOWN for a lost job. Files that are not what
+ * S writes make the job UNKNOWN, with the cause in reason: nobody can
+ * follow it any more.
  */
 static int local_query_one(struct job_query *q, struct local_job *job)
 {
@@ -1309,9 +1333,12 @@ static int local_query_one(struct job_query *q, struct local_job *job)
 		return 0;
 	r = local_job_read(&p, job, q->reason, sizeof(q->reason));
 	if (r < 0)
-		return 0;
+		return r == -1 ? -1 : 0;
 	if (r == 0) {
-		if (local_lock_held(p.lock, q->reason, sizeof(q->reason)) > 0)
+		held = local_lock_held(p.lock, q->reason, sizeof(q->reason));
+		if (held < 0)
+			return -1;
+		if (held)
 			q->state = JOB_PENDING;
 		return 0;
 	}
@@ -1322,15 +1349,16 @@ static int local_query_one(struct job_query *q, struct local_job *job)
 	 * supervisor, never one that finished between our two looks.
 	 */
 	held = local_lock_held(p.lock, q->reason, sizeof(q->reason));
-	if (held < 0)
-		return 0;
 	r = local_exit_read(&p, &ex, q->reason, sizeof(q->reason));
-	if (r < 0)
-		return 0;
 	if (r > 0) {
+		q->reason[0] = '\0';
 		local_query_ended(q, &ex);
 		return 0;
 	}
+	if (r == -2)
+		return 0;
+	if (r < 0 || held < 0)
+		return -1;
 	if (!held) {
 		q->state = JOB_FAILED;
 		snprintf(q->reason, sizeof(q->reason),
@@ -1427,38 +1455,51 @@ static double local_sample_cpu(struct local *lc, const struct local_live *lv)
 	return cpu;
 }
 
+/*
+ * Works on a copy of the queries, so that a file that cannot be read now
+ * leaves all of them as they were, as the contract asks of a failed poll.
+ */
 static int local_poll(struct connector *c, struct job_query *q, size_t n,
 		      char *err, size_t errlen)
 {
 	struct local *lc = c->priv;
 	struct local_live *lv;
+	struct job_query *tq;
 	char path[PATH_MAX];
 	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
 	size_t i, nl = 0;
+	int r;
 
-	(void)err;
-	(void)errlen;
 	if (!n)
 		return 0;
 	lv = xcalloc(n, sizeof(*lv));
+	tq = xmalloc(n * sizeof(*tq));
+	memcpy(tq, q, n * sizeof(*tq));
 	for (i = 0; i < n; i++) {
 		struct local_job job;
 
 		memset(&job, 0, sizeof(job));
-		if (local_query_one(&q[i], &job)) {
-			lv[nl].q = &q[i];
+		r = local_query_one(&tq[i], &job);
+		if (r < 0) {
+			snprintf(err, errlen, "%s", tq[i].reason);
+			free(tq);
+			free(lv);
+			return -1;
+		}
+		if (r > 0) {
+			lv[nl].q = &tq[i];
 			lv[nl].spid = job.spid;
 			lv[nl].pgid = job.pgid;
 			lv[nl].start_ticks = job.start_ticks;
 			lv[nl].paused_asked = access(local_paused_path(
-						q[i].attempt_dir, path,
+						tq[i].attempt_dir, path,
 						sizeof(path)), F_OK) == 0;
 			nl++;
 		} else if (job.spid) {
 			struct local_sample *s = local_sample_find(lc,
 								   job.spid);
 
-			if (s && job_state_terminal(q[i].state))
+			if (s && job_state_terminal(tq[i].state))
 				s->used = 0;
 		}
 	}
@@ -1476,11 +1517,13 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
 		lv[i].q->rss_kb = lv[i].rss_pages * (page_kb > 0 ? page_kb : 4);
 		lv[i].q->cpu_percent = local_sample_cpu(lc, &lv[i]);
 	}
+	memcpy(q, tq, n * sizeof(*q));
+	free(tq);
 	free(lv);
 	return 0;
 }
 
-/* ---- cancel and signal ----------------------------------------------------- */
+/* ---- cancel and signal -------------------------------------------------- */
 
 /*
  * Sends sig to the supervisor, only while it holds its lock. The pidfd is
@@ -1488,16 +1531,22 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
  * open, so the pidfd is the supervisor and not a process that reused its
  * pid. Returns 1 when sent, 0 when the supervisor is gone, -1 with err.
  */
-static int local_signal_supervisor(const struct local_paths *p,
+static int local_signal_supervisor(struct local *lc,
+				   const struct local_paths *p,
 				   const struct local_job *job, int sig,
 				   char *err, size_t errlen)
 {
 	int pfd = -1, held, r = -1;
 
 #ifdef SYS_pidfd_open
-	pfd = (int)syscall(SYS_pidfd_open, (pid_t)job->spid, 0);
-	if (pfd < 0 && errno == ESRCH)
-		return 0;
+	/* Asked once: an old kernel (or valgrind) will not learn it later. */
+	if (!lc->no_pidfd) {
+		pfd = (int)syscall(SYS_pidfd_open, (pid_t)job->spid, 0);
+		if (pfd < 0 && errno == ESRCH)
+			return 0;
+		if (pfd < 0 && errno == ENOSYS)
+			lc->no_pidfd = 1;
+	}
 #endif
 	held = local_lock_held(p->lock, err, errlen);
 	if (held <= 0) {
@@ -1540,7 +1589,6 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	char text[LOCAL_CANCEL_MAX];
 	int r, len;
 
-	(void)c;
 	if (local_paths_init(&p, q->attempt_dir, err, errlen) < 0)
 		return -1;
 	r = local_job_read(&p, &job, err, errlen);
@@ -1567,7 +1615,7 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 			 strerror(errno));
 		return -1;
 	}
-	r = local_signal_supervisor(&p, &job, SIGTERM, err, errlen);
+	r = local_signal_supervisor(c->priv, &p, &job, SIGTERM, err, errlen);
 	if (r != 0)
 		return r > 0 ? 0 : -1;
 
@@ -1579,8 +1627,8 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	 * TERM and wait, so KILL the group at once - but only while its
 	 * leader is provably our job, not a process that reused the pid.
 	 */
-	if (local_job_alive(&job, NULL) && kill(-(pid_t)job.pgid, SIGKILL) < 0 &&
-	    errno != ESRCH) {
+	if (local_job_alive(&job, NULL) &&
+	    kill(-(pid_t)job.pgid, SIGKILL) < 0 && errno != ESRCH) {
 		snprintf(err, errlen, "cannot kill process group %lld: %s",
 			 job.pgid, strerror(errno));
 		return -1;
@@ -1639,7 +1687,7 @@ static int local_signal(struct connector *c, const struct job_query *q,
 	return 0;
 }
 
-/* ---- init ------------------------------------------------------------------ */
+/* ---- init --------------------------------------------------------------- */
 
 /* Number of /dev/nvidiaN devices: one per NVIDIA GPU. */
 static int local_count_gpus(void)
@@ -1673,8 +1721,8 @@ static int local_conf_int(const cJSON *it, const char *prefix, long long lo,
 {
 	double d = cJSON_IsNumber(it) ? it->valuedouble : -1.0;
 
-	if (!cJSON_IsNumber(it) || d != (double)(long long)d || d < (double)lo ||
-	    d > (double)hi) {
+	if (!cJSON_IsNumber(it) || d != (double)(long long)d ||
+	    d < (double)lo || d > (double)hi) {
 		snprintf(err, errlen, "'%s%s' must be an integer from %lld "
 			 "to %lld", prefix, it->string, lo, hi);
 		return -1;

@@ -144,6 +144,19 @@ void run_save_locked(struct core *c, struct run *r)
 			r->name);
 }
 
+/*
+ * An event is one line of `events`: user bytes in it (a refused name, a
+ * provider's words) must not start another line or drive a terminal.
+ */
+static void event_clean(struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		if ((unsigned char)b->p[i] < 0x20 || b->p[i] == 0x7f)
+			b->p[i] = '?';
+}
+
 void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT(4096);
@@ -152,6 +165,7 @@ void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
+	event_clean(&b);
 	r->events_ms = now_ms();
 	if (store_event_add(c->store, r->id, r->events_ms, b.p ? b.p : ""))
 		log_msg(LOG_ERR, "cannot record event of '%s/%s'",
@@ -168,6 +182,7 @@ void core_event(struct core *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
+	event_clean(&b);
 	pthread_mutex_lock(&c->lock);
 	c->events_ms = now_ms();
 	store_event_add(c->store, 0, c->events_ms, b.p ? b.p : "");
@@ -1063,8 +1078,12 @@ int core_run_submit(struct core *c, int64_t run_id, const char *text,
 	ret = config_parse(text, len, tpl_lookup, c, cfg, reason, rlen);
 	if (!ret) {
 		pthread_mutex_lock(&c->lock);
+		/* r may have been removed while config_parse() ran unlocked */
+		r = hmap_iget(&c->run_by_id, run_id);
 		p = provider_find(c, cfg->provider);
-		if (!p) {
+		if (!r) {
+			ret = TFS_ENOENT;
+		} else if (!p) {
 			snprintf(reason, rlen, "unknown provider '%s'",
 				 cfg->provider);
 			ret = TFS_EINVAL;
@@ -1250,6 +1269,8 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 		r->retry_at_ms = 0;
 		r->exit_code = STORE_NO_EXIT;
 		r->ended_ms = 0;
+		/* else the poller polls the old job as the new attempt's */
+		r->job_id = (free(r->job_id), NULL);
 		r->seq = c->next_seq++;
 		run_set_state_locked(c, r, RS_QUEUED, "retry requested");
 		return TFS_OK;

@@ -773,7 +773,7 @@ static void poll_pass(struct core *c)
 		pthread_mutex_unlock(&c->lock);
 	}
 
-	/* 3. apply */
+	/* 3. apply: submissions, then metrics, then states */
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < nstarts; i++) {
 		struct start_job *sj = starts[i];
@@ -794,11 +794,48 @@ static void poll_pass(struct core *c)
 					  "submission failed", 1);
 		}
 	}
+	/*
+	 * Metrics first, state second: a reader who sees "completed" finds
+	 * the last metrics already there. The scan reads files with no lock.
+	 */
 	scans = xcalloc(npolls + 1, sizeof(*scans));
 	for (i = 0; i < npolls; i++) {
 		struct poll_job *pj = &polls[i];
 		char base[PATH_MAX];
-		int was_active;
+
+		r = hmap_iget(&c->run_by_id, pj->run_id);
+		if (!r || !run_state_active(r->state) || !pj->polled)
+			continue;
+		run_dir_path(c, r, base, sizeof(base));
+		scans[nscans].run_id = r->id;
+		scans[nscans].log_path = pathf("%s/log", base);
+		scans[nscans].mfile_path = pathf("%s/metrics.jsonl", base);
+		scans[nscans].log_off = r->log_offset;
+		scans[nscans].mfile_off = r->mfile_offset;
+		scans[nscans].final = job_state_terminal(pj->q.state);
+		scans[nscans].cpu = pj->q.state == JOB_RUNNING ?
+				    pj->q.cpu_percent : -1;
+		scans[nscans].rss_kb = pj->q.rss_kb;
+		nscans++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (i = 0; i < nscans; i++) {
+		struct scan *s = &scans[i];
+
+		scan_file(s, s->log_path, s->log_off, &s->new_log_off);
+		scan_file(s, s->mfile_path, s->mfile_off, &s->new_mfile_off);
+	}
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < nscans; i++) {
+		struct scan *s = &scans[i];
+
+		scan_apply_locked(c, s);
+		free(s->lines);
+		free(s->log_path);
+		free(s->mfile_path);
+	}
+	for (i = 0; i < npolls; i++) {
+		struct poll_job *pj = &polls[i];
 
 		r = hmap_iget(&c->run_by_id, pj->run_id);
 		if (!r || !run_state_active(r->state))
@@ -814,38 +851,10 @@ static void poll_pass(struct core *c)
 						 pj->do_signal - 1 == JOB_SIG_PAUSE ?
 						 "pause" : "resume", pj->sig_err);
 		}
-		if (!pj->polled)
-			continue;
-		was_active = 1;
-		apply_poll_locked(c, r, pj);
-		(void)was_active;
-		run_dir_path(c, r, base, sizeof(base));
-		scans[nscans].run_id = r->id;
-		scans[nscans].log_path = pathf("%s/log", base);
-		scans[nscans].mfile_path = pathf("%s/metrics.jsonl", base);
-		scans[nscans].log_off = r->log_offset;
-		scans[nscans].mfile_off = r->mfile_offset;
-		scans[nscans].final = !run_state_active(r->state);
-		scans[nscans].cpu = pj->q.state == JOB_RUNNING ?
-				    pj->q.cpu_percent : -1;
-		scans[nscans].rss_kb = pj->q.rss_kb;
-		nscans++;
+		if (pj->polled)
+			apply_poll_locked(c, r, pj);
 	}
 	pthread_mutex_unlock(&c->lock);
-
-	/* 4. metrics from the log and $TRAINFS_METRICS, read with no lock */
-	for (i = 0; i < nscans; i++) {
-		struct scan *s = &scans[i];
-
-		scan_file(s, s->log_path, s->log_off, &s->new_log_off);
-		scan_file(s, s->mfile_path, s->mfile_off, &s->new_mfile_off);
-		pthread_mutex_lock(&c->lock);
-		scan_apply_locked(c, s);
-		pthread_mutex_unlock(&c->lock);
-		free(s->lines);
-		free(s->log_path);
-		free(s->mfile_path);
-	}
 	free(scans);
 	for (i = 0; i < nstarts; i++)
 		start_free(starts[i]);

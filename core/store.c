@@ -838,8 +838,10 @@ int store_tpl_load(struct store *s, store_tpl_cb cb, void *arg)
 	int rc, r = TFS_OK;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT name, length(body), mtime_ms "
-			       "FROM templates ORDER BY name", -1, &st, NULL)) {
+	/* length() of TEXT counts characters; stat needs bytes */
+	if (sqlite3_prepare_v2(s->db, "SELECT name, length(CAST(body AS BLOB)), "
+			       "mtime_ms FROM templates ORDER BY name", -1, &st,
+			       NULL)) {
 		r = store_fail(s, "load templates");
 		goto out;
 	}

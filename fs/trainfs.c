@@ -170,6 +170,7 @@ struct fh {
 	uint64_t ino;
 	struct buf data;
 	int dirty;
+	int too_big;                /* a write went past the bound: refuse */
 	int created_tpl;            /* template made by create(): undo on error */
 	char name[TFS_NAME_MAX + 1];
 };
@@ -674,26 +675,37 @@ struct dirfill {
 	off_t off_base;
 };
 
-/* Adds one entry; returns 1 when the buffer is full. */
+/*
+ * Adds one entry; returns 1 when the buffer is full. For readdirplus, attr
+ * gives the attributes when the caller has them (it may hold core's lock,
+ * so it must not ask core again); otherwise they are looked up.
+ */
 static int dir_add(struct dirfill *d, const char *name, fuse_ino_t ino,
-		   mode_t type, off_t next_off)
+		   mode_t type, off_t next_off, const struct stat *attr,
+		   double attr_timeout)
 {
 	size_t n;
 
 	if (d->plus) {
 		struct fuse_entry_param e;
-		double timeout = 0;
+		double timeout = attr_timeout;
+
+		int dot = !strcmp(name, ".") || !strcmp(name, "..");
 
 		memset(&e, 0, sizeof(e));
-		if (strcmp(name, ".") && strcmp(name, "..")) {
+		if (attr) {
+			e.attr = *attr;
+		} else if (!dot) {
 			if (fs_stat(ino, &e.attr, &timeout))
 				return 0;     /* vanished meanwhile: skip */
-			e.ino = ino;
-			e.attr_timeout = timeout;
-			e.entry_timeout = DIR_TIMEOUT;
 		} else {
 			e.attr.st_ino = ino;
 			e.attr.st_mode = type;
+		}
+		if (!dot) {
+			e.ino = ino;
+			e.attr_timeout = timeout;
+			e.entry_timeout = DIR_TIMEOUT;
 		}
 		n = fuse_add_direntry_plus(d->req, d->buf + d->used,
 					   d->size - d->used, name, &e, next_off);
@@ -717,43 +729,30 @@ static int dir_add(struct dirfill *d, const char *name, fuse_ino_t ino,
 /*
  * Long listings (experiments, runs, templates) use offsets id + 3 so that a
  * listing resumes after the last id returned even while entries come and
- * go; "." and ".." take offsets 1 and 2.
+ * go; "." and ".." take offsets 1 and 2. Their callbacks run under core's
+ * lock and build attributes from what core passes them.
  */
 static int exp_fill(void *arg, const struct core_exp_info *e)
 {
 	struct dirfill *d = arg;
+	fuse_ino_t ino = INO(K_EXP, e->id, ES_DIR);
+	struct stat st;
 
-	return dir_add(d, e->name, INO(K_EXP, e->id, ES_DIR), S_IFDIR,
-		       (off_t)e->id + 3);
+	attr_init(&st, ino, S_IFDIR | 0755, 0, e->mtime_ms);
+	return dir_add(d, e->name, ino, S_IFDIR, (off_t)e->id + 3, &st,
+		       DIR_TIMEOUT);
 }
 
-/* A run's inode is needed for attributes; exact info is passed through. */
 static int run_fill(void *arg, const struct core_run_info *r)
 {
 	struct dirfill *d = arg;
-	size_t n;
+	fuse_ino_t ino = INO(K_RUN, r->id, RS_DIR);
+	struct stat st;
 
-	if (d->plus) {
-		/* built from r directly: no second lookup per run */
-		struct fuse_entry_param e;
-
-		memset(&e, 0, sizeof(e));
-		e.ino = INO(K_RUN, r->id, RS_DIR);
-		attr_init(&e.attr, e.ino, S_IFDIR | 0755, 0, r->updated_ms);
-		e.attr_timeout = DIR_TIMEOUT;
-		e.entry_timeout = DIR_TIMEOUT;
-		n = fuse_add_direntry_plus(d->req, d->buf + d->used,
-					   d->size - d->used, r->name, &e,
-					   (off_t)r->id + 3);
-		if (n > d->size - d->used) {
-			d->full = 1;
-			return 1;
-		}
-		d->used += n;
-		return 0;
-	}
-	return dir_add(d, r->name, INO(K_RUN, r->id, RS_DIR), S_IFDIR,
-		       (off_t)r->id + 3);
+	attr_init(&st, ino, S_IFDIR | 0755, 0, r->updated_ms);
+	st.st_ctim.tv_sec = r->created_ms / 1000;
+	return dir_add(d, r->name, ino, S_IFDIR, (off_t)r->id + 3, &st,
+		       DIR_TIMEOUT);
 }
 
 static int tpl_fill(void *arg, const struct core_tpl_info *t)
@@ -761,9 +760,13 @@ static int tpl_fill(void *arg, const struct core_tpl_info *t)
 	struct dirfill *d = arg;
 	char name[TFS_NAME_MAX + 8];
 
+	struct stat st;
+
 	snprintf(name, sizeof(name), "%s.json", t->name);
+	attr_init(&st, INO(K_TPL, t->id, 0), S_IFREG | 0644, t->size,
+		  t->mtime_ms);
 	return dir_add(d, name, INO(K_TPL, t->id, 0), S_IFREG,
-		       (off_t)t->id + 3);
+		       (off_t)t->id + 3, &st, 0);
 }
 
 /* Scratch files follow the fixed entries, at offsets 1000000 + n. */
@@ -788,7 +791,7 @@ static void scratch_fill(struct dirfill *d, fuse_ino_t parent, off_t off)
 	for (i = 0; i < n; i++) {
 		if (1000000 + i < off)
 			continue;
-		if (dir_add(d, v[i].name, v[i].ino, S_IFREG, 1000000 + i + 1))
+		if (dir_add(d, v[i].name, v[i].ino, S_IFREG, 1000000 + i + 1, NULL, 0))
 			break;
 	}
 	free(v);
@@ -818,9 +821,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (off < 1 && dir_add(&d, ".", ino, S_IFDIR, 1))
+	if (off < 1 && dir_add(&d, ".", ino, S_IFDIR, 1, NULL, 0))
 		goto out;
-	if (off < 2 && dir_add(&d, "..", INO_ROOT, S_IFDIR, 2))
+	if (off < 2 && dir_add(&d, "..", INO_ROOT, S_IFDIR, 2, NULL, 0))
 		goto out;
 	if (ino == INO_ROOT) {
 		static const struct { const char *n; fuse_ino_t ino; mode_t t; }
@@ -835,7 +838,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 		for (i = 0; i < (int)(sizeof(top) / sizeof(*top)); i++)
 			if (off < i + 3 && dir_add(&d, top[i].n, top[i].ino,
-						    top[i].t, i + 3))
+						    top[i].t, i + 3, NULL, 0))
 				goto out;
 	} else if (ino == INO_EXPERIMENTS) {
 		core_exp_list(fs.core, off > 2 ? off - 3 : 0, exp_fill, &d);
@@ -845,7 +848,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		for (i = 0; !core_provider_name(fs.core, i, pn); i++)
 			if (off < i + 3 && dir_add(&d, pn,
 						    INO(K_PROV, i + 1, PS_DIR),
-						    S_IFDIR, i + 3))
+						    S_IFDIR, i + 3, NULL, 0))
 				goto out;
 	} else if (ino == INO_TEMPLATES) {
 		if (off < 1000000)
@@ -855,23 +858,23 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			scratch_fill(&d, ino, off);
 	} else if (k == K_EXP && slot == ES_DIR) {
 		if (off < 3 && dir_add(&d, "description",
-				       INO(K_EXP, id, ES_DESCRIPTION), S_IFREG, 3))
+				       INO(K_EXP, id, ES_DESCRIPTION), S_IFREG, 3, NULL, 0))
 			goto out;
 		if (off < 4)
-			dir_add(&d, "runs", INO(K_EXP, id, ES_RUNS), S_IFDIR, 4);
+			dir_add(&d, "runs", INO(K_EXP, id, ES_RUNS), S_IFDIR, 4, NULL, 0);
 	} else if (k == K_EXP && slot == ES_RUNS) {
 		core_run_list(fs.core, id, off > 2 ? off - 3 : 0, run_fill, &d);
 	} else if (k == K_RUN && slot == RS_DIR) {
 		for (i = 1; i < RSLOT_MAX; i++)
 			if (off < i + 2 && dir_add(&d, run_files[i],
 						    INO(K_RUN, id, i), S_IFREG,
-						    i + 2))
+						    i + 2, NULL, 0))
 				goto out;
 		scratch_fill(&d, ino, off);
 	} else if (k == K_PROV && slot == PS_DIR) {
 		if (off < 3)
 			dir_add(&d, "status", INO(K_PROV, id, PS_STATUS),
-				S_IFREG, 3);
+				S_IFREG, 3, NULL, 0);
 	}
 out:
 	fuse_reply_buf(req, d.buf, d.used);
@@ -1306,6 +1309,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		r = buf_write_at(&h->data, data, size, off);
 		if (!r)
 			h->dirty = 1;
+		if (r == TFS_EFBIG)
+			h->too_big = 1;
 		if (r == TFS_EFBIG && h->kind == FH_CONFIG)
 			core_run_note(fs.core, INO_ID(h->ino),
 				      "config rejected: larger than 1 MiB");
@@ -1330,6 +1335,12 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 	int r = TFS_OK;
 
 	(void)ino;
+	if (h->too_big) {
+		/* never submit the first MiB of a larger file */
+		h->dirty = 0;
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
 	if (!h->dirty) {
 		fuse_reply_err(req, 0);
 		return;

@@ -114,23 +114,29 @@ static void job_poll(struct job *j)
 		fprintf(stderr, "poll '%s': %s\n", j->name, err);
 }
 
+/* The error of the last cancel or signal, for checks of expected ones. */
+static char last_err[256];
+
 static int job_cancel(struct job *j, int grace)
 {
-	char err[256] = "";
-	int r = conn.ops->cancel(&conn, &j->q, grace, err, sizeof(err));
+	int r;
 
+	last_err[0] = '\0';
+	r = conn.ops->cancel(&conn, &j->q, grace, last_err, sizeof(last_err));
 	if (r)
-		fprintf(stderr, "cancel '%s': %s\n", j->name, err);
+		fprintf(stderr, "cancel '%s': %s\n", j->name, last_err);
 	return r;
 }
 
-static int job_signal(struct job *j, enum job_signal sig)
+/* Prints the error only when the result is not the expected one. */
+static int job_signal(struct job *j, enum job_signal sig, int expect)
 {
-	char err[256] = "";
-	int r = conn.ops->signal(&conn, &j->q, sig, err, sizeof(err));
+	int r;
 
-	if (r)
-		fprintf(stderr, "signal '%s': %s\n", j->name, err);
+	last_err[0] = '\0';
+	r = conn.ops->signal(&conn, &j->q, sig, last_err, sizeof(last_err));
+	if (r != expect)
+		fprintf(stderr, "signal '%s': %s\n", j->name, last_err);
 	return r;
 }
 
@@ -248,6 +254,23 @@ static long long job_json_field(const struct job *j, const char *key)
 	return v;
 }
 
+/* The parent of pid from /proc, or -1. */
+static long long proc_ppid(long long pid)
+{
+	struct buf b = BUF_INIT(4096);
+	char path[64], state;
+	long long ppid = -1;
+	const char *rp;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+	if (file_read_all(path, 4096, &b) == TFS_OK && b.p &&
+	    (rp = strrchr(b.p, ')')) &&
+	    sscanf(rp + 1, " %c %lld", &state, &ppid) != 2)
+		ppid = -1;
+	buf_release(&b);
+	return ppid;
+}
+
 static int init_conn(const char *conf_text, char *err, size_t errlen)
 {
 	cJSON *conf = conf_text ? cJSON_Parse(conf_text) : NULL;
@@ -318,6 +341,7 @@ static void test_init(void)
 static void test_exit_code(void)
 {
 	struct job *j = job_new("exit3", NULL), *k = job_new("exit0", NULL);
+	struct job *m = job_new("kill9", NULL);
 
 	snprintf(j->script, sizeof(j->script),
 		 "echo hello; echo err >&2; exit 3");
@@ -341,6 +365,14 @@ static void test_exit_code(void)
 	CHECK(k->q.exit_code == 0);
 	CHECK_STR(k->q.reason, "");
 	CHECK(file_contains(k->log, k->dir));
+
+	snprintf(m->script, sizeof(m->script), "kill -9 $$");
+	CHECK(job_submit(m) == 0);
+	CHECK(wait_terminal(m));
+	CHECK(m->q.state == JOB_FAILED);
+	CHECK(m->q.exit_code == -1);
+	CHECK(m->q.term_signal == SIGKILL);
+	CHECK_STR(m->q.reason, "killed by signal 9 (Killed)");
 }
 
 static void test_env(void)
@@ -414,27 +446,28 @@ static void test_pause(void)
 	 * then only its child can stop, and the job must still read paused.
 	 */
 	for (round = 0; round < 5; round++) {
-		CHECK(job_signal(j, JOB_SIG_PAUSE) == 0);
+		CHECK(job_signal(j, JOB_SIG_PAUSE, 0) == 0);
 		CHECK(wait_state(j, JOB_PAUSED));
 		size = file_size(counter);
 		sleep_ms(200);
 		job_poll(j);
 		CHECK(j->q.state == JOB_PAUSED);
 		CHECK(file_size(counter) == size);
-		CHECK(job_signal(j, JOB_SIG_RESUME) == 0);
+		CHECK(job_signal(j, JOB_SIG_RESUME, 0) == 0);
 		CHECK(wait_state(j, JOB_RUNNING));
 		CHECK(wait_growth(counter, size));
 	}
 
 	/* Cancelling a paused job: TERM must reach it, hence the CONT. */
-	CHECK(job_signal(j, JOB_SIG_PAUSE) == 0);
+	CHECK(job_signal(j, JOB_SIG_PAUSE, 0) == 0);
 	CHECK(wait_state(j, JOB_PAUSED));
 	CHECK(job_cancel(j, 5) == 0);
 	CHECK(wait_terminal(j));
 	CHECK(j->q.state == JOB_STOPPED);
 	CHECK_STR(j->q.reason, "cancelled");
 	CHECK(j->q.term_signal == SIGTERM);
-	CHECK(job_signal(j, JOB_SIG_RESUME) == -1);
+	CHECK(job_signal(j, JOB_SIG_RESUME, -1) == -1);
+	CHECK(strstr(last_err, "is not running") != NULL);
 	CHECK(job_cancel(j, 5) == 0);
 }
 
@@ -501,6 +534,9 @@ static void test_restart(void)
 		 "while [ ! -e go ]; do sleep 0.02; done; exit 5");
 	CHECK(job_submit(j) == 0);
 	CHECK(wait_state(j, JOB_RUNNING));
+	/* The supervisor is not our child: it went to init with A's exit. */
+	CHECK(proc_ppid(job_json_field(j, "supervisor_pid")) != getpid());
+	CHECK(proc_ppid(job_json_field(j, "supervisor_pid")) > 0);
 	/* The daemon goes away and comes back: only the files remain. */
 	conn.ops->release(&conn);
 	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
@@ -533,7 +569,7 @@ static void test_supervisor_lost(void)
 	CHECK(j->q.state == JOB_FAILED);
 	CHECK(j->q.exit_code == -1);
 	CHECK_STR(j->q.reason, "supervisor lost: no exit status recorded");
-	CHECK(job_signal(j, JOB_SIG_PAUSE) == -1);
+	CHECK(job_signal(j, JOB_SIG_PAUSE, -1) == -1);
 
 	/* The orphaned job is still there; cancel kills its group. */
 	CHECK(kill(-(pid_t)pgid, 0) == 0);
@@ -602,14 +638,48 @@ static void test_sample(void)
 	CHECK(j->q.rss_kb == -1);
 }
 
+/*
+ * Files S did not write make a job unknown (for good); a file that cannot
+ * be read now fails the whole poll and leaves every query as it was.
+ */
+static void test_bad_files(void)
+{
+	struct job *j = job_new("garbage", NULL), *k = job_new("unreadable",
+							       NULL);
+	struct job_query qs[2];
+	char id[JOB_ID_MAX], err[256] = "";
+
+	mkdir_p(j->dir, 0700);
+	file_write_atomic(job_file(j, "job.json"), "garbage", 7, 0);
+	job_poll(j);
+	CHECK(j->q.state == JOB_UNKNOWN);
+	CHECK(strstr(j->q.reason, "is not a JSON object") != NULL);
+	CHECK(conn.ops->find(&conn, &j->spec, id, sizeof(id), err,
+			     sizeof(err)) == -1);
+	CHECK(strstr(err, "job.json") != NULL);
+	CHECK(conn.ops->submit(&conn, &j->spec, id, sizeof(id), err,
+			       sizeof(err)) == -1);
+
+	mkdir_p(job_file(k, "job.json"), 0700);   /* read() gives EISDIR */
+	qs[0] = jobs[0]->q;
+	qs[0].state = JOB_PREEMPTED;               /* a marker */
+	qs[1] = k->q;
+	CHECK(conn.ops->poll(&conn, qs, 2, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "cannot read") != NULL);
+	CHECK(qs[0].state == JOB_PREEMPTED);
+}
+
 /* Ends whatever a failed check left running, then removes the tree. */
 static void cleanup(void)
 {
 	int i;
 
 	for (i = 0; i < njobs; i++) {
-		job_poll(jobs[i]);
-		if (!job_state_terminal(jobs[i]->q.state) &&
+		char err[256];
+
+		/* Quietly: test_bad_files() left one that cannot be polled. */
+		if (!conn.ops->poll(&conn, &jobs[i]->q, 1, err, sizeof(err)) &&
+		    !job_state_terminal(jobs[i]->q.state) &&
 		    jobs[i]->q.state != JOB_UNKNOWN) {
 			job_cancel(jobs[i], 1);
 			wait_terminal(jobs[i]);
@@ -629,6 +699,8 @@ int main(void)
 		return 1;
 	}
 	snprintf(root, sizeof(root), "%s", tmpl);
+	/* The lost-supervisor test provokes a warning; it is expected. */
+	log_set_level(LOG_ERR);
 	test_registry();
 	test_init();
 	test_exit_code();
@@ -640,6 +712,7 @@ int main(void)
 	test_restart();
 	test_supervisor_lost();
 	test_sample();
+	test_bad_files();
 	cleanup();
 	return TEST_REPORT();
 }

@@ -1,0 +1,728 @@
+/*
+ * test_store.c - the SQLite store on a real database in a temporary
+ * directory: experiments (unique names, rename, description, delete that
+ * takes runs, events and metrics with it), every field of a run through
+ * insert, update and load, configs, events, metrics, templates,
+ * transactions that roll back or survive a reopen, and the refusal of a
+ * database written by a newer trainfs.
+ */
+#define _GNU_SOURCE
+#include "store.h"
+#include "util.h"
+#include "test.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+static char root[256];
+static char dbpath[PATH_MAX];
+static int64_t first_run;       /* "r1", checked again after a reopen */
+
+static struct store *reopen(struct store *s)
+{
+	char err[256] = "";
+	struct store *n = NULL;
+
+	store_close(s);
+	if (store_open(dbpath, &n, err, sizeof(err)))
+		fprintf(stderr, "reopen: %s\n", err);
+	return n;
+}
+
+/* PRAGMA user_version of the file, read with SQLite directly. */
+static int user_version(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+/* ---- experiments ---- */
+
+struct exp_seen {
+	int n;
+	int64_t ids[16];
+	char names[16][TFS_NAME_MAX + 1];
+	int64_t created[16], mtime[16];
+};
+
+static int exp_cb(void *arg, int64_t id, const char *name, int64_t created,
+		  int64_t mtime)
+{
+	struct exp_seen *s = arg;
+
+	if (s->n < 16) {
+		s->ids[s->n] = id;
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+		s->created[s->n] = created;
+		s->mtime[s->n] = mtime;
+	}
+	s->n++;
+	return 0;
+}
+
+static int exp_stop_cb(void *arg, int64_t id, const char *name,
+		       int64_t created, int64_t mtime)
+{
+	(void)id;
+	(void)name;
+	(void)created;
+	(void)mtime;
+	++*(int *)arg;
+	return 1;       /* non-zero stops the walk and is returned */
+}
+
+static void test_experiments(struct store *s)
+{
+	struct exp_seen seen = { 0 };
+	struct buf b = BUF_INIT(0);
+	int64_t a = 0, b2 = 0, dup = -1;
+	int calls = 0;
+
+	CHECK(store_exp_insert(s, "alpha", 1000, &a) == TFS_OK);
+	CHECK(store_exp_insert(s, "beta", 2000, &b2) == TFS_OK);
+	CHECK(a > 0 && b2 > a);
+	CHECK(store_exp_insert(s, "alpha", 3000, &dup) == TFS_EEXIST);
+	CHECK(dup == -1);
+	/* the failed insert left the prepared statement usable */
+	CHECK(store_exp_insert(s, "gamma", 3000, &dup) == TFS_OK);
+	CHECK(dup > b2);
+
+	CHECK(store_exp_load(s, exp_cb, &seen) == TFS_OK);
+	CHECK(seen.n == 3);
+	CHECK(seen.ids[0] == a && seen.ids[1] == b2 && seen.ids[2] == dup);
+	CHECK_STR(seen.names[0], "alpha");
+	CHECK_STR(seen.names[1], "beta");
+	CHECK(seen.created[0] == 1000 && seen.mtime[0] == 1000);
+	CHECK(store_exp_load(s, exp_stop_cb, &calls) == 1);
+	CHECK(calls == 1);
+
+	CHECK(store_exp_rename(s, dup, "beta") == TFS_EEXIST);
+	CHECK(store_exp_rename(s, dup, "delta") == TFS_OK);
+	memset(&seen, 0, sizeof(seen));
+	store_exp_load(s, exp_cb, &seen);
+	CHECK(seen.n == 3);
+	CHECK_STR(seen.names[2], "delta");
+	/* the old name is free again */
+	CHECK(store_exp_insert(s, "gamma", 4000, &dup) == TFS_OK);
+	CHECK(store_exp_delete(s, dup) == TFS_OK);
+
+	CHECK(store_exp_description(s, a, &b) == TFS_OK);
+	CHECK(b.len == 0);
+	CHECK(store_exp_set_description(s, a, "tuning the lr\nsecond line\n",
+					5000) == TFS_OK);
+	buf_reset(&b);
+	CHECK(store_exp_description(s, a, &b) == TFS_OK);
+	CHECK_STR(b.p, "tuning the lr\nsecond line\n");
+	memset(&seen, 0, sizeof(seen));
+	store_exp_load(s, exp_cb, &seen);
+	CHECK(seen.mtime[0] == 5000 && seen.created[0] == 1000);
+	buf_reset(&b);
+	CHECK(store_exp_description(s, 999999, &b) == TFS_ENOENT);
+	buf_release(&b);
+}
+
+/* ---- runs ---- */
+
+struct run_copy {
+	int found;
+	int64_t id, exp_id;
+	char name[TFS_NAME_MAX + 1], uuid[40];
+	int state, attempt, priority, max_retries;
+	int provider_null, job_id_null, reason_null, kind_null, sha_null;
+	char provider[64], job_id[64], reason[256], kind[32], sha[65];
+	int exit_code;
+	int64_t created_ms, submitted_ms, started_ms, ended_ms, updated_ms;
+	int64_t retry_at_ms;
+	int cancel_requested;
+	int64_t log_offset, mfile_offset, step_counter;
+};
+
+struct run_find {
+	int64_t want;
+	int count;
+	struct run_copy c;
+};
+
+static void copy_str(char *out, size_t len, int *isnull, const char *v)
+{
+	*isnull = v == NULL;
+	snprintf(out, len, "%s", v ? v : "");
+}
+
+static int run_cb(void *arg, const struct store_run *r)
+{
+	struct run_find *f = arg;
+	struct run_copy *c = &f->c;
+
+	f->count++;
+	if (r->id != f->want)
+		return 0;
+	c->found = 1;
+	c->id = r->id;
+	c->exp_id = r->exp_id;
+	snprintf(c->name, sizeof(c->name), "%s", r->name);
+	snprintf(c->uuid, sizeof(c->uuid), "%s", r->uuid);
+	c->state = r->state;
+	c->attempt = r->attempt;
+	c->priority = r->priority;
+	c->max_retries = r->max_retries;
+	copy_str(c->provider, sizeof(c->provider), &c->provider_null,
+		 r->provider);
+	copy_str(c->job_id, sizeof(c->job_id), &c->job_id_null, r->job_id);
+	copy_str(c->reason, sizeof(c->reason), &c->reason_null, r->reason);
+	copy_str(c->kind, sizeof(c->kind), &c->kind_null, r->kind);
+	copy_str(c->sha, sizeof(c->sha), &c->sha_null, r->config_sha);
+	c->exit_code = r->exit_code;
+	c->created_ms = r->created_ms;
+	c->submitted_ms = r->submitted_ms;
+	c->started_ms = r->started_ms;
+	c->ended_ms = r->ended_ms;
+	c->updated_ms = r->updated_ms;
+	c->retry_at_ms = r->retry_at_ms;
+	c->cancel_requested = r->cancel_requested;
+	c->log_offset = r->log_offset;
+	c->mfile_offset = r->mfile_offset;
+	c->step_counter = r->step_counter;
+	return 0;
+}
+
+static struct run_copy load_run(struct store *s, int64_t id, int *count)
+{
+	struct run_find f;
+
+	memset(&f, 0, sizeof(f));
+	f.want = id;
+	CHECK(store_run_load(s, run_cb, &f) == TFS_OK);
+	if (count)
+		*count = f.count;
+	return f.c;
+}
+
+static void test_runs(struct store *s)
+{
+	static const char sha[] =
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	struct store_run r;
+	struct run_copy c;
+	int64_t exp = 0, id = 0, id2 = 0, dup = -1;
+	struct buf b = BUF_INIT(0);
+	int n;
+
+	CHECK(store_exp_insert(s, "runs-exp", 100, &exp) == TFS_OK);
+
+	/* a fresh run: every optional string NULL, no exit code */
+	memset(&r, 0, sizeof(r));
+	r.exp_id = exp;
+	r.name = "r1";
+	r.uuid = "11111111-1111-4111-8111-111111111111";
+	r.state = 0;
+	r.exit_code = STORE_NO_EXIT;
+	r.created_ms = 1700000000001LL;
+	r.updated_ms = 1700000000002LL;
+	CHECK(store_run_insert(s, &r, &id) == TFS_OK);
+	CHECK(id > 0);
+	first_run = id;
+	c = load_run(s, id, NULL);
+	CHECK(c.found);
+	CHECK(c.exp_id == exp);
+	CHECK_STR(c.name, "r1");
+	CHECK_STR(c.uuid, "11111111-1111-4111-8111-111111111111");
+	CHECK(c.provider_null && c.job_id_null && c.reason_null &&
+	      c.kind_null && c.sha_null);
+	CHECK(c.exit_code == STORE_NO_EXIT);
+	CHECK(c.created_ms == 1700000000001LL && c.updated_ms == 1700000000002LL);
+	CHECK(c.submitted_ms == 0 && c.started_ms == 0 && c.ended_ms == 0);
+
+	/* the name is unique per experiment, the uuid everywhere */
+	r.uuid = "22222222-2222-4222-8222-222222222222";
+	CHECK(store_run_insert(s, &r, &dup) == TFS_EEXIST);
+	r.name = "r2";
+	r.uuid = "11111111-1111-4111-8111-111111111111";
+	CHECK(store_run_insert(s, &r, &dup) == TFS_EEXIST);
+	CHECK(dup == -1);
+	r.uuid = "22222222-2222-4222-8222-222222222222";
+	CHECK(store_run_insert(s, &r, &id2) == TFS_OK);
+
+	/* every mutable field through update */
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.exp_id = exp;
+	r.name = "ignored-by-update";
+	r.uuid = "ignored";
+	r.state = 6;
+	r.attempt = 3;
+	r.priority = -42;
+	r.max_retries = 7;
+	r.provider = "local";
+	r.job_id = "12345";
+	r.exit_code = 0;
+	r.reason = "exit code 0 - it's \"fine\"";
+	r.kind = "evaluation";
+	r.created_ms = 1;
+	r.submitted_ms = 2;
+	r.started_ms = 3;
+	r.ended_ms = 4;
+	r.updated_ms = 5;
+	r.retry_at_ms = 1800000000000LL;
+	r.cancel_requested = 2;
+	r.log_offset = 5000000000LL;     /* past 32 bits */
+	r.mfile_offset = 77;
+	r.step_counter = 9;
+	r.config_sha = sha;
+	CHECK(store_run_update(s, &r) == TFS_OK);
+	c = load_run(s, id, &n);
+	CHECK(n == 2);
+	CHECK(c.found);
+	CHECK_STR(c.name, "r1");
+	CHECK_STR(c.uuid, "11111111-1111-4111-8111-111111111111");
+	CHECK(c.state == 6 && c.attempt == 3 && c.priority == -42 &&
+	      c.max_retries == 7);
+	CHECK(!c.provider_null && !c.job_id_null && !c.reason_null &&
+	      !c.kind_null && !c.sha_null);
+	CHECK_STR(c.provider, "local");
+	CHECK_STR(c.job_id, "12345");
+	CHECK_STR(c.reason, "exit code 0 - it's \"fine\"");
+	CHECK_STR(c.kind, "evaluation");
+	CHECK_STR(c.sha, sha);
+	CHECK(c.exit_code == 0);        /* zero is an exit code, not "none" */
+	CHECK(c.created_ms == 1 && c.submitted_ms == 2 && c.started_ms == 3 &&
+	      c.ended_ms == 4 && c.updated_ms == 5);
+	CHECK(c.retry_at_ms == 1800000000000LL);
+	CHECK(c.cancel_requested == 2);
+	CHECK(c.log_offset == 5000000000LL && c.mfile_offset == 77 &&
+	      c.step_counter == 9);
+
+	/* negative exit codes, and strings back to NULL */
+	r.exit_code = -9;
+	r.provider = NULL;
+	r.job_id = NULL;
+	r.reason = NULL;
+	r.kind = NULL;
+	r.config_sha = NULL;
+	CHECK(store_run_update(s, &r) == TFS_OK);
+	c = load_run(s, id, NULL);
+	CHECK(c.exit_code == -9);
+	CHECK(c.provider_null && c.job_id_null && c.reason_null &&
+	      c.kind_null && c.sha_null);
+	r.exit_code = STORE_NO_EXIT;
+	CHECK(store_run_update(s, &r) == TFS_OK);
+	c = load_run(s, id, NULL);
+	CHECK(c.exit_code == STORE_NO_EXIT);
+
+	/* rename: unique within the experiment */
+	CHECK(store_run_rename(s, id2, "r1") == TFS_EEXIST);
+	CHECK(store_run_rename(s, id2, "r2b") == TFS_OK);
+	c = load_run(s, id2, NULL);
+	CHECK_STR(c.name, "r2b");
+
+	/* configs: none until set */
+	CHECK(store_run_config(s, id, &b) == TFS_ENOENT);
+	CHECK(store_run_effective(s, id, &b) == TFS_ENOENT);
+	CHECK(b.len == 0);
+	/* len counts: the bytes after it are not stored */
+	CHECK(store_run_set_config(s, id, "{\"command\":[\"true\"]}XYZ", 20,
+				   "{\"command\":[\"true\"],\"provider\":\"local\"}")
+	      == TFS_OK);
+	CHECK(store_run_config(s, id, &b) == TFS_OK);
+	CHECK_STR(b.p, "{\"command\":[\"true\"]}");
+	CHECK(b.len == 20);
+	buf_reset(&b);
+	CHECK(store_run_effective(s, id, &b) == TFS_OK);
+	CHECK_STR(b.p, "{\"command\":[\"true\"],\"provider\":\"local\"}");
+	buf_reset(&b);
+	/* appends, as documented */
+	buf_puts(&b, ">");
+	CHECK(store_run_config(s, id, &b) == TFS_OK);
+	CHECK_STR(b.p, ">{\"command\":[\"true\"]}");
+	buf_reset(&b);
+	CHECK(store_run_config(s, 999999, &b) == TFS_ENOENT);
+
+	/* delete: the run and its events and metrics */
+	CHECK(store_event_add(s, id2, 10, "doomed") == TFS_OK);
+	CHECK(store_metric_add(s, id2, 1, 10, "loss", 1.0) == TFS_OK);
+	CHECK(store_run_delete(s, id2) == TFS_OK);
+	c = load_run(s, id2, &n);
+	CHECK(!c.found && n == 1);
+	buf_reset(&b);
+	store_events_format(s, id2, &b);
+	store_metrics_latest(s, id2, &b);
+	store_metrics_history(s, id2, &b);
+	CHECK(b.len == 0);
+	buf_release(&b);
+}
+
+/* ---- events and metrics ---- */
+
+struct latest_seen {
+	int n;
+	char keys[8][64];
+	double values[8];
+};
+
+static void latest_cb(void *arg, const char *key, double value)
+{
+	struct latest_seen *l = arg;
+
+	if (l->n < 8) {
+		snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", key);
+		l->values[l->n] = value;
+	}
+	l->n++;
+}
+
+static void test_events_metrics(struct store *s)
+{
+	struct buf b = BUF_INIT(0);
+	struct latest_seen l = { 0 };
+	int64_t run = 424242;        /* events need no run row */
+
+	CHECK(store_events_format(s, run, &b) == TFS_OK);
+	CHECK(b.len == 0);
+	CHECK(store_event_add(s, run, 1700000000123LL, "state created -> "
+			      "queued: waiting for a slot") == TFS_OK);
+	CHECK(store_event_add(s, run, 1700000000000LL, "second, older "
+			      "time, still second") == TFS_OK);
+	CHECK(store_event_add(s, 0, 1700000000999LL, "a mount event") ==
+	      TFS_OK);
+	CHECK(store_events_format(s, run, &b) == TFS_OK);
+	CHECK_STR(b.p, "2023-11-14T22:13:20.123Z state created -> queued: "
+		  "waiting for a slot\n"
+		  "2023-11-14T22:13:20.000Z second, older time, still second\n");
+	buf_reset(&b);
+	CHECK(store_events_format(s, 0, &b) == TFS_OK);
+	CHECK_STR(b.p, "2023-11-14T22:13:20.999Z a mount event\n");
+	buf_reset(&b);
+
+	CHECK(store_metrics_latest(s, run, &b) == TFS_OK);
+	CHECK(store_metrics_history(s, run, &b) == TFS_OK);
+	CHECK(b.len == 0);
+	CHECK(store_metric_add(s, run, 1, 1700000000123LL, "loss", 0.9) ==
+	      TFS_OK);
+	CHECK(store_metric_add(s, run, 1, 1700000000123LL, "acc", 0.5) ==
+	      TFS_OK);
+	CHECK(store_metric_add(s, run, 2, 1700000001000LL, "loss", 0.42) ==
+	      TFS_OK);
+	CHECK(store_metric_add(s, run, 2.5, 1700000001500LL, "learning_rate",
+			       5e-05) == TFS_OK);
+	/* the latest value wins even when its step is lower */
+	CHECK(store_metric_add(s, run, 1.5, 1700000002000LL, "acc", 0.75) ==
+	      TFS_OK);
+	CHECK(store_metric_add(s, run + 1, 1, 1700000000000LL, "other", 1) ==
+	      TFS_OK);
+
+	CHECK(store_metrics_latest(s, run, &b) == TFS_OK);
+	CHECK_STR(b.p, "acc 0.75\nlearning_rate 5e-05\nloss 0.42\n");
+	buf_reset(&b);
+	CHECK(store_metrics_history(s, run, &b) == TFS_OK);
+	CHECK_STR(b.p,
+		  "{\"step\":1,\"time\":1700000000.123,\"key\":\"loss\",\"value\":0.9}\n"
+		  "{\"step\":1,\"time\":1700000000.123,\"key\":\"acc\",\"value\":0.5}\n"
+		  "{\"step\":2,\"time\":1700000001.000,\"key\":\"loss\",\"value\":0.42}\n"
+		  "{\"step\":2.5,\"time\":1700000001.500,\"key\":\"learning_rate\",\"value\":5e-05}\n"
+		  "{\"step\":1.5,\"time\":1700000002.000,\"key\":\"acc\",\"value\":0.75}\n");
+	CHECK(store_metrics_each_latest(s, run, latest_cb, &l) == TFS_OK);
+	CHECK(l.n == 3);
+	CHECK_STR(l.keys[0], "acc");
+	CHECK_STR(l.keys[1], "learning_rate");
+	CHECK_STR(l.keys[2], "loss");
+	CHECK(l.values[0] == 0.75 && l.values[1] == 5e-05 &&
+	      l.values[2] == 0.42);
+	buf_reset(&b);
+	CHECK(store_metrics_latest(s, run + 1, &b) == TFS_OK);
+	CHECK_STR(b.p, "other 1\n");
+	buf_release(&b);
+}
+
+/* ---- experiment delete cascades ---- */
+
+static void test_exp_delete(struct store *s)
+{
+	struct store_run r;
+	struct buf b = BUF_INIT(0);
+	int64_t gone = 0, kept = 0, r1 = 0, r2 = 0, r3 = 0, again = 0;
+	struct run_copy c;
+
+	CHECK(store_exp_insert(s, "doomed", 1, &gone) == TFS_OK);
+	CHECK(store_exp_insert(s, "kept", 1, &kept) == TFS_OK);
+	memset(&r, 0, sizeof(r));
+	r.exit_code = STORE_NO_EXIT;
+	r.exp_id = gone;
+	r.name = "a";
+	r.uuid = "aaaaaaaa-0000-4000-8000-000000000001";
+	CHECK(store_run_insert(s, &r, &r1) == TFS_OK);
+	r.name = "b";
+	r.uuid = "aaaaaaaa-0000-4000-8000-000000000002";
+	CHECK(store_run_insert(s, &r, &r2) == TFS_OK);
+	r.exp_id = kept;
+	r.name = "a";
+	r.uuid = "aaaaaaaa-0000-4000-8000-000000000003";
+	CHECK(store_run_insert(s, &r, &r3) == TFS_OK);
+	store_event_add(s, r1, 1, "e1");
+	store_event_add(s, r2, 1, "e2");
+	store_event_add(s, r3, 1, "e3");
+	store_metric_add(s, r1, 1, 1, "m", 1);
+	store_metric_add(s, r2, 1, 1, "m", 2);
+	store_metric_add(s, r3, 1, 1, "m", 3);
+	store_run_set_config(s, r1, "{}", 2, "{}");
+
+	CHECK(store_exp_delete(s, gone) == TFS_OK);
+	c = load_run(s, r1, NULL);
+	CHECK(!c.found);
+	c = load_run(s, r2, NULL);
+	CHECK(!c.found);
+	c = load_run(s, r3, NULL);
+	CHECK(c.found);
+	store_events_format(s, r1, &b);
+	store_events_format(s, r2, &b);
+	store_metrics_latest(s, r1, &b);
+	store_metrics_latest(s, r2, &b);
+	store_metrics_history(s, r1, &b);
+	store_metrics_history(s, r2, &b);
+	CHECK(b.len == 0);
+	CHECK(store_run_config(s, r1, &b) == TFS_ENOENT);
+	store_events_format(s, r3, &b);
+	CHECK(b.p && strstr(b.p, " e3\n"));
+	buf_reset(&b);
+	store_metrics_latest(s, r3, &b);
+	CHECK_STR(b.p, "m 3\n");
+	buf_reset(&b);
+	CHECK(store_exp_description(s, gone, &b) == TFS_ENOENT);
+	/* the name can be taken again, with the same run names */
+	CHECK(store_exp_insert(s, "doomed", 2, &again) == TFS_OK);
+	CHECK(again != gone);
+	r.exp_id = again;
+	r.name = "a";
+	r.uuid = "aaaaaaaa-0000-4000-8000-000000000001";
+	CHECK(store_run_insert(s, &r, &r1) == TFS_OK);
+	buf_release(&b);
+}
+
+/* ---- templates ---- */
+
+struct tpl_seen {
+	int n;
+	char names[8][TFS_NAME_MAX + 1];
+	int64_t sizes[8], mtimes[8];
+};
+
+static int tpl_cb(void *arg, const char *name, int64_t size, int64_t mtime)
+{
+	struct tpl_seen *t = arg;
+
+	if (t->n < 8) {
+		snprintf(t->names[t->n], sizeof(t->names[0]), "%s", name);
+		t->sizes[t->n] = size;
+		t->mtimes[t->n] = mtime;
+	}
+	t->n++;
+	return 0;
+}
+
+static void test_templates(struct store *s)
+{
+	/* 2-byte UTF-8 characters: the size is in bytes, as stat wants */
+	static const char utf8[] = "{\"tags\": {\"team\": \"\xc3\xa9quipe\"}}";
+	struct tpl_seen t = { 0 };
+	struct buf b = BUF_INIT(0);
+
+	CHECK(store_tpl_get(s, "ft", &b) == TFS_ENOENT);
+	CHECK(store_tpl_load(s, tpl_cb, &t) == TFS_OK);
+	CHECK(t.n == 0);
+	CHECK(store_tpl_put(s, "zeta", "{\"priority\": 1}", 15, 100) == TFS_OK);
+	CHECK(store_tpl_put(s, "ft", "{\"kind\": \"training\"}junk", 20, 200)
+	      == TFS_OK);
+	CHECK(store_tpl_get(s, "ft", &b) == TFS_OK);
+	CHECK_STR(b.p, "{\"kind\": \"training\"}");
+	buf_reset(&b);
+	/* replace */
+	CHECK(store_tpl_put(s, "ft", "{\"kind\": \"inference\"}", 21, 300) ==
+	      TFS_OK);
+	CHECK(store_tpl_get(s, "ft", &b) == TFS_OK);
+	CHECK_STR(b.p, "{\"kind\": \"inference\"}");
+	buf_reset(&b);
+	CHECK(store_tpl_put(s, "utf", utf8, strlen(utf8), 400) == TFS_OK);
+	CHECK(store_tpl_get(s, "utf", &b) == TFS_OK);
+	CHECK_STR(b.p, utf8);
+	buf_reset(&b);
+
+	CHECK(store_tpl_load(s, tpl_cb, &t) == TFS_OK);
+	CHECK(t.n == 3);
+	/* by name */
+	CHECK_STR(t.names[0], "ft");
+	CHECK_STR(t.names[1], "utf");
+	CHECK_STR(t.names[2], "zeta");
+	CHECK(t.sizes[0] == 21 && t.mtimes[0] == 300);
+	CHECK(t.sizes[1] == (int64_t)strlen(utf8));
+	CHECK(t.sizes[2] == 15 && t.mtimes[2] == 100);
+
+	CHECK(store_tpl_delete(s, "ft") == TFS_OK);
+	CHECK(store_tpl_get(s, "ft", &b) == TFS_ENOENT);
+	CHECK(store_tpl_delete(s, "ft") == TFS_OK);   /* nothing to delete */
+	memset(&t, 0, sizeof(t));
+	store_tpl_load(s, tpl_cb, &t);
+	CHECK(t.n == 2);
+	CHECK_STR(t.names[0], "utf");
+	buf_release(&b);
+}
+
+/* ---- transactions and reopening ---- */
+
+static int exp_named(struct store *s, const char *name)
+{
+	struct exp_seen seen = { 0 };
+	int i;
+
+	store_exp_load(s, exp_cb, &seen);
+	for (i = 0; i < seen.n && i < 16; i++)
+		if (!strcmp(seen.names[i], name))
+			return 1;
+	return 0;
+}
+
+static struct store *test_transactions(struct store *s)
+{
+	struct buf b = BUF_INIT(0);
+	int64_t id = 0, kept = 0;
+
+	CHECK(store_begin(s, 0) == TFS_OK);
+	CHECK(store_exp_insert(s, "rolled-back", 1, &id) == TFS_OK);
+	CHECK(store_event_add(s, 0, 1, "rolled back event") == TFS_OK);
+	CHECK(exp_named(s, "rolled-back"));     /* visible inside */
+	store_rollback(s);
+	CHECK(!exp_named(s, "rolled-back"));
+	store_events_format(s, 0, &b);
+	CHECK(!strstr(b.p ? b.p : "", "rolled back event"));
+	buf_reset(&b);
+
+	CHECK(store_begin(s, 1) == TFS_OK);
+	CHECK(store_exp_insert(s, "committed", 1, &kept) == TFS_OK);
+	CHECK(store_tpl_put(s, "in-tx", "{}", 2, 1) == TFS_OK);
+	CHECK(store_commit(s) == TFS_OK);
+	/* the connection is back to normal: plain statements still work */
+	CHECK(store_begin(s, 0) == TFS_OK);
+	CHECK(store_commit(s) == TFS_OK);
+
+	s = reopen(s);
+	CHECK(s != NULL);
+	if (!s)
+		return NULL;
+	CHECK(exp_named(s, "committed"));
+	CHECK(!exp_named(s, "rolled-back"));
+	CHECK(exp_named(s, "alpha"));
+	CHECK(store_tpl_get(s, "in-tx", &b) == TFS_OK);
+	CHECK_STR(b.p, "{}");
+	buf_reset(&b);
+	CHECK(store_exp_description(s, 1, &b) == TFS_OK);
+	CHECK_STR(b.p, "tuning the lr\nsecond line\n");
+	buf_release(&b);
+	CHECK(user_version(dbpath) == STORE_SCHEMA_VERSION);
+	return s;
+}
+
+/* Everything written so far is still there after a reopen. */
+static void test_survives(struct store *s)
+{
+	struct buf b = BUF_INIT(0);
+	struct tpl_seen t = { 0 };
+	struct run_copy c;
+	int n = 0;
+
+	c = load_run(s, first_run, &n);
+	CHECK(c.found);
+	CHECK(n >= 3);
+	CHECK_STR(c.name, "r1");
+	CHECK(c.exit_code == STORE_NO_EXIT && c.log_offset == 5000000000LL);
+	CHECK(store_run_config(s, first_run, &b) == TFS_OK);
+	CHECK_STR(b.p, "{\"command\":[\"true\"]}");
+	buf_reset(&b);
+	CHECK(store_metrics_latest(s, 424242, &b) == TFS_OK);
+	CHECK_STR(b.p, "acc 0.75\nlearning_rate 5e-05\nloss 0.42\n");
+	buf_release(&b);
+	store_tpl_load(s, tpl_cb, &t);
+	CHECK(t.n == 3);
+	CHECK(t.sizes[1] == (int64_t)strlen(
+		      "{\"tags\": {\"team\": \"\xc3\xa9quipe\"}}"));
+}
+
+static void test_newer_schema(void)
+{
+	char path[PATH_MAX], err[256] = "";
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/newer.db", root);
+	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_OK);
+	store_close(s);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) ==
+	      SQLITE_OK);
+	sqlite3_close(db);
+
+	s = (struct store *)path;       /* any non-NULL: must become NULL */
+	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_EIO);
+	CHECK(s == NULL);
+	CHECK(strstr(err, "newer") != NULL);
+	CHECK(strstr(err, "99") != NULL);
+	/* and the file was left alone */
+	CHECK(user_version(path) == 99);
+
+	/* a path that cannot be opened gives a reason too */
+	err[0] = '\0';
+	snprintf(path, sizeof(path), "%s/no/such/dir/x.db", root);
+	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_EIO);
+	CHECK(s == NULL && err[0] != '\0');
+}
+
+int main(void)
+{
+	char err[256] = "";
+	struct store *s = NULL;
+
+	log_set_level(LOG_CRIT);        /* the refusals below are expected */
+	snprintf(root, sizeof(root), "/tmp/tfs-store-XXXXXX");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(dbpath, sizeof(dbpath), "%s/trainfs.db", root);
+	CHECK(store_open(dbpath, &s, err, sizeof(err)) == TFS_OK);
+	if (!s) {
+		fprintf(stderr, "store_open: %s\n", err);
+		rm_rf(root);
+		return TEST_REPORT();
+	}
+	CHECK(user_version(dbpath) == STORE_SCHEMA_VERSION);
+	/* a second open of a current database migrates nothing */
+	s = reopen(s);
+	CHECK(s != NULL);
+
+	if (s) {
+		test_experiments(s);
+		test_runs(s);
+		test_events_metrics(s);
+		test_exp_delete(s);
+		test_templates(s);
+		s = test_transactions(s);
+	}
+	if (s)
+		test_survives(s);
+	store_close(s);
+	test_newer_schema();
+	rm_rf(root);
+	return TEST_REPORT();
+}
