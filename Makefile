@@ -52,7 +52,7 @@ deps:
 	@sh tools/deps.sh build
 
 trainfs: $(BUILD)/trainfs
-	cp $< $@
+	rm -f $@ && cp $< $@
 
 $(BUILD)/trainfs: $(FS_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

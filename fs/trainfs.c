@@ -80,6 +80,7 @@ static const char *const run_files[RSLOT_MAX] = {
 
 #define DIR_TIMEOUT 1.0          /* names and directory attributes */
 #define SCRATCH_MAX 64           /* temporary files alive at once */
+#define ALIAS_MAX 256            /* renamed temporary files remembered */
 #define SCRATCH_NAME_MAX 255
 #define DESC_MAX 65536
 #define CTL_HELP "cancel | pause | resume | retry | priority N\n"
@@ -105,9 +106,16 @@ static const char readme_text[] =
 
 /* ---- state ---- */
 
+/*
+ * A scratch file lives in memory while an editor writes it. Once renamed
+ * over config.json or a template, its inode becomes an alias: the kernel
+ * keeps calling the renamed dentry by the scratch inode until it looks the
+ * name up again, so that inode must go on meaning the file it became.
+ */
 struct scratch {
 	struct scratch *next;
 	uint64_t ino;
+	uint64_t alias;             /* non-zero: now means this inode */
 	uint64_t parent;
 	char *name;
 	struct buf data;
@@ -146,6 +154,7 @@ struct fs {
 	pthread_mutex_t lock;        /* protects scratch, waiters, pollers */
 	struct scratch *scratch;
 	int nscratch;
+	int naliases;
 	uint64_t next_scratch;
 	struct waiter *waiters;
 	struct poller_h *pollers;
@@ -396,12 +405,13 @@ static int content(fuse_ino_t ino, struct buf *b)
 	return TFS_ENOENT;
 }
 
+/* The live scratch file of ino (not an alias); fs.lock held. */
 static struct scratch *scratch_by_ino(uint64_t ino)
 {
 	struct scratch *s;
 
 	for (s = fs.scratch; s; s = s->next)
-		if (s->ino == ino)
+		if (s->ino == ino && !s->alias)
 			return s;
 	return NULL;
 }
@@ -411,9 +421,26 @@ static struct scratch *scratch_by_name(uint64_t parent, const char *name)
 	struct scratch *s;
 
 	for (s = fs.scratch; s; s = s->next)
-		if (s->parent == parent && !strcmp(s->name, name))
+		if (s->parent == parent && !s->alias && !strcmp(s->name, name))
 			return s;
 	return NULL;
+}
+
+/* What ino means now: itself, or the file a renamed scratch became. */
+static fuse_ino_t alias_of(fuse_ino_t ino)
+{
+	struct scratch *s;
+
+	if (INO_KIND(ino) != K_SCRATCH)
+		return ino;
+	pthread_mutex_lock(&fs.lock);
+	for (s = fs.scratch; s; s = s->next)
+		if (s->ino == ino && s->alias) {
+			ino = s->alias;
+			break;
+		}
+	pthread_mutex_unlock(&fs.lock);
+	return ino;
 }
 
 /*
@@ -656,7 +683,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int r;
 
 	(void)fi;
-	r = fs_stat(ino, &st, &timeout);
+	r = fs_stat(alias_of(ino), &st, &timeout);
 	if (r)
 		fuse_reply_err(req, fs_errno(r));
 	else
@@ -781,7 +808,7 @@ static void scratch_fill(struct dirfill *d, fuse_ino_t parent, off_t off)
 		return;
 	pthread_mutex_lock(&fs.lock);
 	for (s = fs.scratch; s && n < SCRATCH_MAX; s = s->next) {
-		if (s->parent != parent)
+		if (s->parent != parent || s->alias)
 			continue;
 		snprintf(v[n].name, sizeof(v[n].name), "%s", s->name);
 		v[n].ino = s->ino;
@@ -998,10 +1025,13 @@ static void scratch_free_locked(struct scratch *victim)
 	for (pp = &fs.scratch; *pp; pp = &(*pp)->next) {
 		if (*pp == victim) {
 			*pp = victim->next;
+			if (victim->alias)
+				fs.naliases--;
+			else
+				fs.nscratch--;
 			buf_release(&victim->data);
 			free(victim->name);
 			free(victim);
-			fs.nscratch--;
 			return;
 		}
 	}
@@ -1084,10 +1114,12 @@ static struct fh *open_write(fuse_ino_t ino, int flags, int *err)
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int acc = fi->flags & O_ACCMODE, k = INO_KIND(ino);
-	int slot = INO_SLOT(ino), err, r;
+	int acc = fi->flags & O_ACCMODE, k, slot, err, r;
 	struct fh *h;
 
+	ino = alias_of(ino);
+	k = INO_KIND(ino);
+	slot = INO_SLOT(ino);
 	if (acc != O_RDONLY) {
 		if (!may_modify(req)) {
 			fuse_reply_err(req, EACCES);
@@ -1562,14 +1594,26 @@ static char *scratch_take(fuse_ino_t ino, size_t *len)
 	return p;
 }
 
-static void scratch_remove(fuse_ino_t ino)
+/* Turns scratch file ino into an alias of target, after a rename. */
+static void scratch_become(fuse_ino_t ino, fuse_ino_t target)
 {
-	struct scratch *s;
+	struct scratch *s, *oldest = NULL;
 
 	pthread_mutex_lock(&fs.lock);
 	s = scratch_by_ino(ino);
-	if (s)
-		scratch_free_locked(s);
+	if (s) {
+		buf_release(&s->data);
+		s->alias = target;
+		fs.nscratch--;
+		fs.naliases++;
+	}
+	if (fs.naliases > ALIAS_MAX) {
+		for (s = fs.scratch; s; s = s->next)
+			if (s->alias)
+				oldest = s;   /* the list is newest first */
+		if (oldest)
+			scratch_free_locked(oldest);
+	}
 	pthread_mutex_unlock(&fs.lock);
 }
 
@@ -1635,13 +1679,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		s = scratch_by_ino(src);
 		d = scratch_by_ino(dst);
 		if (s && d) {
-			/* the destination keeps its inode, takes the data */
-			buf_release(&d->data);
-			d->data = s->data;
-			memset(&s->data, 0, sizeof(s->data));
-			d->mode = s->mode;
-			d->mtime_ms = now_ms();
-			scratch_free_locked(s);
+			/* as rename(2): the name now means the source inode */
+			free(s->name);
+			s->name = xstrdup(d->name);
+			scratch_free_locked(d);
 		}
 		pthread_mutex_unlock(&fs.lock);
 		fuse_reply_err(req, 0);
@@ -1668,6 +1709,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		/* saving a template through a temporary file */
 		size_t n = strlen(newname), len = 0;
 		char tn[TFS_NAME_MAX + 8], *text;
+		struct core_tpl_info ti;
 		int64_t id;
 
 		if (n <= 5 || n - 5 > TFS_NAME_MAX ||
@@ -1681,8 +1723,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = text ? core_tpl_put(fs.core, tn, text, len, &id, reason,
 					sizeof(reason)) : TFS_ENOENT;
 		free(text);
-		if (!r)
-			scratch_remove(src);
+		if (!r && !core_tpl_lookup(fs.core, tn, &ti))
+			scratch_become(src, INO(K_TPL, ti.id, 0));
 		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
@@ -1694,7 +1736,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 					   reason, sizeof(reason)) : TFS_ENOENT;
 		free(text);
 		if (!r)
-			scratch_remove(src);
+			scratch_become(src, dst);
 		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
@@ -1705,11 +1747,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
-	int k = INO_KIND(ino), slot = INO_SLOT(ino);
+	int k, slot;
 	struct stat st;
 	double timeout;
 	int r;
 
+	ino = alias_of(ino);
+	k = INO_KIND(ino);
+	slot = INO_SLOT(ino);
 	if (!may_modify(req)) {
 		fuse_reply_err(req, EACCES);
 		return;
