@@ -1403,6 +1403,8 @@ static void local_scan_proc(struct local_live *lv, size_t n)
 	closedir(d);
 }
 
+#define LOCAL_CPU_WINDOW_MS 1000
+
 /* The sample slot of job spid, or NULL. */
 static struct local_sample *local_sample_find(struct local *lc, long long spid)
 {
@@ -1427,13 +1429,22 @@ static double local_sample_cpu(struct local *lc, const struct local_live *lv)
 	double cpu = -1;
 	size_t i;
 
-	if (s && s->start_ticks == lv->start_ticks && now > s->at_ms &&
-	    hz > 0) {
+	if (s && s->start_ticks == lv->start_ticks && hz > 0) {
 		unsigned long long dt = lv->ticks > s->ticks ?
 						lv->ticks - s->ticks : 0;
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
+		/*
+		 * Clock ticks are 10 ms: over a short interval one tick more
+		 * or less is a large error, so average over a second at least
+		 * and keep the older sample until then.
+		 */
+		if (now - s->at_ms < LOCAL_CPU_WINDOW_MS)
+			return -1;
 		cpu = 100.0 * ((double)dt / (double)hz) /
 		      ((double)(now - s->at_ms) / 1000.0);
+		if (ncpu > 0 && cpu > 100.0 * (double)ncpu)
+			cpu = 100.0 * (double)ncpu;
 	}
 	if (!s) {
 		s = &lc->samples[0];
