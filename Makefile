@@ -44,7 +44,7 @@ UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 TOOLS = tools/floorfs tools/bench_read tools/bench_submit
 
-.PHONY: all deps test unit fstest demo bench install clean
+.PHONY: all deps test unit fstest demo bench install clean trainfs
 
 all: trainfs $(TOOLS)
 
@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 tools/%: tools/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)

@@ -102,6 +102,11 @@ cmd_config() {
 
 finish() {
 	stop_daemon
+	# under SANITIZE= builds the daemon reports here; any report fails
+	if grep -E -q 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer' "$WORK/daemon.log" 2>/dev/null; then
+		fail "sanitizer report from the daemon"
+		grep -E -A 12 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer' "$WORK/daemon.log" | head -40 >&2
+	fi
 	# jobs of this test that still run are its own: end them
 	pkill -KILL -f "$WORK" 2>/dev/null
 	rm -rf "$WORK"
