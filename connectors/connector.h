@@ -85,6 +85,24 @@ struct job_query {
 
 enum job_signal { JOB_SIG_PAUSE, JOB_SIG_RESUME };
 
+#define ARTIFACT_PATH_MAX 1024     /* a relative path in the output dir */
+#define ARTIFACT_URL_MAX 4096
+#define ARTIFACT_FILES_MAX 100000  /* files in one manifest */
+
+/*
+ * One file a job produced, as the provider reports it: the hash is the
+ * platform's word, computed where the job ran; core/ downloads from url and
+ * refuses bytes that do not match it. Borrowed for the callback.
+ */
+struct artifact_entry {
+	const char *path;         /* relative, '/'-separated */
+	int64_t size;
+	const char *sha256;       /* 64 lowercase hex digits */
+	const char *url;          /* file://, http:// or https:// */
+};
+/* Returns 0 to go on, non-zero to stop the listing. */
+typedef int (*artifact_cb)(void *arg, const struct artifact_entry *a);
+
 struct connector;
 
 struct connector_ops {
@@ -141,6 +159,16 @@ struct connector_ops {
 	 */
 	int (*fetch_log)(struct connector *c, const struct job_query *q,
 			 char *err, size_t errlen);
+	/*
+	 * The manifest of an ended attempt: calls cb once per file. Returns
+	 * 0 when listed, 1 when the provider has none yet (core asks again
+	 * later), -1 with err on failure. May block (hashing, HTTP): core/
+	 * calls it from a worker thread, never the poller's, so it must not
+	 * touch state the poller uses without its own lock.
+	 */
+	int (*list_artifacts)(struct connector *c, const struct job_query *q,
+			      artifact_cb cb, void *arg, char *err,
+			      size_t errlen);
 };
 
 /* An instance of a provider: one per entry in the daemon config. */

@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #define LOCAL_FILE_MAX 4096          /* job.json, exit.json */
 #define LOCAL_CANCEL_MAX 32          /* the cancel request file */
 #define LOCAL_STAT_MAX 2048          /* one /proc/<pid>/stat line */
@@ -144,6 +146,8 @@ struct local_sample {
 /* c->priv. Only the poller thread touches it (see connector.h). */
 struct local {
 	int kill_grace_s;
+	char *artifact_root;             /* with artifact_base_url: outputs */
+	char *artifact_base_url;         /* are served over HTTP from here */
 	int no_pidfd;                    /* pidfd_open() said ENOSYS */
 	uint64_t clock;
 	struct local_sample samples[LOCAL_SAMPLES_MAX];
@@ -1773,6 +1777,14 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 			if (local_conf_int(it, "", 0, LOCAL_GRACE_MAX, &grace,
 					   err, errlen) < 0)
 				return -1;
+		} else if (!strcmp(it->string, "artifact_root") ||
+			   !strcmp(it->string, "artifact_base_url")) {
+			if (!cJSON_IsString(it) || !it->valuestring[0] ||
+			    strlen(it->valuestring) > 1024) {
+				snprintf(err, errlen, "'%s' must be a string",
+					 it->string);
+				return -1;
+			}
 		} else if (!strcmp(it->string, "slots")) {
 			if (!cJSON_IsObject(it)) {
 				snprintf(err, errlen,
@@ -1810,8 +1822,26 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 			return -1;
 		}
 	}
+	it = cJSON_GetObjectItemCaseSensitive(conf, "artifact_root");
+	s = cJSON_GetObjectItemCaseSensitive(conf, "artifact_base_url");
+	if ((it == NULL) != (s == NULL)) {
+		snprintf(err, errlen, "'artifact_root' and 'artifact_base_url' "
+			 "go together");
+		return -1;
+	}
+	if (it && (it->valuestring[0] != '/' ||
+		   (strncmp(s->valuestring, "http://", 7) &&
+		    strncmp(s->valuestring, "https://", 8)))) {
+		snprintf(err, errlen, "'artifact_root' must be an absolute path "
+			 "and 'artifact_base_url' an http(s) URL");
+		return -1;
+	}
 	lc = xcalloc(1, sizeof(*lc));
 	lc->kill_grace_s = (int)grace;
+	if (it) {
+		lc->artifact_root = xstrdup(it->valuestring);
+		lc->artifact_base_url = xstrdup(s->valuestring);
+	}
 	c->priv = lc;
 	c->cap_cpus = (int)cpus;
 	c->cap_gpus = (int)gpus;
@@ -1822,6 +1852,12 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 
 static void local_release(struct connector *c)
 {
+	struct local *lc = c->priv;
+
+	if (lc) {
+		free(lc->artifact_root);
+		free(lc->artifact_base_url);
+	}
 	free(c->priv);
 	c->priv = NULL;
 }
@@ -1832,6 +1868,241 @@ static int local_ping(struct connector *c, char *err, size_t errlen)
 	(void)c;
 	(void)err;
 	(void)errlen;
+	return 0;
+}
+
+/* ---- artifacts: the manifest of an attempt's output directory ---- */
+
+#define LOCAL_MANIFEST_FILE "manifest.json"
+#define LOCAL_MANIFEST_MAX (64 << 20)
+#define LOCAL_WALK_DEPTH 32
+
+struct local_walk {
+	cJSON *files;
+	int n;
+	char err[256];
+};
+
+static int local_sha256_fd(int fd, char out[65], int64_t *size)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int mdlen = 0, i;
+	char *chunk = malloc(1 << 20);
+	int64_t total = 0;
+	int r = -1;
+
+	if (!ctx || !chunk || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, chunk, 1 << 20);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(ctx, chunk, (size_t)n);
+		total += n;
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
+		goto out;
+	for (i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	*size = total;
+	r = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(chunk);
+	return r;
+}
+
+/*
+ * Adds every regular file under dirfd to w->files. Symbolic links and
+ * special files are left out: a link could point anywhere on this machine,
+ * and the manifest must name only what the job wrote.
+ */
+static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
+			  int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (depth > LOCAL_WALK_DEPTH) {
+		snprintf(w->err, sizeof(w->err), "output deeper than %d levels",
+			 LOCAL_WALK_DEPTH);
+		close(dfd);
+		return -1;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		snprintf(w->err, sizeof(w->err), "cannot list output: %s",
+			 strerror(errno));
+		return -1;
+	}
+	while (!r && (de = readdir(d))) {
+		char rel[ARTIFACT_PATH_MAX + 1], sha[65];
+		struct stat st;
+		int64_t size;
+		cJSON *o;
+		int fd;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(rel, sizeof(rel), "%s%s%s", prefix,
+			     *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel))
+			continue;    /* too long to name: left out */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
+				    O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				r = local_walk_dir(w, fd, rel, depth + 1);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		if (w->n >= ARTIFACT_FILES_MAX) {
+			snprintf(w->err, sizeof(w->err), "more than %d output "
+				 "files", ARTIFACT_FILES_MAX);
+			r = -1;
+			break;
+		}
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (local_sha256_fd(fd, sha, &size) < 0) {
+			close(fd);
+			snprintf(w->err, sizeof(w->err), "cannot read '%.200s'", rel);
+			r = -1;
+			break;
+		}
+		close(fd);
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", rel);
+		cJSON_AddNumberToObject(o, "size", (double)size);
+		cJSON_AddStringToObject(o, "sha256", sha);
+		cJSON_AddItemToArray(w->files, o);
+		w->n++;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Appends path to out with every byte but [A-Za-z0-9._~/-] %-escaped. */
+static void local_url_path(char *out, size_t outlen, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(out);
+
+	for (; *path && n + 4 < outlen; path++) {
+		unsigned char ch = (unsigned char)*path;
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || strchr("._~/-", ch)) {
+			out[n++] = (char)ch;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+/* Loads the cached manifest, or makes it from the output directory. */
+static cJSON *local_manifest(const struct job_query *q, char *err,
+			     size_t errlen)
+{
+	char mpath[PATH_MAX], opath[PATH_MAX];
+	struct buf b = BUF_INIT(LOCAL_MANIFEST_MAX);
+	struct local_walk w = { 0 };
+	cJSON *m;
+	char *text;
+	int fd;
+
+	snprintf(mpath, sizeof(mpath), "%s/%s", q->attempt_dir,
+		 LOCAL_MANIFEST_FILE);
+	snprintf(opath, sizeof(opath), "%s/output", q->attempt_dir);
+	if (file_read_all(mpath, LOCAL_MANIFEST_MAX, &b) == TFS_OK) {
+		m = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
+		buf_release(&b);
+		if (cJSON_IsArray(m))
+			return m;
+		cJSON_Delete(m);
+	}
+	buf_release(&b);
+	w.files = cJSON_CreateArray();
+	fd = open(opath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && local_walk_dir(&w, fd, "", 0) < 0) {
+		snprintf(err, errlen, "%s", w.err);
+		cJSON_Delete(w.files);
+		return NULL;
+	}
+	text = cJSON_PrintUnformatted(w.files);
+	if (text) {
+		file_write_atomic(mpath, text, strlen(text), 1);
+		free(text);
+	}
+	return w.files;
+}
+
+static int local_list_artifacts(struct connector *c, const struct job_query *q,
+				artifact_cb cb, void *arg, char *err,
+				size_t errlen)
+{
+	struct local *lc = c->priv;
+	const cJSON *it;
+	cJSON *m;
+	int r = 0;
+
+	m = local_manifest(q, err, errlen);
+	if (!m)
+		return -1;
+	cJSON_ArrayForEach(it, m) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path");
+		const cJSON *sz = cJSON_GetObjectItemCaseSensitive(it, "size");
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(it, "sha256");
+		char url[ARTIFACT_URL_MAX], abs[PATH_MAX];
+		struct artifact_entry a;
+		size_t rootlen;
+
+		if (!cJSON_IsString(p) || !cJSON_IsNumber(sz) ||
+		    !cJSON_IsString(h))
+			continue;
+		snprintf(abs, sizeof(abs), "%s/output/%s", q->attempt_dir,
+			 p->valuestring);
+		rootlen = lc->artifact_root ? strlen(lc->artifact_root) : 0;
+		if (lc->artifact_root &&
+		    !strncmp(abs, lc->artifact_root, rootlen) &&
+		    abs[rootlen] == '/') {
+			snprintf(url, sizeof(url), "%s%s", lc->artifact_base_url,
+				 lc->artifact_base_url[strlen(
+					 lc->artifact_base_url) - 1] == '/' ?
+				 "" : "/");
+			local_url_path(url, sizeof(url), abs + rootlen + 1);
+		} else {
+			snprintf(url, sizeof(url), "file://");
+			local_url_path(url, sizeof(url), abs);
+		}
+		a.path = p->valuestring;
+		a.size = (int64_t)sz->valuedouble;
+		a.sha256 = h->valuestring;
+		a.url = url;
+		r = cb(arg, &a);
+		if (r)
+			break;
+	}
+	cJSON_Delete(m);
 	return 0;
 }
 
@@ -1846,4 +2117,5 @@ const struct connector_ops local_connector_ops = {
 	.cancel = local_cancel,
 	.signal = local_signal,
 	.fetch_log = NULL,
+	.list_artifacts = local_list_artifacts,
 };

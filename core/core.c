@@ -132,6 +132,7 @@ static void run_to_store(const struct run *r, struct store_run *sr)
 	sr->mfile_offset = r->mfile_offset;
 	sr->step_counter = r->step_counter;
 	sr->config_sha = r->config_sha[0] ? r->config_sha : NULL;
+	sr->manifest = r->manifest;
 }
 
 void run_save_locked(struct core *c, struct run *r)
@@ -217,6 +218,8 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 		r->cfg = NULL;
 	}
 	run_save_locked(c, r);
+	if (run_state_terminal(state))
+		art_manifest_request_locked(c, r);
 	c->queue_ms = now;
 	core_notify(c, r->id, CORE_CH_STATE);
 	core_notify(c, 0, CORE_CH_QUEUE);
@@ -369,6 +372,7 @@ static int load_run_cb(void *arg, const struct store_run *sr)
 	r->log_offset = sr->log_offset;
 	r->mfile_offset = sr->mfile_offset;
 	r->step_counter = sr->step_counter;
+	r->manifest = sr->manifest;
 	if (sr->config_sha)
 		snprintf(r->config_sha, sizeof(r->config_sha), "%s",
 			 sr->config_sha);
@@ -571,6 +575,8 @@ struct core *core_open(const struct core_opts *opts, char *err,
 	snprintf(path, sizeof(path), "%s/trainfs.db", c->state_dir);
 	if (store_open(path, &c->store, err, errlen))
 		goto fail;
+	if (art_init(c, opts->cache_size, err, errlen))
+		goto fail;
 	if (store_exp_load(c->store, load_exp_cb, c) ||
 	    store_run_load(c->store, load_run_cb, c) ||
 	    store_tpl_load(c->store, load_tpl_cb, c)) {
@@ -595,7 +601,9 @@ fail:
 
 int core_start(struct core *c)
 {
-	return poller_start(c);
+	int r = art_start(c);
+
+	return r ? r : poller_start(c);
 }
 
 static void run_free(struct run *r)
@@ -620,11 +628,14 @@ void core_close(struct core *c)
 	if (!c)
 		return;
 	poller_stop(c);
+	art_stop(c);
 	for (i = 0; i < c->nexps; i++) {
 		struct exp *e = c->exps[i];
 
-		for (j = 0; j < e->nruns; j++)
+		for (j = 0; j < e->nruns; j++) {
+			art_run_free_locked(c, e->runs[j]);
 			run_free(e->runs[j]);
+		}
 		free(e->runs);
 		hmap_release(&e->by_name);
 		free(e->name);
@@ -644,6 +655,7 @@ void core_close(struct core *c)
 	free(c->provs);
 	hmap_release(&c->exp_by_name);
 	hmap_release(&c->run_by_id);
+	art_release(c);
 	store_close(c->store);
 	free(c->state_dir);
 	pthread_cond_destroy(&c->wake);
@@ -755,6 +767,7 @@ int core_exp_remove(struct core *c, const char *name)
 	for (i = 0; i < e->nruns; i++) {
 		hmap_idel(&c->run_by_id, e->runs[i]->id);
 		run_files_remove(c, e->runs[i]);
+		art_run_free_locked(c, e->runs[i]);
 		run_free(e->runs[i]);
 	}
 	hmap_sdel(&c->exp_by_name, e->name);
@@ -973,6 +986,7 @@ int core_run_remove(struct core *c, int64_t exp_id, const char *name)
 	e->nruns--;
 	e->mtime_ms = now_ms();
 	run_files_remove(c, r);
+	art_run_free_locked(c, r);
 	run_free(r);
 out:
 	pthread_mutex_unlock(&c->lock);
@@ -1454,10 +1468,16 @@ static int status_json_locked(struct core *c, struct run *r, struct buf *out)
 	}
 	m = cJSON_AddObjectToObject(o, "metrics");
 	store_metrics_each_latest(c->store, r->id, add_metric_cb, m);
-	/* artifacts arrive with the artifact cache; the summary is empty */
 	m = cJSON_AddObjectToObject(o, "artifacts");
-	cJSON_AddNumberToObject(m, "count", 0);
-	cJSON_AddNumberToObject(m, "bytes", 0);
+	{
+		int64_t count, bytes, verified;
+
+		art_summary_locked(c, r, &count, &bytes, &verified);
+		cJSON_AddBoolToObject(m, "manifest", r->manifest != 0);
+		cJSON_AddNumberToObject(m, "count", (double)count);
+		cJSON_AddNumberToObject(m, "bytes", (double)bytes);
+		cJSON_AddNumberToObject(m, "verified", (double)verified);
+	}
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!text)

@@ -52,6 +52,7 @@ struct core_opts {
 	const char *state_dir;    /* required */
 	const char *config_file;  /* daemon config; NULL or missing: defaults */
 	int poll_ms;              /* poller period; 0: 500 */
+	int64_t cache_size;       /* artifact cache cap in bytes; 0: 10 GiB */
 };
 
 struct core;
@@ -75,7 +76,8 @@ enum {
 	CORE_CH_METRICS = 1 << 2,
 	CORE_CH_EVENTS = 1 << 3,
 	CORE_CH_CONFIG = 1 << 4,
-	CORE_CH_QUEUE = 1 << 5    /* the mount's queue file */
+	CORE_CH_QUEUE = 1 << 5,   /* the mount's queue file */
+	CORE_CH_ARTIFACTS = 1 << 6 /* the run's manifest arrived or changed */
 };
 /*
  * The listener is told, from any thread and possibly with the model lock
@@ -167,6 +169,53 @@ void core_run_note(struct core *c, int64_t run_id, const char *text);
 int core_run_state(struct core *c, int64_t run_id, int *state);
 /* Asks the poller to look at the run soon (a read may, never waits). */
 void core_run_poke(struct core *c, int64_t run_id);
+
+/*
+ * Artifacts: the manifest of a run's latest attempt, as a tree. parent 0 is
+ * the run's artifacts/ directory itself; ids are the store's and stable.
+ */
+enum art_state { ART_REMOTE, ART_DOWNLOADING, ART_VERIFIED, ART_CORRUPT };
+struct core_art_info {
+	int64_t id;
+	int64_t run_id;
+	int64_t parent;
+	int is_dir;
+	char name[256];
+	int64_t size;
+	char sha256[65];
+	int state;                /* enum art_state, files only */
+	int64_t done;             /* bytes on disk while downloading */
+	int64_t mtime_ms;
+};
+int core_art_lookup(struct core *c, int64_t run_id, int64_t parent,
+		    const char *name, struct core_art_info *out);
+int core_art_get(struct core *c, int64_t id, struct core_art_info *out);
+typedef int (*core_art_list_cb)(void *arg, const struct core_art_info *a);
+/* Like core_exp_list(), over one directory of the run's artifacts. */
+int core_art_list(struct core *c, int64_t run_id, int64_t parent,
+		  int64_t after_id, core_art_list_cb cb, void *arg);
+/*
+ * Opens the verified cached copy: TFS_OK with *fd (the caller closes it and
+ * calls core_art_release()); TFS_EAGAIN when it is not verified yet (its
+ * download is started or joined: wait with core_art_wait()); TFS_EIO when
+ * the download failed for good (reason says why).
+ */
+int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
+		  size_t rlen);
+void core_art_release(struct core *c, int64_t id);
+/*
+ * Calls cb(arg, TFS_OK or TFS_EIO) once, from a worker thread with no lock
+ * held, when the artifact's download ends. Returns TFS_OK when registered,
+ * TFS_EEXIST when it has already ended (open again instead).
+ */
+typedef void (*core_art_cb)(void *arg, int result);
+int core_art_wait(struct core *c, int64_t id, core_art_cb cb, void *arg);
+/* Takes a registration back; TFS_ENOENT when cb already ran or runs. */
+int core_art_unwait(struct core *c, int64_t id, core_art_cb cb, void *arg);
+/* "remote", "downloading 123/456", "verified" or "corrupt: <reason>". */
+int core_art_state_text(struct core *c, int64_t id, struct buf *out);
+/* The run's `downloads` file: one line per artifact file. */
+int core_run_downloads(struct core *c, int64_t run_id, struct buf *out);
 
 /* Templates: name is the file name without ".json". */
 struct core_tpl_info {

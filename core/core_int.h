@@ -21,6 +21,48 @@
 #include "store.h"
 
 struct exp;
+struct centry;
+
+/* One entry of a run's manifest, loaded on first use of its artifacts/. */
+struct art {
+	int64_t id;                 /* the store's: the inode */
+	int64_t run_id;
+	int64_t parent;             /* id of the directory entry, 0: root */
+	char *path;                 /* relative to the output directory */
+	const char *name;           /* last component, inside path */
+	int is_dir;
+	int64_t size;
+	char sha256[65];
+	char *url;
+};
+
+/*
+ * A file of the artifact cache, named by its SHA-256: one per content,
+ * shared by every artifact with that hash, so a file is downloaded once.
+ */
+struct centry {
+	char sha256[65];
+	int64_t size;
+	int state;                  /* enum art_state */
+	int64_t done;               /* bytes on disk while downloading */
+	char *url;                  /* where the current download reads */
+	int64_t run_id;             /* whose events hear of failures */
+	char *path_hint;            /* the artifact's path, for messages */
+	int opens;                  /* open files and pins: not evictable */
+	int retried;                /* the one automatic retry was used */
+	int queued;
+	int64_t failed_mono;        /* when it last failed (monotonic ms) */
+	char reason[512];
+	struct centry *lprev, *lnext;   /* LRU of verified files, newest first */
+	int in_lru;
+	struct art_waiter *waiters;
+};
+
+struct art_waiter {
+	struct art_waiter *next;
+	void (*cb)(void *arg, int result);
+	void *arg;
+};
 
 struct run {
 	int64_t id;
@@ -49,6 +91,11 @@ struct run {
 	int64_t last_sys_ms;        /* monotonic, last cpu/rss sample stored */
 	double last_step;
 	int64_t seq;                /* submission order, for the queue */
+	int manifest;               /* the attempt's manifest is stored */
+	int manifest_queued;
+	struct art **arts;          /* loaded on first use, sorted by id */
+	size_t narts;
+	int arts_loaded;
 	struct run *lprev, *lnext;  /* in c->queued or c->active */
 	int list;                   /* which list: LIST_* */
 };
@@ -109,6 +156,20 @@ struct core {
 	int64_t next_seq;
 	int64_t events_ms, queue_ms;
 
+	/* the artifact cache and its workers (artifacts.c) */
+	char *cache_dir;
+	int64_t cache_cap, cache_used;
+	struct hmap centries;       /* sha256 -> struct centry */
+	struct hmap art_by_id;      /* id -> struct art, of loaded runs */
+	struct centry *lru_head, *lru_tail;
+	struct centry **dlq;        /* downloads to do */
+	size_t ndlq, dlqcap;
+	int64_t *mfq;               /* runs whose manifest to fetch */
+	size_t nmfq, mfqcap;
+	pthread_cond_t work;        /* workers: something queued */
+	pthread_t workers[2];
+	int nworkers;
+
 	core_listener_fn listener;
 	void *listener_arg;
 
@@ -128,6 +189,28 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 struct provider *provider_find(struct core *c, const char *name);
 void run_dir_path(struct core *c, const struct run *r, char *out,
 		  size_t len);
+
+/* artifacts.c */
+int art_init(struct core *c, int64_t cap, char *err, size_t errlen);
+int art_start(struct core *c);
+void art_stop(struct core *c);
+void art_release(struct core *c);
+/* The run's attempt ended: fetch its manifest (in a worker). */
+void art_manifest_request_locked(struct core *c, struct run *r);
+/* A new attempt starts: the old manifest goes. */
+void art_manifest_reset_locked(struct core *c, struct run *r);
+void art_run_free_locked(struct core *c, struct run *r);
+/*
+ * For `inputs`: 1 when the input "run:path" of r is verified in the cache
+ * (path_out gets the cached file), 0 while waiting (why says what for),
+ * -1 when it can never be (why says why).
+ */
+int art_input_ready_locked(struct core *c, struct run *r, const char *spec,
+			   char *path_out, size_t plen, char *why,
+			   size_t wlen);
+void art_pin_locked(struct core *c, const char *cache_path, int delta);
+void art_summary_locked(struct core *c, struct run *r, int64_t *count,
+			int64_t *bytes, int64_t *verified);
 
 /* poller.c */
 int poller_start(struct core *c);

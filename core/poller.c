@@ -110,6 +110,31 @@ static int deps_state(struct core *c, struct run *r, char *why, size_t len)
 	return 1;
 }
 
+/*
+ * Inputs of r ("run:path" artifacts of its dependencies): 1 when every one
+ * is verified in the cache (paths filled when not NULL), 0 while one is
+ * being fetched or waited for, -1 when one can never be had.
+ */
+static int inputs_ready_locked(struct core *c, struct run *r, char **paths,
+			       char *why, size_t len)
+{
+	int k;
+
+	if (!r->cfg)
+		return 1;
+	for (k = 0; k < r->cfg->ninputs; k++) {
+		char p[PATH_MAX];
+		int ir = art_input_ready_locked(c, r, r->cfg->inputs[k].value,
+						p, sizeof(p), why, len);
+
+		if (ir != 1)
+			return ir;
+		if (paths)
+			paths[k] = xstrdup(p);
+	}
+	return 1;
+}
+
 /* Whether r fits in what p has free; the shortfall in why when not. */
 static int slot_free(struct provider *p, struct run *r, char *why,
 		     size_t len)
@@ -189,6 +214,8 @@ void sched_reason_locked(struct core *c, struct run *r, char *out,
 	}
 	if (deps_state(c, r, out, len) != 1)
 		return;
+	if (inputs_ready_locked(c, r, NULL, out, len) != 1)
+		return;
 	if (!p) {
 		snprintf(out, len, "unknown provider %s",
 			 r->provider ? r->provider : "-");
@@ -210,6 +237,9 @@ struct start_job {
 	char run_id_s[37];
 	char run_name[2 * TFS_NAME_MAX + 2];
 	struct job_spec spec;
+	int ninputs;
+	char **input_src;         /* verified cache files, pinned */
+	char **input_dst;         /* where the job finds them */
 	/* results */
 	int ok;
 	char job_id[JOB_ID_MAX];
@@ -245,7 +275,8 @@ static char *pathf(const char *fmt, ...)
 static char **env_build(struct run *r, struct start_job *sj)
 {
 	struct run_config *cfg = r->cfg;
-	size_t n = 0, cap = (size_t)(cfg->nenv + cfg->nparams + 8);
+	size_t n = 0, cap = (size_t)(cfg->nenv + cfg->nparams +
+				     cfg->ninputs + 8);
 	char **env = xcalloc(cap + 1, sizeof(*env));
 	struct buf b = BUF_INIT(0);
 	int i;
@@ -262,6 +293,9 @@ static char **env_build(struct run *r, struct start_job *sj)
 	ENV_ADD("TRAINFS_ATTEMPT=%d", r->attempt);
 	ENV_ADD("TRAINFS_OUTPUT_DIR=%s", sj->output_dir);
 	ENV_ADD("TRAINFS_METRICS=%s", sj->metrics_path);
+	for (i = 0; i < sj->ninputs; i++)
+		ENV_ADD("TRAINFS_INPUT_%s=%s", cfg->inputs[i].key,
+			sj->input_dst[i]);
 #undef ENV_ADD
 	buf_release(&b);
 	return env;
@@ -291,6 +325,15 @@ static void strv_free(char **v)
 	free(v);
 }
 
+/* The run's directory, in a buffer good until the next call (poller only). */
+static const char *base_dir_tmp(struct core *c, struct run *r)
+{
+	static char base[PATH_MAX];
+
+	run_dir_path(c, r, base, sizeof(base));
+	return base;
+}
+
 static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 					      struct provider *p)
 {
@@ -306,6 +349,27 @@ static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 	sj->metrics_path = pathf("%s/metrics.jsonl", base);
 	sj->output_dir = pathf("%s/attempt-%d/output", base, r->attempt);
 	sj->argv = argv_copy(r->cfg->argv);
+	if (r->cfg->ninputs) {
+		int k;
+
+		sj->ninputs = r->cfg->ninputs;
+		sj->input_src = xcalloc((size_t)sj->ninputs, sizeof(char *));
+		sj->input_dst = xcalloc((size_t)sj->ninputs, sizeof(char *));
+		inputs_ready_locked(c, r, sj->input_src, NULL, 0);
+		for (k = 0; k < sj->ninputs; k++) {
+			const char *ppart = strchr(r->cfg->inputs[k].value, ':');
+			const char *base;
+
+			ppart = ppart ? ppart + 1 : r->cfg->inputs[k].value;
+			base = strrchr(ppart, '/');
+			base = base ? base + 1 : ppart;
+			sj->input_dst[k] = pathf("%s/attempt-%d/inputs/%s/%s",
+						 base_dir_tmp(c, r), r->attempt,
+						 r->cfg->inputs[k].key, base);
+			if (sj->input_src[k])
+				art_pin_locked(c, sj->input_src[k], 1);
+		}
+	}
 	sj->env = env_build(r, sj);
 	sj->workdir = xstrdup(r->cfg->workdir);
 	sj->image = xstrdup(r->cfg->image);
@@ -338,6 +402,14 @@ static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 
 static void start_free(struct start_job *sj)
 {
+	int k;
+
+	for (k = 0; k < sj->ninputs; k++) {
+		free(sj->input_src[k]);
+		free(sj->input_dst[k]);
+	}
+	free(sj->input_src);
+	free(sj->input_dst);
 	free(sj->run_dir);
 	free(sj->attempt_dir);
 	free(sj->log_path);
@@ -356,12 +428,32 @@ static void start_run(struct start_job *sj)
 {
 	const struct connector_ops *ops = sj->prov->conn.ops;
 	struct connector *cn = &sj->prov->conn;
-	int found;
+	int found, k;
 
 	if (mkdir_p(sj->output_dir, 0700) < 0) {
 		snprintf(sj->err, sizeof(sj->err), "cannot create '%s': %s",
 			 sj->output_dir, strerror(errno));
 		return;
+	}
+	for (k = 0; k < sj->ninputs; k++) {
+		char dir[PATH_MAX], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", sj->input_dst[k]);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		unlink(sj->input_dst[k]);
+		/*
+		 * A hard link: the job reads the verified bytes themselves,
+		 * and an eviction from the cache cannot pull them away.
+		 */
+		if (!sj->input_src[k] || mkdir_p(dir, 0700) < 0 ||
+		    link(sj->input_src[k], sj->input_dst[k]) < 0) {
+			snprintf(sj->err, sizeof(sj->err), "cannot hand input "
+				 "to the job at '%s': %s", sj->input_dst[k],
+				 strerror(errno));
+			return;
+		}
 	}
 	if (sj->spec.attempt > 1) {
 		/* one log across attempts, with a line where each begins */
@@ -612,7 +704,7 @@ static void poll_pass(struct core *c)
 	size_t nstarts = 0, npolls = 0, nscans = 0, norder, i;
 	struct run **order = NULL, *r, *next;
 	int64_t now = now_ms(), mono = mono_ms();
-	int pi;
+	int pi, k;
 
 	/* 1. decide */
 	pthread_mutex_lock(&c->lock);
@@ -635,6 +727,13 @@ static void poll_pass(struct core *c)
 		}
 		if (ds == 0)
 			continue;
+		ds = inputs_ready_locked(c, r, NULL, why, sizeof(why));
+		if (ds < 0) {
+			run_set_state_locked(c, r, RS_FAILED, why);
+			continue;
+		}
+		if (ds == 0)
+			continue;
 		p = provider_find(c, r->provider ? r->provider : "");
 		if (!p || !r->cfg) {
 			run_set_state_locked(c, r, RS_FAILED, !p ?
@@ -645,6 +744,7 @@ static void poll_pass(struct core *c)
 		if (!slot_free(p, r, why, sizeof(why)))
 			continue;
 		slot_take(p, r);
+		art_manifest_reset_locked(c, r);
 		r->attempt++;
 		r->cancel_requested = CANCEL_NONE;
 		r->exit_code = STORE_NO_EXIT;
@@ -778,6 +878,9 @@ static void poll_pass(struct core *c)
 	for (i = 0; i < nstarts; i++) {
 		struct start_job *sj = starts[i];
 
+		for (k = 0; k < sj->ninputs; k++)
+			if (sj->input_src[k])
+				art_pin_locked(c, sj->input_src[k], -1);
 		r = hmap_iget(&c->run_by_id, sj->run_id);
 		if (!r || r->state != RS_INITIALIZING)
 			continue;

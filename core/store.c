@@ -32,6 +32,8 @@ enum {
 	ST_METRIC_LATEST,
 	ST_METRICS_LATEST_GET,
 	ST_METRICS_HISTORY,
+	ST_ART_INSERT,
+	ST_ART_LOAD,
 	ST_TPL_PUT,
 	ST_TPL_GET,
 	ST_TPL_DELETE,
@@ -50,16 +52,17 @@ static const char *const stmt_sql[ST_MAX] = {
 	"INSERT INTO runs(exp_id, name, uuid, state, attempt, priority, "
 	"max_retries, provider, job_id, exit_code, reason, kind, created_ms, "
 	"submitted_ms, started_ms, ended_ms, updated_ms, retry_at_ms, "
-	"cancel_requested, log_offset, mfile_offset, step_counter, config_sha) "
+	"cancel_requested, log_offset, mfile_offset, step_counter, config_sha, "
+	"manifest) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25)",
 	[ST_RUN_UPDATE] =
 	"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
 	"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
 	"reason = ?11, kind = ?12, created_ms = ?13, submitted_ms = ?14, "
 	"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, retry_at_ms = ?18, "
 	"cancel_requested = ?19, log_offset = ?20, mfile_offset = ?21, "
-	"step_counter = ?22, config_sha = ?23 WHERE id = ?24",
+	"step_counter = ?22, config_sha = ?23, manifest = ?25 WHERE id = ?24",
 	[ST_RUN_RENAME] = "UPDATE runs SET name = ?2 WHERE id = ?1",
 	[ST_RUN_CONFIG_SET] =
 	"UPDATE runs SET config = ?2, effective = ?3 WHERE id = ?1",
@@ -81,6 +84,12 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_METRICS_HISTORY] =
 	"SELECT step, time_ms, key, value FROM metrics WHERE run_id = ?1 "
 	"ORDER BY id",
+	[ST_ART_INSERT] =
+	"INSERT INTO artifacts(run_id, path, is_dir, size, sha256, url) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_ART_LOAD] =
+	"SELECT id, path, is_dir, size, sha256, url FROM artifacts "
+	"WHERE run_id = ?1 ORDER BY id",
 	[ST_TPL_PUT] =
 	"INSERT INTO templates(name, body, mtime_ms) VALUES (?1, ?2, ?3) "
 	"ON CONFLICT(name) DO UPDATE SET body = excluded.body, "
@@ -147,6 +156,17 @@ static const char *const migrations[] = {
 	" name TEXT PRIMARY KEY,"
 	" body TEXT NOT NULL,"
 	" mtime_ms INTEGER NOT NULL);",
+	/* 1 -> 2: artifacts (issue 3) */
+	"ALTER TABLE runs ADD COLUMN manifest INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE artifacts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" run_id INTEGER NOT NULL,"
+	" path TEXT NOT NULL,"
+	" is_dir INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" sha256 TEXT,"
+	" url TEXT,"
+	" UNIQUE(run_id, path));",
 };
 
 static int store_fail(struct store *s, const char *what)
@@ -440,6 +460,9 @@ int store_exp_delete(struct store *s, int64_t id)
 		r = store_exec_id(s, "DELETE FROM metrics_latest WHERE run_id IN "
 				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
 	if (!r)
+		r = store_exec_id(s, "DELETE FROM artifacts WHERE run_id IN "
+				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
+	if (!r)
 		r = store_exec_id(s, "DELETE FROM runs WHERE exp_id = ?1", id);
 	if (!r)
 		r = store_exec_id(s, "DELETE FROM experiments WHERE id = ?1", id);
@@ -502,6 +525,7 @@ static void bind_run_fields(sqlite3_stmt *st, const struct store_run *r)
 	sqlite3_bind_int64(st, 21, r->mfile_offset);
 	sqlite3_bind_int64(st, 22, r->step_counter);
 	bind_text(st, 23, r->config_sha);
+	sqlite3_bind_int(st, 25, r->manifest);
 }
 
 int store_run_insert(struct store *s, const struct store_run *r,
@@ -600,6 +624,9 @@ int store_run_delete(struct store *s, int64_t id)
 		r = store_exec_id(s, "DELETE FROM metrics_latest WHERE run_id = ?1",
 				  id);
 	if (!r)
+		r = store_exec_id(s, "DELETE FROM artifacts WHERE run_id = ?1",
+				  id);
+	if (!r)
 		r = store_exec_id(s, "DELETE FROM runs WHERE id = ?1", id);
 	if (r) {
 		store_rollback(s);
@@ -624,8 +651,8 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			       "priority, max_retries, provider, job_id, exit_code, "
 			       "reason, kind, created_ms, submitted_ms, started_ms, "
 			       "ended_ms, updated_ms, retry_at_ms, cancel_requested, "
-			       "log_offset, mfile_offset, step_counter, config_sha "
-			       "FROM runs ORDER BY id", -1, &st, NULL)) {
+			       "log_offset, mfile_offset, step_counter, config_sha, "
+			       "manifest FROM runs ORDER BY id", -1, &st, NULL)) {
 		r = store_fail(s, "load runs");
 		goto out;
 	}
@@ -656,6 +683,7 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			.mfile_offset = sqlite3_column_int64(st, 21),
 			.step_counter = sqlite3_column_int64(st, 22),
 			.config_sha = col_text(st, 23),
+			.manifest = sqlite3_column_int(st, 24),
 		};
 
 		r = cb(arg, &run);
@@ -787,6 +815,60 @@ int store_metrics_history(struct store *s, int64_t run_id, struct buf *out)
 	}
 	if (!r && rc != SQLITE_DONE)
 		r = store_fail(s, "read metrics history");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_art_insert(struct store *s, int64_t run_id, const char *path,
+		     int is_dir, int64_t size, const char *sha256,
+		     const char *url, int64_t *id)
+{
+	sqlite3_stmt *st = s->st[ST_ART_INSERT];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, path);
+	sqlite3_bind_int(st, 3, is_dir);
+	sqlite3_bind_int64(st, 4, size);
+	bind_text(st, 5, sha256);
+	bind_text(st, 6, url);
+	r = store_step_done(s, st, "insert artifact");
+	if (!r)
+		*id = sqlite3_last_insert_rowid(s->db);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_art_delete_run(struct store *s, int64_t run_id)
+{
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = store_exec_id(s, "DELETE FROM artifacts WHERE run_id = ?1", run_id);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_art_load(struct store *s, int64_t run_id, store_art_cb cb,
+		   void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_ART_LOAD];
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = cb(arg, sqlite3_column_int64(st, 0), col_text(st, 1),
+		       sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3),
+		       col_text(st, 4), col_text(st, 5));
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = store_fail(s, "load artifacts");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	pthread_mutex_unlock(&s->lock);

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
 
 struct store;
@@ -45,6 +45,7 @@ struct store_run {
 	int64_t mfile_offset;      /* bytes of $TRAINFS_METRICS scanned */
 	int64_t step_counter;      /* metrics lines without a step so far */
 	const char *config_sha;    /* may be NULL */
+	int manifest;              /* the manifest of `attempt` is stored */
 };
 
 /*
@@ -112,6 +113,19 @@ int store_metrics_history(struct store *s, int64_t run_id, struct buf *out);
 typedef void (*store_metric_cb)(void *arg, const char *key, double value);
 int store_metrics_each_latest(struct store *s, int64_t run_id,
 			      store_metric_cb cb, void *arg);
+
+/* Artifacts: the manifest of a run's latest attempt, files and the
+ * directories that hold them. */
+int store_art_insert(struct store *s, int64_t run_id, const char *path,
+		     int is_dir, int64_t size, const char *sha256,
+		     const char *url, int64_t *id);
+/* Removes the run's artifacts (a new attempt brings a new manifest). */
+int store_art_delete_run(struct store *s, int64_t run_id);
+typedef int (*store_art_cb)(void *arg, int64_t id, const char *path,
+			    int is_dir, int64_t size, const char *sha256,
+			    const char *url);
+int store_art_load(struct store *s, int64_t run_id, store_art_cb cb,
+		   void *arg);
 
 /* Templates. */
 int store_tpl_put(struct store *s, const char *name, const char *body,

@@ -48,14 +48,15 @@ enum {
 	INO_FIXED_MAX
 };
 
-enum { K_FIXED = 0, K_EXP, K_RUN, K_TPL, K_SCRATCH, K_PROV };
+enum { K_FIXED = 0, K_EXP, K_RUN, K_TPL, K_SCRATCH, K_PROV, K_ART };
 
 /* experiment slots */
 enum { ES_DIR, ES_DESCRIPTION, ES_RUNS, ES_MAX };
 /* run slots */
 enum {
 	RS_DIR, RS_CONFIG, RS_STATUS, RS_STATUS_JSON, RS_LOG, RS_METRICS,
-	RS_METRICS_JSONL, RS_EVENTS, RS_CTL, RS_WAIT, RSLOT_MAX
+	RS_METRICS_JSONL, RS_EVENTS, RS_CTL, RS_WAIT, RS_DOWNLOADS,
+	RS_ARTIFACTS, RSLOT_MAX
 };
 /* provider slots */
 enum { PS_DIR, PS_STATUS };
@@ -70,6 +71,8 @@ static const char *const run_files[RSLOT_MAX] = {
 	[RS_EVENTS] = "events",
 	[RS_CTL] = "ctl",
 	[RS_WAIT] = "wait",
+	[RS_DOWNLOADS] = "downloads",
+	[RS_ARTIFACTS] = "artifacts",
 };
 
 #define INO(k, id, slot) (((uint64_t)(k) << 56) | ((uint64_t)(id) << 8) | \
@@ -172,7 +175,7 @@ static struct fs fs;
 
 /* Open files: what is being read (a snapshot) or written. */
 enum fh_kind { FH_SNAPSHOT, FH_LOG, FH_WAIT, FH_CONFIG, FH_DESC, FH_CTL,
-	       FH_TPL, FH_SCRATCH };
+	       FH_TPL, FH_SCRATCH, FH_ART };
 
 struct fh {
 	enum fh_kind kind;
@@ -181,6 +184,7 @@ struct fh {
 	int dirty;
 	int too_big;                /* a write went past the bound: refuse */
 	int created_tpl;            /* template made by create(): undo on error */
+	int fd;                     /* FH_ART: the verified cache file, or -1 */
 	char name[TFS_NAME_MAX + 1];
 };
 
@@ -335,6 +339,9 @@ static void *notifier_main(void *arg)
 					INO(K_RUN, ch->run_id, RS_DIR), 0, 0);
 				wake_waiters(ch->run_id);
 			}
+			if (ch->what & CORE_CH_ARTIFACTS)
+				fuse_lowlevel_notify_inval_inode(fs.se,
+					INO(K_RUN, ch->run_id, RS_ARTIFACTS), 0, 0);
 			if (ch->what & CORE_CH_CONFIG)
 				fuse_lowlevel_notify_inval_inode(fs.se,
 					INO(K_RUN, ch->run_id, RS_CONFIG), 0, 0);
@@ -401,6 +408,7 @@ static int content(fuse_ino_t ino, struct buf *b)
 		return core_run_read(fs.core, id, RF_METRICS_JSONL, b);
 	case RS_EVENTS: return core_run_read(fs.core, id, RF_EVENTS, b);
 	case RS_CTL: return buf_puts(b, CTL_HELP);
+	case RS_DOWNLOADS: return core_run_downloads(fs.core, id, b);
 	}
 	return TFS_ENOENT;
 }
@@ -516,6 +524,10 @@ static int fs_stat(fuse_ino_t ino, struct stat *st, double *timeout)
 				  mtime ? mtime : ri.created_ms);
 			return r;
 		}
+		if (slot == RS_ARTIFACTS) {
+			attr_init(st, ino, S_IFDIR | 0555, 0, ri.updated_ms);
+			return TFS_OK;
+		}
 		if (slot == RS_WAIT) {
 			int64_t len = run_state_terminal(ri.state) ?
 				(int64_t)strlen(run_state_name(ri.state)) + 1 : 0;
@@ -553,6 +565,18 @@ static int fs_stat(fuse_ino_t ino, struct stat *st, double *timeout)
 				  (int64_t)s->data.len, s->mtime_ms);
 		pthread_mutex_unlock(&fs.lock);
 		return s ? TFS_OK : TFS_ENOENT;
+	}
+	case K_ART: {
+		struct core_art_info ai;
+
+		r = core_art_get(fs.core, id, &ai);
+		if (r)
+			return r;
+		attr_init(st, ino, ai.is_dir ? S_IFDIR | 0555 : S_IFREG | 0444,
+			  ai.size, ai.mtime_ms);
+		/* content never changes: its hash is fixed by the manifest */
+		*timeout = DIR_TIMEOUT;
+		return TFS_OK;
 	}
 	case K_PROV:
 		if (id < 1 || id > core_provider_count(fs.core))
@@ -653,6 +677,18 @@ static fuse_ino_t fs_resolve(fuse_ino_t parent, const char *name)
 				return INO(K_RUN, id, i);
 	} else if (k == K_PROV && slot == PS_DIR) {
 		return !strcmp(name, "status") ? INO(K_PROV, id, PS_STATUS) : 0;
+	} else if (k == K_RUN && slot == RS_ARTIFACTS) {
+		struct core_art_info ai;
+
+		return core_art_lookup(fs.core, id, 0, name, &ai) ? 0 :
+		       INO(K_ART, ai.id, 0);
+	} else if (k == K_ART) {
+		struct core_art_info ai, child;
+
+		if (core_art_get(fs.core, id, &ai) || !ai.is_dir)
+			return 0;
+		return core_art_lookup(fs.core, ai.run_id, ai.id, name, &child) ?
+		       0 : INO(K_ART, child.id, 0);
 	} else {
 		return 0;
 	}
@@ -782,6 +818,18 @@ static int run_fill(void *arg, const struct core_run_info *r)
 		       DIR_TIMEOUT);
 }
 
+static int art_fill(void *arg, const struct core_art_info *a)
+{
+	struct dirfill *d = arg;
+	fuse_ino_t ino = INO(K_ART, a->id, 0);
+	struct stat st;
+
+	attr_init(&st, ino, a->is_dir ? S_IFDIR | 0555 : S_IFREG | 0444,
+		  a->size, a->mtime_ms);
+	return dir_add(d, a->name, ino, a->is_dir ? S_IFDIR : S_IFREG,
+		       (off_t)a->id + 3, &st, DIR_TIMEOUT);
+}
+
 static int tpl_fill(void *arg, const struct core_tpl_info *t)
 {
 	struct dirfill *d = arg;
@@ -894,10 +942,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	} else if (k == K_RUN && slot == RS_DIR) {
 		for (i = 1; i < RSLOT_MAX; i++)
 			if (off < i + 2 && dir_add(&d, run_files[i],
-						    INO(K_RUN, id, i), S_IFREG,
+						    INO(K_RUN, id, i),
+						    i == RS_ARTIFACTS ? S_IFDIR :
+						    S_IFREG,
 						    i + 2, NULL, 0))
 				goto out;
 		scratch_fill(&d, ino, off);
+	} else if (k == K_RUN && slot == RS_ARTIFACTS) {
+		core_art_list(fs.core, id, 0, off > 2 ? off - 3 : 0, art_fill, &d);
+	} else if (k == K_ART) {
+		struct core_art_info ai;
+
+		if (!core_art_get(fs.core, id, &ai))
+			core_art_list(fs.core, ai.run_id, ai.id,
+				      off > 2 ? off - 3 : 0, art_fill, &d);
 	} else if (k == K_PROV && slot == PS_DIR) {
 		if (off < 3)
 			dir_add(&d, "status", INO(K_PROV, id, PS_STATUS),
@@ -1043,6 +1101,7 @@ static struct fh *fh_new(enum fh_kind kind, fuse_ino_t ino)
 {
 	struct fh *h = xcalloc(1, sizeof(*h));
 
+	h->fd = -1;
 	h->kind = kind;
 	h->ino = ino;
 	h->data.max = CONFIG_MAX_BYTES;
@@ -1137,6 +1196,28 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 		return;
 	}
+	if (k == K_ART) {
+		char reason[512];
+		int fd = -1;
+
+		r = core_art_open(fs.core, INO_ID(ino), &fd, reason,
+				  sizeof(reason));
+		if (r && r != TFS_EAGAIN && r != TFS_EIO) {
+			fuse_reply_err(req, fs_errno(r));
+			return;
+		}
+		h = fh_new(FH_ART, ino);
+		h->fd = fd;
+		/*
+		 * A verified file never changes, so the kernel may keep its
+		 * pages between opens: the second cat reads no data from us.
+		 */
+		fi->keep_cache = fd >= 0;
+		fi->noflush = 1;
+		fi->fh = (uint64_t)(uintptr_t)h;
+		fuse_reply_open(req, fi);
+		return;
+	}
 	if (k == K_RUN && slot == RS_LOG) {
 		h = fh_new(FH_LOG, ino);
 	} else if (k == K_RUN && slot == RS_WAIT) {
@@ -1219,6 +1300,118 @@ static void read_wait(fuse_req_t req, struct fh *h, size_t size, off_t off,
 	wake_waiters(run_id);
 }
 
+/* A read parked until its artifact is verified. */
+struct art_read {
+	fuse_req_t req;
+	struct fh *h;
+	size_t size;
+	off_t off;
+};
+
+static void art_reply_from_fd(fuse_req_t req, int fd, size_t size, off_t off)
+{
+	char *p = malloc(size ? size : 1);
+	ssize_t n;
+
+	if (!p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pread(fd, p, size, off);
+	if (n < 0)
+		fuse_reply_err(req, EIO);
+	else
+		fuse_reply_buf(req, p, (size_t)n);
+	free(p);
+}
+
+/* Gives h the verified file if it has none; returns h's fd or -1. */
+static int art_fh_fd(struct fh *h, int *err)
+{
+	char reason[512];
+	int fd = -1, r;
+
+	pthread_mutex_lock(&fs.lock);
+	fd = h->fd;
+	pthread_mutex_unlock(&fs.lock);
+	if (fd >= 0)
+		return fd;
+	r = core_art_open(fs.core, INO_ID(h->ino), &fd, reason, sizeof(reason));
+	if (r) {
+		*err = r;
+		return -1;
+	}
+	pthread_mutex_lock(&fs.lock);
+	if (h->fd < 0) {
+		h->fd = fd;
+	} else {        /* another reader won the race */
+		close(fd);
+		core_art_release(fs.core, INO_ID(h->ino));
+		fd = h->fd;
+	}
+	pthread_mutex_unlock(&fs.lock);
+	return fd;
+}
+
+static void art_ready(void *arg, int result)
+{
+	struct art_read *ar = arg;
+	int fd, err = TFS_EIO;
+
+	fd = result == TFS_OK ? art_fh_fd(ar->h, &err) : -1;
+	if (fd >= 0)
+		art_reply_from_fd(ar->req, fd, ar->size, ar->off);
+	else
+		fuse_reply_err(ar->req, fs_errno(err == TFS_EAGAIN ? TFS_EIO :
+						 err));
+	free(ar);
+}
+
+static void art_interrupt(fuse_req_t req, void *data)
+{
+	struct art_read *ar = data;
+
+	/* whoever takes the registration back answers the request */
+	if (core_art_unwait(fs.core, INO_ID(ar->h->ino), art_ready, ar) ==
+	    TFS_OK) {
+		fuse_reply_err(req, EINTR);
+		free(ar);
+	}
+}
+
+static void read_art(fuse_req_t req, struct fh *h, size_t size, off_t off)
+{
+	struct art_read *ar;
+	int fd, err = 0, r;
+
+	for (;;) {
+		fd = art_fh_fd(h, &err);
+		if (fd >= 0) {
+			art_reply_from_fd(req, fd, size, off);
+			return;
+		}
+		if (err != TFS_EAGAIN) {
+			fuse_reply_err(req, fs_errno(err));
+			return;
+		}
+		ar = xcalloc(1, sizeof(*ar));
+		ar->req = req;
+		ar->h = h;
+		ar->size = size;
+		ar->off = off;
+		r = core_art_wait(fs.core, INO_ID(h->ino), art_ready, ar);
+		if (r == TFS_OK)
+			break;
+		free(ar);
+		if (r != TFS_EEXIST) {
+			fuse_reply_err(req, fs_errno(r));
+			return;
+		}
+		/* it ended meanwhile: open again */
+	}
+	fuse_req_interrupt_func(req, art_interrupt, ar);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1230,6 +1423,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	switch (h->kind) {
 	case FH_WAIT:
 		read_wait(req, h, size, off, fi->flags);
+		return;
+	case FH_ART:
+		read_art(req, h, size, off);
 		return;
 	case FH_LOG:
 		r = core_run_log_read(fs.core, INO_ID(h->ino), off, size, &b);
@@ -1421,6 +1617,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		}
 	}
 	pthread_mutex_unlock(&fs.lock);
+	if (h->kind == FH_ART && h->fd >= 0) {
+		close(h->fd);
+		core_art_release(fs.core, INO_ID(h->ino));
+	}
 	buf_release(&h->data);
 	free(h);
 	fuse_reply_err(req, 0);
@@ -1808,6 +2008,80 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_attr(req, &st, timeout);
 }
 
+static void reply_xattr(fuse_req_t req, const char *val, size_t len,
+			size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+/*
+ * user.sha256: the hash the manifest promises, known without a download;
+ * user.trainfs.state: remote, downloading N/M, verified or corrupt.
+ */
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct core_art_info ai;
+	struct buf b = BUF_INIT(0);
+
+	/*
+	 * Only user.* exists here. ENOTSUP (not ENODATA) for the others lets
+	 * ls and friends remember, per filesystem, that there are no ACLs or
+	 * security labels to ask for: otherwise `ls -l` costs three more
+	 * round trips per entry.
+	 */
+	if (strncmp(name, "user.", 5)) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	ino = alias_of(ino);
+	if (INO_KIND(ino) != K_ART || core_art_get(fs.core, INO_ID(ino), &ai) ||
+	    ai.is_dir) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (!strcmp(name, "user.sha256")) {
+		reply_xattr(req, ai.sha256, 64, size);
+	} else if (!strcmp(name, "user.trainfs.state")) {
+		if (core_art_state_text(fs.core, ai.id, &b))
+			fuse_reply_err(req, ENODATA);
+		else
+			reply_xattr(req, b.p, b.len, size);
+		buf_release(&b);
+	} else {
+		fuse_reply_err(req, ENODATA);
+	}
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char names[] = "user.sha256\0user.trainfs.state";
+	struct core_art_info ai;
+
+	ino = alias_of(ino);
+	if (INO_KIND(ino) != K_ART || core_art_get(fs.core, INO_ID(ino), &ai) ||
+	    ai.is_dir)
+		reply_xattr(req, "", 0, size);
+	else
+		reply_xattr(req, names, sizeof(names), size);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, ENOTSUP);
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
@@ -1838,6 +2112,9 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.release = op_release,
 	.poll = op_poll,
 	.statfs = op_statfs,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setxattr = op_setxattr,
 };
 
 /* ---- main ---- */
@@ -1845,6 +2122,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
 struct options {
 	char *state;
 	char *config;
+	char *cache_size;
 	int poll_ms;
 	int show_help;
 	int show_version;
@@ -1857,6 +2135,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("--config=%s", config),
 	OPT("--config %s", config),
 	OPT("poll_ms=%d", poll_ms),
+	OPT("cache_size=%s", cache_size),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -1897,6 +2176,7 @@ static void usage(const char *prog)
 	       "    --config FILE     daemon config (default "
 	       "$XDG_CONFIG_HOME/trainfs/config.json)\n"
 	       "    -o poll_ms=N      provider poll period in ms (default 500)\n"
+	       "    -o cache_size=N   artifact cache cap, e.g. 20G (default 10G)\n"
 	       "    -o allow_other    let other users read the mount\n"
 	       "    -f                stay in the foreground\n"
 	       "    -d                debug output (implies -f)\n\n", prog);
@@ -1953,6 +2233,23 @@ int main(int argc, char *argv[])
 	co.state_dir = opts.state;
 	co.config_file = opts.config;
 	co.poll_ms = opts.poll_ms;
+	if (opts.cache_size) {
+		char *end;
+		double v = strtod(opts.cache_size, &end);
+
+		switch (*end) {
+		case 'k': case 'K': v *= 1024; end++; break;
+		case 'm': case 'M': v *= 1048576; end++; break;
+		case 'g': case 'G': v *= 1073741824.0; end++; break;
+		case 't': case 'T': v *= 1099511627776.0; end++; break;
+		}
+		if (end == opts.cache_size || *end || v < 1) {
+			fprintf(stderr, "trainfs: bad cache_size '%s': use bytes "
+				"or a K, M, G, T suffix\n", opts.cache_size);
+			goto out_args;
+		}
+		co.cache_size = (int64_t)v;
+	}
 	core = core_open(&co, err, sizeof(err));
 	if (!core) {
 		fprintf(stderr, "trainfs: %s\n", err);
@@ -2023,6 +2320,7 @@ out_args:
 	free(cmd.mountpoint);
 	free(opts.state);
 	free(opts.config);
+	free(opts.cache_size);
 	fuse_opt_free_args(&args);
 	return ret;
 }

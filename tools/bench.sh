@@ -21,11 +21,15 @@
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TRAINFS=$TOP/trainfs
-FLOORFS=$TOP/tools/floorfs
-BENCH_READ=$TOP/tools/bench_read
-BENCH_SUBMIT=$TOP/tools/bench_submit
 OUT=$TOP/BENCHMARKS.md
+# The daemon measured is the default (unsanitized) build that `make all`
+# leaves in build/default: ./trainfs follows whatever build was asked last
+# (`make SANITIZE=... test` replaces it), and an ASan daemon has several
+# times the RSS. The binaries are copied once below, so that a rebuild by
+# someone else during the run does not change what is measured mid-way.
+# TRAINFS=/path/to/trainfs measures that binary instead (as in tests/fs).
+SRC_TRAINFS=${TRAINFS:-$TOP/build/default/trainfs}
+[ -n "${TRAINFS:-}" ] || [ -x "$SRC_TRAINFS" ] || SRC_TRAINFS=$TOP/trainfs
 
 READ_N=20000		# bench_read iterations per pass
 LS_RUNS=10000		# entries of the listed directories
@@ -37,7 +41,8 @@ SLURM_RATE=500		# Slurm's validated submissions per second
 
 export LC_ALL=C		# same sorting and number formats for every tool
 
-for f in "$TRAINFS" "$FLOORFS" "$BENCH_READ" "$BENCH_SUBMIT"; do
+for f in "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
+	"$TOP/tools/bench_submit"; do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f is missing: run 'make all' first" >&2
 		exit 1
@@ -59,6 +64,7 @@ FLOOR_PID=""
 FLOOR_MNT=$WORK/floor
 TMPFS_DIR=$WORK/tmpfs
 POLL_PID=""
+CHILD_PID=""		# a long helper run by bg()
 
 say() { echo "bench [$(( $(date +%s) - T_START ))s]: $*" >&2; }
 die() { echo "bench: FAILED: $*" >&2; exit 1; }
@@ -104,6 +110,7 @@ cleanup() {
 		done
 	fi
 	[ -n "$POLL_PID" ] && kill "$POLL_PID" 2>/dev/null && wait "$POLL_PID" 2>/dev/null
+	[ -n "$CHILD_PID" ] && kill "$CHILD_PID" 2>/dev/null && wait "$CHILD_PID" 2>/dev/null
 	[ -n "$TFS_MNT" ] && unmount "$TFS_MNT"
 	end_pid "$TFS_PID"
 	unmount "$FLOOR_MNT"
@@ -123,6 +130,23 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+mkdir "$WORK/bin"
+cp "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
+	"$TOP/tools/bench_submit" "$WORK/bin/"
+TRAINFS=$WORK/bin/trainfs
+FLOORFS=$WORK/bin/floorfs
+BENCH_READ=$WORK/bin/bench_read
+BENCH_SUBMIT=$WORK/bin/bench_submit
+BIN_SUM=$(sha256sum "$TRAINFS" | cut -c1-12)
+BIN_TIME=$(date -u -r "$SRC_TRAINFS" '+%Y-%m-%d %H:%M:%S UTC')
+for f in "$TRAINFS" "$FLOORFS" "$BENCH_READ" "$BENCH_SUBMIT"; do
+	if grep -qaE '__(asan|ubsan|tsan|lsan|msan)_' "$f"; then
+		echo "bench: $(basename "$f") was built with a sanitizer; rebuild without" \
+			"(make clean && make all)" >&2
+		exit 1
+	fi
+done
 
 # ---------------------------------------------------------------- helpers --
 
@@ -144,11 +168,21 @@ print("median_ms=%.2f min_ms=%.2f max_ms=%.2f samples=%s" % (
 PY
 
 cat > "$WORK/mkdirs.py" <<'PY'
-# mkdirs.py BASE FIRST_EXP NEXP NPER: os.mkdir of BASE/e<k> (for k from
-# FIRST_EXP, skipped if it exists) and of BASE/e<k>/runs/r0..r<NPER-1>;
-# BASE "-" with NEXP 1 means: directly BASE/r0..; progress to stderr.
+# mkdirs.py BASE FIRST_EXP NEXP NPER [PID]: os.mkdir of BASE/e<k> (for k
+# from FIRST_EXP, skipped if it exists) and of BASE/e<k>/runs/r0..r<NPER-1>
+# when BASE ends in /experiments, else of BASE/r0..r<NPER-1>; progress (with
+# the VmRSS of process PID, the daemon, if given) to stderr.
 import os, sys, time
 base, first, nexp, nper = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+pid = sys.argv[5] if len(sys.argv) > 5 else None
+def rss():
+    if not pid:
+        return ""
+    with open("/proc/%s/status" % pid) as f:
+        for l in f:
+            if l.startswith("VmRSS:"):
+                return ", daemon VmRSS %.1f MB" % (int(l.split()[1]) / 1024)
+    return ""
 t_all = time.perf_counter()
 for k in range(first, first + nexp):
     if base.endswith("/experiments"):
@@ -163,8 +197,8 @@ for k in range(first, first + nexp):
         os.mkdir("%s/r%d" % (runs, i))
     dt = time.perf_counter() - t0
     if base.endswith("/experiments"):
-        print("bench:   e%d: %d runs in %.1f s (%.0f mkdir/s)" % (
-            k, nper, dt, nper / dt), file=sys.stderr, flush=True)
+        print("bench:   e%d: %d runs in %.1f s (%.0f mkdir/s)%s" % (
+            k, nper, dt, nper / dt, rss()), file=sys.stderr, flush=True)
 dt = time.perf_counter() - t_all
 print("mkdir_per_s=%.1f n=%d seconds=%.3f" % (nexp * nper / dt, nexp * nper, dt))
 PY
@@ -194,6 +228,20 @@ while True:
     time.sleep(0.01)
 PY
 
+# bg OUT CMD...: runs CMD, its stdout to OUT, in the background and waits for
+# it: dash runs a trap only once the foreground command is done, but a trapped
+# signal interrupts `wait`, so INT/TERM during a long step end it at once.
+bg() {
+	bg_out=$1
+	shift
+	"$@" > "$bg_out" &
+	CHILD_PID=$!
+	bg_rc=0
+	wait "$CHILD_PID" || bg_rc=$?
+	CHILD_PID=""
+	return "$bg_rc"
+}
+
 # field NAME LINE: the value of NAME=value in a key=value line.
 field() {
 	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
@@ -213,11 +261,13 @@ write_daemon_config() {
 JSON
 }
 
-# start_trainfs STATE MNT LOG: starts the daemon in the foreground, in the
-# background of this script, and waits for the mount (up to 120 s).
+# start_trainfs STATE MNT LOG [PIN]: starts the daemon in the foreground, in
+# the background of this script (under PIN, a taskset prefix, if given), and
+# waits for the mount (up to 120 s).
 start_trainfs() {
 	mkdir -p "$2"
-	"$TRAINFS" -f --state "$1" --config "$WORK/daemon.json" "$2" 2>>"$3" &
+	# shellcheck disable=SC2086 # PIN is words or nothing
+	${4:-} "$TRAINFS" -f --state "$1" --config "$WORK/daemon.json" "$2" 2>>"$3" &
 	TFS_PID=$!
 	TFS_MNT=$2
 	wait_mount "$2" "$TFS_PID" 1200 || die "trainfs did not mount on $2"
@@ -272,27 +322,48 @@ hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 # bench_read_median PATH: median_us of one bench_read pass.
 bench_read_median() {
-	line=$("$BENCH_READ" "$1" "$READ_N") || die "bench_read $1"
+	# shellcheck disable=SC2086
+	line=$($PIN_C "$BENCH_READ" "$1" "$READ_N") || die "bench_read $1"
 	say "  $1: $line"
 	field median_us "$line"
 }
 
 min2() { if holds "$1 < $2"; then echo "$1"; else echo "$2"; fi; }
 
+# Measure 1 pins the daemon to CPU 1 and the reader to CPU 0, both for
+# floorfs and trainfs: unpinned, each pass lands at random on one of two
+# latencies (same CPU or not; ~35 vs ~50 us on a 2-core VM), which swamps
+# the difference being measured.
+PIN_D=""
+PIN_C=""
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+	PIN_D="taskset -c 1"
+	PIN_C="taskset -c 0"
+fi
+
+PIN_NOTE="Both daemons run pinned to CPU 1 and the reader to CPU 0 (taskset):
+unpinned on a 2-core machine, each pass lands at random on one of two
+latencies (reader and daemon on the same CPU or not) and the noise swamps the
+difference being measured."
+[ -n "$PIN_D" ] || PIN_NOTE="Nothing is pinned (taskset or a second CPU missing)."
+
+TMP_FS=$(findmnt -no FSTYPE -T /tmp 2>/dev/null || stat -f -c %T /tmp)
+
 write_daemon_config "$WORK/daemon.json"
 printf '{"command": ["true"]}\n' > "$WORK/config.json"
 
 # ------------------------------------------- 1. status read vs floorfs ----
 
-say "1/4 status read latency: floorfs vs trainfs, $READ_N reads per pass"
+say "(1) status read latency: floorfs vs trainfs, $READ_N reads per pass"
 mkdir -p "$FLOOR_MNT"
-"$FLOORFS" -f "$FLOOR_MNT" 2>>"$WORK/floorfs.log" &
+# shellcheck disable=SC2086
+$PIN_D "$FLOORFS" -f "$FLOOR_MNT" 2>>"$WORK/floorfs.log" &
 FLOOR_PID=$!
 wait_mount "$FLOOR_MNT" "$FLOOR_PID" 100 || die "floorfs did not mount"
 
 STATE_A=$WORK/state-a
 MNT_A=$WORK/mnt-a
-start_trainfs "$STATE_A" "$MNT_A" "$WORK/trainfs-a.log"
+start_trainfs "$STATE_A" "$MNT_A" "$WORK/trainfs-a.log" "$PIN_D"
 mkdir "$MNT_A/experiments/rd"
 mkdir "$MNT_A/experiments/rd/runs/r"
 cp "$WORK/config.json" "$MNT_A/experiments/rd/runs/r/config.json"
@@ -303,25 +374,27 @@ created|queued) ;;
 *) die "the read benchmark's run is '$RD_STATE', not created or queued" ;;
 esac
 
-f1=$(bench_read_median "$FLOOR_MNT/status")
-t1=$(bench_read_median "$RD_STATUS")
-f2=$(bench_read_median "$FLOOR_MNT/status")
-t2=$(bench_read_median "$RD_STATUS")
-READ_FLOOR=$(min2 "$f1" "$f2")
-READ_TFS=$(min2 "$t1" "$t2")
+RD_F1=$(bench_read_median "$FLOOR_MNT/status")
+RD_T1=$(bench_read_median "$RD_STATUS")
+RD_F2=$(bench_read_median "$FLOOR_MNT/status")
+RD_T2=$(bench_read_median "$RD_STATUS")
+READ_FLOOR=$(min2 "$RD_F1" "$RD_F2")
+READ_TFS=$(min2 "$RD_T1" "$RD_T2")
 unmount "$FLOOR_MNT"
 end_pid "$FLOOR_PID"
 FLOOR_PID=""
+stop_trainfs
 
 # ------------------------------------------------ 3. submissions per s ----
-# (on the same daemon as 1, before the store of 2 and 4 exists)
+# (on the state of 1, before the store of 2 and 4 exists; no pinning)
 
-say "3/4 submissions: $SUBMIT_N into a plain dir on $(stat -f -c %T /tmp), then into trainfs"
+say "(3) submissions: $SUBMIT_N into a plain dir on $TMP_FS, then into trainfs"
 mkdir -p "$WORK/plain/runs"
 line=$("$BENCH_SUBMIT" -p s "$WORK/plain/runs" "$SUBMIT_N" "$WORK/config.json") \
 	|| die "bench_submit into a plain directory"
 say "  plain dir: $line"
 SUB_PLAIN=$(field submits_per_s "$line")
+start_trainfs "$STATE_A" "$MNT_A" "$WORK/trainfs-a.log"
 mkdir "$MNT_A/experiments/sub"
 line=$("$BENCH_SUBMIT" -p s "$MNT_A/experiments/sub/runs" "$SUBMIT_N" "$WORK/config.json") \
 	|| die "bench_submit into trainfs"
@@ -335,7 +408,7 @@ stop_trainfs
 
 # ------------------------------------------ 2. ls -l of 10,000 runs -------
 
-say "2/4 ls -l of $LS_RUNS entries: tmpfs vs trainfs"
+say "(2) ls -l of $LS_RUNS entries: tmpfs vs trainfs"
 mkdir -p "$TMPFS_DIR"
 mount -t tmpfs -o size=64m,mode=0755 bench-tmpfs "$TMPFS_DIR"
 python3 "$WORK/mkdirs.py" "$TMPFS_DIR" 0 1 "$LS_RUNS" >/dev/null
@@ -348,7 +421,9 @@ STATE_B=$WORK/state-b
 MNT_B=$WORK/mnt-b
 start_trainfs "$STATE_B" "$MNT_B" "$WORK/trainfs-b.log"
 say "  creating $LS_RUNS runs in e0 (os.mkdir)"
-line=$(python3 "$WORK/mkdirs.py" "$MNT_B/experiments" 0 1 "$LS_RUNS")
+bg "$WORK/mkdirs.out" python3 "$WORK/mkdirs.py" "$MNT_B/experiments" 0 1 \
+	"$LS_RUNS" "$TFS_PID" || die "creating $LS_RUNS runs"
+line=$(cat "$WORK/mkdirs.out")
 MKDIR_RATE=$(field mkdir_per_s "$line")
 n=$(ls "$MNT_B/experiments/e0/runs" | wc -l)
 [ "$n" -eq "$LS_RUNS" ] || die "trainfs lists $n runs, not $LS_RUNS"
@@ -363,7 +438,7 @@ LS_TFS=$(field median_ms "$line")
 
 # ------------------------------------- 4. RSS and restart, 100,000 runs ---
 
-say "4/4 reference: RSS and start time with an empty store"
+say "(4) reference: RSS and start time with an empty store"
 STATE_E=$WORK/state-empty
 MNT_E=$WORK/mnt-empty
 stop_trainfs
@@ -380,13 +455,15 @@ say "  start ${START_EMPTY} ms, VmRSS ${RSS_EMPTY} kB"
 stop_trainfs
 
 BIG=$((BIG_EXPS * BIG_PER))
-say "4/4 creating $BIG runs ($BIG_EXPS experiments of $BIG_PER; e0 exists)"
+say "(4) creating $BIG runs ($BIG_EXPS experiments of $BIG_PER; e0 exists)"
 start_trainfs "$STATE_B" "$MNT_B" "$WORK/trainfs-b.log"
-line=$(python3 "$WORK/mkdirs.py" "$MNT_B/experiments" 1 $((BIG_EXPS - 1)) "$BIG_PER")
+bg "$WORK/mkdirs.out" python3 "$WORK/mkdirs.py" "$MNT_B/experiments" 1 \
+	$((BIG_EXPS - 1)) "$BIG_PER" "$TFS_PID" || die "creating $BIG runs"
+line=$(cat "$WORK/mkdirs.out")
 say "  $line"
 RSS_BEFORE=$(rss_kb "$TFS_PID")
 stop_trainfs
-say "4/4 restart with $BIG runs in the store"
+say "(4) restart with $BIG runs in the store"
 timed_start "$STATE_B" "$MNT_B" "$WORK/trainfs-b.log" \
 	"$MNT_B/experiments/e0/runs/r0/status"
 START_BIG=$START_MS
@@ -435,7 +512,7 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 		"$(ratio "$LS_COLD" "$LS_TMPFS")" "(info; 3x for warm)" \
 		"$(if holds "$LS_COLD <= 3 * $LS_TMPFS"; then echo "(within 3x)"; else echo "(over 3x)"; fi)"
 	row "submissions/s, $SUBMIT_N runs, held queue" \
-		"$(fmt "$SUB_TFS" '%.0f /s')" "$(fmt "$SUB_PLAIN" '%.0f /s') (plain dir, $(stat -f -c %T /tmp))" \
+		"$(fmt "$SUB_TFS" '%.0f /s')" "$(fmt "$SUB_PLAIN" '%.0f /s') (plain dir, $TMP_FS)" \
 		"$(ratio "$SUB_TFS" "$SUB_PLAIN")" "(info)" "—"
 	row "submissions/s vs Slurm" \
 		"$(fmt "$SUB_TFS" '%.0f /s')" "$SLURM_RATE /s (Slurm, validated)" \
@@ -473,9 +550,10 @@ $(cat "$WORK/table.md")
 - CPU: ${CPU:-unknown}
 - kernel: $(uname -r)
 - libfuse: $(fusermount3 -V 2>&1 | head -n 1)
-- /tmp filesystem: $(stat -f -c %T /tmp)
+- /tmp filesystem: $TMP_FS
 - date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
 - trainfs commit: $COMMIT
+- trainfs binary: ${SRC_TRAINFS#"$TOP"/}, built $BIN_TIME, sha256 $BIN_SUM...
 - benchmark wall time: ${ELAPSED} s
 
 ## How measured
@@ -491,7 +569,7 @@ trainfs file is the \`status\` of a run that was submitted into the held queue
 minimal single-threaded low-level FUSE filesystem serving a constant with the
 same direct_io and 1 s cache timeouts. The passes alternate floorfs, trainfs,
 floorfs, trainfs, and the better median of each is kept. Medians per pass:
-floorfs $f1 / $f2 µs, trainfs $t1 / $t2 µs. floorfs has no flush handler, so
+floorfs $RD_F1 / $RD_F2 µs, trainfs $RD_T1 / $RD_T2 µs. $PIN_NOTE floorfs has no flush handler, so
 each of its closes costs one round trip less than trainfs's.
 
 **ls -l.** A runs/ directory of $LS_RUNS runs (state created, made with
@@ -510,12 +588,13 @@ close, and reports runs per second over the whole loop. On trainfs RUNS_DIR is
 the runs/ directory of a new experiment and the close is the submit (the
 config is validated and the run queued; the script checks that all
 $SUBMIT_N runs are listed and the last one is queued). The reference is the
-same program into a plain directory on /tmp's disk ($(stat -f -c %T /tmp)),
+same program into a plain directory on /tmp's disk ($TMP_FS),
 without sync. The goal is Slurm's validated $SLURM_RATE submissions/s.
 
 **RSS and restart.** $BIG runs in state created ($BIG_EXPS experiments
 e0..e$((BIG_EXPS - 1)) of $BIG_PER runs, python3 \`os.mkdir\` on the mount), then
-unmount (fusermount3 -u) and a wait for the daemon to exit. The restart time
+unmount (fusermount3 -u) and a wait for the daemon to exit; the page cache is
+left as it is (no drop_caches), as after a daemon restart. The restart time
 runs from just before the daemon's exec (\`date +%s%N\`) until a poller that
 opens, reads and closes \`experiments/e0/runs/r0/status\` every 10 ms first
 reads data (the poller was started, and polling, before the exec). The RSS is

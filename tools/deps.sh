@@ -3,9 +3,9 @@
 # only those missing. Run as root, or with sudo available. Usage:
 #   tools/deps.sh build|test|demo
 set -eu
-need="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev python3"
+need="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev python3 attr"
 case "${1:-build}" in
-test) need="$need procps psmisc" ;;
+test) need="$need procps psmisc nginx-light curl" ;;
 esac
 missing=""
 for p in $need; do

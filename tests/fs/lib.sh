@@ -109,7 +109,7 @@ finish() {
 	fi
 	# jobs of this test that still run are its own: end them
 	pkill -KILL -f "$WORK" 2>/dev/null
-	rm -rf "$WORK"
+	if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 }

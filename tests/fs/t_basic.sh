@@ -19,7 +19,7 @@ check_eq "description read" "digits, small MLP" "$(cat "$MNT/experiments/mnist/d
 check "mkdir run" mkdir "$MNT/experiments/mnist/runs/lr-01"
 R=$MNT/experiments/mnist/runs/lr-01
 check_eq "new run is created" "created" "$(cat "$R/status")"
-check_eq "run dir lists its files" "config.json ctl events log metrics metrics.jsonl status status.json wait" \
+check_eq "run dir lists its files" "artifacts config.json ctl downloads events log metrics metrics.jsonl status status.json wait" \
 	"$(ls "$R" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "mkdir of an existing run" "1" "$(mkdir "$R" 2>/dev/null; echo $?)"
 
@@ -50,7 +50,7 @@ check "tail -f output equals the log" cmp -s "$WORK/tail.out" "$R/log"
 check_eq "status completed" "completed" "$(cat "$R/status")"
 
 # true sizes: stat agrees with what a read returns, for every file
-for f in config.json status status.json log metrics metrics.jsonl events ctl wait; do
+for f in config.json status status.json log metrics metrics.jsonl events ctl wait downloads; do
 	check_eq "st_size of $f" "$(cat "$R/$f" | wc -c)" "$(stat -c %s "$R/$f")"
 done
 for f in README queue events providers/local/status; do
