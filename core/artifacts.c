@@ -170,7 +170,8 @@ static void cache_scan(struct core *c)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), scan_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), scan_cmp);
 	for (i = 0; i < n; i++) {        /* oldest first: newest ends at head */
 		struct centry *e = centry_get(c, v[i].sha, v[i].size);
 
@@ -398,7 +399,8 @@ static void manifest_fetch(struct core *c, int64_t run_id)
 
 	rc = p->conn.ops->list_artifacts(&p->conn, &q, mf_cb, &m, err,
 					 sizeof(err));
-	qsort(m.v, m.n, sizeof(*m.v), path_cmp);
+	if (m.n)
+		qsort(m.v, m.n, sizeof(*m.v), path_cmp);
 
 	pthread_mutex_lock(&c->lock);
 	r = hmap_iget(&c->run_by_id, run_id);

@@ -12,7 +12,14 @@
 #   3. submissions/s (mkdir + write + close)   vs a plain dir on /tmp's disk,
 #      and vs Slurm's 500/s
 #   4. RSS and restart-to-ready, 100,000 runs  vs the same with an empty store
+#   5. cold read of a 1 GiB artifact (download  vs curl URL | sha256sum from
+#      from nginx, verify, cache, serve)           the same loopback nginx
+#   6. warm read of that artifact (page cache)  vs cat of the cache file itself
+#      (and, as information, with the page cache dropped before each read)
 #
+# Measures 5 and 6 need about 3 GiB free on /tmp's filesystem (the job's
+# 1 GiB output, served by a private nginx from tests/nginx.sh, the 1 GiB
+# cache file, and a margin); that is checked before anything is measured.
 # Everything lives in a fresh directory under /tmp and is removed on exit,
 # failure or interruption: mounts are unmounted and the daemons this script
 # started are ended by their process id. Progress goes to stderr; the table
@@ -38,6 +45,9 @@ SUBMIT_N=2000		# runs submitted
 BIG_EXPS=10		# store of measure 4: BIG_EXPS x BIG_PER runs
 BIG_PER=10000
 SLURM_RATE=500		# Slurm's validated submissions per second
+ART_BYTES=1073741824	# the artifact of measures 5 and 6: 1 GiB
+ART_REPEAT=3		# timed warm reads (after one warm-up), each side
+ART_CACHE=4G		# -o cache_size= of that daemon: holds it with room
 
 export LC_ALL=C		# same sorting and number formats for every tool
 
@@ -52,12 +62,21 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: run as root (mounts a tmpfs)" >&2
 	exit 1
 fi
-for c in python3 fusermount3 mountpoint; do
+for c in python3 fusermount3 mountpoint curl sha256sum; do
 	command -v "$c" >/dev/null 2>&1 || { echo "bench: needs $c" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d /tmp/trainfs-bench.XXXXXX)
 T_START=$(date +%s)
+# measures 5 and 6: the job's output, the cache file and a margin
+ART_NEED_KB=$((3 * ART_BYTES / 1024))
+ART_AVAIL_KB=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
+if [ "$ART_AVAIL_KB" -lt "$ART_NEED_KB" ]; then
+	echo "bench: $((ART_AVAIL_KB / 1024)) MiB free under /tmp, measures 5" \
+		"and 6 need $((ART_NEED_KB / 1024)) MiB" >&2
+	rmdir "$WORK"
+	exit 1
+fi
 TFS_PID=""		# the trainfs daemon currently running, if any
 TFS_MNT=""		# and its mount point
 FLOOR_PID=""
@@ -65,6 +84,10 @@ FLOOR_MNT=$WORK/floor
 TMPFS_DIR=$WORK/tmpfs
 POLL_PID=""
 CHILD_PID=""		# a long helper run by bg()
+DAEMON_CONF=""		# start_trainfs's --config (set below)
+DAEMON_OPTS=""		# and extra options (-o ...), as words
+NGINX_DIR=""		# the private nginx of measures 5 and 6, if running
+ART_JOB_PID=$WORK/art-job.pid	# the job writing the 1 GiB artifact
 
 say() { echo "bench [$(( $(date +%s) - T_START ))s]: $*" >&2; }
 die() { echo "bench: FAILED: $*" >&2; exit 1; }
@@ -113,6 +136,17 @@ cleanup() {
 	[ -n "$CHILD_PID" ] && kill "$CHILD_PID" 2>/dev/null && wait "$CHILD_PID" 2>/dev/null
 	[ -n "$TFS_MNT" ] && unmount "$TFS_MNT"
 	end_pid "$TFS_PID"
+	# the 1 GiB job (its supervisor outlives the daemon): by its pid,
+	# and only while that pid is still our head
+	if [ -s "$ART_JOB_PID" ]; then
+		jp=$(cat "$ART_JOB_PID")
+		case $jp in
+		''|*[!0-9]*) ;;
+		*) grep -qa "^head" "/proc/$jp/cmdline" 2>/dev/null &&
+			kill "$jp" 2>/dev/null ;;
+		esac
+	fi
+	[ -n "$NGINX_DIR" ] && nginx_cleanup
 	unmount "$FLOOR_MNT"
 	end_pid "$FLOOR_PID"
 	if mountpoint -q "$TMPFS_DIR" 2>/dev/null; then
@@ -130,6 +164,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# nginx_start/nginx_cleanup: a private nginx on 127.0.0.1 (measures 5, 6)
+# shellcheck source=tests/nginx.sh
+. "$TOP/tests/nginx.sh"
 
 mkdir "$WORK/bin"
 cp "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
@@ -253,6 +291,7 @@ calc() { awk "BEGIN { printf \"%.4f\\n\", $1 }"; }
 holds() { [ "$(awk "BEGIN { print ($1) ? 1 : 0 }")" = 1 ]; }
 
 # write_daemon_config FILE: every job held in the queue (max_jobs 0).
+# (start_trainfs uses DAEMON_CONF, this file unless measure 5 says otherwise)
 write_daemon_config() {
 	cat > "$1" <<'JSON'
 {"poll_interval_ms": 500,
@@ -267,7 +306,9 @@ JSON
 start_trainfs() {
 	mkdir -p "$2"
 	# shellcheck disable=SC2086 # PIN is words or nothing
-	${4:-} "$TRAINFS" -f --state "$1" --config "$WORK/daemon.json" "$2" 2>>"$3" &
+	# shellcheck disable=SC2086 # DAEMON_OPTS too
+	${4:-} "$TRAINFS" -f --state "$1" --config "$DAEMON_CONF" $DAEMON_OPTS \
+		"$2" 2>>"$3" &
 	TFS_PID=$!
 	TFS_MNT=$2
 	wait_mount "$2" "$TFS_PID" 1200 || die "trainfs did not mount on $2"
@@ -306,7 +347,9 @@ timed_start() {
 	done
 	mkdir -p "$2"
 	t0=$(date +%s%N)
-	"$TRAINFS" -f --state "$1" --config "$WORK/daemon.json" "$2" 2>>"$3" &
+	# shellcheck disable=SC2086
+	"$TRAINFS" -f --state "$1" --config "$DAEMON_CONF" $DAEMON_OPTS \
+		"$2" 2>>"$3" &
 	TFS_PID=$!
 	TFS_MNT=$2
 	wait "$POLL_PID" || { POLL_PID=""; die "$4 not readable within 120 s"; }
@@ -350,6 +393,7 @@ difference being measured."
 TMP_FS=$(findmnt -no FSTYPE -T /tmp 2>/dev/null || stat -f -c %T /tmp)
 
 write_daemon_config "$WORK/daemon.json"
+DAEMON_CONF=$WORK/daemon.json
 printf '{"command": ["true"]}\n' > "$WORK/config.json"
 
 # ------------------------------------------- 1. status read vs floorfs ----
@@ -483,6 +527,156 @@ DB_KB=$(du -sk "$STATE_B" | cut -f1)
 say "  VmRSS ${RSS_BIG} kB (peak ${HWM_BIG} kB), state dir ${DB_KB} kB"
 stop_trainfs
 
+# ------------------------------- 5, 6. a 1 GiB artifact from nginx -------
+# (a fresh state, a daemon that runs jobs, and a private nginx serving the
+# runs' output directories, as in tests/fs/t_artifacts.sh; no pinning)
+
+# cat_ms FILE: ms of `cat FILE > /dev/null`.
+cat_ms() {
+	t0=$(date +%s%N)
+	cat "$1" > /dev/null || die "cat $1"
+	t1=$(date +%s%N)
+	calc "($t1 - $t0) / 1e6"
+}
+
+# curl_ms URL SHA: ms of `curl -s URL | sha256sum`, which must print SHA.
+curl_ms() {
+	t0=$(date +%s%N)
+	sum=$(curl -s "$1" | sha256sum)
+	t1=$(date +%s%N)
+	[ "${sum%% *}" = "$2" ] || die "curl $1 | sha256sum gave ${sum%% *}, not $2"
+	calc "($t1 - $t0) / 1e6"
+}
+
+# mbps MS: MB/s (10^6 bytes) of reading ART_BYTES in MS milliseconds.
+mbps() { calc "$ART_BYTES / 1e6 / ($1 / 1000)"; }
+# median VALUES...
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# drop_caches: writes back, then drops the page cache, dentries and inodes.
+drop_caches() { sync && echo 3 > /proc/sys/vm/drop_caches; }
+# xattr FILE NAME
+xattr() {
+	python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], sys.argv[2]).decode())' "$1" "$2"
+}
+
+say "(5) cold read of a $ART_BYTES-byte artifact from a loopback nginx"
+STATE_C=$WORK/state-art
+MNT_C=$WORK/mnt-art
+mkdir -p "$STATE_C/runs"
+nginx_start "$STATE_C/runs" || die "cannot start nginx"
+cat > "$WORK/daemon-art.json" <<JSON
+{"poll_interval_ms": 100,
+ "providers": {"local": {"type": "local",
+   "slots": {"cpus": 2, "max_jobs": 1},
+   "artifact_root": "$STATE_C/runs", "artifact_base_url": "$NGINX_URL/"}}}
+JSON
+DAEMON_CONF=$WORK/daemon-art.json
+DAEMON_OPTS="-o cache_size=$ART_CACHE"
+start_trainfs "$STATE_C" "$MNT_C" "$WORK/trainfs-art.log"
+mkdir "$MNT_C/experiments/art"
+ART_RUN=$MNT_C/experiments/art/runs/big
+mkdir "$ART_RUN"
+# the job records its pid (so that cleanup can end it), then becomes head
+# shellcheck disable=SC2016 # $$ and $TRAINFS_OUTPUT_DIR are the job's
+printf '{"command": ["sh", "-c", "echo $$ > %s; exec head -c %s /dev/urandom > \\"$TRAINFS_OUTPUT_DIR/model.bin\\""]}\n' \
+	"$ART_JOB_PID" "$ART_BYTES" > "$ART_RUN/config.json"
+bg "$WORK/art-wait.out" cat "$ART_RUN/wait" || die "reading $ART_RUN/wait"
+st=$(cat "$WORK/art-wait.out")
+[ "$st" = completed ] || die "the artifact's run ended '$st', not completed"
+i=0
+until grep -q "artifacts: 1 files" "$ART_RUN/events"; do
+	i=$((i + 1))
+	[ $i -le 1200 ] || die "no manifest of 1 file within 120 s"
+	sleep 0.1
+done
+ART_UUID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' \
+	"$ART_RUN/status.json")
+ART=$ART_RUN/artifacts/model.bin
+ART_SRC=$STATE_C/runs/$ART_UUID/attempt-1/output/model.bin
+ART_URL=$NGINX_URL/$ART_UUID/attempt-1/output/model.bin
+[ -f "$ART_SRC" ] || die "the job's output $ART_SRC is missing"
+n=$(stat -c %s "$ART")
+[ "$n" -eq "$ART_BYTES" ] || die "artifacts/model.bin is $n bytes, not $ART_BYTES"
+ART_SHA=$(xattr "$ART" user.sha256)
+st=$(xattr "$ART" user.trainfs.state)
+[ "$st" = remote ] || die "artifacts/model.bin is '$st' before the first read"
+ART_CACHE_FILE=$STATE_C/cache/$ART_SHA
+say "  run $ART_UUID, sha256 $ART_SHA"
+
+REF1_MS=$(curl_ms "$ART_URL" "$ART_SHA")
+say "  curl | sha256sum: $REF1_MS ms"
+COLD_MS=$(cat_ms "$ART")
+say "  trainfs cold cat: $COLD_MS ms"
+REF2_MS=$(curl_ms "$ART_URL" "$ART_SHA")
+say "  curl | sha256sum: $REF2_MS ms"
+REF_MS=$(min2 "$REF1_MS" "$REF2_MS")
+st=$(xattr "$ART" user.trainfs.state)
+[ "$st" = verified ] || die "artifacts/model.bin is '$st' after a read"
+n=$(stat -c %s "$ART_CACHE_FILE")
+[ "$n" -eq "$ART_BYTES" ] || die "the cache file is $n bytes, not $ART_BYTES"
+n=$(grep -c "^GET /$ART_UUID/attempt-1/output/model.bin 200 " "$NGINX_DIR/access.log" || true)
+[ "$n" -eq 3 ] || die "nginx served model.bin $n times, not 3 (2 curl, 1 trainfs)"
+COLD_MBPS=$(mbps "$COLD_MS")
+REF_MBPS=$(mbps "$REF_MS")
+
+say "(6) warm reads: through the mount vs the cache file, $ART_REPEAT each"
+cat_ms "$ART" > /dev/null
+cat_ms "$ART_CACHE_FILE" > /dev/null
+WARM_T=""
+WARM_D=""
+k=0
+while [ $k -lt "$ART_REPEAT" ]; do
+	t=$(cat_ms "$ART")
+	d=$(cat_ms "$ART_CACHE_FILE")
+	WARM_T="$WARM_T $t"
+	WARM_D="$WARM_D $d"
+	k=$((k + 1))
+done
+# shellcheck disable=SC2086 # lists of numbers
+WARM_T_MS=$(median $WARM_T)
+# shellcheck disable=SC2086
+WARM_D_MS=$(median $WARM_D)
+say "  mount:$WARM_T ms; cache file:$WARM_D ms"
+WARM_T_MBPS=$(mbps "$WARM_T_MS")
+WARM_D_MBPS=$(mbps "$WARM_D_MS")
+
+DROP_T=""
+DROP_D=""
+if (drop_caches) 2>/dev/null; then
+	say "(6) reads with the page cache dropped before each, $ART_REPEAT each"
+	k=0
+	while [ $k -lt "$ART_REPEAT" ]; do
+		drop_caches
+		t=$(cat_ms "$ART")
+		drop_caches
+		d=$(cat_ms "$ART_CACHE_FILE")
+		DROP_T="$DROP_T $t"
+		DROP_D="$DROP_D $d"
+		k=$((k + 1))
+	done
+	# shellcheck disable=SC2086
+	DROP_T_MS=$(median $DROP_T)
+	# shellcheck disable=SC2086
+	DROP_D_MS=$(median $DROP_D)
+	say "  mount:$DROP_T ms; cache file:$DROP_D ms"
+	DROP_T_MBPS=$(mbps "$DROP_T_MS")
+	DROP_D_MBPS=$(mbps "$DROP_D_MS")
+else
+	say "(6) cannot write /proc/sys/vm/drop_caches: that row is n/a"
+fi
+st=$(xattr "$ART" user.trainfs.state)
+[ "$st" = verified ] || die "artifacts/model.bin is '$st' after the reads"
+n=$(grep -c "model.bin" "$NGINX_DIR/access.log" || true)
+[ "$n" -eq 3 ] || die "nginx got $n requests for model.bin, not 3"
+# shellcheck disable=SC2153 # NGINX_BIN is set by tests/nginx.sh
+NGINX_VER=$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')
+CURL_VER=$(curl -V | head -n 1 | cut -d' ' -f1-2)
+stop_trainfs
+nginx_cleanup || true
+rm -f "$ART_SRC" "$ART_CACHE_FILE" "$ART_JOB_PID"
+DAEMON_CONF=$WORK/daemon.json
+DAEMON_OPTS=""
+
 # ------------------------------------------------------------ the report --
 
 # row MEASURE TRAINFS REFERENCE RATIO GOAL MET
@@ -526,6 +720,22 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 		"$(fmt "$START_BIG_S" '%.3f s')" "$(fmt "$START_EMPTY_S" '%.3f s') (empty store: 1 run)" \
 		"$(ratio "$START_BIG" "$START_EMPTY")" "< 3 s" \
 		"$(yesno "$START_BIG_S < 3")"
+	row "artifact of 1 GiB, cold read from nginx (cat)" \
+		"$(fmt "$COLD_MBPS" '%.0f MB/s')" "$(fmt "$REF_MBPS" '%.0f MB/s') (curl | sha256sum, same nginx)" \
+		"$(ratio "$COLD_MBPS" "$REF_MBPS")" "≥ 0.8x curl" \
+		"$(yesno "$COLD_MBPS >= 0.8 * $REF_MBPS")"
+	row "artifact of 1 GiB, warm read (cat), median of $ART_REPEAT" \
+		"$(fmt "$WARM_T_MBPS" '%.0f MB/s')" "$(fmt "$WARM_D_MBPS" '%.0f MB/s') (cat of the cache file)" \
+		"$(ratio "$WARM_T_MBPS" "$WARM_D_MBPS")" "≥ 0.7x cache file" \
+		"$(yesno "$WARM_T_MBPS >= 0.7 * $WARM_D_MBPS")"
+	if [ -n "$DROP_T" ]; then
+		row "artifact of 1 GiB, page cache dropped before each read, median of $ART_REPEAT" \
+			"$(fmt "$DROP_T_MBPS" '%.0f MB/s')" "$(fmt "$DROP_D_MBPS" '%.0f MB/s') (cat of the cache file)" \
+			"$(ratio "$DROP_T_MBPS" "$DROP_D_MBPS")" "(info)" "—"
+	else
+		row "artifact of 1 GiB, page cache dropped before each read" \
+			"n/a" "n/a (drop_caches not permitted)" "n/a" "(info)" "—"
+	fi
 } > "$WORK/table.md"
 
 COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -551,6 +761,8 @@ $(cat "$WORK/table.md")
 - kernel: $(uname -r)
 - libfuse: $(fusermount3 -V 2>&1 | head -n 1)
 - /tmp filesystem: $TMP_FS
+- memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+- nginx: $NGINX_VER; curl: $CURL_VER
 - date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
 - trainfs commit: $COMMIT
 - trainfs binary: ${SRC_TRAINFS#"$TOP"/}, built $BIN_TIME, sha256 $BIN_SUM...
@@ -604,6 +816,36 @@ right at ready, $(fmt "$(calc "$RSS_BEFORE / 1024")" '%.1f') MB just after creat
 restart), peak VmHWM $(fmt "$(calc "$HWM_BIG / 1024")" '%.1f') MB; state directory $(fmt "$(calc "$DB_KB / 1024")" '%.1f') MB. The reference row
 is the same daemon on a store holding only e0/r0 (so that the same file is
 probed), timed and measured the same way.
+
+**Artifact, cold.** A daemon on a fresh state with \`-o cache_size=$ART_CACHE\`,
+whose local provider runs one job at a time and publishes outputs through a
+private nginx on 127.0.0.1 (tests/nginx.sh, \`sendfile on\`, serving
+\`<state>/runs\`: \`artifact_root\` and \`artifact_base_url\` as in
+tests/fs/t_artifacts.sh). The job is \`head -c $ART_BYTES /dev/urandom >
+\$TRAINFS_OUTPUT_DIR/model.bin\`; once it is completed and \`events\` says
+"artifacts: 1 files", the script checks that the artifact is \`remote\`, then
+times \`cat artifacts/model.bin > /dev/null\` (\`date +%s%N\` around it): the
+first read downloads the file from nginx with libcurl, hashes it as it
+arrives, writes it into the cache (fsync, rename), and only then serves it.
+The reference is \`curl -s URL | sha256sum\` of the same file from the same
+nginx, run just before and just after (the faster is kept: $REF1_MS / $REF2_MS ms;
+trainfs $COLD_MS ms); the source file is in the page cache for all three
+(the job just wrote it). The script checks the reference's hash, that the
+artifact is then \`verified\`, that the cache file has the full size, and that
+nginx served the file exactly 3 times. MB/s are 10^6 bytes per second.
+
+**Artifact, warm.** Then one untimed \`cat\` of the artifact through the mount
+and one of the cache file itself (\`<state>/cache/<sha256>\`), followed by
+$ART_REPEAT rounds of (mount, cache file), each \`cat FILE > /dev/null\`; the
+medians are compared. The page cache is left as it is: a verified artifact is
+opened with keep_cache, so the kernel may serve it from the pages of earlier
+reads. Times (ms): mount$WARM_T; cache file$WARM_D.
+$(if [ -n "$DROP_T" ]; then echo "The information row repeats the
+$ART_REPEAT rounds with \`sync; echo 3 > /proc/sys/vm/drop_caches\` before every
+read (so the mount reads go through the daemon, which reads the cache file
+from disk). Times (ms): mount$DROP_T; cache file$DROP_D."; else echo "Writing
+/proc/sys/vm/drop_caches was not permitted, so the dropped-cache row is n/a."; fi)
+The 1 GiB files are removed at the end of the measure.
 EOF
 
 mv "$WORK/BENCHMARKS.md" "$OUT"
