@@ -169,12 +169,20 @@ struct connector_ops {
 	int (*list_artifacts)(struct connector *c, const struct job_query *q,
 			      artifact_cb cb, void *arg, char *err,
 			      size_t errlen);
+	/*
+	 * A file descriptor that becomes readable when a job may have
+	 * changed state (core/ then drains it and polls at once), or -1.
+	 * NULL: the provider is only polled.
+	 */
+	int (*wake_fd)(struct connector *c);
 };
 
 /* An instance of a provider: one per entry in the daemon config. */
 struct connector {
 	const struct connector_ops *ops;
 	char *name;      /* the provider's name in the tree, e.g. "local" */
+	char *work_dir;  /* a directory private to this provider, set by core
+			    before init(); may be NULL */
 	void *priv;
 	/* capacity, filled by init() from the config or the machine */
 	int cap_cpus;

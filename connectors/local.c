@@ -111,6 +111,7 @@ struct local_launch {
 	char log_path[PATH_MAX];
 	struct local_paths paths;
 	int kill_grace_s;
+	char wake_path[PATH_MAX];        /* the daemon's FIFO, or "" */
 };
 
 /* S -> daemon, one write of less than PIPE_BUF bytes, so atomic. */
@@ -146,6 +147,9 @@ struct local_sample {
 /* c->priv. Only the poller thread touches it (see connector.h). */
 struct local {
 	int kill_grace_s;
+	char *wake_path;                 /* FIFO supervisors write to */
+	int wake_rfd, wake_wfd;          /* our ends: read, and a writer that
+					    keeps it from reporting EOF */
 	char *artifact_root;             /* with artifact_base_url: outputs */
 	char *artifact_base_url;         /* are served over HTTP from here */
 	int no_pidfd;                    /* pidfd_open() said ENOSYS */
@@ -690,6 +694,21 @@ local_supervise(const struct local_launch *l, int rep)
 			break;
 		local_sleep_ms(1000);
 	}
+	/*
+	 * Tell a listening daemon at once, so a finished job frees its slot
+	 * now rather than at the next poll. Nobody listening (ENXIO) is fine:
+	 * the exit status is on disk for the next poll.
+	 */
+	if (l->wake_path[0]) {
+		int wfd = open(l->wake_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+		if (wfd >= 0) {
+			if (write(wfd, "x", 1) < 0) {
+				/* a full FIFO already says it */
+			}
+			close(wfd);
+		}
+	}
 	_exit(0);
 }
 
@@ -1176,6 +1195,8 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 
 	l = xcalloc(1, sizeof(*l));
 	l->argv = spec->argv;
+	if (lc->wake_path)
+		snprintf(l->wake_path, sizeof(l->wake_path), "%s", lc->wake_path);
 	l->kill_grace_s = spec->kill_grace_s > 0 ? spec->kill_grace_s :
 						   lc->kill_grace_s;
 	if (l->kill_grace_s > LOCAL_GRACE_MAX)
@@ -1838,6 +1859,19 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	}
 	lc = xcalloc(1, sizeof(*lc));
 	lc->kill_grace_s = (int)grace;
+	lc->wake_rfd = lc->wake_wfd = -1;
+	if (c->work_dir) {
+		char fp[PATH_MAX];
+
+		snprintf(fp, sizeof(fp), "%s/wake.fifo", c->work_dir);
+		if ((mkfifo(fp, 0600) == 0 || errno == EEXIST) &&
+		    (lc->wake_rfd = open(fp, O_RDONLY | O_NONBLOCK |
+					 O_CLOEXEC)) >= 0) {
+			lc->wake_wfd = open(fp, O_WRONLY | O_NONBLOCK |
+					    O_CLOEXEC);
+			lc->wake_path = xstrdup(fp);
+		}
+	}
 	if (it) {
 		lc->artifact_root = xstrdup(it->valuestring);
 		lc->artifact_base_url = xstrdup(s->valuestring);
@@ -1857,9 +1891,22 @@ static void local_release(struct connector *c)
 	if (lc) {
 		free(lc->artifact_root);
 		free(lc->artifact_base_url);
+		free(lc->wake_path);
+		if (lc->wake_rfd >= 0)
+			close(lc->wake_rfd);
+		if (lc->wake_wfd >= 0)
+			close(lc->wake_wfd);
 	}
 	free(c->priv);
 	c->priv = NULL;
+}
+
+/* Readable when a supervisor recorded an exit; the caller drains it. */
+static int local_wake_fd(struct connector *c)
+{
+	struct local *lc = c->priv;
+
+	return lc ? lc->wake_rfd : -1;
 }
 
 /* This machine is always reachable. */
@@ -2118,4 +2165,5 @@ const struct connector_ops local_connector_ops = {
 	.signal = local_signal,
 	.fetch_log = NULL,
 	.list_artifacts = local_list_artifacts,
+	.wake_fd = local_wake_fd,
 };

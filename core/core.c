@@ -84,6 +84,47 @@ static void list_add(struct run_list *l, struct run *r)
 	l->n++;
 }
 
+/* Queue order: higher priority first, then submission order. */
+int run_queue_before(const struct run *a, const struct run *b)
+{
+	if (a->priority != b->priority)
+		return a->priority > b->priority;
+	return a->seq < b->seq;
+}
+
+/*
+ * Keeps the queue sorted as runs join it, so the scheduler reads it in
+ * order without sorting. A new submission (lowest priority class seen,
+ * newest seq) lands at the tail in one step; only higher priorities walk.
+ */
+static void queue_insert(struct run_list *l, struct run *r)
+{
+	struct run *at = l->tail;
+
+	while (at && run_queue_before(r, at))
+		at = at->lprev;
+	r->lprev = at;
+	r->lnext = at ? at->lnext : l->head;
+	if (r->lnext)
+		r->lnext->lprev = r;
+	else
+		l->tail = r;
+	if (at)
+		at->lnext = r;
+	else
+		l->head = r;
+	l->n++;
+}
+
+/* Moves a queued run to its place after its priority changed. */
+void run_requeue_locked(struct core *c, struct run *r)
+{
+	if (r->list != LIST_QUEUED)
+		return;
+	list_del(&c->queued, r);
+	queue_insert(&c->queued, r);
+}
+
 /* Puts r on the list its state calls for. */
 static void run_relist_locked(struct core *c, struct run *r)
 {
@@ -96,8 +137,10 @@ static void run_relist_locked(struct core *c, struct run *r)
 		list_del(&c->queued, r);
 	else if (r->list == LIST_ACTIVE)
 		list_del(&c->active, r);
-	if (want == LIST_QUEUED)
-		list_add(&c->queued, r);
+	if (want == LIST_QUEUED) {
+		queue_insert(&c->queued, r);
+		r->queued_ms = now_ms();
+	}
 	else if (want == LIST_ACTIVE)
 		list_add(&c->active, r);
 	r->list = want;
@@ -462,9 +505,17 @@ static int provider_add(struct core *c, const char *name, const char *type,
 	memset(p, 0, sizeof(*p));
 	p->conn.ops = ops;
 	p->conn.name = xstrdup(name);
+	{
+		char wd[PATH_MAX];
+
+		snprintf(wd, sizeof(wd), "%s/providers/%s", c->state_dir, name);
+		if (mkdir_p(wd, 0700) == 0)
+			p->conn.work_dir = xstrdup(wd);
+	}
 	if (ops->init(&p->conn, conf, cerr, sizeof(cerr))) {
 		snprintf(err, errlen, "provider '%s': %s", name, cerr);
 		free(p->conn.name);
+		free(p->conn.work_dir);
 		return -1;
 	}
 	p->healthy = 1;
@@ -478,7 +529,8 @@ static int daemon_config(struct core *c, const char *path, char *err,
 {
 	static const char *const keys[] = {
 		"providers", "poll_interval_ms", "kill_grace_s",
-		"retry_backoff_s", "retry_backoff_max_s", NULL
+		"retry_backoff_s", "retry_backoff_max_s", "starvation_s",
+		"notify", NULL
 	};
 	struct buf b = BUF_INIT(CONFIG_MAX_BYTES);
 	cJSON *root = NULL, *provs, *it;
@@ -518,7 +570,9 @@ static int daemon_config(struct core *c, const char *path, char *err,
 	    json_int(root, "retry_backoff_s", 0, 86400, &c->retry_base_s, err,
 		     errlen) ||
 	    json_int(root, "retry_backoff_max_s", 0, 864000, &c->retry_max_s,
-		     err, errlen))
+		     err, errlen) ||
+	    json_int(root, "starvation_s", 0, 864000, &c->starve_s, err,
+		     errlen))
 		goto out;
 	provs = cJSON_GetObjectItemCaseSensitive(root, "providers");
 	if (provs && !cJSON_IsObject(provs)) {
@@ -562,6 +616,7 @@ struct core *core_open(const struct core_opts *opts, char *err,
 	c->kill_grace_s = 10;
 	c->retry_base_s = 10;
 	c->retry_max_s = 600;
+	c->starve_s = 60;
 	snprintf(path, sizeof(path), "%s/runs", c->state_dir);
 	if (mkdir_p(path, 0700) < 0) {
 		snprintf(err, errlen, "cannot create state directory '%s': %s",
@@ -651,6 +706,7 @@ void core_close(struct core *c)
 		if (c->provs[k].conn.ops->release)
 			c->provs[k].conn.ops->release(&c->provs[k].conn);
 		free(c->provs[k].conn.name);
+		free(c->provs[k].conn.work_dir);
 	}
 	free(c->provs);
 	hmap_release(&c->exp_by_name);
@@ -1073,13 +1129,69 @@ static int fits_provider(const struct provider *p,
 	return 1;
 }
 
+/*
+ * Whether target is reachable from r through depends_on of runs that are
+ * still waiting or running (ended runs cannot be part of a new cycle).
+ * Depth-first with a visited set: each run is looked at once.
+ */
+static int dep_reaches_locked(struct core *c, struct run *r,
+			      struct run *target, struct hmap *seen)
+{
+	int i;
+
+	if (r == target)
+		return 1;
+	if (hmap_iget(seen, r->id) || !r->cfg)
+		return 0;
+	hmap_iput(seen, r->id, r);
+	for (i = 0; i < r->cfg->ndeps; i++) {
+		struct run *d = dep_find(c, r, r->cfg->depends_on[i]);
+
+		if (d && dep_reaches_locked(c, d, target, seen))
+			return 1;
+	}
+	return 0;
+}
+
+/* Refuses unknown dependencies and cycles; c->lock held. */
+static int deps_check_locked(struct core *c, struct run *r,
+			     const struct run_config *cfg, char *reason,
+			     size_t rlen)
+{
+	int i;
+
+	for (i = 0; i < cfg->ndeps; i++) {
+		struct run *d = dep_find(c, r, cfg->depends_on[i]);
+		struct hmap seen = HMAP_INIT;
+		int cyc;
+
+		if (!d) {
+			snprintf(reason, rlen, "'depends_on': unknown run '%s'",
+				 cfg->depends_on[i]);
+			return TFS_EINVAL;
+		}
+		if (d == r) {
+			snprintf(reason, rlen, "run cannot depend on itself");
+			return TFS_EINVAL;
+		}
+		cyc = dep_reaches_locked(c, d, r, &seen);
+		hmap_release(&seen);
+		if (cyc) {
+			snprintf(reason, rlen, "'depends_on': '%s' depends on "
+				 "this run: a cycle", cfg->depends_on[i]);
+			return TFS_EINVAL;
+		}
+	}
+	return TFS_OK;
+}
+
 int core_run_submit(struct core *c, int64_t run_id, const char *text,
 		    size_t len, char *reason, size_t rlen)
 {
 	struct run_config *cfg = xcalloc(1, sizeof(*cfg));
 	struct provider *p;
 	struct run *r;
-	int ret, i;
+	int ret;
 
 	reason[0] = '\0';
 	pthread_mutex_lock(&c->lock);
@@ -1104,18 +1216,8 @@ int core_run_submit(struct core *c, int64_t run_id, const char *text,
 		} else if (!fits_provider(p, cfg, reason, rlen)) {
 			ret = TFS_EINVAL;
 		}
-		for (i = 0; !ret && i < cfg->ndeps; i++) {
-			const char *d = cfg->depends_on[i];
-
-			if (!strcmp(d, r->name) || (strchr(d, '/') &&
-			    !strncmp(d, r->exp->name, strlen(r->exp->name)) &&
-			    d[strlen(r->exp->name)] == '/' &&
-			    !strcmp(d + strlen(r->exp->name) + 1, r->name))) {
-				snprintf(reason, rlen,
-					 "run cannot depend on itself");
-				ret = TFS_EINVAL;
-			}
-		}
+		if (!ret)
+			ret = deps_check_locked(c, r, cfg, reason, rlen);
 		pthread_mutex_unlock(&c->lock);
 	}
 	pthread_mutex_lock(&c->lock);
@@ -1296,6 +1398,7 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 		}
 		run_event_locked(c, r, "priority %d -> %ld", r->priority, arg);
 		r->priority = (int)arg;
+		run_requeue_locked(c, r);
 		r->updated_ms = now_ms();
 		run_save_locked(c, r);
 		c->queue_ms = r->updated_ms;
@@ -1805,6 +1908,29 @@ int core_queue(struct core *c, struct buf *out)
 	}
 	pthread_mutex_unlock(&c->lock);
 	free(order);
+	return r;
+}
+
+int core_scheduler(struct core *c, struct buf *out)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = buf_printf(out,
+		       "passes %llu\n"
+		       "queued %zu\n"
+		       "active %zu\n"
+		       "last_decide_us %.1f\n"
+		       "last_scanned %lld\n"
+		       "last_start_decide_us %.1f\n"
+		       "max_decide_us %.1f\n"
+		       "starvation_s %d\n",
+		       (unsigned long long)c->passes, c->queued.n, c->active.n,
+		       (double)c->last_decide_ns / 1000.0,
+		       (long long)c->last_scanned,
+		       (double)c->last_start_decide_ns / 1000.0,
+		       (double)c->max_decide_ns / 1000.0, c->starve_s);
+	pthread_mutex_unlock(&c->lock);
 	return r;
 }
 

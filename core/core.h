@@ -245,6 +245,8 @@ int core_provider_status(struct core *c, int idx, struct buf *out);
 /* The mount's files. */
 int core_queue(struct core *c, struct buf *out);
 int core_events(struct core *c, struct buf *out);   /* run-less events */
+/* Scheduler statistics ("key value" lines), like Slurm's sdiag. */
+int core_scheduler(struct core *c, struct buf *out);
 int64_t core_events_mtime(struct core *c);
 int64_t core_queue_mtime(struct core *c);
 /* Records a mount-level event (bad names and the like). */

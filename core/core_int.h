@@ -91,6 +91,7 @@ struct run {
 	int64_t last_sys_ms;        /* monotonic, last cpu/rss sample stored */
 	double last_step;
 	int64_t seq;                /* submission order, for the queue */
+	int64_t queued_ms;          /* when it last joined the queue */
 	int manifest;               /* the attempt's manifest is stored */
 	int manifest_queued;
 	struct art **arts;          /* loaded on first use, sorted by id */
@@ -123,6 +124,8 @@ struct provider {
 	int healthy;
 	char health[256];
 	int64_t last_poll_ms;
+	int closed;                 /* this pass: no more starts here */
+	int64_t reserved_for;       /* run id the free slots are held for */
 	/* used capacity, recomputed by the scheduler */
 	int used_cpus, used_gpus, used_jobs;
 	int64_t used_memory_mb;
@@ -155,6 +158,11 @@ struct core {
 	struct run_list active;     /* initializing, running, paused */
 	int64_t next_seq;
 	int64_t events_ms, queue_ms;
+	int starve_s;               /* wait bound before a run reserves */
+	/* scheduler statistics, for MOUNT/scheduler */
+	uint64_t passes;
+	int64_t last_decide_ns, last_start_decide_ns, max_decide_ns;
+	int64_t last_scanned;
 
 	/* the artifact cache and its workers (artifacts.c) */
 	char *cache_dir;
@@ -175,11 +183,16 @@ struct core {
 
 	pthread_t poller;
 	int poller_started;
+	pthread_t waker;
+	int waker_started;
+	int waker_pipe[2];
 	int stop;
 	int kick;                   /* work requested since the last pass */
 };
 
 /* core.c, for poller.c; each *_locked assumes c->lock is held. */
+int run_queue_before(const struct run *a, const struct run *b);
+void run_requeue_locked(struct core *c, struct run *r);
 void core_notify(struct core *c, int64_t run_id, unsigned what);
 void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -213,6 +226,7 @@ void art_summary_locked(struct core *c, struct run *r, int64_t *count,
 			int64_t *bytes, int64_t *verified);
 
 /* poller.c */
+struct run *dep_find(struct core *c, struct run *r, const char *d);
 int poller_start(struct core *c);
 void poller_stop(struct core *c);
 /* Order of the queue: the runs in the order they will start. */

@@ -15,16 +15,19 @@
  * has slots (jobs, cpus, gpus, memory) for them. A run whose dependencies
  * have not all completed waits and does not hold back the runs behind it.
  */
+#define _GNU_SOURCE
 #include "core_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -34,31 +37,21 @@
 
 /* ---- scheduling order ---- */
 
-static int queue_cmp(const void *a, const void *b)
-{
-	const struct run *x = *(struct run *const *)a;
-	const struct run *y = *(struct run *const *)b;
-
-	if (x->priority != y->priority)
-		return x->priority > y->priority ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 size_t sched_order_locked(struct core *c, struct run ***out)
 {
 	struct run *r, **v;
 	size_t n = 0;
 
+	/* the queue is kept in order (core.c's queue_insert) */
 	v = xmalloc((c->queued.n ? c->queued.n : 1) * sizeof(*v));
 	for (r = c->queued.head; r; r = r->lnext)
 		v[n++] = r;
-	qsort(v, n, sizeof(*v), queue_cmp);
 	*out = v;
 	return n;
 }
 
 /* Finds dependency d ("run" or "exp/run") of r. */
-static struct run *dep_find(struct core *c, struct run *r, const char *d)
+struct run *dep_find(struct core *c, struct run *r, const char *d)
 {
 	const char *slash = strchr(d, '/');
 	struct exp *e = r->exp;
@@ -182,6 +175,29 @@ static void slot_take(struct provider *p, struct run *r)
 	p->used_memory_mb += r->cfg ? r->cfg->memory_mb : 0;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Opens every provider with a free job slot; returns how many. */
+static int sched_open_providers_locked(struct core *c)
+{
+	int i, n = 0;
+
+	for (i = 0; i < c->nprovs; i++) {
+		struct provider *p = &c->provs[i];
+
+		p->reserved_for = 0;
+		p->closed = p->used_jobs >= p->conn.cap_max_jobs;
+		n += !p->closed;
+	}
+	return n;
+}
+
 static void usage_recount_locked(struct core *c)
 {
 	struct run *r;
@@ -221,8 +237,19 @@ void sched_reason_locked(struct core *c, struct run *r, char *out,
 			 r->provider ? r->provider : "-");
 		return;
 	}
+	if (p->reserved_for && p->reserved_for != r->id) {
+		snprintf(out, len, "%s is reserved for a run that waited "
+			 "longer", p->conn.name);
+		return;
+	}
 	if (slot_free(p, r, out, len))
 		snprintf(out, len, "next to start");
+	else if (p->reserved_for == r->id) {
+		size_t n = strlen(out);
+
+		snprintf(out + n, len - n, "; %s is reserved for it",
+			 p->conn.name);
+	}
 }
 
 /* ---- one pass ---- */
@@ -701,8 +728,10 @@ static void poll_pass(struct core *c)
 	struct start_job **starts = NULL;
 	struct poll_job *polls = NULL;
 	struct scan *scans = NULL;
-	size_t nstarts = 0, npolls = 0, nscans = 0, norder, i;
-	struct run **order = NULL, *r, *next;
+	size_t nstarts = 0, npolls = 0, nscans = 0, cap, i;
+	int64_t t0, t1, scanned = 0;
+	struct run *r, *next;
+	int nopen;
 	int64_t now = now_ms(), mono = mono_ms();
 	int pi, k;
 
@@ -710,15 +739,21 @@ static void poll_pass(struct core *c)
 	pthread_mutex_lock(&c->lock);
 	c->kick = 0;
 	usage_recount_locked(c);
-	norder = sched_order_locked(c, &order);
-	starts = xcalloc(norder + c->active.n + 1, sizeof(*starts));
-	for (i = 0; i < norder; i++) {
+	t0 = mono_ns();
+	starts = xcalloc(c->active.n + 16, sizeof(*starts));
+	cap = c->active.n + 16;
+	nopen = sched_open_providers_locked(c);
+	for (r = c->queued.head; r && nopen > 0; r = next) {
 		struct provider *p;
 		char why[256];
 		int ds;
 
-		r = order[i];
+		next = r->lnext;
+		scanned++;
 		if (r->retry_at_ms > now)
+			continue;
+		p = provider_find(c, r->provider ? r->provider : "");
+		if (p && p->closed)
 			continue;
 		ds = deps_state(c, r, why, sizeof(why));
 		if (ds < 0) {
@@ -734,16 +769,32 @@ static void poll_pass(struct core *c)
 		}
 		if (ds == 0)
 			continue;
-		p = provider_find(c, r->provider ? r->provider : "");
 		if (!p || !r->cfg) {
 			run_set_state_locked(c, r, RS_FAILED, !p ?
 					     "unknown provider" :
 					     "stored config unreadable");
 			continue;
 		}
-		if (!slot_free(p, r, why, sizeof(why)))
+		if (!slot_free(p, r, why, sizeof(why))) {
+			/*
+			 * Backfill with a reservation: smaller runs behind may
+			 * use what is free, until this one has waited
+			 * starve_s; then the provider is held for it, so the
+			 * slots it needs drain instead of being refilled.
+			 */
+			if (p->used_jobs >= p->conn.cap_max_jobs ||
+			    now - r->queued_ms >= (int64_t)c->starve_s * 1000) {
+				p->closed = 1;
+				p->reserved_for = r->id;
+				nopen--;
+			}
 			continue;
+		}
 		slot_take(p, r);
+		if (p->used_jobs >= p->conn.cap_max_jobs) {
+			p->closed = 1;
+			nopen--;
+		}
 		art_manifest_reset_locked(c, r);
 		r->attempt++;
 		r->cancel_requested = CANCEL_NONE;
@@ -751,8 +802,20 @@ static void poll_pass(struct core *c)
 		r->retry_at_ms = 0;
 		run_set_state_locked(c, r, RS_INITIALIZING,
 				     "submitting to provider");
+		if (nstarts + 1 >= cap) {
+			cap *= 2;
+			starts = xrealloc(starts, cap * sizeof(*starts));
+		}
 		starts[nstarts++] = start_prepare_locked(c, r, p);
 	}
+	t1 = mono_ns() - t0;
+	c->passes++;
+	c->last_decide_ns = t1;
+	c->last_scanned = scanned;
+	if (nstarts)
+		c->last_start_decide_ns = t1;
+	if (t1 > c->max_decide_ns)
+		c->max_decide_ns = t1;
 	/* runs left initializing with no job by a crash: find or submit */
 	for (r = c->active.head; r; r = r->lnext) {
 		struct provider *p;
@@ -764,13 +827,16 @@ static void poll_pass(struct core *c)
 		if (i < nstarts)
 			continue;
 		p = provider_find(c, r->provider ? r->provider : "");
+		if (nstarts + 1 >= cap) {
+			cap *= 2;
+			starts = xrealloc(starts, cap * sizeof(*starts));
+		}
 		if (p && r->cfg)
 			starts[nstarts++] = start_prepare_locked(c, r, p);
 		else
 			run_set_state_locked(c, r, RS_FAILED,
 					     "cannot resume submission");
 	}
-	free(order);
 	polls = xcalloc(c->active.n + 1, sizeof(*polls));
 	for (r = c->active.head; r; r = next) {
 		struct poll_job *pj;
@@ -998,11 +1064,59 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Waits on the providers' wake descriptors (a local job's supervisor writes
+ * to a FIFO when the job ends) and kicks the poller, so a finished job frees
+ * its slot at once instead of at the next period.
+ */
+static void *waker_main(void *arg)
+{
+	struct core *c = arg;
+	struct pollfd pfd[17];
+	int n = 0, i;
+
+	pfd[n].fd = c->waker_pipe[0];
+	pfd[n++].events = POLLIN;
+	for (i = 0; i < c->nprovs && n < 17; i++) {
+		int fd = c->provs[i].conn.ops->wake_fd ?
+			 c->provs[i].conn.ops->wake_fd(&c->provs[i].conn) : -1;
+
+		if (fd >= 0) {
+			pfd[n].fd = fd;
+			pfd[n++].events = POLLIN;
+		}
+	}
+	for (;;) {
+		char junk[256];
+
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				while (read(pfd[i].fd, junk, sizeof(junk)) > 0)
+					;
+		pthread_mutex_lock(&c->lock);
+		c->kick = 1;
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return NULL;
+}
+
 int poller_start(struct core *c)
 {
 	if (pthread_create(&c->poller, NULL, poller_main, c))
 		return TFS_ENOMEM;
 	c->poller_started = 1;
+	if (pipe2(c->waker_pipe, O_CLOEXEC) == 0) {
+		if (pthread_create(&c->waker, NULL, waker_main, c) == 0)
+			c->waker_started = 1;
+	}
 	return TFS_OK;
 }
 
@@ -1010,6 +1124,14 @@ void poller_stop(struct core *c)
 {
 	if (!c->poller_started)
 		return;
+	if (c->waker_started) {
+		if (write(c->waker_pipe[1], "x", 1) < 0)
+			log_msg(LOG_WARNING, "cannot stop the waker thread");
+		pthread_join(c->waker, NULL);
+		close(c->waker_pipe[0]);
+		close(c->waker_pipe[1]);
+		c->waker_started = 0;
+	}
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
 	pthread_cond_signal(&c->wake);

@@ -45,6 +45,7 @@ enum {
 	INO_QUEUE,
 	INO_TEMPLATES,
 	INO_EVENTS,
+	INO_SCHEDULER,
 	INO_FIXED_MAX
 };
 
@@ -102,6 +103,7 @@ static const char readme_text[] =
 	"  cat  .../RUN/wait                     blocks until the run ends\n"
 	"  cat  queue                            what waits, and why\n"
 	"  cat  events                           refused names and the like\n"
+	"  cat  scheduler                        scheduler statistics\n"
 	"\n"
 	"config.json keys: provider kind command workdir image env params\n"
 	"resources priority depends_on inputs max_retries timeout_s template\n"
@@ -387,6 +389,8 @@ static int content(fuse_ino_t ino, struct buf *b)
 			return core_queue(fs.core, b);
 		case INO_EVENTS:
 			return core_events(fs.core, b);
+		case INO_SCHEDULER:
+			return core_scheduler(fs.core, b);
 		}
 		return TFS_ENOENT;
 	}
@@ -483,10 +487,11 @@ static int fs_stat(fuse_ino_t ino, struct stat *st, double *timeout)
 			return TFS_OK;
 		case INO_QUEUE:
 		case INO_EVENTS:
+		case INO_SCHEDULER:
 			r = content(ino, &b);
 			attr_init(st, ino, S_IFREG | 0444, (int64_t)b.len,
-				  ino == INO_QUEUE ? core_queue_mtime(fs.core) :
-				  core_events_mtime(fs.core));
+				  ino == INO_EVENTS ? core_events_mtime(fs.core) :
+				  core_queue_mtime(fs.core));
 			buf_release(&b);
 			return r;
 		}
@@ -633,6 +638,7 @@ static fuse_ino_t fs_resolve(fuse_ino_t parent, const char *name)
 			{ "queue", INO_QUEUE },
 			{ "templates", INO_TEMPLATES },
 			{ "events", INO_EVENTS },
+			{ "scheduler", INO_SCHEDULER },
 		};
 
 		for (i = 0; i < (int)(sizeof(top) / sizeof(*top)); i++)
@@ -908,6 +914,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			{ "experiments", INO_EXPERIMENTS, S_IFDIR },
 			{ "providers", INO_PROVIDERS, S_IFDIR },
 			{ "queue", INO_QUEUE, S_IFREG },
+			{ "scheduler", INO_SCHEDULER, S_IFREG },
 			{ "templates", INO_TEMPLATES, S_IFDIR },
 		};
 

@@ -721,7 +721,7 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 		"$(ratio "$START_BIG" "$START_EMPTY")" "< 3 s" \
 		"$(yesno "$START_BIG_S < 3")"
 	row "artifact of 1 GiB, cold read from nginx (cat)" \
-		"$(fmt "$COLD_MBPS" '%.0f MB/s')" "$(fmt "$REF_MBPS" '%.0f MB/s') (curl | sha256sum, same nginx)" \
+		"$(fmt "$COLD_MBPS" '%.0f MB/s')" "$(fmt "$REF_MBPS" '%.0f MB/s') (curl piped to sha256sum, same nginx)" \
 		"$(ratio "$COLD_MBPS" "$REF_MBPS")" "≥ 0.8x curl" \
 		"$(yesno "$COLD_MBPS >= 0.8 * $REF_MBPS")"
 	row "artifact of 1 GiB, warm read (cat), median of $ART_REPEAT" \
