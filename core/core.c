@@ -346,6 +346,7 @@ static struct exp *exp_new(struct core *c, int64_t id, const char *name,
 	e->name = xstrdup(name);
 	e->created_ms = created;
 	e->mtime_ms = mtime;
+	e->objective = xstrdup("");
 	if (c->nexps == c->expcap) {
 		c->expcap = c->expcap ? c->expcap * 2 : 16;
 		c->exps = xrealloc(c->exps, c->expcap * sizeof(*c->exps));
@@ -366,9 +367,12 @@ static void exp_add_run(struct exp *e, struct run *r)
 }
 
 static int load_exp_cb(void *arg, int64_t id, const char *name,
-		       int64_t created, int64_t mtime)
+		       int64_t created, int64_t mtime, const char *objective)
 {
-	exp_new(arg, id, name, created, mtime);
+	struct exp *e = exp_new(arg, id, name, created, mtime);
+
+	free(e->objective);
+	e->objective = xstrdup(objective ? objective : "");
 	return 0;
 }
 
@@ -694,6 +698,7 @@ void core_close(struct core *c)
 		free(e->runs);
 		hmap_release(&e->by_name);
 		free(e->name);
+		free(e->objective);
 		free(e);
 	}
 	free(c->exps);
@@ -835,6 +840,7 @@ int core_exp_remove(struct core *c, const char *name)
 	free(e->runs);
 	hmap_release(&e->by_name);
 	free(e->name);
+	free(e->objective);
 	free(e);
 out:
 	pthread_mutex_unlock(&c->lock);
@@ -904,6 +910,237 @@ int core_exp_set_description(struct core *c, int64_t id, const char *text,
 	pthread_mutex_unlock(&c->lock);
 	free(copy);
 	return r;
+}
+
+int core_exp_objective(struct core *c, int64_t id, struct buf *out)
+{
+	struct exp *e;
+	int r = TFS_ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, id);
+	if (e)
+		r = *e->objective ? buf_printf(out, "%s\n", e->objective) :
+		    TFS_OK;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Parses "metric [min|max]" (default min); 0 or -1 with reason. */
+static int objective_parse(const char *text, size_t len, char *out,
+			   size_t olen, char *reason, size_t rlen)
+{
+	char metric[METRIC_KEY_MAX + 1] = "", mode[8] = "min", extra[2];
+	char buf[256];
+	int n, i;
+
+	if (len >= sizeof(buf)) {
+		snprintf(reason, rlen, "objective too long");
+		return -1;
+	}
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	n = sscanf(buf, "%64s %7s %1s", metric, mode, extra);
+	if (n <= 0) {
+		out[0] = '\0';         /* empty: no objective */
+		return 0;
+	}
+	for (i = 0; metric[i]; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789_./-", metric[i]))
+			break;
+	if (n > 2 || metric[i] || strlen(metric) >= METRIC_KEY_MAX ||
+	    (strcmp(mode, "min") && strcmp(mode, "max"))) {
+		snprintf(reason, rlen, "objective must be 'METRIC min' or "
+			 "'METRIC max'");
+		return -1;
+	}
+	snprintf(out, olen, "%s %s", metric, mode);
+	return 0;
+}
+
+int core_exp_set_objective(struct core *c, int64_t id, const char *text,
+			   size_t len, char *reason, size_t rlen)
+{
+	char obj[128];
+	struct exp *e;
+	int r;
+
+	if (objective_parse(text, len, obj, sizeof(obj), reason, rlen)) {
+		core_event(c, "objective refused: %s", reason);
+		return TFS_EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, id);
+	if (!e) {
+		r = TFS_ENOENT;
+	} else {
+		r = store_exp_set_objective(c->store, id, obj);
+		if (!r) {
+			free(e->objective);
+			e->objective = xstrdup(obj);
+			e->mtime_ms = now_ms();
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+struct lb_row {
+	char name[TFS_NAME_MAX + 1];
+	const char *state;
+	int has_obj;
+	double obj;
+	struct { char key[METRIC_KEY_MAX]; double v; } m[16];
+	int nm;
+};
+
+struct lb_ctx {
+	struct lb_row *row;
+	const char *objective_key;
+};
+
+static void lb_metric(void *arg, const char *key, double value)
+{
+	struct lb_ctx *x = arg;
+	struct lb_row *r = x->row;
+
+	if (!strcmp(key, x->objective_key)) {
+		r->has_obj = 1;
+		r->obj = value;
+	}
+	if (r->nm < 16 && strncmp(key, "sys/", 4)) {
+		snprintf(r->m[r->nm].key, METRIC_KEY_MAX, "%s", key);
+		r->m[r->nm].v = value;
+		r->nm++;
+	}
+}
+
+static int lb_mode_max;
+
+static int lb_cmp(const void *a, const void *b)
+{
+	const struct lb_row *x = a, *y = b;
+
+	if (x->has_obj != y->has_obj)
+		return y->has_obj - x->has_obj;
+	if (!x->has_obj || x->obj == y->obj)
+		return strcmp(x->name, y->name);
+	return (x->obj < y->obj) == !lb_mode_max ? -1 : 1;
+}
+
+/*
+ * The leaderboard: runs ranked by the objective's latest value, with state
+ * and the other latest metrics, in aligned columns. Metrics come from the
+ * store with c->lock released (a copy of the run list is taken first).
+ */
+int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
+{
+	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+	char key[METRIC_KEY_MAX + 1] = "", mode[8] = "min";
+	char cols[8][METRIC_KEY_MAX];
+	int ncols = 0, i, k;
+	struct lb_row *rows;
+	int64_t *ids;
+	size_t n, j;
+	struct exp *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = exp_by_id(c, id);
+	if (!e) {
+		pthread_mutex_unlock(&c->lock);
+		return TFS_ENOENT;
+	}
+	sscanf(e->objective, "%64s %7s", key, mode);
+	n = e->nruns;
+	rows = xcalloc(n + 1, sizeof(*rows));
+	ids = xcalloc(n + 1, sizeof(*ids));
+	for (j = 0; j < n; j++) {
+		ids[j] = e->runs[j]->id;
+		snprintf(rows[j].name, sizeof(rows[j].name), "%s",
+			 e->runs[j]->name);
+		rows[j].state = run_state_name(e->runs[j]->state);
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (j = 0; j < n; j++) {
+		struct lb_ctx x = { &rows[j], key };
+
+		store_metrics_each_latest(c->store, ids[j], lb_metric, &x);
+		/* the other columns: the first metric names seen, in order */
+		for (k = 0; k < rows[j].nm && ncols < 8; k++) {
+			for (i = 0; i < ncols; i++)
+				if (!strcmp(cols[i], rows[j].m[k].key))
+					break;
+			if (i == ncols && strcmp(rows[j].m[k].key, key))
+				snprintf(cols[ncols++], METRIC_KEY_MAX, "%s",
+					 rows[j].m[k].key);
+		}
+	}
+	pthread_mutex_lock(&sort_lock);
+	lb_mode_max = !strcmp(mode, "max");
+	qsort(rows, n, sizeof(*rows), lb_cmp);
+	pthread_mutex_unlock(&sort_lock);
+	/* cells first, then columns as wide as their widest cell */
+	{
+		int nc = 3 + (*key ? 1 : 0) + ncols, col;
+		char (*cell)[40] = xcalloc((n + 1) * (size_t)nc, 40);
+		int *w = xcalloc((size_t)nc, sizeof(int));
+
+#define CELL(row, cl) cell[(size_t)(row) * (size_t)nc + (size_t)(cl)]
+		snprintf(CELL(0, 0), 40, "rank");
+		snprintf(CELL(0, 1), 40, "run");
+		snprintf(CELL(0, 2), 40, "state");
+		col = 3;
+		if (*key)
+			snprintf(CELL(0, col++), 40, "%.39s", key);
+		for (i = 0; i < ncols; i++)
+			snprintf(CELL(0, col++), 40, "%.39s", cols[i]);
+		for (j = 0; j < n; j++) {
+			struct lb_row *rw = &rows[j];
+
+			if (*key && rw->has_obj)
+				snprintf(CELL(j + 1, 0), 40, "%zu", j + 1);
+			else
+				snprintf(CELL(j + 1, 0), 40, "-");
+			snprintf(CELL(j + 1, 1), 40, "%.39s", rw->name);
+			snprintf(CELL(j + 1, 2), 40, "%s", rw->state);
+			col = 3;
+			if (*key) {
+				if (rw->has_obj)
+					snprintf(CELL(j + 1, col), 40, "%.6g",
+						 rw->obj);
+				else
+					snprintf(CELL(j + 1, col), 40, "-");
+				col++;
+			}
+			for (i = 0; i < ncols; i++, col++) {
+				snprintf(CELL(j + 1, col), 40, "-");
+				for (k = 0; k < rw->nm; k++)
+					if (!strcmp(rw->m[k].key, cols[i]))
+						snprintf(CELL(j + 1, col), 40,
+							 "%.6g", rw->m[k].v);
+			}
+		}
+		for (j = 0; j <= n; j++)
+			for (col = 0; col < nc; col++)
+				if ((int)strlen(CELL(j, col)) > w[col])
+					w[col] = (int)strlen(CELL(j, col));
+		if (!*key)
+			buf_puts(out, "# no objective: echo 'eval_loss min' > "
+				 "objective\n");
+		for (j = 0; j <= n; j++) {
+			for (col = 0; col < nc; col++)
+				buf_printf(out, col < 3 ? "%-*s%s" : "%*s%s",
+					   w[col], CELL(j, col),
+					   col + 1 < nc ? "  " : "\n");
+		}
+#undef CELL
+		free(cell);
+		free(w);
+	}
+	free(rows);
+	free(ids);
+	return TFS_OK;
 }
 
 /* ---- runs ---- */

@@ -114,6 +114,13 @@ int core_exp_description(struct core *c, int64_t id, struct buf *out);
 int core_exp_set_description(struct core *c, int64_t id, const char *text,
 			     size_t len);
 
+/* The objective for the leaderboard: "METRIC min" or "METRIC max". */
+int core_exp_objective(struct core *c, int64_t id, struct buf *out);
+int core_exp_set_objective(struct core *c, int64_t id, const char *text,
+			   size_t len, char *reason, size_t rlen);
+/* Runs ranked by the objective, aligned columns. */
+int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out);
+
 /* Runs. */
 struct core_run_info {
 	int64_t id;

@@ -107,6 +107,7 @@ enum { LIST_NONE = 0, LIST_QUEUED, LIST_ACTIVE };
 struct exp {
 	int64_t id;
 	char *name;
+	char *objective;            /* "metric min|max" or "" */
 	int64_t created_ms, mtime_ms;
 	struct run **runs;          /* sorted by id */
 	size_t nruns, cap;

@@ -167,6 +167,8 @@ static const char *const migrations[] = {
 	" sha256 TEXT,"
 	" url TEXT,"
 	" UNIQUE(run_id, path));",
+	/* 2 -> 3: an experiment's objective, for its leaderboard */
+	"ALTER TABLE experiments ADD COLUMN objective TEXT NOT NULL DEFAULT '';",
 };
 
 static int store_fail(struct store *s, const char *what)
@@ -418,6 +420,26 @@ static int store_get_text(struct store *s, sqlite3_stmt *st, struct buf *out,
 	return r;
 }
 
+int store_exp_set_objective(struct store *s, int64_t id, const char *text)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "UPDATE experiments SET objective = ?2 "
+			       "WHERE id = ?1", -1, &st, NULL)) {
+		r = store_fail(s, "set objective");
+	} else {
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, text);
+		r = sqlite3_step(st) == SQLITE_DONE ? TFS_OK :
+		    store_fail(s, "set objective");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 int store_exp_description(struct store *s, int64_t id, struct buf *out)
 {
 	sqlite3_stmt *st = s->st[ST_EXP_DESC_GET];
@@ -479,15 +501,17 @@ int store_exp_load(struct store *s, store_exp_cb cb, void *arg)
 	int rc, r = TFS_OK;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT id, name, created_ms, mtime_ms "
-			       "FROM experiments ORDER BY id", -1, &st, NULL)) {
+	if (sqlite3_prepare_v2(s->db, "SELECT id, name, created_ms, mtime_ms, "
+			       "objective FROM experiments ORDER BY id", -1, &st,
+			       NULL)) {
 		r = store_fail(s, "load experiments");
 		goto out;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		r = cb(arg, sqlite3_column_int64(st, 0),
 		       (const char *)sqlite3_column_text(st, 1),
-		       sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+		       sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+		       (const char *)sqlite3_column_text(st, 4));
 		if (r)
 			break;
 	}

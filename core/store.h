@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
 
 struct store;
@@ -74,7 +74,10 @@ int store_exp_set_description(struct store *s, int64_t id, const char *text,
 /* Deletes the experiment and its runs, events and metrics. */
 int store_exp_delete(struct store *s, int64_t id);
 typedef int (*store_exp_cb)(void *arg, int64_t id, const char *name,
-			    int64_t created_ms, int64_t mtime_ms);
+			    int64_t created_ms, int64_t mtime_ms,
+			    const char *objective);
+/* "metric min" or "metric max", or "" for none. */
+int store_exp_set_objective(struct store *s, int64_t id, const char *text);
 int store_exp_load(struct store *s, store_exp_cb cb, void *arg);
 /* Appends the description text to out. */
 int store_exp_description(struct store *s, int64_t id, struct buf *out);

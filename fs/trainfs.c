@@ -52,7 +52,8 @@ enum {
 enum { K_FIXED = 0, K_EXP, K_RUN, K_TPL, K_SCRATCH, K_PROV, K_ART };
 
 /* experiment slots */
-enum { ES_DIR, ES_DESCRIPTION, ES_RUNS, ES_MAX };
+enum { ES_DIR, ES_DESCRIPTION, ES_RUNS, ES_OBJECTIVE, ES_LEADERBOARD,
+       ES_MAX };
 /* run slots */
 enum {
 	RS_DIR, RS_CONFIG, RS_STATUS, RS_STATUS_JSON, RS_LOG, RS_METRICS,
@@ -396,6 +397,10 @@ static int content(fuse_ino_t ino, struct buf *b)
 	}
 	if (k == K_EXP && slot == ES_DESCRIPTION)
 		return core_exp_description(fs.core, id, b);
+	if (k == K_EXP && slot == ES_OBJECTIVE)
+		return core_exp_objective(fs.core, id, b);
+	if (k == K_EXP && slot == ES_LEADERBOARD)
+		return core_exp_leaderboard(fs.core, id, b);
 	if (k == K_TPL)
 		return core_tpl_read(fs.core, id, b);
 	if (k == K_PROV && slot == PS_STATUS)
@@ -505,10 +510,13 @@ static int fs_stat(fuse_ino_t ino, struct stat *st, double *timeout)
 			*timeout = DIR_TIMEOUT;
 			return TFS_OK;
 		}
-		if (slot != ES_DESCRIPTION)
+		if (slot != ES_DESCRIPTION && slot != ES_OBJECTIVE &&
+		    slot != ES_LEADERBOARD)
 			return TFS_ENOENT;
-		r = core_exp_description(fs.core, id, &b);
-		attr_init(st, ino, S_IFREG | 0644, (int64_t)b.len, ei.mtime_ms);
+		r = content(ino, &b);
+		attr_init(st, ino, slot == ES_LEADERBOARD ? S_IFREG | 0444 :
+			  S_IFREG | 0644, (int64_t)b.len,
+			  slot == ES_LEADERBOARD ? now : ei.mtime_ms);
 		buf_release(&b);
 		return r;
 	case K_RUN:
@@ -673,6 +681,10 @@ static fuse_ino_t fs_resolve(fuse_ino_t parent, const char *name)
 			return INO(K_EXP, id, ES_DESCRIPTION);
 		if (!strcmp(name, "runs"))
 			return INO(K_EXP, id, ES_RUNS);
+		if (!strcmp(name, "objective"))
+			return INO(K_EXP, id, ES_OBJECTIVE);
+		if (!strcmp(name, "leaderboard"))
+			return INO(K_EXP, id, ES_LEADERBOARD);
 		return 0;
 	} else if (k == K_EXP && slot == ES_RUNS) {
 		return core_run_lookup(fs.core, id, name, &ri) ? 0 :
@@ -942,8 +954,17 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (off < 3 && dir_add(&d, "description",
 				       INO(K_EXP, id, ES_DESCRIPTION), S_IFREG, 3, NULL, 0))
 			goto out;
-		if (off < 4)
-			dir_add(&d, "runs", INO(K_EXP, id, ES_RUNS), S_IFDIR, 4, NULL, 0);
+		if (off < 4 && dir_add(&d, "leaderboard",
+				       INO(K_EXP, id, ES_LEADERBOARD), S_IFREG, 4,
+				       NULL, 0))
+			goto out;
+		if (off < 5 && dir_add(&d, "objective",
+				       INO(K_EXP, id, ES_OBJECTIVE), S_IFREG, 5,
+				       NULL, 0))
+			goto out;
+		if (off < 6)
+			dir_add(&d, "runs", INO(K_EXP, id, ES_RUNS), S_IFDIR, 6,
+				NULL, 0);
 	} else if (k == K_EXP && slot == ES_RUNS) {
 		core_run_list(fs.core, id, off > 2 ? off - 3 : 0, run_fill, &d);
 	} else if (k == K_RUN && slot == RS_DIR) {
@@ -1139,11 +1160,11 @@ static struct fh *open_write(fuse_ino_t ino, int flags, int *err)
 	}
 	if (k == K_RUN && slot == RS_CTL)
 		return fh_new(FH_CTL, ino);
-	if (k == K_EXP && slot == ES_DESCRIPTION) {
+	if (k == K_EXP && (slot == ES_DESCRIPTION || slot == ES_OBJECTIVE)) {
 		h = fh_new(FH_DESC, ino);
 		h->data.max = DESC_MAX;
 		if (!(flags & O_TRUNC))
-			core_exp_description(fs.core, INO_ID(ino), &h->data);
+			content(ino, &h->data);
 		return h;
 	}
 	if (k == K_TPL) {
@@ -1587,9 +1608,15 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 				    sizeof(reason));
 		break;
 	case FH_DESC:
-		r = core_exp_set_description(fs.core, INO_ID(h->ino),
-					     h->data.p ? h->data.p : "",
-					     h->data.len);
+		if (INO_SLOT(h->ino) == ES_OBJECTIVE)
+			r = core_exp_set_objective(fs.core, INO_ID(h->ino),
+						   h->data.p ? h->data.p : "",
+						   h->data.len, reason,
+						   sizeof(reason));
+		else
+			r = core_exp_set_description(fs.core, INO_ID(h->ino),
+						     h->data.p ? h->data.p : "",
+						     h->data.len);
 		break;
 	case FH_TPL:
 		r = core_tpl_put(fs.core, h->name, h->data.p ? h->data.p : "",
@@ -2002,7 +2029,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				return;
 			}
 		} else if (!(k == K_RUN && slot == RS_CTL) &&
-			   !(k == K_EXP && slot == ES_DESCRIPTION) &&
+			   !(k == K_EXP && (slot == ES_DESCRIPTION ||
+					    slot == ES_OBJECTIVE)) &&
 			   k != K_TPL) {
 			fuse_reply_err(req, EACCES);
 			return;

@@ -61,8 +61,9 @@ struct exp_seen {
 };
 
 static int exp_cb(void *arg, int64_t id, const char *name, int64_t created,
-		  int64_t mtime)
+		  int64_t mtime, const char *objective)
 {
+	(void)objective;
 	struct exp_seen *s = arg;
 
 	if (s->n < 16) {
