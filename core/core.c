@@ -176,6 +176,7 @@ static void run_to_store(const struct run *r, struct store_run *sr)
 	sr->step_counter = r->step_counter;
 	sr->config_sha = r->config_sha[0] ? r->config_sha : NULL;
 	sr->manifest = r->manifest;
+	sr->gpu_mask = r->gpu_mask;
 }
 
 void run_save_locked(struct core *c, struct run *r)
@@ -242,6 +243,8 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 	int64_t now = now_ms();
 
 	r->state = state;
+	if (!run_state_active(state))
+		r->gpu_mask = 0;        /* GPUs go back with the job */
 	free(r->reason);
 	r->reason = xstrdup(reason ? reason : "");
 	r->updated_ms = now;
@@ -420,6 +423,7 @@ static int load_run_cb(void *arg, const struct store_run *sr)
 	r->mfile_offset = sr->mfile_offset;
 	r->step_counter = sr->step_counter;
 	r->manifest = sr->manifest;
+	r->gpu_mask = sr->gpu_mask;
 	if (sr->config_sha)
 		snprintf(r->config_sha, sizeof(r->config_sha), "%s",
 			 sr->config_sha);
@@ -1761,6 +1765,49 @@ static void json_str(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
+/*
+ * The attempts of a run, derived from its events (the one record of them):
+ * "attempt N submitted to P as job J" opens one, the next state change to
+ * an ended state or back to the queue closes it.
+ */
+static void history_cb(void *arg, int64_t t, const char *text)
+{
+	cJSON *hist = arg, *cur = cJSON_GetArrayItem(hist,
+		cJSON_GetArraySize(hist) - 1);
+	char prov[TFS_NAME_MAX + 1], job[JOB_ID_MAX];
+	const char *arrow;
+	int n;
+
+	if (sscanf(text, "attempt %d submitted to %128s as job %127s", &n, prov,
+		   job) == 3) {
+		cur = cJSON_CreateObject();
+		cJSON_AddNumberToObject(cur, "attempt", n);
+		cJSON_AddStringToObject(cur, "provider", prov);
+		cJSON_AddStringToObject(cur, "job_id", job);
+		json_time(cur, "submitted", t);
+		cJSON_AddItemToArray(hist, cur);
+		return;
+	}
+	if (!cur || cJSON_GetObjectItem(cur, "ended") || strncmp(text, "state ", 6))
+		return;
+	arrow = strstr(text, " -> ");
+	if (!arrow)
+		return;
+	arrow += 4;
+	if (!strncmp(arrow, "completed", 9) || !strncmp(arrow, "failed", 6) ||
+	    !strncmp(arrow, "stopped", 7) || !strncmp(arrow, "queued", 6)) {
+		const char *colon = strstr(arrow, ": ");
+		char word[16];
+
+		sscanf(arrow, "%15[a-z]", word);
+		json_time(cur, "ended", t);
+		/* back to the queue means this attempt failed: a retry */
+		cJSON_AddStringToObject(cur, "state", strcmp(word, "queued") ?
+					word : "failed");
+		cJSON_AddStringToObject(cur, "reason", colon ? colon + 2 : "");
+	}
+}
+
 static void add_metric_cb(void *arg, const char *key, double value)
 {
 	cJSON_AddNumberToObject(arg, key, value);
@@ -1808,6 +1855,16 @@ static int status_json_locked(struct core *c, struct run *r, struct buf *out)
 	}
 	m = cJSON_AddObjectToObject(o, "metrics");
 	store_metrics_each_latest(c->store, r->id, add_metric_cb, m);
+	store_events_each(c->store, r->id, history_cb,
+			  cJSON_AddArrayToObject(o, "history"));
+	if (r->gpu_mask) {
+		cJSON *g = cJSON_AddArrayToObject(o, "gpus");
+		int i;
+
+		for (i = 0; i < 64; i++)
+			if (r->gpu_mask & (1ULL << i))
+				cJSON_AddItemToArray(g, cJSON_CreateNumber(i));
+	}
 	m = cJSON_AddObjectToObject(o, "artifacts");
 	{
 		int64_t count, bytes, verified;

@@ -93,6 +93,7 @@ struct run {
 	int64_t seq;                /* submission order, for the queue */
 	int64_t queued_ms;          /* when it last joined the queue */
 	int manifest;               /* the attempt's manifest is stored */
+	uint64_t gpu_mask;          /* GPUs given to the attempt */
 	int manifest_queued;
 	struct art **arts;          /* loaded on first use, sorted by id */
 	size_t narts;
@@ -129,6 +130,7 @@ struct provider {
 	int64_t reserved_for;       /* run id the free slots are held for */
 	/* used capacity, recomputed by the scheduler */
 	int used_cpus, used_gpus, used_jobs;
+	uint64_t gpus_busy;         /* GPU indices given to active runs */
 	int64_t used_memory_mb;
 };
 

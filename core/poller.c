@@ -167,8 +167,29 @@ static int slot_free(struct provider *p, struct run *r, char *why,
 	return 1;
 }
 
+/*
+ * Gives r the lowest free GPU indices it asks for (CUDA_VISIBLE_DEVICES),
+ * or keeps what it was given (an active run after a restart).
+ */
+static void gpus_take(struct provider *p, struct run *r)
+{
+	int want = r->cfg ? r->cfg->gpus : 0, i;
+
+	if (!r->gpu_mask && want > 0) {
+		for (i = 0; i < 64 && want > 0; i++) {
+			if (!(p->gpus_busy & (1ULL << i)) &&
+			    i < p->conn.cap_gpus) {
+				r->gpu_mask |= 1ULL << i;
+				want--;
+			}
+		}
+	}
+	p->gpus_busy |= r->gpu_mask;
+}
+
 static void slot_take(struct provider *p, struct run *r)
 {
+	gpus_take(p, r);
 	p->used_jobs++;
 	p->used_cpus += r->cfg ? r->cfg->cpus : 1;
 	p->used_gpus += r->cfg ? r->cfg->gpus : 0;
@@ -204,6 +225,7 @@ static void usage_recount_locked(struct core *c)
 	int i;
 
 	for (i = 0; i < c->nprovs; i++) {
+		c->provs[i].gpus_busy = 0;
 		c->provs[i].used_jobs = c->provs[i].used_cpus = 0;
 		c->provs[i].used_gpus = 0;
 		c->provs[i].used_memory_mb = 0;
@@ -260,7 +282,7 @@ struct start_job {
 	struct provider *prov;
 	char *run_dir, *attempt_dir, *log_path, *metrics_path, *output_dir;
 	char **argv, **env;
-	char *workdir, *image, *gpu_type;
+	char *workdir, *image, *gpu_type, *gpu_list;
 	char run_id_s[37];
 	char run_name[2 * TFS_NAME_MAX + 2];
 	struct job_spec spec;
@@ -399,6 +421,16 @@ static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 	}
 	sj->env = env_build(r, sj);
 	sj->workdir = xstrdup(r->cfg->workdir);
+	if (r->gpu_mask) {
+		char list[256] = "";
+		int i, n = 0;
+
+		for (i = 0; i < 64; i++)
+			if (r->gpu_mask & (1ULL << i))
+				n += snprintf(list + n, sizeof(list) - (size_t)n,
+					      "%s%d", n ? "," : "", i);
+		sj->gpu_list = xstrdup(list);
+	}
 	sj->image = xstrdup(r->cfg->image);
 	sj->gpu_type = xstrdup(r->cfg->gpu_type);
 	snprintf(sj->run_id_s, sizeof(sj->run_id_s), "%s", r->uuid);
@@ -421,6 +453,7 @@ static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 		.gpus = r->cfg->gpus,
 		.memory_mb = r->cfg->memory_mb,
 		.gpu_type = sj->gpu_type,
+		.gpu_list = sj->gpu_list,
 		.timeout_s = r->cfg->timeout_s,
 		.kill_grace_s = c->kill_grace_s,
 	};
@@ -447,6 +480,7 @@ static void start_free(struct start_job *sj)
 	free(sj->workdir);
 	free(sj->image);
 	free(sj->gpu_type);
+	free(sj->gpu_list);
 	free(sj);
 }
 

@@ -53,16 +53,17 @@ static const char *const stmt_sql[ST_MAX] = {
 	"max_retries, provider, job_id, exit_code, reason, kind, created_ms, "
 	"submitted_ms, started_ms, ended_ms, updated_ms, retry_at_ms, "
 	"cancel_requested, log_offset, mfile_offset, step_counter, config_sha, "
-	"manifest) "
+	"manifest, gpu_mask) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25)",
+	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26)",
 	[ST_RUN_UPDATE] =
 	"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
 	"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
 	"reason = ?11, kind = ?12, created_ms = ?13, submitted_ms = ?14, "
 	"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, retry_at_ms = ?18, "
 	"cancel_requested = ?19, log_offset = ?20, mfile_offset = ?21, "
-	"step_counter = ?22, config_sha = ?23, manifest = ?25 WHERE id = ?24",
+	"step_counter = ?22, config_sha = ?23, manifest = ?25, gpu_mask = ?26 "
+	"WHERE id = ?24",
 	[ST_RUN_RENAME] = "UPDATE runs SET name = ?2 WHERE id = ?1",
 	[ST_RUN_CONFIG_SET] =
 	"UPDATE runs SET config = ?2, effective = ?3 WHERE id = ?1",
@@ -169,6 +170,8 @@ static const char *const migrations[] = {
 	" UNIQUE(run_id, path));",
 	/* 2 -> 3: an experiment's objective, for its leaderboard */
 	"ALTER TABLE experiments ADD COLUMN objective TEXT NOT NULL DEFAULT '';",
+	/* 3 -> 4: GPUs assigned to a run's attempt */
+	"ALTER TABLE runs ADD COLUMN gpu_mask INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int store_fail(struct store *s, const char *what)
@@ -550,6 +553,7 @@ static void bind_run_fields(sqlite3_stmt *st, const struct store_run *r)
 	sqlite3_bind_int64(st, 22, r->step_counter);
 	bind_text(st, 23, r->config_sha);
 	sqlite3_bind_int(st, 25, r->manifest);
+	sqlite3_bind_int64(st, 26, (sqlite3_int64)r->gpu_mask);
 }
 
 int store_run_insert(struct store *s, const struct store_run *r,
@@ -676,7 +680,7 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			       "reason, kind, created_ms, submitted_ms, started_ms, "
 			       "ended_ms, updated_ms, retry_at_ms, cancel_requested, "
 			       "log_offset, mfile_offset, step_counter, config_sha, "
-			       "manifest FROM runs ORDER BY id", -1, &st, NULL)) {
+			       "manifest, gpu_mask FROM runs ORDER BY id", -1, &st, NULL)) {
 		r = store_fail(s, "load runs");
 		goto out;
 	}
@@ -708,6 +712,7 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			.step_counter = sqlite3_column_int64(st, 22),
 			.config_sha = col_text(st, 23),
 			.manifest = sqlite3_column_int(st, 24),
+			.gpu_mask = (uint64_t)sqlite3_column_int64(st, 25),
 		};
 
 		r = cb(arg, &run);
@@ -733,6 +738,24 @@ int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
 	sqlite3_bind_int64(st, 2, time_ms);
 	bind_text(st, 3, text);
 	r = store_step_done(s, st, "add event");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_events_each(struct store *s, int64_t run_id, store_event_cb cb,
+		      void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_EVENTS_GET];
+	int rc, r = TFS_OK;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb(arg, sqlite3_column_int64(st, 0), col_text(st, 1));
+	if (rc != SQLITE_DONE)
+		r = store_fail(s, "read events");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

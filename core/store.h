@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
 
 struct store;
@@ -46,6 +46,7 @@ struct store_run {
 	int64_t step_counter;      /* metrics lines without a step so far */
 	const char *config_sha;    /* may be NULL */
 	int manifest;              /* the manifest of `attempt` is stored */
+	uint64_t gpu_mask;         /* GPUs given to the attempt (bit = index) */
 };
 
 /*
@@ -102,6 +103,10 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg);
 /* Events: run_id 0 for events of the whole mount. */
 int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
 		    const char *text);
+typedef void (*store_event_cb)(void *arg, int64_t time_ms, const char *text);
+/* Calls cb for each of run_id's events, oldest first. */
+int store_events_each(struct store *s, int64_t run_id, store_event_cb cb,
+		      void *arg);
 /* Appends "TIME TEXT\n" lines of run_id's events, oldest first. */
 int store_events_format(struct store *s, int64_t run_id, struct buf *out);
 
