@@ -35,7 +35,7 @@ LDLIBS += $(PKG_LIBS)
 
 CORE_SRC = core/util.c core/hmap.c core/store.c core/config.c \
 	   core/metrics.c core/core.c core/poller.c core/artifacts.c \
-	   core/fetch.c
+	   core/fetch.c core/notify.c
 CONN_SRC = connectors/connector.c connectors/local.c
 FS_SRC = fs/trainfs.c
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(CONN_SRC))

@@ -41,7 +41,7 @@ struct ctx {
 static const char *const top_keys[] = {
 	"provider", "kind", "command", "workdir", "image", "env", "params",
 	"resources", "priority", "depends_on", "inputs", "max_retries",
-	"timeout_s", "template", "tags", NULL
+	"timeout_s", "template", "tags", "notify", NULL
 };
 
 static const char *const resource_keys[] = {
@@ -53,7 +53,11 @@ static const char *const kinds[] = {
 	"benchmark", NULL
 };
 
-/* Object-valued keys a template contributes to member by member. */
+/*
+ * Object-valued keys a template contributes to member by member. "notify"
+ * is not one: a config's notify replaces the template's whole, or a
+ * template's webhook would keep firing next to the command a config chose.
+ */
 static const char *const merged_objects[] = {
 	"env", "params", "resources", "tags", NULL
 };
@@ -584,6 +588,17 @@ static int check_command(struct ctx *cx, const cJSON *it,
 	return rc;
 }
 
+/* notify.c owns the rules; its reason passes through fail() to be one line. */
+static int check_notify(struct ctx *cx, const cJSON *it, struct run_config *c)
+{
+	char reason[CONFIG_REASON_MAX];
+
+	if (notify_parse(it, &c->notify, reason, sizeof(reason)))
+		return fail(cx, "%s", reason);
+	c->has_notify = 1;
+	return TFS_OK;
+}
+
 /* A member of obj or NULL; *bad says it is there but not a string. */
 static const cJSON *str_key(const cJSON *obj, const char *key, int *bad)
 {
@@ -659,6 +674,10 @@ static int validate(struct ctx *cx, const cJSON *root, struct run_config *c)
 	it = cJSON_GetObjectItemCaseSensitive(root, "depends_on");
 	if ((it && (rc = check_depends(cx, it, c))) ||
 	    (rc = check_map(cx, root, k, c)))
+		return rc;
+
+	it = cJSON_GetObjectItemCaseSensitive(root, "notify");
+	if (it && (rc = check_notify(cx, it, c)))
 		return rc;
 
 	it = cJSON_GetObjectItemCaseSensitive(root, "command");
@@ -898,6 +917,7 @@ void config_release(struct run_config *c)
 	kv_free(c->inputs, c->ninputs);
 	free(c->template_name);
 	kv_free(c->tags, c->ntags);
+	notify_target_release(&c->notify);
 	/* cJSON_PrintUnformatted used cJSON's allocator; hooks are default. */
 	cJSON_free(c->merged_json);
 	memset(c, 0, sizeof(*c));

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notify.h"
+
 #define CONFIG_MAX_BYTES (1024 * 1024)   /* larger: TFS_EFBIG */
 #define CONFIG_MAX_ARGS 4096
 #define CONFIG_MAX_ARG_LEN 65536
@@ -53,6 +55,8 @@ struct run_config {
 	char *template_name;   /* or NULL */
 	struct kv *tags;
 	int ntags;
+	struct notify_target notify; /* valid when has_notify */
+	int has_notify;
 	char *merged_json;     /* the effective config after the template
 				  merge, as compact JSON */
 	char sha256[65];       /* SHA-256 of the text as submitted */

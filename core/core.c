@@ -236,6 +236,61 @@ void core_event(struct core *c, const char *fmt, ...)
 	buf_release(&b);
 }
 
+/* Queues the notifications a state change asks for (never blocks). */
+static void run_notify_locked(struct core *c, struct run *r, int old)
+{
+	char name[2 * TFS_NAME_MAX + 2], ts[40];
+	int want_daemon = c->notifier && c->has_notify &&
+			  notify_wants(&c->notify, r->state);
+	int want_run = c->notifier && r->notify &&
+		       notify_wants(r->notify, r->state);
+	cJSON *o;
+	char *body;
+
+	if (!want_daemon && !want_run)
+		return;
+	snprintf(name, sizeof(name), "%s/%s", r->exp->name, r->name);
+	time_format(now_ms(), ts, sizeof(ts));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "run", name);
+	cJSON_AddStringToObject(o, "run_id", r->uuid);
+	cJSON_AddStringToObject(o, "state", run_state_name(r->state));
+	cJSON_AddStringToObject(o, "previous", run_state_name(old));
+	cJSON_AddStringToObject(o, "reason", r->reason ? r->reason : "");
+	cJSON_AddNumberToObject(o, "attempt", r->attempt);
+	if (r->exit_code == STORE_NO_EXIT)
+		cJSON_AddNullToObject(o, "exit_code");
+	else
+		cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
+	cJSON_AddStringToObject(o, "provider", r->provider ? r->provider : "");
+	cJSON_AddStringToObject(o, "time", ts);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!body)
+		return;
+	if (want_daemon)
+		notifier_send(c->notifier, &c->notify, body, name,
+			      run_state_name(r->state));
+	if (want_run)
+		notifier_send(c->notifier, r->notify, body, name,
+			      run_state_name(r->state));
+	free(body);
+}
+
+/* Keeps a copy of the run's notify target from its parsed config. */
+static void run_take_notify(struct run *r, const struct run_config *cfg)
+{
+	if (r->notify) {
+		notify_target_release(r->notify);
+		free(r->notify);
+		r->notify = NULL;
+	}
+	if (cfg && cfg->has_notify) {
+		r->notify = xcalloc(1, sizeof(*r->notify));
+		notify_target_copy(r->notify, &cfg->notify);
+	}
+}
+
 void run_set_state_locked(struct core *c, struct run *r, int state,
 			  const char *reason)
 {
@@ -252,11 +307,13 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 		r->started_ms = now;
 	if (run_state_terminal(state))
 		r->ended_ms = now;
-	if (old != state)
+	if (old != state) {
 		run_event_locked(c, r, "state %s -> %s%s%s",
 				 run_state_name(old), run_state_name(state),
 				 reason && *reason ? ": " : "",
 				 reason ? reason : "");
+		run_notify_locked(c, r, old);
+	}
 	run_relist_locked(c, r);
 	if (run_state_terminal(state) && r->cfg) {
 		config_release(r->cfg);
@@ -445,6 +502,7 @@ static int load_run_cb(void *arg, const struct store_run *sr)
 			log_msg(LOG_ERR, "run '%s/%s': stored config unreadable",
 				e->name, r->name);
 		}
+		run_take_notify(r, r->cfg);
 		buf_release(&b);
 		run_relist_locked(c, r);
 	}
@@ -582,6 +640,16 @@ static int daemon_config(struct core *c, const char *path, char *err,
 	    json_int(root, "starvation_s", 0, 864000, &c->starve_s, err,
 		     errlen))
 		goto out;
+	it = cJSON_GetObjectItemCaseSensitive(root, "notify");
+	if (it) {
+		char nerr[256];
+
+		if (notify_parse(it, &c->notify, nerr, sizeof(nerr))) {
+			snprintf(err, errlen, "config '%s': %s", path, nerr);
+			goto out;
+		}
+		c->has_notify = 1;
+	}
 	provs = cJSON_GetObjectItemCaseSensitive(root, "providers");
 	if (provs && !cJSON_IsObject(provs)) {
 		snprintf(err, errlen, "'providers' must be an object");
@@ -666,11 +734,18 @@ int core_start(struct core *c)
 {
 	int r = art_start(c);
 
-	return r ? r : poller_start(c);
+	if (r)
+		return r;
+	c->notifier = notifier_new(0, 0);
+	if (!c->notifier)
+		log_msg(LOG_WARNING, "notifications are off: cannot start "
+			"their thread");
+	return poller_start(c);
 }
 
 static void run_free(struct run *r)
 {
+	run_take_notify(r, NULL);
 	free(r->name);
 	free(r->provider);
 	free(r->job_id);
@@ -692,6 +767,10 @@ void core_close(struct core *c)
 		return;
 	poller_stop(c);
 	art_stop(c);
+	if (c->notifier)
+		notifier_free(c->notifier);
+	if (c->has_notify)
+		notify_target_release(&c->notify);
 	for (i = 0; i < c->nexps; i++) {
 		struct exp *e = c->exps[i];
 
@@ -1494,6 +1573,7 @@ int core_run_submit(struct core *c, int64_t run_id, const char *text,
 	memcpy(r->config_sha, cfg->sha256, sizeof(r->config_sha));
 	r->seq = c->next_seq++;
 	r->cfg = cfg;
+	run_take_notify(r, cfg);
 	cfg = NULL;
 	run_event_locked(c, r, "submitted to '%s' (config sha256 %s)",
 			 r->provider, r->config_sha);
@@ -1621,6 +1701,7 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 			}
 			buf_release(&b);
 			r->cfg = cfg;
+			run_take_notify(r, cfg);
 		}
 		r->cancel_requested = CANCEL_NONE;
 		r->retry_at_ms = 0;

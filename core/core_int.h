@@ -18,6 +18,7 @@
 #include "connector.h"
 #include "core.h"
 #include "hmap.h"
+#include "notify.h"
 #include "store.h"
 
 struct exp;
@@ -94,6 +95,7 @@ struct run {
 	int64_t queued_ms;          /* when it last joined the queue */
 	int manifest;               /* the attempt's manifest is stored */
 	uint64_t gpu_mask;          /* GPUs given to the attempt */
+	struct notify_target *notify;   /* the run's own, kept past its cfg */
 	int manifest_queued;
 	struct art **arts;          /* loaded on first use, sorted by id */
 	size_t narts;
@@ -180,6 +182,10 @@ struct core {
 	pthread_cond_t work;        /* workers: something queued */
 	pthread_t workers[2];
 	int nworkers;
+
+	struct notifier *notifier;  /* delivery thread, from core_start() */
+	struct notify_target notify;    /* the daemon config's, if any */
+	int has_notify;
 
 	core_listener_fn listener;
 	void *listener_arg;

@@ -4,9 +4,32 @@
 # pipelines with inputs, cycle and unknown-run refusal, a large run not
 # starved by a stream of small ones, the queue's reasons, the leaderboard.
 . "$(dirname "$0")/lib.sh"
+# a webhook listener on loopback: records each POST body, fails the first
+cat > "$WORK/hook.py" <<'PY'
+import http.server, sys, json
+out, portfile = sys.argv[1], sys.argv[2]
+seen = {"n": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        seen["n"] += 1
+        if seen["n"] == 1:          # the first delivery fails: retried
+            self.send_response(503); self.end_headers(); return
+        with open(out, "a") as f:
+            f.write(self.headers["Content-Type"] + " " + body.decode() + "\n")
+        self.send_response(200); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(portfile, "w").write(str(s.server_port))
+s.serve_forever()
+PY
+python3 "$WORK/hook.py" "$WORK/hooks" "$WORK/hookport" &
+HOOK=$!
+while [ ! -s "$WORK/hookport" ]; do sleep 0.05; done
 cat > "$DCONF" <<JSON
 {"poll_interval_ms": 100, "kill_grace_s": 1, "retry_backoff_s": 1,
  "starvation_s": 1,
+ "notify": {"webhook": "http://127.0.0.1:$(cat "$WORK/hookport")/hook", "on": ["failed"]},
  "providers": {
   "local": {"type": "local", "slots": {"cpus": 2, "max_jobs": 2}},
   "gpu": {"type": "local", "slots": {"cpus": 4, "gpus": 2, "max_jobs": 4}}}}
@@ -113,5 +136,17 @@ echo "acc max" > "$E/lb/objective"
 check_eq "max mode" "r1" "$(awk 'NR==2{print $2}' "$E/lb/leaderboard")"
 check_eq "objective reads back" "acc max" "$(cat "$E/lb/objective")"
 check_contains "the scheduler file" "^passes [1-9]" "$MNT/scheduler"
+
+# notifications: the daemon's webhook hears of failures (after one 503),
+# a run's own command hears of its completion
+check "webhook got the failure of dag/a" wait_grep "$WORK/hooks" '"run":"dag/a","run_id":"[-0-9a-f]*","state":"failed"' 15
+check_contains "as JSON" "^application/json " "$WORK/hooks"
+check "completions are not sent to the failed-only webhook" sh -c "! grep -q '\"state\":\"completed\"' '$WORK/hooks'"
+N=$(new_run note cmd)
+cmd_config '["true"]' "\"notify\": {\"command\": [\"sh\", \"-c\", \"cat > $WORK/note.json; echo \$TRAINFS_NOTIFY_RUN \$TRAINFS_NOTIFY_STATE >> $WORK/note.json\"]}" > "$N/config.json"
+cat "$N/wait" > /dev/null
+check "the run's notify command ran" wait_grep "$WORK/note.json" "note/cmd completed" 10
+check_contains "with the JSON on its input" '"state":"completed"' "$WORK/note.json"
+kill $HOOK 2>/dev/null
 
 finish

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "core.h"
 #include "util.h"
 #include "test.h"
 
@@ -32,6 +33,8 @@ static const char *const templates[][2] = {
 	{ "broken", "{\"command\":" },
 	{ "badkey", "{\"comand\":[\"x\"]}" },
 	{ "empty", "{}" },
+	{ "notify", "{\"command\":[\"x\"],\"notify\":"
+		    "{\"webhook\":\"http://tpl.example/h\",\"on\":[\"failed\"]}}" },
 };
 
 static char *tpl_fn(void *arg, const char *name)
@@ -911,6 +914,85 @@ static void test_mutations(void)
 	CHECK(okc > 0 && badc > 0);
 }
 
+/* The "notify" key: notify.c's rules, reasons passed through as given. */
+static void test_notify(void)
+{
+	const char *tpl_notify;
+
+	if (OK("{\"command\":[\"x\"],\"notify\":{\"command\":"
+	       "[\"notify-send\",\"done\"],\"webhook\":"
+	       "\"https://hooks.example/x?t=1\",\"on\":[\"running\","
+	       "\"stopped\"]}}")) {
+		CHECK(cfg.has_notify == 1);
+		CHECK_STR(cfg.notify.command[0], "notify-send");
+		CHECK_STR(cfg.notify.command[1], "done");
+		CHECK(cfg.notify.command[2] == NULL);
+		CHECK_STR(cfg.notify.webhook, "https://hooks.example/x?t=1");
+		CHECK(cfg.notify.on == ((1u << RS_RUNNING) | (1u << RS_STOPPED)));
+		CHECK(strstr(cfg.merged_json, "\"notify\":{") != NULL);
+		config_release(&cfg);
+	}
+	/* "on" defaults to completed and failed. */
+	if (OK("{\"command\":[\"x\"],\"notify\":{\"webhook\":"
+	       "\"http://127.0.0.1:8080/h\"}}")) {
+		CHECK(cfg.has_notify == 1);
+		CHECK(cfg.notify.command == NULL);
+		CHECK(cfg.notify.on == ((1u << RS_COMPLETED) | (1u << RS_FAILED)));
+		config_release(&cfg);
+	}
+	if (OK("{\"command\":[\"x\"]}")) {
+		CHECK(cfg.has_notify == 0);
+		CHECK(cfg.notify.command == NULL && cfg.notify.webhook == NULL);
+		config_release(&cfg);
+	}
+	BAD("{\"command\":[\"x\"],\"notify\":{\"webhok\":\"http://h/\"}}",
+	    "unknown key 'notify.webhok'");
+	BAD("{\"command\":[\"x\"],\"notify\":{\"webhook\":\"http://h/\","
+	    "\"on\":[\"completed\",\"finished\"]}}", "'notify.on[1]' must be one of");
+	BAD("{\"command\":[\"x\"],\"notify\":{\"webhook\":\"http://h/\","
+	    "\"on\":\"completed\"}}", "'notify.on'");
+	BAD("{\"command\":[\"x\"],\"notify\":{\"webhook\":\"ftp://h/x\"}}",
+	    "'notify.webhook' must be an http:// or https:// URL");
+	BAD("{\"command\":[\"x\"],\"notify\":{\"webhook\":\"file:///etc/passwd\"}}",
+	    "'notify.webhook'");
+	BAD("{\"command\":[\"x\"],\"notify\":{\"on\":[\"failed\"]}}",
+	    "'notify' needs 'notify.command' or 'notify.webhook'");
+	BAD("{\"command\":[\"x\"],\"notify\":{}}",
+	    "'notify' needs 'notify.command' or 'notify.webhook'");
+	BAD("{\"command\":[\"x\"],\"notify\":{\"command\":[]}}",
+	    "'notify.command' must be a non-empty array of strings");
+	BAD("{\"command\":[\"x\"],\"notify\":[\"x\"]}",
+	    "'notify' must be an object");
+	/* cJSON keeps both; config.c's duplicate check sees them first. */
+	BAD("{\"command\":[\"x\"],\"notify\":{\"webhook\":\"http://h/\","
+	    "\"webhook\":\"http://i/\"}}", "duplicate key 'notify.webhook'");
+
+	/* A config's notify replaces the template's as a whole. */
+	if (OK("{\"template\":\"notify\",\"notify\":{\"command\":[\"n\"]}}")) {
+		CHECK(cfg.has_notify == 1);
+		CHECK_STR(cfg.notify.command[0], "n");
+		CHECK(cfg.notify.webhook == NULL);
+		CHECK(cfg.notify.on == ((1u << RS_COMPLETED) | (1u << RS_FAILED)));
+		CHECK(strstr(cfg.merged_json, "tpl.example") == NULL);
+		config_release(&cfg);
+	}
+	/* Without one of its own the config takes the template's. */
+	if (OK("{\"template\":\"notify\"}")) {
+		CHECK(cfg.has_notify == 1);
+		CHECK_STR(cfg.notify.webhook, "http://tpl.example/h");
+		CHECK(cfg.notify.command == NULL);
+		CHECK(cfg.notify.on == (1u << RS_FAILED));
+		config_release(&cfg);
+	}
+	tpl_notify = "{\"notify\":{\"webhook\":\"https://h/x\"}}";
+	CHECK(config_template_check(tpl_notify, strlen(tpl_notify), err,
+				    sizeof(err)) == TFS_OK);
+	tpl_notify = "{\"notify\":{\"webhook\":\"gopher://h/x\"}}";
+	CHECK(config_template_check(tpl_notify, strlen(tpl_notify), err,
+				    sizeof(err)) == TFS_EINVAL);
+	CHECK(strstr(err, "'notify.webhook'") != NULL);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -929,6 +1011,7 @@ int main(void)
 	test_depends_inputs();
 	test_tags();
 	test_templates();
+	test_notify();
 	test_sha_and_err();
 	test_mutations();
 	return TEST_REPORT();

@@ -77,8 +77,9 @@ static int exp_cb(void *arg, int64_t id, const char *name, int64_t created,
 }
 
 static int exp_stop_cb(void *arg, int64_t id, const char *name,
-		       int64_t created, int64_t mtime)
+		       int64_t created, int64_t mtime, const char *objective)
 {
+	(void)objective;
 	(void)id;
 	(void)name;
 	(void)created;
