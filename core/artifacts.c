@@ -584,6 +584,18 @@ int core_art_list(struct core *c, int64_t run_id, int64_t parent,
 
 /* ---- downloads ---- */
 
+static void dlq_push_locked(struct core *c, struct centry *e)
+{
+	if (c->ndlq == c->dlqcap) {
+		c->dlqcap = c->dlqcap ? c->dlqcap * 2 : 16;
+		c->dlq = xrealloc(c->dlq, c->dlqcap * sizeof(*c->dlq));
+	}
+	c->dlq[c->ndlq++] = e;
+	e->queued = 1;
+	e->state = ART_DOWNLOADING;
+	pthread_cond_signal(&c->work);
+}
+
 static void dl_enqueue_locked(struct core *c, struct centry *e,
 			      const struct art *a)
 {
@@ -596,16 +608,9 @@ static void dl_enqueue_locked(struct core *c, struct centry *e,
 	e->path_hint = xstrdup(a->path);
 	e->run_id = a->run_id;
 	e->size = a->size;
-	e->state = ART_DOWNLOADING;
 	e->done = 0;
 	e->reason[0] = '\0';
-	if (c->ndlq == c->dlqcap) {
-		c->dlqcap = c->dlqcap ? c->dlqcap * 2 : 16;
-		c->dlq = xrealloc(c->dlq, c->dlqcap * sizeof(*c->dlq));
-	}
-	c->dlq[c->ndlq++] = e;
-	e->queued = 1;
-	pthread_cond_signal(&c->work);
+	dlq_push_locked(c, e);
 }
 
 /* Starts (or joins) the download of a; returns the entry. */
@@ -856,20 +861,11 @@ static void download(struct core *c, struct centry *e)
 			/* one automatic retry: the source may have been
 			 * caught mid-write */
 			e->retried = 1;
-			e->state = ART_REMOTE;
-			e->queued = 0;
 			if (run)
 				run_event_locked(c, run, "artifact '%s': "
 						 "retrying the download once",
 						 e->path_hint ? e->path_hint : sha);
-			if (c->ndlq == c->dlqcap) {
-				c->dlqcap = c->dlqcap ? c->dlqcap * 2 : 16;
-				c->dlq = xrealloc(c->dlq, c->dlqcap *
-						  sizeof(*c->dlq));
-			}
-			e->state = ART_DOWNLOADING;
-			c->dlq[c->ndlq++] = e;
-			e->queued = 1;
+			dlq_push_locked(c, e);
 			pthread_mutex_unlock(&c->lock);
 			free(url);
 			return;

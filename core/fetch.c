@@ -514,32 +514,6 @@ static enum fetch_next fetch_attempt(struct fetch_xfer *x,
 	return FETCH_FAIL;
 }
 
-/* fsync of the directory holding path, so that a rename into it lasts. */
-static int fetch_fsync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n;
-	int fd, r;
-
-	if (!slash) {
-		strcpy(dir, ".");
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= sizeof(dir)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
 
 /*
  * The part file is complete: verifies its hash, makes it durable and
@@ -582,7 +556,7 @@ static int fetch_finish(struct fetch_xfer *x, const char *part_path,
 	/* Only the final directory: should the part file's old entry come
 	 * back after a crash, the next fetch re-hashes it anyway. A final
 	 * file whose name may not survive is not one we vouch for. */
-	if (fetch_fsync_dir(final_path) < 0) {
+	if (fsync_dir_of(final_path) < 0) {
 		fetch_reason(reason, rlen, "cannot fsync the directory of "
 			     "'%s': %s", final_path, strerror(errno));
 		unlink(final_path);

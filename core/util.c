@@ -348,7 +348,7 @@ int file_read_all(const char *path, size_t max, struct buf *b)
 	return r;
 }
 
-static int fsync_dir_of(const char *path)
+int fsync_dir_of(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');

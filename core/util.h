@@ -108,6 +108,9 @@ int file_read_all(const char *path, size_t max, struct buf *b);
  */
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      int durable);
+/* fsync of the directory that holds path, so a rename into it lasts;
+ * returns 0 or -1 with errno set. */
+int fsync_dir_of(const char *path);
 /* Recursive removal of a directory tree; returns 0 or -1. */
 int rm_rf(const char *path);
 
