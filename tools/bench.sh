@@ -16,6 +16,9 @@
 #      from nginx, verify, cache, serve)           the same loopback nginx
 #   6. warm read of that artifact (page cache)  vs cat of the cache file itself
 #      (and, as information, with the page cache dropped before each read)
+#   5 again, as information: a second cold read right after guest memory was
+#      pre-faulted (on a VM that hands free memory back to its host, each
+#      new page costs a host fault; the cold read allocates 2 GiB of them)
 #
 # Measures 5 and 6 need about 3 GiB free on /tmp's filesystem (the job's
 # 1 GiB output, served by a private nginx from tests/nginx.sh, the 1 GiB
@@ -48,6 +51,7 @@ SLURM_RATE=500		# Slurm's validated submissions per second
 ART_BYTES=1073741824	# the artifact of measures 5 and 6: 1 GiB
 ART_REPEAT=3		# timed warm reads (after one warm-up), each side
 ART_CACHE=4G		# -o cache_size= of that daemon: holds it with room
+PREFAULT_MB=3072	# memory written (tmpfs) and freed before the 2nd cold read
 
 export LC_ALL=C		# same sorting and number formats for every tool
 
@@ -531,12 +535,15 @@ stop_trainfs
 # (a fresh state, a daemon that runs jobs, and a private nginx serving the
 # runs' output directories, as in tests/fs/t_artifacts.sh; no pinning)
 
+# ms_between T0 T1: the ms (one decimal) between two `date +%s%N`.
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'; }
+
 # cat_ms FILE: ms of `cat FILE > /dev/null`.
 cat_ms() {
 	t0=$(date +%s%N)
 	cat "$1" > /dev/null || die "cat $1"
 	t1=$(date +%s%N)
-	calc "($t1 - $t0) / 1e6"
+	ms_between "$t0" "$t1"
 }
 
 # curl_ms URL SHA: ms of `curl -s URL | sha256sum`, which must print SHA.
@@ -545,7 +552,7 @@ curl_ms() {
 	sum=$(curl -s "$1" | sha256sum)
 	t1=$(date +%s%N)
 	[ "${sum%% *}" = "$2" ] || die "curl $1 | sha256sum gave ${sum%% *}, not $2"
-	calc "($t1 - $t0) / 1e6"
+	ms_between "$t0" "$t1"
 }
 
 # mbps MS: MB/s (10^6 bytes) of reading ART_BYTES in MS milliseconds.
@@ -668,6 +675,38 @@ st=$(xattr "$ART" user.trainfs.state)
 [ "$st" = verified ] || die "artifacts/model.bin is '$st' after the reads"
 n=$(grep -c "model.bin" "$NGINX_DIR/access.log" || true)
 [ "$n" -eq 3 ] || die "nginx got $n requests for model.bin, not 3"
+
+# 5 again: the artifact evicted (daemon stopped, cache file removed), then
+# PREFAULT_MB written into a tmpfs that is unmounted at once, so that the
+# pages the cold read allocates (part file, FUSE page cache) were just in
+# use; skipped when that much memory is not available.
+PF_COLD_MS=""
+mem_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+if [ "$mem_mb" -ge $((PREFAULT_MB + 2 * ART_BYTES / 1048576 + 1024)) ]; then
+	say "(5) again, guest memory pre-faulted ($PREFAULT_MB MiB through a tmpfs)"
+	stop_trainfs
+	rm -f "$ART_CACHE_FILE"
+	start_trainfs "$STATE_C" "$MNT_C" "$WORK/trainfs-art.log"
+	st=$(xattr "$ART" user.trainfs.state)
+	[ "$st" = remote ] || die "artifacts/model.bin is '$st' after its eviction"
+	mkdir -p "$TMPFS_DIR"
+	mount -t tmpfs -o size=${PREFAULT_MB}m,mode=0700 bench-prefault "$TMPFS_DIR"
+	t0=$(date +%s%N)
+	dd if=/dev/zero of="$TMPFS_DIR/fill" bs=1M count="$PREFAULT_MB" \
+		status=none || die "filling the pre-fault tmpfs"
+	t1=$(date +%s%N)
+	umount "$TMPFS_DIR"
+	PF_FILL_MS=$(ms_between "$t0" "$t1")
+	PF_COLD_MS=$(cat_ms "$ART")
+	say "  filled in $PF_FILL_MS ms; trainfs cold cat: $PF_COLD_MS ms"
+	st=$(xattr "$ART" user.trainfs.state)
+	[ "$st" = verified ] || die "artifacts/model.bin is '$st' after a read"
+	n=$(grep -c "^GET /$ART_UUID/attempt-1/output/model.bin 200 " "$NGINX_DIR/access.log" || true)
+	[ "$n" -eq 4 ] || die "nginx served model.bin $n times, not 4"
+	PF_COLD_MBPS=$(mbps "$PF_COLD_MS")
+else
+	say "(5) again: skipped, $mem_mb MiB of memory available"
+fi
 # shellcheck disable=SC2153 # NGINX_BIN is set by tests/nginx.sh
 NGINX_VER=$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')
 CURL_VER=$(curl -V | head -n 1 | cut -d' ' -f1-2)
@@ -728,6 +767,14 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 		"$(fmt "$WARM_T_MBPS" '%.0f MB/s')" "$(fmt "$WARM_D_MBPS" '%.0f MB/s') (cat of the cache file)" \
 		"$(ratio "$WARM_T_MBPS" "$WARM_D_MBPS")" "≥ 0.7x cache file" \
 		"$(yesno "$WARM_T_MBPS >= 0.7 * $WARM_D_MBPS")"
+	if [ -n "$PF_COLD_MS" ]; then
+		row "artifact of 1 GiB, cold read, guest memory pre-faulted" \
+			"$(fmt "$PF_COLD_MBPS" '%.0f MB/s')" "$(fmt "$REF_MBPS" '%.0f MB/s') (the same curl reference)" \
+			"$(ratio "$PF_COLD_MBPS" "$REF_MBPS")" "(info)" "—"
+	else
+		row "artifact of 1 GiB, cold read, guest memory pre-faulted" \
+			"n/a" "n/a (not enough memory available)" "n/a" "(info)" "—"
+	fi
 	if [ -n "$DROP_T" ]; then
 		row "artifact of 1 GiB, page cache dropped before each read, median of $ART_REPEAT" \
 			"$(fmt "$DROP_T_MBPS" '%.0f MB/s')" "$(fmt "$DROP_D_MBPS" '%.0f MB/s') (cat of the cache file)" \
@@ -739,6 +786,17 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 } > "$WORK/table.md"
 
 COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# virtio-balloon free page reporting (feature bit 5): free memory goes back
+# to the host, and touching it again costs a fault on the host
+BALLOON="no virtio balloon"
+for d in /sys/bus/virtio/devices/*; do
+	[ "$(cat "$d/device" 2>/dev/null)" = 0x0005 ] || continue
+	if [ "$(cut -c6 "$d/features" 2>/dev/null)" = 1 ]; then
+		BALLOON="virtio-balloon with free page reporting (order $(cat /sys/module/page_reporting/parameters/page_reporting_order 2>/dev/null || echo '?'))"
+	else
+		BALLOON="virtio-balloon without free page reporting"
+	fi
+done
 if [ -n "$(git -C "$TOP" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 	COMMIT="$COMMIT (+ uncommitted changes in the working tree)"
 fi
@@ -761,7 +819,7 @@ $(cat "$WORK/table.md")
 - kernel: $(uname -r)
 - libfuse: $(fusermount3 -V 2>&1 | head -n 1)
 - /tmp filesystem: $TMP_FS
-- memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+- memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $BALLOON
 - nginx: $NGINX_VER; curl: $CURL_VER
 - date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
 - trainfs commit: $COMMIT
@@ -845,6 +903,18 @@ $ART_REPEAT rounds with \`sync; echo 3 > /proc/sys/vm/drop_caches\` before every
 read (so the mount reads go through the daemon, which reads the cache file
 from disk). Times (ms): mount$DROP_T; cache file$DROP_D."; else echo "Writing
 /proc/sys/vm/drop_caches was not permitted, so the dropped-cache row is n/a."; fi)
+$(if [ -n "$PF_COLD_MS" ]; then echo "
+**Artifact, cold, memory pre-faulted.** The same cold read once more, after
+the daemon was stopped, the cache file removed and the daemon started again
+(the artifact is \`remote\` again): just before the \`cat\`, $PREFAULT_MB MiB of zeros
+are written into a tmpfs (in $PF_FILL_MS ms) that is then unmounted, so the pages
+the cold read allocates (1 GiB of part file, 1 GiB of the mount's page
+cache) were in use a moment before. On a VM whose balloon reports free
+pages to the host ($BALLOON here), a page
+that has been free for a while costs a host fault when it is touched again,
+and this row shows how much of the first cold read that was. Time:
+$PF_COLD_MS ms."; fi)
+
 The 1 GiB files are removed at the end of the measure.
 EOF
 
