@@ -82,7 +82,37 @@ struct fetch_xfer {
 	int err;                 /* errno behind FETCH_STOP_DISK */
 	int64_t progress_at;     /* mono_ms() of the last progress call */
 	int64_t progress_done;   /* the value it reported */
+	char *wbuf;              /* bytes hashed, not yet written (curl hands
+				    16 KiB at a time: one write per MiB) */
+	size_t wlen;
+	int64_t flushed_at;      /* mono_ms() of the last flush */
 };
+
+#define FETCH_WBUF (1 << 20)
+#define FETCH_FLUSH_MS 250       /* a slow transfer still reaches the disk
+				    often, so a crash loses little to resume */
+
+/* Writes what wbuf holds. Returns 0, or -1 with x->stop set. */
+static int fetch_flush(struct fetch_xfer *x)
+{
+	size_t off = 0;
+
+	while (off < x->wlen) {
+		ssize_t w = write(x->fd, x->wbuf + off, x->wlen - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			x->err = w < 0 ? errno : ENOSPC;
+			x->stop = FETCH_STOP_DISK;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	x->wlen = 0;
+	x->flushed_at = mono_ms();
+	return 0;
+}
 
 int fetch_global_init(void)
 {
@@ -248,6 +278,7 @@ static void fetch_progress(struct fetch_xfer *x, int force)
 /* Empties the part file and the hash. Returns 0, or -1 with errno set. */
 static int fetch_restart(struct fetch_xfer *x)
 {
+	x->wlen = 0;
 	if (ftruncate(x->fd, 0) < 0)
 		return -1;
 	if (!EVP_DigestInit_ex(x->md, EVP_sha256(), NULL)) {
@@ -355,22 +386,19 @@ static size_t fetch_write_cb(char *data, size_t one, size_t n, void *arg)
 		x->stop = FETCH_STOP_BIG;
 		return 0;
 	}
-	while (len) {
-		ssize_t w = write(x->fd, data, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			x->err = w < 0 ? errno : ENOSPC;
-			x->stop = FETCH_STOP_DISK;
-			return 0;
-		}
-		/* only what reached the file, so that md matches the disk */
-		EVP_DigestUpdate(x->md, data, (size_t)w);
-		x->have += w;
-		data += w;
-		len -= (size_t)w;
-	}
+	/*
+	 * md and have count these bytes now; they reach the file at the next
+	 * flush, always before the transfer's result is looked at, so md
+	 * matches the disk whenever it matters (a failed write stops all).
+	 */
+	if (x->wlen + len > FETCH_WBUF && fetch_flush(x) < 0)
+		return 0;
+	memcpy(x->wbuf + x->wlen, data, len);
+	x->wlen += len;
+	EVP_DigestUpdate(x->md, data, len);
+	x->have += (int64_t)len;
+	if (mono_ms() - x->flushed_at >= FETCH_FLUSH_MS && fetch_flush(x) < 0)
+		return 0;
 	return one * n;
 }
 
@@ -460,6 +488,8 @@ static enum fetch_next fetch_attempt(struct fetch_xfer *x,
 	curl_easy_setopt(x->curl, CURLOPT_RESUME_FROM_LARGE,
 			 (curl_off_t)x->have);
 	rc = curl_easy_perform(x->curl);
+	if (x->wlen && fetch_flush(x) < 0 && rc == CURLE_OK)
+		rc = CURLE_WRITE_ERROR;
 	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 
 	if (x->stop == FETCH_STOP_CANCEL || rc == CURLE_ABORTED_BY_CALLBACK)
@@ -699,6 +729,11 @@ int fetch_file(const char *url, const char *part_path,
 	if (ret)
 		goto out;
 	ret = TFS_EIO;
+	x.wbuf = malloc(FETCH_WBUF);
+	if (!x.wbuf) {
+		fetch_reason(reason, rlen, "out of memory");
+		goto out;
+	}
 	fetch_progress(&x, 1);
 
 	/* A complete part file (or an empty artifact) needs no request: a
@@ -784,6 +819,7 @@ out:
 	if (x.fd >= 0)
 		close(x.fd);
 	EVP_MD_CTX_free(x.md);
+	free(x.wbuf);
 	return ret;
 }
 
