@@ -1241,6 +1241,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * pages between opens: the second cat reads no data from us.
 		 */
 		fi->keep_cache = fd >= 0;
+		/*
+		 * Not verified yet: this reader's bytes come straight from
+		 * the cache file by splice, without filling a second copy in
+		 * the mount's page cache (later opens get keep_cache).
+		 */
+		fi->direct_io = fd < 0;
 		fi->noflush = 1;
 		fi->fh = (uint64_t)(uintptr_t)h;
 		fuse_reply_open(req, fi);

@@ -103,7 +103,10 @@ M=$(new_run ctl retries)
 cmd_config '["sh", "-c", "exit 2"]' '"max_retries": 2' > "$M/config.json"
 check_eq "fails after retries" "failed" "$(timeout 30 cat "$M/wait")"
 check_eq "3 attempts" "3" "$(python3 -c "import json;print(json.load(open('$M/status.json'))['attempt'])")"
-check_contains "retries in events" "retry 2 of 2" "$M/events"
+check_contains "first retry after the base backoff" "retry 1 of 2 in 1 s" "$M/events"
+check_contains "the backoff doubles" "retry 2 of 2 in 2 s" "$M/events"
+check_eq "status.json keeps the history of 3 attempts" "failed failed failed" \
+	"$(python3 -c "import json;print(' '.join(h['state'] for h in json.load(open('$M/status.json'))['history']))")"
 
 # timeout_s
 T=$(new_run ctl slow)
