@@ -53,8 +53,20 @@ say "cat .../events"
 cat "$R/events"
 say "ls -l .../"
 ls -l "$R"
-say "the model the job wrote (\$TRAINFS_OUTPUT_DIR)"
-ls -l "$STATE"/runs/*/attempt-1/output/ 2>/dev/null | tail -3
+i=0
+while ! grep -q "artifacts: " "$R/events" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+say "ls -l .../artifacts/           # the model, listed with its size, not downloaded yet"
+ls -l "$R/artifacts/"
+say "getfattr -n user.sha256 .../artifacts/model.bin   # the hash the job's side computed"
+getfattr --absolute-names --only-values -n user.sha256 "$R/artifacts/model.bin"; echo
+say "getfattr -n user.trainfs.state .../artifacts/model.bin"
+getfattr --absolute-names --only-values -n user.trainfs.state "$R/artifacts/model.bin"; echo
+say "cp .../artifacts/model.bin /tmp/demo-model.bin    # downloads, verifies, copies"
+cp "$R/artifacts/model.bin" /tmp/demo-model.bin
+say "sha256sum /tmp/demo-model.bin; getfattr -n user.trainfs.state ..."
+sha256sum /tmp/demo-model.bin
+getfattr --absolute-names --only-values -n user.trainfs.state "$R/artifacts/model.bin"; echo
 echo
 echo "trainfs stays mounted on ./mnt: explore it, then 'fusermount3 -u mnt'."
-[ "$state" = completed ]
+[ "$state" = completed ] &&
+	[ "$(getfattr --absolute-names --only-values -n user.trainfs.state "$R/artifacts/model.bin")" = verified ]
