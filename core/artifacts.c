@@ -159,10 +159,7 @@ static void cache_scan(struct core *c)
 		cache_path(c, de->d_name, "", p, sizeof(p));
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
+		ALLOC_GROW(v, n, cap);
 		memcpy(v[n].sha, de->d_name, 65);
 		v[n].size = st.st_size;
 		v[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL +
@@ -213,10 +210,7 @@ void art_manifest_request_locked(struct core *c, struct run *r)
 {
 	if (r->manifest || r->manifest_queued || r->attempt < 1 || !r->job_id)
 		return;
-	if (c->nmfq == c->mfqcap) {
-		c->mfqcap = c->mfqcap ? c->mfqcap * 2 : 16;
-		c->mfq = xrealloc(c->mfq, c->mfqcap * sizeof(*c->mfq));
-	}
+	ALLOC_GROW(c->mfq, c->nmfq, c->mfqcap);
 	c->mfq[c->nmfq++] = r->id;
 	r->manifest_queued = 1;
 	pthread_cond_signal(&c->work);
@@ -308,10 +302,7 @@ static int mf_cb(void *arg, const struct artifact_entry *a)
 			 "no valid size, sha256 or URL", a->path);
 		return 1;
 	}
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 16;
-		m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
-	}
+	ALLOC_GROW(m->v, m->n, m->cap);
 	e = &m->v[m->n++];
 	e->path = xstrdup(a->path);
 	e->sha256 = xstrdup(a->sha256);
@@ -479,10 +470,7 @@ static int load_art_cb(void *arg, int64_t id, const char *path, int is_dir,
 	}
 	if (is_dir)
 		hmap_sput(&l->dirs, a->path, a);
-	if (l->r->narts == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->r->arts = xrealloc(l->r->arts, l->cap * sizeof(*l->r->arts));
-	}
+	ALLOC_GROW(l->r->arts, l->r->narts, l->cap);
 	l->r->arts[l->r->narts++] = a;
 	hmap_iput(&l->c->art_by_id, a->id, a);
 	return 0;
@@ -586,10 +574,7 @@ int core_art_list(struct core *c, int64_t run_id, int64_t parent,
 
 static void dlq_push_locked(struct core *c, struct centry *e)
 {
-	if (c->ndlq == c->dlqcap) {
-		c->dlqcap = c->dlqcap ? c->dlqcap * 2 : 16;
-		c->dlq = xrealloc(c->dlq, c->dlqcap * sizeof(*c->dlq));
-	}
+	ALLOC_GROW(c->dlq, c->ndlq, c->dlqcap);
 	c->dlq[c->ndlq++] = e;
 	e->queued = 1;
 	e->state = ART_DOWNLOADING;

@@ -407,10 +407,7 @@ static struct exp *exp_new(struct core *c, int64_t id, const char *name,
 	e->created_ms = created;
 	e->mtime_ms = mtime;
 	e->objective = xstrdup("");
-	if (c->nexps == c->expcap) {
-		c->expcap = c->expcap ? c->expcap * 2 : 16;
-		c->exps = xrealloc(c->exps, c->expcap * sizeof(*c->exps));
-	}
+	ALLOC_GROW(c->exps, c->nexps, c->expcap);
 	c->exps[c->nexps++] = e;     /* ids only grow: stays sorted */
 	hmap_sput(&c->exp_by_name, e->name, e);
 	return e;
@@ -418,10 +415,7 @@ static struct exp *exp_new(struct core *c, int64_t id, const char *name,
 
 static void exp_add_run(struct exp *e, struct run *r)
 {
-	if (e->nruns == e->cap) {
-		e->cap = e->cap ? e->cap * 2 : 16;
-		e->runs = xrealloc(e->runs, e->cap * sizeof(*e->runs));
-	}
+	ALLOC_GROW(e->runs, e->nruns, e->cap);
 	e->runs[e->nruns++] = r;
 	hmap_sput(&e->by_name, r->name, r);
 }
@@ -519,10 +513,7 @@ static int load_tpl_cb(void *arg, const char *name, int64_t size,
 	t->name = xstrdup(name);
 	t->size = size;
 	t->mtime_ms = mtime;
-	if (c->ntpls == c->tplcap) {
-		c->tplcap = c->tplcap ? c->tplcap * 2 : 8;
-		c->tpls = xrealloc(c->tpls, c->tplcap * sizeof(*c->tpls));
-	}
+	ALLOC_GROW(c->tpls, c->ntpls, c->tplcap);
 	c->tpls[c->ntpls++] = t;
 	return 0;
 }

@@ -674,11 +674,7 @@ static void scan_file(struct scan *s, const char *path, int64_t off,
 		if (chunk[i] != '\n')
 			continue;
 		if (i - start <= METRIC_LINE_MAX) {
-			if (s->nlines == s->cap) {
-				s->cap = s->cap ? s->cap * 2 : 16;
-				s->lines = xrealloc(s->lines, s->cap *
-						    sizeof(*s->lines));
-			}
+			ALLOC_GROW(s->lines, s->nlines, s->cap);
 			if (metrics_parse_line(chunk + start, i - start,
 					       &s->lines[s->nlines]))
 				s->nlines++;
@@ -691,10 +687,8 @@ static void scan_file(struct scan *s, const char *path, int64_t off,
 	 */
 	if (start < (size_t)n && (s->final || (size_t)n - start >
 				  METRIC_LINE_MAX)) {
-		if (s->final && s->nlines == s->cap) {
-			s->cap = s->cap ? s->cap * 2 : 16;
-			s->lines = xrealloc(s->lines, s->cap * sizeof(*s->lines));
-		}
+		if (s->final)
+			ALLOC_GROW(s->lines, s->nlines, s->cap);
 		if (s->final && metrics_parse_line(chunk + start,
 						   (size_t)n - start,
 						   &s->lines[s->nlines]))

@@ -80,6 +80,18 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
 /*
+ * Makes room for one more element in a growable array, as Git's
+ * ALLOC_GROW: arr has nr elements in room for alloc; doubles from 16.
+ * Aborts on out of memory (xrealloc).
+ */
+#define ALLOC_GROW(arr, nr, alloc) do { \
+	if ((nr) >= (alloc)) { \
+		(alloc) = (alloc) ? (alloc) * 2 : 16; \
+		(arr) = xrealloc((arr), (alloc) * sizeof(*(arr))); \
+	} \
+} while (0)
+
+/*
  * Names of experiments, runs, sweeps and templates:
  * [A-Za-z0-9][A-Za-z0-9._-]{0,127}. Returns 1 when valid.
  */
