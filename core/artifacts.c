@@ -77,6 +77,7 @@ static struct centry *centry_get(struct core *c, const char *sha,
 	memcpy(e->sha256, sha, 65);
 	e->size = size;
 	e->state = ART_REMOTE;
+	e->early_fd = -1;
 	hmap_sput(&c->centries, e->sha256, e);
 	return e;
 }
@@ -619,7 +620,7 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 	struct centry *e;
 	struct art *a;
 	char p[PATH_MAX];
-	int ret;
+	int ret, touch = 0;
 
 	*fd = -1;
 	pthread_mutex_lock(&c->lock);
@@ -635,6 +636,7 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 		if (*fd >= 0) {
 			e->opens++;
 			lru_touch(c, e);
+			touch = 1;
 			ret = TFS_OK;
 		} else {
 			/* gone behind our back: fetch it again */
@@ -644,6 +646,14 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 			dl_enqueue_locked(c, e, a);
 			ret = TFS_EAGAIN;
 		}
+	} else if (e->early_fd >= 0) {
+		*fd = fcntl(e->early_fd, F_DUPFD_CLOEXEC, 0);
+		if (*fd >= 0) {
+			e->opens++;
+			ret = TFS_OK;
+		} else {
+			ret = TFS_EAGAIN;
+		}
 	} else if (e->state == ART_CORRUPT) {
 		snprintf(reason, rlen, "%s", e->reason);
 		ret = TFS_EIO;
@@ -651,7 +661,7 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 		ret = TFS_EAGAIN;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (ret == TFS_OK) {
+	if (touch) {
 		/* the LRU order survives restarts as the files' mtimes */
 		futimens(*fd, NULL);
 	}
@@ -683,7 +693,8 @@ int core_art_wait(struct core *c, int64_t id, core_art_cb cb, void *arg)
 	e = a && !a->is_dir ? art_want_locked(c, a) : NULL;
 	if (!e) {
 		ret = TFS_ENOENT;
-	} else if (e->state == ART_VERIFIED || e->state == ART_CORRUPT) {
+	} else if (e->state == ART_VERIFIED || e->state == ART_CORRUPT ||
+		   e->early_fd >= 0) {
 		ret = TFS_EEXIST;
 	} else {
 		w = xcalloc(1, sizeof(*w));
@@ -796,6 +807,28 @@ static void dl_progress_cb(void *arg, int64_t done, int64_t total)
 	pthread_mutex_unlock(&p->c->lock);
 }
 
+/*
+ * The bytes matched: readers waiting for them are answered now, from fd,
+ * while fetch.c makes the file durable and renames it into the cache.
+ */
+static void dl_verified_cb(void *arg, int fd)
+{
+	struct dl_progress *p = arg;
+	struct art_waiter *w, *next;
+
+	pthread_mutex_lock(&p->c->lock);
+	p->e->early_fd = fd;
+	p->e->done = p->e->size;
+	w = p->e->waiters;
+	p->e->waiters = NULL;
+	pthread_mutex_unlock(&p->c->lock);
+	for (; w; w = next) {
+		next = w->next;
+		w->cb(w->arg, TFS_OK);
+		free(w);
+	}
+}
+
 static void download(struct core *c, struct centry *e)
 {
 	struct fetch_opts fo = FETCH_OPTS_INIT;
@@ -824,11 +857,17 @@ static void download(struct core *c, struct centry *e)
 	} else {
 		fo.progress = dl_progress_cb;
 		fo.progress_arg = &prog;
+		fo.verified = dl_verified_cb;
+		fo.verified_arg = &prog;
 		r = fetch_file(url, part, final, size, sha, &fo, reason,
 			       sizeof(reason));
 	}
 
 	pthread_mutex_lock(&c->lock);
+	if (e->early_fd >= 0) {
+		close(e->early_fd);     /* open readers hold their own dup */
+		e->early_fd = -1;
+	}
 	if (r == TFS_OK) {
 		e->state = ART_VERIFIED;
 		e->done = e->size;

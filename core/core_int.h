@@ -52,6 +52,8 @@ struct centry {
 	int opens;                  /* open files and pins: not evictable */
 	int retried;                /* the one automatic retry was used */
 	int queued;
+	int early_fd;               /* verified bytes not yet renamed into
+				       place, or -1: served at once */
 	int64_t failed_mono;        /* when it last failed (monotonic ms) */
 	char reason[512];
 	struct centry *lprev, *lnext;   /* LRU of verified files, newest first */

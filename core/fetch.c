@@ -567,6 +567,14 @@ static int fetch_finish(struct fetch_xfer *x, const char *part_path,
 			     "got %s", want, got);
 		return TFS_EIO;
 	}
+	if (x->o->verified) {
+		/* the fsync below takes a while for a large file; the bytes
+		 * are good already, and a descriptor outlives the rename */
+		int rfd = open(part_path, O_RDONLY | O_CLOEXEC);
+
+		if (rfd >= 0)
+			x->o->verified(x->o->verified_arg, rfd);
+	}
 	if (fsync(fd) < 0) {
 		fetch_reason(reason, rlen, "cannot fsync '%s': %s", part_path,
 			     strerror(errno));

@@ -27,8 +27,15 @@ struct fetch_opts {
 	void *progress_arg;
 	/* polled during the transfer: non-zero aborts it (TFS_EINTR) */
 	volatile int *cancel;
+	/*
+	 * Called once the bytes matched the hash, before they are made
+	 * durable and renamed, with a descriptor of them (the caller's to
+	 * close): readers may be served at once. May be NULL.
+	 */
+	void (*verified)(void *arg, int fd);
+	void *verified_arg;
 };
-#define FETCH_OPTS_INIT { 4, 500, 10, 30, NULL, NULL, NULL }
+#define FETCH_OPTS_INIT { 4, 500, 10, 30, NULL, NULL, NULL, NULL, NULL }
 
 /* Once per process, before any thread calls fetch_file(). */
 int fetch_global_init(void);
