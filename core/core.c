@@ -4,6 +4,7 @@
  * state machine lives here (run_set_state_locked); the poller in poller.c
  * moves runs through it from what connectors report.
  */
+#define _GNU_SOURCE             /* qsort_r */
 #include "core_int.h"
 
 #include <errno.h>
@@ -1090,17 +1091,17 @@ static void lb_metric(void *arg, const char *key, double value)
 	}
 }
 
-static int lb_mode_max;
-
-static int lb_cmp(const void *a, const void *b)
+/* Runs with the objective first, best first; ties and the rest by name. */
+static int lb_cmp(const void *a, const void *b, void *arg)
 {
 	const struct lb_row *x = a, *y = b;
+	int mode_max = *(const int *)arg;
 
 	if (x->has_obj != y->has_obj)
 		return y->has_obj - x->has_obj;
 	if (!x->has_obj || x->obj == y->obj)
 		return strcmp(x->name, y->name);
-	return (x->obj < y->obj) == !lb_mode_max ? -1 : 1;
+	return (x->obj < y->obj) == !mode_max ? -1 : 1;
 }
 
 /*
@@ -1110,8 +1111,8 @@ static int lb_cmp(const void *a, const void *b)
  */
 int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
 {
-	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 	char key[METRIC_KEY_MAX + 1] = "", mode[8] = "min";
+	int mode_max;
 	char cols[8][METRIC_KEY_MAX];
 	int ncols = 0, i, k;
 	struct lb_row *rows;
@@ -1150,10 +1151,9 @@ int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
 					 rows[j].m[k].key);
 		}
 	}
-	pthread_mutex_lock(&sort_lock);
-	lb_mode_max = !strcmp(mode, "max");
-	qsort(rows, n, sizeof(*rows), lb_cmp);
-	pthread_mutex_unlock(&sort_lock);
+	mode_max = !strcmp(mode, "max");
+	if (n)
+		qsort_r(rows, n, sizeof(*rows), lb_cmp, &mode_max);
 	/* cells first, then columns as wide as their widest cell */
 	{
 		int nc = 3 + (*key ? 1 : 0) + ncols, col;
