@@ -904,6 +904,7 @@ int core_exp_remove(struct core *c, const char *name)
 		hmap_idel(&c->run_by_id, e->runs[i]->id);
 		run_files_remove(c, e->runs[i]);
 		art_run_free_locked(c, e->runs[i]);
+		core_notify(c, e->runs[i]->id, CORE_CH_STATE);
 		run_free(e->runs[i]);
 	}
 	hmap_sdel(&c->exp_by_name, e->name);
@@ -1354,6 +1355,8 @@ int core_run_remove(struct core *c, int64_t exp_id, const char *name)
 	e->mtime_ms = now_ms();
 	run_files_remove(c, r);
 	art_run_free_locked(c, r);
+	/* a reader blocked in its `wait` learns it is gone */
+	core_notify(c, r->id, CORE_CH_STATE);
 	run_free(r);
 out:
 	pthread_mutex_unlock(&c->lock);

@@ -77,6 +77,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* Copies exactly n bytes of s and a NUL (a buffer, not strndup: s must
+ * hold n bytes). */
 char *xstrndup(const char *s, size_t n);
 
 /*

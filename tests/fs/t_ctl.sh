@@ -108,6 +108,15 @@ check_contains "the backoff doubles" "retry 2 of 2 in 2 s" "$M/events"
 check_eq "status.json keeps the history of 3 attempts" "failed failed failed" \
 	"$(python3 -c "import json;print(' '.join(h['state'] for h in json.load(open('$M/status.json'))['history']))")"
 
+# a reader blocked on the wait of a run that is removed is told ENOENT
+Z=$(new_run ctl gone)
+cat "$Z/wait" > "$WORK/gone.out" 2>&1 &
+ZW=$!
+sleep 0.3
+rmdir "$Z"
+wait $ZW
+check_contains "wait of a removed run ends" "No such file or directory" "$WORK/gone.out"
+
 # timeout_s
 T=$(new_run ctl slow)
 cmd_config '["sleep", "30"]' '"timeout_s": 1' > "$T/config.json"
