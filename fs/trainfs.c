@@ -129,12 +129,15 @@ struct scratch {
 	int64_t mtime_ms;
 };
 
+/* A parked read of `wait`; setting_up and pending as in struct art_read. */
 struct waiter {
 	struct waiter *next;
 	fuse_req_t req;
 	int64_t run_id;
 	off_t off;
 	size_t size;
+	int setting_up;
+	int pending;                /* 0, 1: answer with the state, -EINTR */
 };
 
 struct poller_h {
@@ -276,6 +279,10 @@ static void wake_waiters(int64_t run_id)
 	for (pp = &fs.waiters; (w = *pp);) {
 		if (w->run_id == run_id) {
 			*pp = w->next;
+			if (w->setting_up) {
+				w->pending = 1;    /* its handler answers */
+				continue;
+			}
 			w->next = done;
 			done = w;
 		} else {
@@ -1290,6 +1297,10 @@ static void wait_interrupt(fuse_req_t req, void *data)
 	for (pp = &fs.waiters; (w = *pp); pp = &w->next) {
 		if (w->req == req) {
 			*pp = w->next;
+			if (w->setting_up) {
+				w->pending = -EINTR;
+				w = NULL;
+			}
 			break;
 		}
 	}
@@ -1325,21 +1336,48 @@ static void read_wait(fuse_req_t req, struct fh *h, size_t size, off_t off,
 	w->run_id = run_id;
 	w->off = off;
 	w->size = size;
+	w->setting_up = 1;
 	pthread_mutex_lock(&fs.lock);
 	w->next = fs.waiters;
 	fs.waiters = w;
 	pthread_mutex_unlock(&fs.lock);
 	fuse_req_interrupt_func(req, wait_interrupt, NULL);
+	pthread_mutex_lock(&fs.lock);
+	w->setting_up = 0;
+	r = w->pending;
+	pthread_mutex_unlock(&fs.lock);
+	if (r == -EINTR) {
+		fuse_reply_err(req, EINTR);
+		free(w);
+		return;
+	}
+	if (r) {
+		if (core_run_state(fs.core, run_id, &state) == TFS_OK)
+			reply_wait_content(req, state, off, size);
+		else
+			fuse_reply_err(req, ENOENT);
+		free(w);
+		return;
+	}
 	/* it may have ended between the check and the parking */
 	wake_waiters(run_id);
 }
 
 /* A read parked until its artifact is verified. */
+/*
+ * A read parked until its artifact is verified. Another thread may finish
+ * it while the handler is still setting it up (registering it, then the
+ * interrupt function): an answer that arrives then is kept in `pending`
+ * and given by the handler once it lets go of the request, so no thread
+ * touches a request another has already answered. Both under fs.lock.
+ */
 struct art_read {
 	fuse_req_t req;
 	struct fh *h;
 	size_t size;
 	off_t off;
+	int setting_up;
+	int pending;                /* 0, or 1 + a TFS_* result, or -EINTR */
 };
 
 /*
@@ -1386,11 +1424,16 @@ static int art_fh_fd(struct fh *h, int *err)
 	return fd;
 }
 
-static void art_ready(void *arg, int result)
+/* Answers a parked read: result is a TFS_* code, or -EINTR. */
+static void art_finish(struct art_read *ar, int result)
 {
-	struct art_read *ar = arg;
 	int fd, err = TFS_EIO;
 
+	if (result == -EINTR) {
+		fuse_reply_err(ar->req, EINTR);
+		free(ar);
+		return;
+	}
 	fd = result == TFS_OK ? art_fh_fd(ar->h, &err) : -1;
 	if (fd >= 0)
 		art_reply_from_fd(ar->req, fd, ar->size, ar->off);
@@ -1400,16 +1443,36 @@ static void art_ready(void *arg, int result)
 	free(ar);
 }
 
+/* Keeps the answer for the handler if it still sets the read up. */
+static int art_defer(struct art_read *ar, int result)
+{
+	int deferred;
+
+	pthread_mutex_lock(&fs.lock);
+	deferred = ar->setting_up;
+	if (deferred)
+		ar->pending = result == -EINTR ? -EINTR : 1 + result;
+	pthread_mutex_unlock(&fs.lock);
+	return deferred;
+}
+
+static void art_ready(void *arg, int result)
+{
+	struct art_read *ar = arg;
+
+	if (!art_defer(ar, result))
+		art_finish(ar, result);
+}
+
 static void art_interrupt(fuse_req_t req, void *data)
 {
 	struct art_read *ar = data;
 
+	(void)req;
 	/* whoever takes the registration back answers the request */
 	if (core_art_unwait(fs.core, INO_ID(ar->h->ino), art_ready, ar) ==
-	    TFS_OK) {
-		fuse_reply_err(req, EINTR);
-		free(ar);
-	}
+	    TFS_OK && !art_defer(ar, -EINTR))
+		art_finish(ar, -EINTR);
 }
 
 static void read_art(fuse_req_t req, struct fh *h, size_t size, off_t off)
@@ -1432,6 +1495,7 @@ static void read_art(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		ar->h = h;
 		ar->size = size;
 		ar->off = off;
+		ar->setting_up = 1;
 		r = core_art_wait(fs.core, INO_ID(h->ino), art_ready, ar);
 		if (r == TFS_OK)
 			break;
@@ -1443,6 +1507,12 @@ static void read_art(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		/* it ended meanwhile: open again */
 	}
 	fuse_req_interrupt_func(req, art_interrupt, ar);
+	pthread_mutex_lock(&fs.lock);
+	ar->setting_up = 0;
+	r = ar->pending;
+	pthread_mutex_unlock(&fs.lock);
+	if (r)
+		art_finish(ar, r == -EINTR ? -EINTR : r - 1);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
