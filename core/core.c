@@ -86,7 +86,7 @@ static void list_add(struct run_list *l, struct run *r)
 }
 
 /* Queue order: higher priority first, then submission order. */
-int run_queue_before(const struct run *a, const struct run *b)
+static int run_queue_before(const struct run *a, const struct run *b)
 {
 	if (a->priority != b->priority)
 		return a->priority > b->priority;
@@ -118,7 +118,7 @@ static void queue_insert(struct run_list *l, struct run *r)
 }
 
 /* Moves a queued run to its place after its priority changed. */
-void run_requeue_locked(struct core *c, struct run *r)
+static void run_requeue_locked(struct core *c, struct run *r)
 {
 	if (r->list != LIST_QUEUED)
 		return;
@@ -1809,14 +1809,6 @@ void core_run_note(struct core *c, int64_t run_id, const char *text)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void core_run_poke(struct core *c, int64_t run_id)
-{
-	(void)run_id;
-	pthread_mutex_lock(&c->lock);
-	c->kick = 1;
-	pthread_cond_signal(&c->wake);
-	pthread_mutex_unlock(&c->lock);
-}
 
 /* ---- generated files ---- */
 
@@ -2259,24 +2251,21 @@ int core_provider_status(struct core *c, int idx, struct buf *out)
 
 int core_queue(struct core *c, struct buf *out)
 {
-	struct run **order = NULL;
-	size_t n, i;
+	struct run *q;
+	size_t i = 0;
 	int r = TFS_OK;
 
+	/* the queue is kept in the order runs will start (queue_insert) */
 	pthread_mutex_lock(&c->lock);
-	n = sched_order_locked(c, &order);
-	for (i = 0; i < n && !r; i++) {
+	for (q = c->queued.head; q && !r; q = q->lnext) {
 		char why[256];
 
-		sched_reason_locked(c, order[i], why, sizeof(why));
+		sched_reason_locked(c, q, why, sizeof(why));
 		r = buf_printf(out, "%zu %s/%s priority=%d provider=%s %s\n",
-			       i + 1, order[i]->exp->name, order[i]->name,
-			       order[i]->priority,
-			       order[i]->provider ? order[i]->provider : "-",
-			       why);
+			       ++i, q->exp->name, q->name, q->priority,
+			       q->provider ? q->provider : "-", why);
 	}
 	pthread_mutex_unlock(&c->lock);
-	free(order);
 	return r;
 }
 

@@ -174,8 +174,6 @@ int core_run_log_read(struct core *c, int64_t run_id, int64_t off,
 void core_run_note(struct core *c, int64_t run_id, const char *text);
 /* The run's state, for `wait`. */
 int core_run_state(struct core *c, int64_t run_id, int *state);
-/* Asks the poller to look at the run soon (a read may, never waits). */
-void core_run_poke(struct core *c, int64_t run_id);
 
 /*
  * Artifacts: the manifest of a run's latest attempt, as a tree. parent 0 is

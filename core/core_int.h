@@ -202,8 +202,6 @@ struct core {
 };
 
 /* core.c, for poller.c; each *_locked assumes c->lock is held. */
-int run_queue_before(const struct run *a, const struct run *b);
-void run_requeue_locked(struct core *c, struct run *r);
 void core_notify(struct core *c, int64_t run_id, unsigned what);
 void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -240,8 +238,6 @@ void art_summary_locked(struct core *c, struct run *r, int64_t *count,
 struct run *dep_find(struct core *c, struct run *r, const char *d);
 int poller_start(struct core *c);
 void poller_stop(struct core *c);
-/* Order of the queue: the runs in the order they will start. */
-size_t sched_order_locked(struct core *c, struct run ***out);
 /* Why a queued run waits, as a sentence, into out. */
 void sched_reason_locked(struct core *c, struct run *r, char *out,
 			 size_t len);

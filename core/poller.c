@@ -35,20 +35,7 @@
 #define SYS_SAMPLE_MS 5000           /* cpu/rss stored this often */
 #define SCAN_MAX_BYTES (4 << 20)     /* log bytes scanned per run per pass */
 
-/* ---- scheduling order ---- */
-
-size_t sched_order_locked(struct core *c, struct run ***out)
-{
-	struct run *r, **v;
-	size_t n = 0;
-
-	/* the queue is kept in order (core.c's queue_insert) */
-	v = xmalloc((c->queued.n ? c->queued.n : 1) * sizeof(*v));
-	for (r = c->queued.head; r; r = r->lnext)
-		v[n++] = r;
-	*out = v;
-	return n;
-}
+/* ---- scheduling ---- */
 
 /* Finds dependency d ("run" or "exp/run") of r. */
 struct run *dep_find(struct core *c, struct run *r, const char *d)

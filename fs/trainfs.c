@@ -1645,7 +1645,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		if (r == TFS_EFBIG && h->kind == FH_CONFIG)
 			core_run_note(fs.core, INO_ID(h->ino),
 				      "config rejected: larger than 1 MiB");
-		(void)reason;
 		break;
 	default:
 		r = TFS_EACCES;
