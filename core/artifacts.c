@@ -13,6 +13,7 @@
  * transfer. Waiters (parked FUSE reads, runs waiting for inputs) are called
  * back from a worker with no lock held.
  */
+#define _GNU_SOURCE
 #include "core_int.h"
 
 #include <dirent.h>
@@ -22,8 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include "fetch.h"
 
@@ -66,6 +70,78 @@ static void cache_path(struct core *c, const char *sha, const char *suffix,
 	snprintf(out, len, "%s/%s%s", c->cache_dir, sha, suffix);
 }
 
+/*
+ * A verified file's seal, "<sha>.verified" beside it: the size, mtime,
+ * ctime and inode it had when its hash was checked. A later start trusts
+ * the name only while the file still matches its seal, so bytes changed on
+ * disk behind the daemon's back are hashed again rather than served. The
+ * seal's own mtime keeps the LRU order across restarts (touching the cache
+ * file itself would change what the seal records).
+ */
+static void seal_format(const struct stat *st, char *out, size_t len)
+{
+	snprintf(out, len, "%lld %lld %lld %llu\n", (long long)st->st_size,
+		 (long long)st->st_mtim.tv_sec * 1000000000LL +
+		 st->st_mtim.tv_nsec,
+		 (long long)st->st_ctim.tv_sec * 1000000000LL +
+		 st->st_ctim.tv_nsec, (unsigned long long)st->st_ino);
+}
+
+/* Records the cache file of sha as verified as it is now; 0 or -1. */
+static int cache_seal(struct core *c, const char *sha)
+{
+	char p[PATH_MAX], sp[PATH_MAX], line[128];
+	struct stat st;
+
+	cache_path(c, sha, "", p, sizeof(p));
+	cache_path(c, sha, ".verified", sp, sizeof(sp));
+	if (stat(p, &st) < 0)
+		return -1;
+	seal_format(&st, line, sizeof(line));
+	if (file_write_atomic(sp, line, strlen(line), 0)) {
+		log_msg(LOG_WARNING, "cache: cannot write '%s': it will be "
+			"hashed again at the next start", sp);
+		return -1;
+	}
+	return 0;
+}
+
+static void cache_unseal(struct core *c, const char *sha)
+{
+	char sp[PATH_MAX];
+
+	cache_path(c, sha, ".verified", sp, sizeof(sp));
+	unlink(sp);
+}
+
+/* 1 when the file described by st still matches the seal of sha. */
+static int cache_sealed(struct core *c, const char *sha,
+			const struct stat *st)
+{
+	char sp[PATH_MAX], line[128];
+	struct buf b = BUF_INIT(0);
+	int ok;
+
+	cache_path(c, sha, ".verified", sp, sizeof(sp));
+	if (file_read_all(sp, 256, &b)) {
+		buf_release(&b);
+		return 0;
+	}
+	seal_format(st, line, sizeof(line));
+	ok = b.len == strlen(line) && !memcmp(b.p, line, b.len);
+	buf_release(&b);
+	return ok;
+}
+
+/* Moves sha up in the LRU order that the next start rebuilds. */
+static void cache_seal_touch(struct core *c, const char *sha)
+{
+	char sp[PATH_MAX];
+
+	cache_path(c, sha, ".verified", sp, sizeof(sp));
+	utimensat(AT_FDCWD, sp, NULL, 0);
+}
+
 static struct centry *centry_get(struct core *c, const char *sha,
 				 int64_t size)
 {
@@ -99,6 +175,7 @@ static int cache_make_room_locked(struct core *c, int64_t need)
 		if (!e->opens) {
 			cache_path(c, e->sha256, "", p, sizeof(p));
 			if (unlink(p) == 0 || errno == ENOENT) {
+				cache_unseal(c, e->sha256);
 				log_msg(LOG_INFO, "cache: evicted %s (%lld bytes)",
 					e->sha256, (long long)e->size);
 				lru_unlink(c, e);
@@ -139,32 +216,52 @@ static int scan_cmp(const void *a, const void *b)
 
 /*
  * Rebuilds the cache index from the directory: a file named by a hash was
- * verified before it got that name (fetch.c renames only then), so it is
- * not fetched again; parts stay for their downloads to resume.
+ * verified before it got that name (fetch.c renames only then), and it is
+ * trusted again without a read while it matches its seal. One that does
+ * not (changed on disk, or sealed by no one) is hashed again: kept when the
+ * bytes still match its name, removed otherwise, never served. Parts stay
+ * for their downloads to resume.
  */
 static void cache_scan(struct core *c)
 {
 	struct scan_ent *v = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0, i, rehashed = 0, dropped = 0;
 	struct dirent *de;
 	DIR *d = opendir(c->cache_dir);
 
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		char p[PATH_MAX];
-		struct stat st;
+		char p[PATH_MAX], sp[PATH_MAX], got[65];
+		struct stat st, sst;
 
 		if (strlen(de->d_name) != 64 || !is_sha_name(de->d_name))
 			continue;
 		cache_path(c, de->d_name, "", p, sizeof(p));
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
+		if (!cache_sealed(c, de->d_name, &st)) {
+			rehashed++;
+			if (fetch_sha256_file(p, got, NULL) != TFS_OK ||
+			    strcmp(got, de->d_name)) {
+				log_msg(LOG_WARNING, "cache: dropped %s: its "
+					"bytes changed on disk", de->d_name);
+				unlink(p);
+				cache_unseal(c, de->d_name);
+				dropped++;
+				continue;
+			}
+			if (cache_seal(c, de->d_name) < 0 || stat(p, &st) < 0)
+				continue;
+		}
+		cache_path(c, de->d_name, ".verified", sp, sizeof(sp));
+		if (stat(sp, &sst) < 0)
+			sst = st;
 		ALLOC_GROW(v, n, cap);
 		memcpy(v[n].sha, de->d_name, 65);
 		v[n].size = st.st_size;
-		v[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL +
-			     st.st_mtim.tv_nsec;
+		v[n].mtime = (int64_t)sst.st_mtim.tv_sec * 1000000000LL +
+			     sst.st_mtim.tv_nsec;
 		n++;
 	}
 	closedir(d);
@@ -179,9 +276,10 @@ static void cache_scan(struct core *c)
 		lru_touch(c, e);
 	}
 	free(v);
-	if (n)
-		log_msg(LOG_INFO, "cache: %zu verified files, %lld bytes", n,
-			(long long)c->cache_used);
+	if (n || rehashed)
+		log_msg(LOG_INFO, "cache: %zu verified files, %lld bytes (%zu "
+			"hashed again, %zu dropped)", n,
+			(long long)c->cache_used, rehashed, dropped);
 }
 
 int art_init(struct core *c, int64_t cap, char *err, size_t errlen)
@@ -614,8 +712,8 @@ static struct centry *art_want_locked(struct core *c, const struct art *a)
 	return e;
 }
 
-int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
-		  size_t rlen)
+int core_art_open(struct core *c, int64_t id, int *fd, char sha[65],
+		  char *reason, size_t rlen)
 {
 	struct centry *e;
 	struct art *a;
@@ -623,6 +721,7 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 	int ret, touch = 0;
 
 	*fd = -1;
+	sha[0] = '\0';
 	pthread_mutex_lock(&c->lock);
 	a = hmap_iget(&c->art_by_id, id);
 	if (!a || a->is_dir) {
@@ -630,6 +729,7 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 		return a ? TFS_EINVAL : TFS_ENOENT;
 	}
 	e = art_want_locked(c, a);
+	memcpy(sha, e->sha256, 65);
 	if (e->state == ART_VERIFIED) {
 		cache_path(c, e->sha256, "", p, sizeof(p));
 		*fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -640,6 +740,7 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 			ret = TFS_OK;
 		} else {
 			/* gone behind our back: fetch it again */
+			cache_unseal(c, e->sha256);
 			lru_unlink(c, e);
 			c->cache_used -= e->size;
 			e->state = ART_REMOTE;
@@ -661,21 +762,18 @@ int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
 		ret = TFS_EAGAIN;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (touch) {
-		/* the LRU order survives restarts as the files' mtimes */
-		futimens(*fd, NULL);
-	}
+	if (touch)
+		cache_seal_touch(c, sha);
 	return ret;
 }
 
-void core_art_release(struct core *c, int64_t id)
+void core_art_release(struct core *c, const char *sha)
 {
 	struct centry *e;
-	struct art *a;
 
+	/* by the cache entry, which outlives the run's loaded manifest */
 	pthread_mutex_lock(&c->lock);
-	a = hmap_iget(&c->art_by_id, id);
-	e = a ? hmap_sget(&c->centries, a->sha256) : NULL;
+	e = hmap_sget(&c->centries, sha);
 	if (e && e->opens > 0)
 		e->opens--;
 	pthread_mutex_unlock(&c->lock);
@@ -859,8 +957,11 @@ static void download(struct core *c, struct centry *e)
 		fo.progress_arg = &prog;
 		fo.verified = dl_verified_cb;
 		fo.verified_arg = &prog;
+		fo.cancel = &c->art_cancel;
 		r = fetch_file(url, part, final, size, sha, &fo, reason,
 			       sizeof(reason));
+		if (r == TFS_OK)
+			cache_seal(c, sha);
 	}
 
 	pthread_mutex_lock(&c->lock);
@@ -872,6 +973,13 @@ static void download(struct core *c, struct centry *e)
 		e->state = ART_VERIFIED;
 		e->done = e->size;
 		lru_touch(c, e);
+	} else if (r == TFS_EINTR) {
+		/* the daemon stops: the part file stays for the next start */
+		c->cache_used -= size;
+		e->state = ART_REMOTE;
+		log_msg(LOG_INFO, "cache: download of %s stopped at %lld of "
+			"%lld bytes, kept to resume", sha, (long long)e->done,
+			(long long)size);
 	} else {
 		struct run *run = hmap_iget(&c->run_by_id, e->run_id);
 
@@ -907,7 +1015,7 @@ static void download(struct core *c, struct centry *e)
 	pthread_mutex_unlock(&c->lock);
 	for (; w; w = next) {
 		next = w->next;
-		w->cb(w->arg, r == TFS_OK ? TFS_OK : TFS_EIO);
+		w->cb(w->arg, r == TFS_OK || r == TFS_EINTR ? r : TFS_EIO);
 		free(w);
 	}
 	free(url);
@@ -965,17 +1073,46 @@ int art_start(struct core *c)
 	return TFS_OK;
 }
 
+/*
+ * Cancels the downloads in flight (fetch.c keeps their part files), joins
+ * the workers, then answers every waiter still registered, queued
+ * downloads' included, with TFS_EINTR from this thread: after this no
+ * callback runs, so the caller may tear down what the waiters answer on.
+ */
 void art_stop(struct core *c)
 {
-	int i;
+	struct art_waiter *all = NULL, *w, *next;
+	size_t i;
 
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
+	__atomic_store_n(&c->art_cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&c->work);
 	pthread_mutex_unlock(&c->lock);
-	for (i = 0; i < c->nworkers; i++)
+	for (i = 0; i < (size_t)c->nworkers; i++)
 		pthread_join(c->workers[i], NULL);
 	c->nworkers = 0;
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->centries.nb; i++) {
+		struct hmap_entry *he;
+
+		for (he = c->centries.b[i]; he; he = he->next) {
+			struct centry *e = he->val;
+
+			for (w = e->waiters; w; w = next) {
+				next = w->next;
+				w->next = all;
+				all = w;
+			}
+			e->waiters = NULL;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (w = all; w; w = next) {
+		next = w->next;
+		w->cb(w->arg, TFS_EINTR);
+		free(w);
+	}
 }
 
 static void centry_free(struct centry *e)
@@ -1079,6 +1216,88 @@ int art_input_ready_locked(struct core *c, struct run *r, const char *spec,
 	}
 	cache_path(c, ce->sha256, "", path_out, plen);
 	return 1;
+}
+
+/*
+ * Copies len bytes of in to out: in the kernel where it can, else through
+ * a buffer (copy_file_range is refused across some filesystems). Returns
+ * 0 or an errno.
+ */
+static int input_copy_bytes(int in, int out, off_t len)
+{
+	char *b = NULL;
+	off_t done = 0;
+	int kernel = 1, e = 0;
+
+	while (done < len && !e) {
+		size_t want = len - done > (1 << 20) ? (1 << 20) :
+			      (size_t)(len - done);
+		ssize_t n;
+
+		if (kernel) {
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && done == 0 && (errno == EXDEV ||
+			    errno == ENOSYS || errno == EOPNOTSUPP ||
+			    errno == EINVAL)) {
+				kernel = 0;
+				b = xmalloc(1 << 20);
+				continue;
+			}
+		} else {
+			n = pread(in, b, want, done);
+			if (n > 0 && write(out, b, (size_t)n) != n)
+				n = -1;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			e = n < 0 ? errno : EIO;
+		else
+			done += n;
+	}
+	free(b);
+	return e;
+}
+
+/*
+ * Gives the job its own copy of a verified input, so that nothing it does
+ * to the file reaches the cache: a reflink where the filesystem shares
+ * blocks copy-on-write (instant, no space), else an in-kernel copy. dst
+ * must not exist. Returns 0, or an errno with err set; dst is removed.
+ */
+int art_input_copy(const char *src, const char *dst, char *err,
+		   size_t errlen)
+{
+	int in, out, e = 0;
+	struct stat st;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot open '%s': %s", src, strerror(e));
+		if (in >= 0)
+			close(in);
+		return e;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot create '%s': %s", dst,
+			 strerror(e));
+		close(in);
+		return e;
+	}
+	if (ioctl(out, FICLONE, in) < 0)
+		e = input_copy_bytes(in, out, st.st_size);
+	if (close(out) < 0 && !e)
+		e = errno;
+	close(in);
+	if (e) {
+		snprintf(err, errlen, "cannot copy '%s' to '%s': %s", src, dst,
+			 strerror(e));
+		unlink(dst);
+	}
+	return e;
 }
 
 void art_pin_locked(struct core *c, const char *cpath, int delta)

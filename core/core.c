@@ -750,6 +750,12 @@ static void run_free(struct run *r)
 	free(r);
 }
 
+void core_stop(struct core *c)
+{
+	poller_stop(c);
+	art_stop(c);
+}
+
 void core_close(struct core *c)
 {
 	size_t i, j;
@@ -757,8 +763,7 @@ void core_close(struct core *c)
 
 	if (!c)
 		return;
-	poller_stop(c);
-	art_stop(c);
+	core_stop(c);
 	if (c->notifier)
 		notifier_free(c->notifier);
 	if (c->has_notify)

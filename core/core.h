@@ -66,7 +66,14 @@ struct core *core_open(const struct core_opts *opts, char *err,
 		       size_t errlen);
 /* Starts the poller (which first reconciles every active run). */
 int core_start(struct core *c);
-/* Stops the poller and frees everything. Jobs keep running. */
+/*
+ * Stops the poller and the artifact workers: downloads in flight are
+ * cancelled (their part files kept, to resume at the next start) and every
+ * parked core_art_wait() callback is called with TFS_EINTR before this
+ * returns; none runs after. Idempotent. Jobs keep running.
+ */
+void core_stop(struct core *c);
+/* core_stop(), then frees everything. */
 void core_close(struct core *c);
 
 /* What changed, for the listener. */
@@ -201,17 +208,20 @@ int core_art_list(struct core *c, int64_t run_id, int64_t parent,
 		  int64_t after_id, core_art_list_cb cb, void *arg);
 /*
  * Opens the verified cached copy: TFS_OK with *fd (the caller closes it and
- * calls core_art_release()); TFS_EAGAIN when it is not verified yet (its
- * download is started or joined: wait with core_art_wait()); TFS_EIO when
- * the download failed for good (reason says why).
+ * calls core_art_release() with sha, which names the cache entry the open
+ * pins whatever becomes of the run's manifest); TFS_EAGAIN when it is not
+ * verified yet (its download is started or joined: wait with
+ * core_art_wait()); TFS_EIO when the download failed for good (reason
+ * says why). sha is filled whenever the artifact exists.
  */
-int core_art_open(struct core *c, int64_t id, int *fd, char *reason,
-		  size_t rlen);
-void core_art_release(struct core *c, int64_t id);
+int core_art_open(struct core *c, int64_t id, int *fd, char sha[65],
+		  char *reason, size_t rlen);
+void core_art_release(struct core *c, const char *sha);
 /*
- * Calls cb(arg, TFS_OK or TFS_EIO) once, from a worker thread with no lock
- * held, when the artifact's download ends. Returns TFS_OK when registered,
- * TFS_EEXIST when it has already ended (open again instead).
+ * Calls cb(arg, result) once with no lock held when the artifact's download
+ * ends: TFS_OK or TFS_EIO from a worker thread, TFS_EINTR from the thread
+ * in core_stop() when the daemon stops first. Returns TFS_OK when
+ * registered, TFS_EEXIST when it has already ended (open again instead).
  */
 typedef void (*core_art_cb)(void *arg, int result);
 int core_art_wait(struct core *c, int64_t id, core_art_cb cb, void *arg);

@@ -492,16 +492,18 @@ static void start_run(struct start_job *sj)
 			*slash = '\0';
 		unlink(sj->input_dst[k]);
 		/*
-		 * A hard link: the job reads the verified bytes themselves,
-		 * and an eviction from the cache cannot pull them away.
+		 * The job's own copy: what it writes to its input must not
+		 * reach the cache, which serves the same bytes to others.
 		 */
-		if (!sj->input_src[k] || mkdir_p(dir, 0700) < 0 ||
-		    link(sj->input_src[k], sj->input_dst[k]) < 0) {
+		if (!sj->input_src[k] || mkdir_p(dir, 0700) < 0) {
 			snprintf(sj->err, sizeof(sj->err), "cannot hand input "
 				 "to the job at '%s': %s", sj->input_dst[k],
 				 strerror(errno));
 			return;
 		}
+		if (art_input_copy(sj->input_src[k], sj->input_dst[k], sj->err,
+				   sizeof(sj->err)))
+			return;
 	}
 	if (sj->spec.attempt > 1) {
 		/* one log across attempts, with a line where each begins */

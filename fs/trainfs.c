@@ -25,8 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
@@ -140,6 +145,8 @@ struct waiter {
 	int pending;                /* 0, 1: answer with the state, -EINTR */
 };
 
+struct art_read;
+
 struct poller_h {
 	struct poller_h *next;
 	struct fuse_pollhandle *ph;
@@ -166,6 +173,7 @@ struct fs {
 	int naliases;
 	uint64_t next_scratch;
 	struct waiter *waiters;
+	struct art_read *art_reads;  /* parked artifact reads */
 	struct poller_h *pollers;
 
 	pthread_mutex_t qlock;       /* protects the change queue */
@@ -191,6 +199,8 @@ struct fh {
 	int too_big;                /* a write went past the bound: refuse */
 	int created_tpl;            /* template made by create(): undo on error */
 	int fd;                     /* FH_ART: the verified cache file, or -1 */
+	char sha256[65];            /* FH_ART: the cache entry fd pins */
+	int read_once;              /* FH_SNAPSHOT: a read was answered */
 	char name[TFS_NAME_MAX + 1];
 };
 
@@ -427,6 +437,15 @@ static int content(fuse_ino_t ino, struct buf *b)
 	case RS_DOWNLOADS: return core_run_downloads(fs.core, id, b);
 	}
 	return TFS_ENOENT;
+}
+
+/* 1 for generated files that grow or change while a reader has them. */
+static int fs_live_file(fuse_ino_t ino)
+{
+	if (INO_KIND(ino) == K_FIXED)
+		return ino == INO_EVENTS || ino == INO_QUEUE;
+	return INO_KIND(ino) == K_RUN && (INO_SLOT(ino) == RS_EVENTS ||
+					  INO_SLOT(ino) == RS_METRICS_JSONL);
 }
 
 /* The live scratch file of ino (not an alias); fs.lock held. */
@@ -1132,6 +1151,29 @@ static void scratch_free_locked(struct scratch *victim)
 
 /* ---- open, read, write ---- */
 
+/* Frees h with what it holds: its buffer, an artifact's fd and pin. */
+static void fh_free(struct fh *h)
+{
+	if (h->kind == FH_ART && h->fd >= 0) {
+		close(h->fd);
+		core_art_release(fs.core, h->sha256);
+	}
+	buf_release(&h->data);
+	free(h);
+}
+
+/*
+ * Gives h to the kernel. When the reply fails (the opener is gone) no
+ * release will ever come for it: it is freed here.
+ */
+static void fh_reply_open(fuse_req_t req, struct fuse_file_info *fi,
+			  struct fh *h)
+{
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0)
+		fh_free(h);
+}
+
 static struct fh *fh_new(enum fh_kind kind, fuse_ino_t ino)
 {
 	struct fh *h = xcalloc(1, sizeof(*h));
@@ -1227,15 +1269,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (acc == O_RDWR && h->kind == FH_CONFIG)
 			h->dirty = 0;
 		fi->direct_io = 1;
-		fi->fh = (uint64_t)(uintptr_t)h;
-		fuse_reply_open(req, fi);
+		fh_reply_open(req, fi, h);
 		return;
 	}
 	if (k == K_ART) {
-		char reason[512];
+		char reason[512], sha[65];
 		int fd = -1;
 
-		r = core_art_open(fs.core, INO_ID(ino), &fd, reason,
+		r = core_art_open(fs.core, INO_ID(ino), &fd, sha, reason,
 				  sizeof(reason));
 		if (r && r != TFS_EAGAIN && r != TFS_EIO) {
 			fuse_reply_err(req, fs_errno(r));
@@ -1243,6 +1284,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		h = fh_new(FH_ART, ino);
 		h->fd = fd;
+		memcpy(h->sha256, sha, sizeof(h->sha256));
 		/*
 		 * A verified file never changes, so the kernel may keep its
 		 * pages between opens: the second cat reads no data from us.
@@ -1255,8 +1297,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 */
 		fi->direct_io = fd < 0;
 		fi->noflush = 1;
-		fi->fh = (uint64_t)(uintptr_t)h;
-		fuse_reply_open(req, fi);
+		fh_reply_open(req, fi, h);
 		return;
 	}
 	if (k == K_RUN && slot == RS_LOG) {
@@ -1284,8 +1325,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->direct_io = 1;
 	fi->noflush = 1;     /* nothing to say at close of a read-only file */
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fuse_reply_open(req, fi);
+	fh_reply_open(req, fi, h);
 }
 
 static void wait_interrupt(fuse_req_t req, void *data)
@@ -1363,15 +1403,18 @@ static void read_wait(fuse_req_t req, struct fh *h, size_t size, off_t off,
 	wake_waiters(run_id);
 }
 
-/* A read parked until its artifact is verified. */
 /*
  * A read parked until its artifact is verified. Another thread may finish
  * it while the handler is still setting it up (registering it, then the
  * interrupt function): an answer that arrives then is kept in `pending`
  * and given by the handler once it lets go of the request, so no thread
  * touches a request another has already answered. Both under fs.lock.
+ * A parked read is in fs.art_reads until whoever answers it takes it out:
+ * the interrupt function finds it there by request, never through its
+ * data pointer, which may be freed by then.
  */
 struct art_read {
+	struct art_read *next;      /* in fs.art_reads while parked */
 	fuse_req_t req;
 	struct fh *h;
 	size_t size;
@@ -1392,14 +1435,16 @@ static void art_reply_from_fd(fuse_req_t req, int fd, size_t size, off_t off)
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
+	/* answered either way: a failed read of fd is replied by libfuse
+	 * itself, a failed send frees the request */
 	if (fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE) != 0)
-		fuse_reply_err(req, EIO);
+		log_msg(LOG_DEBUG, "an artifact read was not delivered");
 }
 
 /* Gives h the verified file if it has none; returns h's fd or -1. */
 static int art_fh_fd(struct fh *h, int *err)
 {
-	char reason[512];
+	char reason[512], sha[65];
 	int fd = -1, r;
 
 	pthread_mutex_lock(&fs.lock);
@@ -1407,7 +1452,8 @@ static int art_fh_fd(struct fh *h, int *err)
 	pthread_mutex_unlock(&fs.lock);
 	if (fd >= 0)
 		return fd;
-	r = core_art_open(fs.core, INO_ID(h->ino), &fd, reason, sizeof(reason));
+	r = core_art_open(fs.core, INO_ID(h->ino), &fd, sha, reason,
+			  sizeof(reason));
 	if (r) {
 		*err = r;
 		return -1;
@@ -1415,22 +1461,27 @@ static int art_fh_fd(struct fh *h, int *err)
 	pthread_mutex_lock(&fs.lock);
 	if (h->fd < 0) {
 		h->fd = fd;
+		memcpy(h->sha256, sha, sizeof(h->sha256));
 	} else {        /* another reader won the race */
 		close(fd);
-		core_art_release(fs.core, INO_ID(h->ino));
+		core_art_release(fs.core, sha);
 		fd = h->fd;
 	}
 	pthread_mutex_unlock(&fs.lock);
 	return fd;
 }
 
-/* Answers a parked read: result is a TFS_* code, or -EINTR. */
+/*
+ * Answers a parked read: result is a TFS_* code, or -EINTR for an
+ * interrupt. TFS_EINTR says the daemon stops: ENOTCONN then, which tools
+ * do not retry (cat retries EINTR, and nobody would answer again).
+ */
 static void art_finish(struct art_read *ar, int result)
 {
-	int fd, err = TFS_EIO;
+	int fd, err = result == TFS_OK ? TFS_EIO : result;
 
-	if (result == -EINTR) {
-		fuse_reply_err(ar->req, EINTR);
+	if (result == -EINTR || result == TFS_EINTR) {
+		fuse_reply_err(ar->req, result == -EINTR ? EINTR : ENOTCONN);
 		free(ar);
 		return;
 	}
@@ -1443,35 +1494,62 @@ static void art_finish(struct art_read *ar, int result)
 	free(ar);
 }
 
-/* Keeps the answer for the handler if it still sets the read up. */
-static int art_defer(struct art_read *ar, int result)
+/* Takes ar out of fs.art_reads; fs.lock held. */
+static void art_unpark_locked(struct art_read *ar)
 {
-	int deferred;
+	struct art_read **pp;
 
-	pthread_mutex_lock(&fs.lock);
-	deferred = ar->setting_up;
-	if (deferred)
+	for (pp = &fs.art_reads; *pp; pp = &(*pp)->next)
+		if (*pp == ar) {
+			*pp = ar->next;
+			break;
+		}
+}
+
+/*
+ * ar is answered by the caller (its registration in core is gone): 1 when
+ * the handler still sets it up and gives the answer itself; fs.lock held.
+ */
+static int art_defer_locked(struct art_read *ar, int result)
+{
+	art_unpark_locked(ar);
+	if (ar->setting_up)
 		ar->pending = result == -EINTR ? -EINTR : 1 + result;
-	pthread_mutex_unlock(&fs.lock);
-	return deferred;
+	return ar->setting_up;
 }
 
 static void art_ready(void *arg, int result)
 {
 	struct art_read *ar = arg;
+	int deferred;
 
-	if (!art_defer(ar, result))
+	pthread_mutex_lock(&fs.lock);
+	deferred = art_defer_locked(ar, result);
+	pthread_mutex_unlock(&fs.lock);
+	if (!deferred)
 		art_finish(ar, result);
 }
 
 static void art_interrupt(fuse_req_t req, void *data)
 {
-	struct art_read *ar = data;
+	struct art_read *ar;
+	int mine = 0;
 
-	(void)req;
-	/* whoever takes the registration back answers the request */
-	if (core_art_unwait(fs.core, INO_ID(ar->h->ino), art_ready, ar) ==
-	    TFS_OK && !art_defer(ar, -EINTR))
+	(void)data;
+	/*
+	 * Looked up by request under fs.lock: a finished download may have
+	 * answered and freed the read already. Whoever takes the
+	 * registration back from core answers; art_ready waits for fs.lock.
+	 */
+	pthread_mutex_lock(&fs.lock);
+	for (ar = fs.art_reads; ar; ar = ar->next)
+		if (ar->req == req)
+			break;
+	if (ar && core_art_unwait(fs.core, INO_ID(ar->h->ino), art_ready,
+				  ar) == TFS_OK)
+		mine = !art_defer_locked(ar, -EINTR);
+	pthread_mutex_unlock(&fs.lock);
+	if (mine)
 		art_finish(ar, -EINTR);
 }
 
@@ -1496,9 +1574,16 @@ static void read_art(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		ar->size = size;
 		ar->off = off;
 		ar->setting_up = 1;
+		pthread_mutex_lock(&fs.lock);
+		ar->next = fs.art_reads;
+		fs.art_reads = ar;
+		pthread_mutex_unlock(&fs.lock);
 		r = core_art_wait(fs.core, INO_ID(h->ino), art_ready, ar);
 		if (r == TFS_OK)
 			break;
+		pthread_mutex_lock(&fs.lock);
+		art_unpark_locked(ar);
+		pthread_mutex_unlock(&fs.lock);
 		free(ar);
 		if (r != TFS_EEXIST) {
 			fuse_reply_err(req, fs_errno(r));
@@ -1506,7 +1591,7 @@ static void read_art(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		}
 		/* it ended meanwhile: open again */
 	}
-	fuse_req_interrupt_func(req, art_interrupt, ar);
+	fuse_req_interrupt_func(req, art_interrupt, NULL);
 	pthread_mutex_lock(&fs.lock);
 	ar->setting_up = 0;
 	r = ar->pending;
@@ -1554,16 +1639,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	case FH_SNAPSHOT:
 		/*
-		 * Files that only grow (events, metrics.jsonl) are taken
-		 * again when a reader reaches the end of its snapshot, so
-		 * `tail -f` sees new lines.
+		 * Files that grow or change while open (events, queue,
+		 * metrics.jsonl) are taken again when a reader reaches the
+		 * end of its snapshot, or reads from the start again (tail -f
+		 * after a truncation), so `tail -f` sees new lines.
 		 */
-		if ((size_t)off >= h->data.len && INO_KIND(h->ino) == K_RUN &&
-		    (INO_SLOT(h->ino) == RS_EVENTS ||
-		     INO_SLOT(h->ino) == RS_METRICS_JSONL)) {
+		if (fs_live_file(h->ino) && ((size_t)off >= h->data.len ||
+					     (off == 0 && h->read_once))) {
 			buf_reset(&h->data);
 			content(h->ino, &h->data);
 		}
+		h->read_once = 1;
 		break;
 	default:
 		break;
@@ -1725,12 +1811,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		}
 	}
 	pthread_mutex_unlock(&fs.lock);
-	if (h->kind == FH_ART && h->fd >= 0) {
-		close(h->fd);
-		core_art_release(fs.core, INO_ID(h->ino));
-	}
-	buf_release(&h->data);
-	free(h);
+	fh_free(h);
 	fuse_reply_err(req, 0);
 }
 
@@ -1756,14 +1837,30 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		return;
 	}
 	if (ph) {
-		p = xcalloc(1, sizeof(*p));
-		p->ph = ph;
-		p->run_id = INO_ID(h->ino);
-		p->fh = h;
+		struct fuse_pollhandle *old = NULL;
+
+		/*
+		 * One handle per open file: the kernel asks again at every
+		 * poll() and one notification wakes them all, so the newest
+		 * replaces the one before.
+		 */
 		pthread_mutex_lock(&fs.lock);
-		p->next = fs.pollers;
-		fs.pollers = p;
+		for (p = fs.pollers; p && p->fh != h; p = p->next)
+			;
+		if (p) {
+			old = p->ph;
+			p->ph = ph;
+		} else {
+			p = xcalloc(1, sizeof(*p));
+			p->ph = ph;
+			p->run_id = INO_ID(h->ino);
+			p->fh = h;
+			p->next = fs.pollers;
+			fs.pollers = p;
+		}
 		pthread_mutex_unlock(&fs.lock);
+		if (old)
+			fuse_pollhandle_destroy(old);
 	}
 	fuse_reply_poll(req, 0);
 	if (ph)
@@ -1850,7 +1947,8 @@ opened:
 	e.entry_timeout = DIR_TIMEOUT;
 	fi->direct_io = 1;
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fuse_reply_create(req, &e, fi);
+	if (fuse_reply_create(req, &e, fi) != 0)
+		fh_free(h);      /* no release will come */
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -2302,6 +2400,157 @@ static void usage(const char *prog)
 	       "    -d                debug output (implies -f)\n\n", prog);
 }
 
+/* ---- the state directory's lock, stale mounts ---- */
+
+#define STATE_LOCK_WAIT_MS 10000     /* for a holder on its way out */
+#define FUSE_MAGIC 0x65735546
+
+/* 1 when path is a FUSE mount that answers now. */
+static int fs_mounted(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && sf.f_type == FUSE_MAGIC;
+}
+
+/* Writes "PID MOUNTPOINT" into the lock file, for a refused daemon. */
+static void state_lock_note(int fd, const char *mnt)
+{
+	char line[PATH_MAX + 32];
+	int n = snprintf(line, sizeof(line), "%d %s\n", (int)getpid(), mnt);
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)n, 0) != n)
+		log_msg(LOG_WARNING, "cannot write the state lock file");
+}
+
+/*
+ * Takes the state directory for the daemon's life: an flock on
+ * STATE/lock, which the kernel lets go of however the daemon ends. The
+ * file names the holder's pid and mountpoint. A holder whose mount is gone
+ * is on its way out (fusermount3 -u returns before that daemon has closed
+ * its store), so it is waited for a bounded while rather than refused.
+ * Returns the lock's descriptor, or -1 with err set.
+ */
+static int state_lock(const char *state, const char *mnt, char *err,
+		      size_t errlen)
+{
+	int64_t until = mono_ms() + STATE_LOCK_WAIT_MS;
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/lock", state);
+	if (mkdir_p(state, 0700) < 0 ||
+	    (fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, errlen, "cannot open '%.300s': %s", p,
+			 strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char line[PATH_MAX + 32], hmnt[PATH_MAX] = "";
+		struct timespec ts = { 0, 50 * 1000000L };
+		ssize_t n;
+		int pid = 0;
+
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			snprintf(err, errlen, "cannot lock '%.300s': %s", p,
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+		n = pread(fd, line, sizeof(line) - 1, 0);
+		line[n > 0 ? n : 0] = '\0';
+		if (sscanf(line, "%d %4095[^\n]", &pid, hmnt) < 1)
+			pid = 0;
+		if (mono_ms() > until || (hmnt[0] && fs_mounted(hmnt))) {
+			snprintf(err, errlen, "state directory '%.300s' in use by "
+				 "pid %d", state, pid);
+			close(fd);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	state_lock_note(fd, mnt);
+	return fd;
+}
+
+/*
+ * A daemon that died leaves its mount behind: every access to it fails
+ * with ENOTCONN, and so would our mount over it. It is detached lazily (a
+ * shell may still sit in it). Returns 0, or -1 when it cannot be.
+ */
+static int clean_stale_mount(const char *mnt)
+{
+	struct statfs sf;
+	pid_t pid;
+	int status;
+
+	/* statfs, not stat: the kernel may answer stat from attributes it
+	 * cached before the daemon died */
+	if (statfs(mnt, &sf) == 0 || errno != ENOTCONN)
+		return 0;
+	log_msg(LOG_NOTICE, "'%s' is a stale mount left by a daemon that "
+		"died: unmounting it", mnt);
+	if (umount2(mnt, MNT_DETACH) == 0)
+		return 0;
+	pid = fork();           /* not root: the setuid helper may */
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", "--", mnt,
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		log_msg(LOG_ERR, "cannot unmount the stale mount on '%s'", mnt);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The end of the daemon, once the session loop has returned (SIGTERM, or
+ * an unmount): parked requests are answered while the session can still
+ * carry the answers (core_stop answers artifact reads, then `wait` reads
+ * and polls here), the store is closed and the lock let go, and only then
+ * is the mount taken down, so that whoever waits for the mount to vanish
+ * may start the next daemon at once.
+ */
+static void fs_shutdown(void)
+{
+	struct waiter *w;
+	struct poller_h *p;
+
+	core_set_listener(fs.core, NULL, NULL);
+	if (fs.notifier_started) {
+		pthread_mutex_lock(&fs.qlock);
+		fs.qstop = 1;
+		pthread_cond_signal(&fs.qcond);
+		pthread_mutex_unlock(&fs.qlock);
+		pthread_join(fs.notifier, NULL);
+		fs.notifier_started = 0;
+	}
+	core_stop(fs.core);
+	pthread_mutex_lock(&fs.lock);
+	w = fs.waiters;
+	fs.waiters = NULL;
+	p = fs.pollers;
+	fs.pollers = NULL;
+	pthread_mutex_unlock(&fs.lock);
+	while (w) {
+		struct waiter *next = w->next;
+
+		fuse_reply_err(w->req, ENOTCONN);    /* as art_finish says */
+		free(w);
+		w = next;
+	}
+	while (p) {
+		struct poller_h *next = p->next;
+
+		fuse_pollhandle_destroy(p->ph);
+		free(p);
+		p = next;
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -2310,7 +2559,7 @@ int main(int argc, char *argv[])
 	struct core_opts co = { 0 };
 	char err[512];
 	struct core *core;
-	int ret = 1, i;
+	int ret = 1, i, lock_fd = -1;
 
 	for (i = 1; i < argc; i++)
 		if (strstr(argv[i], "allow_other"))
@@ -2350,6 +2599,13 @@ int main(int argc, char *argv[])
 	pthread_mutex_init(&fs.qlock, NULL);
 	pthread_cond_init(&fs.qcond, NULL);
 
+	lock_fd = state_lock(opts.state, cmd.mountpoint, err, sizeof(err));
+	if (lock_fd < 0) {
+		fprintf(stderr, "trainfs: %s\n", err);
+		goto out_args;
+	}
+	if (clean_stale_mount(cmd.mountpoint))
+		goto out_args;
 	co.state_dir = opts.state;
 	co.config_file = opts.config;
 	co.poll_ms = opts.poll_ms;
@@ -2393,6 +2649,7 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	/* threads do not survive the fork of daemonizing: start them after */
 	fuse_daemonize(cmd.foreground);
+	state_lock_note(lock_fd, cmd.mountpoint);    /* the child's pid */
 	core_set_listener(core, listener, NULL);
 	if (pthread_create(&fs.notifier, NULL, notifier_main, NULL) == 0)
 		fs.notifier_started = 1;
@@ -2402,31 +2659,16 @@ int main(int argc, char *argv[])
 	}
 	log_msg(LOG_INFO, "mounted on '%s', state in '%s'", cmd.mountpoint,
 		opts.state);
-	ret = fuse_session_loop(fs.se) ? 1 : 0;
+	/* a signal number is how libfuse says SIGTERM or SIGINT ended it:
+	 * a clean end, as an unmount is */
+	ret = fuse_session_loop(fs.se) < 0 ? 1 : 0;
 out_unmount:
+	fs_shutdown();
+	core_close(core);
+	core = NULL;
+	close(lock_fd);
+	lock_fd = -1;
 	fuse_session_unmount(fs.se);
-	core_set_listener(core, NULL, NULL);
-	if (fs.notifier_started) {
-		pthread_mutex_lock(&fs.qlock);
-		fs.qstop = 1;
-		pthread_cond_signal(&fs.qcond);
-		pthread_mutex_unlock(&fs.qlock);
-		pthread_join(fs.notifier, NULL);
-	}
-	while (fs.waiters) {
-		struct waiter *w = fs.waiters;
-
-		fs.waiters = w->next;
-		fuse_reply_err(w->req, EINTR);
-		free(w);
-	}
-	while (fs.pollers) {
-		struct poller_h *p = fs.pollers;
-
-		fs.pollers = p->next;
-		fuse_pollhandle_destroy(p->ph);
-		free(p);
-	}
 	while (fs.scratch)
 		scratch_free_locked(fs.scratch);
 	free(fs.q);
@@ -2437,6 +2679,8 @@ out_session:
 out_core:
 	core_close(core);
 out_args:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(cmd.mountpoint);
 	free(opts.state);
 	free(opts.config);
