@@ -148,6 +148,86 @@ check "a changed cache file is not verified after a restart" sh -c "[ \"\$(getfa
 check "a read gets the real bytes" cmp -s "$P/artifacts/data.bin" "$POUT/data.bin"
 check_contains "the drop is logged" "dropped $PSHA" "$WORK/daemon.log"
 
+# poll() on `wait` keeps one handle per open file, however often it asks:
+# 1000 open files polled 100 times add no 100,000 handles to the daemon
+PR=$(new_run life polled)
+cmd_config '["sleep", "60"]' > "$PR/config.json"
+wait_state "$PR" running 10
+cat > "$WORK/poll.py" <<'PY'
+import os, resource, select, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+p = select.poll()
+for _ in range(1000):
+    p.register(os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK), select.POLLIN)
+for _ in range(100):
+    p.poll(1)
+print("done", flush=True)
+sys.stdin.read()
+PY
+rss() { awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
+BEFORE=$(rss)
+mkfifo "$WORK/hold"
+python3 "$WORK/poll.py" "$PR/wait" < "$WORK/hold" > "$WORK/poll.out" &
+PY=$!
+exec 7> "$WORK/hold"
+wait_grep "$WORK/poll.out" done 30
+AFTER=$(rss)
+exec 7>&-
+wait "$PY"
+check "repeated polls do not pile up handles (rss $BEFORE -> $AFTER kB)" test $((AFTER - BEFORE)) -lt 4096
+echo cancel > "$PR/ctl"
+
+# an open whose reply fails (the opener is gone) leaks no handle: a shim
+# fails fuse_reply_open while $WORK/failopen exists, answering EIO itself
+cat > "$WORK/shim.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <unistd.h>
+struct fuse_file_info;
+typedef struct fuse_req *fuse_req_t;
+int fuse_reply_err(fuse_req_t req, int err);
+int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	static int (*real)(fuse_req_t, const struct fuse_file_info *);
+	static char path[4096];
+	if (!real)
+		real = (int (*)(fuse_req_t, const struct fuse_file_info *))
+			dlsym(RTLD_NEXT, "fuse_reply_open");
+	if (!path[0]) {
+		const char *w = getenv("SHIM_FAIL_FILE");
+		if (w)
+			snprintf(path, sizeof(path), "%s", w);
+	}
+	if (path[0] && access(path, F_OK) == 0) {
+		fuse_reply_err(req, EIO);
+		return -ENOENT;
+	}
+	return real(req, fi);
+}
+C
+sed -i '1a #include <stdio.h>\n#include <stdlib.h>' "$WORK/shim.c"
+if cc -shared -fPIC -o "$WORK/shim.so" "$WORK/shim.c" -ldl 2>"$WORK/shim.err"; then
+	stop_daemon
+	SHIM_FAIL_FILE=$WORK/failopen LD_PRELOAD=$WORK/shim.so \
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 restart
+	cat "$P/artifacts/data.bin" > /dev/null
+	touch "$WORK/failopen"
+	FAILS=0
+	for i in 1 2 3 4 5; do
+		cat "$P/artifacts/data.bin" > /dev/null 2>&1 || FAILS=$((FAILS + 1))
+	done
+	rm "$WORK/failopen"
+	check_eq "the shim failed the opens" 5 "$FAILS"
+	sleep 0.3
+	LEAKED=$(ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -c "$STATE/cache/")
+	check_eq "no cache file stays open after failed opens" 0 "$LEAKED"
+	stop_daemon
+	restart
+else
+	fail "cannot build the shim: $(cat "$WORK/shim.err")"
+fi
+
 # an open artifact's pin follows the cache entry when the run's manifest
 # goes (a retry): closed, it is evictable again (cap 3M, two 2 MB files)
 A=$(new_run life pinned)
