@@ -177,40 +177,63 @@ wait "$PY"
 check "repeated polls do not pile up handles (rss $BEFORE -> $AFTER kB)" test $((AFTER - BEFORE)) -lt 4096
 echo cancel > "$PR/ctl"
 
-# an open whose reply fails (the opener is gone) leaks no handle: a shim
-# fails fuse_reply_open while $WORK/failopen exists, answering EIO itself
+# Replies that fail, by a shim in front of libfuse: while $WORK/failopen
+# exists fuse_reply_open fails (as when the opener is gone; the shim answers
+# EIO itself), and an open must leak no handle, fd or pin; while
+# $WORK/faildata exists fuse_reply_data fails the way libfuse reports a
+# failed read of the descriptor (it has answered EIO itself), and the read
+# must not be answered a second time.
 cat > "$WORK/shim.c" <<'C'
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 struct fuse_file_info;
+struct fuse_bufvec;
 typedef struct fuse_req *fuse_req_t;
 int fuse_reply_err(fuse_req_t req, int err);
+static int failing(const char *what)
+{
+	char p[4096];
+	const char *w = getenv("SHIM_DIR");
+
+	if (!w)
+		return 0;
+	snprintf(p, sizeof(p), "%s/%s", w, what);
+	return access(p, F_OK) == 0;
+}
 int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
 {
-	static int (*real)(fuse_req_t, const struct fuse_file_info *);
-	static char path[4096];
-	if (!real)
-		real = (int (*)(fuse_req_t, const struct fuse_file_info *))
-			dlsym(RTLD_NEXT, "fuse_reply_open");
-	if (!path[0]) {
-		const char *w = getenv("SHIM_FAIL_FILE");
-		if (w)
-			snprintf(path, sizeof(path), "%s", w);
-	}
-	if (path[0] && access(path, F_OK) == 0) {
+	int (*real)(fuse_req_t, const struct fuse_file_info *) =
+		(int (*)(fuse_req_t, const struct fuse_file_info *))
+		dlsym(RTLD_NEXT, "fuse_reply_open");
+
+	if (failing("failopen")) {
 		fuse_reply_err(req, EIO);
 		return -ENOENT;
 	}
 	return real(req, fi);
 }
+int fuse_reply_data(fuse_req_t req, struct fuse_bufvec *bufv, int flags)
+{
+	int (*real)(fuse_req_t, struct fuse_bufvec *, int) =
+		(int (*)(fuse_req_t, struct fuse_bufvec *, int))
+		dlsym(RTLD_NEXT, "fuse_reply_data");
+
+	if (failing("faildata")) {
+		fuse_reply_err(req, EIO);
+		return EIO;
+	}
+	return real(req, bufv, flags);
+}
 C
-sed -i '1a #include <stdio.h>\n#include <stdlib.h>' "$WORK/shim.c"
 if cc -shared -fPIC -o "$WORK/shim.so" "$WORK/shim.c" -ldl 2>"$WORK/shim.err"; then
 	stop_daemon
-	SHIM_FAIL_FILE=$WORK/failopen LD_PRELOAD=$WORK/shim.so \
-	ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 restart
+	SHIM_DIR=$WORK LD_PRELOAD=$WORK/shim.so \
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
+	start_daemon -d -o cache_size=3M || restart
 	cat "$P/artifacts/data.bin" > /dev/null
 	touch "$WORK/failopen"
 	FAILS=0
@@ -222,6 +245,21 @@ if cc -shared -fPIC -o "$WORK/shim.so" "$WORK/shim.c" -ldl 2>"$WORK/shim.err"; t
 	sleep 0.3
 	LEAKED=$(ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -c "$STATE/cache/")
 	check_eq "no cache file stays open after failed opens" 0 "$LEAKED"
+	# a fresh page cache, so that the read reaches the daemon
+	stop_daemon
+	SHIM_DIR=$WORK LD_PRELOAD=$WORK/shim.so \
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
+	start_daemon -d -o cache_size=3M || restart
+	L0=$(wc -l < "$WORK/daemon.log")
+	touch "$WORK/faildata"
+	check "a read whose data cannot be sent fails" sh -c "! cat '$P/artifacts/data.bin' > /dev/null 2>&1"
+	rm "$WORK/faildata"
+	sleep 0.3
+	tail -n +"$((L0 + 1))" "$WORK/daemon.log" > "$WORK/faildata.log"
+	READS=$(grep -c 'opcode: READ' "$WORK/faildata.log")
+	check "the read reached the daemon" test "$READS" -ge 1
+	check_eq "each read is answered once" "$READS" "$(grep -c 'error: -5 ' "$WORK/faildata.log")"
+	check "the daemon survives it" test -f "$P/status"
 	stop_daemon
 	restart
 else
