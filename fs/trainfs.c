@@ -167,13 +167,15 @@ struct fs {
 	int allow_other;
 	int64_t start_ms;
 
-	pthread_mutex_t lock;        /* protects scratch, waiters, pollers */
+	pthread_mutex_t lock;        /* protects scratch, waiters, art_reads,
+					pollers */
 	struct scratch *scratch;
 	int nscratch;
 	int naliases;
 	uint64_t next_scratch;
 	struct waiter *waiters;
 	struct art_read *art_reads;  /* parked artifact reads */
+	struct fh *fhs;              /* every open file: freed at the end */
 	struct poller_h *pollers;
 
 	pthread_mutex_t qlock;       /* protects the change queue */
@@ -202,6 +204,7 @@ struct fh {
 	char sha256[65];            /* FH_ART: the cache entry fd pins */
 	int read_once;              /* FH_SNAPSHOT: a read was answered */
 	char name[TFS_NAME_MAX + 1];
+	struct fh *prev, *next;     /* in fs.fhs, under fs.lock */
 };
 
 /* ---- errors ---- */
@@ -1154,6 +1157,14 @@ static void scratch_free_locked(struct scratch *victim)
 /* Frees h with what it holds: its buffer, an artifact's fd and pin. */
 static void fh_free(struct fh *h)
 {
+	pthread_mutex_lock(&fs.lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs.fhs = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs.lock);
 	if (h->kind == FH_ART && h->fd >= 0) {
 		close(h->fd);
 		core_art_release(fs.core, h->sha256);
@@ -1182,6 +1193,12 @@ static struct fh *fh_new(enum fh_kind kind, fuse_ino_t ino)
 	h->kind = kind;
 	h->ino = ino;
 	h->data.max = CONFIG_MAX_BYTES;
+	pthread_mutex_lock(&fs.lock);
+	h->next = fs.fhs;
+	if (fs.fhs)
+		fs.fhs->prev = h;
+	fs.fhs = h;
+	pthread_mutex_unlock(&fs.lock);
 	return h;
 }
 
@@ -1317,8 +1334,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		h->data.max = 0;
 		r = content(ino, &h->data);
 		if (r) {
-			buf_release(&h->data);
-			free(h);
+			fh_free(h);
 			fuse_reply_err(req, fs_errno(r));
 			return;
 		}
@@ -1937,8 +1953,7 @@ opened:
 	memset(&e, 0, sizeof(e));
 	r = fs_stat(ino, &e.attr, &timeout);
 	if (r) {
-		buf_release(&h->data);
-		free(h);
+		fh_free(h);
 		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
@@ -2549,6 +2564,9 @@ static void fs_shutdown(void)
 		free(p);
 		p = next;
 	}
+	/* files still open get no release from a session that ended */
+	while (fs.fhs)
+		fh_free(fs.fhs);
 }
 
 int main(int argc, char *argv[])

@@ -174,7 +174,11 @@ wait_grep "$WORK/poll.out" done 30
 AFTER=$(rss)
 exec 7>&-
 wait "$PY"
-check "repeated polls do not pile up handles (rss $BEFORE -> $AFTER kB)" test $((AFTER - BEFORE)) -lt 4096
+if grep -a -q __asan_init "$TRAINFS"; then
+	echo "SKIP: rss says nothing under AddressSanitizer (its quarantine keeps freed memory)"
+else
+	check "repeated polls do not pile up handles (rss $BEFORE -> $AFTER kB)" test $((AFTER - BEFORE)) -lt 4096
+fi
 echo cancel > "$PR/ctl"
 
 # Replies that fail, by a shim in front of libfuse: while $WORK/failopen
