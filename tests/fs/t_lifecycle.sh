@@ -232,6 +232,42 @@ int fuse_reply_data(fuse_req_t req, struct fuse_bufvec *bufv, int flags)
 	}
 	return real(req, bufv, flags);
 }
+/*
+ * While lateintr exists, the interrupt function of the last request that
+ * registered one is called again at the next getattr, after that request
+ * was answered: the window libfuse leaves between taking an interrupt
+ * function under its lock and calling it, while another thread answers.
+ */
+typedef void (*intr_fn)(fuse_req_t, void *);
+static intr_fn late_fn;
+static fuse_req_t late_req;
+static void *late_data;
+void fuse_req_interrupt_func(fuse_req_t req, intr_fn fn, void *data)
+{
+	void (*real)(fuse_req_t, intr_fn, void *) =
+		(void (*)(fuse_req_t, intr_fn, void *))
+		dlsym(RTLD_NEXT, "fuse_req_interrupt_func");
+
+	real(req, fn, data);
+	if (fn && failing("lateintr")) {
+		late_fn = fn;
+		late_req = req;
+		late_data = data;
+	}
+}
+int fuse_reply_attr(fuse_req_t req, const void *attr, double timeout)
+{
+	int (*real)(fuse_req_t, const void *, double) =
+		(int (*)(fuse_req_t, const void *, double))
+		dlsym(RTLD_NEXT, "fuse_reply_attr");
+	intr_fn fn = late_fn;
+
+	if (fn && !failing("lateintr")) {
+		late_fn = NULL;
+		fn(late_req, late_data);
+	}
+	return real(req, attr, timeout);
+}
 C
 if cc -shared -fPIC -o "$WORK/shim.so" "$WORK/shim.c" -ldl 2>"$WORK/shim.err"; then
 	stop_daemon
@@ -254,6 +290,16 @@ if cc -shared -fPIC -o "$WORK/shim.so" "$WORK/shim.c" -ldl 2>"$WORK/shim.err"; t
 	SHIM_DIR=$WORK LD_PRELOAD=$WORK/shim.so \
 	ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
 	start_daemon -d -o cache_size=3M || restart
+	# an interrupt that comes after a finished download answered the read
+	L=$(new_run life late)
+	cmd_config '["sh", "-c", "head -c 65536 /dev/urandom > $TRAINFS_OUTPUT_DIR/l.bin"]' '"provider": "slow"' > "$L/config.json"
+	cat "$L/wait" > /dev/null
+	wait_grep "$L/events" "artifacts: 1 files" 10
+	touch "$WORK/lateintr"
+	check "a read parked on a download completes" cmp -s "$L/artifacts/l.bin" "$(out_of "$L")/l.bin"
+	rm "$WORK/lateintr"
+	stat "$L/status" > /dev/null     # the late interrupt runs here
+	check "the daemon survives a late interrupt" test -f "$L/status"
 	L0=$(wc -l < "$WORK/daemon.log")
 	touch "$WORK/faildata"
 	check "a read whose data cannot be sent fails" sh -c "! cat '$P/artifacts/data.bin' > /dev/null 2>&1"
