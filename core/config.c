@@ -485,8 +485,9 @@ static int cmp_ref(const void *ref, const void *elem)
 /*
  * Renders one argument: {name} -> params.name, {{ and }} -> one brace, any
  * other brace as itself ("{}", "{ x}"). An unknown {name} is an error rather
- * than left as text, so a misspelt param never reaches the job; a shell's
- * ${VAR} is written ${{VAR}}.
+ * than left as text, so a misspelt param never reaches the job. A shell's
+ * ${VAR} is left as written, for the `sh -c` it is meant for (${{VAR}}
+ * still gives ${VAR}).
  */
 static int substitute(struct ctx *cx, const struct kv **sorted, int n,
 		      const char *arg, int idx, char **out)
@@ -510,6 +511,14 @@ static int substitute(struct ctx *cx, const struct kv **sorted, int n,
 			p += 2;
 			continue;
 		}
+		if (p[0] == '{' && p > arg && p[-1] == '$') {
+			/* ${VAR}: the shell's, through its closing brace */
+			q = strchr(p, '}');
+			lit = q ? (size_t)(q - p) + 1 : strlen(p);
+			rc = buf_append(&b, p, lit);
+			p += lit;
+			continue;
+		}
 		for (q = p + 1; p[0] == '{' && ident_char(*q); q++)
 			;
 		if (q == p + 1 || *q != '}' || !ident_start(p[1])) {
@@ -522,7 +531,8 @@ static int substitute(struct ctx *cx, const struct kv **sorted, int n,
 			      cmp_ref);
 		if (!hit) {
 			buf_release(&b);
-			return fail(cx, "command references unknown param '%.*s'",
+			return fail(cx, "command references unknown param '%.*s' "
+				    "(a literal brace is written {{ or }})",
 				    (int)(ref.len > KEY_SHOWN ? KEY_SHOWN :
 					  ref.len), ref.name);
 		}
@@ -702,6 +712,96 @@ static int has_nul_escape(const char *s)
 	return 0;
 }
 
+int config_scan_feed(struct config_scan *sc, const char *text, size_t len)
+{
+	int was_complete = sc->complete, check = 0;
+
+	for (; sc->pos < len; sc->pos++) {
+		char ch = text[sc->pos];
+		int blank = ch == ' ' || ch == '\t' || ch == '\r' ||
+			    ch == '\n';
+
+		if (sc->complete) {
+			if (!blank)
+				sc->trailing = check = 1;
+			continue;
+		}
+		if (!sc->started) {
+			if (blank)
+				continue;
+			sc->started = 1;
+			if (ch != '{')
+				sc->not_object = check = 1;
+		}
+		if (sc->in_string) {
+			if (sc->escape)
+				sc->escape = 0;
+			else if (ch == '\\')
+				sc->escape = 1;
+			else if (ch == '"')
+				sc->in_string = 0;
+			continue;
+		}
+		if (ch == '"') {
+			sc->in_string = 1;
+		} else if (ch == '{' || ch == '[') {
+			if (++sc->depth > sc->max_depth)
+				sc->max_depth = sc->depth;
+			if (sc->depth > CONFIG_MAX_DEPTH && !sc->too_deep_at)
+				sc->too_deep_at = sc->pos + 1;
+		} else if (ch == '}' || ch == ']') {
+			if (--sc->depth <= 0)
+				sc->complete = 1;
+		} else if (!sc->depth) {
+			sc->complete = 1;       /* a bare scalar: never a config */
+		}
+	}
+	return check || (sc->complete && !was_complete);
+}
+
+/* Line and column (from 1) of byte off of text. */
+static void text_position(const char *text, size_t off, size_t *line,
+			  size_t *col)
+{
+	size_t i;
+
+	*line = *col = 1;
+	for (i = 0; i < off; i++) {
+		(*col)++;
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		}
+	}
+}
+
+/*
+ * cJSON turns a number too large for a double (1e309) into infinity,
+ * which every later check would call "not a number". Finds the first such
+ * number; path gets its key ("params.lr", "command[2]").
+ */
+static int find_nonfinite(const cJSON *it, char *path, size_t plen)
+{
+	const cJSON *m;
+	size_t n = strlen(path);
+	int i = 0;
+
+	if (cJSON_IsNumber(it))
+		return !isfinite(it->valuedouble);
+	cJSON_ArrayForEach(m, it) {
+		if (cJSON_IsObject(it))
+			snprintf(path + n, plen - n, "%s%.*s", n ? "." : "",
+				 KEY_SHOWN, m->string);
+		else
+			snprintf(path + n, plen - n, "[%d]", i);
+		if (find_nonfinite(m, path, plen))
+			return 1;
+		path[n] = '\0';
+		i++;
+	}
+	return 0;
+}
+
 /*
  * Lexes text into *rootp (caller deletes). what is "config" or "template",
  * the subject of the reasons for the whole text.
@@ -709,8 +809,10 @@ static int has_nul_escape(const char *s)
 static int parse_text(struct ctx *cx, const char *text, size_t len,
 		      const char *what, cJSON **rootp)
 {
+	struct config_scan sc = CONFIG_SCAN_INIT;
 	const char *end = NULL;
 	size_t i, off, line = 1, col = 1;
+	char path[256] = "";
 	char *copy;
 	cJSON *root;
 
@@ -728,6 +830,14 @@ static int parse_text(struct ctx *cx, const char *text, size_t len,
 	if ((end = memchr(text, '\0', len)))
 		return fail(cx, "%s contains a NUL byte at byte %zu", what,
 			    (size_t)(end - text));
+	/* cJSON stops at its own limit with only a position to show */
+	config_scan_feed(&sc, text, len);
+	if (sc.too_deep_at) {
+		text_position(text, sc.too_deep_at - 1, &line, &col);
+		return fail(cx, "%s is nested too deeply: more than %d levels "
+			    "at line %zu column %zu", what, CONFIG_MAX_DEPTH,
+			    line, col);
+	}
 	/* A terminated copy lets cJSON refuse trailing garbage. */
 	copy = xmalloc(len + 1);
 	memcpy(copy, text, len);
@@ -737,13 +847,7 @@ static int parse_text(struct ctx *cx, const char *text, size_t len,
 		off = end && end >= copy ? (size_t)(end - copy) : 0;
 		if (off > len)
 			off = len;
-		for (i = 0; i < off; i++) {
-			col++;
-			if (copy[i] == '\n') {
-				line++;
-				col = 1;
-			}
-		}
+		text_position(copy, off, &line, &col);
 		free(copy);
 		return fail(cx, "invalid JSON at line %zu column %zu (byte %zu)",
 			    line, col, off);
@@ -755,6 +859,11 @@ static int parse_text(struct ctx *cx, const char *text, size_t len,
 		return fail(cx, "%s must not contain \\u0000", what);
 	}
 	free(copy);
+	if (find_nonfinite(root, path, sizeof(path))) {
+		cJSON_Delete(root);
+		return fail(cx, "'%s' is out of range: a number must be finite "
+			    "and at most about 1.8e308", path);
+	}
 	*rootp = root;
 	return TFS_OK;
 }

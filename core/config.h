@@ -91,6 +91,32 @@ int config_parse(const char *text, size_t len, config_template_fn tpl,
 int config_template_check(const char *text, size_t len,
 			  char *err, size_t errlen);
 
+/*
+ * An incremental look at JSON text as it is written, to tell when the
+ * bytes so far hold one complete value: a writer that never checks close()
+ * (a shell's `echo >`) can then be refused at its write(). Not a parser:
+ * it follows strings, escapes and brackets only.
+ */
+#define CONFIG_MAX_DEPTH 32      /* deeper: "nested too deeply" */
+struct config_scan {
+	size_t pos;            /* bytes looked at so far */
+	int depth, max_depth;
+	int in_string, escape;
+	int started;           /* a non-blank byte was seen */
+	int not_object;        /* ... and it was not '{' */
+	int complete;          /* the top-level object has closed */
+	int trailing;          /* non-blank bytes follow it */
+	size_t too_deep_at;    /* 1 + offset where nesting passed the limit */
+};
+#define CONFIG_SCAN_INIT { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/*
+ * Looks at text[sc->pos .. len) (text is the whole of what was written).
+ * Returns 1 when the text should be checked now: it is not an object, its
+ * object just closed, or bytes other than blanks follow it; else 0.
+ */
+int config_scan_feed(struct config_scan *sc, const char *text, size_t len);
+
 /* Frees everything config_parse() allocated and zeroes c. */
 void config_release(struct run_config *c);
 

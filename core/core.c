@@ -178,6 +178,8 @@ static void run_to_store(const struct run *r, struct store_run *sr)
 	sr->config_sha = r->config_sha[0] ? r->config_sha : NULL;
 	sr->manifest = r->manifest;
 	sr->gpu_mask = r->gpu_mask;
+	sr->seq = r->seq;
+	sr->pending_signal = r->pending_signal;
 }
 
 void run_save_locked(struct core *c, struct run *r)
@@ -292,8 +294,22 @@ static void run_take_notify(struct run *r, const struct run_config *cfg)
 	}
 }
 
-void run_set_state_locked(struct core *c, struct run *r, int state,
-			  const char *reason)
+/* The event line of a state change. */
+static void run_state_event_locked(struct core *c, struct run *r, int old,
+				   int state, const char *reason)
+{
+	run_event_locked(c, r, "state %s -> %s%s%s", run_state_name(old),
+			 run_state_name(state), reason && *reason ? ": " : "",
+			 reason ? reason : "");
+}
+
+/*
+ * The in-memory half of a state change: r's fields, its list, and everyone
+ * who waits for news. Persisting is the caller's (run_set_state_locked
+ * saves after; a submission commits before).
+ */
+static void run_state_apply_locked(struct core *c, struct run *r, int state,
+				   const char *reason)
 {
 	int old = r->state;
 	int64_t now = now_ms();
@@ -308,20 +324,14 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 		r->started_ms = now;
 	if (run_state_terminal(state))
 		r->ended_ms = now;
-	if (old != state) {
-		run_event_locked(c, r, "state %s -> %s%s%s",
-				 run_state_name(old), run_state_name(state),
-				 reason && *reason ? ": " : "",
-				 reason ? reason : "");
+	if (old != state)
 		run_notify_locked(c, r, old);
-	}
 	run_relist_locked(c, r);
 	if (run_state_terminal(state) && r->cfg) {
 		config_release(r->cfg);
 		free(r->cfg);
 		r->cfg = NULL;
 	}
-	run_save_locked(c, r);
 	if (run_state_terminal(state))
 		art_manifest_request_locked(c, r);
 	c->queue_ms = now;
@@ -329,6 +339,17 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 	core_notify(c, 0, CORE_CH_QUEUE);
 	c->kick = 1;
 	pthread_cond_signal(&c->wake);
+}
+
+void run_set_state_locked(struct core *c, struct run *r, int state,
+			  const char *reason)
+{
+	int old = r->state;
+
+	if (old != state)
+		run_state_event_locked(c, r, old, state, reason);
+	run_state_apply_locked(c, r, state, reason);
+	run_save_locked(c, r);
 }
 
 void run_dir_path(struct core *c, const struct run *r, char *out, size_t len)
@@ -481,7 +502,11 @@ static int load_run_cb(void *arg, const struct store_run *sr)
 			 sr->config_sha);
 	r->events_ms = r->metrics_ms = r->updated_ms;
 	r->config_ms = r->submitted_ms ? r->submitted_ms : r->created_ms;
-	r->seq = c->next_seq++;
+	/* the stored order, so a restart keeps the queue as it was */
+	r->seq = sr->seq;
+	if (r->seq >= c->next_seq)
+		c->next_seq = r->seq + 1;
+	r->pending_signal = sr->pending_signal;
 	exp_add_run(e, r);
 	hmap_iput(&c->run_by_id, r->id, r);
 	if (r->state == RS_QUEUED || run_state_active(r->state)) {
@@ -804,6 +829,55 @@ void core_close(struct core *c)
 	free(c);
 }
 
+/*
+ * The first queued run whose depends_on names run d, or (d NULL) names a
+ * run of experiment e through e's name ("e/x"), so that removing, renaming
+ * or moving d (or renaming e) would leave it waiting for a name that no
+ * longer exists. Cost: every queued run's dependencies, once.
+ */
+static struct run *dependent_locked(struct core *c, const struct run *d,
+				    const struct exp *e)
+{
+	struct run *q, *t;
+	int i;
+
+	for (q = c->queued.head; q; q = q->lnext) {
+		if (!q->cfg)
+			continue;
+		for (i = 0; i < q->cfg->ndeps; i++) {
+			const char *name = q->cfg->depends_on[i];
+
+			t = dep_find(c, q, name);
+			if (t && (d ? t == d : t->exp == e &&
+				  strchr(name, '/')))
+				return q;
+		}
+	}
+	return NULL;
+}
+
+/* Refuses with reason when a queued run depends on d (or on e's name). */
+static int dependents_check_locked(struct core *c, const struct run *d,
+				   const struct exp *e, const char *what,
+				   char *reason, size_t rlen)
+{
+	struct run *q = dependent_locked(c, d, e);
+
+	if (!q)
+		return TFS_OK;
+	if (d)
+		snprintf(reason, rlen, "cannot %s run '%s/%s': queued run "
+			 "'%s/%s' depends on it; cancel that run or let it "
+			 "finish first", what, d->exp->name, d->name,
+			 q->exp->name, q->name);
+	else
+		snprintf(reason, rlen, "cannot %s experiment '%s': queued run "
+			 "'%s/%s' names a run in it; cancel that run or let "
+			 "it finish first", what, e->name, q->exp->name,
+			 q->name);
+	return TFS_EBUSY;
+}
+
 /* ---- experiments ---- */
 
 int core_exp_lookup(struct core *c, const char *name,
@@ -895,12 +969,17 @@ int core_exp_remove(struct core *c, const char *name)
 		r = TFS_ENOENT;
 		goto out;
 	}
-	for (i = 0; i < e->nruns; i++) {
-		if (e->runs[i]->state == RS_QUEUED ||
-		    run_state_active(e->runs[i]->state)) {
-			r = TFS_ENOTEMPTY;
-			goto out;
-		}
+	/*
+	 * Like rmdir(2), only an empty experiment goes: a bare rmdir never
+	 * deletes runs and their outputs. `rm -rf` removes the ended runs
+	 * one by one first (see core_run_remove()).
+	 */
+	if (e->nruns) {
+		pthread_mutex_unlock(&c->lock);
+		core_event(c, "rmdir refused: experiment '%s' still has %zu "
+			   "run%s; remove them first (rm -rf removes ended "
+			   "runs)", name, e->nruns, e->nruns == 1 ? "" : "s");
+		return TFS_ENOTEMPTY;
 	}
 	r = store_exp_delete(c->store, e->id);
 	if (r)
@@ -930,6 +1009,7 @@ out:
 
 int core_exp_rename(struct core *c, const char *from, const char *to)
 {
+	char reason[CONFIG_REASON_MAX];
 	struct exp *e;
 	int r;
 
@@ -946,6 +1026,11 @@ int core_exp_rename(struct core *c, const char *from, const char *to)
 		r = TFS_EBUSY;
 	} else if (hmap_sget(&c->exp_by_name, to)) {
 		r = TFS_EEXIST;
+	} else if ((r = dependents_check_locked(c, NULL, e, "rename", reason,
+						sizeof(reason)))) {
+		pthread_mutex_unlock(&c->lock);
+		core_event(c, "rename refused: %s", reason);
+		return r;
 	} else {
 		r = store_exp_rename(c->store, e->id, to);
 		if (!r) {
@@ -1007,11 +1092,14 @@ int core_exp_objective(struct core *c, int64_t id, struct buf *out)
 	return r;
 }
 
-/* Parses "metric [min|max]" (default min); 0 or -1 with reason. */
+/*
+ * Parses "METRIC min" or "METRIC max"; 0 or -1 with reason. The mode is
+ * required: a lone word is more often a typo than a metric to minimise.
+ */
 static int objective_parse(const char *text, size_t len, char *out,
 			   size_t olen, char *reason, size_t rlen)
 {
-	char metric[METRIC_KEY_MAX + 1] = "", mode[8] = "min", extra[2];
+	char metric[METRIC_KEY_MAX + 1] = "", mode[8] = "", extra[2];
 	char buf[256];
 	int n, i;
 
@@ -1030,7 +1118,7 @@ static int objective_parse(const char *text, size_t len, char *out,
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			    "0123456789_./-", metric[i]))
 			break;
-	if (n > 2 || metric[i] || strlen(metric) >= METRIC_KEY_MAX ||
+	if (n != 2 || metric[i] || strlen(metric) >= METRIC_KEY_MAX ||
 	    (strcmp(mode, "min") && strcmp(mode, "max"))) {
 		snprintf(reason, rlen, "objective must be 'METRIC min' or "
 			 "'METRIC max'");
@@ -1330,6 +1418,7 @@ out:
 
 int core_run_remove(struct core *c, int64_t exp_id, const char *name)
 {
+	char reason[CONFIG_REASON_MAX];
 	struct exp *e;
 	struct run *r = NULL;
 	size_t i;
@@ -1345,6 +1434,12 @@ int core_run_remove(struct core *c, int64_t exp_id, const char *name)
 	}
 	if (r->state == RS_QUEUED || run_state_active(r->state)) {
 		ret = TFS_EBUSY;
+		goto out;
+	}
+	ret = dependents_check_locked(c, r, NULL, "remove", reason,
+				      sizeof(reason));
+	if (ret) {
+		run_event_locked(c, r, "rmdir refused: %s", reason);
 		goto out;
 	}
 	ret = store_run_delete(c->store, r->id);
@@ -1368,13 +1463,52 @@ out:
 	return ret;
 }
 
+/* Puts r into e's runs, which stay sorted by id. */
+static void exp_insert_run(struct exp *e, struct run *r)
+{
+	size_t i;
+
+	ALLOC_GROW(e->runs, e->nruns, e->cap);
+	for (i = e->nruns; i > 0 && e->runs[i - 1]->id > r->id; i--)
+		e->runs[i] = e->runs[i - 1];
+	e->runs[i] = r;
+	e->nruns++;
+	hmap_sput(&e->by_name, r->name, r);
+}
+
+static void exp_take_run(struct exp *e, struct run *r)
+{
+	size_t i;
+
+	hmap_sdel(&e->by_name, r->name);
+	for (i = 0; i < e->nruns && e->runs[i] != r; i++)
+		;
+	memmove(&e->runs[i], &e->runs[i + 1],
+		(e->nruns - i - 1) * sizeof(*e->runs));
+	e->nruns--;
+}
+
 int core_run_rename(struct core *c, int64_t exp_id, const char *from,
 		    const char *to, char *reason, size_t rlen)
 {
-	struct exp *e;
+	return core_run_move(c, exp_id, from, exp_id, to, reason, rlen);
+}
+
+/*
+ * A run keeps its id, UUID and files (they live under its UUID), so a move
+ * between experiments is a rename of its row; only runs that wait for or
+ * hold a job stay put, since other runs and the job itself know them by
+ * name.
+ */
+int core_run_move(struct core *c, int64_t exp_id, const char *from,
+		  int64_t to_exp_id, const char *to, char *reason,
+		  size_t rlen)
+{
+	struct exp *e, *te;
 	struct run *r = NULL;
 	int ret;
 
+	reason[0] = '\0';
 	if (!name_valid(to)) {
 		snprintf(reason, rlen, "invalid run name '%.200s'", to);
 		core_event(c, "rename refused: %s", reason);
@@ -1382,11 +1516,12 @@ int core_run_rename(struct core *c, int64_t exp_id, const char *from,
 	}
 	pthread_mutex_lock(&c->lock);
 	e = exp_by_id(c, exp_id);
+	te = exp_by_id(c, to_exp_id);
 	if (e)
 		r = hmap_sget(&e->by_name, from);
-	if (!r) {
+	if (!r || !te) {
 		ret = TFS_ENOENT;
-	} else if (hmap_sget(&e->by_name, to)) {
+	} else if (hmap_sget(&te->by_name, to)) {
 		ret = TFS_EEXIST;
 	} else if (r->state != RS_CREATED && !run_state_terminal(r->state)) {
 		/* other runs may name it in depends_on */
@@ -1394,15 +1529,28 @@ int core_run_rename(struct core *c, int64_t exp_id, const char *from,
 			 "ended", from, run_state_name(r->state));
 		run_event_locked(c, r, "rename refused: %s", reason);
 		ret = TFS_EBUSY;
+	} else if ((ret = dependents_check_locked(c, r, NULL, te == e ?
+						  "rename" : "move", reason,
+						  rlen))) {
+		run_event_locked(c, r, "rename refused: %s", reason);
 	} else {
-		ret = store_run_rename(c->store, r->id, to);
+		ret = te == e ? store_run_rename(c->store, r->id, to) :
+		      store_run_move(c->store, r->id, te->id, to);
 		if (!ret) {
-			hmap_sdel(&e->by_name, r->name);
-			run_event_locked(c, r, "renamed from '%s' to '%s'",
-					 r->name, to);
+			if (te == e)
+				run_event_locked(c, r, "renamed from '%s' to "
+						 "'%s'", r->name, to);
+			else
+				run_event_locked(c, r, "moved from '%s/%s' to "
+						 "'%s/%s'", e->name, r->name,
+						 te->name, to);
+			exp_take_run(e, r);
 			free(r->name);
 			r->name = xstrdup(to);
-			hmap_sput(&e->by_name, r->name, r);
+			r->exp = te;
+			exp_insert_run(te, r);
+			e->mtime_ms = te->mtime_ms = now_ms();
+			core_notify(c, r->id, CORE_CH_STATE);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1504,65 +1652,182 @@ static int deps_check_locked(struct core *c, struct run *r,
 	return TFS_OK;
 }
 
-int core_run_submit(struct core *c, int64_t run_id, const char *text,
-		    size_t len, char *reason, size_t rlen)
+/*
+ * A local job starts in its workdir: one that does not exist would only
+ * fail later as "exit code 127" with no word why. Other providers' paths
+ * are on their own machines.
+ */
+static int workdir_check(const struct run_config *cfg, char *reason,
+			 size_t rlen)
 {
-	struct run_config *cfg = xcalloc(1, sizeof(*cfg));
+	struct stat st;
+
+	if (!cfg->workdir)
+		return TFS_OK;
+	if (stat(cfg->workdir, &st) < 0) {
+		snprintf(reason, rlen, "'workdir': cannot use '%.200s': %s",
+			 cfg->workdir, strerror(errno));
+		return TFS_EINVAL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(reason, rlen, "'workdir': '%.200s' is not a directory",
+			 cfg->workdir);
+		return TFS_EINVAL;
+	}
+	return TFS_OK;
+}
+
+/*
+ * Everything a submission checks before anything is recorded: the run can
+ * take a config, the config is valid, its provider exists and can hold it,
+ * its dependencies exist without a cycle, a local workdir exists. Takes
+ * c->lock itself (config_parse() runs without it). On TFS_OK cfg is filled
+ * (the caller releases it); otherwise reason says why.
+ */
+static int submit_check(struct core *c, int64_t run_id, const char *text,
+			size_t len, struct run_config *cfg, char *reason,
+			size_t rlen)
+{
 	struct provider *p;
 	struct run *r;
-	int ret;
+	int ret, local = 0;
 
-	reason[0] = '\0';
 	pthread_mutex_lock(&c->lock);
 	r = hmap_iget(&c->run_by_id, run_id);
 	ret = !r ? TFS_ENOENT : r->state != RS_CREATED ? TFS_EBUSY : TFS_OK;
 	pthread_mutex_unlock(&c->lock);
 	if (ret)
-		goto out_free;
-
+		return ret;
 	ret = config_parse(text, len, tpl_lookup, c, cfg, reason, rlen);
-	if (!ret) {
-		pthread_mutex_lock(&c->lock);
-		/* r may have been removed while config_parse() ran unlocked */
-		r = hmap_iget(&c->run_by_id, run_id);
-		p = provider_find(c, cfg->provider);
-		if (!r) {
-			ret = TFS_ENOENT;
-		} else if (!p) {
-			snprintf(reason, rlen, "unknown provider '%s'",
-				 cfg->provider);
-			ret = TFS_EINVAL;
-		} else if (!fits_provider(p, cfg, reason, rlen)) {
-			ret = TFS_EINVAL;
-		}
-		if (!ret)
-			ret = deps_check_locked(c, r, cfg, reason, rlen);
-		pthread_mutex_unlock(&c->lock);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&c->lock);
+	/* r may have been removed while config_parse() ran unlocked */
+	r = hmap_iget(&c->run_by_id, run_id);
+	p = provider_find(c, cfg->provider);
+	if (!r) {
+		ret = TFS_ENOENT;
+	} else if (!p) {
+		snprintf(reason, rlen, "unknown provider '%s'", cfg->provider);
+		ret = TFS_EINVAL;
+	} else if (!fits_provider(p, cfg, reason, rlen)) {
+		ret = TFS_EINVAL;
 	}
+	if (!ret)
+		ret = deps_check_locked(c, r, cfg, reason, rlen);
+	if (!ret)
+		local = !strcmp(p->conn.ops->type, "local");
+	pthread_mutex_unlock(&c->lock);
+	if (!ret && local)
+		ret = workdir_check(cfg, reason, rlen);
+	if (ret) {
+		config_release(cfg);
+		memset(cfg, 0, sizeof(*cfg));
+	}
+	return ret;
+}
+
+/* Records a refused config in the run's events. */
+static void submit_refused(struct core *c, int64_t run_id, int ret,
+			   const char *reason)
+{
+	struct run *r;
+
+	if (ret != TFS_EINVAL && ret != TFS_EFBIG)
+		return;
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, run_id);
+	if (r)
+		run_event_locked(c, r, "config rejected: %s", reason);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int core_run_check(struct core *c, int64_t run_id, const char *text,
+		   size_t len, char *reason, size_t rlen)
+{
+	struct run_config cfg;
+	int ret;
+
+	reason[0] = '\0';
+	memset(&cfg, 0, sizeof(cfg));
+	ret = submit_check(c, run_id, text, len, &cfg, reason, rlen);
+	config_release(&cfg);
+	submit_refused(c, run_id, ret, reason);
+	return ret;
+}
+
+/*
+ * The submission is committed (durably) before the model changes: until the
+ * commit returns, the run is "created" in memory, so the scheduler cannot
+ * start what a failed commit never recorded, and a restart shows what the
+ * writer was told.
+ */
+int core_run_submit(struct core *c, int64_t run_id, const char *text,
+		    size_t len, char *reason, size_t rlen)
+{
+	struct run_config *cfg = xcalloc(1, sizeof(*cfg));
+	static const char queued_why[] = "waiting for a slot";
+	struct store_run sr;
+	struct run *r, next;
+	int64_t now;
+	int ret;
+
+	reason[0] = '\0';
+	ret = submit_check(c, run_id, text, len, cfg, reason, rlen);
+	submit_refused(c, run_id, ret, reason);
+	if (ret)
+		goto out_free;
 	pthread_mutex_lock(&c->lock);
 	r = hmap_iget(&c->run_by_id, run_id);
 	if (!r) {
 		ret = TFS_ENOENT;
 		goto out_unlock;
 	}
-	if (ret) {
-		run_event_locked(c, r, "config rejected: %s", reason);
-		goto out_unlock;
-	}
 	if (r->state != RS_CREATED) {
 		ret = TFS_EBUSY;
 		goto out_unlock;
 	}
+	now = now_ms();
+	/* the run as it will be once queued, for the store only */
+	next = *r;
+	next.state = RS_QUEUED;
+	next.reason = (char *)queued_why;
+	next.submitted_ms = next.updated_ms = now;
+	next.priority = cfg->priority;
+	next.max_retries = cfg->max_retries;
+	next.provider = cfg->provider;
+	next.kind = cfg->kind;
+	memcpy(next.config_sha, cfg->sha256, sizeof(next.config_sha));
+	next.seq = c->next_seq;
+	run_to_store(&next, &sr);
 	ret = store_begin(c->store, 1);
-	if (ret)
-		goto out_unlock;
-	ret = store_run_set_config(c->store, r->id, text, len,
-				   cfg->merged_json);
+	if (!ret) {
+		ret = store_run_set_config(c->store, r->id, text, len,
+					   cfg->merged_json);
+		if (!ret)
+			ret = store_run_update(c->store, &sr);
+		if (ret) {
+			store_rollback(c->store);
+		} else {
+			run_event_locked(c, r, "submitted to '%s' (config "
+					 "sha256 %s)", cfg->provider,
+					 cfg->sha256);
+			run_state_event_locked(c, r, RS_CREATED, RS_QUEUED,
+					       queued_why);
+			ret = store_commit(c->store);
+		}
+	}
 	if (ret) {
-		store_rollback(c->store);
+		snprintf(reason, rlen, "cannot record the submission: %s%s",
+			 tfs_strerror(ret), ret == TFS_ENOSPC || ret == TFS_EROFS ?
+			 "; nothing was submitted, write config.json again "
+			 "once the state directory can be written" : "");
+		run_event_locked(c, r, "config not submitted: %s", reason);
+		log_msg(LOG_ERR, "run '%s/%s': %s", r->exp->name, r->name,
+			reason);
 		goto out_unlock;
 	}
-	r->submitted_ms = r->config_ms = now_ms();
+	r->submitted_ms = r->config_ms = now;
 	r->priority = cfg->priority;
 	r->max_retries = cfg->max_retries;
 	free(r->provider);
@@ -1574,10 +1839,7 @@ int core_run_submit(struct core *c, int64_t run_id, const char *text,
 	r->cfg = cfg;
 	run_take_notify(r, cfg);
 	cfg = NULL;
-	run_event_locked(c, r, "submitted to '%s' (config sha256 %s)",
-			 r->provider, r->config_sha);
-	run_set_state_locked(c, r, RS_QUEUED, "waiting for a slot");
-	ret = store_commit(c->store);
+	run_state_apply_locked(c, r, RS_QUEUED, queued_why);
 	core_notify(c, r->id, CORE_CH_CONFIG);
 out_unlock:
 	pthread_mutex_unlock(&c->lock);
@@ -1675,6 +1937,8 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 		r->pending_signal = 1 + (cmd == CTL_PAUSE ? JOB_SIG_PAUSE :
 					 JOB_SIG_RESUME);
 		run_event_locked(c, r, "%s requested", line);
+		/* kept until the poller carries it out, across a restart */
+		run_save_locked(c, r);
 		c->kick = 1;
 		pthread_cond_signal(&c->wake);
 		return TFS_OK;
@@ -1702,6 +1966,8 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 			r->cfg = cfg;
 			run_take_notify(r, cfg);
 		}
+		if (deps_check_locked(c, r, r->cfg, reason, rlen))
+			return TFS_EINVAL;
 		r->cancel_requested = CANCEL_NONE;
 		r->retry_at_ms = 0;
 		r->exit_code = STORE_NO_EXIT;

@@ -114,8 +114,9 @@ typedef int (*core_exp_cb)(void *arg, const struct core_exp_info *e);
 int core_exp_list(struct core *c, int64_t after_id, core_exp_cb cb,
 		  void *arg);
 int core_exp_create(struct core *c, const char *name, int64_t *id);
-/* TFS_ENOTEMPTY while a run is active; removes runs and their files. */
+/* TFS_ENOTEMPTY while it has runs (an event says so): remove them first. */
 int core_exp_remove(struct core *c, const char *name);
+/* TFS_EBUSY while a queued run names one of its runs as "exp/run". */
 int core_exp_rename(struct core *c, const char *from, const char *to);
 int core_exp_description(struct core *c, int64_t id, struct buf *out);
 int core_exp_set_description(struct core *c, int64_t id, const char *text,
@@ -151,10 +152,21 @@ int core_run_list(struct core *c, int64_t exp_id, int64_t after_id,
 /* A new run in state "created"; TFS_EINVAL (reason) for a bad name. */
 int core_run_create(struct core *c, int64_t exp_id, const char *name,
 		    int64_t *id, char *reason, size_t rlen);
-/* TFS_EBUSY while the run is active. */
+/*
+ * Removes a created or ended run with its files. TFS_EBUSY while it is
+ * queued or active, or while a queued run depends on it (event says which).
+ */
 int core_run_remove(struct core *c, int64_t exp_id, const char *name);
 int core_run_rename(struct core *c, int64_t exp_id, const char *from,
 		    const char *to, char *reason, size_t rlen);
+/*
+ * Moves a run (created or ended) to experiment to_exp_id as `to`: it keeps
+ * its id, files and history. TFS_EBUSY (reason) while it is queued or
+ * active, or while a queued run depends on it.
+ */
+int core_run_move(struct core *c, int64_t exp_id, const char *from,
+		  int64_t to_exp_id, const char *to, char *reason,
+		  size_t rlen);
 /*
  * Validates and submits a config: durable in the store before it returns,
  * then queued. TFS_EINVAL/TFS_EFBIG (reason, also in events) for a bad
@@ -162,6 +174,14 @@ int core_run_rename(struct core *c, int64_t exp_id, const char *from,
  */
 int core_run_submit(struct core *c, int64_t run_id, const char *text,
 		    size_t len, char *reason, size_t rlen);
+/*
+ * Checks a config as core_run_submit() would, without submitting: for a
+ * writer whose bytes already form a whole JSON value. A refusal is also
+ * recorded in the run's events. TFS_ENOSPC/TFS_EROFS from a submission
+ * mean nothing was recorded: the run stays "created".
+ */
+int core_run_check(struct core *c, int64_t run_id, const char *text,
+		   size_t len, char *reason, size_t rlen);
 /*
  * One or more ctl commands, one a line: cancel | pause | resume | retry |
  * priority N. TFS_EINVAL for an unknown command or one that does not apply

@@ -902,6 +902,7 @@ static void poll_pass(struct core *c)
 		if (r->pending_signal) {
 			pj->do_signal = r->pending_signal;
 			r->pending_signal = 0;
+			run_save_locked(c, r);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -6,6 +6,7 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,15 @@ enum {
 	ST_RUN_INSERT,
 	ST_RUN_UPDATE,
 	ST_RUN_RENAME,
+	ST_RUN_MOVE,
 	ST_RUN_CONFIG_SET,
 	ST_RUN_CONFIG_GET,
 	ST_RUN_EFFECTIVE_GET,
 	ST_EVENT_ADD,
+	ST_EVENT_COUNT,
+	ST_EVENT_TRIM,
+	ST_EVENT_DROPPED,
+	ST_EVENT_DROPS_GET,
 	ST_EVENTS_GET,
 	ST_METRIC_ADD,
 	ST_METRIC_LATEST,
@@ -53,24 +59,36 @@ static const char *const stmt_sql[ST_MAX] = {
 	"max_retries, provider, job_id, exit_code, reason, kind, created_ms, "
 	"submitted_ms, started_ms, ended_ms, updated_ms, retry_at_ms, "
 	"cancel_requested, log_offset, mfile_offset, step_counter, config_sha, "
-	"manifest, gpu_mask) "
+	"manifest, gpu_mask, seq, pending_signal) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26)",
+	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26, ?27, ?28)",
 	[ST_RUN_UPDATE] =
 	"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
 	"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
 	"reason = ?11, kind = ?12, created_ms = ?13, submitted_ms = ?14, "
 	"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, retry_at_ms = ?18, "
 	"cancel_requested = ?19, log_offset = ?20, mfile_offset = ?21, "
-	"step_counter = ?22, config_sha = ?23, manifest = ?25, gpu_mask = ?26 "
-	"WHERE id = ?24",
+	"step_counter = ?22, config_sha = ?23, manifest = ?25, gpu_mask = ?26, "
+	"seq = ?27, pending_signal = ?28 WHERE id = ?24",
 	[ST_RUN_RENAME] = "UPDATE runs SET name = ?2 WHERE id = ?1",
+	[ST_RUN_MOVE] = "UPDATE runs SET exp_id = ?2, name = ?3 WHERE id = ?1",
 	[ST_RUN_CONFIG_SET] =
 	"UPDATE runs SET config = ?2, effective = ?3 WHERE id = ?1",
 	[ST_RUN_EFFECTIVE_GET] = "SELECT effective FROM runs WHERE id = ?1",
 	[ST_RUN_CONFIG_GET] = "SELECT config FROM runs WHERE id = ?1",
 	[ST_EVENT_ADD] =
 	"INSERT INTO events(run_id, time_ms, text) VALUES (?1, ?2, ?3)",
+	[ST_EVENT_COUNT] =
+	"INSERT INTO event_counts(run_id, n) VALUES (?1, 1) "
+	"ON CONFLICT(run_id) DO UPDATE SET n = n + 1 RETURNING n",
+	[ST_EVENT_TRIM] =
+	"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+	"run_id = ?1 ORDER BY id LIMIT ?2)",
+	[ST_EVENT_DROPPED] =
+	"UPDATE event_counts SET n = n - ?2, dropped = dropped + ?2 "
+	"WHERE run_id = ?1",
+	[ST_EVENT_DROPS_GET] =
+	"SELECT dropped FROM event_counts WHERE run_id = ?1",
 	[ST_EVENTS_GET] =
 	"SELECT time_ms, text FROM events WHERE run_id = ?1 ORDER BY id",
 	[ST_METRIC_ADD] =
@@ -172,12 +190,41 @@ static const char *const migrations[] = {
 	"ALTER TABLE experiments ADD COLUMN objective TEXT NOT NULL DEFAULT '';",
 	/* 3 -> 4: GPUs assigned to a run's attempt */
 	"ALTER TABLE runs ADD COLUMN gpu_mask INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 4 -> 5: the submission order and a pause/resume not yet carried
+	 * out survive a restart; events are counted per run to cap them
+	 */
+	"ALTER TABLE runs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE runs SET seq = id;"
+	"ALTER TABLE runs ADD COLUMN pending_signal INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE event_counts ("
+	" run_id INTEGER PRIMARY KEY,"
+	" n INTEGER NOT NULL,"
+	" dropped INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO event_counts(run_id, n) "
+	"SELECT run_id, count(*) FROM events GROUP BY run_id;",
 };
+
+/*
+ * What the last failure means for the user: a full or read-only state
+ * directory is said as such (the caller refuses with that errno and can
+ * work again once space returns); anything else is an I/O error.
+ */
+static int store_err(struct store *s)
+{
+	int rc = sqlite3_errcode(s->db), sys = sqlite3_system_errno(s->db);
+
+	if (rc == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT)
+		return TFS_ENOSPC;
+	if (rc == SQLITE_READONLY || sys == EROFS)
+		return TFS_EROFS;
+	return TFS_EIO;
+}
 
 static int store_fail(struct store *s, const char *what)
 {
 	log_msg(LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(s->db));
-	return TFS_EIO;
+	return store_err(s);
 }
 
 static int store_exec(struct store *s, const char *sql)
@@ -187,7 +234,7 @@ static int store_exec(struct store *s, const char *sql)
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_msg(LOG_ERR, "store: '%.60s': %s", sql, msg ? msg : "?");
 		sqlite3_free(msg);
-		return TFS_EIO;
+		return store_err(s);
 	}
 	return TFS_OK;
 }
@@ -287,22 +334,24 @@ void store_close(struct store *s)
 
 int store_begin(struct store *s, int durable)
 {
+	int r;
+
 	pthread_mutex_lock(&s->lock);
 	/*
 	 * The connection runs with synchronous=NORMAL (no fsync per commit);
 	 * a durable transaction switches to FULL for its commit. SQLite takes
 	 * the setting only outside a transaction, hence here.
 	 */
-	if (durable && store_exec(s, "PRAGMA synchronous = FULL")) {
+	if (durable && (r = store_exec(s, "PRAGMA synchronous = FULL"))) {
 		pthread_mutex_unlock(&s->lock);
-		return TFS_EIO;
+		return r;
 	}
 	s->durable = durable;
-	if (store_exec(s, "BEGIN")) {
+	if ((r = store_exec(s, "BEGIN"))) {
 		if (durable)
 			store_exec(s, "PRAGMA synchronous = NORMAL");
 		pthread_mutex_unlock(&s->lock);
-		return TFS_EIO;
+		return r;
 	}
 	return TFS_OK;
 }
@@ -319,7 +368,8 @@ int store_commit(struct store *s)
 {
 	int r = store_exec(s, "COMMIT");
 
-	if (r)
+	/* the reason of the COMMIT, not of the ROLLBACK after it */
+	if (r && !sqlite3_get_autocommit(s->db))
 		store_exec(s, "ROLLBACK");
 	store_end(s);
 	return r;
@@ -327,7 +377,9 @@ int store_commit(struct store *s)
 
 void store_rollback(struct store *s)
 {
-	store_exec(s, "ROLLBACK");
+	/* SQLite may have rolled back already (a full disk does that) */
+	if (!sqlite3_get_autocommit(s->db))
+		store_exec(s, "ROLLBACK");
 	store_end(s);
 }
 
@@ -479,6 +531,9 @@ int store_exp_delete(struct store *s, int64_t id)
 	r = store_exec_id(s, "DELETE FROM events WHERE run_id IN "
 			  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
 	if (!r)
+		r = store_exec_id(s, "DELETE FROM event_counts WHERE run_id IN "
+				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
+	if (!r)
 		r = store_exec_id(s, "DELETE FROM metrics WHERE run_id IN "
 				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
 	if (!r)
@@ -554,6 +609,8 @@ static void bind_run_fields(sqlite3_stmt *st, const struct store_run *r)
 	bind_text(st, 23, r->config_sha);
 	sqlite3_bind_int(st, 25, r->manifest);
 	sqlite3_bind_int64(st, 26, (sqlite3_int64)r->gpu_mask);
+	sqlite3_bind_int64(st, 27, r->seq);
+	sqlite3_bind_int(st, 28, r->pending_signal);
 }
 
 int store_run_insert(struct store *s, const struct store_run *r,
@@ -596,6 +653,21 @@ int store_run_rename(struct store *s, int64_t id, const char *name)
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, name);
 	r = store_step_done(s, st, "rename run");
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_run_move(struct store *s, int64_t id, int64_t exp_id,
+		   const char *name)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_MOVE];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, exp_id);
+	bind_text(st, 3, name);
+	r = store_step_done(s, st, "move run");
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -647,6 +719,9 @@ int store_run_delete(struct store *s, int64_t id)
 		return r;
 	r = store_exec_id(s, "DELETE FROM events WHERE run_id = ?1", id);
 	if (!r)
+		r = store_exec_id(s, "DELETE FROM event_counts WHERE run_id = ?1",
+				  id);
+	if (!r)
 		r = store_exec_id(s, "DELETE FROM metrics WHERE run_id = ?1", id);
 	if (!r)
 		r = store_exec_id(s, "DELETE FROM metrics_latest WHERE run_id = ?1",
@@ -680,7 +755,8 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			       "reason, kind, created_ms, submitted_ms, started_ms, "
 			       "ended_ms, updated_ms, retry_at_ms, cancel_requested, "
 			       "log_offset, mfile_offset, step_counter, config_sha, "
-			       "manifest, gpu_mask FROM runs ORDER BY id", -1, &st, NULL)) {
+			       "manifest, gpu_mask, seq, pending_signal FROM runs "
+			       "ORDER BY id", -1, &st, NULL)) {
 		r = store_fail(s, "load runs");
 		goto out;
 	}
@@ -713,6 +789,8 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			.config_sha = col_text(st, 23),
 			.manifest = sqlite3_column_int(st, 24),
 			.gpu_mask = (uint64_t)sqlite3_column_int64(st, 25),
+			.seq = sqlite3_column_int64(st, 26),
+			.pending_signal = sqlite3_column_int(st, 27),
 		};
 
 		r = cb(arg, &run);
@@ -727,19 +805,73 @@ out:
 	return r;
 }
 
+/*
+ * Past STORE_EVENTS_KEEP + STORE_EVENTS_SLACK lines, the oldest go down to
+ * STORE_EVENTS_KEEP and are counted, so a flood of refusals costs bounded
+ * space while the newest lines, the ones that explain now, stay. Trimming
+ * in batches keeps an insert at a few index steps; a savepoint makes the
+ * three statements one step inside or outside a caller's transaction.
+ */
 int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
 		    const char *text)
 {
-	sqlite3_stmt *st = s->st[ST_EVENT_ADD];
-	int r;
+	sqlite3_stmt *st = s->st[ST_EVENT_ADD], *ct = s->st[ST_EVENT_COUNT];
+	int64_t n = 0;
+	int r, rc;
 
 	pthread_mutex_lock(&s->lock);
+	r = store_exec(s, "SAVEPOINT event_add");
+	if (r)
+		goto out;
 	sqlite3_bind_int64(st, 1, run_id);
 	sqlite3_bind_int64(st, 2, time_ms);
 	bind_text(st, 3, text);
 	r = store_step_done(s, st, "add event");
+	if (!r) {
+		sqlite3_bind_int64(ct, 1, run_id);
+		rc = sqlite3_step(ct);
+		if (rc == SQLITE_ROW)
+			n = sqlite3_column_int64(ct, 0);
+		else
+			r = store_fail(s, "count events");
+		sqlite3_reset(ct);
+		sqlite3_clear_bindings(ct);
+	}
+	if (!r && n > STORE_EVENTS_KEEP + STORE_EVENTS_SLACK) {
+		st = s->st[ST_EVENT_TRIM];
+		sqlite3_bind_int64(st, 1, run_id);
+		sqlite3_bind_int64(st, 2, n - STORE_EVENTS_KEEP);
+		r = store_step_done(s, st, "trim events");
+		if (!r) {
+			st = s->st[ST_EVENT_DROPPED];
+			sqlite3_bind_int64(st, 1, run_id);
+			sqlite3_bind_int64(st, 2, sqlite3_changes(s->db));
+			r = store_step_done(s, st, "count dropped events");
+		}
+	}
+	if (r) {
+		store_exec(s, "ROLLBACK TO event_add");
+		store_exec(s, "RELEASE event_add");
+	} else {
+		r = store_exec(s, "RELEASE event_add");
+	}
+out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+/* Lines dropped from the head of run_id's events; 0 on any error. */
+static int64_t store_events_dropped(struct store *s, int64_t run_id)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT_DROPS_GET];
+	int64_t n = 0;
+
+	sqlite3_bind_int64(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
 }
 
 int store_events_each(struct store *s, int64_t run_id, store_event_cb cb,
@@ -764,13 +896,22 @@ int store_events_format(struct store *s, int64_t run_id, struct buf *out)
 {
 	sqlite3_stmt *st = s->st[ST_EVENTS_GET];
 	int rc, r = TFS_OK;
+	int64_t dropped;
 
 	pthread_mutex_lock(&s->lock);
+	dropped = store_events_dropped(s, run_id);
 	sqlite3_bind_int64(st, 1, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char ts[40];
 
 		time_format(sqlite3_column_int64(st, 0), ts, sizeof(ts));
+		if (dropped) {
+			r = buf_printf(out, "%s %lld earlier lines dropped\n",
+				       ts, (long long)dropped);
+			dropped = 0;
+			if (r)
+				break;
+		}
 		r = buf_printf(out, "%s %s\n", ts, col_text(st, 1));
 		if (r)
 			break;

@@ -17,8 +17,10 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
+#define STORE_EVENTS_KEEP 1000  /* events kept per run (and the mount's) */
+#define STORE_EVENTS_SLACK 100  /* ... trimmed once this many more exist */
 
 struct store;
 
@@ -47,6 +49,8 @@ struct store_run {
 	const char *config_sha;    /* may be NULL */
 	int manifest;              /* the manifest of `attempt` is stored */
 	uint64_t gpu_mask;         /* GPUs given to the attempt (bit = index) */
+	int64_t seq;               /* submission order, for the queue */
+	int pending_signal;        /* a pause/resume not yet carried out */
 };
 
 /*
@@ -89,6 +93,9 @@ int store_run_insert(struct store *s, const struct store_run *r,
 /* Rewrites every mutable field of run r->id. */
 int store_run_update(struct store *s, const struct store_run *r);
 int store_run_rename(struct store *s, int64_t id, const char *name);
+/* Moves run id to experiment exp_id under name; TFS_EEXIST when taken. */
+int store_run_move(struct store *s, int64_t id, int64_t exp_id,
+		   const char *name);
 /* Stores the config as submitted and the effective (merged) JSON. */
 int store_run_set_config(struct store *s, int64_t id, const char *text,
 			 size_t len, const char *effective);
@@ -100,14 +107,18 @@ int store_run_delete(struct store *s, int64_t id);
 typedef int (*store_run_cb)(void *arg, const struct store_run *r);
 int store_run_load(struct store *s, store_run_cb cb, void *arg);
 
-/* Events: run_id 0 for events of the whole mount. */
+/* Events: run_id 0 for events of the whole mount; the newest
+ * STORE_EVENTS_KEEP to STORE_EVENTS_KEEP + STORE_EVENTS_SLACK are kept. */
 int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
 		    const char *text);
 typedef void (*store_event_cb)(void *arg, int64_t time_ms, const char *text);
 /* Calls cb for each of run_id's events, oldest first. */
 int store_events_each(struct store *s, int64_t run_id, store_event_cb cb,
 		      void *arg);
-/* Appends "TIME TEXT\n" lines of run_id's events, oldest first. */
+/*
+ * Appends "TIME TEXT\n" lines of run_id's events, oldest first; when older
+ * lines were dropped (see STORE_EVENTS_KEEP), a first line says how many.
+ */
 int store_events_format(struct store *s, int64_t run_id, struct buf *out);
 
 /* Metrics: a point, and the latest value per key kept alongside. */

@@ -35,6 +35,8 @@ static const char *const err_text[TFS_ERR_MAX] = {
 	[TFS_EINTR] = "interrupted",
 	[TFS_ENAMETOOLONG] = "name too long",
 	[TFS_ESTATE] = "not possible in the current state",
+	[TFS_ENOSPC] = "no space left in the state directory",
+	[TFS_EROFS] = "the state directory is read-only",
 };
 
 const char *tfs_strerror(int err)

@@ -31,6 +31,8 @@ enum tfs_err {
 	TFS_EINTR,       /* interrupted */
 	TFS_ENAMETOOLONG,
 	TFS_ESTATE,      /* not possible in the run's current state */
+	TFS_ENOSPC,      /* the state directory is full */
+	TFS_EROFS,       /* the state directory is read-only */
 	TFS_ERR_MAX
 };
 

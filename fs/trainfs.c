@@ -227,6 +227,8 @@ static int fs_errno(int err)
 	case TFS_EINTR: return EINTR;
 	case TFS_ENAMETOOLONG: return ENAMETOOLONG;
 	case TFS_ESTATE: return EINVAL;
+	case TFS_ENOSPC: return ENOSPC;
+	case TFS_EROFS: return EROFS;
 	default: return EIO;
 	}
 }

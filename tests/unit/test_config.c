@@ -255,9 +255,18 @@ static void test_substitution(void)
 		CHECK(cfg.argv[16] == NULL);
 		config_release(&cfg);
 	}
-	/* Shell-style ${VAR} must be written ${{VAR}}: a typo is never silent. */
-	BAD("{\"command\":[\"sh\",\"-c\",\"echo ${HOME}\"]}",
-	    "command references unknown param 'HOME'");
+	/* A shell's ${VAR} is the shell's: left as written. */
+	if (OK("{\"command\":[\"sh\",\"-c\",\"echo ${HOME} ${A:-{lr}} "
+	       "$${X}\", \"${\", \"{lr}${B}\"],\"params\":{\"lr\":2}}")) {
+		CHECK_STR(cfg.argv[2], "echo ${HOME} ${A:-{lr}} $${X}");
+		CHECK_STR(cfg.argv[3], "${");
+		CHECK_STR(cfg.argv[4], "2${B}");
+		config_release(&cfg);
+	}
+	/* {VAR} without the $ is still a param, with a hint for a brace */
+	BAD("{\"command\":[\"sh\",\"-c\",\"echo {HOME}\"]}",
+	    "command references unknown param 'HOME' (a literal brace is "
+	    "written {{ or }})");
 	BAD("{\"command\":[\"train\",\"--lr={lr}\"]}",
 	    "command references unknown param 'lr'");
 	BAD("{\"command\":[\"{epochs}\"],\"params\":{\"lr\":1}}",
@@ -311,8 +320,14 @@ static void test_numbers(void)
 		CHECK_STR(cfg.argv[1], cases[i][1]);
 		config_release(&cfg);
 	}
+	/* Too large for a double: said as such, not "not a number". */
 	BAD("{\"command\":[\"x\"],\"params\":{\"v\":1e999}}",
-	    "'params.v' must be a number, string or boolean");
+	    "'params.v' is out of range: a number must be finite");
+	BAD("{\"command\":[\"x\"],\"priority\":1e309}",
+	    "'priority' is out of range");
+	BAD("{\"command\":[\"x\"],\"resources\":{\"cpus\":-1e309}}",
+	    "'resources.cpus' is out of range");
+	BAD("{\"command\":[\"x\", 1e400]}", "'command[1]' is out of range");
 }
 
 static void test_json_errors(void)
@@ -356,15 +371,54 @@ static void test_json_errors(void)
 	config_release(&cfg);
 	free(big);
 
-	/* Deep nesting is cJSON's to refuse; it must not crash us. */
+	/* Deep nesting is named as such, wherever it starts. */
 	big = xmalloc(20003);
 	memset(big, '[', 10000);
 	memset(big + 10000, ']', 10000);
 	big[20000] = '\0';
-	BAD(big, "invalid JSON");
-	memcpy(big, "{\"command\":[\"x\"],\"params\":{\"v\":", 32);
-	BAD(big, "invalid JSON");
+	BAD(big, "config is nested too deeply: more than 32 levels at line 1 "
+	    "column 33");
+	memcpy(big, "{\"command\":[\"x\"],\"params\":{\"v\":", 31);
+	BAD(big, "config is nested too deeply: more than 32 levels at line 1 "
+	    "column 62");
 	free(big);
+	/* Brackets inside strings do not count. */
+	ACCEPT("{\"command\":[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"]}");
+}
+
+/* The write-time look: complete exactly when the object closes. */
+static void test_scan(void)
+{
+	static const char text[] = "  {\"a\": \"}\\\"{\", \"b\": [1, {}]} \n x";
+	struct config_scan sc = CONFIG_SCAN_INIT;
+	size_t close_at = strlen(text) - 5, i;   /* its '}' */
+	int fired = 0;
+
+	/* byte by byte, as the slowest writer would */
+	for (i = 1; i <= sizeof(text) - 1; i++) {
+		int r = config_scan_feed(&sc, text, i);
+
+		if (i < close_at + 1)
+			CHECK(r == 0);
+		else if (i == close_at + 1)
+			CHECK(r == 1 && sc.complete && !sc.trailing);
+		else if (i < sizeof(text) - 1)
+			CHECK(r == 0);       /* blanks after it: nothing new */
+		fired += r;
+	}
+	CHECK(fired == 2 && sc.trailing);       /* the closing brace, the x */
+	CHECK(sc.max_depth == 3 && !sc.not_object && !sc.too_deep_at);
+
+	/* in one piece, and what is not an object at once */
+	memset(&sc, 0, sizeof(sc));
+	CHECK(config_scan_feed(&sc, "{\"a\":1}", 7) == 1);
+	memset(&sc, 0, sizeof(sc));
+	CHECK(config_scan_feed(&sc, "{\"a\"", 4) == 0);
+	CHECK(config_scan_feed(&sc, "{\"a\":[", 6) == 0 && !sc.complete);
+	memset(&sc, 0, sizeof(sc));
+	CHECK(config_scan_feed(&sc, " \n[", 3) == 1 && sc.not_object);
+	memset(&sc, 0, sizeof(sc));
+	CHECK(config_scan_feed(&sc, "  ", 2) == 0 && !sc.started);
 }
 
 static void test_keys(void)
@@ -1000,6 +1054,7 @@ int main(void)
 	test_substitution();
 	test_numbers();
 	test_json_errors();
+	test_scan();
 	test_keys();
 	test_provider_kind();
 	test_command();

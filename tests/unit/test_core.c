@@ -1085,6 +1085,11 @@ static void test_exp_remove(void)
 	CHECK(core_exp_lookup(core, "rmexp", &e) == TFS_OK && e.nruns == 2);
 	CHECK(ctl(id, "cancel", reason, sizeof(reason)) == TFS_OK);
 	CHECK(wait_end(id) == RS_STOPPED);
+	/* a bare rmdir never takes ended runs with it */
+	CHECK(core_exp_remove(core, "rmexp") == TFS_ENOTEMPTY);
+	CHECK(core_exp_lookup(core, "rmexp", &e) == TFS_OK && e.nruns == 2);
+	CHECK(core_run_remove(core, exp, "busy") == TFS_OK);
+	CHECK(core_run_remove(core, exp, "done") == TFS_OK);
 	CHECK(core_exp_remove(core, "rmexp") == TFS_OK);
 	CHECK(core_exp_lookup(core, "rmexp", &e) == TFS_ENOENT);
 	CHECK(core_run_get(core, id, &ri) == TFS_ENOENT);
