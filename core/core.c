@@ -2006,15 +2006,18 @@ int core_run_ctl(struct core *c, int64_t run_id, const char *text,
 	int ret = TFS_OK, any = 0;
 
 	reason[0] = '\0';
-	if (len > 4096) {
-		snprintf(reason, rlen, "ctl command too long");
-		return TFS_EINVAL;
-	}
 	pthread_mutex_lock(&c->lock);
 	r = hmap_iget(&c->run_by_id, run_id);
 	if (!r) {
 		pthread_mutex_unlock(&c->lock);
 		return TFS_ENOENT;
+	}
+	if (len > 4096) {
+		snprintf(reason, rlen, "ctl command too long (more than 4096 "
+			 "bytes)");
+		ret = TFS_EINVAL;
+		any = 1;
+		i = len;
 	}
 	while (i < len && !ret) {
 		char line[256];

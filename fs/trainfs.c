@@ -32,6 +32,7 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
@@ -165,6 +166,7 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 	int allow_other;
+	int share_read;              /* others may read what runs hold too */
 	int64_t start_ms;
 
 	pthread_mutex_t lock;        /* protects scratch, waiters, art_reads,
@@ -199,13 +201,20 @@ struct fh {
 	struct buf data;
 	int dirty;
 	int too_big;                /* a write went past the bound: refuse */
-	int created_tpl;            /* template made by create(): undo on error */
 	int fd;                     /* FH_ART: the verified cache file, or -1 */
 	char sha256[65];            /* FH_ART: the cache entry fd pins */
 	int read_once;              /* FH_SNAPSHOT: a read was answered */
 	char name[TFS_NAME_MAX + 1];
 	struct fh *prev, *next;     /* in fs.fhs, under fs.lock */
+	/* FH_CONFIG */
+	struct config_scan scan;    /* where the bytes written so far stand */
+	int refused;                /* a write was refused for its content */
+	int truncated;              /* opened with O_TRUNC: empty is a refusal */
+	/* FH_SCRATCH: a new templates/NAME.json, stored at close as `name` */
+	int tpl_pending;
 };
+
+#define CTL_MAX 4096             /* one ctl write, buffered to a newline */
 
 /* ---- errors ---- */
 
@@ -239,6 +248,46 @@ static int may_modify(fuse_req_t req)
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
 	return !fs.allow_other || ctx->uid == fs.uid || ctx->uid == 0;
+}
+
+/*
+ * With -o allow_other, other users see which experiments and runs exist
+ * and their state (names, status, wait, queue, scheduler, providers); what
+ * a run holds (config.json, status.json, log, metrics, events, artifacts),
+ * the experiment's notes and the templates stay the owner's, unless
+ * -o share_read. 1 for those private inodes.
+ */
+static int ino_private(fuse_ino_t ino)
+{
+	int slot = INO_SLOT(ino);
+
+	switch (INO_KIND(ino)) {
+	case K_FIXED:
+		return ino == INO_EVENTS || ino == INO_TEMPLATES;
+	case K_EXP:
+		return slot != ES_DIR && slot != ES_RUNS;
+	case K_RUN:
+		return slot != RS_DIR && slot != RS_STATUS && slot != RS_WAIT &&
+		       slot != RS_CTL;
+	case K_PROV:
+		return 0;
+	default:
+		return 1;       /* templates, scratch files, artifacts */
+	}
+}
+
+static int others_kept_out(void)
+{
+	return fs.allow_other && !fs.share_read;
+}
+
+/* Whether the caller of req may read ino (or list it, for a directory). */
+static int may_read(fuse_req_t req, fuse_ino_t ino)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return !others_kept_out() || ctx->uid == fs.uid || ctx->uid == 0 ||
+	       !ino_private(ino);
 }
 
 /* ---- change notification ---- */
@@ -385,6 +434,9 @@ static void attr_init(struct stat *st, fuse_ino_t ino, mode_t mode,
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
+	/* the modes say what may_read() enforces */
+	if (others_kept_out() && ino_private(ino))
+		mode &= ~(mode_t)077;
 	st->st_mode = mode;
 	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
 	st->st_uid = fs.uid;
@@ -573,7 +625,8 @@ static int fs_stat(fuse_ino_t ino, struct stat *st, double *timeout)
 			return TFS_OK;
 		}
 		if (slot == RS_WAIT) {
-			int64_t len = run_state_terminal(ri.state) ?
+			int64_t len = run_state_terminal(ri.state) ||
+				      ri.state == RS_CREATED ?
 				(int64_t)strlen(run_state_name(ri.state)) + 1 : 0;
 
 			attr_init(st, ino, S_IFREG | 0444, len, ri.updated_ms);
@@ -751,8 +804,13 @@ static fuse_ino_t fs_resolve(fuse_ino_t parent, const char *name)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_ino_t ino = fs_resolve(parent, name);
+	fuse_ino_t ino;
 
+	if (!may_read(req, parent)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	ino = fs_resolve(parent, name);
 	if (!ino) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -940,6 +998,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
+	if (!may_read(req, ino)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
 	d.buf = malloc(size);
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -999,8 +1061,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	} else if (k == K_EXP && slot == ES_RUNS) {
 		core_run_list(fs.core, id, off > 2 ? off - 3 : 0, run_fill, &d);
 	} else if (k == K_RUN && slot == RS_DIR) {
+		/*
+		 * `wait` blocks by design, so it is not listed: grep -r and
+		 * cp -r walk a run without stopping on it; it opens by name.
+		 */
 		for (i = 1; i < RSLOT_MAX; i++)
-			if (off < i + 2 && dir_add(&d, run_files[i],
+			if (i != RS_WAIT && off < i + 2 &&
+			    dir_add(&d, run_files[i],
 						    INO(K_RUN, id, i),
 						    i == RS_ARTIFACTS ? S_IFDIR :
 						    S_IFREG,
@@ -1073,9 +1140,65 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, fs_resolve(parent, name) ? EEXIST : EPERM);
 }
 
+/*
+ * `rm -rf` of an ended run (or of an experiment of ended runs) unlinks and
+ * rmdirs everything it lists before the rmdir that removes the run. Those
+ * are accepted and do nothing, so that last rmdir is the one that removes:
+ * 1 when ino is such a part (a directory when want_dir). A run that waits
+ * or runs keeps refusing, as its own rmdir does.
+ */
+static int ended_part(fuse_ino_t ino, int want_dir)
+{
+	int k = INO_KIND(ino), slot = INO_SLOT(ino);
+	struct core_exp_info ei;
+	struct core_run_info ri;
+	struct core_art_info ai;
+	int64_t run_id;
+
+	if (k == K_EXP) {
+		if (slot == ES_RUNS)
+			return want_dir && !core_exp_get(fs.core, INO_ID(ino), &ei) &&
+			       ei.nruns == 0;
+		return !want_dir && slot != ES_DIR;
+	}
+	if (k == K_RUN) {
+		if (slot == RS_DIR || (slot == RS_ARTIFACTS) != want_dir)
+			return 0;
+		run_id = INO_ID(ino);
+	} else if (k == K_ART) {
+		if (core_art_get(fs.core, INO_ID(ino), &ai) ||
+		    ai.is_dir != want_dir)
+			return 0;
+		run_id = ai.run_id;
+	} else {
+		return 0;
+	}
+	return !core_run_get(fs.core, run_id, &ri) &&
+	       (ri.state == RS_CREATED || run_state_terminal(ri.state));
+}
+
+static void scratch_free_locked(struct scratch *victim);
+
+/* Drops the scratch files (and aliases) of a run that is gone. */
+static void scratch_drop_run(int64_t run_id)
+{
+	struct scratch *s, *next;
+
+	pthread_mutex_lock(&fs.lock);
+	for (s = fs.scratch; s; s = next) {
+		next = s->next;
+		if (s->parent == INO(K_RUN, run_id, RS_DIR) ||
+		    (s->alias && INO_KIND(s->alias) == K_RUN &&
+		     INO_ID(s->alias) == run_id))
+			scratch_free_locked(s);
+	}
+	pthread_mutex_unlock(&fs.lock);
+}
+
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	int k = INO_KIND(parent), slot = INO_SLOT(parent);
+	int k = INO_KIND(parent), slot = INO_SLOT(parent), r;
+	fuse_ino_t ino;
 
 	if (!may_modify(req)) {
 		fuse_reply_err(req, EACCES);
@@ -1086,11 +1209,16 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (k == K_EXP && slot == ES_RUNS) {
-		fuse_reply_err(req, fs_errno(core_run_remove(fs.core,
-			       INO_ID(parent), name)));
+		ino = fs_resolve(parent, name);
+		r = core_run_remove(fs.core, INO_ID(parent), name);
+		if (!r && ino)
+			scratch_drop_run(INO_ID(ino));
+		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
-	fuse_reply_err(req, fs_resolve(parent, name) ? EPERM : ENOENT);
+	ino = fs_resolve(parent, name);
+	fuse_reply_err(req, !ino ? ENOENT : ended_part(ino, 1) ? 0 :
+		       k == K_EXP && INO_SLOT(ino) == ES_RUNS ? ENOTEMPTY : EPERM);
 }
 
 /* ---- scratch files: editors' temporary files in run and template dirs */
@@ -1224,10 +1352,15 @@ static struct fh *open_write(fuse_ino_t ino, int flags, int *err)
 			*err = EBUSY;
 			return NULL;
 		}
-		return fh_new(FH_CONFIG, ino);
+		h = fh_new(FH_CONFIG, ino);
+		h->truncated = (flags & O_TRUNC) != 0;
+		return h;
 	}
-	if (k == K_RUN && slot == RS_CTL)
-		return fh_new(FH_CTL, ino);
+	if (k == K_RUN && slot == RS_CTL) {
+		h = fh_new(FH_CTL, ino);
+		h->data.max = CTL_MAX;
+		return h;
+	}
 	if (k == K_EXP && (slot == ES_DESCRIPTION || slot == ES_OBJECTIVE)) {
 		h = fh_new(FH_DESC, ino);
 		h->data.max = DESC_MAX;
@@ -1289,6 +1422,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			h->dirty = 0;
 		fi->direct_io = 1;
 		fh_reply_open(req, fi, h);
+		return;
+	}
+	if (!may_read(req, ino)) {
+		fuse_reply_err(req, EACCES);
 		return;
 	}
 	if (k == K_ART) {
@@ -1381,7 +1518,11 @@ static void read_wait(fuse_req_t req, struct fh *h, size_t size, off_t off,
 		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
-	if (run_state_terminal(state)) {
+	/*
+	 * A run not submitted yet may never be: its reader learns that at
+	 * once instead of waiting for a config that failed to go in.
+	 */
+	if (run_state_terminal(state) || state == RS_CREATED) {
 		reply_wait_content(req, state, off, size);
 		return;
 	}
@@ -1714,18 +1855,86 @@ static int buf_write_at(struct buf *b, const char *data, size_t size,
 	return TFS_OK;
 }
 
+/*
+ * A shell ignores close()'s error, so `echo '{...}' > config.json` would
+ * report success for a config that close() refused. As soon as the bytes
+ * written so far form one complete JSON value, they are checked as close()
+ * would check them, and a refusal fails this write() (with its reason in
+ * the run's events). close() still submits, and checks everything again.
+ */
+static int config_write_check(struct fh *h, off_t off)
+{
+	char reason[CONFIG_REASON_MAX];
+	int r;
+
+	if ((size_t)off < h->scan.pos) {
+		/* a rewrite of what was looked at: look again from the start */
+		memset(&h->scan, 0, sizeof(h->scan));
+	}
+	h->refused = 0;
+	if (!config_scan_feed(&h->scan, h->data.p, h->data.len))
+		return TFS_OK;
+	r = core_run_check(fs.core, INO_ID(h->ino), h->data.p, h->data.len,
+			   reason, sizeof(reason));
+	if (r == TFS_EINVAL || r == TFS_EFBIG)
+		h->refused = r;
+	return r;
+}
+
+/* Carries out the whole lines at the head of h's ctl buffer. */
+static int ctl_run_lines(struct fh *h, size_t n)
+{
+	char reason[512];
+	int r;
+
+	r = core_run_ctl(fs.core, INO_ID(h->ino), h->data.p, n, reason,
+			 sizeof(reason));
+	memmove(h->data.p, h->data.p + n, h->data.len - n);
+	h->data.len -= n;
+	h->data.p[h->data.len] = '\0';
+	return r;
+}
+
+/*
+ * ctl takes commands a line at a time, however they are split over
+ * write()s ("can" then "cel\n"): bytes wait in the handle until a newline
+ * (or close) completes them. A line longer than CTL_MAX is refused with an
+ * event.
+ */
+static int ctl_write(struct fh *h, const char *data, size_t size)
+{
+	const char *nl;
+	int r;
+
+	if (size > CTL_MAX - h->data.len) {
+		char note[128];
+
+		buf_reset(&h->data);
+		snprintf(note, sizeof(note), "ctl refused: ctl command too "
+			 "long (more than %d bytes)", CTL_MAX);
+		core_run_note(fs.core, INO_ID(h->ino), note);
+		return TFS_EINVAL;
+	}
+	r = buf_append(&h->data, data, size);
+	if (r)
+		return r;
+	h->dirty = 1;
+	nl = memrchr(h->data.p, '\n', h->data.len);
+	if (!nl)
+		return TFS_OK;
+	return ctl_run_lines(h, (size_t)(nl - h->data.p) + 1);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
-	char reason[512];
 	int r;
 
 	(void)ino;
 	switch (h->kind) {
 	case FH_CTL:
-		r = core_run_ctl(fs.core, INO_ID(h->ino), data, size, reason,
-				 sizeof(reason));
+		r = ctl_write(h, data, size);
 		break;
 	case FH_SCRATCH: {
 		struct scratch *s;
@@ -1736,6 +1945,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		if (s)
 			s->mtime_ms = now_ms();
 		pthread_mutex_unlock(&fs.lock);
+		if (!r)
+			h->dirty = 1;
+		if (r == TFS_EFBIG)
+			h->too_big = 1;
 		break;
 	}
 	case FH_CONFIG:
@@ -1749,6 +1962,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		if (r == TFS_EFBIG && h->kind == FH_CONFIG)
 			core_run_note(fs.core, INO_ID(h->ino),
 				      "config rejected: larger than 1 MiB");
+		if (!r && h->kind == FH_CONFIG) {
+			h->truncated = 0;
+			r = config_write_check(h, off);
+		}
 		break;
 	default:
 		r = TFS_EACCES;
@@ -1760,6 +1977,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		fuse_reply_write(req, size);
 }
 
+static int tpl_scratch_store(struct fh *h);
+static void release_unwritten(struct fh *h);
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
@@ -1769,10 +1989,26 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 	int r = TFS_OK;
 
 	(void)ino;
+	/*
+	 * A shell's `>` opens, dup2()s and closes the first descriptor
+	 * before anything is written, and that close flushes too: with
+	 * nothing written yet a flush only says EINVAL (the shell ignores
+	 * it); the refusal of an empty file is recorded once, at release.
+	 */
+	if (h->kind == FH_SCRATCH && h->tpl_pending) {
+		fuse_reply_err(req, !h->dirty && !h->too_big ? EINVAL :
+			       fs_errno(tpl_scratch_store(h)));
+		return;
+	}
 	if (h->too_big) {
 		/* never submit the first MiB of a larger file */
 		h->dirty = 0;
 		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	if (h->kind == FH_CONFIG && !h->dirty && h->truncated) {
+		/* `cp /dev/null`, `: >`: an empty config is a refusal */
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	if (!h->dirty) {
@@ -1781,9 +2017,17 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 	}
 	switch (h->kind) {
 	case FH_CONFIG:
+		if (h->refused) {
+			/* its reason is in events already, from the write */
+			r = h->refused;
+			break;
+		}
 		r = core_run_submit(fs.core, INO_ID(h->ino), h->data.p ?
 				    h->data.p : "", h->data.len, reason,
 				    sizeof(reason));
+		break;
+	case FH_CTL:
+		r = h->data.len ? ctl_run_lines(h, h->data.len) : TFS_OK;
 		break;
 	case FH_DESC:
 		if (INO_SLOT(h->ino) == ES_OBJECTIVE)
@@ -1799,10 +2043,6 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 	case FH_TPL:
 		r = core_tpl_put(fs.core, h->name, h->data.p ? h->data.p : "",
 				 h->data.len, &id, reason, sizeof(reason));
-		if (r && h->created_tpl) {
-			core_tpl_remove(fs.core, h->name);
-			h->created_tpl = 0;
-		}
 		break;
 	default:
 		break;
@@ -1829,6 +2069,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		}
 	}
 	pthread_mutex_unlock(&fs.lock);
+	release_unwritten(h);
 	fh_free(h);
 	fuse_reply_err(req, 0);
 }
@@ -1848,7 +2089,7 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		return;
 	}
 	if (core_run_state(fs.core, INO_ID(h->ino), &state) ||
-	    run_state_terminal(state)) {
+	    run_state_terminal(state) || state == RS_CREATED) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
 		fuse_reply_poll(req, POLLIN);
@@ -1901,30 +2142,6 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	ino = fs_resolve(parent, name);
-	if (!ino && parent == INO_TEMPLATES) {
-		size_t n = strlen(name);
-		char tn[TFS_NAME_MAX + 8], reason[256];
-		int64_t id;
-
-		if (n > 5 && !strcmp(name + n - 5, ".json") &&
-		    n - 5 <= TFS_NAME_MAX) {
-			memcpy(tn, name, n - 5);
-			tn[n - 5] = '\0';
-			if (name_valid(tn)) {
-				r = core_tpl_put(fs.core, tn, "{}", 2, &id, reason,
-						 sizeof(reason));
-				if (r) {
-					fuse_reply_err(req, fs_errno(r));
-					return;
-				}
-				ino = INO(K_TPL, id, 0);
-				h = open_write(ino, O_TRUNC, &err);
-				if (h)
-					h->created_tpl = 1;
-				goto opened;
-			}
-		}
-	}
 	if (!ino) {
 		if (!scratch_parent_ok(parent)) {
 			fuse_reply_err(req, parent == INO_EXPERIMENTS ||
@@ -1947,10 +2164,23 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	h = open_write(ino, fi->flags | O_TRUNC, &err);
-opened:
 	if (!h) {
 		fuse_reply_err(req, err);
 		return;
+	}
+	if (h->kind == FH_SCRATCH && parent == INO_TEMPLATES) {
+		/*
+		 * A new NAME.json is a scratch file until its close stores it
+		 * as a template: `touch` or a failed write leaves nothing.
+		 */
+		size_t n = strlen(name);
+
+		if (n > 5 && !strcmp(name + n - 5, ".json") &&
+		    n - 5 <= TFS_NAME_MAX) {
+			memcpy(h->name, name, n - 5);
+			h->name[n - 5] = '\0';
+			h->tpl_pending = name_valid(h->name);
+		}
 	}
 	memset(&e, 0, sizeof(e));
 	r = fs_stat(ino, &e.attr, &timeout);
@@ -1996,6 +2226,27 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, fs_errno(core_tpl_remove(fs.core, ti.name)));
 		return;
 	}
+	fuse_reply_err(req, ended_part(ino, 0) ? 0 : EPERM);
+}
+
+/* Links would let a name here mean a file elsewhere: never made. */
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link;
+	(void)parent;
+	core_event(fs.core, "ln -s refused: '%.200s': symbolic links cannot "
+		   "be made in trainfs", name);
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	core_event(fs.core, "ln refused: '%.200s': hard links cannot be made "
+		   "in trainfs", newname);
 	fuse_reply_err(req, EPERM);
 }
 
@@ -2040,6 +2291,105 @@ static void scratch_become(fuse_ino_t ino, fuse_ino_t target)
 	pthread_mutex_unlock(&fs.lock);
 }
 
+/*
+ * Stores a new template written through its scratch file (see op_create):
+ * the file becomes the template, or, when refused, nothing is left of it.
+ * Once per handle.
+ */
+static int tpl_scratch_store(struct fh *h)
+{
+	char reason[CONFIG_REASON_MAX];
+	struct core_tpl_info ti;
+	struct scratch *s;
+	size_t len = 0;
+	int64_t id;
+	char *text;
+	int r;
+
+	h->tpl_pending = 0;
+	text = scratch_take(h->ino, &len);
+	if (!text)
+		return TFS_OK;   /* renamed or removed meanwhile */
+	if (h->too_big) {
+		core_event(fs.core, "template '%s' refused: larger than 1 MiB",
+			   h->name);
+		r = TFS_EFBIG;
+	} else {
+		r = core_tpl_put(fs.core, h->name, text, len, &id, reason,
+				 sizeof(reason));
+	}
+	free(text);
+	if (!r && !core_tpl_lookup(fs.core, h->name, &ti)) {
+		scratch_become(h->ino, INO(K_TPL, ti.id, 0));
+		return TFS_OK;
+	}
+	pthread_mutex_lock(&fs.lock);
+	s = scratch_by_ino(h->ino);
+	if (s)
+		scratch_free_locked(s);
+	pthread_mutex_unlock(&fs.lock);
+	return r ? r : TFS_EIO;
+}
+
+/* The last close of a new template or a config left nothing written. */
+static void release_unwritten(struct fh *h)
+{
+	struct scratch *s;
+
+	if (h->kind == FH_SCRATCH && h->tpl_pending) {
+		core_event(fs.core, "template '%s' refused: nothing was "
+			   "written (a template is made by writing it)",
+			   h->name);
+		pthread_mutex_lock(&fs.lock);
+		s = scratch_by_ino(h->ino);
+		if (s)
+			scratch_free_locked(s);
+		pthread_mutex_unlock(&fs.lock);
+	}
+	if (h->kind == FH_CONFIG && h->truncated)
+		core_run_note(fs.core, INO_ID(h->ino), "config rejected: config "
+			      "is empty (nothing was written)");
+}
+
+/*
+ * A rename to another directory. A run moves to another experiment's runs/
+ * whole (core_run_move()). A scratch file is just bytes: EXDEV lets mv copy
+ * it. Anything else is refused with EPERM, not EXDEV: on EXDEV mv falls
+ * back to copying, which here would make a stray run and half its files.
+ */
+static void rename_across(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname,
+			  unsigned int flags)
+{
+	char reason[CONFIG_REASON_MAX];
+	fuse_ino_t src = fs_resolve(parent, name);
+
+	(void)flags;
+	if (!src) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (INO_KIND(parent) == K_EXP && INO_SLOT(parent) == ES_RUNS &&
+	    INO_KIND(newparent) == K_EXP && INO_SLOT(newparent) == ES_RUNS) {
+		/* an existing run is never replaced, as rename(2) of a
+		 * non-empty directory is not */
+		fuse_reply_err(req, fs_resolve(newparent, newname) ? EEXIST :
+			       fs_errno(core_run_move(fs.core, INO_ID(parent),
+						      name, INO_ID(newparent),
+						      newname, reason,
+						      sizeof(reason))));
+		return;
+	}
+	if (INO_KIND(src) == K_SCRATCH && scratch_parent_ok(newparent)) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	core_event(fs.core, "rename refused: '%.200s' cannot move to another "
+		   "directory (only a run moves, between experiments' runs/)",
+		   name);
+	fuse_reply_err(req, EPERM);
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
@@ -2057,7 +2407,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (parent != newparent) {
-		fuse_reply_err(req, EXDEV);
+		rename_across(req, parent, name, newparent, newname, flags);
 		return;
 	}
 	src = fs_resolve(parent, name);
@@ -2209,6 +2559,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				h->data.p[h->data.len] = '\0';
 			}
 			h->dirty = 1;
+			if (h->kind == FH_CONFIG) {
+				memset(&h->scan, 0, sizeof(h->scan));
+				h->refused = 0;
+			}
 		} else if (k == K_RUN && slot == RS_CONFIG) {
 			struct core_run_info ri;
 
@@ -2264,6 +2618,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	ino = alias_of(ino);
+	if (!may_read(req, ino)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
 	if (INO_KIND(ino) != K_ART || core_art_get(fs.core, INO_ID(ino), &ai) ||
 	    ai.is_dir) {
 		fuse_reply_err(req, ENODATA);
@@ -2288,8 +2646,10 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct core_art_info ai;
 
 	ino = alias_of(ino);
-	if (INO_KIND(ino) != K_ART || core_art_get(fs.core, INO_ID(ino), &ai) ||
-	    ai.is_dir)
+	if (!may_read(req, ino))
+		fuse_reply_err(req, EACCES);
+	else if (INO_KIND(ino) != K_ART ||
+		 core_art_get(fs.core, INO_ID(ino), &ai) || ai.is_dir)
 		reply_xattr(req, "", 0, size);
 	else
 		reply_xattr(req, names, sizeof(names), size);
@@ -2339,6 +2699,8 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.rmdir = op_rmdir,
 	.create = op_create,
 	.unlink = op_unlink,
+	.symlink = op_symlink,
+	.link = op_link,
 	.rename = op_rename,
 	.open = op_open,
 	.read = op_read,
@@ -2358,10 +2720,14 @@ struct options {
 	char *state;
 	char *config;
 	char *cache_size;
-	int poll_ms;
+	int poll_ms;                /* POLL_MS_UNSET unless given */
+	int nonempty;
+	int share_read;
 	int show_help;
 	int show_version;
 };
+
+#define POLL_MS_UNSET INT_MIN
 
 #define OPT(t, p) { t, offsetof(struct options, p), 1 }
 static const struct fuse_opt opt_spec[] = {
@@ -2371,6 +2737,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("--config %s", config),
 	OPT("poll_ms=%d", poll_ms),
 	OPT("cache_size=%s", cache_size),
+	OPT("nonempty", nonempty),
+	OPT("share_read", share_read),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -2412,7 +2780,10 @@ static void usage(const char *prog)
 	       "$XDG_CONFIG_HOME/trainfs/config.json)\n"
 	       "    -o poll_ms=N      provider poll period in ms (default 500)\n"
 	       "    -o cache_size=N   artifact cache cap, e.g. 20G (default 10G)\n"
-	       "    -o allow_other    let other users read the mount\n"
+	       "    -o allow_other    let other users see runs and their state\n"
+	       "    -o share_read     ... and read what runs hold (logs, "
+	       "configs, artifacts)\n"
+	       "    -o nonempty       mount over a directory that has files\n"
 	       "    -f                stay in the foreground\n"
 	       "    -d                debug output (implies -f)\n\n", prog);
 }
@@ -2524,6 +2895,48 @@ static int clean_stale_mount(const char *mnt)
 }
 
 /*
+ * A mount point that is a file mounts broken, and one with files in it
+ * hides them without a word: both are refused with the reason, the second
+ * unless -o nonempty (sshfs's word). Returns 0 or -1 after printing.
+ */
+static int mountpoint_check(const char *path, int nonempty)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int files = 0;
+
+	if (stat(path, &st) < 0) {
+		/* a mount left by a crash is for the mount code to handle */
+		if (errno == ENOTCONN)
+			return 0;
+		fprintf(stderr, "trainfs: cannot use mountpoint '%s': %s\n",
+			path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "trainfs: mountpoint '%s' is not a directory\n",
+			path);
+		return -1;
+	}
+	if (nonempty)
+		return 0;
+	d = opendir(path);
+	if (!d)
+		return 0;       /* mount(2) says why, if it fails */
+	while (!files && (de = readdir(d)))
+		files = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	if (files) {
+		fprintf(stderr, "trainfs: mountpoint '%s' is not empty: the "
+			"mount would hide its files; add -o nonempty to mount "
+			"anyway\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The end of the daemon, once the session loop has returned (SIGTERM, or
  * an unmount): parked requests are answered while the session can still
  * carry the answers (core_stop answers artifact reads, then `wait` reads
@@ -2575,7 +2988,7 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts cmd;
-	struct options opts = { 0 };
+	struct options opts = { .poll_ms = POLL_MS_UNSET };
 	struct core_opts co = { 0 };
 	char err[512];
 	struct core *core;
@@ -2607,6 +3020,22 @@ int main(int argc, char *argv[])
 	if (cmd.debug)
 		log_set_level(LOG_DEBUG);
 	fuse_set_log_func(fs_log);
+	if (opts.poll_ms != POLL_MS_UNSET &&
+	    (opts.poll_ms < 10 || opts.poll_ms > 600000)) {
+		fprintf(stderr, "trainfs: poll_ms must be an integer from 10 to "
+			"600000 (milliseconds), not %d\n", opts.poll_ms);
+		goto out_args;
+	}
+	/* a config named on the command line must be there; only the
+	 * default one may be missing (then the embedded default holds) */
+	if (opts.config && access(opts.config, R_OK) < 0) {
+		fprintf(stderr, "trainfs: cannot read config '%s': %s\n",
+			opts.config, strerror(errno));
+		goto out_args;
+	}
+	if (mountpoint_check(cmd.mountpoint, opts.nonempty))
+		goto out_args;
+	fs.share_read = opts.share_read;
 	if (!opts.state)
 		opts.state = default_dir("XDG_STATE_HOME", ".local/state", "");
 	if (!opts.config)
@@ -2628,7 +3057,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 	co.state_dir = opts.state;
 	co.config_file = opts.config;
-	co.poll_ms = opts.poll_ms;
+	co.poll_ms = opts.poll_ms == POLL_MS_UNSET ? 0 : opts.poll_ms;
 	if (opts.cache_size) {
 		char *end;
 		double v = strtod(opts.cache_size, &end);

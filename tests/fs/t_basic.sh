@@ -19,7 +19,7 @@ check_eq "description read" "digits, small MLP" "$(cat "$MNT/experiments/mnist/d
 check "mkdir run" mkdir "$MNT/experiments/mnist/runs/lr-01"
 R=$MNT/experiments/mnist/runs/lr-01
 check_eq "new run is created" "created" "$(cat "$R/status")"
-check_eq "run dir lists its files" "artifacts config.json ctl downloads events log metrics metrics.jsonl status status.json wait" \
+check_eq "run dir lists its files (wait opens by name)" "artifacts config.json ctl downloads events log metrics metrics.jsonl status status.json" \
 	"$(ls "$R" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "mkdir of an existing run" "1" "$(mkdir "$R" 2>/dev/null; echo $?)"
 
@@ -109,7 +109,9 @@ check_eq "rmdir experiment with active run: ENOTEMPTY" "Directory not empty" \
 	"$(rmdir "$MNT/experiments/busy" 2>&1 | sed 's/.*: //')"
 echo cancel > "$R4/ctl"
 check_eq "cancelled run stops" "stopped" "$(cat "$R4/wait")"
-check "rmdir experiment once nothing runs" rmdir "$MNT/experiments/busy"
+check_eq "rmdir of an experiment with ended runs: ENOTEMPTY" "Directory not empty" \
+	"$(rmdir "$MNT/experiments/busy" 2>&1 | sed 's/.*: //')"
+check "rm -rf removes it once nothing runs" rm -rf "$MNT/experiments/busy"
 check "experiment gone" test ! -e "$MNT/experiments/busy"
 
 finish
