@@ -1168,6 +1168,117 @@ static void test_restart(void)
 	CHECK(wait_end(ok) == RS_COMPLETED);
 }
 
+/* 1 when the queue lists a, b and c in this order. */
+static int queue_order(const char *a, const char *b, const char *c)
+{
+	char *t = queue_text(), *pa = strstr(t, a), *pb = strstr(t, b),
+	     *pc = strstr(t, c);
+	int ok = pa && pb && pc && pa < pb && pb < pc;
+
+	free(t);
+	return ok;
+}
+
+/* The queue's order and a pause not yet carried out survive a restart. */
+static void test_restart_order_pending(void)
+{
+	int64_t exp = exp_id("order");
+	int64_t q1 = mkrun(exp, "q1"), q2 = mkrun(exp, "q2"),
+		q3 = mkrun(exp, "q3"), job;
+	static const char held[] = "{\"provider\": \"hold\", "
+				   "\"command\": [\"true\"]}";
+	struct core_opts o = { .state_dir = state_dir,
+			       .config_file = conf_path };
+	char reason[512], err[512];
+	struct core *idle;
+
+	/* submitted in an order other than their ids' */
+	CHECK(submit(q3, held, NULL, 0) == TFS_OK);
+	CHECK(submit(q1, held, NULL, 0) == TFS_OK);
+	CHECK(submit(q2, held, NULL, 0) == TFS_OK);
+	track(q1);
+	track(q2);
+	track(q3);
+	job = start_sh(exp, "job", "local", "sleep 30", NULL);
+	CHECK(wait_state(job, RS_RUNNING));
+
+	core_close(core);
+	/* a pause accepted by a daemon that stops before it is carried out */
+	idle = core_open(&o, err, sizeof(err));
+	CHECK(idle != NULL);
+	if (idle) {
+		CHECK(core_run_ctl(idle, job, "pause", 5, reason,
+				   sizeof(reason)) == TFS_OK);
+		core_close(idle);
+	}
+	core = open_core();
+	CHECK(core != NULL);
+	if (!core)
+		return;
+	CHECK(queue_order("order/q3 ", "order/q1 ", "order/q2 "));
+	CHECK(wait_state(job, RS_PAUSED));
+	CHECK(ctl(job, "resume", NULL, 0) == TFS_OK);
+	CHECK(wait_state(job, RS_RUNNING));
+	CHECK(ctl(job, "cancel", NULL, 0) == TFS_OK);
+	CHECK(wait_end(job) == RS_STOPPED);
+	/* a retry goes to the back, and stays there across a restart */
+	CHECK(ctl(q3, "cancel", NULL, 0) == TFS_OK);
+	CHECK(ctl(q3, "retry", NULL, 0) == TFS_OK);
+	core_close(core);
+	core = open_core();
+	CHECK(core != NULL);
+	if (!core)
+		return;
+	CHECK(queue_order("order/q1 ", "order/q2 ", "order/q3 "));
+	CHECK(ctl(q1, "cancel", NULL, 0) == TFS_OK);
+	CHECK(ctl(q2, "cancel", NULL, 0) == TFS_OK);
+	CHECK(ctl(q3, "cancel", NULL, 0) == TFS_OK);
+}
+
+/*
+ * A run that a queued run depends on cannot be removed, renamed or moved
+ * (nor its experiment renamed when named as "exp/run"): the dependent
+ * would wait forever for a name that is gone.
+ */
+static void test_dependents_hold(void)
+{
+	int64_t exp = exp_id("holds"), other = exp_id("holds2");
+	int64_t up = start(exp, "up", "{\"command\": [\"true\"]}"), down,
+		cross;
+	char reason[512] = "";
+	struct core_run_info ri;
+
+	CHECK(wait_end(up) == RS_COMPLETED);
+	down = start(exp, "down", "{\"provider\": \"hold\", "
+		     "\"command\": [\"true\"], \"depends_on\": [\"up\"]}");
+	CHECK(state_of(down) == RS_QUEUED);
+	CHECK(core_run_remove(core, exp, "up") == TFS_EBUSY);
+	CHECK(core_run_rename(core, exp, "up", "up2", reason,
+			      sizeof(reason)) == TFS_EBUSY);
+	CHECK(strstr(reason, "queued run 'holds/down' depends on it") != NULL);
+	CHECK(core_run_move(core, exp, "up", other, "up", reason,
+			    sizeof(reason)) == TFS_EBUSY);
+	CHECK(has(up, RF_EVENTS, "rmdir refused: cannot remove run 'holds/up'"));
+	/* the experiment's name only matters to "exp/run" */
+	CHECK(core_exp_rename(core, "holds", "holds-r") == TFS_OK);
+	CHECK(core_exp_rename(core, "holds-r", "holds") == TFS_OK);
+	cross = start(other, "cross", "{\"provider\": \"hold\", "
+		      "\"command\": [\"true\"], "
+		      "\"depends_on\": [\"holds/up\"]}");
+	CHECK(core_exp_rename(core, "holds", "holds-r") == TFS_EBUSY);
+	CHECK(ctl(down, "cancel", NULL, 0) == TFS_OK);
+	CHECK(ctl(cross, "cancel", NULL, 0) == TFS_OK);
+	/* a retry of a run whose dependency is gone is refused */
+	CHECK(core_run_move(core, exp, "up", other, "moved", reason,
+			    sizeof(reason)) == TFS_OK);
+	CHECK(core_run_lookup(core, other, "moved", &ri) == TFS_OK &&
+	      ri.id == up && ri.state == RS_COMPLETED);
+	CHECK(has(up, RF_EVENTS, "moved from 'holds/up' to 'holds2/moved'"));
+	CHECK(ctl(down, "retry", reason, sizeof(reason)) == TFS_EINVAL);
+	CHECK(strstr(reason, "unknown run 'up'") != NULL);
+	CHECK(state_of(down) == RS_STOPPED);
+}
+
 /* Ends every run still going, so that no job outlives the test. */
 static void cleanup(void)
 {
@@ -1248,7 +1359,9 @@ int main(void)
 		test_retry_waits();
 		test_depends();
 		test_exp_remove();
+		test_dependents_hold();
 		test_restart();
+		test_restart_order_pending();
 	}
 	cleanup();
 	core_close(core);

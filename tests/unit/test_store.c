@@ -450,6 +450,46 @@ static void test_events_metrics(struct store *s)
 	buf_release(&b);
 }
 
+/* A flood of events keeps the newest and says how many went. */
+static void test_events_cap(struct store *s)
+{
+	struct buf b = BUF_INIT(0);
+	int64_t run = 515151;
+	char text[32], *last;
+	int i, lines = 0, added = 0;
+	size_t j;
+
+	for (i = 0; i < 1200; i++) {
+		snprintf(text, sizeof(text), "refusal %d", i);
+		added += store_event_add(s, run, 1700000000000LL + i, text) ==
+			 TFS_OK;
+	}
+	CHECK(added == 1200);
+	CHECK(store_events_format(s, run, &b) == TFS_OK);
+	for (j = 0; j < b.len; j++)
+		lines += b.p[j] == '\n';
+	CHECK(lines > STORE_EVENTS_KEEP &&
+	      lines <= STORE_EVENTS_KEEP + STORE_EVENTS_SLACK + 1);
+	CHECK(b.p && strstr(b.p, " earlier lines dropped\n") &&
+	      strstr(b.p, " earlier lines dropped\n") < strstr(b.p, "refusal"));
+	/* the newest stay, in order */
+	last = b.p ? strstr(b.p, "refusal 1199\n") : NULL;
+	CHECK(last && last + strlen("refusal 1199\n") == b.p + b.len);
+	CHECK(!strstr(b.p ? b.p : "", "refusal 0\n"));
+	buf_reset(&b);
+	/* inside a transaction that rolls back, nothing stays */
+	CHECK(store_begin(s, 0) == TFS_OK);
+	CHECK(store_event_add(s, run + 1, 1, "rolled back") == TFS_OK);
+	store_rollback(s);
+	CHECK(store_events_format(s, run + 1, &b) == TFS_OK && b.len == 0);
+	/* a removed run's count goes with it */
+	CHECK(store_run_delete(s, run) == TFS_OK);
+	CHECK(store_event_add(s, run, 1, "fresh") == TFS_OK);
+	CHECK(store_events_format(s, run, &b) == TFS_OK);
+	CHECK_STR(b.p, "1970-01-01T00:00:00.001Z fresh\n");
+	buf_release(&b);
+}
+
 /* ---- experiment delete cascades ---- */
 
 static void test_exp_delete(struct store *s)
@@ -717,6 +757,7 @@ int main(void)
 		test_experiments(s);
 		test_runs(s);
 		test_events_metrics(s);
+		test_events_cap(s);
 		test_exp_delete(s);
 		test_templates(s);
 		s = test_transactions(s);
