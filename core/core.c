@@ -716,6 +716,12 @@ struct core *core_open(const struct core_opts *opts, char *err,
 			 path, strerror(errno));
 		goto fail;
 	}
+	/* said plainly here, rather than as SQLite's "unable to open" */
+	if (access(c->state_dir, W_OK) < 0) {
+		snprintf(err, errlen, "cannot write state directory '%s': %s",
+			 c->state_dir, strerror(errno));
+		goto fail;
+	}
 	if (daemon_config(c, opts->config_file, err, errlen))
 		goto fail;
 	if (opts->poll_ms > 0)

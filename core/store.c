@@ -120,6 +120,8 @@ static const char *const stmt_sql[ST_MAX] = {
 struct store {
 	pthread_mutex_t lock;   /* recursive; held from begin to commit */
 	int durable;            /* the open transaction is durable */
+	int in_tx;              /* between store_begin() and its end */
+	int tx_err;             /* first failure inside it: it cannot commit */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_MAX];
 };
@@ -221,10 +223,22 @@ static int store_err(struct store *s)
 	return TFS_EIO;
 }
 
+/*
+ * Remembers the first failure inside a transaction: SQLite may already
+ * have rolled it back (a full disk does), and what follows must not commit
+ * half of it, nor hide why.
+ */
+static int store_tx_fail(struct store *s, int r)
+{
+	if (s->in_tx && !s->tx_err)
+		s->tx_err = r;
+	return r;
+}
+
 static int store_fail(struct store *s, const char *what)
 {
 	log_msg(LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(s->db));
-	return store_err(s);
+	return store_tx_fail(s, store_err(s));
 }
 
 static int store_exec(struct store *s, const char *sql)
@@ -234,7 +248,7 @@ static int store_exec(struct store *s, const char *sql)
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_msg(LOG_ERR, "store: '%.60s': %s", sql, msg ? msg : "?");
 		sqlite3_free(msg);
-		return store_err(s);
+		return store_tx_fail(s, store_err(s));
 	}
 	return TFS_OK;
 }
@@ -347,17 +361,21 @@ int store_begin(struct store *s, int durable)
 		return r;
 	}
 	s->durable = durable;
+	s->tx_err = TFS_OK;
 	if ((r = store_exec(s, "BEGIN"))) {
 		if (durable)
 			store_exec(s, "PRAGMA synchronous = NORMAL");
 		pthread_mutex_unlock(&s->lock);
 		return r;
 	}
+	s->in_tx = 1;
 	return TFS_OK;
 }
 
 static void store_end(struct store *s)
 {
+	s->in_tx = 0;
+	s->tx_err = TFS_OK;
 	if (s->durable)
 		store_exec(s, "PRAGMA synchronous = NORMAL");
 	s->durable = 0;
@@ -366,7 +384,7 @@ static void store_end(struct store *s)
 
 int store_commit(struct store *s)
 {
-	int r = store_exec(s, "COMMIT");
+	int r = s->tx_err ? s->tx_err : store_exec(s, "COMMIT");
 
 	/* the reason of the COMMIT, not of the ROLLBACK after it */
 	if (r && !sqlite3_get_autocommit(s->db))
@@ -386,8 +404,15 @@ void store_rollback(struct store *s)
 /* Runs a prepared statement that returns no rows, under the lock. */
 static int store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
-	int r = TFS_OK;
+	int rc, r = TFS_OK;
+
+	/* a failed transaction takes no more writes: they would commit alone */
+	if (s->in_tx && s->tx_err) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return s->tx_err;
+	}
+	rc = sqlite3_step(st);
 
 	if (rc == SQLITE_CONSTRAINT)
 		r = TFS_EEXIST;
@@ -817,10 +842,12 @@ int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
 {
 	sqlite3_stmt *st = s->st[ST_EVENT_ADD], *ct = s->st[ST_EVENT_COUNT];
 	int64_t n = 0;
-	int r, rc;
+	int r, rc, outer;
 
 	pthread_mutex_lock(&s->lock);
-	r = store_exec(s, "SAVEPOINT event_add");
+	outer = !sqlite3_get_autocommit(s->db);
+	r = s->in_tx && s->tx_err ? s->tx_err :
+	    store_exec(s, "SAVEPOINT event_add");
 	if (r)
 		goto out;
 	sqlite3_bind_int64(st, 1, run_id);
@@ -849,12 +876,11 @@ int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
 			r = store_step_done(s, st, "count dropped events");
 		}
 	}
-	if (r) {
-		store_exec(s, "ROLLBACK TO event_add");
-		store_exec(s, "RELEASE event_add");
-	} else {
+	if (!r)
 		r = store_exec(s, "RELEASE event_add");
-	}
+	/* alone, the savepoint is the transaction: a failed one must end */
+	if (r && !sqlite3_get_autocommit(s->db))
+		store_exec(s, outer ? "ROLLBACK TO event_add" : "ROLLBACK");
 out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
