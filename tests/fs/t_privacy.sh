@@ -30,5 +30,32 @@ check_eq "with allow_other, others can read" "completed" "$(as_nobody cat "$R/st
 check "with allow_other, others cannot mkdir" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups mkdir '$MNT/experiments/theirs' 2>/dev/null"
 check "with allow_other, others cannot cancel" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c 'echo cancel > $R/ctl' 2>/dev/null"
 check "nothing was created by them" test ! -e "$MNT/experiments/theirs"
+# what a run holds stays private: others see names and state only
+T=$MNT/templates
+printf '{"command": ["true"]}' > "$T/mine.json"
+for f in config.json log events metrics metrics.jsonl status.json downloads; do
+	check "with allow_other, others cannot read $f" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups cat '$R/$f' >/dev/null 2>&1"
+done
+check "others cannot list artifacts" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups ls '$R/artifacts' >/dev/null 2>&1"
+check "others cannot list templates" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups ls '$T' >/dev/null 2>&1"
+check "others cannot read a template" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups cat '$T/mine.json' >/dev/null 2>&1"
+check "others cannot read the mount's events" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups cat '$MNT/events' >/dev/null 2>&1"
+check "others cannot grep the log" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups grep -q hello '$R/log' 2>/dev/null"
+check_eq "others see the run's name" "r" "$(as_nobody ls "$MNT/experiments/priv/runs")"
+check_eq "others see its wait" "completed" "$(as_nobody cat "$R/wait")"
+check_eq "the modes say so: config.json" "400" "$(stat -c %a "$R/config.json")"
+check_eq "the modes say so: log" "400" "$(stat -c %a "$R/log")"
+check_eq "the modes say so: artifacts" "500" "$(stat -c %a "$R/artifacts")"
+check_eq "the modes say so: templates" "700" "$(stat -c %a "$T")"
+check_eq "status stays world-readable" "444" "$(stat -c %a "$R/status")"
+check_eq "the owner still reads everything" "hello" "$(cat "$R/log")"
+stop_daemon
+
+# -o share_read: others may read what runs hold, never change it
+start_daemon -o allow_other,share_read || exit 1
+check_eq "with share_read, others read the log" "hello" "$(as_nobody cat "$R/log")"
+check "with share_read, others read config.json" sh -c "setpriv --reuid=nobody --regid=nogroup --clear-groups cat '$R/config.json' | grep -q hello"
+check "with share_read, others still cannot cancel" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c 'echo retry > $R/ctl' 2>/dev/null"
+check_eq "with share_read, modes as before" "444" "$(stat -c %a "$R/log")"
 
 finish
