@@ -215,9 +215,17 @@ void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
 	va_end(ap);
 	event_clean(&b);
 	r->events_ms = now_ms();
-	if (store_event_add(c->store, r->id, r->events_ms, b.p ? b.p : ""))
+	/* what a full disk kept out goes in first, with its own time */
+	if (r->lost_event && !store_event_add(c->store, r->id, r->lost_ms,
+					      r->lost_event))
+		r->lost_event = (free(r->lost_event), NULL);
+	if (store_event_add(c->store, r->id, r->events_ms, b.p ? b.p : "")) {
 		log_msg(LOG_ERR, "cannot record event of '%s/%s'",
 			r->exp->name, r->name);
+		free(r->lost_event);
+		r->lost_event = buf_detach(&b, NULL);
+		r->lost_ms = r->events_ms;
+	}
 	buf_release(&b);
 	core_notify(c, r->id, CORE_CH_EVENTS);
 }
@@ -769,6 +777,7 @@ int core_start(struct core *c)
 static void run_free(struct run *r)
 {
 	run_take_notify(r, NULL);
+	free(r->lost_event);
 	free(r->name);
 	free(r->provider);
 	free(r->job_id);
@@ -1824,6 +1833,8 @@ int core_run_submit(struct core *c, int64_t run_id, const char *text,
 		}
 	}
 	if (ret) {
+		/* what the failed transaction said never happened */
+		r->lost_event = (free(r->lost_event), NULL);
 		snprintf(reason, rlen, "cannot record the submission: %s%s",
 			 tfs_strerror(ret), ret == TFS_ENOSPC || ret == TFS_EROFS ?
 			 "; nothing was submitted, write config.json again "

@@ -104,6 +104,9 @@ struct run {
 	int arts_loaded;
 	struct run *lprev, *lnext;  /* in c->queued or c->active */
 	int list;                   /* which list: LIST_* */
+	char *lost_event;           /* the last event the store refused (a
+				       full disk), written with the next */
+	int64_t lost_ms;
 };
 
 enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_TIMEOUT = 2 };

@@ -47,6 +47,8 @@ check_eq "... and is still created" "created" "$(cat "$R/status")"
 check_contains "... the log says why" "cannot record the submission: no space left in the state directory" "$WORK/daemon.log"
 check "the same config goes in now" cp "$WORK/big.json" "$R/config.json"
 check_eq "... and runs once" "completed" "$(timeout 20 cat "$R/wait")"
+check_contains "... its events now say why the first try failed" \
+	"config not submitted: cannot record the submission: no space left" "$R/events"
 check "... its job ran" test -e "$WORK/marks/r1"
 
 # after a restart everything is as the writers were told
