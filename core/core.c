@@ -330,8 +330,10 @@ static void run_state_apply_locked(struct core *c, struct run *r, int state,
 	r->updated_ms = now;
 	if (state == RS_RUNNING && !r->started_ms)
 		r->started_ms = now;
-	if (run_state_terminal(state))
+	if (run_state_terminal(state)) {
 		r->ended_ms = now;
+		r->pending_signal = 0;  /* no job left to pause or resume */
+	}
 	if (old != state)
 		run_notify_locked(c, r, old);
 	run_relist_locked(c, r);

@@ -566,6 +566,10 @@ static void test_invalid_configs(void)
 		  TFS_EINVAL, "cannot depend on itself" },
 		{ "{\"command\": [\"true\"], \"template\": \"absent\"}",
 		  TFS_EINVAL, "template 'absent' not found" },
+		{ "{\"command\": [\"true\"], \"workdir\": \"/no/such\"}",
+		  TFS_EINVAL, "'workdir': cannot use '/no/such': No such file" },
+		{ "{\"command\": [\"true\"], \"workdir\": \"/dev/null\"}",
+		  TFS_EINVAL, "'workdir': '/dev/null' is not a directory" },
 	};
 	int64_t exp = exp_id("exp1");
 	int64_t id = mkrun(exp, "cfg");
@@ -596,6 +600,17 @@ static void test_invalid_configs(void)
 	free(big);
 	big = rf(id, RF_CONFIG);
 	CHECK_STR(big, "");             /* nothing stored */
+	free(big);
+
+	/* a check says what a submit would, and submits nothing */
+	CHECK(core_run_check(core, id, "{\"comand\": 1}", 13, reason,
+			     sizeof(reason)) == TFS_EINVAL);
+	CHECK(strstr(reason, "unknown key 'comand'") != NULL);
+	CHECK(core_run_check(core, id, "{\"command\": [\"true\"]}", 21,
+			     reason, sizeof(reason)) == TFS_OK);
+	CHECK(state_of(id) == RS_CREATED);
+	big = rf(id, RF_CONFIG);
+	CHECK_STR(big, "");
 	free(big);
 
 	/* after all that, a good config still goes through */
