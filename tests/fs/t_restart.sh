@@ -17,6 +17,12 @@ job b 5 | { read -r argv; cmd_config "$argv"; } > "$B/config.json"
 wait_state "$A" running && wait_state "$B" running
 job c 0 | { read -r argv; cmd_config "$argv"; } > "$C/config.json"
 check_eq "third run waits in the queue" "queued" "$(cat "$C/status")"
+# two more, submitted in the opposite order of their creation (and ids)
+D=$(new_run rs d); F=$(new_run rs f)
+cmd_config '["true"]' > "$F/config.json"
+cmd_config '["true"]' > "$D/config.json"
+queue_order() { grep -o 'rs/[df]' "$MNT/queue" | tr '\n' ' ' | sed 's/ $//'; }
+check_eq "the queue in submission order" "rs/f rs/d" "$(queue_order)"
 check "metrics before the crash" wait_grep "$A/metrics" "^loss 0.5" 10
 APID=$(cat "$WORK/a.pid")
 
@@ -28,8 +34,9 @@ i=0; while kill -0 "$(cat "$WORK/b.pid")" 2>/dev/null && [ $i -lt 100 ]; do slee
 
 start_daemon || exit 1
 check_eq "experiments are back" "default rs" "$(ls "$MNT/experiments" | tr '\n' ' ' | sed 's/ $//')"
-check_eq "runs are back" "a b c" "$(ls "$MNT/experiments/rs/runs" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "runs are back" "a b c d f" "$(ls "$MNT/experiments/rs/runs" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "job a is re-attached, still running" "running" "$(cat "$A/status")"
+check_eq "after a restart the queue keeps submission order" "rs/f rs/d" "$(queue_order)"
 check "job a process never interrupted" kill -0 "$APID"
 check_eq "job b ended meanwhile: its true exit code" "failed" "$(cat "$B/wait")"
 check_contains "b's exit code" '"exit_code":	5' "$B/status.json"
