@@ -168,6 +168,7 @@ static void run_to_store(const struct run *r, struct store_run *sr)
 	sr->created_ms = r->created_ms;
 	sr->submitted_ms = r->submitted_ms;
 	sr->started_ms = r->started_ms;
+	sr->attempt_started_ms = r->attempt_started_ms;
 	sr->ended_ms = r->ended_ms;
 	sr->updated_ms = r->updated_ms;
 	sr->retry_at_ms = r->retry_at_ms;
@@ -330,6 +331,8 @@ static void run_state_apply_locked(struct core *c, struct run *r, int state,
 	r->updated_ms = now;
 	if (state == RS_RUNNING && !r->started_ms)
 		r->started_ms = now;
+	if (state == RS_RUNNING && !r->attempt_started_ms)
+		r->attempt_started_ms = now;
 	if (run_state_terminal(state)) {
 		r->ended_ms = now;
 		r->pending_signal = 0;  /* no job left to pause or resume */
@@ -356,6 +359,9 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 {
 	int old = r->state;
 
+	if (run_state_terminal(state) &&
+	    poller_end_hold_locked(c, r, state, reason))
+		return;
 	if (old != state)
 		run_state_event_locked(c, r, old, state, reason);
 	run_state_apply_locked(c, r, state, reason);
@@ -498,6 +504,7 @@ static int load_run_cb(void *arg, const struct store_run *sr)
 	r->created_ms = sr->created_ms;
 	r->submitted_ms = sr->submitted_ms;
 	r->started_ms = sr->started_ms;
+	r->attempt_started_ms = sr->attempt_started_ms;
 	r->ended_ms = sr->ended_ms;
 	r->updated_ms = sr->updated_ms;
 	r->retry_at_ms = sr->retry_at_ms;
@@ -784,6 +791,7 @@ static void run_free(struct run *r)
 	free(r->provider);
 	free(r->job_id);
 	free(r->reason);
+	free(r->end_reason);
 	free(r->kind);
 	if (r->cfg) {
 		config_release(r->cfg);
@@ -2289,6 +2297,32 @@ int core_run_read(struct core *c, int64_t run_id, enum run_file f,
 		break;
 	}
 	return ret;
+}
+
+/* Whether run_id exists (metrics.jsonl is read from the store alone). */
+static int run_exists(struct core *c, int64_t run_id)
+{
+	int ok;
+
+	pthread_mutex_lock(&c->lock);
+	ok = hmap_iget(&c->run_by_id, run_id) != NULL;
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+int core_run_metrics_size(struct core *c, int64_t run_id, int64_t *size)
+{
+	if (!run_exists(c, run_id))
+		return TFS_ENOENT;
+	return store_metrics_history_size(c->store, run_id, size);
+}
+
+int core_run_metrics_read(struct core *c, int64_t run_id, int64_t off,
+			  size_t size, struct buf *out)
+{
+	if (!run_exists(c, run_id))
+		return TFS_ENOENT;
+	return store_metrics_history_read(c->store, run_id, off, size, out);
 }
 
 static int run_log_path(struct core *c, int64_t run_id, char *out,

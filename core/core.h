@@ -192,6 +192,13 @@ int core_run_ctl(struct core *c, int64_t run_id, const char *text,
 /* Appends the content of a generated file to out. */
 int core_run_read(struct core *c, int64_t run_id, enum run_file f,
 		  struct buf *out);
+/*
+ * metrics.jsonl without rendering it whole: its size (kept as points are
+ * added), and up to size bytes of it from off, appended to out.
+ */
+int core_run_metrics_size(struct core *c, int64_t run_id, int64_t *size);
+int core_run_metrics_read(struct core *c, int64_t run_id, int64_t off,
+			  size_t size, struct buf *out);
 /* The log: its size and mtime, and a read at an offset. */
 int core_run_log_stat(struct core *c, int64_t run_id, int64_t *size,
 		      int64_t *mtime_ms);

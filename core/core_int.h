@@ -82,6 +82,7 @@ struct run {
 	char *reason;
 	char *kind;
 	int64_t created_ms, submitted_ms, started_ms, ended_ms, updated_ms;
+	int64_t attempt_started_ms; /* the current attempt ran; 0: not yet */
 	int64_t retry_at_ms;
 	int cancel_requested;       /* CANCEL_* */
 	int64_t log_offset, mfile_offset, step_counter;
@@ -107,6 +108,18 @@ struct run {
 	char *lost_event;           /* the last event the store refused (a
 				       full disk), written with the next */
 	int64_t lost_ms;
+	/*
+	 * The job ended but its outputs are still being collected (the last
+	 * log and metrics bytes scanned, the manifest stored): the run keeps
+	 * its active state until then, and end_state is what it turns into.
+	 */
+	int ending;
+	int end_state;
+	char *end_reason;
+	int64_t end_since_ms;       /* monotonic, when the job was seen ended */
+	int scanned_attempt;        /* attempt whose log was read to its end
+				       after its job ended */
+	int collected_attempt;      /* attempt whose outputs were collected */
 };
 
 enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_TIMEOUT = 2 };
@@ -246,6 +259,14 @@ void art_summary_locked(struct core *c, struct run *r, int64_t *count,
 
 /* poller.c */
 struct run *dep_find(struct core *c, struct run *r, const char *d);
+/*
+ * Called by run_set_state_locked() before r turns final: returns 1 when the
+ * change is held back, r staying active ("collecting outputs") until its
+ * last metrics are scanned and its manifest is stored, then turning into
+ * state with reason; 0 when r may turn final now.
+ */
+int poller_end_hold_locked(struct core *c, struct run *r, int state,
+			   const char *reason);
 int poller_start(struct core *c);
 void poller_stop(struct core *c);
 /* Why a queued run waits, as a sentence, into out. */

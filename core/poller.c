@@ -33,7 +33,12 @@
 #include "metrics.h"
 
 #define SYS_SAMPLE_MS 5000           /* cpu/rss stored this often */
-#define SCAN_MAX_BYTES (4 << 20)     /* log bytes scanned per run per pass */
+#define SCAN_MAX_BYTES (4 << 20)     /* bytes of a file scanned per run per
+					pass, so one run cannot hold up
+					the others' polls */
+#define SCAN_CHUNK (256 << 10)       /* read at a time; > METRIC_LINE_MAX */
+#define SCAN_BATCH 2048              /* points per store transaction */
+#define END_MANIFEST_WAIT_MS 60000   /* "not yet" answers taken at an end */
 
 /* ---- scheduling ---- */
 
@@ -625,119 +630,263 @@ static void apply_poll_locked(struct core *c, struct run *r,
 	}
 }
 
-/* Reads new bytes of path from *off and feeds complete lines to the store. */
+/*
+ * The scan of one run's new log and metrics-file bytes. It runs with no
+ * model lock: lines are parsed one at a time into a batch of points of
+ * bounded size, and each full batch is committed with the scan position
+ * it reaches, holding the model lock only to copy that position back. So
+ * memory stays bounded however many lines arrive, and a reader never waits
+ * on a scan or on its commits.
+ */
 struct scan {
 	int64_t run_id;
 	char *log_path, *mfile_path;
-	int64_t log_off, mfile_off;
-	int final;                 /* the run ended: take a last partial line */
-	double cpu;                /* -1: no sample */
+	int64_t log_off, mfile_off;  /* consumed so far (committed or batched) */
+	int64_t step_counter;
+	double last_step;
+	int final;                 /* the job ended: take a last partial line */
+	int attempt;
+	double cpu;                /* -1: no sample due */
 	int64_t rss_kb;
-	/* results */
-	struct metric_line *lines;
-	size_t nlines, cap;
-	int64_t new_log_off, new_mfile_off;
+	/* the batch: points whose keys live in keys[] */
+	struct store_point *pts;
+	char (*keys)[METRIC_KEY_MAX];
+	size_t npts;
+	int changed;               /* points were committed */
+	int eof;                   /* both files read to their end */
 };
 
-static void scan_file(struct scan *s, const char *path, int64_t off,
-		      int64_t *new_off)
+/* Commits the batch with the scan position; copies it back to the run. */
+static void scan_flush(struct core *c, struct scan *s)
 {
-	struct buf b = BUF_INIT(SCAN_MAX_BYTES);
-	char *chunk;
-	ssize_t n;
-	size_t i, start = 0;
-	int fd;
+	struct run *r;
+	int ok;
 
-	*new_off = off;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (store_begin(c->store, 0))
 		return;
-	chunk = xmalloc(SCAN_MAX_BYTES);
-	n = pread(fd, chunk, SCAN_MAX_BYTES, off);
-	close(fd);
-	if (n <= 0) {
-		free(chunk);
+	ok = store_metrics_append(c->store, s->run_id, s->pts, s->npts) == 0 &&
+	     store_run_set_scan(c->store, s->run_id, s->log_off, s->mfile_off,
+				s->step_counter) == 0;
+	if (!ok) {
+		store_rollback(c->store);
 		return;
 	}
-	for (i = 0; i < (size_t)n; i++) {
-		if (chunk[i] != '\n')
-			continue;
-		if (i - start <= METRIC_LINE_MAX) {
-			ALLOC_GROW(s->lines, s->nlines, s->cap);
-			if (metrics_parse_line(chunk + start, i - start,
-					       &s->lines[s->nlines]))
-				s->nlines++;
+	if (store_commit(c->store))
+		return;
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, s->run_id);
+	if (r) {
+		r->log_offset = s->log_off;
+		r->mfile_offset = s->mfile_off;
+		r->step_counter = s->step_counter;
+		r->last_step = s->last_step;
+		if (s->npts) {
+			r->metrics_ms = now_ms();
+			core_notify(c, r->id, CORE_CH_METRICS);
 		}
-		start = i + 1;
 	}
-	/*
-	 * A partial last line waits for its newline, unless the run is over
-	 * or the line can never be a metric (too long).
-	 */
-	if (start < (size_t)n && (s->final || (size_t)n - start >
-				  METRIC_LINE_MAX)) {
-		if (s->final)
-			ALLOC_GROW(s->lines, s->nlines, s->cap);
-		if (s->final && metrics_parse_line(chunk + start,
-						   (size_t)n - start,
-						   &s->lines[s->nlines]))
-			s->nlines++;
-		start = (size_t)n;
-	}
-	*new_off = off + (int64_t)start;
-	free(chunk);
-	buf_release(&b);
+	pthread_mutex_unlock(&c->lock);
+	s->changed |= s->npts > 0;
+	s->npts = 0;
 }
 
-static void scan_apply_locked(struct core *c, struct scan *s)
+static void scan_point(struct core *c, struct scan *s, double step,
+		       int64_t time_ms, const char *key, double value)
+{
+	struct store_point *p;
+
+	if (s->npts == SCAN_BATCH)
+		scan_flush(c, s);
+	if (s->npts == SCAN_BATCH)
+		return;                 /* the store failed: dropped, logged */
+	p = &s->pts[s->npts];
+	snprintf(s->keys[s->npts], METRIC_KEY_MAX, "%s", key);
+	p->step = step;
+	p->time_ms = time_ms;
+	p->key = s->keys[s->npts];
+	p->value = value;
+	s->npts++;
+}
+
+/* One line of a job's output, which may be a metrics line. */
+static void scan_line(struct core *c, struct scan *s, const char *line,
+		      size_t len, struct metric_line *ml, int64_t now)
+{
+	double step;
+	int k;
+
+	if (!metrics_parse_line(line, len, ml))
+		return;
+	step = ml->has_step ? ml->step : (double)++s->step_counter;
+	s->last_step = step;
+	for (k = 0; k < ml->nkv; k++)
+		scan_point(c, s, step, ml->has_time ?
+			   (int64_t)(ml->time * 1000) : now, ml->kv[k].key,
+			   ml->kv[k].value);
+}
+
+/*
+ * Scans path from *off (which is s->log_off or s->mfile_off, advanced line
+ * by line) up to budget bytes, or to the end. Returns 1 when the end of
+ * the file was reached.
+ */
+static int scan_file(struct core *c, struct scan *s, const char *path,
+		     int64_t *off, int64_t budget, struct metric_line *ml,
+		     char *chunk)
+{
+	int64_t start_off = *off, now = now_ms();
+	ssize_t n;
+	size_t i, start;
+	int fd, eof = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	while (*off - start_off < budget) {
+		n = pread(fd, chunk, SCAN_CHUNK, *off);
+		if (n <= 0) {
+			eof = 1;
+			break;
+		}
+		start = 0;
+		for (i = 0; i < (size_t)n; i++) {
+			if (chunk[i] != '\n')
+				continue;
+			/* the position first: a flush commits up to here */
+			*off += (int64_t)(i + 1 - start);
+			if (i - start <= METRIC_LINE_MAX)
+				scan_line(c, s, chunk + start, i - start, ml, now);
+			start = i + 1;
+		}
+		/*
+		 * A partial last line waits for its newline, unless the job
+		 * ended or the line can never be a metric (too long). A
+		 * chunk holds more than the longest line, so a line that
+		 * fits is always seen whole, from its start, by a later read.
+		 */
+		if (start < (size_t)n && ((s->final && (size_t)n < SCAN_CHUNK) ||
+					  (size_t)n - start > METRIC_LINE_MAX)) {
+			*off += (int64_t)((size_t)n - start);
+			if (s->final && (size_t)n - start <= METRIC_LINE_MAX)
+				scan_line(c, s, chunk + start, (size_t)n - start,
+					  ml, now);
+		}
+		if ((size_t)n < SCAN_CHUNK) {
+			eof = 1;
+			break;
+		}
+	}
+	close(fd);
+	return eof;
+}
+
+/* Scans s's files (poller thread, no lock held), committing as it goes. */
+static void scan_run(struct core *c, struct scan *s)
+{
+	struct metric_line *ml = xmalloc(sizeof(*ml));
+	char *chunk = xmalloc(SCAN_CHUNK);
+	int64_t now = now_ms();
+	int eof;
+
+	s->pts = xcalloc(SCAN_BATCH, sizeof(*s->pts));
+	s->keys = xcalloc(SCAN_BATCH, sizeof(*s->keys));
+	eof = scan_file(c, s, s->log_path, &s->log_off, SCAN_MAX_BYTES, ml,
+			chunk);
+	eof &= scan_file(c, s, s->mfile_path, &s->mfile_off, SCAN_MAX_BYTES,
+			 ml, chunk);
+	s->eof = eof;
+	if (s->cpu >= 0) {
+		scan_point(c, s, s->last_step, now, "sys/cpu_percent", s->cpu);
+		if (s->rss_kb >= 0)
+			scan_point(c, s, s->last_step, now, "sys/rss_mb",
+				   (double)s->rss_kb / 1024.0);
+	}
+	scan_flush(c, s);
+	free(s->pts);
+	free(s->keys);
+	free(ml);
+	free(chunk);
+}
+
+/* After the scan, under the lock: what it means for the run. */
+static void scan_done_locked(struct core *c, struct scan *s)
 {
 	struct run *r = hmap_iget(&c->run_by_id, s->run_id);
-	int64_t now = now_ms(), mono = mono_ms();
-	size_t i;
-	int k, changed = 0;
 
 	if (!r)
 		return;
-	if (store_begin(c->store, 0))
-		return;
-	for (i = 0; i < s->nlines; i++) {
-		struct metric_line *ml = &s->lines[i];
-		double step;
-
-		if (ml->has_step) {
-			step = ml->step;
-		} else {
-			step = (double)++r->step_counter;
-		}
-		r->last_step = step;
-		for (k = 0; k < ml->nkv; k++)
-			store_metric_add(c->store, r->id, step,
-					 ml->has_time ? (int64_t)(ml->time * 1000)
-					 : now, ml->kv[k].key, ml->kv[k].value);
-		changed = 1;
-	}
-	if (s->cpu >= 0 && (!r->last_sys_ms ||
-			    mono - r->last_sys_ms >= SYS_SAMPLE_MS)) {
-		store_metric_add(c->store, r->id, r->last_step, now,
-				 "sys/cpu_percent", s->cpu);
-		if (s->rss_kb >= 0)
-			store_metric_add(c->store, r->id, r->last_step, now,
-					 "sys/rss_mb", (double)s->rss_kb / 1024.0);
-		r->last_sys_ms = mono;
-		changed = 1;
-	}
-	if (s->new_log_off != r->log_offset ||
-	    s->new_mfile_off != r->mfile_offset) {
-		r->log_offset = s->new_log_off;
-		r->mfile_offset = s->new_mfile_off;
-		run_save_locked(c, r);
-	}
-	store_commit(c->store);
-	if (changed) {
-		r->metrics_ms = now;
-		core_notify(c, r->id, CORE_CH_METRICS);
-	}
+	if (s->final && s->eof && r->attempt == s->attempt)
+		r->scanned_attempt = s->attempt;
+	/* more to read than one pass takes: come back at once */
+	if (!s->eof)
+		c->kick = 1;
 	core_notify(c, r->id, CORE_CH_LOG);
+}
+
+/* Whether the provider of r can list outputs at all. */
+static int end_has_manifest(struct core *c, struct run *r)
+{
+	struct provider *p = r->provider ? provider_find(c, r->provider) : NULL;
+
+	return p && p->conn.ops->list_artifacts;
+}
+
+int poller_end_hold_locked(struct core *c, struct run *r, int state,
+			   const char *reason)
+{
+	if (!run_state_active(r->state) || !r->job_id || r->attempt < 1 ||
+	    r->collected_attempt == r->attempt)
+		return 0;
+	if (!r->ending) {
+		r->ending = 1;
+		r->end_since_ms = mono_ms();
+		free(r->reason);
+		r->reason = xstrdup("collecting outputs");
+		r->updated_ms = now_ms();
+		run_event_locked(c, r, "job ended (%s%s%s): collecting outputs",
+				 run_state_name(state), reason && *reason ?
+				 ": " : "", reason ? reason : "");
+		core_notify(c, r->id, CORE_CH_STATE);
+	}
+	r->end_state = state;
+	free(r->end_reason);
+	r->end_reason = xstrdup(reason ? reason : "");
+	if (end_has_manifest(c, r))
+		art_manifest_request_locked(c, r);
+	c->kick = 1;
+	pthread_cond_signal(&c->wake);
+	return 1;
+}
+
+/*
+ * A run whose job ended turns final once its outputs are in: the last log
+ * bytes scanned, and the manifest stored or refused (with its reason in
+ * events). A provider that keeps saying "not yet" is asked again each pass
+ * for END_MANIFEST_WAIT_MS, then the run ends without one, saying so.
+ */
+static void end_try_locked(struct core *c, struct run *r, int64_t mono)
+{
+	char *reason;
+
+	if (r->scanned_attempt != r->attempt)
+		return;
+	if (!r->manifest && end_has_manifest(c, r)) {
+		if (r->manifest_queued)
+			return;          /* a worker is listing it */
+		if (mono - r->end_since_ms < END_MANIFEST_WAIT_MS) {
+			art_manifest_request_locked(c, r);
+			return;
+		}
+		run_event_locked(c, r, "artifacts: no manifest from the "
+				 "provider after %d s; ending without one",
+				 END_MANIFEST_WAIT_MS / 1000);
+	}
+	r->ending = 0;
+	r->collected_attempt = r->attempt;
+	reason = r->end_reason;
+	r->end_reason = NULL;
+	run_set_state_locked(c, r, r->end_state, reason);
+	free(reason);
 }
 
 static void poll_pass(struct core *c)
@@ -817,6 +966,7 @@ static void poll_pass(struct core *c)
 		r->cancel_requested = CANCEL_NONE;
 		r->exit_code = STORE_NO_EXIT;
 		r->retry_at_ms = 0;
+		r->attempt_started_ms = 0;
 		run_set_state_locked(c, r, RS_INITIALIZING,
 				     "submitting to provider");
 		if (nstarts + 1 >= cap) {
@@ -861,7 +1011,8 @@ static void poll_pass(struct core *c)
 		char base[PATH_MAX];
 
 		next = r->lnext;
-		if (!r->job_id)
+		/* an ended job is not asked about again while its run ends */
+		if (!r->job_id || r->ending)
 			continue;
 		p = provider_find(c, r->provider ? r->provider : "");
 		if (!p)
@@ -883,10 +1034,19 @@ static void poll_pass(struct core *c)
 		pj->q.exit_code = -1;
 		pj->q.cpu_percent = -1;
 		pj->q.rss_kb = -1;
-		/* timeouts are the daemon's to enforce, whatever the provider */
-		if (r->cfg && r->cfg->timeout_s && r->started_ms &&
+		/*
+		 * timeouts are the daemon's to enforce, whatever the provider,
+		 * and each attempt has the whole of it (a run of a store from
+		 * before attempts had their start counts from now)
+		 */
+		if (r->state == RS_RUNNING && !r->attempt_started_ms) {
+			r->attempt_started_ms = now;
+			run_save_locked(c, r);
+		}
+		if (r->cfg && r->cfg->timeout_s && r->attempt_started_ms &&
 		    !r->cancel_requested &&
-		    now - r->started_ms > (int64_t)r->cfg->timeout_s * 1000) {
+		    now - r->attempt_started_ms >
+		    (int64_t)r->cfg->timeout_s * 1000) {
 			r->cancel_requested = CANCEL_TIMEOUT;
 			r->last_cancel_ms = 0;
 			run_event_locked(c, r, "timeout after %d s: cancelling",
@@ -982,42 +1142,55 @@ static void poll_pass(struct core *c)
 		}
 	}
 	/*
-	 * Metrics first, state second: a reader who sees "completed" finds
-	 * the last metrics already there. The scan reads files with no lock.
+	 * Metrics first, state second: a run whose job ended is scanned to
+	 * the end of its files before it turns final, over several passes if
+	 * need be (poller_end_hold_locked keeps it active meanwhile), so a
+	 * reader who sees "completed" finds the last metrics already there.
+	 * The scan reads files and commits with no model lock held.
 	 */
-	scans = xcalloc(npolls + 1, sizeof(*scans));
-	for (i = 0; i < npolls; i++) {
-		struct poll_job *pj = &polls[i];
+	scans = xcalloc(npolls + c->active.n + 1, sizeof(*scans));
+	for (r = c->active.head; r; r = r->lnext) {
+		struct poll_job *pj = NULL;
 		char base[PATH_MAX];
+		struct scan *s;
 
-		r = hmap_iget(&c->run_by_id, pj->run_id);
-		if (!r || !run_state_active(r->state) || !pj->polled)
+		for (i = 0; i < npolls; i++)
+			if (polls[i].run_id == r->id) {
+				pj = &polls[i];
+				break;
+			}
+		/* polled this pass, or ended and not read to the end yet */
+		if (pj ? !pj->polled :
+		    (!r->ending || r->scanned_attempt == r->attempt))
 			continue;
+		s = &scans[nscans++];
 		run_dir_path(c, r, base, sizeof(base));
-		scans[nscans].run_id = r->id;
-		scans[nscans].log_path = pathf("%s/log", base);
-		scans[nscans].mfile_path = pathf("%s/metrics.jsonl", base);
-		scans[nscans].log_off = r->log_offset;
-		scans[nscans].mfile_off = r->mfile_offset;
-		scans[nscans].final = job_state_terminal(pj->q.state);
-		scans[nscans].cpu = pj->q.state == JOB_RUNNING ?
-				    pj->q.cpu_percent : -1;
-		scans[nscans].rss_kb = pj->q.rss_kb;
-		nscans++;
+		s->run_id = r->id;
+		s->attempt = r->attempt;
+		s->log_path = pathf("%s/log", base);
+		s->mfile_path = pathf("%s/metrics.jsonl", base);
+		s->log_off = r->log_offset;
+		s->mfile_off = r->mfile_offset;
+		s->step_counter = r->step_counter;
+		s->last_step = r->last_step;
+		s->final = !pj || job_state_terminal(pj->q.state);
+		s->cpu = -1;
+		if (pj && pj->q.state == JOB_RUNNING && pj->q.cpu_percent >= 0 &&
+		    (!r->last_sys_ms || mono_ms() - r->last_sys_ms >=
+		     SYS_SAMPLE_MS)) {
+			s->cpu = pj->q.cpu_percent;
+			s->rss_kb = pj->q.rss_kb;
+			r->last_sys_ms = mono_ms();
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	for (i = 0; i < nscans; i++) {
-		struct scan *s = &scans[i];
-
-		scan_file(s, s->log_path, s->log_off, &s->new_log_off);
-		scan_file(s, s->mfile_path, s->mfile_off, &s->new_mfile_off);
-	}
+	for (i = 0; i < nscans; i++)
+		scan_run(c, &scans[i]);
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < nscans; i++) {
 		struct scan *s = &scans[i];
 
-		scan_apply_locked(c, s);
-		free(s->lines);
+		scan_done_locked(c, s);
 		free(s->log_path);
 		free(s->mfile_path);
 	}
@@ -1040,6 +1213,11 @@ static void poll_pass(struct core *c)
 		}
 		if (pj->polled)
 			apply_poll_locked(c, r, pj);
+	}
+	for (r = c->active.head; r; r = next) {
+		next = r->lnext;
+		if (r->ending)
+			end_try_locked(c, r, mono_ms());
 	}
 	pthread_mutex_unlock(&c->lock);
 	free(scans);

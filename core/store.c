@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ enum {
 	ST_METRIC_LATEST,
 	ST_METRICS_LATEST_GET,
 	ST_METRICS_HISTORY,
+	ST_METRICS_END,
+	ST_RUN_SET_SCAN,
 	ST_ART_INSERT,
 	ST_ART_LOAD,
 	ST_TPL_PUT,
@@ -59,17 +62,17 @@ static const char *const stmt_sql[ST_MAX] = {
 	"max_retries, provider, job_id, exit_code, reason, kind, created_ms, "
 	"submitted_ms, started_ms, ended_ms, updated_ms, retry_at_ms, "
 	"cancel_requested, log_offset, mfile_offset, step_counter, config_sha, "
-	"manifest, gpu_mask, seq, pending_signal) "
+	"manifest, gpu_mask, seq, pending_signal, attempt_started_ms) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26, ?27, ?28)",
+	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26, ?27, ?28, ?29)",
 	[ST_RUN_UPDATE] =
 	"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
 	"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
 	"reason = ?11, kind = ?12, created_ms = ?13, submitted_ms = ?14, "
 	"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, retry_at_ms = ?18, "
-	"cancel_requested = ?19, log_offset = ?20, mfile_offset = ?21, "
-	"step_counter = ?22, config_sha = ?23, manifest = ?25, gpu_mask = ?26, "
-	"seq = ?27, pending_signal = ?28 WHERE id = ?24",
+	"cancel_requested = ?19, config_sha = ?23, manifest = ?25, "
+	"gpu_mask = ?26, seq = ?27, pending_signal = ?28, "
+	"attempt_started_ms = ?29 WHERE id = ?24",
 	[ST_RUN_RENAME] = "UPDATE runs SET name = ?2 WHERE id = ?1",
 	[ST_RUN_MOVE] = "UPDATE runs SET exp_id = ?2, name = ?3 WHERE id = ?1",
 	[ST_RUN_CONFIG_SET] =
@@ -92,17 +95,23 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_EVENTS_GET] =
 	"SELECT time_ms, text FROM events WHERE run_id = ?1 ORDER BY id",
 	[ST_METRIC_ADD] =
-	"INSERT INTO metrics(run_id, step, time_ms, key, value) "
-	"VALUES (?1, ?2, ?3, ?4, ?5)",
+	"INSERT INTO metrics(run_id, step, time_ms, key, value, end_off) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_METRIC_LATEST] =
 	"INSERT INTO metrics_latest(run_id, key, value, step) "
 	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(run_id, key) DO UPDATE SET "
 	"value = excluded.value, step = excluded.step",
 	[ST_METRICS_LATEST_GET] =
 	"SELECT key, value FROM metrics_latest WHERE run_id = ?1 ORDER BY key",
+	/* end_off grows with id within a run: its index is the order */
 	[ST_METRICS_HISTORY] =
-	"SELECT step, time_ms, key, value FROM metrics WHERE run_id = ?1 "
-	"ORDER BY id",
+	"SELECT step, time_ms, key, value, end_off FROM metrics "
+	"WHERE run_id = ?1 AND end_off > ?2 ORDER BY end_off",
+	[ST_METRICS_END] =
+	"SELECT max(end_off) FROM metrics WHERE run_id = ?1",
+	[ST_RUN_SET_SCAN] =
+	"UPDATE runs SET log_offset = ?2, mfile_offset = ?3, step_counter = ?4 "
+	"WHERE id = ?1",
 	[ST_ART_INSERT] =
 	"INSERT INTO artifacts(run_id, path, is_dir, size, sha256, url) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -205,6 +214,22 @@ static const char *const migrations[] = {
 	" dropped INTEGER NOT NULL DEFAULT 0);"
 	"INSERT INTO event_counts(run_id, n) "
 	"SELECT run_id, count(*) FROM events GROUP BY run_id;",
+	/*
+	 * 5 -> 6: when the current attempt started (timeout_s counts from
+	 * it), and where each metric's line ends in the run's metrics.jsonl,
+	 * so that a read at an offset and the file's size need no rendering
+	 * of the history before it
+	 */
+	"ALTER TABLE runs ADD COLUMN attempt_started_ms INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"UPDATE runs SET attempt_started_ms = started_ms WHERE attempt <= 1 "
+	"AND started_ms IS NOT NULL;"
+	"ALTER TABLE metrics ADD COLUMN end_off INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE metrics SET end_off = w.e FROM (SELECT id, "
+	"sum(tfs_jsonl_len(step, time_ms, key, value)) OVER (PARTITION BY "
+	"run_id ORDER BY id) AS e FROM metrics) AS w WHERE metrics.id = w.id;"
+	"DROP INDEX metrics_run;"
+	"CREATE INDEX metrics_end ON metrics(run_id, end_off);",
 };
 
 /*
@@ -234,6 +259,9 @@ static int store_tx_fail(struct store *s, int r)
 		s->tx_err = r;
 	return r;
 }
+
+static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
+				sqlite3_value **argv);
 
 static int store_fail(struct store *s, const char *what)
 {
@@ -312,6 +340,12 @@ int store_open(const char *path, struct store **out, char *err,
 	if (store_exec(s, "PRAGMA journal_mode = WAL") ||
 	    store_exec(s, "PRAGMA synchronous = NORMAL") ||
 	    store_exec(s, "PRAGMA foreign_keys = OFF")) {
+		snprintf(err, errlen, "cannot set up database '%s'", path);
+		goto fail;
+	}
+	if (sqlite3_create_function_v2(s->db, "tfs_jsonl_len", 4,
+				       SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				       store_sql_jsonl_len, NULL, NULL, NULL)) {
 		snprintf(err, errlen, "cannot set up database '%s'", path);
 		goto fail;
 	}
@@ -636,6 +670,7 @@ static void bind_run_fields(sqlite3_stmt *st, const struct store_run *r)
 	sqlite3_bind_int64(st, 26, (sqlite3_int64)r->gpu_mask);
 	sqlite3_bind_int64(st, 27, r->seq);
 	sqlite3_bind_int(st, 28, r->pending_signal);
+	sqlite3_bind_int64(st, 29, r->attempt_started_ms);
 }
 
 int store_run_insert(struct store *s, const struct store_run *r,
@@ -780,7 +815,8 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			       "reason, kind, created_ms, submitted_ms, started_ms, "
 			       "ended_ms, updated_ms, retry_at_ms, cancel_requested, "
 			       "log_offset, mfile_offset, step_counter, config_sha, "
-			       "manifest, gpu_mask, seq, pending_signal FROM runs "
+			       "manifest, gpu_mask, seq, pending_signal, "
+			       "attempt_started_ms FROM runs "
 			       "ORDER BY id", -1, &st, NULL)) {
 		r = store_fail(s, "load runs");
 		goto out;
@@ -816,6 +852,7 @@ int store_run_load(struct store *s, store_run_cb cb, void *arg)
 			.gpu_mask = (uint64_t)sqlite3_column_int64(st, 25),
 			.seq = sqlite3_column_int64(st, 26),
 			.pending_signal = sqlite3_column_int(st, 27),
+			.attempt_started_ms = sqlite3_column_int64(st, 28),
 		};
 
 		r = cb(arg, &run);
@@ -950,27 +987,112 @@ int store_events_format(struct store *s, int64_t run_id, struct buf *out)
 	return r;
 }
 
-int store_metric_add(struct store *s, int64_t run_id, double step,
-		     int64_t time_ms, const char *key, double value)
+/*
+ * The line of one point in metrics.jsonl, into out; returns its length.
+ * Every byte offset of that file comes from these lengths, so this is the
+ * one place the format lives.
+ */
+static size_t store_jsonl_line(double step, int64_t time_ms, const char *key,
+			       double value, char out[STORE_JSONL_LINE_MAX])
+{
+	char st[32], val[32];
+	int n;
+
+	metrics_format_value(step, st);
+	metrics_format_value(value, val);
+	/* keys are restricted to [A-Za-z0-9_./-]: no JSON escaping */
+	n = snprintf(out, STORE_JSONL_LINE_MAX,
+		     "{\"step\":%s,\"time\":%.3f,\"key\":\"%s\",\"value\":%s}\n",
+		     st, (double)time_ms / 1000.0, key ? key : "", val);
+	if (n < 0)
+		return 0;
+	return (size_t)n < STORE_JSONL_LINE_MAX ? (size_t)n :
+	       STORE_JSONL_LINE_MAX - 1;
+}
+
+/* tfs_jsonl_len(step, time_ms, key, value): for the 4 -> 5 migration. */
+static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
+				sqlite3_value **argv)
+{
+	char line[STORE_JSONL_LINE_MAX];
+
+	(void)argc;
+	sqlite3_result_int64(ctx, (sqlite3_int64)store_jsonl_line(
+		sqlite3_value_double(argv[0]), sqlite3_value_int64(argv[1]),
+		(const char *)sqlite3_value_text(argv[2]),
+		sqlite3_value_double(argv[3]), line));
+}
+
+/* Where run_id's metrics.jsonl ends now (its size); store lock held. */
+static int store_jsonl_end(struct store *s, int64_t run_id, int64_t *end)
+{
+	sqlite3_stmt *st = s->st[ST_METRICS_END];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, run_id);
+	rc = sqlite3_step(st);
+	*end = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? TFS_OK : store_fail(s, "read metrics size");
+}
+
+int store_metrics_append(struct store *s, int64_t run_id,
+			 const struct store_point *pts, size_t n)
 {
 	sqlite3_stmt *st = s->st[ST_METRIC_ADD];
 	sqlite3_stmt *lt = s->st[ST_METRIC_LATEST];
+	char line[STORE_JSONL_LINE_MAX];
+	int64_t end;
+	size_t i;
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, run_id);
-	sqlite3_bind_double(st, 2, step);
-	sqlite3_bind_int64(st, 3, time_ms);
-	bind_text(st, 4, key);
-	sqlite3_bind_double(st, 5, value);
-	r = store_step_done(s, st, "add metric");
-	if (!r) {
+	r = store_jsonl_end(s, run_id, &end);
+	for (i = 0; i < n && !r; i++) {
+		const struct store_point *p = &pts[i];
+
+		end += (int64_t)store_jsonl_line(p->step, p->time_ms, p->key,
+						 p->value, line);
+		sqlite3_bind_int64(st, 1, run_id);
+		sqlite3_bind_double(st, 2, p->step);
+		sqlite3_bind_int64(st, 3, p->time_ms);
+		bind_text(st, 4, p->key);
+		sqlite3_bind_double(st, 5, p->value);
+		sqlite3_bind_int64(st, 6, end);
+		r = store_step_done(s, st, "add metric");
+		if (r)
+			break;
 		sqlite3_bind_int64(lt, 1, run_id);
-		bind_text(lt, 2, key);
-		sqlite3_bind_double(lt, 3, value);
-		sqlite3_bind_double(lt, 4, step);
+		bind_text(lt, 2, p->key);
+		sqlite3_bind_double(lt, 3, p->value);
+		sqlite3_bind_double(lt, 4, p->step);
 		r = store_step_done(s, lt, "update latest metric");
 	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_metric_add(struct store *s, int64_t run_id, double step,
+		     int64_t time_ms, const char *key, double value)
+{
+	struct store_point p = { step, time_ms, key, value };
+
+	return store_metrics_append(s, run_id, &p, 1);
+}
+
+int store_run_set_scan(struct store *s, int64_t id, int64_t log_offset,
+		       int64_t mfile_offset, int64_t step_counter)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_SET_SCAN];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, log_offset);
+	sqlite3_bind_int64(st, 3, mfile_offset);
+	sqlite3_bind_int64(st, 4, step_counter);
+	r = store_step_done(s, st, "save scan position");
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1006,33 +1128,65 @@ int store_metrics_latest(struct store *s, int64_t run_id, struct buf *out)
 	return store_metrics_each_latest(s, run_id, latest_line, out);
 }
 
-int store_metrics_history(struct store *s, int64_t run_id, struct buf *out)
+int store_metrics_history_size(struct store *s, int64_t run_id,
+			       int64_t *size)
 {
-	sqlite3_stmt *st = s->st[ST_METRICS_HISTORY];
-	int rc, r = TFS_OK;
+	int r;
 
 	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, run_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char step[32], val[32];
+	r = store_jsonl_end(s, run_id, size);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
 
-		metrics_format_value(sqlite3_column_double(st, 0), step);
-		metrics_format_value(sqlite3_column_double(st, 3), val);
-		/* keys are restricted to [A-Za-z0-9_./-]: no JSON escaping */
-		r = buf_printf(out,
-			       "{\"step\":%s,\"time\":%.3f,\"key\":\"%s\","
-			       "\"value\":%s}\n", step,
-			       (double)sqlite3_column_int64(st, 1) / 1000.0,
-			       col_text(st, 2), val);
+int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
+			       size_t size, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[ST_METRICS_HISTORY];
+	char line[STORE_JSONL_LINE_MAX];
+	int rc = SQLITE_DONE, r = TFS_OK;
+	int64_t want_end;
+
+	if (off < 0)
+		return TFS_EINVAL;
+	want_end = size > (size_t)(INT64_MAX - off) ? INT64_MAX :
+		   off + (int64_t)size;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, off);
+	/* the first row is the line that holds off: it ends past it */
+	while (off < want_end && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t end = sqlite3_column_int64(st, 4), start;
+		size_t len = store_jsonl_line(sqlite3_column_double(st, 0),
+					      sqlite3_column_int64(st, 1),
+					      col_text(st, 2),
+					      sqlite3_column_double(st, 3),
+					      line);
+		size_t from, to;
+
+		start = end - (int64_t)len;
+		if (start > off || end <= off) {
+			r = store_fail(s, "metrics offsets out of step");
+			break;
+		}
+		from = (size_t)(off - start);
+		to = end > want_end ? (size_t)(want_end - start) : len;
+		r = buf_append(out, line + from, to - from);
 		if (r)
 			break;
+		off = start + (int64_t)to;
 	}
-	if (!r && rc != SQLITE_DONE)
+	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = store_fail(s, "read metrics history");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+int store_metrics_history(struct store *s, int64_t run_id, struct buf *out)
+{
+	return store_metrics_history_read(s, run_id, 0, SIZE_MAX, out);
 }
 
 int store_art_insert(struct store *s, int64_t run_id, const char *path,

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
 #define STORE_EVENTS_KEEP 1000  /* events kept per run (and the mount's) */
 #define STORE_EVENTS_SLACK 100  /* ... trimmed once this many more exist */
@@ -51,6 +51,7 @@ struct store_run {
 	uint64_t gpu_mask;         /* GPUs given to the attempt (bit = index) */
 	int64_t seq;               /* submission order, for the queue */
 	int pending_signal;        /* a pause/resume not yet carried out */
+	int64_t attempt_started_ms; /* when the current attempt ran, 0: not yet */
 };
 
 /*
@@ -90,7 +91,11 @@ int store_exp_description(struct store *s, int64_t id, struct buf *out);
 /* Runs. */
 int store_run_insert(struct store *s, const struct store_run *r,
 		     int64_t *id);
-/* Rewrites every mutable field of run r->id. */
+/*
+ * Rewrites every mutable field of run r->id but the scan position
+ * (log_offset, mfile_offset, step_counter), which only
+ * store_run_set_scan() writes, in the transaction of the metrics it covers.
+ */
 int store_run_update(struct store *s, const struct store_run *r);
 int store_run_rename(struct store *s, int64_t id, const char *name);
 /* Moves run id to experiment exp_id under name; TFS_EEXIST when taken. */
@@ -124,6 +129,34 @@ int store_events_format(struct store *s, int64_t run_id, struct buf *out);
 /* Metrics: a point, and the latest value per key kept alongside. */
 int store_metric_add(struct store *s, int64_t run_id, double step,
 		     int64_t time_ms, const char *key, double value);
+/* One point for store_metrics_append(); key borrowed for the call. */
+struct store_point {
+	double step;
+	int64_t time_ms;
+	const char *key;
+	double value;
+};
+/* Longest line of metrics.jsonl, newline and NUL included. */
+#define STORE_JSONL_LINE_MAX 256
+/*
+ * Adds n points of run_id in order, each also a line at the end of the
+ * run's metrics.jsonl (whose byte length is kept as the points go in).
+ * Call inside a transaction to commit them with the scan position.
+ */
+int store_metrics_append(struct store *s, int64_t run_id,
+			 const struct store_point *pts, size_t n);
+/* Where the run's log and metrics file have been scanned up to. */
+int store_run_set_scan(struct store *s, int64_t id, int64_t log_offset,
+		       int64_t mfile_offset, int64_t step_counter);
+/* The byte size of the history's JSON lines (metrics.jsonl), in O(log n). */
+int store_metrics_history_size(struct store *s, int64_t run_id,
+			       int64_t *size);
+/*
+ * Appends at most size bytes of the history's JSON lines from byte off:
+ * only the lines that range touches are read and rendered.
+ */
+int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
+			       size_t size, struct buf *out);
 /* Appends "key value\n" lines of the latest values, sorted by key. */
 int store_metrics_latest(struct store *s, int64_t run_id, struct buf *out);
 /* Appends {"step","time","key","value"} JSON lines, in order of arrival. */

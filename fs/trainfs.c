@@ -193,7 +193,7 @@ static struct fs fs;
 
 /* Open files: what is being read (a snapshot) or written. */
 enum fh_kind { FH_SNAPSHOT, FH_LOG, FH_WAIT, FH_CONFIG, FH_DESC, FH_CTL,
-	       FH_TPL, FH_SCRATCH, FH_ART };
+	       FH_TPL, FH_SCRATCH, FH_ART, FH_MJSONL };
 
 struct fh {
 	enum fh_kind kind;
@@ -623,6 +623,13 @@ static int fs_stat(fuse_ino_t ino, struct stat *st, double *timeout)
 		if (slot == RS_ARTIFACTS) {
 			attr_init(st, ino, S_IFDIR | 0555, 0, ri.updated_ms);
 			return TFS_OK;
+		}
+		if (slot == RS_METRICS_JSONL) {
+			int64_t size = 0;
+
+			r = core_run_metrics_size(fs.core, id, &size);
+			attr_init(st, ino, S_IFREG | 0444, size, ri.metrics_ms);
+			return r;
 		}
 		if (slot == RS_WAIT) {
 			int64_t len = run_state_terminal(ri.state) ||
@@ -1458,6 +1465,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (k == K_RUN && slot == RS_LOG) {
 		h = fh_new(FH_LOG, ino);
+	} else if (k == K_RUN && slot == RS_METRICS_JSONL) {
+		/*
+		 * Read from the store at each offset: the file only grows,
+		 * so every open sees the same bytes at the same place, and a
+		 * long history is never copied whole (`tail -f` sees new
+		 * lines as they come).
+		 */
+		h = fh_new(FH_MJSONL, ino);
 	} else if (k == K_RUN && slot == RS_WAIT) {
 		h = fh_new(FH_WAIT, ino);
 	} else if (k == K_SCRATCH) {
@@ -1775,7 +1790,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		read_art(req, h, size, off);
 		return;
 	case FH_LOG:
-		r = core_run_log_read(fs.core, INO_ID(h->ino), off, size, &b);
+	case FH_MJSONL:
+		r = h->kind == FH_LOG ?
+		    core_run_log_read(fs.core, INO_ID(h->ino), off, size, &b) :
+		    core_run_metrics_read(fs.core, INO_ID(h->ino), off, size,
+					  &b);
 		if (r)
 			fuse_reply_err(req, fs_errno(r));
 		else

@@ -149,7 +149,7 @@ struct run_copy {
 	char provider[64], job_id[64], reason[256], kind[32], sha[65];
 	int exit_code;
 	int64_t created_ms, submitted_ms, started_ms, ended_ms, updated_ms;
-	int64_t retry_at_ms;
+	int64_t retry_at_ms, attempt_started_ms;
 	int cancel_requested;
 	int64_t log_offset, mfile_offset, step_counter;
 };
@@ -196,6 +196,7 @@ static int run_cb(void *arg, const struct store_run *r)
 	c->ended_ms = r->ended_ms;
 	c->updated_ms = r->updated_ms;
 	c->retry_at_ms = r->retry_at_ms;
+	c->attempt_started_ms = r->attempt_started_ms;
 	c->cancel_requested = r->cancel_requested;
 	c->log_offset = r->log_offset;
 	c->mfile_offset = r->mfile_offset;
@@ -286,6 +287,10 @@ static void test_runs(struct store *s)
 	r.mfile_offset = 77;
 	r.step_counter = 9;
 	r.config_sha = sha;
+	r.attempt_started_ms = 6;
+	CHECK(store_run_set_scan(s, id, 5000000000LL, 77, 9) == TFS_OK);
+	/* the scan position is the scan's own: an update leaves it alone */
+	r.log_offset = r.mfile_offset = r.step_counter = 1;
 	CHECK(store_run_update(s, &r) == TFS_OK);
 	c = load_run(s, id, &n);
 	CHECK(n == 2);
@@ -305,6 +310,7 @@ static void test_runs(struct store *s)
 	CHECK(c.created_ms == 1 && c.submitted_ms == 2 && c.started_ms == 3 &&
 	      c.ended_ms == 4 && c.updated_ms == 5);
 	CHECK(c.retry_at_ms == 1800000000000LL);
+	CHECK(c.attempt_started_ms == 6);
 	CHECK(c.cancel_requested == 2);
 	CHECK(c.log_offset == 5000000000LL && c.mfile_offset == 77 &&
 	      c.step_counter == 9);
