@@ -16,9 +16,16 @@
 #      from nginx, verify, cache, serve)           the same loopback nginx
 #   6. warm read of that artifact (page cache)  vs cat of the cache file itself
 #      (and, as information, with the page cache dropped before each read)
+#   7. cat status of one run while another    vs the same reads with no flood
+#      run floods 500,000 metric lines            (the floor)
+#      (worst case and 99th percentile)
 #   5 again, as information: a second cold read right after guest memory was
 #      pre-faulted (on a VM that hands free memory back to its host, each
 #      new page costs a host fault; the cold read allocates 2 GiB of them)
+#
+# One section alone: `sh tools/bench.sh flood` runs only measure 7 and
+# puts its rows and its paragraph into the BENCHMARKS.md that is there
+# (replacing the ones an earlier run wrote), leaving the rest as it was.
 #
 # Measures 5 and 6 need about 3 GiB free on /tmp's filesystem (the job's
 # 1 GiB output, served by a private nginx from tests/nginx.sh, the 1 GiB
@@ -53,7 +60,17 @@ ART_REPEAT=3		# timed warm reads (after one warm-up), each side
 ART_CACHE=4G		# -o cache_size= of that daemon: holds it with room
 PREFAULT_MB=3072	# memory written (tmpfs) and freed before the 2nd cold read
 
+FLOOD_LINES=500000	# metric lines the flooding run writes (measure 7)
+FLOOD_PAUSE_US=500	# between two timed reads of status (measure 7)
+FLOOD_IDLE_N=4000	# reads of the floor (measure 7)
+
 export LC_ALL=C		# same sorting and number formats for every tool
+
+ONLY=${1:-}		# one section by name, or every section
+case $ONLY in
+''|flood) ;;
+*) echo "usage: sh tools/bench.sh [flood]" >&2; exit 2 ;;
+esac
 
 for f in "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
 	"$TOP/tools/bench_submit"; do
@@ -75,7 +92,7 @@ T_START=$(date +%s)
 # measures 5 and 6: the job's output, the cache file and a margin
 ART_NEED_KB=$((3 * ART_BYTES / 1024))
 ART_AVAIL_KB=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
-if [ "$ART_AVAIL_KB" -lt "$ART_NEED_KB" ]; then
+if [ -z "$ONLY" ] && [ "$ART_AVAIL_KB" -lt "$ART_NEED_KB" ]; then
 	echo "bench: $((ART_AVAIL_KB / 1024)) MiB free under /tmp, measures 5" \
 		"and 6 need $((ART_NEED_KB / 1024)) MiB" >&2
 	rmdir "$WORK"
@@ -289,6 +306,12 @@ field() {
 	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
+# row MEASURE TRAINFS REFERENCE RATIO GOAL MET
+row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
+yesno() { if holds "$1"; then echo yes; else echo NO; fi; }
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+
 # calc 'awk expression': prints it evaluated, with 4 decimals.
 calc() { awk "BEGIN { printf \"%.4f\\n\", $1 }"; }
 # holds 'awk condition': true when it holds.
@@ -399,6 +422,168 @@ TMP_FS=$(findmnt -no FSTYPE -T /tmp 2>/dev/null || stat -f -c %T /tmp)
 write_daemon_config "$WORK/daemon.json"
 DAEMON_CONF=$WORK/daemon.json
 printf '{"command": ["true"]}\n' > "$WORK/config.json"
+
+# ------------------------- 7. status reads during a flood of metrics ----
+# (defined here, run after 6, or alone with `sh tools/bench.sh flood`)
+
+cat > "$WORK/flood.py" <<'PY'
+# flood.py N: writes N metric lines {"loss": i} to stdout (the job's log)
+# as fast as python3 can.
+import sys
+w = sys.stdout.write
+for i in range(int(sys.argv[1])):
+    w('{"loss": %d}\n' % i)
+PY
+
+# measure_flood: sets FLOOD_* from two bench_read passes on the status of a
+# running run: one with nothing else going on (the floor), one while a
+# second run writes FLOOD_LINES metric lines to its log as fast as it can,
+# lasting until that run has ended and its metrics are in.
+measure_flood() {
+	say "(7) status reads while another run floods $FLOOD_LINES metric lines"
+	STATE_F=$WORK/state-flood
+	MNT_F=$WORK/mnt-flood
+	cat > "$WORK/daemon-flood.json" <<'JSON'
+{"poll_interval_ms": 500,
+ "providers": {"local": {"type": "local",
+   "slots": {"cpus": 2, "max_jobs": 2}}}}
+JSON
+	DAEMON_CONF=$WORK/daemon-flood.json
+	start_trainfs "$STATE_F" "$MNT_F" "$WORK/trainfs-flood.log"
+	mkdir "$MNT_F/experiments/fl"
+	FL_QUIET=$MNT_F/experiments/fl/runs/quiet
+	FL_FLOOD=$MNT_F/experiments/fl/runs/flood
+	mkdir "$FL_QUIET" "$FL_FLOOD"
+	printf '{"command": ["sleep", "600"]}\n' > "$FL_QUIET/config.json"
+	i=0
+	until [ "$(cat "$FL_QUIET/status")" = running ]; do
+		i=$((i + 1))
+		[ $i -le 300 ] || die "the quiet run is not running within 30 s"
+		sleep 0.1
+	done
+	line=$("$BENCH_READ" -p "$FLOOD_PAUSE_US" "$FL_QUIET/status" \
+		"$FLOOD_IDLE_N") || die "bench_read of the idle status"
+	say "  floor (no flood): $line"
+	FLOOD_IDLE_P99=$(field p99_us "$line")
+	FLOOD_IDLE_MAX=$(field max_us "$line")
+	FLOOD_IDLE_MED=$(field median_us "$line")
+	rm -f "$WORK/flood.stop"
+	# the timed reads start once the submission is acknowledged: its
+	# durable commit is measure 3's, not this one's
+	printf '{"command": ["python3", "%s", "%s"]}\n' "$WORK/flood.py" \
+		"$FLOOD_LINES" > "$FL_FLOOD/config.json"
+	t0=$(date +%s%N)
+	"$BENCH_READ" -s "$WORK/flood.stop" -p "$FLOOD_PAUSE_US" \
+		"$FL_QUIET/status" 10000000 > "$WORK/flood-read.out" &
+	CHILD_PID=$!
+	st=$(cat "$FL_FLOOD/wait") || die "reading $FL_FLOOD/wait"
+	t1=$(date +%s%N)
+	touch "$WORK/flood.stop"
+	wait "$CHILD_PID" || { CHILD_PID=""; die "bench_read during the flood"; }
+	CHILD_PID=""
+	[ "$st" = completed ] || die "the flooding run ended '$st', not completed"
+	# what a reader finds once `wait` returned (read after the timed
+	# reads: the FUSE loop serves one request at a time, and reading the
+	# whole file would be measured too), then once the count stops changing
+	FLOOD_AT_WAIT=$(wc -l < "$FL_FLOOD/metrics.jsonl")
+	prev=-1
+	FLOOD_GOT=$FLOOD_AT_WAIT
+	while [ "$FLOOD_GOT" != "$prev" ]; do
+		prev=$FLOOD_GOT
+		sleep 1
+		FLOOD_GOT=$(wc -l < "$FL_FLOOD/metrics.jsonl")
+	done
+	line=$(cat "$WORK/flood-read.out")
+	say "  during the flood: $line"
+	FLOOD_P99=$(field p99_us "$line")
+	FLOOD_MAX=$(field max_us "$line")
+	FLOOD_MED=$(field median_us "$line")
+	FLOOD_N=$(field n "$line")
+	FLOOD_S=$(calc "($t1 - $t0) / 1e9")
+	FLOOD_HWM=$(calc "$(hwm_kb "$TFS_PID") / 1024")
+	say "  the run ended after $FLOOD_S s with $FLOOD_AT_WAIT of" \
+		"$FLOOD_LINES lines in metrics.jsonl ($FLOOD_GOT in the end);" \
+		"daemon VmHWM $FLOOD_HWM MB"
+	echo cancel > "$FL_QUIET/ctl"
+	stop_trainfs
+	DAEMON_CONF=$WORK/daemon.json
+}
+
+# flood_rows: measure 7's rows of the table.
+flood_rows() {
+	row "status open+read+close during a flood of $FLOOD_LINES metric lines, p99" \
+		"$(fmt "$FLOOD_P99" '%.1f µs')" "$(fmt "$FLOOD_IDLE_P99" '%.1f µs') (no flood)" \
+		"$(ratio "$FLOOD_P99" "$FLOOD_IDLE_P99")" "≤ 2x no flood" \
+		"$(yesno "$FLOOD_P99 <= 2 * $FLOOD_IDLE_P99")"
+	row "status open+read+close during a flood of $FLOOD_LINES metric lines, worst" \
+		"$(fmt "$FLOOD_MAX" '%.1f µs')" "$(fmt "$FLOOD_IDLE_MAX" '%.1f µs') (no flood)" \
+		"$(ratio "$FLOOD_MAX" "$FLOOD_IDLE_MAX")" "< 5 ms" \
+		"$(yesno "$FLOOD_MAX < 5000")"
+}
+
+# flood_how: measure 7's paragraph of "How measured".
+flood_how() {
+	cat <<EOF
+**Status read during a metrics flood.** A daemon on a fresh state whose
+local provider runs two jobs: run \`quiet\` (\`sleep 600\`, running) and run
+\`flood\`, a python3 job that writes $FLOOD_LINES lines \`{"loss": N}\` to its
+log as fast as it can. \`tools/bench_read -p $FLOOD_PAUSE_US\` times open + read +
+close of quiet's \`status\`, pausing $FLOOD_PAUSE_US µs between reads: first
+$FLOOD_IDLE_N reads before the flood (the floor; median $FLOOD_IDLE_MED µs), then from
+the moment the flooding run's submission was acknowledged (its close() of
+config.json returned) until its \`wait\` returned ($FLOOD_N reads, median
+$FLOOD_MED µs). From its
+submission to \`wait\` the flooding run took $FLOOD_S s; right after \`wait\`,
+metrics.jsonl held $FLOOD_AT_WAIT of its $FLOOD_LINES lines ($FLOOD_GOT in the end); the
+daemon's peak VmHWM was $FLOOD_HWM MB. Nothing is pinned.
+EOF
+}
+
+# `sh tools/bench.sh flood`: measure 7 alone, into the BENCHMARKS.md there
+if [ "$ONLY" = flood ]; then
+	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
+	measure_flood
+	flood_rows > "$WORK/flood-rows.md"
+	flood_how > "$WORK/flood-how.md"
+	python3 - "$OUT" "$WORK/flood-rows.md" "$WORK/flood-how.md" <<'PY' ||
+# Puts measure 7's rows (replacing its old ones, else after the first
+# table) and paragraph (replacing its old one, else before the scheduler's)
+# into BENCHMARKS.md.
+import sys
+out, rows, how = sys.argv[1:4]
+lines = open(out).read().split("\n")
+rows = open(rows).read().rstrip("\n").split("\n")
+how = open(how).read().rstrip("\n").split("\n")
+row_key = "| status open+read+close during a flood"
+old = [i for i, l in enumerate(lines) if l.startswith(row_key)]
+if old:
+    at = old[0]
+    lines = [l for l in lines if not l.startswith(row_key)]
+else:
+    first = next(i for i, l in enumerate(lines) if l.startswith("|"))
+    at = first
+    while at < len(lines) and lines[at].startswith("|"):
+        at += 1
+lines[at:at] = rows
+key = how[0].split(".**")[0]
+old = [i for i, l in enumerate(lines) if l.startswith(key)]
+if old:
+    end = old[0]
+    while end < len(lines) and lines[end] != "":
+        end += 1
+    lines[old[0]:end] = how
+else:
+    at = next((i for i, l in enumerate(lines)
+               if l.startswith("**Scheduler decision time.**")), len(lines))
+    lines[at:at] = how + [""]
+open(out + ".new", "w").write("\n".join(lines))
+PY
+		die "cannot update $OUT"
+	mv "$OUT.new" "$OUT"
+	cat "$WORK/flood-rows.md"
+	say "wrote measure 7 into $OUT"
+	exit 0
+fi
 
 # ------------------------------------------- 1. status read vs floorfs ----
 
@@ -716,13 +901,10 @@ rm -f "$ART_SRC" "$ART_CACHE_FILE" "$ART_JOB_PID"
 DAEMON_CONF=$WORK/daemon.json
 DAEMON_OPTS=""
 
+measure_flood
+
 # ------------------------------------------------------------ the report --
 
-# row MEASURE TRAINFS REFERENCE RATIO GOAL MET
-row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
-yesno() { if holds "$1"; then echo yes; else echo NO; fi; }
-fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
 RSS_BIG_MB=$(calc "$RSS_BIG / 1024")
 RSS_EMPTY_MB=$(calc "$RSS_EMPTY / 1024")
@@ -783,6 +965,7 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 		row "artifact of 1 GiB, page cache dropped before each read" \
 			"n/a" "n/a (drop_caches not permitted)" "n/a" "(info)" "—"
 	fi
+	flood_rows
 } > "$WORK/table.md"
 
 COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -919,6 +1102,8 @@ and this row shows how much of the first cold read that was. Time:
 $PF_COLD_MS ms."; fi)
 
 The 1 GiB files are removed at the end of the measure.
+
+$(flood_how)
 
 **Scheduler decision time.** tools/bench_sched.sh: one slot held by a
 blocker with 10 (then 10,000) runs queued behind it; the running run is

@@ -6,14 +6,19 @@
  * caches and fault in the daemon's code), then N timed ones, and prints one
  * line for scripts to parse:
  *
- *	median_us=<float> p90_us=<float> n=<N>
+ *	median_us=<float> p90_us=<float> p99_us=<float> max_us=<float> n=<N>
+ *
+ * With -s STOPFILE it stops early, once STOPFILE exists (n is then the
+ * number of reads made), so that it can time reads for as long as
+ * something else goes on; -p US pauses that long between reads (untimed),
+ * as a reader polling a file does, instead of reading back to back.
  *
  * Run against trainfs and against tools/floorfs (the floor: a FUSE
  * filesystem that does nothing else) to see what trainfs itself costs.
  * Any failing call ends the run with exit status 1: a latency measured over
  * errors would be meaningless.
  *
- * Usage: bench_read PATH N
+ * Usage: bench_read [-s STOPFILE] [-p US] PATH N
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -93,13 +98,14 @@ static double median_us(const int64_t *sorted, long n)
 }
 
 /*
- * Returns the 90th percentile of sorted[0..n-1] in microseconds, by the
- * nearest-rank method: the smallest sample that at least 90% of the samples
- * do not exceed.  No interpolation, so it is always a latency that happened.
+ * Returns the pct-th percentile of sorted[0..n-1] in microseconds, by the
+ * nearest-rank method: the smallest sample that at least pct% of the
+ * samples do not exceed.  No interpolation, so it is always a latency that
+ * happened.
  */
-static double p90_us(const int64_t *sorted, long n)
+static double pct_us(const int64_t *sorted, long n, long pct)
 {
-	long rank = (90 * n + 99) / 100;	/* ceil(0.9 * n), >= 1 */
+	long rank = (pct * n + 99) / 100;	/* ceil(pct / 100 * n), >= 1 */
 
 	return sorted[rank - 1] / 1000.0;
 }
@@ -107,21 +113,43 @@ static double p90_us(const int64_t *sorted, long n)
 int main(int argc, char *argv[])
 {
 	char buf[BENCH_READ_SIZE];
-	const char *path;
+	const char *path, *stopfile = NULL;
+	struct timespec pause = { 0, 0 };
 	int64_t *samples;
+	long n, i, us;
 	char *end;
-	long n, i;
+	int opt;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PATH N\n", prog);
-		return 2;
+	while ((opt = getopt(argc, argv, "s:p:")) != -1) {
+		switch (opt) {
+		case 's':
+			stopfile = optarg;
+			break;
+		case 'p':
+			errno = 0;
+			us = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || us < 0 ||
+			    us > 1000000) {
+				fprintf(stderr, "%s: -p must be an integer from "
+					"0 to 1000000, not '%s'\n", prog, optarg);
+				return 2;
+			}
+			pause.tv_sec = us / 1000000;
+			pause.tv_nsec = us % 1000000 * 1000;
+			break;
+		default:
+			goto usage;
+		}
 	}
-	path = argv[1];
+	if (argc - optind != 2)
+		goto usage;
+	path = argv[optind];
 	errno = 0;
-	n = strtol(argv[2], &end, 10);
-	if (errno || end == argv[2] || *end || n < 1 || n > BENCH_MAX_N) {
+	n = strtol(argv[optind + 1], &end, 10);
+	if (errno || end == argv[optind + 1] || *end || n < 1 ||
+	    n > BENCH_MAX_N) {
 		fprintf(stderr, "%s: N must be an integer from 1 to %ld, not "
-			"'%s'\n", prog, BENCH_MAX_N, argv[2]);
+			"'%s'\n", prog, BENCH_MAX_N, argv[optind + 1]);
 		return 2;
 	}
 
@@ -136,20 +164,30 @@ int main(int argc, char *argv[])
 			goto fail;
 
 	for (i = 0; i < n; i++) {
-		int64_t t0 = now_ns();
+		int64_t t0;
 
+		if (stopfile && i > 0 && access(stopfile, F_OK) == 0)
+			break;
+		t0 = now_ns();
 		if (read_once(path, buf))
 			goto fail;
 		samples[i] = now_ns() - t0;
+		if (pause.tv_nsec || pause.tv_sec)
+			nanosleep(&pause, NULL);
 	}
+	n = i;
 
 	qsort(samples, n, sizeof(*samples), cmp_i64);
-	printf("median_us=%.2f p90_us=%.2f n=%ld\n", median_us(samples, n),
-	       p90_us(samples, n), n);
+	printf("median_us=%.2f p90_us=%.2f p99_us=%.2f max_us=%.2f n=%ld\n",
+	       median_us(samples, n), pct_us(samples, n, 90),
+	       pct_us(samples, n, 99), samples[n - 1] / 1000.0, n);
 	free(samples);
 	return 0;
 
 fail:
 	free(samples);
 	return 1;
+usage:
+	fprintf(stderr, "usage: %s [-s STOPFILE] [-p US] PATH N\n", prog);
+	return 2;
 }
