@@ -227,7 +227,9 @@ static void usage_recount_locked(struct core *c)
 	for (r = c->active.head; r; r = r->lnext) {
 		struct provider *p = provider_find(c, r->provider);
 
-		if (p)
+		/* a run whose job ended while its outputs are collected
+		   holds no capacity: the job is gone */
+		if (p && !r->ending)
 			slot_take(p, r);
 	}
 }

@@ -246,25 +246,6 @@ static char *rf(int64_t id, enum run_file f)
 	return buf_detach(&b, NULL);
 }
 
-/* Waits until file f of the run contains needle; 1 when it does. */
-static int wait_text(int64_t id, enum run_file f, const char *needle)
-{
-	int64_t deadline = mono_ms() + WAIT_MS;
-
-	while (mono_ms() < deadline) {
-		char *t = rf(id, f);
-		int hit = strstr(t, needle) != NULL;
-
-		free(t);
-		if (hit)
-			return 1;
-		sleep_ms(STEP_MS);
-	}
-	fprintf(stderr, "run %lld: no '%s' in file %d\n", (long long)id,
-		needle, (int)f);
-	return 0;
-}
-
 static int has(int64_t id, enum run_file f, const char *needle)
 {
 	char *t = rf(id, f);
@@ -701,13 +682,29 @@ static void test_metrics(void)
 			      "echo not a metric; "
 			      "echo '{\"step\":2,\"key\":\"acc\",\"value\":0.9}' "
 			      ">> \"$TRAINFS_METRICS\"", NULL);
+	/*
+	 * more log than one pass reads (4 MiB) in one go, then the last
+	 * metrics, the very last without its newline
+	 */
+	int64_t lid = start_sh(exp, "longlog", "local",
+			       "head -c 12582912 /dev/zero | tr '\\0' x; "
+			       "echo; echo '{\"final\": 1}'; "
+			       "printf '{\"last\": 2}'", NULL);
 	cJSON *st, *m;
+	int64_t size = -1;
 	char *t;
 
 	CHECK(wait_end(id) == RS_COMPLETED);
-	/* the last scan may land just after the state: wait for it */
-	CHECK(wait_text(id, RF_METRICS, "acc 0.9\n"));
-	CHECK(wait_text(id, RF_METRICS, "loss 0.5\n"));
+	/* the last scan is in before the state says so */
+	t = rf(id, RF_METRICS);
+	CHECK(strstr(t, "acc 0.9\n") != NULL);
+	CHECK(strstr(t, "loss 0.5\n") != NULL);
+	free(t);
+	CHECK(wait_end(lid) == RS_COMPLETED);
+	t = rf(lid, RF_METRICS);
+	CHECK_STR(t, "final 1\nlast 2\n");
+	free(t);
+	CHECK(has(lid, RF_EVENTS, "collecting outputs"));
 	t = rf(id, RF_METRICS);
 	CHECK(strstr(t, "acc 0.9\n") < strstr(t, "loss 0.5\n"));   /* sorted */
 	CHECK(strstr(t, "epoch") == NULL);   /* the step, not a metric */
@@ -717,6 +714,16 @@ static void test_metrics(void)
 	CHECK(strstr(t, "\"key\":\"loss\",\"value\":0.5}\n") != NULL);
 	CHECK(strstr(t, "{\"step\":2,") != NULL);
 	CHECK(strstr(t, "\"key\":\"acc\",\"value\":0.9}\n") != NULL);
+	/* its size without rendering it, and a read at an offset */
+	CHECK(core_run_metrics_size(core, id, &size) == TFS_OK);
+	CHECK(size == (int64_t)strlen(t));
+	{
+		struct buf b = BUF_INIT(0);
+
+		CHECK(core_run_metrics_read(core, id, 3, 10, &b) == TFS_OK);
+		CHECK(b.len == 10 && !memcmp(b.p, t + 3, 10));
+		buf_release(&b);
+	}
 	free(t);
 	st = status_of(id);
 	m = cJSON_GetObjectItemCaseSensitive(st, "metrics");
@@ -845,6 +852,11 @@ static void test_retries_timeout(void)
 			      "exit 3", "\"max_retries\": 2");
 	int64_t to = start(exp, "slow", "{\"command\": [\"sleep\", \"30\"], "
 			   "\"timeout_s\": 1}");
+	/* attempt 2 starts past the timeout counted from attempt 1's start */
+	int64_t pa = start_sh(exp, "per-attempt", "local",
+			      "if [ \"$TRAINFS_ATTEMPT\" = 1 ]; then sleep 2.5; "
+			      "exit 1; fi; sleep 1.5",
+			      "\"timeout_s\": 3, \"max_retries\": 1");
 	char path[PATH_MAX], *t;
 	const char *uuid;
 	cJSON *st;
@@ -871,6 +883,12 @@ static void test_retries_timeout(void)
 	CHECK(jnum(st, "attempt") == 1);
 	cJSON_Delete(st);
 	CHECK(has(to, RF_EVENTS, "timeout after 1 s: cancelling"));
+
+	CHECK(wait_end(pa) == RS_COMPLETED);
+	st = status_of(pa);
+	CHECK(jnum(st, "attempt") == 2);
+	cJSON_Delete(st);
+	CHECK(!has(pa, RF_EVENTS, "timeout"));
 }
 
 /* ---- capacity and order ---- */

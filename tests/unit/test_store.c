@@ -393,6 +393,38 @@ static void latest_cb(void *arg, const char *key, double value)
 	l->n++;
 }
 
+/*
+ * metrics.jsonl of run as read by ranges: its size is the length of the
+ * whole rendering (want), and a read of any range is that slice of it.
+ */
+static void test_history_ranges(struct store *s, int64_t run,
+				const char *want)
+{
+	struct buf b = BUF_INIT(0);
+	size_t len = strlen(want), off, size;
+	int64_t got = -1;
+	int ok = 1;
+
+	CHECK(store_metrics_history_size(s, run, &got) == TFS_OK);
+	CHECK(got == (int64_t)len);
+	for (off = 0; off <= len + 2; off += 7) {
+		for (size = 1; size < 140; size += 13) {
+			size_t n = off >= len ? 0 : len - off < size ?
+				   len - off : size;
+
+			buf_reset(&b);
+			if (store_metrics_history_read(s, run, (int64_t)off,
+						       size, &b) != TFS_OK ||
+			    b.len != n || (n && memcmp(b.p, want + off, n)))
+				ok = 0;
+		}
+	}
+	CHECK(ok);
+	buf_reset(&b);
+	CHECK(store_metrics_history_read(s, run, -1, 10, &b) == TFS_EINVAL);
+	buf_release(&b);
+}
+
 static void test_events_metrics(struct store *s)
 {
 	struct buf b = BUF_INIT(0);
@@ -443,6 +475,7 @@ static void test_events_metrics(struct store *s)
 		  "{\"step\":2,\"time\":1700000001.000,\"key\":\"loss\",\"value\":0.42}\n"
 		  "{\"step\":2.5,\"time\":1700000001.500,\"key\":\"learning_rate\",\"value\":5e-05}\n"
 		  "{\"step\":1.5,\"time\":1700000002.000,\"key\":\"acc\",\"value\":0.75}\n");
+	test_history_ranges(s, run, b.p);
 	CHECK(store_metrics_each_latest(s, run, latest_cb, &l) == TFS_OK);
 	CHECK(l.n == 3);
 	CHECK_STR(l.keys[0], "acc");
@@ -707,6 +740,58 @@ static void test_survives(struct store *s)
 		      "{\"tags\": {\"team\": \"\xc3\xa9quipe\"}}"));
 }
 
+/*
+ * A database of schema 4, with metrics but no line offsets, takes them at
+ * its migration: the size and the ranges then agree with the rendering.
+ */
+static void test_migrate_4(void)
+{
+	char path[PATH_MAX], err[256] = "";
+	struct store *s = NULL;
+	struct buf full = BUF_INIT(0);
+	sqlite3 *db = NULL;
+	int64_t size = -1;
+
+	snprintf(path, sizeof(path), "%s/v4.db", root);
+	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_OK);
+	store_close(s);
+	s = NULL;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	/* back to schema 4 as it was, then rows written by that version */
+	CHECK(sqlite3_exec(db,
+		"DROP INDEX metrics_end;"
+		"ALTER TABLE metrics DROP COLUMN end_off;"
+		"CREATE INDEX metrics_run ON metrics(run_id, id);"
+		"ALTER TABLE runs DROP COLUMN attempt_started_ms;"
+		"INSERT INTO metrics(run_id, step, time_ms, key, value) VALUES "
+		"(7, 1, 1700000000123, 'loss', 0.9), (8, 1, 5, 'x', 1), "
+		"(7, 2.5, 1700000001000, 'lr', 5e-05), (7, 3, 0, 'loss', -1e300);"
+		"PRAGMA user_version = 4;", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_OK);
+	if (!s)
+		return;
+	CHECK(user_version(path) == STORE_SCHEMA_VERSION);
+	CHECK(store_metrics_history(s, 7, &full) == TFS_OK);
+	CHECK_STR(full.p,
+		  "{\"step\":1,\"time\":1700000000.123,\"key\":\"loss\",\"value\":0.9}\n"
+		  "{\"step\":2.5,\"time\":1700000001.000,\"key\":\"lr\",\"value\":5e-05}\n"
+		  "{\"step\":3,\"time\":0.000,\"key\":\"loss\",\"value\":-1e+300}\n");
+	test_history_ranges(s, 7, full.p);
+	/* new points go on from where the migrated ones end */
+	CHECK(store_metric_add(s, 7, 4, 1000, "loss", 0.5) == TFS_OK);
+	buf_reset(&full);
+	CHECK(store_metrics_history(s, 7, &full) == TFS_OK);
+	CHECK(strstr(full.p, "{\"step\":4,\"time\":1.000,\"key\":\"loss\","
+		     "\"value\":0.5}\n") != NULL);
+	test_history_ranges(s, 7, full.p);
+	CHECK(store_metrics_history_size(s, 8, &size) == TFS_OK);
+	CHECK(size == (int64_t)strlen("{\"step\":1,\"time\":0.005,\"key\":"
+				      "\"x\",\"value\":1}\n"));
+	buf_release(&full);
+	store_close(s);
+}
+
 static void test_newer_schema(void)
 {
 	char path[PATH_MAX], err[256] = "";
@@ -771,6 +856,7 @@ int main(void)
 	if (s)
 		test_survives(s);
 	store_close(s);
+	test_migrate_4();
 	test_newer_schema();
 	rm_rf(root);
 	return TEST_REPORT();
