@@ -64,7 +64,11 @@ check_eq "flood completes" "completed" "$(timeout 60 cat "$F/wait")"
 check_eq "every line is in metrics.jsonl" "600000" "$(wc -l < "$F/metrics.jsonl")"
 check_contains "the latest value" "loss 599999" "$F/metrics"
 hwm=$(mem_mb VmHWM)
-check "daemon peak memory stays bounded (${hwm} MB)" test "$hwm" -lt 200
+# (a sanitizer's quarantine and shadow memory come on top; the baseline
+# took over 1 GB unsanitized)
+bound=200
+grep -qaE '__(asan|tsan)_' "$TRAINFS" && bound=800
+check "daemon peak memory stays bounded (${hwm} MB)" test "$hwm" -lt "$bound"
 
 # metrics.jsonl: stat's size is what a read returns, a read at an offset
 # is that part of the whole, and open handles share no copy of it
