@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +38,6 @@
 					the others' polls */
 #define SCAN_CHUNK (256 << 10)       /* read at a time; > METRIC_LINE_MAX */
 #define SCAN_BATCH 2048              /* points per store transaction */
-#define POLLER_NICE 5                /* added to the poller thread's nice */
 #define END_MANIFEST_WAIT_MS 60000   /* "not yet" answers taken at an end */
 
 /* ---- scheduling ---- */
@@ -1240,15 +1238,6 @@ static void *poller_main(void *arg)
 {
 	struct core *c = arg;
 
-	/*
-	 * Scans and commits are background work: at a lower priority than
-	 * the FUSE thread (nice applies per thread on Linux), a reader's
-	 * request takes the CPU from a scan at once instead of waiting for
-	 * the end of its time slice.
-	 */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), POLLER_NICE) < 0)
-		log_msg(LOG_INFO, "cannot lower the poller's priority: %s",
-			strerror(errno));
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
 		struct timespec ts;

@@ -1010,6 +1010,9 @@ static size_t store_jsonl_line(double step, int64_t time_ms, const char *key,
 	       STORE_JSONL_LINE_MAX - 1;
 }
 
+/* Distinct keys of a batch whose latest values are updated once each. */
+#define STORE_BATCH_KEYS 16
+
 /* tfs_jsonl_len(step, time_ms, key, value): for the 4 -> 5 migration. */
 static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
 				sqlite3_value **argv)
@@ -1042,10 +1045,11 @@ int store_metrics_append(struct store *s, int64_t run_id,
 {
 	sqlite3_stmt *st = s->st[ST_METRIC_ADD];
 	sqlite3_stmt *lt = s->st[ST_METRIC_LATEST];
+	const struct store_point *last[STORE_BATCH_KEYS];
 	char line[STORE_JSONL_LINE_MAX];
+	size_t i, k, nlast = 0;
 	int64_t end;
-	size_t i;
-	int r;
+	int r, many = 0;
 
 	pthread_mutex_lock(&s->lock);
 	r = store_jsonl_end(s, run_id, &end);
@@ -1061,8 +1065,25 @@ int store_metrics_append(struct store *s, int64_t run_id,
 		sqlite3_bind_double(st, 5, p->value);
 		sqlite3_bind_int64(st, 6, end);
 		r = store_step_done(s, st, "add metric");
-		if (r)
-			break;
+	}
+	/*
+	 * Only the last point of each key can be the latest: a batch of a
+	 * few keys updates each once. With more keys than that, every point
+	 * updates in order, which ends the same.
+	 */
+	for (i = 0; i < n && !many; i++) {
+		for (k = 0; k < nlast && strcmp(last[k]->key, pts[i].key); k++)
+			;
+		if (k < nlast)
+			last[k] = &pts[i];
+		else if (nlast < STORE_BATCH_KEYS)
+			last[nlast++] = &pts[i];
+		else
+			many = 1;
+	}
+	for (i = 0; i < (many ? n : nlast) && !r; i++) {
+		const struct store_point *p = many ? &pts[i] : last[i];
+
 		sqlite3_bind_int64(lt, 1, run_id);
 		bind_text(lt, 2, p->key);
 		sqlite3_bind_double(lt, 3, p->value);

@@ -425,6 +425,37 @@ static void test_history_ranges(struct store *s, int64_t run,
 	buf_release(&b);
 }
 
+/* A batch's latest values are its last point of each key, few keys or many. */
+static void test_append_latest(struct store *s)
+{
+	struct store_point pts[64];
+	char keys[30][8], want[30 * 16] = "";
+	struct buf b = BUF_INIT(0);
+	size_t i, n;
+	int nk;
+
+	for (nk = 2; nk <= 30; nk += 28) {
+		int64_t run = 777000 + nk;
+
+		for (i = 0; i < (size_t)nk; i++)
+			snprintf(keys[i], sizeof(keys[i]), "k%02zu", i);
+		/* every key twice, interleaved, then key 0 once more */
+		for (n = 0; n < 2 * (size_t)nk; n++)
+			pts[n] = (struct store_point){ (double)n, 1, keys[n % nk],
+						       (double)n };
+		pts[n++] = (struct store_point){ 99, 1, keys[0], 99 };
+		CHECK(store_metrics_append(s, run, pts, n) == TFS_OK);
+		want[0] = '\0';
+		for (i = 0; i < (size_t)nk; i++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want),
+				 "k%02zu %zu\n", i, i ? nk + i : 99);
+		buf_reset(&b);
+		CHECK(store_metrics_latest(s, run, &b) == TFS_OK);
+		CHECK_STR(b.p, want);
+	}
+	buf_release(&b);
+}
+
 static void test_events_metrics(struct store *s)
 {
 	struct buf b = BUF_INIT(0);
@@ -487,6 +518,7 @@ static void test_events_metrics(struct store *s)
 	CHECK(store_metrics_latest(s, run + 1, &b) == TFS_OK);
 	CHECK_STR(b.p, "other 1\n");
 	buf_release(&b);
+	test_append_latest(s);
 }
 
 /* A flood of events keeps the newest and says how many went. */
