@@ -126,6 +126,17 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_TPL_DELETE] = "DELETE FROM templates WHERE name = ?1",
 };
 
+/*
+ * Readers of what grows while a run goes (events, metrics) have a second,
+ * read-only connection: in WAL mode it reads the last commit while a write
+ * transaction (a scan's batch of metrics) is open on the first, so a read
+ * never waits for a write. Lock order: lock, then rlock.
+ */
+static const int read_stmts[] = {
+	ST_EVENTS_GET, ST_EVENT_DROPS_GET, ST_METRICS_LATEST_GET,
+	ST_METRICS_HISTORY, ST_METRICS_END,
+};
+
 struct store {
 	pthread_mutex_t lock;   /* recursive; held from begin to commit */
 	int durable;            /* the open transaction is durable */
@@ -133,6 +144,9 @@ struct store {
 	int tx_err;             /* first failure inside it: it cannot commit */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_MAX];
+	pthread_mutex_t rlock;  /* protects rdb and rst */
+	sqlite3 *rdb;           /* read-only, for read_stmts */
+	sqlite3_stmt *rst[ST_MAX];  /* read_stmts prepared on rdb, else NULL */
 };
 
 /* Each migration takes the schema from version i to i + 1. */
@@ -269,6 +283,13 @@ static int store_fail(struct store *s, const char *what)
 	return store_tx_fail(s, store_err(s));
 }
 
+/* store_fail() for a statement of the read connection. */
+static int store_rfail(struct store *s, const char *what)
+{
+	log_msg(LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(s->rdb));
+	return TFS_EIO;
+}
+
 static int store_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
@@ -330,6 +351,7 @@ int store_open(const char *path, struct store **out, char *err,
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&s->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&s->rlock, NULL);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)) {
 		snprintf(err, errlen, "cannot open database '%s': %s", path,
@@ -360,6 +382,22 @@ int store_open(const char *path, struct store **out, char *err,
 			goto fail;
 		}
 	}
+	if (sqlite3_open_v2(path, &s->rdb, SQLITE_OPEN_READONLY |
+			    SQLITE_OPEN_NOMUTEX, NULL)) {
+		snprintf(err, errlen, "cannot open database '%s': %s", path,
+			 s->rdb ? sqlite3_errmsg(s->rdb) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->rdb, 5000);
+	for (i = 0; i < (int)(sizeof(read_stmts) / sizeof(*read_stmts)); i++) {
+		if (sqlite3_prepare_v3(s->rdb, stmt_sql[read_stmts[i]], -1,
+				       SQLITE_PREPARE_PERSISTENT,
+				       &s->rst[read_stmts[i]], NULL)) {
+			snprintf(err, errlen, "cannot prepare statement %d: %s",
+				 read_stmts[i], sqlite3_errmsg(s->rdb));
+			goto fail;
+		}
+	}
 	*out = s;
 	return TFS_OK;
 fail:
@@ -373,10 +411,14 @@ void store_close(struct store *s)
 
 	if (!s)
 		return;
-	for (i = 0; i < ST_MAX; i++)
+	for (i = 0; i < ST_MAX; i++) {
 		sqlite3_finalize(s->st[i]);
+		sqlite3_finalize(s->rst[i]);
+	}
 	sqlite3_close(s->db);
+	sqlite3_close(s->rdb);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->rlock);
 	free(s);
 }
 
@@ -923,10 +965,10 @@ out:
 	return r;
 }
 
-/* Lines dropped from the head of run_id's events; 0 on any error. */
+/* Lines dropped from the head of run_id's events; 0 on any error (rlock). */
 static int64_t store_events_dropped(struct store *s, int64_t run_id)
 {
-	sqlite3_stmt *st = s->st[ST_EVENT_DROPS_GET];
+	sqlite3_stmt *st = s->rst[ST_EVENT_DROPS_GET];
 	int64_t n = 0;
 
 	sqlite3_bind_int64(st, 1, run_id);
@@ -940,28 +982,28 @@ static int64_t store_events_dropped(struct store *s, int64_t run_id)
 int store_events_each(struct store *s, int64_t run_id, store_event_cb cb,
 		      void *arg)
 {
-	sqlite3_stmt *st = s->st[ST_EVENTS_GET];
+	sqlite3_stmt *st = s->rst[ST_EVENTS_GET];
 	int rc, r = TFS_OK;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->rlock);
 	sqlite3_bind_int64(st, 1, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		cb(arg, sqlite3_column_int64(st, 0), col_text(st, 1));
 	if (rc != SQLITE_DONE)
-		r = store_fail(s, "read events");
+		r = store_rfail(s, "read events");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
 
 int store_events_format(struct store *s, int64_t run_id, struct buf *out)
 {
-	sqlite3_stmt *st = s->st[ST_EVENTS_GET];
+	sqlite3_stmt *st = s->rst[ST_EVENTS_GET];
 	int rc, r = TFS_OK;
 	int64_t dropped;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->rlock);
 	dropped = store_events_dropped(s, run_id);
 	sqlite3_bind_int64(st, 1, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -980,10 +1022,10 @@ int store_events_format(struct store *s, int64_t run_id, struct buf *out)
 			break;
 	}
 	if (!r && rc != SQLITE_DONE)
-		r = store_fail(s, "read events");
+		r = store_rfail(s, "read events");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
 
@@ -1026,10 +1068,14 @@ static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
 		sqlite3_value_double(argv[3]), line));
 }
 
-/* Where run_id's metrics.jsonl ends now (its size); store lock held. */
-static int store_jsonl_end(struct store *s, int64_t run_id, int64_t *end)
+/*
+ * Where run_id's metrics.jsonl ends (its size): as the writer sees it
+ * (st of s->st, lock held) or as the last commit has it (of s->rst,
+ * rlock held).
+ */
+static int store_jsonl_end(struct store *s, sqlite3_stmt *st, int64_t run_id,
+			   int64_t *end)
 {
-	sqlite3_stmt *st = s->st[ST_METRICS_END];
 	int rc;
 
 	sqlite3_bind_int64(st, 1, run_id);
@@ -1037,7 +1083,10 @@ static int store_jsonl_end(struct store *s, int64_t run_id, int64_t *end)
 	*end = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_ROW ? TFS_OK : store_fail(s, "read metrics size");
+	if (rc == SQLITE_ROW)
+		return TFS_OK;
+	return st == s->st[ST_METRICS_END] ? store_fail(s, "read metrics size") :
+	       store_rfail(s, "read metrics size");
 }
 
 int store_metrics_append(struct store *s, int64_t run_id,
@@ -1052,7 +1101,7 @@ int store_metrics_append(struct store *s, int64_t run_id,
 	int r, many = 0;
 
 	pthread_mutex_lock(&s->lock);
-	r = store_jsonl_end(s, run_id, &end);
+	r = store_jsonl_end(s, s->st[ST_METRICS_END], run_id, &end);
 	for (i = 0; i < n && !r; i++) {
 		const struct store_point *p = &pts[i];
 
@@ -1121,18 +1170,18 @@ int store_run_set_scan(struct store *s, int64_t id, int64_t log_offset,
 int store_metrics_each_latest(struct store *s, int64_t run_id,
 			      store_metric_cb cb, void *arg)
 {
-	sqlite3_stmt *st = s->st[ST_METRICS_LATEST_GET];
+	sqlite3_stmt *st = s->rst[ST_METRICS_LATEST_GET];
 	int rc, r = TFS_OK;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->rlock);
 	sqlite3_bind_int64(st, 1, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		cb(arg, col_text(st, 0), sqlite3_column_double(st, 1));
 	if (rc != SQLITE_DONE)
-		r = store_fail(s, "read metrics");
+		r = store_rfail(s, "read metrics");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
 
@@ -1154,16 +1203,16 @@ int store_metrics_history_size(struct store *s, int64_t run_id,
 {
 	int r;
 
-	pthread_mutex_lock(&s->lock);
-	r = store_jsonl_end(s, run_id, size);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->rlock);
+	r = store_jsonl_end(s, s->rst[ST_METRICS_END], run_id, size);
+	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
 
 int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
 			       size_t size, struct buf *out)
 {
-	sqlite3_stmt *st = s->st[ST_METRICS_HISTORY];
+	sqlite3_stmt *st = s->rst[ST_METRICS_HISTORY];
 	char line[STORE_JSONL_LINE_MAX];
 	int rc = SQLITE_DONE, r = TFS_OK;
 	int64_t want_end;
@@ -1172,7 +1221,7 @@ int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
 		return TFS_EINVAL;
 	want_end = size > (size_t)(INT64_MAX - off) ? INT64_MAX :
 		   off + (int64_t)size;
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->rlock);
 	sqlite3_bind_int64(st, 1, run_id);
 	sqlite3_bind_int64(st, 2, off);
 	/* the first row is the line that holds off: it ends past it */
@@ -1187,7 +1236,7 @@ int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
 
 		start = end - (int64_t)len;
 		if (start > off || end <= off) {
-			r = store_fail(s, "metrics offsets out of step");
+			r = store_rfail(s, "metrics offsets out of step");
 			break;
 		}
 		from = (size_t)(off - start);
@@ -1198,10 +1247,10 @@ int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
 		off = start + (int64_t)to;
 	}
 	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		r = store_fail(s, "read metrics history");
+		r = store_rfail(s, "read metrics history");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
 

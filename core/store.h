@@ -6,6 +6,9 @@
  * Threading: one connection behind a recursive mutex. store_begin() takes
  * the mutex and store_commit()/store_rollback() give it back, so the
  * statements between them are one transaction even with several threads.
+ * The readers of events and metrics use a second, read-only connection
+ * with its own mutex: they see the last commit and never wait for an open
+ * transaction (nor do they see its writes before it commits).
  * Lock order: core's model lock, then the store's.
  *
  * Every function returns TFS_OK or a TFS_* error (TFS_EIO for SQLite

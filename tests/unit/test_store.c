@@ -12,8 +12,10 @@
 #include "test.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -456,6 +458,61 @@ static void test_append_latest(struct store *s)
 	buf_release(&b);
 }
 
+struct reader {
+	struct store *s;
+	struct buf latest, history;
+	int64_t size;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+
+	store_metrics_latest(rd->s, 555, &rd->latest);
+	store_metrics_history_size(rd->s, 555, &rd->size);
+	store_metrics_history_read(rd->s, 555, 0, 4096, &rd->history);
+	store_events_format(rd->s, 555, &rd->history);
+	return NULL;
+}
+
+/*
+ * Readers of metrics and events never wait for a write transaction: with
+ * one open (a scan's batch), another thread reads the last commit.
+ */
+static void test_reads_during_write(struct store *s)
+{
+	struct reader rd = { s, BUF_INIT(0), BUF_INIT(0), -1 };
+	struct buf b = BUF_INIT(0);
+	struct timespec ts;
+	pthread_t t;
+	int joined = 0;
+
+	CHECK(store_metric_add(s, 555, 1, 1000, "m", 1) == TFS_OK);
+	CHECK(store_event_add(s, 555, 1000, "committed") == TFS_OK);
+	CHECK(store_begin(s, 0) == TFS_OK);
+	CHECK(store_metric_add(s, 555, 2, 2000, "m", 2) == TFS_OK);
+	CHECK(store_event_add(s, 555, 2000, "not yet") == TFS_OK);
+	if (pthread_create(&t, NULL, reader_main, &rd) == 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		joined = pthread_timedjoin_np(t, NULL, &ts) == 0;
+	}
+	CHECK(joined);
+	CHECK(store_commit(s) == TFS_OK);
+	if (!joined)
+		pthread_join(t, NULL);
+	CHECK_STR(rd.latest.p, "m 1\n");
+	CHECK(rd.size == (int64_t)strlen("{\"step\":1,\"time\":1.000,"
+					 "\"key\":\"m\",\"value\":1}\n"));
+	CHECK(rd.history.p && strstr(rd.history.p, "committed") &&
+	      !strstr(rd.history.p, "not yet"));
+	CHECK(store_metrics_latest(s, 555, &b) == TFS_OK);
+	CHECK_STR(b.p, "m 2\n");
+	buf_release(&b);
+	buf_release(&rd.latest);
+	buf_release(&rd.history);
+}
+
 static void test_events_metrics(struct store *s)
 {
 	struct buf b = BUF_INIT(0);
@@ -519,6 +576,7 @@ static void test_events_metrics(struct store *s)
 	CHECK_STR(b.p, "other 1\n");
 	buf_release(&b);
 	test_append_latest(s);
+	test_reads_during_write(s);
 }
 
 /* A flood of events keeps the newest and says how many went. */
@@ -773,10 +831,10 @@ static void test_survives(struct store *s)
 }
 
 /*
- * A database of schema 4, with metrics but no line offsets, takes them at
+ * A database of schema 5, with metrics but no line offsets, takes them at
  * its migration: the size and the ranges then agree with the rendering.
  */
-static void test_migrate_4(void)
+static void test_migrate_5(void)
 {
 	char path[PATH_MAX], err[256] = "";
 	struct store *s = NULL;
@@ -784,12 +842,12 @@ static void test_migrate_4(void)
 	sqlite3 *db = NULL;
 	int64_t size = -1;
 
-	snprintf(path, sizeof(path), "%s/v4.db", root);
+	snprintf(path, sizeof(path), "%s/v5.db", root);
 	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_OK);
 	store_close(s);
 	s = NULL;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	/* back to schema 4 as it was, then rows written by that version */
+	/* back to schema 5 as it was, then rows written by that version */
 	CHECK(sqlite3_exec(db,
 		"DROP INDEX metrics_end;"
 		"ALTER TABLE metrics DROP COLUMN end_off;"
@@ -798,7 +856,7 @@ static void test_migrate_4(void)
 		"INSERT INTO metrics(run_id, step, time_ms, key, value) VALUES "
 		"(7, 1, 1700000000123, 'loss', 0.9), (8, 1, 5, 'x', 1), "
 		"(7, 2.5, 1700000001000, 'lr', 5e-05), (7, 3, 0, 'loss', -1e300);"
-		"PRAGMA user_version = 4;", NULL, NULL, NULL) == SQLITE_OK);
+		"PRAGMA user_version = 5;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_OK);
 	if (!s)
@@ -888,7 +946,7 @@ int main(void)
 	if (s)
 		test_survives(s);
 	store_close(s);
-	test_migrate_4();
+	test_migrate_5();
 	test_newer_schema();
 	rm_rf(root);
 	return TEST_REPORT();
