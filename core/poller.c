@@ -654,9 +654,37 @@ struct scan {
 	struct store_point *pts;
 	char (*keys)[METRIC_KEY_MAX];
 	size_t npts;
-	int changed;               /* points were committed */
 	int eof;                   /* both files read to their end */
 };
+
+/*
+ * Sets s up for r (lock held): pj is this pass's poll of r, or NULL for a
+ * run whose job ended earlier (a final scan).
+ */
+static void scan_prepare_locked(struct core *c, struct run *r,
+				const struct poll_job *pj, struct scan *s)
+{
+	char base[PATH_MAX];
+	int64_t mono = mono_ms();
+
+	run_dir_path(c, r, base, sizeof(base));
+	s->run_id = r->id;
+	s->attempt = r->attempt;
+	s->log_path = pathf("%s/log", base);
+	s->mfile_path = pathf("%s/metrics.jsonl", base);
+	s->log_off = r->log_offset;
+	s->mfile_off = r->mfile_offset;
+	s->step_counter = r->step_counter;
+	s->last_step = r->last_step;
+	s->final = !pj || job_state_terminal(pj->q.state);
+	s->cpu = -1;
+	if (pj && pj->q.state == JOB_RUNNING && pj->q.cpu_percent >= 0 &&
+	    (!r->last_sys_ms || mono - r->last_sys_ms >= SYS_SAMPLE_MS)) {
+		s->cpu = pj->q.cpu_percent;
+		s->rss_kb = pj->q.rss_kb;
+		r->last_sys_ms = mono;
+	}
+}
 
 /* Commits the batch with the scan position; copies it back to the run. */
 static void scan_flush(struct core *c, struct scan *s)
@@ -688,7 +716,6 @@ static void scan_flush(struct core *c, struct scan *s)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	s->changed |= s->npts > 0;
 	s->npts = 0;
 }
 
@@ -1151,39 +1178,19 @@ static void poll_pass(struct core *c)
 	 * The scan reads files and commits with no model lock held.
 	 */
 	scans = xcalloc(npolls + c->active.n + 1, sizeof(*scans));
+	for (i = 0; i < npolls; i++) {
+		r = hmap_iget(&c->run_by_id, polls[i].run_id);
+		if (r && run_state_active(r->state) && polls[i].polled)
+			scan_prepare_locked(c, r, &polls[i], &scans[nscans++]);
+	}
+	/* ended, not polled any more, and not read to the end yet */
 	for (r = c->active.head; r; r = r->lnext) {
-		struct poll_job *pj = NULL;
-		char base[PATH_MAX];
-		struct scan *s;
-
-		for (i = 0; i < npolls; i++)
-			if (polls[i].run_id == r->id) {
-				pj = &polls[i];
-				break;
-			}
-		/* polled this pass, or ended and not read to the end yet */
-		if (pj ? !pj->polled :
-		    (!r->ending || r->scanned_attempt == r->attempt))
+		if (!r->ending || r->scanned_attempt == r->attempt)
 			continue;
-		s = &scans[nscans++];
-		run_dir_path(c, r, base, sizeof(base));
-		s->run_id = r->id;
-		s->attempt = r->attempt;
-		s->log_path = pathf("%s/log", base);
-		s->mfile_path = pathf("%s/metrics.jsonl", base);
-		s->log_off = r->log_offset;
-		s->mfile_off = r->mfile_offset;
-		s->step_counter = r->step_counter;
-		s->last_step = r->last_step;
-		s->final = !pj || job_state_terminal(pj->q.state);
-		s->cpu = -1;
-		if (pj && pj->q.state == JOB_RUNNING && pj->q.cpu_percent >= 0 &&
-		    (!r->last_sys_ms || mono_ms() - r->last_sys_ms >=
-		     SYS_SAMPLE_MS)) {
-			s->cpu = pj->q.cpu_percent;
-			s->rss_kb = pj->q.rss_kb;
-			r->last_sys_ms = mono_ms();
-		}
+		for (k = 0; k < (int)nscans && scans[k].run_id != r->id; k++)
+			;
+		if (k == (int)nscans)
+			scan_prepare_locked(c, r, NULL, &scans[nscans++]);
 	}
 	pthread_mutex_unlock(&c->lock);
 	for (i = 0; i < nscans; i++)
