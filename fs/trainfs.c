@@ -496,13 +496,15 @@ static int content(fuse_ino_t ino, struct buf *b)
 	return TFS_ENOENT;
 }
 
-/* 1 for generated files that grow or change while a reader has them. */
+/*
+ * 1 for snapshot files that grow or change while a reader has them
+ * (metrics.jsonl grows too, but is read at each offset, no snapshot).
+ */
 static int fs_live_file(fuse_ino_t ino)
 {
 	if (INO_KIND(ino) == K_FIXED)
 		return ino == INO_EVENTS || ino == INO_QUEUE;
-	return INO_KIND(ino) == K_RUN && (INO_SLOT(ino) == RS_EVENTS ||
-					  INO_SLOT(ino) == RS_METRICS_JSONL);
+	return INO_KIND(ino) == K_RUN && INO_SLOT(ino) == RS_EVENTS;
 }
 
 /* The live scratch file of ino (not an alias); fs.lock held. */
@@ -1817,10 +1819,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	case FH_SNAPSHOT:
 		/*
-		 * Files that grow or change while open (events, queue,
-		 * metrics.jsonl) are taken again when a reader reaches the
-		 * end of its snapshot, or reads from the start again (tail -f
-		 * after a truncation), so `tail -f` sees new lines.
+		 * Files that grow or change while open (events, queue) are
+		 * taken again when a reader reaches the end of its snapshot,
+		 * or reads from the start again (tail -f after a truncation),
+		 * so `tail -f` sees new lines.
 		 */
 		if (fs_live_file(h->ino) && ((size_t)off >= h->data.len ||
 					     (off == 0 && h->read_once))) {
