@@ -95,6 +95,17 @@ E=$(new_run m empty)
 check_eq "stat of a run without metrics" "0" "$(stat -c %s "$E/metrics.jsonl")"
 check_eq "and it reads empty" "" "$(cat "$E/metrics.jsonl")"
 
+# tail -f follows metrics.jsonl as points arrive
+G=$(new_run m grow)
+cmd_config '["sh", "-c", "for i in 1 2 3; do echo \"{\\\"v\\\": $i}\"; sleep 0.5; done; sleep 2; echo \"{\\\"v\\\": 9}\""]' \
+	> "$G/config.json"
+wait_grep "$G/metrics" "v 1" 10
+tail -f "$G/metrics.jsonl" > "$WORK/tail.out" 2>/dev/null &
+TAILP=$!
+check "tail -f sees a later point" wait_grep "$WORK/tail.out" '"value":9}' 20
+kill "$TAILP" 2>/dev/null
+check_eq "each point once" "4" "$(grep -c '"key":"v"' "$WORK/tail.out")"
+
 # the size and offsets survive a restart (kept in the store)
 stop_daemon
 start_daemon || exit 1
