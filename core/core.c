@@ -2207,6 +2207,8 @@ static int status_json_locked(struct core *c, struct run *r, struct buf *out)
 	json_time(o, "created", r->created_ms);
 	json_time(o, "submitted", r->submitted_ms);
 	json_time(o, "started", r->started_ms);
+	/* when the current attempt began to run: timeout_s counts from it */
+	json_time(o, "attempt_started", r->attempt_started_ms);
 	json_time(o, "ended", r->ended_ms);
 	json_time(o, "updated", r->updated_ms);
 	if (r->state == RS_QUEUED && r->retry_at_ms)

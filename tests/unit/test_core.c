@@ -1141,12 +1141,18 @@ static void test_restart(void)
 	char script[512], reason[512], *t;
 	struct core_exp_info e;
 	struct core_run_info ri;
-	int64_t id, held, ok = 0;
+	int64_t id, held, second, ok = 0;
+	char before[40] = "", first[40] = "";
 	cJSON *st;
 
 	snprintf(script, sizeof(script), "echo started >> %s; sleep 2; exit 7",
 		 counter);
 	id = start_sh(exp, "survivor", "local", script, NULL);
+	/* a second attempt running across the restart keeps its start */
+	second = start_sh(exp, "second", "local",
+			  "if [ \"$TRAINFS_ATTEMPT\" = 1 ]; then sleep 1.1; "
+			  "exit 1; fi; sleep 30",
+			  "\"timeout_s\": 600, \"max_retries\": 1");
 	held = start(exp, "held", "{\"provider\": \"hold\", "
 		     "\"command\": [\"true\"]}");
 	CHECK(wait_state(id, RS_RUNNING));
@@ -1162,12 +1168,37 @@ static void test_restart(void)
 		} while (!ok && mono_ms() < deadline);
 		CHECK(ok);
 	}
+	{
+		int64_t deadline = mono_ms() + WAIT_MS;
+
+		while ((st = status_of(second)) && jnum(st, "attempt") < 2 &&
+		       mono_ms() < deadline) {
+			cJSON_Delete(st);
+			sleep_ms(STEP_MS);
+		}
+		cJSON_Delete(st);
+	}
+	CHECK(wait_state(second, RS_RUNNING));
+	st = status_of(second);
+	CHECK(jnum(st, "attempt") == 2);
+	snprintf(before, sizeof(before), "%s",
+		 jstr(st, "attempt_started") ? jstr(st, "attempt_started") : "");
+	snprintf(first, sizeof(first), "%s",
+		 jstr(st, "started") ? jstr(st, "started") : "");
+	cJSON_Delete(st);
+	CHECK(before[0] && first[0] && strcmp(before, first) > 0);
 
 	core_close(core);
 	core = open_core();
 	CHECK(core != NULL);
 	if (!core)
 		return;
+	st = status_of(second);
+	CHECK(state_of(second) == RS_RUNNING);
+	CHECK_STR(jstr(st, "attempt_started"), before);
+	cJSON_Delete(st);
+	CHECK(core_run_ctl(core, second, "cancel\n", 7, reason,
+			   sizeof(reason)) == TFS_OK);
 	CHECK(core_exp_lookup(core, "restart", &e) == TFS_OK && e.id == exp);
 	CHECK(core_run_lookup(core, exp, "survivor", &ri) == TFS_OK &&
 	      ri.id == id);
