@@ -85,6 +85,13 @@ struct job_query {
 
 enum job_signal { JOB_SIG_PAUSE, JOB_SIG_RESUME };
 
+/*
+ * find() and submit() answer this when an attempt's submission is under
+ * way but unconfirmed: core/ keeps the attempt (never submits a new one
+ * for it) and asks find() again on a later pass.
+ */
+#define JOB_IN_PROGRESS 2
+
 #define ARTIFACT_PATH_MAX 1024     /* a relative path in the output dir */
 #define ARTIFACT_URL_MAX 4096
 #define ARTIFACT_FILES_MAX 100000  /* files in one manifest */
@@ -96,6 +103,10 @@ enum job_signal { JOB_SIG_PAUSE, JOB_SIG_RESUME };
  */
 struct artifact_entry {
 	const char *path;         /* relative, '/'-separated */
+	const char *skipped;      /* non-NULL: path was left out of the
+				     manifest, and this says why ("a
+				     symbolic link"); the other fields
+				     are then unset */
 	int64_t size;
 	const char *sha256;       /* 64 lowercase hex digits */
 	const char *url;          /* file://, http:// or https:// */
@@ -121,13 +132,17 @@ struct connector_ops {
 	int (*ping)(struct connector *c, char *err, size_t errlen);
 	/*
 	 * Looks for a job already submitted for (run_id, attempt). Returns 1
-	 * and fills job_id when found, 0 when not, -1 on error (err says why).
+	 * and fills job_id when found, 0 when not, JOB_IN_PROGRESS when a
+	 * submission of it is under way but not confirmed yet (err says so),
+	 * -1 on error (err says why).
 	 */
 	int (*find)(struct connector *c, const struct job_spec *spec,
 		    char *job_id, size_t idlen, char *err, size_t errlen);
 	/*
-	 * Starts a job. Returns 0 and fills job_id, or -1 with the reason in
-	 * err. Must be idempotent for one (run_id, attempt).
+	 * Starts a job. Returns 0 and fills job_id, JOB_IN_PROGRESS when the
+	 * job may have started but the provider has not confirmed it yet (err
+	 * says so), or -1 with the reason in err. Must be idempotent for one
+	 * (run_id, attempt).
 	 */
 	int (*submit)(struct connector *c, const struct job_spec *spec,
 		      char *job_id, size_t idlen, char *err, size_t errlen);

@@ -2,15 +2,18 @@
  * local.c - the "local" provider: runs a job's argv on this machine under a
  * small supervisor process that outlives the daemon. The supervisor holds
  * an flock on attempt_dir/supervisor.lock for its whole life and writes
- * attempt_dir/job.json (pids, start time) when the job starts and
- * attempt_dir/exit.json (exit status) before it exits, so everything the
- * daemon needs - after a restart too - is in the attempt directory, and a
- * held lock, unlike a pid, cannot be mistaken after pid reuse.
+ * attempt_dir/job.json (pids, cgroup, start time) before the job runs any
+ * code of its own, rewrites it with "exec_ms" once the exec succeeded, and
+ * writes attempt_dir/exit.json (exit status) before it exits, so
+ * everything the daemon needs - after a restart too - is in the attempt
+ * directory, and a held lock, unlike a pid, cannot be mistaken after pid
+ * reuse.
  *
  * Processes: the daemon forks A; A calls setsid(), forks the supervisor S
  * and exits at once, so S is re-parented to init and the daemon reaps only
  * A. S forks the job J, which becomes the leader of its own process group
- * (pause and cancel signal the whole group, never S) and execs the argv.
+ * (pause and cancel signal the whole group, never S), waits until S has
+ * written job.json and put it in its cgroup, and execs the argv.
  * A, S and J are children of a threaded daemon that never exec (A, S) or
  * not yet (J), so they call only async-signal-safe functions, snprintf
  * and file_write_atomic(), which is made of them: no stdio, no log_msg()
@@ -18,15 +21,35 @@
  * (it may translate); what they need is prepared in struct local_launch.
  *
  * A job ends when its main process J ends: S then kills what J left in its
- * process group, as Slurm ends a step. Pause stops the group with SIGSTOP
- * and leaves attempt_dir/paused, which poll() needs because a vfork()ing
- * shell cannot stop while its stopped child holds it (see local_poll()).
+ * process group and in its cgroup, as Slurm ends a step. Where a cgroup v2
+ * hierarchy is writable (found in /proc/self/mountinfo), each job gets a
+ * cgroup of its own under "trainfs" in the daemon's cgroup, which also
+ * holds what left the group with setsid(); elsewhere the process group is
+ * all there is. Pause stops the group with SIGSTOP and leaves
+ * attempt_dir/paused, which poll() needs because a vfork()ing shell cannot
+ * stop while its stopped child holds it (see local_poll()).
+ *
+ * Cancel writes attempt_dir/cancel (the grace) and then a byte to the FIFO
+ * attempt_dir/ctl, S's only cancel channel: S ignores TERM, INT and HUP,
+ * so signals meant for the daemon (`pkill trainfs`, a terminal's ^C)
+ * leave every job alone.
+ *
+ * A supervisor that died (kill -9, the OOM killer) leaves a free lock and
+ * no exit.json. Its job may live on, so poll() ends what is left of it -
+ * its cgroup, else the members of its process group - and reports it
+ * running until nothing is left, and only then failed: a retry never
+ * starts while the attempt before it still runs, and the slots count it.
  *
  * A job that cannot be started (a missing binary, a bad workdir, a log that
  * cannot be opened) is not an error of submit(): submit() returns 0 and the
  * job ends FAILED with exit code 127 and the reason, e.g. "cannot execute
  * 'foo': No such file or directory", in exit.json and in the log - as a
  * shell reports it, and as every other provider reports a failing job.
+ *
+ * The job can write into its attempt directory (its default working
+ * directory), so every file read from there is opened without following
+ * links and without blocking, must be a regular file of bounded size, and
+ * is checked before use (local_file_read()).
  */
 #define _GNU_SOURCE
 #include "connector.h"
@@ -45,7 +68,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,8 +81,7 @@
 #define LOCAL_SAMPLES_MAX 256        /* jobs whose cpu time we remember */
 #define LOCAL_GRACE_DEFAULT 10
 #define LOCAL_GRACE_MAX 86400
-#define LOCAL_REPORT_TIMEOUT_MS 30000
-#define LOCAL_FIND_WAIT_MS 2000
+#define LOCAL_REPORT_TIMEOUT_MS 10000
 #define LOCAL_LOCK_TRIES 200         /* x 10 ms, see local_supervise() */
 #define LOCAL_EXIT_WRITE_TRIES 10    /* x 1 s */
 
@@ -69,6 +90,10 @@
 #define LOCAL_LOCK_FILE "supervisor.lock"
 #define LOCAL_CANCEL_FILE "cancel"
 #define LOCAL_PAUSED_FILE "paused"
+#define LOCAL_CTL_FILE "ctl"
+#define LOCAL_MANIFEST_FILE "manifest.json"
+#define LOCAL_CGROUP_DIR "trainfs"       /* in the daemon's own cgroup */
+#define LOCAL_ENV_MAX 256                /* entries the config may add */
 
 /* The files of one attempt, all inside attempt_dir. */
 struct local_paths {
@@ -77,6 +102,8 @@ struct local_paths {
 	char lock[PATH_MAX];
 	char cancel[PATH_MAX];
 	char paused[PATH_MAX];   /* present between pause and resume */
+	char ctl[PATH_MAX];      /* S's cancel channel, a FIFO */
+	char manifest[PATH_MAX]; /* the daemon's, made after the job */
 };
 
 /* What job.json records. */
@@ -87,6 +114,8 @@ struct local_job {
 	long long start_ms;
 	unsigned long long start_ticks;  /* field 22 of /proc/<jpid>/stat */
 	int kill_grace_s;                /* the default for cancel */
+	long long exec_ms;               /* 0: not exec'd (yet) */
+	char cgroup[PATH_MAX];           /* "" when the job has none */
 };
 
 /* What exit.json records. */
@@ -112,6 +141,7 @@ struct local_launch {
 	struct local_paths paths;
 	int kill_grace_s;
 	char wake_path[PATH_MAX];        /* the daemon's FIFO, or "" */
+	char cgroup_parent[PATH_MAX];    /* where job cgroups go, or "" */
 };
 
 /* S -> daemon, one write of less than PIPE_BUF bytes, so atomic. */
@@ -125,6 +155,7 @@ enum local_stage {
 	LOCAL_STAGE_PIPE,
 	LOCAL_STAGE_FORK_JOB,
 	LOCAL_STAGE_JOB_FILE,
+	LOCAL_STAGE_CTL,
 };
 struct local_report {
 	int status;
@@ -152,7 +183,9 @@ struct local {
 					    keeps it from reporting EOF */
 	char *artifact_root;             /* with artifact_base_url: outputs */
 	char *artifact_base_url;         /* are served over HTTP from here */
-	int no_pidfd;                    /* pidfd_open() said ENOSYS */
+	char *cgroup_parent;             /* see local_cgroup_find(), or NULL */
+	char **env_set;                  /* "K=V" from the config's "env" */
+	char **env_pass;                 /* names from its "pass_env" */
 	uint64_t clock;
 	struct local_sample samples[LOCAL_SAMPLES_MAX];
 };
@@ -329,12 +362,14 @@ static void local_write_all(int fd, const void *data, size_t len)
 }
 
 /*
- * The signals S ignores: a terminal hang-up or ^C meant for the daemon,
- * and writes to a daemon that has gone away.
+ * The signals S ignores: a terminal hang-up, ^C or TERM meant for the
+ * daemon (`pkill trainfs` matches "trainfs-sup" too), and writes to a
+ * daemon that has gone away. Only the cancel channel cancels.
  */
 static int local_sig_ignored(int sig)
 {
-	return sig == SIGHUP || sig == SIGINT || sig == SIGPIPE ||
+	return sig == SIGHUP || sig == SIGINT || sig == SIGTERM ||
+	       sig == SIGPIPE ||
 	       sig == SIGQUIT || sig == SIGTSTP || sig == SIGTTIN ||
 	       sig == SIGTTOU;
 }
@@ -394,24 +429,160 @@ static void local_close_fds_except(int keep)
 	closedir(d);
 }
 
+/*
+ * Writes text to the file dir/name, as one write(). Returns 0, or -1 with
+ * errno set.
+ */
+static int local_cg_write(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = write(fd, text, len);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Moves pid into the cgroup at dir. Returns 0, or -1 with errno set. */
+static int local_cg_enter(const char *dir, long long pid)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld\n", pid);
+	return local_cg_write(dir, "cgroup.procs", text);
+}
+
+/*
+ * Reads up to len - 1 bytes of dir/name into buf, NUL-terminated. Returns
+ * the length, or -1 when the file cannot be read (the cgroup is gone).
+ */
+static ssize_t local_cg_read(const char *dir, const char *name, char *buf,
+			     size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Returns 1 while a process of the cgroup at dir lives (cgroup.events
+ * says "populated 1"; zombies do not count), 0 when none does or the
+ * cgroup is gone.
+ */
+static int local_cg_populated(const char *dir)
+{
+	char buf[LOCAL_STAT_MAX];
+
+	if (local_cg_read(dir, "cgroup.events", buf, sizeof(buf)) < 0)
+		return 0;
+	return strstr(buf, "populated 1") != NULL;
+}
+
+/*
+ * SIGKILLs every process of the cgroup at dir, also those that left the
+ * job's process group and session. cgroup.kill does it in one step where
+ * the kernel has it (5.14); else each pid listed is killed, which a fork
+ * racing the list may escape, so callers repeat until it is empty.
+ */
+static void local_cg_kill(const char *dir)
+{
+	char buf[LOCAL_FILE_MAX];
+	const char *p;
+
+	if (local_cg_write(dir, "cgroup.kill", "1\n") == 0)
+		return;
+	if (local_cg_read(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return;
+	for (p = buf; *p; ) {
+		long long pid = local_num(p);
+
+		if (pid > 1)
+			kill((pid_t)pid, SIGKILL);
+		while (*p && *p != '\n')
+			p++;
+		while (*p == '\n')
+			p++;
+	}
+}
+
+/*
+ * Ends the cgroup at dir, as S does when its job ends: kills what is in
+ * it, waits (at most about 5 s) until nothing lives there and removes it.
+ * Returns 0 when it is gone, -1 when something is left.
+ */
+static int local_cg_end(const char *dir)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (!local_cg_populated(dir))
+			break;
+		local_cg_kill(dir);
+		local_sleep_ms(10);
+	}
+	return rmdir(dir) == 0 || errno == ENOENT ? 0 : -1;
+}
+
 /* ---- the job: J --------------------------------------------------------- */
 
 /*
- * Runs in J between fork and exec. Reports a failure to start as a reason
- * sentence on efd (S puts it in exit.json) and in the log when the log is
- * open, then exits 127 as a shell would.
+ * Runs in J between fork and exec. Waits for S's go on gfd, so that none
+ * of the job's own code runs before S has recorded it; S closing the pipe
+ * instead (a cancel came first, or S died) ends J at once. Reports a
+ * failure to start as a reason sentence on efd (S puts it in exit.json)
+ * and in the log when the log is open, then exits 127 as a shell would.
+ * gfd_w, lockfd and ctlfd are S's, closed here: J holding the lock or the
+ * cancel channel while it waits would make a dead S look alive.
  */
 static void __attribute__((noreturn))
-local_job_exec(const struct local_launch *l, int efd)
+local_job_exec(const struct local_launch *l, int efd, int gfd, int gfd_w,
+	       int lockfd, int ctlfd)
 {
-	char reason[JOB_REASON_MAX];
+	char reason[JOB_REASON_MAX], go = 0;
 	sigset_t none;
+	ssize_t n;
 	int fd, err;
 
+	close(gfd_w);
+	close(lockfd);
+	close(ctlfd);
 	setpgid(0, 0);
 	local_sig_reset(0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	do
+		n = read(gfd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1 || go != 'g')
+		_exit(127);
+	close(gfd);
 
 	if (chdir(l->workdir) < 0) {
 		err = errno;
@@ -420,8 +591,8 @@ local_job_exec(const struct local_launch *l, int efd)
 			 local_errstr(err));
 		goto fail;
 	}
-	fd = open(l->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		  0600);
+	fd = open(l->log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+		  O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = errno;
 		snprintf(reason, sizeof(reason), "cannot open log '%.180s': %s",
@@ -453,13 +624,51 @@ fail:
 
 /* ---- the supervisor: S -------------------------------------------------- */
 
+/* What S knows of its job, for job.json. */
+struct local_sup {
+	pid_t jpid;
+	long long start_ms;
+	unsigned long long ticks;        /* J's start time, see local_job */
+	char cgroup[PATH_MAX];           /* "" when the job has none */
+	char reason[JOB_REASON_MAX];     /* J's words when it could not start */
+	size_t rlen;
+	int efd;                         /* J's exec report, -1 once read */
+};
+
+/*
+ * Writes job.json; exec_ms is 0 until J is known to have exec'd. Returns
+ * TFS_OK or the error of file_write_atomic() with errno set.
+ */
+static int local_sup_job_file(const struct local_launch *l,
+			      const struct local_sup *s, long long exec_ms)
+{
+	char buf[LOCAL_FILE_MAX], esc[PATH_MAX * 2];
+	int len;
+
+	local_json_escape(s->cgroup, esc, sizeof(esc));
+	len = snprintf(buf, sizeof(buf),
+		       "{\"supervisor_pid\":%d,\"job_pid\":%d,\"pgid\":%d,"
+		       "\"start_ms\":%lld,\"job_start_ticks\":%llu,"
+		       "\"kill_grace_s\":%d,\"exec_ms\":%lld%s%s%s}\n",
+		       (int)getpid(), (int)s->jpid, (int)s->jpid, s->start_ms,
+		       s->ticks, l->kill_grace_s, exec_ms,
+		       s->cgroup[0] ? ",\"cgroup\":\"" : "", esc,
+		       s->cgroup[0] ? "\"" : "");
+	if (len < 0 || len >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return TFS_ENAMETOOLONG;
+	}
+	return file_write_atomic(l->paths.job, buf, (size_t)len, 1);
+}
+
 /* The grace written by cancel(), else the one given at submit. */
 static int local_cancel_grace(const struct local_launch *l)
 {
 	char buf[LOCAL_CANCEL_MAX];
 	ssize_t n;
 	long long v;
-	int fd = open(l->paths.cancel, O_RDONLY | O_CLOEXEC);
+	int fd = open(l->paths.cancel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		      O_CLOEXEC);
 
 	if (fd < 0)
 		return l->kill_grace_s;
@@ -485,21 +694,79 @@ local_report_exit(int rep, struct local_report *r, int status, int stage,
 	_exit(status == LOCAL_REP_ERROR ? 1 : 0);
 }
 
+/* Returns 1 when J has ended (not reaped yet), 0 while it lives. */
+static int local_sup_job_ended(pid_t jpid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)jpid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno != EINTR;
+	return si.si_pid == jpid;
+}
+
 /*
- * Waits in S for J to end, handling cancel requests on the way. Returns
- * J's wait status, or -1 when it was lost (cannot happen unless someone
- * else reaped our child).
+ * Reads what J says on its exec report pipe. EOF with nothing said while
+ * J lives means the exec succeeded: job.json then says so, which turns
+ * the job from starting into running for poll().
  */
-static int local_wait_job(const struct local_launch *l, int sfd, pid_t jpid,
-			  int *cancelled)
+static void local_sup_exec_report(const struct local_launch *l,
+				  struct local_sup *s)
+{
+	for (;;) {
+		ssize_t n = read(s->efd, s->reason + s->rlen,
+				 sizeof(s->reason) - 1 - s->rlen);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n > 0) {
+			s->rlen += (size_t)n;
+			if (s->rlen < sizeof(s->reason) - 1)
+				continue;
+		}
+		break;
+	}
+	s->reason[s->rlen] = '\0';
+	close(s->efd);
+	s->efd = -1;
+	if (!s->rlen && !local_sup_job_ended(s->jpid))
+		local_sup_job_file(l, s, now_ms());
+}
+
+/* Starts a cancel: TERM to the job's group, KILL at the deadline. */
+static int64_t local_sup_cancel(const struct local_launch *l, pid_t jpid)
+{
+	int grace = local_cancel_grace(l);
+
+	/* CONT after TERM: a paused job must see its TERM. */
+	kill(-jpid, SIGTERM);
+	kill(-jpid, SIGCONT);
+	return mono_ms() + (int64_t)grace * 1000;
+}
+
+/*
+ * Waits in S for J to end, handling cancel requests on the way: a byte on
+ * the cancel channel while the cancel file exists. Returns J's wait
+ * status, or -1 when it was lost (cannot happen unless someone else
+ * reaped our child).
+ */
+static int local_wait_job(const struct local_launch *l, int sfd, int ctlfd,
+			  struct local_sup *s, int *cancelled)
 {
 	int64_t deadline = 0;
 	int killed = 0;
+	pid_t jpid = s->jpid;
 
 	for (;;) {
 		struct signalfd_siginfo ssi;
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-		siginfo_t si;
+		struct pollfd pfd[3] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = ctlfd, .events = POLLIN },
+			{ .fd = s->efd, .events = POLLIN },
+		};
+		char junk[64];
 		int timeout = -1, n, status;
 
 		if (*cancelled && !killed) {
@@ -512,42 +779,40 @@ static int local_wait_job(const struct local_launch *l, int sfd, pid_t jpid,
 			}
 			timeout = (int)left;
 		}
-		n = poll(&pfd, 1, timeout);
+		n = poll(pfd, s->efd >= 0 ? 3 : 2, timeout);
 		if (n < 0 && errno != EINTR)
 			local_sleep_ms(100);
 		if (n <= 0)
 			continue;
-		if (read(sfd, &ssi, sizeof(ssi)) != (ssize_t)sizeof(ssi))
-			continue;
-		if (ssi.ssi_signo == SIGTERM && !*cancelled) {
-			int grace = local_cancel_grace(l);
-
-			*cancelled = 1;
-			/* CONT after TERM: a paused job must see its TERM. */
-			kill(-jpid, SIGTERM);
-			kill(-jpid, SIGCONT);
-			deadline = mono_ms() + (int64_t)grace * 1000;
-			continue;
+		if (pfd[1].revents & POLLIN) {
+			while (read(ctlfd, junk, sizeof(junk)) > 0)
+				;
+			if (!*cancelled && access(l->paths.cancel, F_OK) == 0) {
+				*cancelled = 1;
+				deadline = local_sup_cancel(l, jpid);
+			}
 		}
-		if (ssi.ssi_signo != SIGCHLD)
+		if (s->efd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP)))
+			local_sup_exec_report(l, s);
+		if (!(pfd[0].revents & POLLIN) ||
+		    read(sfd, &ssi, sizeof(ssi)) != (ssize_t)sizeof(ssi) ||
+		    ssi.ssi_signo != SIGCHLD)
 			continue;
 		/* SIGCHLDs merge, and stops and continues send them too. */
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, (id_t)jpid, &si,
-			   WEXITED | WNOHANG | WNOWAIT) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (si.si_pid != jpid)
+		if (!local_sup_job_ended(jpid))
 			continue;
+		if (s->efd >= 0)
+			local_sup_exec_report(l, s);
 		/*
 		 * J is a zombie now, so its pid - the group's id - cannot be
 		 * reused until we reap it: this KILL reaches only what J
 		 * left behind in its group. A job ends when its main process
-		 * ends, as a Slurm step does.
+		 * ends, as a Slurm step does; what left the group is still in
+		 * the job's cgroup, which S ends after this.
 		 */
 		kill(-jpid, SIGKILL);
+		if (s->cgroup[0])
+			local_cg_kill(s->cgroup);
 		while (waitpid(jpid, &status, 0) < 0)
 			if (errno != EINTR)
 				return -1;
@@ -556,24 +821,26 @@ static int local_wait_job(const struct local_launch *l, int sfd, pid_t jpid,
 }
 
 /*
- * S: the supervisor. Reports to the daemon on rep once job.json is
- * written (or why it could not start), waits for the job and records its
- * end in exit.json, durably, before the lock goes with the process.
+ * S: the supervisor. Records the job in job.json before any of its code
+ * runs, reports to the daemon on rep (or why it could not start), lets J
+ * go, waits for it and records its end in exit.json, durably, before the
+ * lock goes with the process.
  */
 static void __attribute__((noreturn))
 local_supervise(const struct local_launch *l, int rep)
 {
 	struct local_report r;
 	struct local_pstat ps;
-	char reason[JOB_REASON_MAX], esc[JOB_REASON_MAX * 6];
+	struct local_sup s;
+	char esc[JOB_REASON_MAX * 6];
 	char buf[LOCAL_FILE_MAX], code[16];
-	long long start_ms, end_ms;
-	size_t rlen = 0;
+	long long end_ms;
 	sigset_t set;
-	int lockfd, sfd, ep[2], i, status, cancelled = 0, len, sig;
-	pid_t jpid;
+	int lockfd, ctlfd, sfd, ep[2], gp[2], i, status, cancelled = 0, len;
+	int sig;
 
 	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
 	r.spid = (int)getpid();
 	prctl(PR_SET_NAME, "trainfs-sup", 0, 0, 0);
 	/* Hold no mount busy for the life of the job. */
@@ -581,7 +848,8 @@ local_supervise(const struct local_launch *l, int rep)
 		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_NONE,
 				  errno);
 
-	lockfd = open(l->paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lockfd = open(l->paths.lock, O_RDWR | O_CREAT | O_NOFOLLOW |
+		      O_NONBLOCK | O_CLOEXEC, 0600);
 	if (lockfd < 0)
 		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_LOCK,
 				  errno);
@@ -605,63 +873,76 @@ local_supervise(const struct local_launch *l, int rep)
 	if (access(l->paths.job, F_OK) == 0)
 		local_report_exit(rep, &r, LOCAL_REP_BUSY, LOCAL_STAGE_NONE, 0);
 
+	/*
+	 * The cancel channel: a FIFO only cancel() writes to. Signals are not
+	 * one, since `pkill trainfs` or a TERM meant for the daemon would
+	 * cancel every job (S ignores TERM, see local_sig_ignored()). Read
+	 * and write, so that it never reports end of file.
+	 */
+	unlink(l->paths.ctl);
+	if (mkfifo(l->paths.ctl, 0600) < 0)
+		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_CTL,
+				  errno);
+	ctlfd = open(l->paths.ctl, O_RDWR | O_NONBLOCK | O_NOFOLLOW |
+		     O_CLOEXEC);
+	if (ctlfd < 0)
+		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_CTL,
+				  errno);
+
 	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
 		local_report_exit(rep, &r, LOCAL_REP_ERROR,
 				  LOCAL_STAGE_SIGNALFD, errno);
-	if (pipe2(ep, O_CLOEXEC) < 0)
+	if (pipe2(ep, O_CLOEXEC) < 0 || pipe2(gp, O_CLOEXEC) < 0)
 		local_report_exit(rep, &r, LOCAL_REP_ERROR, LOCAL_STAGE_PIPE,
 				  errno);
+	/*
+	 * A cgroup of its own catches what leaves the job's process group
+	 * (setsid, a daemonizing child). Named by our pid, unique while we
+	 * live; an empty one left by a dead namesake is removed first.
+	 */
+	if (l->cgroup_parent[0] &&
+	    snprintf(s.cgroup, sizeof(s.cgroup), "%s/%d", l->cgroup_parent,
+		     (int)getpid()) < (int)sizeof(s.cgroup)) {
+		rmdir(s.cgroup);
+		if (mkdir(s.cgroup, 0755) < 0)
+			s.cgroup[0] = '\0';
+	} else {
+		s.cgroup[0] = '\0';
+	}
 
-	start_ms = now_ms();
-	jpid = fork();
-	if (jpid < 0)
+	s.start_ms = now_ms();
+	s.jpid = fork();
+	if (s.jpid < 0)
 		local_report_exit(rep, &r, LOCAL_REP_ERROR,
 				  LOCAL_STAGE_FORK_JOB, errno);
-	if (jpid == 0)
-		local_job_exec(l, ep[1]);
+	if (s.jpid == 0)
+		local_job_exec(l, ep[1], gp[0], gp[1], lockfd, ctlfd);
 	close(ep[1]);
+	close(gp[0]);
 	/* Both sides set the group, so signals reach it whoever runs first. */
-	setpgid(jpid, jpid);
-	r.jpid = (int)jpid;
-
-	/* EOF means exec succeeded (the pipe is close-on-exec). */
-	for (;;) {
-		ssize_t n = read(ep[0], reason + rlen,
-				 sizeof(reason) - 1 - rlen);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		rlen += (size_t)n;
-		if (rlen == sizeof(reason) - 1)
-			break;
+	setpgid(s.jpid, s.jpid);
+	r.jpid = (int)s.jpid;
+	s.efd = ep[0];
+	fcntl(s.efd, F_SETFL, O_NONBLOCK);
+	if (s.cgroup[0] && local_cg_enter(s.cgroup, s.jpid) < 0) {
+		rmdir(s.cgroup);
+		s.cgroup[0] = '\0';
 	}
-	reason[rlen] = '\0';
-	close(ep[0]);
-
 	/* J is not reaped yet, so its /proc entry is there even if it died. */
-	if (local_pstat_read(jpid, &ps) < 0)
-		ps.starttime = 0;
-	len = snprintf(buf, sizeof(buf),
-		       "{\"supervisor_pid\":%d,\"job_pid\":%d,\"pgid\":%d,"
-		       "\"start_ms\":%lld,\"job_start_ticks\":%llu,"
-		       "\"kill_grace_s\":%d}\n",
-		       (int)getpid(), (int)jpid, (int)jpid, start_ms,
-		       ps.starttime, l->kill_grace_s);
-	if (file_write_atomic(l->paths.job, buf, (size_t)len, 1) != TFS_OK) {
+	s.ticks = local_pstat_read(s.jpid, &ps) < 0 ? 0 : ps.starttime;
+	if (local_sup_job_file(l, &s, 0) != TFS_OK) {
 		int err = errno;
 
-		/* A job nobody can find must not run. */
-		kill(-jpid, SIGKILL);
-		kill(jpid, SIGKILL);
-		while (waitpid(jpid, &status, 0) < 0 && errno == EINTR)
+		/* A job nobody can find must not run: it never got its go. */
+		kill(s.jpid, SIGKILL);
+		while (waitpid(s.jpid, &status, 0) < 0 && errno == EINTR)
 			;
+		if (s.cgroup[0])
+			rmdir(s.cgroup);
 		local_report_exit(rep, &r, LOCAL_REP_ERROR,
 				  LOCAL_STAGE_JOB_FILE, err);
 	}
@@ -669,24 +950,38 @@ local_supervise(const struct local_launch *l, int rep)
 	local_write_all(rep, &r, sizeof(r));
 	close(rep);
 
-	status = local_wait_job(l, sfd, jpid, &cancelled);
+	/*
+	 * A cancel recorded before the channel was open (the daemon found no
+	 * reader) is in the cancel file: the job then never runs.
+	 */
+	if (access(l->paths.cancel, F_OK) == 0)
+		cancelled = 1;
+	else
+		local_write_all(gp[1], "g", 1);
+	close(gp[1]);
+
+	status = local_wait_job(l, sfd, ctlfd, &s, &cancelled);
 	end_ms = now_ms();
+	if (s.cgroup[0])
+		local_cg_end(s.cgroup);
+	/* A manifest.json now is the job's, not one the daemon made. */
+	unlink(l->paths.manifest);
 
 	if (status >= 0 && WIFEXITED(status))
 		snprintf(code, sizeof(code), "%d", WEXITSTATUS(status));
 	else
 		snprintf(code, sizeof(code), "null");
-	if (status < 0 && !rlen)
-		rlen = (size_t)snprintf(reason, sizeof(reason),
-					"exit status lost");
-	local_json_escape(reason, esc, sizeof(esc));
+	if (status < 0 && !s.rlen)
+		s.rlen = (size_t)snprintf(s.reason, sizeof(s.reason),
+					  "exit status lost");
+	local_json_escape(s.reason, esc, sizeof(esc));
 	sig = status >= 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	len = snprintf(buf, sizeof(buf),
 		       "{\"exit_code\":%s,\"signal\":%d,\"cancelled\":%s,"
 		       "\"start_ms\":%lld,\"end_ms\":%lld%s%s%s}\n",
-		       code, sig, cancelled ? "true" : "false", start_ms,
+		       code, sig, cancelled ? "true" : "false", s.start_ms,
 		       end_ms,
-		       rlen ? ",\"reason\":\"" : "", esc, rlen ? "\"" : "");
+		       s.rlen ? ",\"reason\":\"" : "", esc, s.rlen ? "\"" : "");
 	/* The lock is released only by our exit, after the status is safe. */
 	for (i = 0; i < LOCAL_EXIT_WRITE_TRIES; i++) {
 		if (file_write_atomic(l->paths.exit, buf, (size_t)len, 1) ==
@@ -773,7 +1068,12 @@ static int local_paths_init(struct local_paths *p, const char *dir,
 	    snprintf(p->cancel, sizeof(p->cancel), "%s/" LOCAL_CANCEL_FILE,
 		     dir) >= (int)sizeof(p->cancel) ||
 	    snprintf(p->paused, sizeof(p->paused), "%s/" LOCAL_PAUSED_FILE,
-		     dir) >= (int)sizeof(p->paused)) {
+		     dir) >= (int)sizeof(p->paused) ||
+	    snprintf(p->ctl, sizeof(p->ctl), "%s/" LOCAL_CTL_FILE, dir) >=
+		    (int)sizeof(p->ctl) ||
+	    snprintf(p->manifest, sizeof(p->manifest),
+		     "%s/" LOCAL_MANIFEST_FILE, dir) >=
+		    (int)sizeof(p->manifest)) {
 		snprintf(err, errlen, "attempt directory '%.200s' too long",
 			 dir);
 		return -1;
@@ -802,6 +1102,31 @@ static int local_abspath(const char *path, char *out, size_t outlen,
 }
 
 /*
+ * Reads a file the job could have written or replaced: never through a
+ * symbolic link, never blocking (a FIFO), only a regular file, at most max
+ * bytes, appended to b. Returns TFS_OK, TFS_ENOENT, TFS_EINVAL when it is
+ * not a regular file, TFS_EFBIG when larger than max, else TFS_EIO.
+ */
+static int local_file_read(const char *path, size_t max, struct buf *b)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT ? TFS_ENOENT :
+		       errno == ELOOP ? TFS_EINVAL : TFS_EIO;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		r = TFS_EINVAL;
+	else if ((uint64_t)st.st_size > max)
+		r = TFS_EFBIG;
+	else
+		r = file_read_fd(fd, max, b);
+	close(fd);
+	return r;
+}
+
+/*
  * Returns 1 when someone - the supervisor - holds the lock at path, 0 when
  * nobody does or the file does not exist, -1 with err on another error.
  * Holding the lock for a moment does not disturb the supervisor, which
@@ -809,7 +1134,8 @@ static int local_abspath(const char *path, char *out, size_t outlen,
  */
 static int local_lock_held(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
 
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -817,6 +1143,11 @@ static int local_lock_held(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open '%.200s': %s", path,
 			 strerror(errno));
 		return -1;
+	}
+	/* Not the file S locked: it holds no lock anyone can see. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
 	}
 	while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
 		int e = errno;
@@ -845,16 +1176,20 @@ static int local_json_load(const char *path, cJSON **out, char *err,
 			   size_t errlen)
 {
 	struct buf b = BUF_INIT(LOCAL_FILE_MAX);
-	int r = file_read_all(path, LOCAL_FILE_MAX, &b);
+	int r = local_file_read(path, LOCAL_FILE_MAX, &b);
 
 	*out = NULL;
 	if (r == TFS_ENOENT) {
 		buf_release(&b);
 		return 0;
 	}
-	if (r == TFS_EFBIG) {
-		snprintf(err, errlen, "'%.200s' is over %d bytes", path,
-			 LOCAL_FILE_MAX);
+	if (r == TFS_EFBIG || r == TFS_EINVAL) {
+		if (r == TFS_EFBIG)
+			snprintf(err, errlen, "'%.200s' is over %d bytes", path,
+				 LOCAL_FILE_MAX);
+		else
+			snprintf(err, errlen, "'%.200s' is not a regular file",
+				 path);
 		buf_release(&b);
 		return -2;
 	}
@@ -892,19 +1227,42 @@ static int local_json_ll(const cJSON *obj, const char *key, long long *v)
 }
 
 /*
+ * Whether path can be a job's cgroup as S names it: an absolute path
+ * ending in LOCAL_CGROUP_DIR "/<pid>", with no "." or ".." component.
+ * job.json lives where the job can write, and the daemon kills what is in
+ * this cgroup: it must never name the daemon's own.
+ */
+static int local_cgroup_name_ok(const char *path)
+{
+	const char *last = strrchr(path, '/'), *p;
+	size_t n = strlen(path), dl = strlen(LOCAL_CGROUP_DIR);
+
+	if (path[0] != '/' || n >= PATH_MAX || strstr(path, "/./") ||
+	    strstr(path, "/../") || !last || !last[1])
+		return 0;
+	for (p = last + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return (size_t)(last - path) > dl &&
+	       !strncmp(last - dl, LOCAL_CGROUP_DIR, dl) && last[-dl - 1] == '/';
+}
+
+/*
  * Reads job.json. Returns 1 (filled), 0 when absent, -1 or -2 with err as
  * local_json_load().
  */
 static int local_job_read(const struct local_paths *p, struct local_job *job,
 			  char *err, size_t errlen)
 {
+	const cJSON *cg;
 	cJSON *o;
-	long long ticks = 0, grace = LOCAL_GRACE_DEFAULT;
+	long long ticks = 0, grace = LOCAL_GRACE_DEFAULT, exec_ms = 0;
 	int r = local_json_load(p->job, &o, err, errlen);
 
 	if (r <= 0)
 		return r;
 	memset(job, 0, sizeof(*job));
+	cg = cJSON_GetObjectItemCaseSensitive(o, "cgroup");
 	if (local_json_ll(o, "supervisor_pid", &job->spid) < 0 ||
 	    local_json_ll(o, "job_pid", &job->jpid) < 0 ||
 	    local_json_ll(o, "pgid", &job->pgid) < 0 ||
@@ -915,12 +1273,25 @@ static int local_job_read(const struct local_paths *p, struct local_job *job,
 		cJSON_Delete(o);
 		return -2;
 	}
+	if (cg && (!cJSON_IsString(cg) ||
+		   !local_cgroup_name_ok(cg->valuestring))) {
+		snprintf(err, errlen, "'%.200s' names no job cgroup", p->job);
+		cJSON_Delete(o);
+		return -2;
+	}
+	if (cg)
+		snprintf(job->cgroup, sizeof(job->cgroup), "%s",
+			 cg->valuestring);
 	local_json_ll(o, "job_start_ticks", &ticks);
 	local_json_ll(o, "kill_grace_s", &grace);
+	local_json_ll(o, "exec_ms", &exec_ms);
 	job->start_ticks = ticks > 0 ? (unsigned long long)ticks : 0;
 	job->kill_grace_s = grace < 0 ? 0 :
 			    grace > LOCAL_GRACE_MAX ? LOCAL_GRACE_MAX :
 						      (int)grace;
+	/* Files from before exec was recorded: the job was running. */
+	job->exec_ms = cJSON_GetObjectItemCaseSensitive(o, "exec_ms") ?
+		       exec_ms : job->start_ms;
 	cJSON_Delete(o);
 	return 1;
 }
@@ -967,8 +1338,9 @@ static int local_exit_read(const struct local_paths *p, struct local_exit *ex,
 
 /*
  * Returns 1 when the job's group leader is still the process job.json
- * describes (same pid, group and start time), so signalling -pgid cannot
- * hit a stranger that reused the number. Fills ps when non-NULL.
+ * describes (same pid, group and start time, not a zombie), so signalling
+ * -pgid cannot hit a stranger that reused the number. Fills ps when
+ * non-NULL.
  */
 static int local_job_alive(const struct local_job *job,
 			   struct local_pstat *ps)
@@ -980,7 +1352,62 @@ static int local_job_alive(const struct local_job *job,
 	if (local_pstat_read(job->pgid, ps) < 0)
 		return 0;
 	return ps->pgrp == job->pgid && job->start_ticks &&
-	       ps->starttime == job->start_ticks;
+	       ps->starttime == job->start_ticks && ps->state != 'Z';
+}
+
+/*
+ * Returns 1 when a process of the job's group other than a zombie lives:
+ * the leader job.json describes, or once it is gone, a process in the
+ * group started no earlier than the job (the group's id cannot go to a
+ * stranger while one of ours is in it).
+ */
+static int local_group_alive(const struct local_job *job)
+{
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if (local_job_alive(job, NULL))
+		return 1;
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		struct local_pstat ps;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (local_pstat_read(local_num(de->d_name), &ps) < 0)
+			continue;
+		found = ps.pgrp == job->pgid && ps.state != 'Z' &&
+			job->start_ticks && ps.starttime >= job->start_ticks;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The job of a supervisor that died: kills what is left of it, its cgroup
+ * and its process group. Returns 1 while something of it may still live
+ * (the kill takes a moment; ask again), 0 once nothing does, and then its
+ * cgroup is removed.
+ */
+static int local_job_end_orphan(const struct local_job *job)
+{
+	int left = 0;
+
+	if (job->cgroup[0] && local_cg_populated(job->cgroup)) {
+		local_cg_kill(job->cgroup);
+		left = 1;
+	}
+	if (local_group_alive(job)) {
+		kill(-(pid_t)job->pgid, SIGKILL);
+		left = 1;
+	}
+	if (!left && job->cgroup[0] && rmdir(job->cgroup) < 0 &&
+	    errno != ENOENT)
+		left = local_cg_populated(job->cgroup);
+	return left;
 }
 
 /* job ids are the supervisor's pid (see local_find_dir()). */
@@ -998,61 +1425,100 @@ static int local_job_id(const struct local_job *job, char *job_id,
 /*
  * find() for one attempt directory. A held lock without job.json is a
  * supervisor between its start and its first write (a daemon that died
- * inside submit()), so we wait up to wait_ms for it rather than answer
- * "not found" and start a second job. Returns 1, 0 or -1 as find().
+ * inside submit(), or one that is slow to start): JOB_IN_PROGRESS, so
+ * that core/ asks again rather than starting a second job. Returns 1, 0,
+ * JOB_IN_PROGRESS or -1 as find().
  */
-static int local_find_dir(const char *dir, int wait_ms, char *job_id,
-			  size_t idlen, char *err, size_t errlen)
+static int local_find_dir(const char *dir, char *job_id, size_t idlen,
+			  char *err, size_t errlen)
 {
 	struct local_paths p;
 	struct local_job job;
-	int64_t deadline = mono_ms() + wait_ms;
 	int r;
 
 	if (local_paths_init(&p, dir, err, errlen) < 0)
 		return -1;
-	for (;;) {
-		r = local_job_read(&p, &job, err, errlen);
-		if (r > 0)
-			return local_job_id(&job, job_id, idlen, err,
-					    errlen) < 0 ? -1 : 1;
-		if (r < 0)
-			return -1;
-		r = local_lock_held(p.lock, err, errlen);
-		if (r <= 0)
-			return r;
-		if (mono_ms() >= deadline) {
-			snprintf(err, errlen,
-				 "supervisor for '%.200s' is starting", dir);
-			return -1;
-		}
-		local_sleep_ms(20);
-	}
+	r = local_job_read(&p, &job, err, errlen);
+	if (r > 0)
+		return local_job_id(&job, job_id, idlen, err, errlen) < 0 ?
+		       -1 : 1;
+	if (r < 0)
+		return -1;
+	r = local_lock_held(p.lock, err, errlen);
+	if (r <= 0)
+		return r;
+	snprintf(err, errlen, "the supervisor for '%.200s' is starting", dir);
+	return JOB_IN_PROGRESS;
 }
 
 static int local_find(struct connector *c, const struct job_spec *spec,
 		      char *job_id, size_t idlen, char *err, size_t errlen)
 {
 	(void)c;
-	return local_find_dir(spec->attempt_dir, LOCAL_FIND_WAIT_MS, job_id,
-			      idlen, err, errlen);
+	return local_find_dir(spec->attempt_dir, job_id, idlen, err, errlen);
 }
 
 /*
- * Builds the job's environment: ours, with spec->env and then
- * CUDA_VISIBLE_DEVICES laid over it (for a key set twice the later wins).
+ * The part of the daemon's environment every job gets; everything else in
+ * it (API keys, tokens) stays with the daemon unless the provider's
+ * config names it in "pass_env".
+ */
+static const char *const local_env_base[] = {
+	"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR",
+	NULL
+};
+
+/* Whether environment entry e ("K=V") is for one of the names in v. */
+static int local_env_named(const char *e, size_t klen,
+			   const char *const *v)
+{
+	for (; v && *v; v++)
+		if (strlen(*v) == klen && !strncmp(*v, e, klen))
+			return 1;
+	return 0;
+}
+
+/*
+ * Builds the job's environment, in this order, a later entry winning over
+ * an earlier one of the same key: the base variables of ours
+ * (local_env_base, PATH with a default), our TRAINFS_* ones, the ones the
+ * provider config passes ("pass_env") and sets ("env"), spec->env (the
+ * run's env and its TRAINFS_* variables) and CUDA_VISIBLE_DEVICES.
  * Returns a NULL-terminated array the caller frees (not its strings, which
  * are borrowed, except *cuda, which the caller also frees), or NULL with
  * err for an entry that is not KEY=VALUE.
  */
-static char **local_env_build(const struct job_spec *spec, char **cuda,
+static char **local_env_build(const struct local *lc,
+			      const struct job_spec *spec, char **cuda,
 			      char *err, size_t errlen)
 {
-	const char *over[2048];
-	size_t nover = 0, nenv = 0, n = 0, i, j;
+	static const char *const path_default =
+		"PATH=/usr/local/bin:/usr/bin:/bin";
+	size_t nall = 0, cap = 8, n = 0, i, j;
+	const char **all;
 	char **envp;
 
 	*cuda = NULL;
+	for (i = 0; environ && environ[i]; i++)
+		cap++;
+	for (i = 0; spec->env && spec->env[i]; i++)
+		cap++;
+	for (i = 0; lc->env_set && lc->env_set[i]; i++)
+		cap++;
+	all = xcalloc(cap, sizeof(*all));
+	all[nall++] = path_default;
+	for (i = 0; environ && environ[i]; i++) {
+		const char *e = environ[i], *eq = strchr(e, '=');
+		size_t klen = eq ? (size_t)(eq - e) : 0;
+
+		if (klen && (local_env_named(e, klen, local_env_base) ||
+			     !strncmp(e, "TRAINFS_", 8) ||
+			     local_env_named(e, klen,
+					     (const char *const *)lc->env_pass)))
+			all[nall++] = e;
+	}
+	for (i = 0; lc->env_set && lc->env_set[i]; i++)
+		all[nall++] = lc->env_set[i];
 	for (i = 0; spec->env && spec->env[i]; i++) {
 		const char *eq = strchr(spec->env[i], '=');
 
@@ -1060,13 +1526,10 @@ static char **local_env_build(const struct job_spec *spec, char **cuda,
 			snprintf(err, errlen,
 				 "bad environment entry '%.100s'",
 				 spec->env[i]);
+			free(all);
 			return NULL;
 		}
-		if (nover >= sizeof(over) / sizeof(over[0]) - 1) {
-			snprintf(err, errlen, "too many environment entries");
-			return NULL;
-		}
-		over[nover++] = spec->env[i];
+		all[nall++] = spec->env[i];
 	}
 	if (spec->gpu_list) {
 		size_t len = sizeof("CUDA_VISIBLE_DEVICES=") +
@@ -1074,30 +1537,21 @@ static char **local_env_build(const struct job_spec *spec, char **cuda,
 
 		*cuda = xmalloc(len);
 		snprintf(*cuda, len, "CUDA_VISIBLE_DEVICES=%s", spec->gpu_list);
-		over[nover++] = *cuda;
+		all[nall++] = *cuda;
 	}
-	for (i = 0; environ && environ[i]; i++)
-		nenv++;
-	envp = xcalloc(nenv + nover + 1, sizeof(*envp));
-	for (i = 0; i < nenv + nover; i++) {
-		const char *e = i < nenv ? environ[i] : over[i - nenv];
-		const char *eq = strchr(e, '=');
-		size_t klen;
+	envp = xcalloc(nall + 1, sizeof(*envp));
+	for (i = 0; i < nall; i++) {
+		size_t klen = (size_t)(strchr(all[i], '=') - all[i]) + 1;
 		int shadowed = 0;
 
-		if (!eq)
-			continue;
-		klen = (size_t)(eq - e) + 1;
 		/* Kept only if nothing after it sets the same key. */
-		for (j = i < nenv ? 0 : i - nenv + 1; j < nover; j++)
-			if (!strncmp(over[j], e, klen)) {
-				shadowed = 1;
-				break;
-			}
+		for (j = i + 1; j < nall && !shadowed; j++)
+			shadowed = !strncmp(all[j], all[i], klen);
 		if (!shadowed)
-			envp[n++] = (char *)e;
+			envp[n++] = (char *)all[i];
 	}
 	envp[n] = NULL;
+	free(all);
 	return envp;
 }
 
@@ -1125,6 +1579,10 @@ static void local_report_error(const struct local_report *r,
 	case LOCAL_STAGE_JOB_FILE:
 		snprintf(err, errlen, "cannot write '%.200s': %s",
 			 l->paths.job, e);
+		break;
+	case LOCAL_STAGE_CTL:
+		snprintf(err, errlen, "cannot make the cancel channel "
+			 "'%.200s': %s", l->paths.ctl, e);
 		break;
 	default:
 		snprintf(err, errlen, "supervisor failed: %s", e);
@@ -1175,10 +1633,9 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 	size_t got;
 	pid_t a;
 
-	r = local_find_dir(spec->attempt_dir, LOCAL_FIND_WAIT_MS, job_id,
-			   idlen, err, errlen);
+	r = local_find_dir(spec->attempt_dir, job_id, idlen, err, errlen);
 	if (r)
-		return r > 0 ? 0 : -1;
+		return r == 1 ? 0 : r;
 	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0]) {
 		snprintf(err, errlen, "empty command");
 		return -1;
@@ -1204,6 +1661,9 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 	{
 		char dir[PATH_MAX];
 
+		if (lc->cgroup_parent)
+			snprintf(l->cgroup_parent, sizeof(l->cgroup_parent),
+				 "%s", lc->cgroup_parent);
 		if (local_abspath(spec->attempt_dir, dir, sizeof(dir), err,
 				  errlen) < 0 ||
 		    local_paths_init(&l->paths, dir, err, errlen) < 0 ||
@@ -1214,7 +1674,7 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 				  sizeof(l->log_path), err, errlen) < 0)
 			goto out;
 	}
-	l->envp = local_env_build(spec, &cuda, err, errlen);
+	l->envp = local_env_build(lc, spec, &cuda, err, errlen);
 	if (!l->envp)
 		goto out;
 
@@ -1240,9 +1700,13 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 	memset(&rep, 0, sizeof(rep));
 	got = local_report_read(fds[0], &rep);
 	if (got != sizeof(rep)) {
-		/* S may still be starting; find() will tell next time. */
-		snprintf(err, errlen, "the supervisor for '%.200s' did not "
-			 "report", spec->attempt_dir);
+		/*
+		 * S may still be starting: not a failure, which would start
+		 * the next attempt beside it. find() tells on a later pass.
+		 */
+		snprintf(err, errlen, "the supervisor for '%.200s' has not "
+			 "reported yet", spec->attempt_dir);
+		ret = JOB_IN_PROGRESS;
 		goto out;
 	}
 	switch (rep.status) {
@@ -1257,10 +1721,12 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 		break;
 	case LOCAL_REP_BUSY:
 		/* Another submit of this attempt won the lock first. */
-		r = local_find_dir(spec->attempt_dir, LOCAL_FIND_WAIT_MS,
-				   job_id, idlen, err, errlen);
-		if (r > 0)
+		r = local_find_dir(spec->attempt_dir, job_id, idlen, err,
+				   errlen);
+		if (r == 1)
 			ret = 0;
+		else if (r == JOB_IN_PROGRESS)
+			ret = r;
 		else if (r == 0)
 			snprintf(err, errlen, "another supervisor holds "
 				 "'%.200s'", l->paths.lock);
@@ -1363,8 +1829,11 @@ static int local_query_one(struct job_query *q, struct local_job *job)
 		held = local_lock_held(p.lock, q->reason, sizeof(q->reason));
 		if (held < 0)
 			return -1;
-		if (held)
+		if (held) {
 			q->state = JOB_PENDING;
+			snprintf(q->reason, sizeof(q->reason),
+				 "the supervisor is starting");
+		}
 		return 0;
 	}
 	q->start_ms = job->start_ms;
@@ -1385,9 +1854,24 @@ static int local_query_one(struct job_query *q, struct local_job *job)
 	if (r < 0 || held < 0)
 		return -1;
 	if (!held) {
+		/*
+		 * Nobody will record this job's end. Until nothing of it is
+		 * left it still runs: a retry now would run beside it.
+		 */
+		if (local_job_end_orphan(job)) {
+			q->state = JOB_RUNNING;
+			snprintf(q->reason, sizeof(q->reason), "supervisor "
+				 "lost: ending what is left of the job");
+			return 0;
+		}
 		q->state = JOB_FAILED;
 		snprintf(q->reason, sizeof(q->reason),
 			 "supervisor lost: no exit status recorded");
+		return 0;
+	}
+	if (!job->exec_ms) {
+		q->state = JOB_PENDING;
+		snprintf(q->reason, sizeof(q->reason), "the job is starting");
 		return 0;
 	}
 	q->state = JOB_RUNNING;
@@ -1562,58 +2046,39 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
 /* ---- cancel and signal -------------------------------------------------- */
 
 /*
- * Sends sig to the supervisor, only while it holds its lock. The pidfd is
- * opened before the lock is checked: the supervisor was alive after the
- * open, so the pidfd is the supervisor and not a process that reused its
- * pid. Returns 1 when sent, 0 when the supervisor is gone, -1 with err.
+ * Pokes S through its cancel channel. Returns 1 when the byte went in (or
+ * the FIFO is full, which says as much), 0 when nobody listens there (S
+ * has not opened it yet, or is gone), -1 with err.
  */
-static int local_signal_supervisor(struct local *lc,
-				   const struct local_paths *p,
-				   const struct local_job *job, int sig,
-				   char *err, size_t errlen)
+static int local_ctl_poke(const struct local_paths *p, char *err,
+			  size_t errlen)
 {
-	int pfd = -1, held, r = -1;
+	struct stat st;
+	ssize_t n;
+	int fd = open(p->ctl, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 
-#ifdef SYS_pidfd_open
-	/* Asked once: an old kernel (or valgrind) will not learn it later. */
-	if (!lc->no_pidfd) {
-		pfd = (int)syscall(SYS_pidfd_open, (pid_t)job->spid, 0);
-		if (pfd < 0 && errno == ESRCH)
+	if (fd < 0) {
+		if (errno == ENXIO || errno == ENOENT || errno == ELOOP)
 			return 0;
-		if (pfd < 0 && errno == ENOSYS)
-			lc->no_pidfd = 1;
-	}
-#endif
-	held = local_lock_held(p->lock, err, errlen);
-	if (held <= 0) {
-		if (pfd >= 0)
-			close(pfd);
-		return held;
-	}
-#ifdef SYS_pidfd_send_signal
-	if (pfd >= 0) {
-		r = (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
-		if (r < 0 && errno == ENOSYS)
-			r = kill((pid_t)job->spid, sig);
-	}
-#endif
-	if (pfd < 0)
-		r = kill((pid_t)job->spid, sig);
-	else
-		close(pfd);
-	if (r < 0) {
-		if (errno == ESRCH)
-			return 0;
-		snprintf(err, errlen, "cannot signal supervisor %lld: %s",
-			 job->spid, strerror(errno));
+		snprintf(err, errlen, "cannot open '%.200s': %s", p->ctl,
+			 strerror(errno));
 		return -1;
 	}
-	return 1;
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	do
+		n = write(fd, "c", 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n == 1 || (n < 0 && errno == EAGAIN) ? 1 : 0;
 }
 
 /*
- * Cancel: the grace goes in a file S reads when our TERM arrives, since a
- * signal carries no argument. kill_grace_s <= 0 means the grace given at
+ * Cancel: the grace goes in the cancel file, then a byte down S's cancel
+ * channel tells S to read it. A supervisor still starting reads the file
+ * before it lets its job run. kill_grace_s <= 0 means the grace given at
  * submit. Returns 0 when asked or when there is nothing left to end.
  */
 static int local_cancel(struct connector *c, const struct job_query *q,
@@ -1623,52 +2088,52 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	struct local_job job;
 	struct local_exit ex;
 	char text[LOCAL_CANCEL_MAX];
-	int r, len;
+	int r, has_job, len;
 
+	(void)c;
 	if (local_paths_init(&p, q->attempt_dir, err, errlen) < 0)
 		return -1;
-	r = local_job_read(&p, &job, err, errlen);
-	if (r < 0)
+	has_job = local_job_read(&p, &job, err, errlen);
+	if (has_job < 0)
 		return -1;
-	if (r == 0) {
+	if (!has_job) {
 		r = local_lock_held(p.lock, err, errlen);
-		if (r > 0)
-			snprintf(err, errlen, "the supervisor for '%.200s' "
-				 "is starting", q->attempt_dir);
-		return r ? -1 : 0;  /* never started: nothing to end */
+		if (r <= 0)
+			return r;   /* never started: nothing to end */
+	} else {
+		r = local_exit_read(&p, &ex, err, errlen);
+		if (r)
+			return r > 0 ? 0 : -1;
+		if (kill_grace_s <= 0)
+			kill_grace_s = job.kill_grace_s;
 	}
-	r = local_exit_read(&p, &ex, err, errlen);
-	if (r)
-		return r > 0 ? 0 : -1;
-
-	if (kill_grace_s <= 0)
-		kill_grace_s = job.kill_grace_s;
 	if (kill_grace_s > LOCAL_GRACE_MAX)
 		kill_grace_s = LOCAL_GRACE_MAX;
-	len = snprintf(text, sizeof(text), "%d\n", kill_grace_s);
+	/* Not a number: S takes the grace it was given at submit. */
+	len = kill_grace_s >= 0 && has_job ?
+	      snprintf(text, sizeof(text), "%d\n", kill_grace_s) :
+	      snprintf(text, sizeof(text), "default\n");
 	if (file_write_atomic(p.cancel, text, (size_t)len, 0) != TFS_OK) {
 		snprintf(err, errlen, "cannot write '%.200s': %s", p.cancel,
 			 strerror(errno));
 		return -1;
 	}
-	r = local_signal_supervisor(c->priv, &p, &job, SIGTERM, err, errlen);
+	r = local_ctl_poke(&p, err, errlen);
 	if (r != 0)
 		return r > 0 ? 0 : -1;
 
-	/* S is gone. Did it finish between our looks? */
+	/* Nobody listens: S is starting, or gone. */
+	r = local_lock_held(p.lock, err, errlen);
+	if (r != 0 || !has_job)
+		return r < 0 ? -1 : 0;
 	if (local_exit_read(&p, &ex, err, errlen) > 0)
 		return 0;
 	/*
 	 * S died without recording an end (SIGKILL, OOM killer): nobody will
-	 * TERM and wait, so KILL the group at once - but only while its
-	 * leader is provably our job, not a process that reused the pid.
+	 * TERM and wait, so what is left of the job is killed at once; poll()
+	 * reports it ended only when nothing is left.
 	 */
-	if (local_job_alive(&job, NULL) &&
-	    kill(-(pid_t)job.pgid, SIGKILL) < 0 && errno != ESRCH) {
-		snprintf(err, errlen, "cannot kill process group %lld: %s",
-			 job.pgid, strerror(errno));
-		return -1;
-	}
+	local_job_end_orphan(&job);
 	log_msg(LOG_WARNING, "local: supervisor of '%s' lost, killed its job",
 		q->attempt_dir);
 	return 0;
@@ -1767,6 +2232,154 @@ static int local_conf_int(const cJSON *it, const char *prefix, long long lo,
 	return 0;
 }
 
+static void local_strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * Where job cgroups go: LOCAL_CGROUP_DIR in the daemon's own cgroup of the
+ * cgroup v2 hierarchy that /proc/self/mountinfo shows, made if need be.
+ * Returns the directory (caller frees), or NULL when there is none we may
+ * write to: jobs then have only their process group.
+ */
+static char *local_cgroup_find(void)
+{
+	struct buf mi = BUF_INIT(1 << 20), cg = BUF_INIT(1 << 16);
+	char mnt[PATH_MAX] = "", root[PATH_MAX] = "", dir[PATH_MAX];
+	char *line, *save = NULL, *own = NULL, *out = NULL, *nl;
+	size_t rootlen;
+
+	if (file_read_all("/proc/self/mountinfo", 1 << 20, &mi) != TFS_OK ||
+	    file_read_all("/proc/self/cgroup", 1 << 16, &cg) != TFS_OK ||
+	    !mi.p || !cg.p)
+		goto out;
+	for (line = strtok_r(mi.p, "\n", &save); line && !mnt[0];
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *sep = strstr(line, " - ");
+
+		/* Paths with escaped blanks (\040) are passed over. */
+		if (sep && !strncmp(sep, " - cgroup2 ", 11) &&
+		    sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2)
+			mnt[0] = '\0';
+	}
+	for (line = cg.p; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!strncmp(line, "0::/", 4)) {
+			own = line + 3;
+			break;
+		}
+	}
+	if (!mnt[0] || !own || strchr(mnt, '\\'))
+		goto out;
+	/* A mount of a subtree holds the cgroups below its root only. */
+	rootlen = strcmp(root, "/") ? strlen(root) : 0;
+	if (rootlen && (strncmp(own, root, rootlen) ||
+			(own[rootlen] && own[rootlen] != '/')))
+		goto out;
+	own += rootlen;
+	if (snprintf(dir, sizeof(dir), "%s%s/" LOCAL_CGROUP_DIR,
+		     strcmp(mnt, "/") ? mnt : "", strcmp(own, "/") ? own : "") >=
+	    (int)sizeof(dir) - 32)
+		goto out;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_msg(LOG_INFO, "local: no cgroup for jobs: cannot create "
+			"'%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	{
+		char procs[PATH_MAX + 16];
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+		if (access(procs, W_OK) < 0) {
+			log_msg(LOG_INFO, "local: no cgroup for jobs: '%s' is "
+				"not writable", procs);
+			goto out;
+		}
+	}
+	out = xstrdup(dir);
+out:
+	buf_release(&mi);
+	buf_release(&cg);
+	return out;
+}
+
+/* Whether name can be an environment variable's: [A-Za-z_][A-Za-z0-9_]*. */
+static int local_env_name_ok(const char *name)
+{
+	const char *p = name;
+
+	if (!*p || (*p >= '0' && *p <= '9') || strlen(name) > 128)
+		return 0;
+	for (; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	return 1;
+}
+
+/*
+ * Reads the config's "env" (an object of strings: set in every job) or
+ * "pass_env" (an array of names: passed from the daemon's environment)
+ * into a NULL-terminated array at *out (freed with the connector).
+ * Returns 0, or -1 with err.
+ */
+static int local_conf_env(const cJSON *it, char ***out, char *err,
+			  size_t errlen)
+{
+	int pass = !strcmp(it->string, "pass_env"), n = 0;
+	const cJSON *e;
+	char **v;
+
+	if (pass ? !cJSON_IsArray(it) : !cJSON_IsObject(it)) {
+		snprintf(err, errlen, pass ? "'pass_env' must be an array of "
+			 "variable names" : "'env' must be an object of "
+			 "strings");
+		return -1;
+	}
+	if (cJSON_GetArraySize(it) > LOCAL_ENV_MAX) {
+		snprintf(err, errlen, "'%s' has more than %d entries",
+			 it->string, LOCAL_ENV_MAX);
+		return -1;
+	}
+	v = xcalloc((size_t)cJSON_GetArraySize(it) + 1, sizeof(*v));
+	cJSON_ArrayForEach(e, it) {
+		const char *name = pass ? e->valuestring : e->string;
+
+		if ((pass && !cJSON_IsString(e)) || !name ||
+		    !local_env_name_ok(name) ||
+		    (!pass && (!cJSON_IsString(e) ||
+			       strlen(e->valuestring) > 4096))) {
+			snprintf(err, errlen, "'%s' entry '%.100s' is not %s",
+				 it->string, name ? name : "?",
+				 pass ? "a variable name" :
+				 "a variable name with a string of at most "
+				 "4096 bytes");
+			for (n--; n >= 0; n--)
+				free(v[n]);
+			free(v);
+			return -1;
+		}
+		if (pass) {
+			v[n++] = xstrdup(name);
+		} else {
+			size_t len = strlen(name) + strlen(e->valuestring) + 2;
+
+			v[n] = xmalloc(len);
+			snprintf(v[n++], len, "%s=%s", name, e->valuestring);
+		}
+	}
+	v[n] = NULL;
+	*out = v;
+	return 0;
+}
+
 static int local_init(struct connector *c, const cJSON *conf, char *err,
 		      size_t errlen)
 {
@@ -1777,6 +2390,7 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	long long gpus = local_count_gpus(), max_jobs = -1;
 	long long grace = LOCAL_GRACE_DEFAULT;
 	const cJSON *it, *s;
+	char **env_set = NULL, **env_pass = NULL;
 	struct local *lc;
 
 	if (cpus < 1)
@@ -1792,25 +2406,32 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 			    strcmp(it->valuestring, "local")) {
 				snprintf(err, errlen,
 					 "'type' must be \"local\"");
-				return -1;
+				goto fail;
 			}
 		} else if (!strcmp(it->string, "kill_grace_s")) {
 			if (local_conf_int(it, "", 0, LOCAL_GRACE_MAX, &grace,
 					   err, errlen) < 0)
-				return -1;
+				goto fail;
 		} else if (!strcmp(it->string, "artifact_root") ||
 			   !strcmp(it->string, "artifact_base_url")) {
 			if (!cJSON_IsString(it) || !it->valuestring[0] ||
 			    strlen(it->valuestring) > 1024) {
 				snprintf(err, errlen, "'%s' must be a string",
 					 it->string);
-				return -1;
+				goto fail;
 			}
+		} else if (!strcmp(it->string, "env") ||
+			   !strcmp(it->string, "pass_env")) {
+			char ***v = !strcmp(it->string, "env") ? &env_set :
+							       &env_pass;
+
+			if (*v || local_conf_env(it, v, err, errlen) < 0)
+				goto fail;
 		} else if (!strcmp(it->string, "slots")) {
 			if (!cJSON_IsObject(it)) {
 				snprintf(err, errlen,
 					 "'slots' must be an object");
-				return -1;
+				goto fail;
 			}
 			cJSON_ArrayForEach(s, it) {
 				long long *v, hi;
@@ -1831,16 +2452,16 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 					snprintf(err, errlen,
 						 "unknown key 'slots.%.100s'",
 						 s->string);
-					return -1;
+					goto fail;
 				}
 				if (local_conf_int(s, "slots.", 0, hi, v, err,
 						   errlen) < 0)
-					return -1;
+					goto fail;
 			}
 		} else {
 			snprintf(err, errlen, "unknown key '%.100s'",
 				 it->string);
-			return -1;
+			goto fail;
 		}
 	}
 	it = cJSON_GetObjectItemCaseSensitive(conf, "artifact_root");
@@ -1848,14 +2469,14 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	if ((it == NULL) != (s == NULL)) {
 		snprintf(err, errlen, "'artifact_root' and 'artifact_base_url' "
 			 "go together");
-		return -1;
+		goto fail;
 	}
 	if (it && (it->valuestring[0] != '/' ||
 		   (strncmp(s->valuestring, "http://", 7) &&
 		    strncmp(s->valuestring, "https://", 8)))) {
 		snprintf(err, errlen, "'artifact_root' must be an absolute path "
 			 "and 'artifact_base_url' an http(s) URL");
-		return -1;
+		goto fail;
 	}
 	lc = xcalloc(1, sizeof(*lc));
 	lc->kill_grace_s = (int)grace;
@@ -1881,7 +2502,14 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	c->cap_gpus = (int)gpus;
 	c->cap_memory_mb = mem;
 	c->cap_max_jobs = (int)(max_jobs < 0 ? cpus : max_jobs);
+	lc->env_set = env_set;
+	lc->env_pass = env_pass;
+	lc->cgroup_parent = local_cgroup_find();
 	return 0;
+fail:
+	local_strv_free(env_set);
+	local_strv_free(env_pass);
+	return -1;
 }
 
 static void local_release(struct connector *c)
@@ -1896,6 +2524,9 @@ static void local_release(struct connector *c)
 			close(lc->wake_rfd);
 		if (lc->wake_wfd >= 0)
 			close(lc->wake_wfd);
+		free(lc->cgroup_parent);
+		local_strv_free(lc->env_set);
+		local_strv_free(lc->env_pass);
 	}
 	free(c->priv);
 	c->priv = NULL;
@@ -1920,13 +2551,14 @@ static int local_ping(struct connector *c, char *err, size_t errlen)
 
 /* ---- artifacts: the manifest of an attempt's output directory ---- */
 
-#define LOCAL_MANIFEST_FILE "manifest.json"
 #define LOCAL_MANIFEST_MAX (64 << 20)
 #define LOCAL_WALK_DEPTH 32
+#define LOCAL_SKIPS_MAX 100         /* skipped files named one by one */
 
 struct local_walk {
 	cJSON *files;
 	int n;
+	int skipped;                 /* files left out, see local_walk_skip() */
 	char err[256];
 };
 
@@ -1969,10 +2601,65 @@ out:
 	return r;
 }
 
+/* Why name cannot be part of an artifact's path, or NULL when it can. */
+static const char *local_name_bad(const char *name)
+{
+	for (; *name; name++)
+		if ((unsigned char)*name < 0x20 || *name == 0x7f)
+			return "its name has a control character";
+	return NULL;
+}
+
+/*
+ * Notes in w->files that rel was left out and why, for core's events:
+ * {"path": rel, "skipped": sentence}. The first LOCAL_SKIPS_MAX are named,
+ * the rest only counted (local_walk_done()).
+ */
+static void local_walk_skip(struct local_walk *w, const char *rel,
+			    const char *why)
+{
+	char esc[ARTIFACT_PATH_MAX * 6 + 1], text[sizeof(esc) + 128];
+	cJSON *o;
+
+	if (w->skipped++ >= LOCAL_SKIPS_MAX)
+		return;
+	local_json_escape(rel, esc, sizeof(esc));
+	snprintf(text, sizeof(text), "skipped '%s': %s", esc, why);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", rel);
+	cJSON_AddStringToObject(o, "skipped", text);
+	cJSON_AddItemToArray(w->files, o);
+}
+
+static void local_walk_done(struct local_walk *w)
+{
+	char text[128];
+	cJSON *o;
+
+	if (w->skipped <= LOCAL_SKIPS_MAX)
+		return;
+	snprintf(text, sizeof(text), "skipped %d more files",
+		 w->skipped - LOCAL_SKIPS_MAX);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", "");
+	cJSON_AddStringToObject(o, "skipped", text);
+	cJSON_AddItemToArray(w->files, o);
+}
+
+/* What a file that is neither regular nor a directory is, for a note. */
+static const char *local_kind(mode_t mode)
+{
+	return S_ISLNK(mode) ? "a symbolic link" :
+	       S_ISFIFO(mode) ? "a FIFO" :
+	       S_ISSOCK(mode) ? "a socket" : "a device or special file";
+}
+
 /*
  * Adds every regular file under dirfd to w->files. Symbolic links and
- * special files are left out: a link could point anywhere on this machine,
- * and the manifest must name only what the job wrote.
+ * special files are left out with a note: a link could point anywhere on
+ * this machine, and the manifest must name only what the job wrote. A
+ * file is opened without following links or blocking and checked again,
+ * since the job (or what it left running) may swap it meanwhile.
  */
 static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 			  int depth)
@@ -1996,6 +2683,7 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 	}
 	while (!r && (de = readdir(d))) {
 		char rel[ARTIFACT_PATH_MAX + 1], sha[65];
+		const char *bad;
 		struct stat st;
 		int64_t size;
 		cJSON *o;
@@ -2004,10 +2692,18 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (snprintf(rel, sizeof(rel), "%s%s%s", prefix,
-			     *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel))
-			continue;    /* too long to name: left out */
+			     *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel)) {
+			local_walk_skip(w, de->d_name, "its path is longer than "
+					"1024 bytes");
+			continue;
+		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		bad = local_name_bad(de->d_name);
+		if (bad) {
+			local_walk_skip(w, rel, bad);
+			continue;
+		}
 		if (S_ISDIR(st.st_mode)) {
 			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
 				    O_NOFOLLOW | O_CLOEXEC);
@@ -2015,8 +2711,10 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 				r = local_walk_dir(w, fd, rel, depth + 1);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode))
+		if (!S_ISREG(st.st_mode)) {
+			local_walk_skip(w, rel, local_kind(st.st_mode));
 			continue;
+		}
 		if (w->n >= ARTIFACT_FILES_MAX) {
 			snprintf(w->err, sizeof(w->err), "more than %d output "
 				 "files", ARTIFACT_FILES_MAX);
@@ -2024,9 +2722,17 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 			break;
 		}
 		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW |
-			    O_CLOEXEC);
-		if (fd < 0)
+			    O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ELOOP)
+				local_walk_skip(w, rel, "a symbolic link");
 			continue;
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			local_walk_skip(w, rel, local_kind(st.st_mode));
+			close(fd);
+			continue;
+		}
 		if (local_sha256_fd(fd, sha, &size) < 0) {
 			close(fd);
 			snprintf(w->err, sizeof(w->err), "cannot read '%.200s'", rel);
@@ -2066,7 +2772,112 @@ static void local_url_path(char *out, size_t outlen, const char *path)
 	out[n] = '\0';
 }
 
-/* Loads the cached manifest, or makes it from the output directory. */
+/*
+ * Opens the regular file at the relative path rel under the directory
+ * dfd, one component at a time, following no link and no "." or "..".
+ * Returns the descriptor (caller closes), or -1.
+ */
+static int local_open_beneath(int dfd, const char *rel)
+{
+	char comp[256];
+	const char *p = rel;
+	int fd = dup(dfd);
+
+	while (fd >= 0) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		int next;
+
+		if (!n || n >= sizeof(comp))
+			break;
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (!strcmp(comp, ".") || !strcmp(comp, "..") ||
+		    local_name_bad(comp))
+			break;
+		next = openat(fd, comp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+			      O_CLOEXEC | (slash ? O_DIRECTORY : 0));
+		close(fd);
+		fd = next;
+		if (!slash)
+			return fd;
+		p = slash + 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* The members of one manifest entry, borrowed from it. */
+struct local_mf_item {
+	const cJSON *path, *size, *sha256, *skipped;
+};
+
+static struct local_mf_item local_mf_item(const cJSON *it)
+{
+	struct local_mf_item e = {
+		cJSON_GetObjectItemCaseSensitive(it, "path"),
+		cJSON_GetObjectItemCaseSensitive(it, "size"),
+		cJSON_GetObjectItemCaseSensitive(it, "sha256"),
+		cJSON_GetObjectItemCaseSensitive(it, "skipped"),
+	};
+
+	return e;
+}
+
+/*
+ * Whether a manifest read back from the attempt directory (where the job
+ * can write) still describes the output: each file entry a path that
+ * stays inside, to a regular file of the size it gives, with a well-formed
+ * hash; a note entry only a path and its sentence. The hash itself is
+ * checked by every download.
+ */
+static int local_manifest_ok(const cJSON *m, const char *opath)
+{
+	const cJSON *it;
+	int dfd = open(opath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int ok = dfd >= 0;
+
+	cJSON_ArrayForEach(it, m) {
+		struct local_mf_item e = local_mf_item(it);
+		const cJSON *p = e.path, *sz = e.size, *h = e.sha256;
+		const cJSON *sk = e.skipped;
+		struct stat st;
+		size_t i;
+		int fd;
+
+		if (!ok)
+			break;
+		if (!cJSON_IsString(p) || strlen(p->valuestring) >
+					    ARTIFACT_PATH_MAX) {
+			ok = 0;
+		} else if (sk) {
+			ok = cJSON_IsString(sk) && strlen(sk->valuestring) <
+						   ARTIFACT_PATH_MAX * 8;
+		} else if (!cJSON_IsNumber(sz) || sz->valuedouble < 0 ||
+			   !cJSON_IsString(h) || strlen(h->valuestring) != 64) {
+			ok = 0;
+		} else {
+			for (i = 0; i < 64 && ok; i++)
+				ok = strchr("0123456789abcdef",
+					    h->valuestring[i]) != NULL;
+			fd = ok ? local_open_beneath(dfd, p->valuestring) : -1;
+			ok = fd >= 0 && fstat(fd, &st) == 0 &&
+			     S_ISREG(st.st_mode) &&
+			     (double)st.st_size == sz->valuedouble;
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return ok;
+}
+
+/*
+ * Loads the cached manifest when it still holds (local_manifest_ok()),
+ * or makes it from the output directory and caches it.
+ */
 static cJSON *local_manifest(const struct job_query *q, char *err,
 			     size_t errlen)
 {
@@ -2080,10 +2891,10 @@ static cJSON *local_manifest(const struct job_query *q, char *err,
 	snprintf(mpath, sizeof(mpath), "%s/%s", q->attempt_dir,
 		 LOCAL_MANIFEST_FILE);
 	snprintf(opath, sizeof(opath), "%s/output", q->attempt_dir);
-	if (file_read_all(mpath, LOCAL_MANIFEST_MAX, &b) == TFS_OK) {
+	if (local_file_read(mpath, LOCAL_MANIFEST_MAX, &b) == TFS_OK) {
 		m = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
 		buf_release(&b);
-		if (cJSON_IsArray(m))
+		if (cJSON_IsArray(m) && local_manifest_ok(m, opath))
 			return m;
 		cJSON_Delete(m);
 	}
@@ -2095,8 +2906,11 @@ static cJSON *local_manifest(const struct job_query *q, char *err,
 		cJSON_Delete(w.files);
 		return NULL;
 	}
+	local_walk_done(&w);
 	text = cJSON_PrintUnformatted(w.files);
 	if (text) {
+		/* Not over a link the job left there. */
+		unlink(mpath);
 		file_write_atomic(mpath, text, strlen(text), 1);
 		free(text);
 	}
@@ -2116,13 +2930,22 @@ static int local_list_artifacts(struct connector *c, const struct job_query *q,
 	if (!m)
 		return -1;
 	cJSON_ArrayForEach(it, m) {
-		const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path");
-		const cJSON *sz = cJSON_GetObjectItemCaseSensitive(it, "size");
-		const cJSON *h = cJSON_GetObjectItemCaseSensitive(it, "sha256");
+		struct local_mf_item e = local_mf_item(it);
+		const cJSON *p = e.path, *sz = e.size, *h = e.sha256;
+		const cJSON *sk = e.skipped;
 		char url[ARTIFACT_URL_MAX], abs[PATH_MAX];
 		struct artifact_entry a;
 		size_t rootlen;
 
+		memset(&a, 0, sizeof(a));
+		if (cJSON_IsString(p) && cJSON_IsString(sk)) {
+			a.path = p->valuestring;
+			a.skipped = sk->valuestring;
+			r = cb(arg, &a);
+			if (r)
+				break;
+			continue;
+		}
 		if (!cJSON_IsString(p) || !cJSON_IsNumber(sz) ||
 		    !cJSON_IsString(h))
 			continue;

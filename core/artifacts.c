@@ -377,22 +377,46 @@ static int sha_ok(const char *s)
 	return s && strlen(s) == 64 && is_sha_name(s);
 }
 
+#define MF_SKIPS_MAX 20             /* skipped files told one by one */
+
 struct mf_collect {
 	struct artifact_entry *v;
 	char **strs;
 	size_t n, cap, nstrs;
 	char bad[512];
+	char *skips[MF_SKIPS_MAX];  /* events: files left out, and why */
+	size_t nskips, nskipped;
 };
+
+/* Notes that one file is left out; the rest of the manifest stands. */
+static void mf_skip(struct mf_collect *m, const char *fmt, const char *s)
+{
+	char text[512];
+	size_t i;
+
+	if (m->nskipped++ >= MF_SKIPS_MAX)
+		return;
+	snprintf(text, sizeof(text), fmt, s);
+	/* one event a line, whatever the provider put in its words */
+	for (i = 0; text[i]; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = '?';
+	m->skips[m->nskips++] = xstrdup(text);
+}
 
 static int mf_cb(void *arg, const struct artifact_entry *a)
 {
 	struct mf_collect *m = arg;
 	struct artifact_entry *e;
 
+	if (a->skipped) {
+		mf_skip(m, "%s", a->skipped);
+		return 0;
+	}
 	if (!art_path_ok(a->path)) {
-		snprintf(m->bad, sizeof(m->bad), "manifest names a path outside "
-			 "the run: '%.200s'", a->path);
-		return 1;
+		mf_skip(m, "skipped '%.200s': not a path inside the run",
+			a->path);
+		return 0;
 	}
 	if (!sha_ok(a->sha256) || a->size < 0 || !a->url ||
 	    (strncmp(a->url, "file://", 7) && strncmp(a->url, "http://", 7) &&
@@ -420,6 +444,8 @@ static void mf_free(struct mf_collect *m)
 		free((char *)m->v[i].url);
 	}
 	free(m->v);
+	for (i = 0; i < m->nskips; i++)
+		free(m->skips[i]);
 }
 
 static int path_cmp(const void *a, const void *b)
@@ -524,6 +550,11 @@ static void manifest_fetch(struct core *c, int64_t run_id)
 	r->manifest = 1;
 	run_save_locked(c, r);
 	store_commit(c->store);
+	for (i = 0; i < m.nskips; i++)
+		run_event_locked(c, r, "artifacts: %s", m.skips[i]);
+	if (m.nskipped > m.nskips)
+		run_event_locked(c, r, "artifacts: %zu more entries skipped",
+				 m.nskipped - m.nskips);
 	run_event_locked(c, r, "artifacts: %zu files, %lld bytes in the "
 			 "manifest", m.n, (long long)bytes);
 	core_notify(c, r->id, CORE_CH_ARTIFACTS | CORE_CH_STATE);

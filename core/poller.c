@@ -283,8 +283,11 @@ struct start_job {
 	int ninputs;
 	char **input_src;         /* verified cache files, pinned */
 	char **input_dst;         /* where the job finds them */
+	int cancel;               /* a cancel is recorded: do not submit */
 	/* results */
 	int ok;
+	int in_progress;          /* submitted, unconfirmed: ask find() again */
+	int cancelled;            /* never submitted, for the cancel */
 	char job_id[JOB_ID_MAX];
 	char err[256];
 };
@@ -478,13 +481,53 @@ static void start_free(struct start_job *sj)
 	free(sj);
 }
 
-/* Runs the connector: finds an earlier submission or makes one. */
+/*
+ * Runs the connector: finds an earlier submission of the attempt or makes
+ * one. An attempt whose submission is under way is left to a later pass
+ * (find() again), never submitted twice; one with a cancel recorded is
+ * not submitted at all.
+ */
 static void start_run(struct start_job *sj)
 {
 	const struct connector_ops *ops = sj->prov->conn.ops;
 	struct connector *cn = &sj->prov->conn;
 	int found, k;
 
+	found = ops->find ? ops->find(cn, &sj->spec, sj->job_id,
+				      sizeof(sj->job_id), sj->err,
+				      sizeof(sj->err)) : 0;
+	if (found == JOB_IN_PROGRESS) {
+		sj->in_progress = 1;
+		/* recorded now, so the job never runs once it is confirmed */
+		if (sj->cancel && ops->cancel) {
+			struct job_query q = {
+				.job_id = "", .run_id = sj->spec.run_id,
+				.attempt = sj->spec.attempt,
+				.attempt_dir = sj->spec.attempt_dir,
+				.log_path = sj->spec.log_path,
+			};
+			char err[256];
+
+			if (ops->cancel(cn, &q, 0, err, sizeof(err)))
+				log_msg(LOG_DEBUG, "cancel of '%s' attempt %d "
+					"not recorded yet: %s", sj->run_name,
+					sj->spec.attempt, err);
+		}
+		return;
+	}
+	if (found < 0)
+		return;
+	if (found == 1) {
+		log_msg(LOG_INFO, "run '%s' attempt %d: found job %s, not "
+			"submitting again", sj->run_name, sj->spec.attempt,
+			sj->job_id);
+		sj->ok = 1;
+		return;
+	}
+	if (sj->cancel) {
+		sj->cancelled = 1;
+		return;
+	}
 	if (mkdir_p(sj->output_dir, 0700) < 0) {
 		snprintf(sj->err, sizeof(sj->err), "cannot create '%s': %s",
 			 sj->output_dir, strerror(errno));
@@ -522,21 +565,15 @@ static void start_run(struct start_job *sj)
 			fclose(f);
 		}
 	}
-	found = ops->find ? ops->find(cn, &sj->spec, sj->job_id,
-				      sizeof(sj->job_id), sj->err,
-				      sizeof(sj->err)) : 0;
-	if (found < 0)
-		return;
-	if (found == 1) {
-		log_msg(LOG_INFO, "run '%s' attempt %d: found job %s, not "
-			"submitting again", sj->run_name, sj->spec.attempt,
-			sj->job_id);
+	switch (ops->submit(cn, &sj->spec, sj->job_id, sizeof(sj->job_id),
+			    sj->err, sizeof(sj->err))) {
+	case 0:
 		sj->ok = 1;
-		return;
+		break;
+	case JOB_IN_PROGRESS:
+		sj->in_progress = 1;
+		break;
 	}
-	if (ops->submit(cn, &sj->spec, sj->job_id, sizeof(sj->job_id),
-			sj->err, sizeof(sj->err)) == 0)
-		sj->ok = 1;
 }
 
 static int64_t backoff_ms(struct core *c, int attempt)
@@ -1027,9 +1064,10 @@ static void poll_pass(struct core *c)
 			cap *= 2;
 			starts = xrealloc(starts, cap * sizeof(*starts));
 		}
-		if (p && r->cfg)
-			starts[nstarts++] = start_prepare_locked(c, r, p);
-		else
+		if (p && r->cfg) {
+			starts[nstarts] = start_prepare_locked(c, r, p);
+			starts[nstarts++]->cancel = r->cancel_requested != 0;
+		} else
 			run_set_state_locked(c, r, RS_FAILED,
 					     "cannot resume submission");
 	}
@@ -1165,6 +1203,13 @@ static void poll_pass(struct core *c)
 					 sj->prov->conn.name, sj->job_id);
 			run_save_locked(c, r);
 			c->kick = 1;     /* poll it straight away */
+		} else if (sj->in_progress) {
+			/* the same attempt is asked about on the next pass */
+			if (!r->reason || strcmp(r->reason, sj->err))
+				run_set_state_locked(c, r, RS_INITIALIZING,
+						     sj->err);
+		} else if (sj->cancelled || r->cancel_requested) {
+			run_set_state_locked(c, r, RS_STOPPED, "cancelled");
 		} else {
 			run_failed_locked(c, r, sj->err[0] ? sj->err :
 					  "submission failed", 1);

@@ -319,13 +319,22 @@ int mkdir_p(const char *path, unsigned mode)
 
 int file_read_all(const char *path, size_t max, struct buf *b)
 {
-	char chunk[65536];
-	size_t total = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r = TFS_OK;
+	int r;
 
 	if (fd < 0)
 		return errno == ENOENT ? TFS_ENOENT : TFS_EIO;
+	r = file_read_fd(fd, max, b);
+	close(fd);
+	return r;
+}
+
+int file_read_fd(int fd, size_t max, struct buf *b)
+{
+	char chunk[65536];
+	size_t total = 0;
+	int r = TFS_OK;
+
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
@@ -346,7 +355,6 @@ int file_read_all(const char *path, size_t max, struct buf *b)
 		if (r)
 			break;
 	}
-	close(fd);
 	return r;
 }
 

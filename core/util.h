@@ -118,6 +118,8 @@ int mkdir_p(const char *path, unsigned mode);
  * TFS_ENOENT, TFS_EFBIG when larger than max, TFS_EIO otherwise.
  */
 int file_read_all(const char *path, size_t max, struct buf *b);
+/* The same from an open descriptor, which stays open. */
+int file_read_fd(int fd, size_t max, struct buf *b);
 /*
  * Writes data to path atomically (temporary file, fsync, rename, fsync of
  * the directory when durable is set). Returns TFS_OK or TFS_EIO.
