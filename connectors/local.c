@@ -1110,14 +1110,15 @@ static int local_abspath(const char *path, char *out, size_t outlen,
 static int local_file_read(const char *path, size_t max, struct buf *b)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = file_open_regular(path);
 	int r;
 
 	if (fd < 0)
 		return errno == ENOENT ? TFS_ENOENT :
-		       errno == ELOOP ? TFS_EINVAL : TFS_EIO;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		r = TFS_EINVAL;
+		       errno == ELOOP || errno == EINVAL ? TFS_EINVAL :
+		       TFS_EIO;
+	if (fstat(fd, &st) < 0)
+		r = TFS_EIO;
 	else if ((uint64_t)st.st_size > max)
 		r = TFS_EFBIG;
 	else
@@ -1134,20 +1135,15 @@ static int local_file_read(const char *path, size_t max, struct buf *b)
  */
 static int local_lock_held(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
+	int fd = file_open_regular(path);
 
 	if (fd < 0) {
-		if (errno == ENOENT)
+		/* Not the file S locked: it holds no lock anyone can see. */
+		if (errno == ENOENT || errno == ELOOP || errno == EINVAL)
 			return 0;
 		snprintf(err, errlen, "cannot open '%.200s': %s", path,
 			 strerror(errno));
 		return -1;
-	}
-	/* Not the file S locked: it holds no lock anyone can see. */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return 0;
 	}
 	while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
 		int e = errno;
@@ -1849,8 +1845,12 @@ static int local_query_one(struct job_query *q, struct local_job *job)
 		local_query_ended(q, &ex);
 		return 0;
 	}
+	/*
+	 * Not what S writes: the job's own (S renames its file over it), so
+	 * the end is still to come, or nobody can record it.
+	 */
 	if (r == -2)
-		return 0;
+		r = 0;
 	if (r < 0 || held < 0)
 		return -1;
 	if (!held) {
@@ -2102,7 +2102,7 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 			return r;   /* never started: nothing to end */
 	} else {
 		r = local_exit_read(&p, &ex, err, errlen);
-		if (r)
+		if (r == 1 || r == -1)     /* -2: the job's, not S's */
 			return r > 0 ? 0 : -1;
 		if (kill_grace_s <= 0)
 			kill_grace_s = job.kill_grace_s;
@@ -2165,7 +2165,7 @@ static int local_signal(struct connector *c, const struct job_query *q,
 	r = local_lock_held(p.lock, err, errlen);
 	if (r < 0)
 		return -1;
-	if (!r || local_exit_read(&p, &ex, err, errlen) != 0 ||
+	if (!r || local_exit_read(&p, &ex, err, errlen) == 1 ||
 	    !local_job_alive(&job, NULL)) {
 		snprintf(err, errlen, "job %lld is not running", job.spid);
 		return -1;

@@ -805,7 +805,7 @@ static int scan_file(struct core *c, struct scan *s, const char *path,
 	size_t i, start;
 	int fd, eof = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open_regular(path);   /* the job may put a FIFO there */
 	if (fd < 0)
 		return 1;
 	while (*off - start_off < budget) {

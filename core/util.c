@@ -329,6 +329,34 @@ int file_read_all(const char *path, size_t max, struct buf *b)
 	return r;
 }
 
+int file_open_regular(const char *path)
+{
+	struct stat st, fst;
+	int fd;
+
+	/*
+	 * lstat() first: even a brief open() of a FIFO for reading lets a
+	 * writer blocked in its own open() go on.
+	 */
+	if (lstat(path, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : EINVAL;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Swapped since the lstat(): take nothing but the file we saw. */
+	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) ||
+	    fst.st_ino != st.st_ino || fst.st_dev != st.st_dev) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 int file_read_fd(int fd, size_t max, struct buf *b)
 {
 	char chunk[65536];

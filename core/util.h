@@ -121,6 +121,14 @@ int file_read_all(const char *path, size_t max, struct buf *b);
 /* The same from an open descriptor, which stays open. */
 int file_read_fd(int fd, size_t max, struct buf *b);
 /*
+ * Opens path for reading when it is a regular file: never through a
+ * symbolic link, never blocking, never opening a FIFO or a device even
+ * for an instant - for files someone else (a job) may have put there.
+ * Returns the descriptor, or -1 with errno (ENOENT, ELOOP for a link,
+ * EINVAL for a file that is not regular).
+ */
+int file_open_regular(const char *path);
+/*
  * Writes data to path atomically (temporary file, fsync, rename, fsync of
  * the directory when durable is set). Returns TFS_OK or TFS_EIO.
  */

@@ -17,11 +17,14 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define WAIT_MS 10000
+#define LOCAL_TEST_SUBMIT_MS 5000   /* a bound, not a speed: the 30 s of old */
 #define STEP_MS 20
 #define MAX_JOBS 32
 
@@ -549,49 +552,205 @@ static void test_restart(void)
 	CHECK_STR(j->q.reason, "exit code 5");
 }
 
+/* The number a job wrote to path, or -1. */
+static long long file_ll(const char *path)
+{
+	struct buf b = BUF_INIT(64);
+	long long v = -1;
+
+	if (file_read_all(path, 64, &b) == TFS_OK && b.p)
+		v = atoll(b.p);
+	buf_release(&b);
+	return v;
+}
+
+/* Whether pid is gone or a zombie (init here may not reap). */
+static int proc_gone(long long pid)
+{
+	struct buf b = BUF_INIT(4096);
+	char path[64];
+	const char *rp;
+	int gone;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+	gone = file_read_all(path, 4096, &b) != TFS_OK || !b.p ||
+	       !(rp = strrchr(b.p, ')')) || rp[2] == 'Z';
+	buf_release(&b);
+	return gone;
+}
+
+static int wait_gone(long long pid)
+{
+	int t;
+
+	for (t = 0; t < WAIT_MS; t += STEP_MS) {
+		if (proc_gone(pid))
+			return 1;
+		sleep_ms(STEP_MS);
+	}
+	return 0;
+}
+
+/*
+ * A supervisor killed with -9: its job is ended, and the attempt is
+ * reported ended only once nothing of it is left, so a retry never runs
+ * beside it.
+ */
 static void test_supervisor_lost(void)
 {
+	struct job *j = job_new("lost", NULL);
 	char *argv[] = { "sleep", "100", NULL };
-	struct job *j = job_new("lost", argv);
 	struct job *k = job_new("never", argv);
-	long long spid, pgid;
-	char path[64];
-	int t, gone = 0;
+	long long spid, pgid, child;
+	int t, seen_live = 0;
 
+	snprintf(j->script, sizeof(j->script),
+		 "sleep 100 & echo $! > child; wait");
 	CHECK(job_submit(j) == 0);
 	CHECK(wait_state(j, JOB_RUNNING));
+	CHECK(wait_file(job_file(j, "child")));
+	sleep_ms(50);
+	child = file_ll(job_file(j, "child"));
 	spid = job_json_field(j, "supervisor_pid");
 	pgid = job_json_field(j, "pgid");
-	CHECK(spid > 1 && pgid > 1 && spid != pgid);
+	CHECK(spid > 1 && pgid > 1 && spid != pgid && child > 1);
 	CHECK(spid == atoll(j->id));
 	CHECK(kill((pid_t)spid, SIGKILL) == 0);
-	CHECK(wait_terminal(j));
+	CHECK(wait_gone(spid));
+	for (t = 0; t < WAIT_MS; t += STEP_MS) {
+		job_poll(j);
+		if (job_state_terminal(j->q.state))
+			break;
+		seen_live |= j->q.state == JOB_RUNNING &&
+			     strstr(j->q.reason, "supervisor lost") != NULL;
+		sleep_ms(STEP_MS);
+	}
 	CHECK(j->q.state == JOB_FAILED);
+	CHECK(seen_live);
+	/* Ended means ended: nothing of the job is left. */
+	CHECK(proc_gone(pgid));
+	CHECK(proc_gone(child));
 	CHECK(j->q.exit_code == -1);
 	CHECK_STR(j->q.reason, "supervisor lost: no exit status recorded");
 	CHECK(job_signal(j, JOB_SIG_PAUSE, -1) == -1);
-
-	/* The orphaned job is still there; cancel kills its group. */
-	CHECK(kill(-(pid_t)pgid, 0) == 0);
 	CHECK(job_cancel(j, 1) == 0);
-	snprintf(path, sizeof(path), "/proc/%lld/stat", pgid);
-	for (t = 0; t < WAIT_MS && !gone; t += STEP_MS) {
-		struct buf b = BUF_INIT(4096);
-		const char *rp;
-
-		/* Gone, or a zombie if init here does not reap. */
-		gone = file_read_all(path, 4096, &b) != TFS_OK || !b.p ||
-		       !(rp = strrchr(b.p, ')')) || rp[2] == 'Z';
-		buf_release(&b);
-		if (!gone)
-			sleep_ms(STEP_MS);
-	}
-	CHECK(gone);
 
 	/* Nothing submitted: unknown, and nothing to cancel. */
 	job_poll(k);
 	CHECK(k->q.state == JOB_UNKNOWN);
 	CHECK(job_cancel(k, 1) == 0);
+}
+
+/* Signals meant for the daemon (`pkill trainfs`) cancel nothing. */
+static void test_signals(void)
+{
+	char *argv[] = { "sleep", "100", NULL };
+	struct job *j = job_new("signals", argv);
+	long long spid;
+
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_state(j, JOB_RUNNING));
+	spid = job_json_field(j, "supervisor_pid");
+	CHECK(kill((pid_t)spid, SIGTERM) == 0);
+	CHECK(kill((pid_t)spid, SIGINT) == 0);
+	CHECK(kill((pid_t)spid, SIGHUP) == 0);
+	sleep_ms(300);
+	job_poll(j);
+	CHECK(j->q.state == JOB_RUNNING);
+	CHECK(!proc_gone(spid));
+	CHECK(access(job_file(j, "exit.json"), F_OK) < 0);
+	/* The cancel channel still cancels. */
+	CHECK(job_cancel(j, 1) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_STOPPED);
+	CHECK(j->q.term_signal == SIGTERM);
+}
+
+/*
+ * A job that is slow to start (its log is a FIFO nobody reads, so its
+ * open() blocks): submit returns at once, the job is pending, not running,
+ * and a cancel ends it before it runs a line. A supervisor that holds its
+ * lock without having written job.json is a submission in progress.
+ */
+static void test_slow_start(void)
+{
+	struct job *j = job_new("slow", NULL), *k = job_new("held", NULL);
+	char id[JOB_ID_MAX], err[256];
+	int64_t t0;
+	int fd;
+
+	snprintf(j->script, sizeof(j->script), "echo ran > ran");
+	CHECK(mkfifo(j->log, 0600) == 0);
+	t0 = mono_ms();
+	CHECK(job_submit(j) == 0);
+	CHECK(mono_ms() - t0 < LOCAL_TEST_SUBMIT_MS);
+	sleep_ms(200);
+	job_poll(j);
+	CHECK(j->q.state == JOB_PENDING);
+	CHECK_STR(j->q.reason, "the job is starting");
+	CHECK(conn.ops->find(&conn, &j->spec, id, sizeof(id), err,
+			     sizeof(err)) == 1);
+	CHECK_STR(id, j->id);
+	CHECK(job_cancel(j, 1) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_STOPPED);
+	/* Let a start that would still go on go on: it must not. */
+	fd = open(j->log, O_RDONLY | O_NONBLOCK);
+	sleep_ms(200);
+	if (fd >= 0)
+		close(fd);
+	CHECK(access(job_file(j, "ran"), F_OK) < 0);
+
+	snprintf(k->script, sizeof(k->script), "echo ran > ran");
+	mkdir_p(k->dir, 0700);
+	fd = open(job_file(k, "supervisor.lock"), O_RDWR | O_CREAT, 0600);
+	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
+	CHECK(conn.ops->find(&conn, &k->spec, id, sizeof(id), err,
+			     sizeof(err)) == JOB_IN_PROGRESS);
+	CHECK(strstr(err, "is starting") != NULL);
+	CHECK(conn.ops->submit(&conn, &k->spec, id, sizeof(id), err,
+			       sizeof(err)) == JOB_IN_PROGRESS);
+	job_poll(k);
+	CHECK(k->q.state == JOB_PENDING);
+	/* A cancel now is kept for the supervisor, which then never runs it. */
+	CHECK(job_cancel(k, 1) == 0);
+	close(fd);
+	CHECK(conn.ops->find(&conn, &k->spec, id, sizeof(id), err,
+			     sizeof(err)) == 0);
+	CHECK(job_submit(k) == 0);
+	CHECK(wait_terminal(k));
+	CHECK(k->q.state == JOB_STOPPED);
+	CHECK(access(job_file(k, "ran"), F_OK) < 0);
+}
+
+/* With a cgroup per job, what left the job's session ends with it. */
+static void test_cgroup(void)
+{
+	struct job *j = job_new("cgroup", NULL);
+	long long esc;
+
+	snprintf(j->script, sizeof(j->script),
+		 "setsid sleep 100 & echo $! > esc; "
+		 "while [ ! -e go ]; do sleep 0.02; done");
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_state(j, JOB_RUNNING));
+	if (job_json_field(j, "exec_ms") <= 0 ||
+	    !file_contains(job_file(j, "job.json"), "\"cgroup\"")) {
+		printf("SKIP cgroup: no writable cgroup v2 here\n");
+		touch(job_file(j, "go"));
+		wait_terminal(j);
+		return;
+	}
+	CHECK(wait_file(job_file(j, "esc")));
+	sleep_ms(50);
+	esc = file_ll(job_file(j, "esc"));
+	CHECK(esc > 1 && !proc_gone(esc));
+	touch(job_file(j, "go"));
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_COMPLETED);
+	CHECK(esc > 1 && proc_gone(esc));
+	if (esc > 1 && !proc_gone(esc))
+		kill((pid_t)esc, SIGKILL);
 }
 
 static void test_sample(void)
@@ -652,7 +811,7 @@ static void test_bad_files(void)
 	struct job *j = job_new("garbage", NULL), *k = job_new("unreadable",
 							       NULL);
 	struct job_query qs[2];
-	char id[JOB_ID_MAX], err[256] = "";
+	char id[JOB_ID_MAX], err[256] = "", target[PATH_MAX];
 
 	mkdir_p(j->dir, 0700);
 	file_write_atomic(job_file(j, "job.json"), "garbage", 7, 0);
@@ -665,13 +824,198 @@ static void test_bad_files(void)
 	CHECK(conn.ops->submit(&conn, &j->spec, id, sizeof(id), err,
 			       sizeof(err)) == -1);
 
-	mkdir_p(job_file(k, "job.json"), 0700);   /* read() gives EISDIR */
-	qs[0] = jobs[0]->q;
-	qs[0].state = JOB_PREEMPTED;               /* a marker */
-	qs[1] = k->q;
-	CHECK(conn.ops->poll(&conn, qs, 2, err, sizeof(err)) == -1);
-	CHECK(strstr(err, "cannot read") != NULL);
-	CHECK(qs[0].state == JOB_PREEMPTED);
+	/* Not a regular file, a link, a FIFO: refused, and nothing blocks. */
+	alarm(20);
+	mkdir_p(job_file(k, "job.json"), 0700);
+	job_poll(k);
+	CHECK(k->q.state == JOB_UNKNOWN);
+	CHECK(strstr(k->q.reason, "not a regular file") != NULL);
+	rmdir(job_file(k, "job.json"));
+	CHECK(mkfifo(job_file(k, "job.json"), 0600) == 0);
+	job_poll(k);
+	CHECK(k->q.state == JOB_UNKNOWN);
+	unlink(job_file(k, "job.json"));
+	snprintf(target, sizeof(target), "%s", job_file(jobs[0], "job.json"));
+	CHECK(symlink(target, job_file(k, "job.json")) == 0);
+	job_poll(k);
+	CHECK(k->q.state == JOB_UNKNOWN);
+	unlink(job_file(k, "job.json"));
+	CHECK(mkfifo(job_file(k, "supervisor.lock"), 0600) == 0);
+	job_poll(k);
+	CHECK(k->q.state == JOB_UNKNOWN);
+	alarm(0);
+
+	/* A file that cannot be read now: the whole poll fails, unchanged. */
+	{
+		struct rlimit old_lim, lim;
+		int lowest = dup(0);
+
+		CHECK(lowest >= 0 && getrlimit(RLIMIT_NOFILE, &old_lim) == 0);
+		close(lowest);
+		lim = old_lim;
+		lim.rlim_cur = (rlim_t)lowest;
+		qs[0] = jobs[0]->q;
+		qs[0].state = JOB_PREEMPTED;       /* a marker */
+		qs[1] = jobs[1]->q;
+		CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+		CHECK(conn.ops->poll(&conn, qs, 2, err, sizeof(err)) == -1);
+		setrlimit(RLIMIT_NOFILE, &old_lim);
+		CHECK(strstr(err, "cannot read") != NULL);
+		CHECK(qs[0].state == JOB_PREEMPTED);
+	}
+}
+
+/*
+ * A FIFO the job leaves at exit.json in its directory blocks no poll; the
+ * job runs on and its end is recorded over it.
+ */
+static void test_fifo_exit(void)
+{
+	struct job *j = job_new("fifo-exit", NULL);
+
+	snprintf(j->script, sizeof(j->script),
+		 "mkfifo exit.json; touch ready; "
+		 "while [ ! -e go ]; do sleep 0.02; done; exit 4");
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_file(job_file(j, "ready")));
+	alarm(20);
+	job_poll(j);
+	alarm(0);
+	CHECK(j->q.state == JOB_RUNNING);
+	CHECK(job_signal(j, JOB_SIG_PAUSE, 0) == 0);
+	CHECK(wait_state(j, JOB_PAUSED));
+	CHECK(job_signal(j, JOB_SIG_RESUME, 0) == 0);
+	touch(job_file(j, "go"));
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_FAILED && j->q.exit_code == 4);
+}
+
+/*
+ * The job's environment: a small base, never the daemon's other
+ * variables (secrets); what the provider config passes or sets.
+ */
+static void test_env_base(void)
+{
+	struct job *j = job_new("env-base", NULL), *k = job_new("env-conf",
+								NULL);
+	char err[256] = "";
+
+	setenv("SECRET_TOKEN", "hunter2-secret", 1);
+	setenv("PASSED_ON", "passed", 1);
+	snprintf(j->script, sizeof(j->script), "env");
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_COMPLETED);
+	CHECK(!file_contains(j->log, "hunter2-secret"));
+	CHECK(!file_contains(j->log, "PASSED_ON"));
+	CHECK(file_contains(j->log, "\nPATH=") || file_contains(j->log,
+								  "PATH="));
+	if (getenv("HOME"))
+		CHECK(file_contains(j->log, "HOME="));
+
+	conn.ops->release(&conn);
+	CHECK(init_conn("{\"pass_env\":[\"PASSED_ON\"],\"env\":"
+			"{\"SET_HERE\":\"yes\",\"PATH\":\"/usr/bin:/bin\"}}",
+			err, sizeof(err)) == 0);
+	snprintf(k->script, sizeof(k->script), "env");
+	CHECK(job_submit(k) == 0);
+	CHECK(wait_terminal(k));
+	CHECK(k->q.state == JOB_COMPLETED);
+	CHECK(file_contains(k->log, "PASSED_ON=passed\n"));
+	CHECK(file_contains(k->log, "SET_HERE=yes\n"));
+	CHECK(file_contains(k->log, "PATH=/usr/bin:/bin\n"));
+	CHECK(!file_contains(k->log, "hunter2-secret"));
+	conn.ops->release(&conn);
+	CHECK(init_conn("{\"pass_env\":[\"1BAD\"]}", err, sizeof(err)) ==
+	      -1);
+	CHECK(strstr(err, "'pass_env' entry '1BAD'") != NULL);
+	CHECK(init_conn("{\"env\":{\"X\":1}}", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"env\":[]}", err, sizeof(err)) == -1);
+	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
+	unsetenv("SECRET_TOKEN");
+	unsetenv("PASSED_ON");
+}
+
+struct art_seen {
+	char files[8][64];
+	char skips[8][256];
+	int nfiles, nskips;
+};
+
+static int art_cb(void *arg, const struct artifact_entry *a)
+{
+	struct art_seen *s = arg;
+
+	if (a->skipped && s->nskips < 8)
+		snprintf(s->skips[s->nskips++], 256, "%s", a->skipped);
+	else if (!a->skipped && s->nfiles < 8)
+		snprintf(s->files[s->nfiles++], 64, "%s", a->path);
+	return 0;
+}
+
+static int seen_skip(const struct art_seen *s, const char *text)
+{
+	int i;
+
+	for (i = 0; i < s->nskips; i++)
+		if (strstr(s->skips[i], text))
+			return 1;
+	return 0;
+}
+
+/*
+ * The manifest: what the output directory holds, regular files only, the
+ * rest named in notes; a manifest.json the job (or anyone) wrote is used
+ * only while it still describes the output.
+ */
+static void test_artifacts(void)
+{
+	struct job *j = job_new("artifacts", NULL);
+	struct art_seen seen;
+	char err[256] = "";
+	const char *forged = "[{\"path\":\"../../../../etc/passwd\","
+			     "\"size\":1,\"sha256\":\"00000000000000000000"
+			     "000000000000000000000000000000000000000000000\"}]";
+
+	snprintf(j->script, sizeof(j->script),
+		 "mkdir output && cd output && echo real > real.txt && "
+		 "echo odd > \"$(printf 'a\\nb')\" && "
+		 "ln -s /etc/passwd link && mkfifo pipe && cd .. && "
+		 "printf '%%s' '%s' > manifest.json", forged);
+	CHECK(job_submit(j) == 0);
+	CHECK(wait_terminal(j));
+	CHECK(j->q.state == JOB_COMPLETED);
+	memset(&seen, 0, sizeof(seen));
+	CHECK(conn.ops->list_artifacts(&conn, &j->q, art_cb, &seen, err,
+				       sizeof(err)) == 0);
+	CHECK(seen.nfiles == 1);
+	CHECK_STR(seen.files[0], "real.txt");
+	CHECK(seen_skip(&seen, "skipped 'a\\u000ab': its name has a "
+			"control character"));
+	CHECK(seen_skip(&seen, "skipped 'link': a symbolic link"));
+	CHECK(seen_skip(&seen, "skipped 'pipe': a FIFO"));
+
+	/* Forged after the fact, or made a link: not taken either. */
+	file_write_atomic(job_file(j, "manifest.json"), forged,
+			  strlen(forged), 0);
+	memset(&seen, 0, sizeof(seen));
+	CHECK(conn.ops->list_artifacts(&conn, &j->q, art_cb, &seen, err,
+				       sizeof(err)) == 0);
+	CHECK(seen.nfiles == 1);
+	CHECK_STR(seen.files[0], "real.txt");
+	unlink(job_file(j, "manifest.json"));
+	CHECK(symlink("/etc/passwd", job_file(j, "manifest.json")) == 0);
+	memset(&seen, 0, sizeof(seen));
+	CHECK(conn.ops->list_artifacts(&conn, &j->q, art_cb, &seen, err,
+				       sizeof(err)) == 0);
+	CHECK(seen.nfiles == 1);
+	/* A file changed since the manifest was made: made again. */
+	file_write_atomic(job_file(j, "output/real.txt"), "longer now\n", 11,
+			  0);
+	memset(&seen, 0, sizeof(seen));
+	CHECK(conn.ops->list_artifacts(&conn, &j->q, art_cb, &seen, err,
+				       sizeof(err)) == 0);
+	CHECK(file_contains(job_file(j, "manifest.json"), "\"size\":11"));
 }
 
 /* Ends whatever a failed check left running, then removes the tree. */
@@ -716,8 +1060,14 @@ int main(void)
 	test_missing();
 	test_restart();
 	test_supervisor_lost();
+	test_signals();
+	test_slow_start();
+	test_cgroup();
 	test_sample();
 	test_bad_files();
+	test_fifo_exit();
+	test_env_base();
+	test_artifacts();
 	cleanup();
 	return TEST_REPORT();
 }
