@@ -115,6 +115,8 @@ struct local_job {
 	unsigned long long start_ticks;  /* field 22 of /proc/<jpid>/stat */
 	int kill_grace_s;                /* the default for cancel */
 	long long exec_ms;               /* 0: not exec'd (yet) */
+	int legacy;                      /* by a supervisor with no cancel
+					    channel: TERM cancels it */
 	char cgroup[PATH_MAX];           /* "" when the job has none */
 };
 
@@ -1286,8 +1288,8 @@ static int local_job_read(const struct local_paths *p, struct local_job *job,
 			    grace > LOCAL_GRACE_MAX ? LOCAL_GRACE_MAX :
 						      (int)grace;
 	/* Files from before exec was recorded: the job was running. */
-	job->exec_ms = cJSON_GetObjectItemCaseSensitive(o, "exec_ms") ?
-		       exec_ms : job->start_ms;
+	job->legacy = !cJSON_GetObjectItemCaseSensitive(o, "exec_ms");
+	job->exec_ms = job->legacy ? job->start_ms : exec_ms;
 	cJSON_Delete(o);
 	return 1;
 }
@@ -2122,8 +2124,14 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	if (r != 0)
 		return r > 0 ? 0 : -1;
 
-	/* Nobody listens: S is starting, or gone. */
+	/* Nobody listens: S is starting, or gone, or of an older trainfs. */
 	r = local_lock_held(p.lock, err, errlen);
+	if (r > 0 && has_job && job.legacy &&
+	    kill((pid_t)job.spid, SIGTERM) < 0 && errno != ESRCH) {
+		snprintf(err, errlen, "cannot signal supervisor %lld: %s",
+			 job.spid, strerror(errno));
+		return -1;
+	}
 	if (r != 0 || !has_job)
 		return r < 0 ? -1 : 0;
 	if (local_exit_read(&p, &ex, err, errlen) > 0)
