@@ -135,6 +135,7 @@ HDIR=$STATE/runs/$(field "$H" run_id)
 mkdir -p "$HDIR/attempt-1"
 flock "$HDIR/attempt-1/supervisor.lock" sh -c "while [ ! -f '$WORK/held.unlock' ]; do sleep 0.05; done" &
 FLOCK_PID=$!
+i=0; while flock -n "$HDIR/attempt-1/supervisor.lock" true && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 job held '"max_retries": 1' > "$H/config.json"
 sleep 3                                  # past the supervisor's lock tries
 check_eq "unconfirmed: initializing" "initializing" "$(cat "$H/status")"
