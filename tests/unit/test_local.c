@@ -2,7 +2,10 @@
  * test_local.c - the local provider against real processes, no mocks:
  * exit codes and logs, environment, idempotent submit, pause and resume,
  * cancel with and without a job that ignores TERM, a missing binary, a
- * daemon restart, a lost supervisor and cpu/rss sampling. Jobs wait on
+ * daemon restart, a lost supervisor (its job ended before it is reported
+ * ended), signals that must not cancel, slow starts, a cgroup per job,
+ * files the job puts where the connector reads (FIFOs, links, forged
+ * manifests) and cpu/rss sampling. Jobs wait on
  * files the test creates rather than on sleeps, and every wait is a poll
  * every 20 ms with a generous deadline, so a slow machine (valgrind) is
  * only slower, not flaky.
