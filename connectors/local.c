@@ -2399,6 +2399,7 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	long long grace = LOCAL_GRACE_DEFAULT;
 	const cJSON *it, *s;
 	char **env_set = NULL, **env_pass = NULL;
+	int cgroups = 1;
 	struct local *lc;
 
 	if (cpus < 1)
@@ -2435,6 +2436,13 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 
 			if (*v || local_conf_env(it, v, err, errlen) < 0)
 				goto fail;
+		} else if (!strcmp(it->string, "cgroups")) {
+			if (!cJSON_IsBool(it)) {
+				snprintf(err, errlen,
+					 "'cgroups' must be true or false");
+				goto fail;
+			}
+			cgroups = cJSON_IsTrue(it);
 		} else if (!strcmp(it->string, "slots")) {
 			if (!cJSON_IsObject(it)) {
 				snprintf(err, errlen,
@@ -2512,7 +2520,7 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	c->cap_max_jobs = (int)(max_jobs < 0 ? cpus : max_jobs);
 	lc->env_set = env_set;
 	lc->env_pass = env_pass;
-	lc->cgroup_parent = local_cgroup_find();
+	lc->cgroup_parent = cgroups ? local_cgroup_find() : NULL;
 	return 0;
 fail:
 	local_strv_free(env_set);
