@@ -122,6 +122,8 @@ sleep 3                                  # longer than find() ever waited
 check_eq "still initializing after a restart" "initializing" "$(cat "$S/status")"
 check_eq "still attempt 1" "1" "$(field "$S" attempt)"
 check "no retry of a slow start" sh -c "! grep -q 'retry' '$S/events'"
+check "reading a FIFO log through the mount does not block" sh -c "timeout 5 cat '$S/log' > /dev/null"
+check "and lets no blocked start go on" test ! -e "$WORK/slow.pids"
 echo cancel > "$S/ctl"
 check_eq "a cancel during the start holds" "stopped" "$(timeout 20 cat "$S/wait")"
 timeout 2 cat "$SDIR/log" > /dev/null 2>&1 &   # lets a blocked start go on
