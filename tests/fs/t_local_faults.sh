@@ -157,17 +157,6 @@ check_contains "HOME is there" "^HOME=" "$V/log"
 check_contains "TRAINFS_RUN is there" "^TRAINFS_RUN=lf/env" "$V/log"
 
 # ---- files the job writes where the daemon reads ----
-# a FIFO at exit.json in the job's directory blocks no poll
-F=$(new_run lf fifo)
-cmd_config "[\"sh\", \"-c\", \"mkfifo exit.json; touch $WORK/fifo.ready; while [ ! -f $WORK/fifo.gate ]; do sleep 0.05; done\"]" > "$F/config.json"
-check "fifo job started" wait_exists "$WORK/fifo.ready" 20
-G=$(new_run lf other)
-cmd_config '["true"]' > "$G/config.json"
-check_eq "another run completes meanwhile" "completed" "$(timeout 10 cat "$G/wait")"
-check_eq "the fifo run still runs" "running" "$(cat "$F/status")"
-touch "$WORK/fifo.gate"
-check_eq "and completes" "completed" "$(timeout 10 cat "$F/wait")"
-
 # odd names, links and FIFOs in the output: each left out with an event
 O=$(new_run lf outputs)
 cmd_config '["sh", "-c", "cd $TRAINFS_OUTPUT_DIR; echo real > real.txt; echo odd > \"$(printf \"a\\nb\")\"; ln -s /etc/passwd link; mkfifo pipe"]' > "$O/config.json"
@@ -178,6 +167,17 @@ check_contains "the odd name is named" "skipped 'a.u000ab': its name has a contr
 check_contains "the link is named" "skipped 'link': a symbolic link" "$O/events"
 check_contains "the FIFO is named" "skipped 'pipe': a FIFO" "$O/events"
 check_eq "real.txt reads back" "real" "$(cat "$O/artifacts/real.txt")"
+
+# a FIFO at exit.json in the job's directory blocks no poll
+F=$(new_run lf fifo)
+cmd_config "[\"sh\", \"-c\", \"mkfifo exit.json; touch $WORK/fifo.ready; while [ ! -f $WORK/fifo.gate ]; do sleep 0.05; done\"]" > "$F/config.json"
+check "fifo job started" wait_exists "$WORK/fifo.ready" 20
+G=$(new_run lf other)
+cmd_config '["true"]' > "$G/config.json"
+check_eq "another run completes meanwhile" "completed" "$(timeout 10 cat "$G/wait")"
+check_eq "the fifo run still runs" "running" "$(cat "$F/status")"
+touch "$WORK/fifo.gate"
+check_eq "and completes" "completed" "$(timeout 10 cat "$F/wait")"
 
 # ---- the provider's config passes and sets variables ----
 kill9_daemon                             # a poller stuck on a FIFO cannot stop
