@@ -1821,8 +1821,22 @@ static int local_query_one(struct job_query *q, struct local_job *job)
 			     sizeof(q->reason)) < 0)
 		return 0;
 	r = local_job_read(&p, job, q->reason, sizeof(q->reason));
-	if (r < 0)
-		return r == -1 ? -1 : 0;
+	if (r == -1)
+		return -1;
+	if (r == -2) {
+		/*
+		 * Not what S wrote. While S holds its lock it still runs the
+		 * job and will record its end: running, not lost (a lost job
+		 * is retried, and the retry would run beside it).
+		 */
+		memset(job, 0, sizeof(*job));
+		if (local_exit_read(&p, &ex, q->reason, sizeof(q->reason)) > 0)
+			local_query_ended(q, &ex);
+		else if (local_lock_held(p.lock, q->reason,
+					 sizeof(q->reason)) > 0)
+			q->state = JOB_RUNNING;
+		return 0;
+	}
 	if (r == 0) {
 		held = local_lock_held(p.lock, q->reason, sizeof(q->reason));
 		if (held < 0)
@@ -2096,9 +2110,11 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	if (local_paths_init(&p, q->attempt_dir, err, errlen) < 0)
 		return -1;
 	has_job = local_job_read(&p, &job, err, errlen);
-	if (has_job < 0)
+	if (has_job == -1)
 		return -1;
-	if (!has_job) {
+	/* Not what S wrote (-2): the channel needs no pids, so go on. */
+	if (has_job <= 0) {
+		has_job = 0;
 		r = local_lock_held(p.lock, err, errlen);
 		if (r <= 0)
 			return r;   /* never started: nothing to end */

@@ -347,9 +347,11 @@ int file_open_regular(const char *path)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	/* Swapped since the lstat(): take nothing but the file we saw. */
-	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) ||
-	    fst.st_ino != st.st_ino || fst.st_dev != st.st_dev) {
+	/*
+	 * Replaced since the lstat(): a regular file is fine (an atomic
+	 * rename over it is the common case), anything else is not.
+	 */
+	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
 		close(fd);
 		errno = EINVAL;
 		return -1;

@@ -894,8 +894,9 @@ static void test_bad_files(void)
 }
 
 /*
- * A FIFO the job leaves at exit.json in its directory blocks no poll; the
- * job runs on and its end is recorded over it.
+ * A FIFO the job leaves at exit.json in its directory blocks no poll, and
+ * a job.json it spoils does not make it lost while its supervisor lives:
+ * it still runs, and cancel still reaches it.
  */
 static void test_fifo_exit(void)
 {
@@ -903,7 +904,9 @@ static void test_fifo_exit(void)
 
 	snprintf(j->script, sizeof(j->script),
 		 "mkfifo exit.json; touch ready; "
-		 "while [ ! -e go ]; do sleep 0.02; done; exit 4");
+		 "while [ ! -e go ]; do sleep 0.02; done; "
+		 "until grep -q '\"exec_ms\":[1-9]' job.json; do sleep 0.02; "
+		 "done; echo garbage > job.json; touch spoilt; sleep 100");
 	CHECK(job_submit(j) == 0);
 	CHECK(wait_file(job_file(j, "ready")));
 	alarm(20);
@@ -914,8 +917,14 @@ static void test_fifo_exit(void)
 	CHECK(wait_state(j, JOB_PAUSED));
 	CHECK(job_signal(j, JOB_SIG_RESUME, 0) == 0);
 	touch(job_file(j, "go"));
+	/* Its job.json spoilt: still running while S lives, not lost. */
+	CHECK(wait_file(job_file(j, "spoilt")));
+	job_poll(j);
+	CHECK(j->q.state == JOB_RUNNING);
+	/* and cancel still reaches it */
+	CHECK(job_cancel(j, 1) == 0);
 	CHECK(wait_terminal(j));
-	CHECK(j->q.state == JOB_FAILED && j->q.exit_code == 4);
+	CHECK(j->q.state == JOB_STOPPED);
 }
 
 /*
