@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -751,6 +752,59 @@ static void test_no_cgroup(void)
 	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
 }
 
+/*
+ * A job started by an older trainfs, whose supervisor has no cancel
+ * channel and takes TERM for a cancel (its job.json has no "exec_ms"):
+ * running, and cancel still reaches it. The old supervisor is played by
+ * a child of ours that does what it did.
+ */
+static void test_legacy_supervisor(void)
+{
+	struct job *j = job_new("legacy", NULL);
+	char path[PATH_MAX], text[256], x;
+	int p[2], status;
+	pid_t s;
+
+	mkdir_p(j->dir, 0700);
+	CHECK(pipe(p) == 0);
+	s = fork();
+	if (s == 0) {
+		sigset_t set;
+		int fd, sig, n;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		snprintf(path, sizeof(path), "%s/supervisor.lock", j->dir);
+		fd = open(path, O_RDWR | O_CREAT, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0)
+			_exit(1);
+		n = snprintf(text, sizeof(text), "{\"supervisor_pid\":%d,"
+			     "\"job_pid\":%d,\"pgid\":%d,\"start_ms\":%lld}",
+			     (int)getpid(), (int)getpid(), (int)getpid(),
+			     (long long)now_ms());
+		snprintf(path, sizeof(path), "%s/job.json", j->dir);
+		file_write_atomic(path, text, (size_t)n, 0);
+		if (write(p[1], "x", 1) != 1 || sigwait(&set, &sig))
+			_exit(1);
+		n = snprintf(text, sizeof(text), "{\"exit_code\":null,"
+			     "\"signal\":15,\"cancelled\":true}");
+		snprintf(path, sizeof(path), "%s/exit.json", j->dir);
+		file_write_atomic(path, text, (size_t)n, 0);
+		_exit(0);
+	}
+	close(p[1]);
+	CHECK(s > 0 && read(p[0], &x, 1) == 1);
+	close(p[0]);
+	job_poll(j);
+	CHECK(j->q.state == JOB_RUNNING);
+	CHECK(job_cancel(j, 1) == 0);
+	CHECK(s > 0 && waitpid(s, &status, 0) == s && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	job_poll(j);
+	CHECK(j->q.state == JOB_STOPPED);
+}
+
 /* With a cgroup per job, what left the job's session ends with it. */
 static void test_cgroup(void)
 {
@@ -1101,6 +1155,7 @@ int main(void)
 	test_slow_start();
 	test_cgroup();
 	test_no_cgroup();
+	test_legacy_supervisor();
 	test_sample();
 	test_bad_files();
 	test_fifo_exit();
