@@ -1951,6 +1951,11 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 				 p->conn.name, line);
 			return TFS_EOPNOTSUPP;
 		}
+		if (r->ending) {
+			snprintf(reason, rlen, "cannot %s: the job ended, its "
+				 "outputs are being collected", line);
+			return TFS_EINVAL;
+		}
 		if (cmd == CTL_PAUSE && r->state != RS_RUNNING) {
 			snprintf(reason, rlen, "cannot pause: run is %s",
 				 run_state_name(r->state));

@@ -121,4 +121,19 @@ cmd_config '["sleep", "30"]' '"timeout_s": 1' > "$T/config.json"
 check_eq "timeout fails the run" "failed" "$(timeout 20 cat "$T/wait")"
 check_contains "timeout reason" "timeout after 1 s" "$T/status.json"
 
+# a run whose job ended while its outputs are hashed: pause is refused
+# with a reason, never accepted and then silently dropped
+O=$(new_run ctl outputs)
+cmd_config '["sh", "-c", "head -c 1073741824 /dev/zero > $TRAINFS_OUTPUT_DIR/big.bin"]' \
+	> "$O/config.json"
+if wait_grep "$O/events" "collecting outputs" 60; then
+	if echo pause > "$O/ctl" 2>/dev/null; then
+		fail "pause accepted while outputs are collected"
+	else ok; fi
+	check_contains "the refusal says why" "outputs are being collected" "$O/events"
+else
+	fail "the run never showed collecting outputs"
+fi
+check_eq "the run still completes" "completed" "$(timeout 60 cat "$O/wait")"
+
 finish
