@@ -2354,7 +2354,9 @@ int core_run_log_stat(struct core *c, int64_t run_id, int64_t *size,
 
 	if (r)
 		return r;
-	if (stat(path, &st) < 0) {
+	/* as core_run_log_read opens it: a link or FIFO the job put there
+	   reads as empty, so it must also say so in stat */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		*size = 0;
 		*mtime_ms = 0;
 		return TFS_OK;

@@ -197,4 +197,12 @@ check "still no secret" sh -c "! grep -q '$SECRET' '$P/log'"
 for n in lost0 lost1 signals slow held escape escape2; do touch "$WORK/$n.gate"; done
 for f in "$WORK"/*.esc; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
 for f in "$WORK"/*.pids; do [ -f "$f" ] && for p in $(cat "$f"); do kill -9 "$p" 2>/dev/null; done; done
+# a job that swaps its log for a link: stat and read of log agree (empty)
+L=$(new_run faults loglink)
+cmd_config '["sh", "-c", "ln -sf /etc/services \"$(dirname \"$TRAINFS_METRICS\")/log\"; echo done"]' \
+	> "$L/config.json"
+timeout 30 cat "$L/wait" >/dev/null
+check_eq "stat size of a linked log matches what reads give" \
+	"$(cat "$L/log" | wc -c)" "$(stat -c %s "$L/log")"
+
 finish
