@@ -12,6 +12,15 @@ is set, and writes model.json and model.bin to $TRAINFS_OUTPUT_DIR.  It stops
 cleanly on SIGTERM with exit status 143, because that is how trainfs cancels
 a run.
 
+One step convention for both channels: a metric's step is the global step,
+the number of optimizer steps taken so far.  The log's dicts carry it as
+"step" (their "epoch" is then a metric of its own, not the step), and the
+$TRAINFS_METRICS lines carry the same number.  The two channels never report
+the same key, so that no key has two histories that disagree: the log has
+what HF's Trainer prints (loss, learning_rate, eval_*, and train_loss, the
+mean over the whole run, in the summary line), $TRAINFS_METRICS has
+batch_loss, the loss of every single step.
+
 Everything random comes from one random.Random(--seed), so two runs with the
 same argv print the same numbers, which the tests rely on.
 """
@@ -330,6 +339,7 @@ def train(args, metrics):
                 return 1
             window.append(loss)
             total_loss += loss
+            metrics.put(step, "batch_loss", loss)
             if step % args.logging_steps == 0:
                 # Like HF's Trainer: the mean since the last line, not
                 # the last batch's loss, so the curve is not mostly noise.
@@ -337,15 +347,12 @@ def train(args, metrics):
                 window = []
                 print({"loss": round(mean_loss, 4),
                        "learning_rate": args.lr,
-                       "epoch": round(step / steps_per_epoch, 2)},
-                      flush=True)
-                metrics.put(step, "train_loss", mean_loss)
+                       "epoch": round(step / steps_per_epoch, 2),
+                       "step": step}, flush=True)
         eval_loss, eval_acc = model.evaluate(eval_rows)
         print({"eval_loss": round(eval_loss, 4),
                "eval_accuracy": round(eval_acc, 4),
-               "epoch": float(epoch + 1)}, flush=True)
-        metrics.put(step, "eval_loss", eval_loss)
-        metrics.put(step, "eval_accuracy", eval_acc)
+               "epoch": float(epoch + 1), "step": step}, flush=True)
         final = {"eval_loss": eval_loss, "eval_accuracy": eval_acc}
         if args.sleep > 0:
             time.sleep(args.sleep)
@@ -369,7 +376,7 @@ def train(args, metrics):
            "train_samples_per_second": per_s(len(train_rows) * args.epochs),
            "train_steps_per_second": per_s(step),
            "train_loss": round(train_loss, 4),
-           "epoch": float(args.epochs)}, flush=True)
+           "epoch": float(args.epochs), "step": step}, flush=True)
     return 0
 
 

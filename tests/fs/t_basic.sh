@@ -59,7 +59,7 @@ done
 
 # metrics: HF dicts from the log and JSON lines from $TRAINFS_METRICS
 check_contains "eval_accuracy metric" "^eval_accuracy 0\.9" "$R/metrics"
-check_contains "train_loss from TRAINFS_METRICS" "^train_loss " "$R/metrics"
+check_contains "batch_loss from TRAINFS_METRICS" "^batch_loss " "$R/metrics"
 check_contains "metrics.jsonl records" '"key":"eval_loss"' "$R/metrics.jsonl"
 check_eq "metrics.jsonl lines are JSON" "0" "$(python3 -c "
 import json,sys
