@@ -45,7 +45,7 @@ UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 TOOLS = tools/floorfs tools/bench_read tools/bench_submit
 
-.PHONY: all deps test unit fstest demo bench install clean trainfs
+.PHONY: all deps test unit fstest crashtest demo bench install clean trainfs
 
 all: trainfs $(TOOLS)
 
@@ -80,6 +80,9 @@ unit: all $(UNIT_BINS)
 
 fstest: all
 	@sh tests/run_fs.sh
+
+crashtest: all
+	@sh tests/run_crash.sh
 
 demo:
 	@sh tools/deps.sh demo
