@@ -22,8 +22,10 @@ After the last restart every run must reach a final state; then:
   started twice a run id with more than one start
   half          unacknowledged, yet neither absent nor "created" without a
                 start, nor whole (see below)
-  corrupt bytes bytes of out.bin, read back through the mount for a sample
-                of runs, that differ from what the job wrote
+  corrupt bytes bytes of out.bin, read back through the mount, that differ
+                from what the job wrote: by a reader of random completed
+                runs during the storm (a read cut by a kill is dropped, a
+                whole one counts), and for a sample of runs at the end
 An unacknowledged run whose config.json is byte for byte the one sent, that
 ran once and ended, is whole: its commit landed and the daemon was killed
 before it could answer close().  A writer cannot tell that case from a lost
@@ -75,6 +77,24 @@ class Daemon:
             time.sleep(0.02)
         return time.monotonic() - t0
 
+    def died(self, failures):
+        """When the daemon ended although nobody killed it, records that
+        with its exit status and the end of its log, and starts it again,
+        so that the storm can go on. Returns 1 then, else 0."""
+        if self.proc is None or self.proc.poll() is None:
+            return 0
+        tail = open(os.path.join(self.a.work, "daemon.log"), "rb").read()
+        tail = [l for l in tail.decode(errors="replace").splitlines()
+                if " trainfs info: " not in l][-3:]
+        failures.append("the daemon died by itself (exit status %s): %s"
+                        % (self.proc.returncode, " / ".join(tail)))
+        log("storm: the daemon died by itself (exit status %s): %s"
+            % (self.proc.returncode, " / ".join(tail)))
+        self.proc = None
+        unmount(self.mnt)
+        self.start()
+        return 1
+
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
@@ -102,11 +122,14 @@ def unmount(mnt):
 
 def config_for(args, name):
     """The bytes a writer sends for run name; the checker compares them."""
-    # A job lasts 0 to 0.4 s, so that some run while the daemon dies.
+    # A job lasts 0 to 0.4 s, so that some run while the daemon dies; one
+    # in 20 writes a bigger out.bin, so that some downloads are cut by a
+    # kill and resumed after the restart.
+    size = args.artifact_bytes * (32 if int(name[-4:]) % 20 == 0 else 1)
     job = ('sleep 0.%d; echo "$TRAINFS_RUN_ID $TRAINFS_RUN $TRAINFS_ATTEMPT '
            '$(head -c %d /dev/urandom | tee "$TRAINFS_OUTPUT_DIR/out.bin" '
            '| tee "$KEEP/$TRAINFS_RUN_ID.bin" | sha256sum | cut -c1-64)" '
-           '>> "$STARTS"' % (sum(name.encode()) % 5, args.artifact_bytes))
+           '>> "$STARTS"' % (sum(name.encode()) % 5, size))
     cfg = {"command": ["sh", "-c", job],
            "env": {"STARTS": os.path.join(args.work, "starts"),
                    "KEEP": os.path.join(args.work, "keep")},
@@ -115,20 +138,24 @@ def config_for(args, name):
     return (json.dumps(cfg) + "\n").encode()
 
 
-def wait_mounted(mnt):
+def wait_mounted(mnt, limit_s=120):
     exp = os.path.join(mnt, "experiments", EXP)
-    while True:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
         try:
             if os.path.ismount(mnt) and os.path.isdir(exp):
                 return
         except OSError:
             pass
         time.sleep(0.02)
+    raise RuntimeError("the mount did not come back in %d s" % limit_s)
 
 
 def writer(args, k, names):
-    """Submits names in order; one line per run to acks.K: "ack NAME" or
-    "fail NAME STAGE ERRNO"."""
+    """Submits names in order, a random pause of up to PACE s apart, so
+    that jobs run, end and are read while the daemon is being killed; one
+    line per run to acks.K: "ack NAME" or "fail NAME ERRNO"."""
+    rng = random.Random(args.seed + 10 + k)
     out = open(os.path.join(args.work, "acks.%d" % k), "a", buffering=1)
     runs = os.path.join(args.work, "mnt", "experiments", EXP, "runs")
     for name in names:
@@ -141,6 +168,7 @@ def writer(args, k, names):
                 break      # an earlier mkdir landed but its reply was lost
             except OSError:
                 wait_mounted(os.path.join(args.work, "mnt"))
+        time.sleep(rng.uniform(0.0, 2 * args.pace))
         data = config_for(args, name)
         fd = -1
         try:
@@ -160,6 +188,49 @@ def writer(args, k, names):
                     pass
             out.write("fail %s %s\n" % (name, errno.errorcode.get(e.errno, e.errno)))
             wait_mounted(os.path.join(args.work, "mnt"))
+    out.close()
+
+
+def compare(want, got):
+    """Bytes of got that are not want's, counting a length difference."""
+    return abs(len(want) - len(got)) + sum(1 for a, b in zip(want, got)
+                                           if a != b)
+
+
+def reader(args, seed):
+    """While the storm goes on, reads out.bin of random completed runs
+    through the mount; a read cut by a kill is dropped, a whole one is
+    compared with the job's own copy: one line "NAME BYTES CORRUPT" a read
+    to reads."""
+    rng = random.Random(seed)
+    out = open(os.path.join(args.work, "reads"), "a", buffering=1)
+    runs = os.path.join(args.work, "mnt", "experiments", EXP, "runs")
+    stop = os.path.join(args.work, "stop-reader")
+    while not os.path.exists(stop):
+        # a start line is written once out.bin is whole
+        started = [w[1].split("/", 1)[-1] for w in
+                   (line.split() for line in
+                    read_file(os.path.join(args.work, "starts"))
+                    .decode().splitlines()) if len(w) == 4]
+        if not started:
+            time.sleep(0.05)
+            continue
+        n = rng.choice(started)
+        st = read_file(os.path.join(runs, n, "status.json"))
+        try:
+            doc = json.loads(st) if st else {}
+        except ValueError:
+            doc = {}
+        if doc.get("state") != "completed":
+            time.sleep(0.01)
+            continue
+        got = read_file(os.path.join(runs, n, "artifacts", "out.bin"))
+        want = read_file(os.path.join(args.work, "keep",
+                                      doc.get("run_id", "") + ".bin"))
+        if got is None or want is None:
+            time.sleep(0.01)
+            continue
+        out.write("%s %d %d\n" % (n, len(got), compare(want, got)))
     out.close()
 
 
@@ -196,6 +267,8 @@ def main():
     ap.add_argument("--sample", type=int, default=50)
     ap.add_argument("--artifact-bytes", type=int, default=65536)
     ap.add_argument("--settle-s", type=int, default=150)
+    ap.add_argument("--pace", type=float, default=0.04,
+                    help="mean pause between a writer's runs, seconds")
     ap.add_argument("--report", required=True)
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -205,6 +278,7 @@ def main():
     os.makedirs(os.path.join(args.work, "keep"), exist_ok=True)
     os.makedirs(os.path.join(args.work, "mnt"), exist_ok=True)
     open(os.path.join(args.work, "starts"), "a").close()
+    open(os.path.join(args.work, "reads"), "a").close()
     with open(os.path.join(args.work, "daemon.json"), "w") as f:
         json.dump({"poll_interval_ms": 100, "kill_grace_s": 1,
                    "retry_backoff_s": 1,
@@ -229,6 +303,26 @@ def main():
             os._exit(code)
         pids.append(pid)
 
+    exited = dict.fromkeys(pids)
+
+    def writers_done():
+        for p in pids:
+            if exited[p] is None:
+                q, st = os.waitpid(p, os.WNOHANG)
+                if q == p:
+                    exited[p] = st
+        return all(v is not None for v in exited.values())
+
+    rpid = os.fork()
+    if rpid == 0:
+        code = 0
+        try:
+            reader(args, args.seed + 1)
+        except BaseException as e:
+            sys.stderr.write("reader: %r\n" % (e,))
+            code = 1
+        os._exit(code)
+
     # Round r kills once a random number of runs, within the r-th of
     # ROUNDS+1 equal slices, were tried, and a random fraction of a
     # submission later, so that every kill falls among the submissions and
@@ -237,17 +331,29 @@ def main():
     restart_s = []
     lost_at_restart = set()
     slice_ = len(names) / (args.rounds + 1)
+    self_deaths = 0
+    stuck = False
     for r in range(1, args.rounds + 1):
         goal = int(slice_ * (r - 1 + rng.random())) + 1
+        progress, last = -1, time.monotonic()
         while True:
             acked, failed = read_acks(args)
             if len(acked) + len(failed) >= goal:
                 break
-            if all(os.waitpid(p, os.WNOHANG) != (0, 0) for p in pids):
+            if len(acked) + len(failed) != progress:
+                progress, last = len(acked) + len(failed), time.monotonic()
+            elif time.monotonic() - last > 60:
+                failures.append("round %d: no submission for 60 s" % r)
+                stuck = True
+                break
+            if writers_done():
                 failures.append("round %d: the writers were done before "
                                 "the kill" % r)
                 break
+            self_deaths += d.died(failures)
             time.sleep(0.001)
+        if stuck:
+            break
         time.sleep(rng.uniform(0.0, 0.005))
         d.kill9()
         time.sleep(rng.uniform(0.0, 0.2))
@@ -269,10 +375,30 @@ def main():
         if twice_listed:
             failures.append("round %d: runs listed twice after the restart: "
                             "%s" % (r, " ".join(twice_listed[:5])))
+    while not stuck and not writers_done():
+        self_deaths += d.died(failures)
+        time.sleep(0.05)
     for p in pids:
-        _, st = os.waitpid(p, 0)
-        if st != 0:
-            failures.append("a writer died (status %d)" % st)
+        if stuck and exited[p] is None:
+            os.kill(p, signal.SIGKILL)
+        if exited[p] is None:
+            exited[p] = os.waitpid(p, 0)[1]
+        if exited[p] != 0:
+            failures.append("a writer died (status %d)" % exited[p])
+    open(os.path.join(args.work, "stop-reader"), "w").close()
+    _, st = os.waitpid(rpid, 0)
+    if st != 0:
+        failures.append("the reader died (status %d)" % st)
+    nreads = corrupt = 0
+    for line in read_file(os.path.join(args.work, "reads")).decode().splitlines():
+        w = line.split()
+        nreads += 1
+        corrupt += int(w[2])
+        if int(w[2]):
+            failures.append("%s: %s corrupt bytes served during the storm"
+                            % (w[0], w[2]))
+    log("storm: %d artifact reads during the storm, %d corrupt bytes"
+        % (nreads, corrupt))
     t_submitted = time.monotonic()
 
     acked, failed = read_acks(args)
@@ -292,6 +418,7 @@ def main():
                    if s not in final and s != "created"]
         if not pending or time.monotonic() > deadline:
             break
+        self_deaths += d.died(failures)
         time.sleep(0.5)
     t_settled = time.monotonic()
 
@@ -349,7 +476,6 @@ def main():
     done = [n for n in sorted(acked) if states.get(n) == "completed"
             and ids.get(n)]
     sample = rng.sample(done, min(args.sample, len(done)))
-    corrupt = 0
     unreadable = []
     for n in sample:
         want = read_file(os.path.join(args.work, "keep", ids[n] + ".bin"))
@@ -362,8 +488,7 @@ def main():
         if want is None or got is None:
             unreadable.append(n)
             continue
-        corrupt += abs(len(want) - len(got)) + sum(
-            1 for a, b in zip(want, got) if a != b)
+        corrupt += compare(want, got)
         # the bytes served must also be the ones the job hashed and the
         # ones the manifest names
         sha = [s for (_, _, s) in starts.get(ids[n], [])]
@@ -377,6 +502,7 @@ def main():
                             "user.sha256 says %s" % (
                                 n, hashlib.sha256(got).hexdigest(),
                                 sha[:1], xattr))
+    self_deaths += d.died(failures)
     d.stop()
     t_end = time.monotonic()
 
@@ -432,24 +558,32 @@ outside the mount.  Goal: zero in every column but the first two.
 - duplicated: a name listed twice, or one name under two run ids.
 - started twice: a run id whose job started more than once.
 - corrupt bytes served: bytes of `artifacts/out.bin` (%d bytes of random
-  data) that differ from the job's own copy, for %d runs sampled at random;
-  each is also checked against the SHA-256 the job computed.
+  data, 32 times that for one run in 20) that differ from the job's own
+  copy: %d whole reads of random completed runs by a reader during the
+  storm (reads cut by a kill are dropped), and %d runs sampled at random at
+  the end, each also checked against the SHA-256 the job computed and
+  `user.sha256`.
 - Also checked: nothing unacknowledged half-exists (%d cases; an
   unacknowledged run is absent, or "created" without a start, or whole:
   %d runs were committed and ran once but their writer never heard, because
   the daemon died between the commit and its answer to close()); %d sampled
-  artifacts could not be read; %d of %d checks failed.
+  artifacts could not be read; the daemon ended by itself %d times (not
+  counting the kills).
 
 Seed %d (replay with `CRASH_SEED=%d sh tests/crash/c_storm.sh`); %.0f s in
 all (submissions %.0f s, settling %.0f s), %.2f s per restart on average,
 on %s.
 """ % (args.runs, args.writers, args.rounds, args.rounds, len(acked),
        len(set(x.split()[0] for x in lost) | lost_at_restart), len(dup), len(twice), corrupt,
-       args.artifact_bytes, len(sample), len(half), len(ack_lost),
-       len(unreadable), nfail, npass + nfail, args.seed, args.seed,
+       args.artifact_bytes, nreads, len(sample), len(half), len(ack_lost),
+       len(unreadable), self_deaths, args.seed, args.seed,
        t_end - t_start, t_submitted - t_start, t_settled - t_submitted,
        sum(restart_s) / len(restart_s) if restart_s else 0,
        time.strftime("%Y-%m-%d", time.gmtime())))
+        f.write("\nThe checks, %d passed, %d failed:\n\n" % (npass, nfail))
+        for what, good, detail in checks:
+            f.write("- %s: %s%s\n" % ("PASS" if good else "FAIL", what,
+                                       "" if good else " (%s)" % detail))
     log("%d passed, %d failed" % (npass, nfail))
     return 0 if nfail == 0 else 1
 
