@@ -442,6 +442,13 @@ def main():
             return None
 
     ids = {n: run_id(n) for n in present}
+
+    def why(n):
+        s = read_file(os.path.join(runs, n, "status.json"))
+        try:
+            return json.loads(s).get("reason", "") if s else ""
+        except ValueError:
+            return ""
     lost, dup, twice, half, ack_lost = [], [], [], [], []
     dup += sorted(n for n in present if listing.count(n) > 1)
     dup += sorted(n for n, r in names_of.items() if len(r) > 1)
@@ -452,6 +459,11 @@ def main():
                 or read_file(os.path.join(runs, n, "config.json"))
                 != config_for(args, n)):
             lost.append("%s (%s, %d starts)" % (n, states.get(n, "absent"), nstart))
+    # the job cannot fail, so an ending other than "completed" is the
+    # daemon's doing (a supervisor taken for lost, a start given up)
+    not_completed = ["%s %s" % (n, states[n]) + (" (%s)" % why(n))
+                     for n in sorted(acked)
+                     if states.get(n) in final and states[n] != "completed"]
     for n in sorted(set(names) - acked):
         if n not in present:
             if n in names_of:
@@ -512,6 +524,8 @@ def main():
         ("no run left unfinished %d s after the last restart" % args.settle_s,
          not pending, " ".join(sorted(pending)[:5])),
         ("no acknowledged run lost", not lost, "; ".join(lost[:5])),
+        ("every acknowledged run that ended completed", not not_completed,
+         "; ".join(not_completed[:5])),
         ("no run duplicated", not dup, " ".join(dup[:5])),
         ("no run started twice", not twice,
          "; ".join("%s: %s" % (r, starts[r]) for r in twice[:3])),
