@@ -28,11 +28,13 @@ After the last restart every run must reach a final state; then:
                 whole one counts), and for a sample of runs at the end
 An unacknowledged run whose config.json is byte for byte the one sent, that
 ran once and ended, is whole: its commit landed and the daemon was killed
-before it could answer close().  A writer cannot tell that case from a lost
-one, which is why it is counted ("ack lost") and not a failure.
+before it could answer close().  No daemon can rule that out (the answer
+can only follow the commit), and the writer can tell by reading the run
+back, so it is counted ("ack lost"), not a failure.
 
-All randomness comes from --seed, printed first, so a failure can be
-replayed.  Every check is printed as "PASS: ..." or "FAIL: ...", and the
+All randomness (kill points, pauses, the runs read back) comes from --seed,
+printed first, so that a replay aims at the same moments; the machine's
+timing is not replayed.  Every check is printed as "PASS: ..." or "FAIL: ...", and the
 table is written to --report as markdown.
 """
 
