@@ -50,6 +50,7 @@ import sys
 import time
 
 EXP = "storm"
+CHILDREN = []      # writer and reader pids, ended if the storm must stop
 
 
 def log(msg):
@@ -72,8 +73,12 @@ class Daemon:
         err.close()
         while not os.path.ismount(self.mnt):
             if self.proc.poll() is not None:
-                raise RuntimeError("daemon exited with %s before mounting"
-                                   % self.proc.returncode)
+                tail = open(os.path.join(self.a.work, "daemon.log"),
+                            "rb").read().decode(errors="replace")
+                raise RuntimeError("the daemon exited with %s before "
+                                   "mounting: %s" % (
+                                       self.proc.returncode,
+                                       " / ".join(tail.splitlines()[-2:])))
             if time.monotonic() - t0 > deadline_s:
                 raise RuntimeError("daemon did not mount in %d s" % deadline_s)
             time.sleep(0.02)
@@ -259,6 +264,21 @@ def read_file(path):
 
 
 def main():
+    try:
+        return storm()
+    except RuntimeError as e:
+        # the daemon could not be started again: no account is possible
+        for p in CHILDREN:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        log("FAIL: storm: the storm could not go on: %s" % e)
+        log("0 passed, 1 failed")
+        return 1
+
+
+def storm():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trainfs", required=True)
     ap.add_argument("--work", required=True)
@@ -304,6 +324,7 @@ def main():
                 code = 1
             os._exit(code)
         pids.append(pid)
+        CHILDREN.append(pid)
 
     exited = dict.fromkeys(pids)
 
@@ -324,6 +345,7 @@ def main():
             sys.stderr.write("reader: %r\n" % (e,))
             code = 1
         os._exit(code)
+    CHILDREN.append(rpid)
 
     # Round r kills once a random number of runs, within the r-th of
     # ROUNDS+1 equal slices, were tried, and a random fraction of a
