@@ -122,9 +122,15 @@ class Daemon:
 
 
 def unmount(mnt):
-    if subprocess.call(["fusermount3", "-u", mnt],
-                       stderr=subprocess.DEVNULL) != 0:
+    """fusermount3 -u, or a lazy umount when that fails; an unmount that
+    takes over 30 s is a failure of the daemon's shutdown."""
+    try:
+        if subprocess.call(["fusermount3", "-u", mnt],
+                           stderr=subprocess.DEVNULL, timeout=30) != 0:
+            subprocess.call(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
         subprocess.call(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+        raise RuntimeError("fusermount3 -u took over 30 s")
 
 
 def config_for(args, name):
@@ -263,7 +269,16 @@ def read_file(path):
         return None
 
 
+def on_alarm(signum, frame):
+    raise RuntimeError("the storm took over %d s" % STORM_LIMIT_S)
+
+
+STORM_LIMIT_S = 300
+
+
 def main():
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(STORM_LIMIT_S)
     try:
         return storm()
     except RuntimeError as e:
@@ -273,7 +288,15 @@ def main():
                 os.kill(p, signal.SIGKILL)
             except OSError:
                 pass
+        work = sys.argv[sys.argv.index("--work") + 1]
+        tail = read_file(os.path.join(work, "daemon.log")) or b""
+        tail = " / ".join(tail.decode(errors="replace").splitlines()[-3:])
         log("FAIL: storm: the storm could not go on: %s" % e)
+        log("storm: the daemon's log ends: %s" % tail)
+        with open(sys.argv[sys.argv.index("--report") + 1], "w") as f:
+            f.write("# Reliability\n\nThe crash suite's storm "
+                    "(`tests/crash/c_storm.sh`) did not finish: %s.\n"
+                    "The daemon's log ends: %s\n" % (e, tail))
         log("0 passed, 1 failed")
         return 1
 
@@ -316,6 +339,7 @@ def storm():
     for k in range(args.writers):
         pid = os.fork()
         if pid == 0:
+            signal.alarm(0)
             code = 0
             try:
                 writer(args, k, [n for n in names if n.startswith("w%d-" % k)])
@@ -338,6 +362,7 @@ def storm():
 
     rpid = os.fork()
     if rpid == 0:
+        signal.alarm(0)
         code = 0
         try:
             reader(args, args.seed + 1)
