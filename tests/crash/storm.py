@@ -237,6 +237,8 @@ def reader(args, seed):
         if doc.get("state") != "completed":
             time.sleep(0.01)
             continue
+        with open(os.path.join(args.work, "reading"), "w") as f:
+            f.write(n)
         got = read_file(os.path.join(runs, n, "artifacts", "out.bin"))
         want = read_file(os.path.join(args.work, "keep",
                                       doc.get("run_id", "") + ".bin"))
@@ -435,7 +437,19 @@ def storm():
         if exited[p] != 0:
             failures.append("a writer died (status %d)" % exited[p])
     open(os.path.join(args.work, "stop-reader"), "w").close()
-    _, st = os.waitpid(rpid, 0)
+    for _ in range(300):
+        q, st = os.waitpid(rpid, os.WNOHANG)
+        if q == rpid:
+            break
+        time.sleep(0.1)
+    else:
+        # a read that never returns: the reader cannot see the stop
+        failures.append("a read of %s/artifacts/out.bin was still not "
+                        "answered 30 s after the storm" % read_file(
+                            os.path.join(args.work, "reading")).decode())
+        os.kill(rpid, signal.SIGKILL)
+        _, st = os.waitpid(rpid, 0)
+        st = 0
     if st != 0:
         failures.append("the reader died (status %d)" % st)
     nreads = corrupt = 0
