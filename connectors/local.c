@@ -738,13 +738,16 @@ static void local_sup_exec_report(const struct local_launch *l,
 }
 
 /* Starts a cancel: TERM to the job's group, KILL at the deadline. */
-static int64_t local_sup_cancel(const struct local_launch *l, pid_t jpid)
+static int64_t local_sup_cancel(const struct local_launch *l, pid_t jpid,
+				const char *cgroup)
 {
 	int grace = local_cancel_grace(l);
 
-	/* CONT after TERM: a paused job must see its TERM. */
+	/* CONT and thaw after TERM: a paused job must see its TERM. */
 	kill(-jpid, SIGTERM);
 	kill(-jpid, SIGCONT);
+	if (cgroup[0])
+		local_cg_write(cgroup, "cgroup.freeze", "0\n");
 	return mono_ms() + (int64_t)grace * 1000;
 }
 
@@ -791,7 +794,7 @@ static int local_wait_job(const struct local_launch *l, int sfd, int ctlfd,
 				;
 			if (!*cancelled && access(l->paths.cancel, F_OK) == 0) {
 				*cancelled = 1;
-				deadline = local_sup_cancel(l, jpid);
+				deadline = local_sup_cancel(l, jpid, s->cgroup);
 			}
 		}
 		if (s->efd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP)))
@@ -2165,7 +2168,7 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 
 /*
  * Pause and resume stop or continue the job's whole process group, which
- * S is not in. Only while S holds its lock and exit.json is absent: J is
+ * S is not in, and freeze or thaw its cgroup where it has one. Only while S holds its lock and exit.json is absent: J is
  * then S's unreaped child, so its pid - the group's id - is still ours.
  */
 static int local_signal(struct connector *c, const struct job_query *q,
@@ -2201,14 +2204,29 @@ static int local_signal(struct connector *c, const struct job_query *q,
 			 strerror(errno));
 		return -1;
 	}
-	if (sig == JOB_SIG_RESUME)
+	if (sig == JOB_SIG_RESUME) {
 		unlink(p.paused);
+		/* thawed before CONT, so the group's CONT is not held back */
+		if (job.cgroup[0] && local_cg_write(job.cgroup, "cgroup.freeze",
+						    "0\n") < 0 && errno != ENOENT)
+			log_msg(LOG_WARNING, "local: cannot thaw '%s': %s",
+				job.cgroup, strerror(errno));
+	}
 	if (kill(-(pid_t)job.pgid, sig == JOB_SIG_PAUSE ? SIGSTOP : SIGCONT) <
 	    0) {
 		snprintf(err, errlen, "cannot signal process group %lld: %s",
 			 job.pgid, strerror(errno));
 		return -1;
 	}
+	/*
+	 * The cgroup also holds what left the job's group (setsid): frozen
+	 * with it, so that nothing of a paused job runs on.
+	 */
+	if (sig == JOB_SIG_PAUSE && job.cgroup[0] &&
+	    local_cg_write(job.cgroup, "cgroup.freeze", "1\n") < 0 &&
+	    errno != ENOENT)
+		log_msg(LOG_WARNING, "local: cannot freeze '%s': %s",
+			job.cgroup, strerror(errno));
 	return 0;
 }
 

@@ -9,18 +9,28 @@ start_daemon || exit 1
 # a job whose child process ticks into a file every 50 ms
 R=$(new_run ctl ticker)
 TICKS=$WORK/ticks
-cmd_config "[\"sh\", \"-c\", \"sh -c 'while :; do echo t >> $TICKS; sleep 0.05; done' & wait\"]" > "$R/config.json"
+ESC=$WORK/esc_ticks
+# and one that left the job's process group and session (setsid): where the
+# job has a cgroup, pause freezes it too
+cmd_config "[\"sh\", \"-c\", \"setsid sh -c 'while :; do echo t >> $ESC; sleep 0.05; done' & sh -c 'while :; do echo t >> $TICKS; sleep 0.05; done' & wait\"]" > "$R/config.json"
 check "ticker runs" wait_state "$R" running
 check "ticks grow" wait_grep "$TICKS" t 10
 echo pause > "$R/ctl" && ok || fail "echo pause"
 check "paused" wait_state "$R" paused 10
 sleep 0.3; a=$(wc -l < "$TICKS"); sleep 0.6; b=$(wc -l < "$TICKS")
 check_eq "no progress while paused (child of the job too)" "$a" "$b"
+if grep -q '"cgroup"' "$STATE"/runs/*/attempt-1/job.json 2>/dev/null; then
+	ea=$(wc -l < "$ESC"); sleep 0.6; eb=$(wc -l < "$ESC")
+	check_eq "no progress while paused (escaped child, cgroup frozen)" "$ea" "$eb"
+else
+	echo "SKIP [t_ctl.sh]: no job cgroup here, an escaped child is not paused"
+fi
 check_contains "pause in events" "state running -> paused" "$R/events"
 echo resume > "$R/ctl" && ok || fail "echo resume"
 check "running again" wait_state "$R" running 10
 sleep 0.5; c=$(wc -l < "$TICKS")
 check "progress after resume" test "$c" -gt "$b"
+check "escaped child resumes too" test "$(wc -l < "$ESC")" -gt "${eb:-0}"
 
 # O_NONBLOCK wait on an active run: EAGAIN; poll() says not ready
 python3 - "$R/wait" > "$WORK/nb.out" <<'PY'
