@@ -201,6 +201,7 @@ struct local_live {
 	long long rss_pages;
 	int paused_asked;                /* pause() left its marker */
 	int stopped;                     /* members in state T */
+	int frozen;                      /* its cgroup is frozen */
 };
 
 /* The fields of /proc/<pid>/stat we use. */
@@ -505,6 +506,20 @@ static int local_cg_populated(const char *dir)
 	if (local_cg_read(dir, "cgroup.events", buf, sizeof(buf)) < 0)
 		return 0;
 	return strstr(buf, "populated 1") != NULL;
+}
+
+/*
+ * Returns 1 when the cgroup at dir is frozen (cgroup.events says "frozen
+ * 1"): its tasks may have been frozen before they took their SIGSTOP, so
+ * a paused job is told by this as well as by stopped members.
+ */
+static int local_cg_frozen(const char *dir)
+{
+	char buf[LOCAL_STAT_MAX];
+
+	if (local_cg_read(dir, "cgroup.events", buf, sizeof(buf)) < 0)
+		return 0;
+	return strstr(buf, "frozen 1") != NULL;
 }
 
 /*
@@ -2033,6 +2048,8 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
 			lv[nl].paused_asked = access(local_paused_path(
 						tq[i].attempt_dir, path,
 						sizeof(path)), F_OK) == 0;
+			lv[nl].frozen = lv[nl].paused_asked && job.cgroup[0] &&
+					local_cg_frozen(job.cgroup);
 			nl++;
 		} else if (job.spid) {
 			struct local_sample *s = local_sample_find(lc,
@@ -2051,7 +2068,7 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
 		 * parent waits in the kernel (state D) for a child that the
 		 * same SIGSTOP stopped before its exec.
 		 */
-		if (lv[i].paused_asked && lv[i].stopped)
+		if (lv[i].paused_asked && (lv[i].stopped || lv[i].frozen))
 			lv[i].q->state = JOB_PAUSED;
 		lv[i].q->rss_kb = lv[i].rss_pages * (page_kb > 0 ? page_kb : 4);
 		lv[i].q->cpu_percent = local_sample_cpu(lc, &lv[i]);
