@@ -101,6 +101,14 @@ _nginx_launch() {
 	return 0
 }
 
+# nginx_serve_state: serves the test's $STATE/runs (the local provider's
+# artifact root) with nginx_start; returns 1 when nginx would not start.
+nginx_serve_state() {
+	mkdir -p "$STATE/runs"
+	chmod 755 "$WORK" "$STATE" "$STATE/runs"
+	nginx_start "$STATE/runs"
+}
+
 nginx_start() {
 	if [ $# -ne 1 ] || [ ! -d "$1" ]; then
 		echo "usage: nginx_start ROOT_DIR" >&2

@@ -7,9 +7,7 @@
 # after a restart the run is re-attached and the download resumes.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/nginx.sh"
-mkdir -p "$STATE/runs"
-chmod 755 "$WORK" "$STATE" "$STATE/runs"
-nginx_start "$STATE/runs" || { fail "cannot start nginx"; finish; exit 1; }
+nginx_serve_state || { fail "cannot start nginx"; finish; exit 1; }
 trap 'nginx_cleanup; stop_daemon; rm -rf "$WORK"' INT TERM
 cat > "$DCONF" <<JSON
 {"poll_interval_ms": 100, "kill_grace_s": 1, "retry_backoff_s": 1,

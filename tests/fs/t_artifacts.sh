@@ -5,9 +5,7 @@
 # its cap, a restart mid-download, and inputs handed to a dependent run.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/nginx.sh"
-mkdir -p "$STATE/runs"
-chmod 755 "$WORK" "$STATE" "$STATE/runs"
-nginx_start "$STATE/runs" || { echo "cannot start nginx"; echo "0 passed, 1 failed"; exit 1; }
+nginx_serve_state || { echo "cannot start nginx"; echo "0 passed, 1 failed"; exit 1; }
 cat > "$DCONF" <<JSON
 {"poll_interval_ms": 100, "kill_grace_s": 1, "retry_backoff_s": 1,
  "providers": {
