@@ -1603,18 +1603,38 @@ struct art_read {
  * Answers a read from the verified cache file by descriptor: libfuse
  * splices the bytes from the file into /dev/fuse (see op_init) instead of
  * copying them through a buffer of ours.
+ *
+ * The reply is cut to the bytes the file holds past off, so the splice is
+ * never short. libfuse writes the reply header into its pipe by vmsplice,
+ * which maps the header's page, and after a short splice from the file it
+ * corrects the length in that header in place. When another thread forks
+ * in between (the local provider forks for every job), the page is copied
+ * on write, the pipe keeps the stale length, the kernel refuses the reply
+ * with EINVAL, libfuse frees the request, and the reader waits forever. A
+ * verified file does not change size, so its size bounds the reply exactly.
  */
 static void art_reply_from_fd(fuse_req_t req, int fd, size_t size, off_t off)
 {
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+	struct stat st;
 
+	if (fstat(fd, &st) < 0) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (off >= st.st_size) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if ((uint64_t)(st.st_size - off) < size)
+		bv.buf[0].size = (size_t)(st.st_size - off);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
 	/* answered either way: a failed read of fd is replied by libfuse
 	 * itself, a failed send frees the request */
 	if (fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE) != 0)
-		log_msg(LOG_DEBUG, "an artifact read was not delivered");
+		log_msg(LOG_WARNING, "an artifact read was not delivered");
 }
 
 /* Gives h the verified file if it has none; returns h's fd or -1. */

@@ -151,5 +151,40 @@ cmd_config '["true"]' '"depends_on": ["prepare"], "inputs": {"x": "prepare:nope.
 check_eq "a missing input fails the run" "failed" "$(cat "$G/wait")"
 check_contains "with the reason" "has no artifact 'nope.bin'" "$G/status.json"
 
+# Tail reads that ask for more than the file holds, while the daemon forks
+# for job after job: each such reply is shorter than the request, and a
+# fork between libfuse writing its reply header and correcting its length
+# stranded the reader (the kernel refused the reply, nobody answered).
+T=$(new_run art tail)
+cmd_config '["sh", "-c", "head -c 1053576 /dev/urandom > $TRAINFS_OUTPUT_DIR/t.bin"]' > "$T/config.json"
+cat "$T/wait" >/dev/null
+wait_grep "$T/events" "artifacts: 1 files" 10
+check "the odd-sized file verifies" cmp -s "$T/artifacts/t.bin" "$(out_of "$T")/t.bin"
+mkdir "$MNT/experiments/forks"
+( i=0; while [ $i -lt 150 ]; do i=$((i + 1))
+	mkdir "$MNT/experiments/forks/runs/f$i" 2>/dev/null &&
+	cmd_config '["true"]' > "$MNT/experiments/forks/runs/f$i/config.json"
+  done ) &
+FORKER=$!
+check_eq "tail reads during job launches are all answered" "ok" "$(python3 - "$T/artifacts/t.bin" "$(out_of "$T")/t.bin" <<'PY'
+import os, signal, sys, time
+mnt, src = sys.argv[1], sys.argv[2]
+want = open(src, "rb").read()[-5000:]
+signal.alarm(10)                # a stranded read never returns
+t0 = time.time()
+while time.time() - t0 < 8:
+    fd = os.open(mnt, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    got = os.pread(fd, 131072, len(want) and os.fstat(fd).st_size - 5000)
+    os.close(fd)
+    if got != want:
+        print("a tail read gave %d bytes, not the file's last 5000" % len(got))
+        sys.exit(0)
+print("ok")
+PY
+)"
+kill $FORKER 2>/dev/null; wait $FORKER 2>/dev/null
+check "no reply was refused" sh -c "! grep -q 'splice from pipe' '$WORK/daemon.log'"
+
 nginx_cleanup
 finish
