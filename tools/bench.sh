@@ -986,7 +986,7 @@ done
 if [ -n "$(git -C "$TOP" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 	COMMIT="$COMMIT (+ uncommitted changes in the working tree)"
 fi
-# the scheduler's figures (issue 4), from their own script, same binary
+# the scheduler's figures, from their own script, same binary
 say "scheduler figures (tools/bench_sched.sh)"
 TRAINFS="$SRC_TRAINFS" sh "$TOP/tools/bench_sched.sh" >> "$WORK/table.md"
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)

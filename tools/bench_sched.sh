@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench_sched.sh - the scheduler's figures (issue 4), through a real mount:
+# bench_sched.sh - the scheduler's figures, through a real mount:
 #  (7) the time to decide to start one run with 10 and with 10,000 runs
 #      queued behind it (MOUNT/scheduler's last_start_decide_us, the median
 #      of the passes that started a run), and their ratio (goal < 5x);
