@@ -14,7 +14,6 @@ PKGS = fuse3 libcurl libcjson sqlite3 openssl
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP
-CFLAGS += -Icore -Iconnectors
 LDLIBS += -lpthread
 
 ifneq ($(SANITIZE),)
@@ -28,18 +27,30 @@ comma := ,
 
 # pkg-config is asked only when it and the packages are there, so that
 # `make deps` can run on a bare machine.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS += $(PKG_CFLAGS)
 LDLIBS += $(PKG_LIBS)
 
-CORE_SRC = core/util.c core/hmap.c core/store.c core/config.c \
-	   core/metrics.c core/core.c core/poller.c core/artifacts.c \
-	   core/fetch.c core/notify.c
-CONN_SRC = connectors/connector.c connectors/local.c
-FS_SRC = fs/trainfs.c
-LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(CONN_SRC))
+# Sources by directory, and what each directory may include: DESIGN.md's
+# layering (fs -> core -> connectors -> lib) is enforced by the compiler,
+# since a header of a layer above is not on the include path. Only fs/
+# sees the fuse3 headers, and connectors/ do not see SQLite's.
+LIB_SRC = $(wildcard lib/*.c)
+CONN_SRC = $(wildcard connectors/*.c connectors/common/*.c)
+CORE_SRC = $(wildcard core/*.c)
+FS_SRC = $(wildcard fs/*.c)
+LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC) $(CONN_SRC) $(CORE_SRC))
 FS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(FS_SRC))
+
+$(BUILD)/lib/%.o: DIR_CFLAGS := -Ilib $(call pkg_cflags,libcurl libcjson openssl)
+$(BUILD)/connectors/%.o: DIR_CFLAGS := -Ilib -Iconnectors \
+	$(call pkg_cflags,libcurl libcjson openssl)
+$(BUILD)/core/%.o: DIR_CFLAGS := -Ilib -Iconnectors -Icore \
+	$(call pkg_cflags,libcurl libcjson sqlite3 openssl)
+$(BUILD)/fs/%.o: DIR_CFLAGS := -Ilib -Icore $(call pkg_cflags,fuse3 libcjson)
+UNIT_CFLAGS := -Ilib -Iconnectors -Icore \
+	$(call pkg_cflags,libcurl libcjson sqlite3 openssl)
+TOOLS_CFLAGS := $(call pkg_cflags,fuse3)
 
 UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
@@ -60,14 +71,15 @@ $(BUILD)/trainfs: $(FS_OBJ) $(LIB_OBJ)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DIR_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(LDLIBS)
 
 tools/%: tools/%.c
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CFLAGS) $(TOOLS_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # `make test`: everything a fresh Debian machine needs, then every runner.
 test:

@@ -37,9 +37,9 @@
 
 #include <fuse_lowlevel.h>
 
-#include "../core/config.h"
-#include "../core/core.h"
-#include "../core/util.h"
+#include "config.h"
+#include "core.h"
+#include "util.h"
 
 /* ---- inode numbers ---- */
 
