@@ -53,6 +53,9 @@
  */
 #define _GNU_SOURCE
 #include "connector.h"
+#include "json.h"
+#include "sha256.h"
+#include "strvec.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -72,8 +75,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #define LOCAL_FILE_MAX 4096          /* job.json, exit.json */
 #define LOCAL_CANCEL_MAX 32          /* the cancel request file */
@@ -1229,17 +1230,10 @@ static int local_json_load(const char *path, cJSON **out, char *err,
 /* Returns 0 and sets *v when obj[key] is an integral number, else -1. */
 static int local_json_ll(const cJSON *obj, const char *key, long long *v)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-	double d;
-
-	if (!cJSON_IsNumber(it))
-		return -1;
-	d = it->valuedouble;
-	if (d != d || d < -9007199254740992.0 || d > 9007199254740992.0 ||
-	    d != (double)(long long)d)
-		return -1;
-	*v = (long long)d;
-	return 0;
+	/* the integers a double holds exactly */
+	return json_int_range(cJSON_GetObjectItemCaseSensitive(obj, key), "",
+			      -9007199254740992LL, 9007199254740992LL, v,
+			      NULL, 0) ? -1 : 0;
 }
 
 /*
@@ -2273,34 +2267,6 @@ static int local_count_gpus(void)
 }
 
 /*
- * Reads conf[key] as an integer from lo to hi into *v. Returns 0, or -1
- * with err naming the key as the user wrote it (prefix.key).
- */
-static int local_conf_int(const cJSON *it, const char *prefix, long long lo,
-			  long long hi, long long *v, char *err, size_t errlen)
-{
-	double d = cJSON_IsNumber(it) ? it->valuedouble : -1.0;
-
-	if (!cJSON_IsNumber(it) || d != (double)(long long)d ||
-	    d < (double)lo || d > (double)hi) {
-		snprintf(err, errlen, "'%s%s' must be an integer from %lld "
-			 "to %lld", prefix, it->string, lo, hi);
-		return -1;
-	}
-	*v = (long long)d;
-	return 0;
-}
-
-static void local_strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-/*
  * Where job cgroups go: LOCAL_CGROUP_DIR in the daemon's own cgroup of the
  * cgroup v2 hierarchy that /proc/self/mountinfo shows, made if need be.
  * Returns the directory (caller frees), or NULL when there is none we may
@@ -2469,8 +2435,8 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 				goto fail;
 			}
 		} else if (!strcmp(it->string, "kill_grace_s")) {
-			if (local_conf_int(it, "", 0, LOCAL_GRACE_MAX, &grace,
-					   err, errlen) < 0)
+			if (json_int_range(it, "", 0, LOCAL_GRACE_MAX, &grace,
+					   err, errlen))
 				goto fail;
 		} else if (!strcmp(it->string, "artifact_root") ||
 			   !strcmp(it->string, "artifact_base_url")) {
@@ -2521,8 +2487,8 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 						 s->string);
 					goto fail;
 				}
-				if (local_conf_int(s, "slots.", 0, hi, v, err,
-						   errlen) < 0)
+				if (json_int_range(s, "slots.", 0, hi, v, err,
+						   errlen))
 					goto fail;
 			}
 		} else {
@@ -2574,8 +2540,8 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	lc->cgroup_parent = cgroups ? local_cgroup_find() : NULL;
 	return 0;
 fail:
-	local_strv_free(env_set);
-	local_strv_free(env_pass);
+	strv_free(env_set);
+	strv_free(env_pass);
 	return -1;
 }
 
@@ -2592,8 +2558,8 @@ static void local_release(struct connector *c)
 		if (lc->wake_wfd >= 0)
 			close(lc->wake_wfd);
 		free(lc->cgroup_parent);
-		local_strv_free(lc->env_set);
-		local_strv_free(lc->env_pass);
+		strv_free(lc->env_set);
+		strv_free(lc->env_pass);
 	}
 	free(c->priv);
 	c->priv = NULL;
@@ -2628,45 +2594,6 @@ struct local_walk {
 	int skipped;                 /* files left out, see local_walk_skip() */
 	char err[256];
 };
-
-static int local_sha256_fd(int fd, char out[65], int64_t *size)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int mdlen = 0, i;
-	char *chunk = malloc(1 << 20);
-	int64_t total = 0;
-	int r = -1;
-
-	if (!ctx || !chunk || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		goto out;
-	for (;;) {
-		ssize_t n = read(fd, chunk, 1 << 20);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(ctx, chunk, (size_t)n);
-		total += n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
-		goto out;
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-	*size = total;
-	r = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	free(chunk);
-	return r;
-}
 
 /* Why name cannot be part of an artifact's path, or NULL when it can. */
 static const char *local_name_bad(const char *name)
@@ -2800,7 +2727,7 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 			close(fd);
 			continue;
 		}
-		if (local_sha256_fd(fd, sha, &size) < 0) {
+		if (sha256_fd(fd, sha, &size) != TFS_OK) {
 			close(fd);
 			snprintf(w->err, sizeof(w->err), "cannot read '%.200s'", rel);
 			r = -1;

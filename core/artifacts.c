@@ -30,6 +30,7 @@
 #include <linux/fs.h>
 
 #include "fetch.h"
+#include "sha256.h"
 
 #define CACHE_DEFAULT_CAP (10LL << 30)
 #define ART_RETRY_AFTER_MS 10000     /* a failed download may go again */
@@ -191,16 +192,6 @@ static int cache_make_room_locked(struct core *c, int64_t need)
 
 /* ---- start-up ---- */
 
-static int is_sha_name(const char *n)
-{
-	int i;
-
-	for (i = 0; i < 64; i++)
-		if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 struct scan_ent {
 	char sha[65];
 	int64_t size;
@@ -235,14 +226,14 @@ static void cache_scan(struct core *c)
 		char p[PATH_MAX], sp[PATH_MAX], got[65];
 		struct stat st, sst;
 
-		if (strlen(de->d_name) != 64 || !is_sha_name(de->d_name))
+		if (!sha256_hex_valid(de->d_name))
 			continue;
 		cache_path(c, de->d_name, "", p, sizeof(p));
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (!cache_sealed(c, de->d_name, &st)) {
 			rehashed++;
-			if (fetch_sha256_file(p, got, NULL) != TFS_OK ||
+			if (sha256_file(p, got, NULL) != TFS_OK ||
 			    strcmp(got, de->d_name)) {
 				log_msg(LOG_WARNING, "cache: dropped %s: its "
 					"bytes changed on disk", de->d_name);
@@ -372,11 +363,6 @@ static int art_path_ok(const char *p)
 	}
 }
 
-static int sha_ok(const char *s)
-{
-	return s && strlen(s) == 64 && is_sha_name(s);
-}
-
 #define MF_SKIPS_MAX 20             /* skipped files told one by one */
 
 struct mf_collect {
@@ -418,7 +404,7 @@ static int mf_cb(void *arg, const struct artifact_entry *a)
 			a->path);
 		return 0;
 	}
-	if (!sha_ok(a->sha256) || a->size < 0 || !a->url ||
+	if (!sha256_hex_valid(a->sha256) || a->size < 0 || !a->url ||
 	    (strncmp(a->url, "file://", 7) && strncmp(a->url, "http://", 7) &&
 	     strncmp(a->url, "https://", 8))) {
 		snprintf(m->bad, sizeof(m->bad), "manifest entry '%.200s' has "

@@ -18,6 +18,9 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "json.h"
+#include "sha256.h"
+#include "strvec.h"
 #include "util.h"
 
 /* Flags of one validation pass. */
@@ -229,7 +232,7 @@ static int check_ints(struct ctx *cx, const cJSON *obj, int in_resources,
 	const struct int_key *k;
 	const char *key;
 	const cJSON *it;
-	double v;
+	long long v;
 
 	for (k = int_keys; k->path; k++) {
 		key = strchr(k->path, '.');
@@ -239,13 +242,9 @@ static int check_ints(struct ctx *cx, const cJSON *obj, int in_resources,
 						      k->path);
 		if (!it)
 			continue;
-		v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
-		/* Range first: the cast to int64_t is only defined inside it. */
-		if (!(v >= (double)k->lo && v <= (double)k->hi &&
-		      v == (double)(int64_t)v))
-			return fail(cx, "'%s' must be an integer from %lld to %lld",
-				    k->path, (long long)k->lo,
-				    (long long)k->hi);
+		if (json_int_range(it, in_resources ? "resources." : "", k->lo,
+				   k->hi, &v, cx->err, cx->errlen))
+			return TFS_EINVAL;
 		if (k->wide)
 			*(int64_t *)((char *)c + k->off) = (int64_t)v;
 		else
@@ -447,7 +446,7 @@ static int check_depends(struct ctx *cx, const cJSON *it,
 	if (n > CONFIG_MAX_DEPS)
 		return fail(cx, "'depends_on' has more than %d entries",
 			    CONFIG_MAX_DEPS);
-	c->depends_on = xcalloc((size_t)n, sizeof(*c->depends_on));
+	c->depends_on = xcalloc((size_t)n + 1, sizeof(*c->depends_on));
 	cJSON_ArrayForEach(m, it) {
 		if (!cJSON_IsString(m) || !run_ref_valid(m->valuestring))
 			return fail(cx, "'depends_on[%d]' must be \"run\" or \"exp/run\" with valid names",
@@ -996,13 +995,6 @@ int config_template_check(const char *text, size_t len,
 	return rc == TFS_EFBIG ? TFS_EINVAL : rc;
 }
 
-static void strv_free(char **v, int n)
-{
-	while (v && n > 0)
-		free(v[--n]);
-	free(v);
-}
-
 static void kv_free(struct kv *v, int n)
 {
 	while (v && n-- > 0) {
@@ -1016,13 +1008,13 @@ void config_release(struct run_config *c)
 {
 	free(c->provider);
 	free(c->kind);
-	strv_free(c->argv, c->argc);
+	strv_free(c->argv);
 	free(c->workdir);
 	free(c->image);
 	kv_free(c->env, c->nenv);
 	kv_free(c->params, c->nparams);
 	free(c->gpu_type);
-	strv_free(c->depends_on, c->ndeps);
+	strv_free(c->depends_on);
 	kv_free(c->inputs, c->ninputs);
 	free(c->template_name);
 	kv_free(c->tags, c->ntags);

@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
 #include "metrics.h"
 
 static const char *const state_names[RS_MAX] = {
@@ -567,16 +568,13 @@ static int json_int(const cJSON *o, const char *key, int lo, int hi, int *out,
 		    char *err, size_t errlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	long long n;
 
 	if (!v)
 		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-	    v->valuedouble < lo || v->valuedouble > hi) {
-		snprintf(err, errlen, "'%s' must be an integer from %d to %d",
-			 key, lo, hi);
+	if (json_int_range(v, "", lo, hi, &n, err, errlen))
 		return -1;
-	}
-	*out = (int)v->valuedouble;
+	*out = (int)n;
 	return 0;
 }
 

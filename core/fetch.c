@@ -15,6 +15,8 @@
 #define _GNU_SOURCE
 #include <stddef.h>     /* fetch.h uses size_t without including it */
 #include "fetch.h"
+#include "secret.h"
+#include "sha256.h"
 #include "util.h"
 
 #include <errno.h>
@@ -43,8 +45,6 @@
 #define FETCH_BACKOFF_MAX_MS 30000
 /* Progress is reported at most this often (and always at the ends). */
 #define FETCH_PROGRESS_MS 100
-/* A URL as shown in reasons and logs, without userinfo and query. */
-#define FETCH_SHOWN_MAX 256
 
 /* Why the write callback refused a response; checked after the transfer. */
 enum fetch_stop {
@@ -153,111 +153,10 @@ static void fetch_reason(char *reason, size_t rlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * The URL for reasons and logs: presigned object-store URLs carry their
- * credentials in the query, and a URL may carry user:password@, so both
- * are left out (events and logs never hold a secret).
- */
-static void fetch_shown_url(const char *url, char *out, size_t len)
-{
-	const char *host = url, *p = strstr(url, "://"), *end;
-	size_t pre = 0;
-
-	if (p) {
-		pre = (size_t)(p + 3 - url);
-		host = p + 3;
-		end = host + strcspn(host, "@/?#");
-		if (*end == '@')
-			host = end + 1;
-	}
-	end = host + strcspn(host, "?#");
-	snprintf(out, len, "%.*s%.*s%s", (int)pre, url,
-		 (int)(end - host > FETCH_SHOWN_MAX ? FETCH_SHOWN_MAX :
-		       end - host), host, *end ? "?..." : "");
-}
-
-/* Copies a 64-digit hex SHA-256 to out in lowercase; returns 0 or -1. */
-static int fetch_hex_lower(const char *s, char out[65])
-{
-	int i;
-
-	for (i = 0; i < 64; i++) {
-		char c = s[i];
-
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return -1;
-		out[i] = c;
-	}
-	out[64] = '\0';
-	return s[64] ? -1 : 0;
-}
-
-static void fetch_digest_hex(EVP_MD_CTX *md, char out[65])
-{
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0, i;
-
-	out[0] = '\0';
-	if (!EVP_DigestFinal_ex(md, d, &dlen))
-		return;
-	for (i = 0; i < dlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-	out[64] = '\0';
-}
-
 static int fetch_cancelled(volatile int *cancel)
 {
 	/* an atomic load: the flag is written by another thread */
 	return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED);
-}
-
-/*
- * Feeds fd's bytes from offset 0 into md, at most limit bytes (all when
- * limit < 0). Sets *len to the bytes hashed. Returns 0, 1 when cancel
- * became non-zero, -1 with errno set on a read error.
- */
-static int fetch_hash_fd(int fd, EVP_MD_CTX *md, int64_t limit,
-			 int64_t *len, volatile int *cancel)
-{
-	unsigned char *b = malloc(FETCH_CHUNK);
-	int64_t off = 0;
-	int r = 0;
-
-	if (!b) {
-		errno = ENOMEM;
-		return -1;
-	}
-	while (limit < 0 || off < limit) {
-		size_t want = FETCH_CHUNK;
-		ssize_t n;
-
-		if (limit >= 0 && limit - off < (int64_t)want)
-			want = (size_t)(limit - off);
-		n = pread(fd, b, want, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (!EVP_DigestUpdate(md, b, (size_t)n)) {
-			errno = EIO;
-			r = -1;
-			break;
-		}
-		off += n;
-		if (fetch_cancelled(cancel)) {
-			r = 1;
-			break;
-		}
-	}
-	free(b);
-	*len = off;
-	return r;
 }
 
 static void fetch_progress(struct fetch_xfer *x, int force)
@@ -559,7 +458,7 @@ static int fetch_finish(struct fetch_xfer *x, const char *part_path,
 
 	x->fd = -1;
 	fetch_progress(x, 1);
-	fetch_digest_hex(x->md, got);
+	sha256_final_hex(x->md, got);
 	if (strcmp(got, want)) {
 		close(fd);
 		unlink(part_path);
@@ -673,7 +572,7 @@ static int fetch_open_part(struct fetch_xfer *x, const char *part_path,
 		}
 		st.st_size = 0;
 	}
-	r = fetch_hash_fd(x->fd, x->md, st.st_size, &x->have, x->o->cancel);
+	r = sha256_update_fd(x->md, x->fd, st.st_size, &x->have, x->o->cancel);
 	if (r > 0)
 		return TFS_EINTR;
 	if (r < 0) {
@@ -698,7 +597,7 @@ int fetch_file(const char *url, const char *part_path,
 	struct fetch_opts o = opts ? *opts : defaults;
 	struct fetch_xfer x = { .fd = -1, .size = size, .o = &o };
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char shown[FETCH_SHOWN_MAX + 64];
+	char shown[SECRET_URL_SHOWN_MAX + 64];
 	char msg[FETCH_REASON_MAX] = "";
 	char want[65];
 	int64_t wait_ms = 0, backoff;
@@ -721,8 +620,8 @@ int fetch_file(const char *url, const char *part_path,
 			     FETCH_URL_MAX);
 		return TFS_EIO;
 	}
-	fetch_shown_url(url, shown, sizeof(shown));
-	if (size < 0 || !sha256_hex || fetch_hex_lower(sha256_hex, want)) {
+	secret_url_shown(url, shown, sizeof(shown));
+	if (size < 0 || !sha256_hex || sha256_hex_lower(sha256_hex, want)) {
 		fetch_reason(reason, rlen, "bad manifest entry for %s: size "
 			     "%" PRId64 ", sha256 '%.64s'", shown, size,
 			     sha256_hex ? sha256_hex : "");
@@ -828,34 +727,5 @@ out:
 		close(x.fd);
 	EVP_MD_CTX_free(x.md);
 	free(x.wbuf);
-	return ret;
-}
-
-int fetch_sha256_file(const char *path, char out[65], int64_t *size)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	struct stat st;
-	int64_t len = 0;
-	int fd, ret = TFS_EIO;
-
-	out[0] = '\0';
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(md);
-		return TFS_EIO;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	/* not a FIFO or device: a read could block or never end */
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    fetch_hash_fd(fd, md, -1, &len, NULL) == 0) {
-		fetch_digest_hex(md, out);
-		if (out[0]) {
-			if (size)
-				*size = len;
-			ret = TFS_OK;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(md);
 	return ret;
 }

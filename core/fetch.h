@@ -63,10 +63,4 @@ int fetch_file(const char *url, const char *part_path,
 	       const char *final_path, int64_t size, const char *sha256_hex,
 	       const struct fetch_opts *opts, char *reason, size_t rlen);
 
-/*
- * Hashes a local file (for re-verifying a cached file at start-up).
- * Returns TFS_OK with out[65] filled, or TFS_EIO.
- */
-int fetch_sha256_file(const char *path, char out[65], int64_t *size);
-
 #endif

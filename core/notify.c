@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include "notify.h"
 #include "core.h"
+#include "secret.h"
+#include "strvec.h"
 #include "util.h"
 
 #include <errno.h>
@@ -287,35 +289,10 @@ void notify_target_release(struct notify_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* A NULL-terminated copy of v (NULL for NULL); aborts on OOM like xmalloc. */
-static char **notify_strv_dup(char *const *v)
-{
-	char **copy;
-	size_t n = 0, i;
-
-	if (!v)
-		return NULL;
-	while (v[n])
-		n++;
-	copy = xcalloc(n + 1, sizeof(*copy));
-	for (i = 0; i < n; i++)
-		copy[i] = xstrdup(v[i]);
-	return copy;
-}
-
-static void notify_strv_free(char **v)
-{
-	char **a;
-
-	for (a = v; a && *a; a++)
-		free(*a);
-	free(v);
-}
-
 void notify_target_copy(struct notify_target *dst,
 			const struct notify_target *src)
 {
-	dst->command = notify_strv_dup(src->command);
+	dst->command = strv_dup(src->command);
 	dst->webhook = src->webhook ? xstrdup(src->webhook) : NULL;
 	dst->on = src->on;
 }
@@ -328,28 +305,11 @@ int notify_wants(const struct notify_target *t, int state)
 
 /* ---- the queue ---- */
 
-/*
- * The URL for logs: a webhook URL may carry user:password@ or a token in
- * its query, and logs never hold a secret.
- */
-static void notify_shown_url(const char *url, char *out, size_t outlen)
-{
-	const char *host = strstr(url, "://"), *at, *end;
-	size_t len;
-
-	host = host ? host + 3 : url;
-	end = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(end - host));
-	len = (size_t)(host - url);
-	snprintf(out, outlen, "%.*s%.*s", (int)len, url,
-		 (int)strcspn(at ? at + 1 : host, "?#"), at ? at + 1 : host);
-}
-
 static void notify_job_free(struct notify_job *j)
 {
 	if (!j)
 		return;
-	notify_strv_free(j->argv);
+	strv_free(j->argv);
 	free(j->url);
 	free(j->body);
 	free(j->run);
@@ -364,7 +324,7 @@ static void notify_job_name(const struct notify_job *j, char *out,
 	char shown[NOTIFY_SHOWN_MAX];
 
 	if (j->kind == NOTIFY_WEBHOOK) {
-		notify_shown_url(j->url, shown, sizeof(shown));
+		secret_url_shown(j->url, shown, sizeof(shown));
 		snprintf(out, outlen, "webhook '%s' for run '%s' (%s)", shown,
 			 j->run, j->state);
 	} else {
@@ -471,7 +431,7 @@ static struct notify_job *notify_job_new(enum notify_kind kind,
 	memcpy(j->body, body, len + 1);
 	j->len = len;
 	if (kind == NOTIFY_COMMAND)
-		j->argv = notify_strv_dup(t->command);
+		j->argv = strv_dup(t->command);
 	else
 		j->url = xstrdup(t->webhook);
 	/* util's xstrndup() copies n bytes whatever strlen() is. */

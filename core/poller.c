@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "strvec.h"
 
 #define SYS_SAMPLE_MS 5000           /* cpu/rss stored this often */
 #define SCAN_MAX_BYTES (4 << 20)     /* bytes of a file scanned per run per
@@ -347,30 +348,6 @@ static char **env_build(struct run *r, struct start_job *sj)
 	return env;
 }
 
-static char **argv_copy(char **argv)
-{
-	size_t n = 0, i;
-	char **v;
-
-	while (argv[n])
-		n++;
-	v = xcalloc(n + 1, sizeof(*v));
-	for (i = 0; i < n; i++)
-		v[i] = xstrdup(argv[i]);
-	return v;
-}
-
-static void strv_free(char **v)
-{
-	size_t i;
-
-	if (!v)
-		return;
-	for (i = 0; v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* The run's directory, in a buffer good until the next call (poller only). */
 static const char *base_dir_tmp(struct core *c, struct run *r)
 {
@@ -394,7 +371,7 @@ static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 	sj->log_path = pathf("%s/log", base);
 	sj->metrics_path = pathf("%s/metrics.jsonl", base);
 	sj->output_dir = pathf("%s/attempt-%d/output", base, r->attempt);
-	sj->argv = argv_copy(r->cfg->argv);
+	sj->argv = strv_dup(r->cfg->argv);
 	if (r->cfg->ninputs) {
 		int k;
 

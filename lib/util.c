@@ -1,6 +1,6 @@
 /*
- * util.c - shared helpers: errors, logging, bounded buffers, names, clocks,
- * UUIDs and careful file writes. See util.h for each contract.
+ * util.c - shared helpers: logging, allocation, names, clocks, UUIDs and
+ * careful file writes. See util.h for each contract.
  */
 #include "util.h"
 
@@ -17,34 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-static const char *const err_text[TFS_ERR_MAX] = {
-	[TFS_OK] = "ok",
-	[TFS_EINVAL] = "invalid argument",
-	[TFS_ENOENT] = "not found",
-	[TFS_EEXIST] = "already exists",
-	[TFS_EBUSY] = "busy",
-	[TFS_ENOTEMPTY] = "not empty",
-	[TFS_EOPNOTSUPP] = "not supported by this provider",
-	[TFS_EIO] = "input/output error",
-	[TFS_EFBIG] = "too large",
-	[TFS_EAGAIN] = "would block",
-	[TFS_ENOMEM] = "out of memory",
-	[TFS_EACCES] = "permission denied",
-	[TFS_EINTR] = "interrupted",
-	[TFS_ENAMETOOLONG] = "name too long",
-	[TFS_ESTATE] = "not possible in the current state",
-	[TFS_ENOSPC] = "no space left in the state directory",
-	[TFS_EROFS] = "the state directory is read-only",
-};
-
-const char *tfs_strerror(int err)
-{
-	if (err < 0 || err >= TFS_ERR_MAX || !err_text[err])
-		return "unknown error";
-	return err_text[err];
-}
 
 static int log_level = LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -117,105 +89,6 @@ char *xstrndup(const char *s, size_t n)
 
 	memcpy(p, s, n);
 	p[n] = '\0';
-	return p;
-}
-
-static int buf_grow(struct buf *b, size_t extra)
-{
-	size_t need, cap;
-	char *p;
-
-	if (extra > SIZE_MAX / 2 - b->len)
-		return TFS_EFBIG;
-	need = b->len + extra;
-	if (b->max && need > b->max)
-		return TFS_EFBIG;
-	if (need + 1 <= b->cap)
-		return TFS_OK;
-	cap = b->cap ? b->cap : 64;
-	while (cap < need + 1)
-		cap *= 2;
-	if (b->max && cap > b->max + 1)
-		cap = b->max + 1;
-	p = realloc(b->p, cap);
-	if (!p)
-		return TFS_ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return TFS_OK;
-}
-
-int buf_append(struct buf *b, const void *data, size_t len)
-{
-	int r = buf_grow(b, len);
-
-	if (r)
-		return r;
-	if (len)
-		memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return TFS_OK;
-}
-
-int buf_puts(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
-}
-
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-{
-	va_list cp;
-	int n, r;
-
-	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
-	va_end(cp);
-	if (n < 0)
-		return TFS_EINVAL;
-	r = buf_grow(b, (size_t)n);
-	if (r)
-		return r;
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	b->len += (size_t)n;
-	return TFS_OK;
-}
-
-int buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = buf_vprintf(b, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-void buf_reset(struct buf *b)
-{
-	b->len = 0;
-	if (b->p)
-		b->p[0] = '\0';
-}
-
-void buf_release(struct buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-char *buf_detach(struct buf *b, size_t *len)
-{
-	char *p = b->p;
-
-	if (!p)
-		p = xstrdup("");
-	if (len)
-		*len = b->len;
-	b->p = NULL;
-	b->len = b->cap = 0;
 	return p;
 }
 
@@ -488,16 +361,4 @@ int rm_rf(const char *path)
 	if (rmdir(path) < 0)
 		r = -1;
 	return r;
-}
-
-void sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	unsigned int i;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < mdlen && i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[64] = '\0';
 }

@@ -1,7 +1,7 @@
 /*
- * util.h - the small pieces every layer shares: the error enum and its
- * strerror, logging, a bounded growable buffer, name validation, clocks,
- * UUIDs and file helpers. Nothing here knows about runs or FUSE.
+ * util.h - the small pieces every layer shares: logging, allocation, name
+ * validation, clocks, UUIDs and file helpers, with the error enum and the
+ * buffer they use. Nothing here knows about runs or FUSE.
  */
 #ifndef TFS_UTIL_H
 #define TFS_UTIL_H
@@ -11,33 +11,8 @@
 #include <stdint.h>
 #include <syslog.h>
 
-/*
- * One error enum for the whole daemon, append-only. fs/ maps it to -errno
- * in exactly one place (fs_errno()); everything below fs/ returns these.
- */
-enum tfs_err {
-	TFS_OK = 0,
-	TFS_EINVAL,      /* bad name, config, command or answer */
-	TFS_ENOENT,      /* no such experiment, run, file */
-	TFS_EEXIST,      /* name already taken */
-	TFS_EBUSY,       /* config.json already submitted, run active */
-	TFS_ENOTEMPTY,   /* experiment still has active runs */
-	TFS_EOPNOTSUPP,  /* the provider cannot do that */
-	TFS_EIO,         /* provider, disk or download failed */
-	TFS_EFBIG,       /* input over its size bound */
-	TFS_EAGAIN,      /* would block */
-	TFS_ENOMEM,      /* allocation failed */
-	TFS_EACCES,      /* not allowed (secret file too open, read-only file) */
-	TFS_EINTR,       /* interrupted */
-	TFS_ENAMETOOLONG,
-	TFS_ESTATE,      /* not possible in the run's current state */
-	TFS_ENOSPC,      /* the state directory is full */
-	TFS_EROFS,       /* the state directory is read-only */
-	TFS_ERR_MAX
-};
-
-/* Returns a static lowercase description of err; never NULL. */
-const char *tfs_strerror(int err);
+#include "buf.h"          /* file_read_all() fills one */
+#include "err.h"
 
 /*
  * Logging with syslog levels (LOG_ERR ... LOG_DEBUG) to stderr. Messages are
@@ -47,32 +22,6 @@ void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_set_level(int level);
 int log_get_level(void);
-
-/*
- * A growable byte buffer with a hard maximum (curl's dynbuf). p is always
- * NUL-terminated when non-NULL. BUF_INIT(max) gives an empty buffer; a max of
- * 0 means "no bound" and is only for internal text we build ourselves.
- */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	size_t max;
-};
-#define BUF_INIT(m) { NULL, 0, 0, (m) }
-
-/* Each returns TFS_OK, TFS_EFBIG past max (buffer unchanged) or TFS_ENOMEM. */
-int buf_append(struct buf *b, const void *data, size_t len);
-int buf_puts(struct buf *b, const char *s);
-int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
-/* Empties the buffer, keeping its memory. */
-void buf_reset(struct buf *b);
-/* Frees the memory; the buffer is empty and reusable afterwards. */
-void buf_release(struct buf *b);
-/* Hands the caller the string (caller frees; never NULL unless OOM). */
-char *buf_detach(struct buf *b, size_t *len);
 
 /* Allocation that aborts on failure: for small fixed structures only. */
 void *xmalloc(size_t n);
@@ -139,8 +88,5 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 int fsync_dir_of(const char *path);
 /* Recursive removal of a directory tree; returns 0 or -1. */
 int rm_rf(const char *path);
-
-/* Lowercase hex SHA-256 of data into out[65]. */
-void sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

@@ -28,7 +28,7 @@
 # (replacing the ones an earlier run wrote), leaving the rest as it was.
 #
 # Measures 5 and 6 need about 3 GiB free on /tmp's filesystem (the job's
-# 1 GiB output, served by a private nginx from tests/nginx.sh, the 1 GiB
+# 1 GiB output, served by a private nginx from tests/lib/nginx.sh, the 1 GiB
 # cache file, and a margin); that is checked before anything is measured.
 # Everything lives in a fresh directory under /tmp and is removed on exit,
 # failure or interruption: mounts are unmounted and the daemons this script
@@ -187,8 +187,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # nginx_start/nginx_cleanup: a private nginx on 127.0.0.1 (measures 5, 6)
-# shellcheck source=tests/nginx.sh
-. "$TOP/tests/nginx.sh"
+# shellcheck source=tests/lib/nginx.sh
+. "$TOP/tests/lib/nginx.sh"
 
 mkdir "$WORK/bin"
 cp "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
@@ -895,7 +895,7 @@ if [ "$mem_mb" -ge $((PREFAULT_MB + 2 * ART_BYTES / 1048576 + 1024)) ]; then
 else
 	say "(5) again: skipped, $mem_mb MiB of memory available"
 fi
-# shellcheck disable=SC2153 # NGINX_BIN is set by tests/nginx.sh
+# shellcheck disable=SC2153 # NGINX_BIN is set by tests/lib/nginx.sh
 NGINX_VER=$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')
 CURL_VER=$(curl -V | head -n 1 | cut -d' ' -f1-2)
 stop_trainfs
@@ -1066,7 +1066,7 @@ probed), timed and measured the same way.
 
 **Artifact, cold.** A daemon on a fresh state with \`-o cache_size=$ART_CACHE\`,
 whose local provider runs one job at a time and publishes outputs through a
-private nginx on 127.0.0.1 (tests/nginx.sh, \`sendfile on\`, serving
+private nginx on 127.0.0.1 (tests/lib/nginx.sh, \`sendfile on\`, serving
 \`<state>/runs\`: \`artifact_root\` and \`artifact_base_url\` as in
 tests/fs/t_artifacts.sh). The job is \`head -c $ART_BYTES /dev/urandom >
 \$TRAINFS_OUTPUT_DIR/model.bin\`; once it is completed and \`events\` says

@@ -6,7 +6,7 @@
 # status 0, the parked readers get an error at once, the job runs on, and
 # after a restart the run is re-attached and the download resumes.
 . "$(dirname "$0")/lib.sh"
-. "$TOP/tests/nginx.sh"
+. "$TOP/tests/lib/nginx.sh"
 nginx_serve_state || { fail "cannot start nginx"; finish; exit 1; }
 trap 'nginx_cleanup; stop_daemon; rm -rf "$WORK"' INT TERM
 cat > "$DCONF" <<JSON

@@ -4,7 +4,7 @@
 # with concurrent readers, a transfer cut mid-way that resumes, the cache at
 # its cap, a restart mid-download, and inputs handed to a dependent run.
 . "$(dirname "$0")/lib.sh"
-. "$TOP/tests/nginx.sh"
+. "$TOP/tests/lib/nginx.sh"
 nginx_serve_state || { echo "cannot start nginx"; echo "0 passed, 1 failed"; exit 1; }
 cat > "$DCONF" <<JSON
 {"poll_interval_ms": 100, "kill_grace_s": 1, "retry_backoff_s": 1,

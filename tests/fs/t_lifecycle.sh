@@ -4,7 +4,7 @@
 # under `tail -f`, inputs a job writes to, a cache changed behind the
 # daemon's back, and pins that follow the cache entry.
 . "$(dirname "$0")/lib.sh"
-. "$TOP/tests/nginx.sh"
+. "$TOP/tests/lib/nginx.sh"
 nginx_serve_state || { echo "cannot start nginx"; echo "0 passed, 1 failed"; exit 1; }
 cat > "$DCONF" <<JSON
 {"poll_interval_ms": 100, "kill_grace_s": 1, "retry_backoff_s": 1,

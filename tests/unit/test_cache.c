@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "core_int.h"
+#include "sha256.h"
 #include "util.h"
 #include "test.h"
 

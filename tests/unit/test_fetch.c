@@ -1,18 +1,19 @@
 /*
  * test_fetch.c - fetch_file() on real transfers, no mocks: a private nginx
- * (tests/nginx.sh) on 127.0.0.1 and file:// URLs. Good, corrupt, missing,
+ * (tests/lib/nginx.sh) on 127.0.0.1 and file:// URLs. Good, corrupt, missing,
  * too short and too long files; resuming from a part file holding the right
  * bytes, garbage, all of the file, or facing a server that ignores Range; a
  * server stopped and started again under a transfer; cancel; progress;
  * retries of a 503 and of a refused connection; redirects; secrets kept out
- * of reasons; fetch_sha256_file() against sha256sum. Runs from the
- * repository root (it sources tests/nginx.sh); without nginx the HTTP cases
+ * of reasons; sha256_file() against sha256sum. Runs from the
+ * repository root (it sources tests/lib/nginx.sh); without nginx the HTTP cases
  * say SKIP and the file:// ones still run. Every file has its own name, so
  * that nginx's access log tells each case's requests apart.
  */
 #define _GNU_SOURCE
 #include <stddef.h>     /* fetch.h uses size_t without including it */
 #include "fetch.h"
+#include "sha256.h"
 #include "util.h"
 #include "test.h"
 
@@ -157,12 +158,12 @@ static void nginx_up(void)
 	char cmd[PATH_MAX * 2], line[PATH_MAX + 32];
 	FILE *p;
 
-	if (access("tests/nginx.sh", R_OK)) {
-		printf("SKIP http cases: no tests/nginx.sh here (run from the "
+	if (access("tests/lib/nginx.sh", R_OK)) {
+		printf("SKIP http cases: no tests/lib/nginx.sh here (run from the "
 		       "repository root)\n");
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), ". tests/nginx.sh && nginx_start '%s' >&2 "
+	snprintf(cmd, sizeof(cmd), ". tests/lib/nginx.sh && nginx_start '%s' >&2 "
 		 "&& echo \"$NGINX_PORT $NGINX_DIR\"", www);
 	p = popen(cmd, "r");
 	if (!p)
@@ -178,7 +179,7 @@ static void nginx_up(void)
 /* nginx_stop, nginx_restart or nginx_cleanup on our server. */
 static int nginx_ctl(const char *fn)
 {
-	return run_sh(". tests/nginx.sh && NGINX_DIR='%s' && %s", ngdir, fn);
+	return run_sh(". tests/lib/nginx.sh && NGINX_DIR='%s' && %s", ngdir, fn);
 }
 
 /* Access log lines holding both a and b (b may be NULL). */
@@ -754,7 +755,7 @@ static void test_sha256_file(void)
 
 	blob_make(&b, "hashme.bin", 3 * MIB + 17);
 	snprintf(path, sizeof(path), "%s/%s", www, b.name);
-	CHECK(fetch_sha256_file(path, got, &size) == TFS_OK);
+	CHECK(sha256_file(path, got, &size) == TFS_OK);
 	CHECK_STR(got, b.sha);
 	CHECK(size == (int64_t)b.len);
 	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
@@ -768,8 +769,8 @@ static void test_sha256_file(void)
 		}
 		pclose(p);
 	}
-	CHECK(fetch_sha256_file("/nonexistent/file", got, &size) == TFS_EIO);
-	CHECK(fetch_sha256_file(www, got, NULL) == TFS_EIO);
+	CHECK(sha256_file("/nonexistent/file", got, &size) == TFS_EIO);
+	CHECK(sha256_file(www, got, NULL) == TFS_EIO);
 	blob_free(&b);
 }
 

@@ -1,0 +1,153 @@
+/*
+ * test_lib.c - the floor's pieces without the layers above them: string
+ * vectors, SHA-256 of buffers, descriptors and files and the checks on hex
+ * digests, the JSON integer check and its reason, and URLs with their
+ * secrets left out.
+ */
+#include "json.h"
+#include "secret.h"
+#include "sha256.h"
+#include "strvec.h"
+#include "util.h"
+#include "test.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* sha256("abc"), FIPS 180-2 appendix B.1 */
+static const char abc_sha[] =
+	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+static void test_strv(void)
+{
+	char *src[] = { "a", "", "ccc", NULL };
+	char **v = strv_dup(src);
+
+	CHECK(v && v != src);
+	CHECK_STR(v[0], "a");
+	CHECK_STR(v[1], "");
+	CHECK_STR(v[2], "ccc");
+	CHECK(v[3] == NULL);
+	CHECK(v[0] != src[0]);
+	strv_free(v);
+	CHECK(strv_dup(NULL) == NULL);
+	strv_free(NULL);
+}
+
+static void test_sha256(const char *dir)
+{
+	char path[4096], out[65], low[65];
+	int64_t size = -1;
+	int fd;
+
+	sha256_hex("abc", 3, out);
+	CHECK_STR(out, abc_sha);
+
+	snprintf(path, sizeof(path), "%s/abc", dir);
+	CHECK(file_write_atomic(path, "abc", 3, 0) == TFS_OK);
+	CHECK(sha256_file(path, out, &size) == TFS_OK);
+	CHECK_STR(out, abc_sha);
+	CHECK(size == 3);
+	/* the digest does not depend on where the descriptor's offset is */
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0 && lseek(fd, 2, SEEK_SET) == 2);
+	size = -1;
+	CHECK(sha256_fd(fd, out, &size) == TFS_OK);
+	CHECK_STR(out, abc_sha);
+	CHECK(size == 3);
+	close(fd);
+	/* a directory and a FIFO are refused, the FIFO without blocking */
+	CHECK(sha256_file(dir, out, NULL) == TFS_EIO);
+	CHECK_STR(out, "");
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	CHECK(mkfifo(path, 0600) == 0);
+	CHECK(sha256_file(path, out, NULL) == TFS_EIO);
+
+	CHECK(sha256_hex_lower("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+			       low) == 0);
+	CHECK_STR(low, abc_sha);
+	CHECK(sha256_hex_lower("ba7816bf", low) == -1);
+	CHECK(sha256_hex_lower("za7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+			       low) == -1);
+	snprintf(path, sizeof(path), "%sx", abc_sha);
+	CHECK(sha256_hex_lower(path, low) == -1);
+
+	CHECK(sha256_hex_valid(abc_sha) == 1);
+	CHECK(sha256_hex_valid("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD") == 0);
+	CHECK(sha256_hex_valid(path) == 0);
+	CHECK(sha256_hex_valid("abc") == 0);
+	CHECK(sha256_hex_valid(NULL) == 0);
+}
+
+static void test_json_int(void)
+{
+	cJSON *o = cJSON_Parse("{\"n\": 7, \"neg\": -3, \"f\": 1.5, \"s\": \"7\","
+			       " \"big\": 1e300, \"hi\": 10}");
+	char err[128];
+	long long v = 42;
+
+	CHECK(json_int_range(cJSON_GetObjectItem(o, "n"), "", 0, 10, &v, err,
+			     sizeof(err)) == TFS_OK && v == 7);
+	CHECK(json_int_range(cJSON_GetObjectItem(o, "hi"), "", 0, 10, &v, err,
+			     sizeof(err)) == TFS_OK && v == 10);
+	CHECK(json_int_range(cJSON_GetObjectItem(o, "neg"), "", -3, 0, &v,
+			     err, sizeof(err)) == TFS_OK && v == -3);
+	v = 42;
+	CHECK(json_int_range(cJSON_GetObjectItem(o, "f"), "x.", 0, 10, &v, err,
+			     sizeof(err)) == TFS_EINVAL && v == 42);
+	CHECK_STR(err, "'x.f' must be an integer from 0 to 10");
+	CHECK(json_int_range(cJSON_GetObjectItem(o, "s"), "", 0, 10, &v, err,
+			     sizeof(err)) == TFS_EINVAL && v == 42);
+	CHECK(json_int_range(cJSON_GetObjectItem(o, "big"), "", 0,
+			     1LL << 40, &v, err, sizeof(err)) == TFS_EINVAL);
+	CHECK_STR(err, "'big' must be an integer from 0 to 1099511627776");
+	CHECK(json_int_range(cJSON_GetObjectItem(o, "hi"), "", 0, 9, &v, NULL,
+			     0) == TFS_EINVAL && v == 42);
+	CHECK(json_int_range(NULL, "", 0, 9, &v, err, sizeof(err)) ==
+	      TFS_EINVAL);
+	CHECK_STR(err, "'' must be an integer from 0 to 9");
+	cJSON_Delete(o);
+}
+
+static void test_secret(void)
+{
+	char out[SECRET_URL_SHOWN_MAX + 64], url[1024];
+
+	secret_url_shown("https://user:pw@h.example/a/b?X-Amz-Signature=s3cret#f",
+			 out, sizeof(out));
+	CHECK_STR(out, "https://h.example/a/b?...");
+	secret_url_shown("http://h:8080/path", out, sizeof(out));
+	CHECK_STR(out, "http://h:8080/path");
+	/* an @ after the host is a path, not userinfo */
+	secret_url_shown("http://h/a@b", out, sizeof(out));
+	CHECK_STR(out, "http://h/a@b");
+	secret_url_shown("file:///tmp/x#frag", out, sizeof(out));
+	CHECK_STR(out, "file:///tmp/x?...");
+	/* host and path are cut at the maximum */
+	memset(url, 'a', sizeof(url) - 1);
+	url[sizeof(url) - 1] = '\0';
+	memcpy(url, "http://", 7);
+	secret_url_shown(url, out, sizeof(out));
+	CHECK(strlen(out) == 7 + SECRET_URL_SHOWN_MAX);
+	/* a short buffer is still terminated */
+	secret_url_shown("http://h.example/long", out, 10);
+	CHECK_STR(out, "http://h.");
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/tfs-lib.XXXXXX";
+
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_strv();
+	test_sha256(tmpl);
+	test_json_int();
+	test_secret();
+	rm_rf(tmpl);
+	return TEST_REPORT();
+}
