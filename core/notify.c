@@ -1,5 +1,5 @@
 /*
- * notify.c - tells a user that a run changed state (issue 4): runs their
+ * notify.c - tells a user that a run changed state: runs their
  * command and/or POSTs JSON to their webhook. One thread does every
  * delivery, and it never waits on any single one: transfers run side by
  * side on a curl multi handle and commands are children watched between
