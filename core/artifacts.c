@@ -14,7 +14,8 @@
  * back from a worker with no lock held.
  */
 #define _GNU_SOURCE
-#include "core_int.h"
+#include "model.h"
+#include "core.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,7 +5,8 @@
  * moves runs through it from what connectors report.
  */
 #define _GNU_SOURCE             /* qsort_r */
-#include "core_int.h"
+#include "model.h"
+#include "core.h"
 
 #include <errno.h>
 #include <limits.h>

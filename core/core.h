@@ -16,26 +16,9 @@
 #define TFS_CORE_H
 
 #include <stdint.h>
+
+#include "state.h"
 #include "util.h"
-
-enum run_state {
-	RS_CREATED = 0,
-	RS_QUEUED,
-	RS_INITIALIZING,
-	RS_RUNNING,
-	RS_PAUSED,
-	RS_COMPLETED,
-	RS_FAILED,
-	RS_STOPPED,
-	RS_MAX
-};
-
-/* "created", "queued", ...; never NULL. */
-const char *run_state_name(int state);
-/* 1 for completed, failed and stopped. */
-int run_state_terminal(int state);
-/* 1 for initializing, running and paused: a job exists at a provider. */
-int run_state_active(int state);
 
 /* The generated files of a run. */
 enum run_file {

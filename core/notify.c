@@ -12,8 +12,8 @@
  */
 #define _GNU_SOURCE
 #include "notify.h"
-#include "core.h"
 #include "secret.h"
+#include "state.h"
 #include "strvec.h"
 #include "util.h"
 

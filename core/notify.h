@@ -1,5 +1,5 @@
 /*
- * notify.h - notifications of run state changes (issue 4): a command to run
+ * notify.h - notifications of run state changes: a command to run
  * and/or a webhook to POST JSON to, for the states a user selects. Delivery
  * happens on the notifier's own thread: a slow or failing webhook is retried
  * with backoff and never blocks the scheduler or the filesystem.
@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+
+#include "state.h"
 
 #define NOTIFY_QUEUE_MAX 10000     /* pending deliveries; past it the oldest
 				      is dropped, with a log line */
@@ -23,7 +25,7 @@ struct notify_target {
 	char **command;        /* argv, NULL-terminated; or NULL */
 	char *webhook;         /* http:// or https:// URL; or NULL */
 	unsigned on;           /* bit (1 << state) per enum run_state value
-				  (core.h) that triggers it */
+				  (state.h) that triggers it */
 };
 
 /*

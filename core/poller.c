@@ -16,7 +16,8 @@
  * have not all completed waits and does not hold back the runs behind it.
  */
 #define _GNU_SOURCE
-#include "core_int.h"
+#include "model.h"
+#include "core.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,8 @@
  * the cache alone.
  */
 #define _GNU_SOURCE
-#include "core_int.h"
+#include "model.h"
+#include "core.h"
 #include "sha256.h"
 #include "util.h"
 #include "test.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "core.h"
+#include "state.h"
 #include "util.h"
 #include "test.h"
 

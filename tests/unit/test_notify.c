@@ -12,7 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "notify.h"
-#include "core.h"
+#include "state.h"
 #include "util.h"
 #include "test.h"
 

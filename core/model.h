@@ -1,25 +1,41 @@
 /*
- * core_int.h - the model's private structures, shared by core.c (the model
- * and its files) and poller.c (the scheduler and the poller thread). Not for
- * fs/ or connectors/.
+ * model.h - the model's private structures and the rules for touching
+ * them, shared by the core/ files that implement core.h (core.c, run.c,
+ * sched.c, files.c), the poller and the artifact cache. Not for fs/ or
+ * connectors/. It includes no header whose .c includes it back (not core.h
+ * either), so that the include graph of core/ has no cycle.
  *
- * Lock order: core.lock, then the store's lock, then log_lock in util.c.
- * core.lock is never held across a connector call or a FUSE reply; it is
- * held across SQLite statements, which in WAL mode with synchronous=NORMAL
- * do not fsync, except for the one durable commit of a submission.
+ * LOCK ORDER (take them in this order; never the other way round):
+ *
+ *   1. core.lock   the model: struct core and everything it points to
+ *                  (runs, experiments, templates, providers, the cache's
+ *                  tables), unless a field says otherwise
+ *   2. one of      the store's locks (store.c keeps its own order: lock,
+ *                  then rlock), the notifier's queue lock (notify.c), the
+ *                  listener's queue lock (fs/); none of them is taken
+ *                  while another of them is held
+ *   3. log_lock    util.c: anyone may log, holding anything
+ *
+ * core.lock is never held across a connector call, an HTTP transfer or a
+ * FUSE reply; it is held across SQLite statements, which in WAL mode with
+ * synchronous=NORMAL do not fsync, except for the one durable commit of a
+ * submission. Functions named *_locked assume core.lock is held. The
+ * listener and the state-change hooks are called with core.lock held: they
+ * may take only locks below it.
  */
-#ifndef TFS_CORE_INT_H
-#define TFS_CORE_INT_H
+#ifndef TFS_MODEL_H
+#define TFS_MODEL_H
 
 #include <pthread.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "connector.h"
-#include "core.h"
 #include "hmap.h"
 #include "notify.h"
+#include "state.h"
 #include "store.h"
+#include "util.h"
 
 struct exp;
 struct centry;
@@ -206,7 +222,8 @@ struct core {
 	struct notify_target notify;    /* the daemon config's, if any */
 	int has_notify;
 
-	core_listener_fn listener;
+	/* a core_listener_fn (core.h) */
+	void (*listener)(void *arg, int64_t run_id, unsigned what);
 	void *listener_arg;
 
 	pthread_t poller;
