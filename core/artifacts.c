@@ -274,6 +274,15 @@ static void cache_scan(struct core *c)
 			(long long)c->cache_used, rehashed, dropped);
 }
 
+/* The state-change hook: an attempt that ended has its manifest fetched. */
+static void art_state_hook(struct core *c, struct run *r, int old, void *arg)
+{
+	(void)old;
+	(void)arg;
+	if (run_state_terminal(r->state))
+		art_manifest_request_locked(c, r);
+}
+
 int art_init(struct core *c, int64_t cap, char *err, size_t errlen)
 {
 	char p[PATH_MAX];
@@ -292,6 +301,10 @@ int art_init(struct core *c, int64_t cap, char *err, size_t errlen)
 		return -1;
 	}
 	cache_scan(c);
+	if (run_hook_add(c, art_state_hook, NULL)) {
+		snprintf(err, errlen, "cannot add the artifacts' hook");
+		return -1;
+	}
 	return 0;
 }
 

@@ -250,8 +250,12 @@ void core_event(struct core *c, const char *fmt, ...)
 	buf_release(&b);
 }
 
-/* Queues the notifications a state change asks for (never blocks). */
-static void run_notify_locked(struct core *c, struct run *r, int old)
+/*
+ * The notify hook: queues the notifications a state change asks for
+ * (never blocks).
+ */
+static void run_notify_hook(struct core *c, struct run *r, int old,
+			    void *arg)
 {
 	char name[2 * TFS_NAME_MAX + 2], ts[40];
 	int want_daemon = c->notifier && c->has_notify &&
@@ -261,7 +265,8 @@ static void run_notify_locked(struct core *c, struct run *r, int old)
 	cJSON *o;
 	char *body;
 
-	if (!want_daemon && !want_run)
+	(void)arg;
+	if (old == r->state || (!want_daemon && !want_run))
 		return;
 	snprintf(name, sizeof(name), "%s/%s", r->exp->name, r->name);
 	time_format(now_ms(), ts, sizeof(ts));
@@ -322,7 +327,7 @@ static void run_state_event_locked(struct core *c, struct run *r, int old,
 static void run_state_apply_locked(struct core *c, struct run *r, int state,
 				   const char *reason)
 {
-	int old = r->state;
+	int old = r->state, i;
 	int64_t now = now_ms();
 
 	r->state = state;
@@ -339,16 +344,14 @@ static void run_state_apply_locked(struct core *c, struct run *r, int state,
 		r->ended_ms = now;
 		r->pending_signal = 0;  /* no job left to pause or resume */
 	}
-	if (old != state)
-		run_notify_locked(c, r, old);
 	run_relist_locked(c, r);
 	if (run_state_terminal(state) && r->cfg) {
 		config_release(r->cfg);
 		free(r->cfg);
 		r->cfg = NULL;
 	}
-	if (run_state_terminal(state))
-		art_manifest_request_locked(c, r);
+	for (i = 0; i < c->nhooks; i++)
+		c->hooks[i].fn(c, r, old, c->hooks[i].arg);
 	c->queue_ms = now;
 	core_notify(c, r->id, CORE_CH_STATE);
 	core_notify(c, 0, CORE_CH_QUEUE);
@@ -368,6 +371,21 @@ void run_set_state_locked(struct core *c, struct run *r, int state,
 		run_state_event_locked(c, r, old, state, reason);
 	run_state_apply_locked(c, r, state, reason);
 	run_save_locked(c, r);
+}
+
+int run_hook_add(struct core *c, run_hook_fn fn, void *arg)
+{
+	int ret = TFS_ENOSPC;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nhooks < RUN_HOOKS_MAX) {
+		c->hooks[c->nhooks].fn = fn;
+		c->hooks[c->nhooks].arg = arg;
+		c->nhooks++;
+		ret = TFS_OK;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
 }
 
 void run_dir_path(struct core *c, const struct run *r, char *out, size_t len)
@@ -745,6 +763,11 @@ struct core *core_open(const struct core_opts *opts, char *err,
 	snprintf(path, sizeof(path), "%s/trainfs.db", c->state_dir);
 	if (store_open(path, &c->store, err, errlen))
 		goto fail;
+	/* before the artifacts' hook, so a user hears first */
+	if (run_hook_add(c, run_notify_hook, NULL)) {
+		snprintf(err, errlen, "cannot add the notify hook");
+		goto fail;
+	}
 	if (art_init(c, opts->cache_size, err, errlen))
 		goto fail;
 	if (store_exp_load(c->store, load_exp_cb, c) ||

@@ -37,6 +37,7 @@
 #include "store.h"
 #include "util.h"
 
+struct core;
 struct exp;
 struct centry;
 
@@ -175,6 +176,26 @@ struct run_list {
 	size_t n;
 };
 
+/*
+ * A state-change hook, for what follows a run's state without being part
+ * of the state machine (notifications, the artifacts of an ended attempt;
+ * sweeps and exports to come). It is told that r went from old to
+ * r->state after r's fields and list are updated, before the listener
+ * hears of it; old equals r->state when only the reason changed. Called
+ * with c->lock held, in the order the hooks were added: it must not block
+ * (it queues work for a thread), takes only locks below c->lock (see the
+ * top) and leaves r's state alone (no run_set_state_locked(): the change
+ * it is told of is not over).
+ */
+typedef void (*run_hook_fn)(struct core *c, struct run *r, int old,
+			    void *arg);
+#define RUN_HOOKS_MAX 8
+
+struct run_hook {
+	run_hook_fn fn;
+	void *arg;
+};
+
 struct core {
 	pthread_mutex_t lock;       /* protects everything below */
 	pthread_cond_t wake;        /* poller: something to do */
@@ -196,6 +217,8 @@ struct core {
 	struct run_list queued;     /* state queued */
 	struct run_list active;     /* initializing, running, paused */
 	int64_t next_seq;
+	struct run_hook hooks[RUN_HOOKS_MAX];   /* run_hook_add() */
+	int nhooks;
 	int64_t events_ms, queue_ms;
 	int starve_s;               /* wait bound before a run reserves */
 	/* scheduler statistics, for MOUNT/scheduler */
@@ -242,6 +265,12 @@ void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
 void run_save_locked(struct core *c, struct run *r);
 void run_set_state_locked(struct core *c, struct run *r, int state,
 			  const char *reason);
+/*
+ * Adds fn to the hooks every state change calls, after those added
+ * before; arg is the caller's and kept. TFS_ENOSPC past RUN_HOOKS_MAX.
+ * Called while the core opens, before core_start().
+ */
+int run_hook_add(struct core *c, run_hook_fn fn, void *arg);
 struct provider *provider_find(struct core *c, const char *name);
 void run_dir_path(struct core *c, const struct run *r, char *out,
 		  size_t len);
