@@ -1,55 +1,27 @@
 /*
- * core.c - the model: experiments, runs, templates and providers in memory,
- * kept in step with the store, and the text of every generated file. The
- * state machine lives here (run_set_state_locked); the poller in poller.c
- * moves runs through it from what connectors report.
+ * core.c - the model's front door: opening and closing it (the daemon
+ * config, the providers, what the store holds), experiments, runs (create,
+ * remove, move, submit), ctl commands and templates, each change kept in
+ * step with the store. The state machine is in run.c, the scheduler's
+ * rules in sched.c, the text of generated files in files.c.
  */
-#define _GNU_SOURCE             /* qsort_r */
 #include "model.h"
 #include "core.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <cjson/cJSON.h>
 
 #include "json.h"
 #include "metrics.h"
 
-static const char *const state_names[RS_MAX] = {
-	"created", "queued", "initializing", "running", "paused",
-	"completed", "failed", "stopped"
-};
-
-const char *run_state_name(int state)
-{
-	return state >= 0 && state < RS_MAX ? state_names[state] : "unknown";
-}
-
-int run_state_terminal(int state)
-{
-	return state == RS_COMPLETED || state == RS_FAILED ||
-	       state == RS_STOPPED;
-}
-
-int run_state_active(int state)
-{
-	return state == RS_INITIALIZING || state == RS_RUNNING ||
-	       state == RS_PAUSED;
-}
-
-void core_notify(struct core *c, int64_t run_id, unsigned what)
-{
-	if (c->listener)
-		c->listener(c->listener_arg, run_id, what);
-}
+/* ---- the listener and the notify hook ---- */
 
 void core_set_listener(struct core *c, core_listener_fn fn, void *arg)
 {
@@ -57,197 +29,6 @@ void core_set_listener(struct core *c, core_listener_fn fn, void *arg)
 	c->listener = fn;
 	c->listener_arg = arg;
 	pthread_mutex_unlock(&c->lock);
-}
-
-/* ---- lists of queued and active runs ---- */
-
-static void list_del(struct run_list *l, struct run *r)
-{
-	if (r->lprev)
-		r->lprev->lnext = r->lnext;
-	else
-		l->head = r->lnext;
-	if (r->lnext)
-		r->lnext->lprev = r->lprev;
-	else
-		l->tail = r->lprev;
-	r->lprev = r->lnext = NULL;
-	l->n--;
-}
-
-static void list_add(struct run_list *l, struct run *r)
-{
-	r->lnext = NULL;
-	r->lprev = l->tail;
-	if (l->tail)
-		l->tail->lnext = r;
-	else
-		l->head = r;
-	l->tail = r;
-	l->n++;
-}
-
-/* Queue order: higher priority first, then submission order. */
-static int run_queue_before(const struct run *a, const struct run *b)
-{
-	if (a->priority != b->priority)
-		return a->priority > b->priority;
-	return a->seq < b->seq;
-}
-
-/*
- * Keeps the queue sorted as runs join it, so the scheduler reads it in
- * order without sorting. A new submission (lowest priority class seen,
- * newest seq) lands at the tail in one step; only higher priorities walk.
- */
-static void queue_insert(struct run_list *l, struct run *r)
-{
-	struct run *at = l->tail;
-
-	while (at && run_queue_before(r, at))
-		at = at->lprev;
-	r->lprev = at;
-	r->lnext = at ? at->lnext : l->head;
-	if (r->lnext)
-		r->lnext->lprev = r;
-	else
-		l->tail = r;
-	if (at)
-		at->lnext = r;
-	else
-		l->head = r;
-	l->n++;
-}
-
-/* Moves a queued run to its place after its priority changed. */
-static void run_requeue_locked(struct core *c, struct run *r)
-{
-	if (r->list != LIST_QUEUED)
-		return;
-	list_del(&c->queued, r);
-	queue_insert(&c->queued, r);
-}
-
-/* Puts r on the list its state calls for. */
-static void run_relist_locked(struct core *c, struct run *r)
-{
-	int want = r->state == RS_QUEUED ? LIST_QUEUED :
-		   run_state_active(r->state) ? LIST_ACTIVE : LIST_NONE;
-
-	if (want == r->list)
-		return;
-	if (r->list == LIST_QUEUED)
-		list_del(&c->queued, r);
-	else if (r->list == LIST_ACTIVE)
-		list_del(&c->active, r);
-	if (want == LIST_QUEUED) {
-		queue_insert(&c->queued, r);
-		r->queued_ms = now_ms();
-	}
-	else if (want == LIST_ACTIVE)
-		list_add(&c->active, r);
-	r->list = want;
-}
-
-/* ---- persistence of a run ---- */
-
-static void run_to_store(const struct run *r, struct store_run *sr)
-{
-	memset(sr, 0, sizeof(*sr));
-	sr->id = r->id;
-	sr->exp_id = r->exp->id;
-	sr->name = r->name;
-	sr->uuid = r->uuid;
-	sr->state = r->state;
-	sr->attempt = r->attempt;
-	sr->priority = r->priority;
-	sr->max_retries = r->max_retries;
-	sr->provider = r->provider;
-	sr->job_id = r->job_id;
-	sr->exit_code = r->exit_code;
-	sr->reason = r->reason;
-	sr->kind = r->kind;
-	sr->created_ms = r->created_ms;
-	sr->submitted_ms = r->submitted_ms;
-	sr->started_ms = r->started_ms;
-	sr->attempt_started_ms = r->attempt_started_ms;
-	sr->ended_ms = r->ended_ms;
-	sr->updated_ms = r->updated_ms;
-	sr->retry_at_ms = r->retry_at_ms;
-	sr->cancel_requested = r->cancel_requested;
-	sr->log_offset = r->log_offset;
-	sr->mfile_offset = r->mfile_offset;
-	sr->step_counter = r->step_counter;
-	sr->config_sha = r->config_sha[0] ? r->config_sha : NULL;
-	sr->manifest = r->manifest;
-	sr->gpu_mask = r->gpu_mask;
-	sr->seq = r->seq;
-	sr->pending_signal = r->pending_signal;
-}
-
-void run_save_locked(struct core *c, struct run *r)
-{
-	struct store_run sr;
-
-	run_to_store(r, &sr);
-	if (store_run_update(c->store, &sr))
-		log_msg(LOG_ERR, "cannot save run '%s/%s'", r->exp->name,
-			r->name);
-}
-
-/*
- * An event is one line of `events`: user bytes in it (a refused name, a
- * provider's words) must not start another line or drive a terminal.
- */
-static void event_clean(struct buf *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->len; i++)
-		if ((unsigned char)b->p[i] < 0x20 || b->p[i] == 0x7f)
-			b->p[i] = '?';
-}
-
-void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT(4096);
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	event_clean(&b);
-	r->events_ms = now_ms();
-	/* what a full disk kept out goes in first, with its own time */
-	if (r->lost_event && !store_event_add(c->store, r->id, r->lost_ms,
-					      r->lost_event))
-		r->lost_event = (free(r->lost_event), NULL);
-	if (store_event_add(c->store, r->id, r->events_ms, b.p ? b.p : "")) {
-		log_msg(LOG_ERR, "cannot record event of '%s/%s'",
-			r->exp->name, r->name);
-		free(r->lost_event);
-		r->lost_event = buf_detach(&b, NULL);
-		r->lost_ms = r->events_ms;
-	}
-	buf_release(&b);
-	core_notify(c, r->id, CORE_CH_EVENTS);
-}
-
-void core_event(struct core *c, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT(4096);
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	event_clean(&b);
-	pthread_mutex_lock(&c->lock);
-	c->events_ms = now_ms();
-	store_event_add(c->store, 0, c->events_ms, b.p ? b.p : "");
-	core_notify(c, 0, CORE_CH_EVENTS);
-	pthread_mutex_unlock(&c->lock);
-	buf_release(&b);
 }
 
 /*
@@ -310,89 +91,6 @@ static void run_take_notify(struct run *r, const struct run_config *cfg)
 	}
 }
 
-/* The event line of a state change. */
-static void run_state_event_locked(struct core *c, struct run *r, int old,
-				   int state, const char *reason)
-{
-	run_event_locked(c, r, "state %s -> %s%s%s", run_state_name(old),
-			 run_state_name(state), reason && *reason ? ": " : "",
-			 reason ? reason : "");
-}
-
-/*
- * The in-memory half of a state change: r's fields, its list, and everyone
- * who waits for news. Persisting is the caller's (run_set_state_locked
- * saves after; a submission commits before).
- */
-static void run_state_apply_locked(struct core *c, struct run *r, int state,
-				   const char *reason)
-{
-	int old = r->state, i;
-	int64_t now = now_ms();
-
-	r->state = state;
-	if (!run_state_active(state))
-		r->gpu_mask = 0;        /* GPUs go back with the job */
-	free(r->reason);
-	r->reason = xstrdup(reason ? reason : "");
-	r->updated_ms = now;
-	if (state == RS_RUNNING && !r->started_ms)
-		r->started_ms = now;
-	if (state == RS_RUNNING && !r->attempt_started_ms)
-		r->attempt_started_ms = now;
-	if (run_state_terminal(state)) {
-		r->ended_ms = now;
-		r->pending_signal = 0;  /* no job left to pause or resume */
-	}
-	run_relist_locked(c, r);
-	if (run_state_terminal(state) && r->cfg) {
-		config_release(r->cfg);
-		free(r->cfg);
-		r->cfg = NULL;
-	}
-	for (i = 0; i < c->nhooks; i++)
-		c->hooks[i].fn(c, r, old, c->hooks[i].arg);
-	c->queue_ms = now;
-	core_notify(c, r->id, CORE_CH_STATE);
-	core_notify(c, 0, CORE_CH_QUEUE);
-	c->kick = 1;
-	pthread_cond_signal(&c->wake);
-}
-
-void run_set_state_locked(struct core *c, struct run *r, int state,
-			  const char *reason)
-{
-	int old = r->state;
-
-	if (run_state_terminal(state) &&
-	    poller_end_hold_locked(c, r, state, reason))
-		return;
-	if (old != state)
-		run_state_event_locked(c, r, old, state, reason);
-	run_state_apply_locked(c, r, state, reason);
-	run_save_locked(c, r);
-}
-
-int run_hook_add(struct core *c, run_hook_fn fn, void *arg)
-{
-	int ret = TFS_ENOSPC;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->nhooks < RUN_HOOKS_MAX) {
-		c->hooks[c->nhooks].fn = fn;
-		c->hooks[c->nhooks].arg = arg;
-		c->nhooks++;
-		ret = TFS_OK;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-void run_dir_path(struct core *c, const struct run *r, char *out, size_t len)
-{
-	snprintf(out, len, "%s/runs/%s", c->state_dir, r->uuid);
-}
-
 struct provider *provider_find(struct core *c, const char *name)
 {
 	int i;
@@ -405,7 +103,7 @@ struct provider *provider_find(struct core *c, const char *name)
 
 /* ---- lookup helpers ---- */
 
-static struct exp *exp_by_id(struct core *c, int64_t id)
+struct exp *core_exp_by_id(struct core *c, int64_t id)
 {
 	size_t lo = 0, hi = c->nexps;
 
@@ -499,7 +197,7 @@ static char *tpl_empty(void *arg, const char *name)
 static int load_run_cb(void *arg, const struct store_run *sr)
 {
 	struct core *c = arg;
-	struct exp *e = exp_by_id(c, sr->exp_id);
+	struct exp *e = core_exp_by_id(c, sr->exp_id);
 	struct run *r;
 
 	if (!e) {
@@ -876,55 +574,6 @@ void core_close(struct core *c)
 	free(c);
 }
 
-/*
- * The first queued run whose depends_on names run d, or (d NULL) names a
- * run of experiment e through e's name ("e/x"), so that removing, renaming
- * or moving d (or renaming e) would leave it waiting for a name that no
- * longer exists. Cost: every queued run's dependencies, once.
- */
-static struct run *dependent_locked(struct core *c, const struct run *d,
-				    const struct exp *e)
-{
-	struct run *q, *t;
-	int i;
-
-	for (q = c->queued.head; q; q = q->lnext) {
-		if (!q->cfg)
-			continue;
-		for (i = 0; i < q->cfg->ndeps; i++) {
-			const char *name = q->cfg->depends_on[i];
-
-			t = dep_find(c, q, name);
-			if (t && (d ? t == d : t->exp == e &&
-				  strchr(name, '/')))
-				return q;
-		}
-	}
-	return NULL;
-}
-
-/* Refuses with reason when a queued run depends on d (or on e's name). */
-static int dependents_check_locked(struct core *c, const struct run *d,
-				   const struct exp *e, const char *what,
-				   char *reason, size_t rlen)
-{
-	struct run *q = dependent_locked(c, d, e);
-
-	if (!q)
-		return TFS_OK;
-	if (d)
-		snprintf(reason, rlen, "cannot %s run '%s/%s': queued run "
-			 "'%s/%s' depends on it; cancel that run or let it "
-			 "finish first", what, d->exp->name, d->name,
-			 q->exp->name, q->name);
-	else
-		snprintf(reason, rlen, "cannot %s experiment '%s': queued run "
-			 "'%s/%s' names a run in it; cancel that run or let "
-			 "it finish first", what, e->name, q->exp->name,
-			 q->name);
-	return TFS_EBUSY;
-}
-
 /* ---- experiments ---- */
 
 int core_exp_lookup(struct core *c, const char *name,
@@ -945,7 +594,7 @@ int core_exp_get(struct core *c, int64_t id, struct core_exp_info *out)
 	struct exp *e;
 
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, id);
+	e = core_exp_by_id(c, id);
 	if (e)
 		exp_info(e, out);
 	pthread_mutex_unlock(&c->lock);
@@ -1073,8 +722,9 @@ int core_exp_rename(struct core *c, const char *from, const char *to)
 		r = TFS_EBUSY;
 	} else if (hmap_sget(&c->exp_by_name, to)) {
 		r = TFS_EEXIST;
-	} else if ((r = dependents_check_locked(c, NULL, e, "rename", reason,
-						sizeof(reason)))) {
+	} else if ((r = sched_dependents_check_locked(c, NULL, e, "rename",
+						      reason,
+						      sizeof(reason)))) {
 		pthread_mutex_unlock(&c->lock);
 		core_event(c, "rename refused: %s", reason);
 		return r;
@@ -1113,7 +763,7 @@ int core_exp_set_description(struct core *c, int64_t id, const char *text,
 		return TFS_EINVAL;      /* NUL bytes */
 	}
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, id);
+	e = core_exp_by_id(c, id);
 	if (!e) {
 		r = TFS_ENOENT;
 	} else {
@@ -1131,7 +781,7 @@ int core_exp_objective(struct core *c, int64_t id, struct buf *out)
 	int r = TFS_ENOENT;
 
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, id);
+	e = core_exp_by_id(c, id);
 	if (e)
 		r = *e->objective ? buf_printf(out, "%s\n", e->objective) :
 		    TFS_OK;
@@ -1187,7 +837,7 @@ int core_exp_set_objective(struct core *c, int64_t id, const char *text,
 		return TFS_EINVAL;
 	}
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, id);
+	e = core_exp_by_id(c, id);
 	if (!e) {
 		r = TFS_ENOENT;
 	} else {
@@ -1202,162 +852,6 @@ int core_exp_set_objective(struct core *c, int64_t id, const char *text,
 	return r;
 }
 
-struct lb_row {
-	char name[TFS_NAME_MAX + 1];
-	const char *state;
-	int has_obj;
-	double obj;
-	struct { char key[METRIC_KEY_MAX]; double v; } m[16];
-	int nm;
-};
-
-struct lb_ctx {
-	struct lb_row *row;
-	const char *objective_key;
-};
-
-static void lb_metric(void *arg, const char *key, double value)
-{
-	struct lb_ctx *x = arg;
-	struct lb_row *r = x->row;
-
-	if (!strcmp(key, x->objective_key)) {
-		r->has_obj = 1;
-		r->obj = value;
-	}
-	if (r->nm < 16 && strncmp(key, "sys/", 4)) {
-		snprintf(r->m[r->nm].key, METRIC_KEY_MAX, "%s", key);
-		r->m[r->nm].v = value;
-		r->nm++;
-	}
-}
-
-/* Runs with the objective first, best first; ties and the rest by name. */
-static int lb_cmp(const void *a, const void *b, void *arg)
-{
-	const struct lb_row *x = a, *y = b;
-	int mode_max = *(const int *)arg;
-
-	if (x->has_obj != y->has_obj)
-		return y->has_obj - x->has_obj;
-	if (!x->has_obj || x->obj == y->obj)
-		return strcmp(x->name, y->name);
-	return (x->obj < y->obj) == !mode_max ? -1 : 1;
-}
-
-/*
- * The leaderboard: runs ranked by the objective's latest value, with state
- * and the other latest metrics, in aligned columns. Metrics come from the
- * store with c->lock released (a copy of the run list is taken first).
- */
-int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
-{
-	char key[METRIC_KEY_MAX + 1] = "", mode[8] = "min";
-	int mode_max;
-	char cols[8][METRIC_KEY_MAX];
-	int ncols = 0, i, k;
-	struct lb_row *rows;
-	int64_t *ids;
-	size_t n, j;
-	struct exp *e;
-
-	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, id);
-	if (!e) {
-		pthread_mutex_unlock(&c->lock);
-		return TFS_ENOENT;
-	}
-	sscanf(e->objective, "%64s %7s", key, mode);
-	n = e->nruns;
-	rows = xcalloc(n + 1, sizeof(*rows));
-	ids = xcalloc(n + 1, sizeof(*ids));
-	for (j = 0; j < n; j++) {
-		ids[j] = e->runs[j]->id;
-		snprintf(rows[j].name, sizeof(rows[j].name), "%s",
-			 e->runs[j]->name);
-		rows[j].state = run_state_name(e->runs[j]->state);
-	}
-	pthread_mutex_unlock(&c->lock);
-	for (j = 0; j < n; j++) {
-		struct lb_ctx x = { &rows[j], key };
-
-		store_metrics_each_latest(c->store, ids[j], lb_metric, &x);
-		/* the other columns: the first metric names seen, in order */
-		for (k = 0; k < rows[j].nm && ncols < 8; k++) {
-			for (i = 0; i < ncols; i++)
-				if (!strcmp(cols[i], rows[j].m[k].key))
-					break;
-			if (i == ncols && strcmp(rows[j].m[k].key, key))
-				snprintf(cols[ncols++], METRIC_KEY_MAX, "%s",
-					 rows[j].m[k].key);
-		}
-	}
-	mode_max = !strcmp(mode, "max");
-	if (n)
-		qsort_r(rows, n, sizeof(*rows), lb_cmp, &mode_max);
-	/* cells first, then columns as wide as their widest cell */
-	{
-		int nc = 3 + (*key ? 1 : 0) + ncols, col;
-		char (*cell)[40] = xcalloc((n + 1) * (size_t)nc, 40);
-		int *w = xcalloc((size_t)nc, sizeof(int));
-
-#define CELL(row, cl) cell[(size_t)(row) * (size_t)nc + (size_t)(cl)]
-		snprintf(CELL(0, 0), 40, "rank");
-		snprintf(CELL(0, 1), 40, "run");
-		snprintf(CELL(0, 2), 40, "state");
-		col = 3;
-		if (*key)
-			snprintf(CELL(0, col++), 40, "%.39s", key);
-		for (i = 0; i < ncols; i++)
-			snprintf(CELL(0, col++), 40, "%.39s", cols[i]);
-		for (j = 0; j < n; j++) {
-			struct lb_row *rw = &rows[j];
-
-			if (*key && rw->has_obj)
-				snprintf(CELL(j + 1, 0), 40, "%zu", j + 1);
-			else
-				snprintf(CELL(j + 1, 0), 40, "-");
-			snprintf(CELL(j + 1, 1), 40, "%.39s", rw->name);
-			snprintf(CELL(j + 1, 2), 40, "%s", rw->state);
-			col = 3;
-			if (*key) {
-				if (rw->has_obj)
-					snprintf(CELL(j + 1, col), 40, "%.6g",
-						 rw->obj);
-				else
-					snprintf(CELL(j + 1, col), 40, "-");
-				col++;
-			}
-			for (i = 0; i < ncols; i++, col++) {
-				snprintf(CELL(j + 1, col), 40, "-");
-				for (k = 0; k < rw->nm; k++)
-					if (!strcmp(rw->m[k].key, cols[i]))
-						snprintf(CELL(j + 1, col), 40,
-							 "%.6g", rw->m[k].v);
-			}
-		}
-		for (j = 0; j <= n; j++)
-			for (col = 0; col < nc; col++)
-				if ((int)strlen(CELL(j, col)) > w[col])
-					w[col] = (int)strlen(CELL(j, col));
-		if (!*key)
-			buf_puts(out, "# no objective: echo 'eval_loss min' > "
-				 "objective\n");
-		for (j = 0; j <= n; j++) {
-			for (col = 0; col < nc; col++)
-				buf_printf(out, col < 3 ? "%-*s%s" : "%*s%s",
-					   w[col], CELL(j, col),
-					   col + 1 < nc ? "  " : "\n");
-		}
-#undef CELL
-		free(cell);
-		free(w);
-	}
-	free(rows);
-	free(ids);
-	return TFS_OK;
-}
-
 /* ---- runs ---- */
 
 int core_run_lookup(struct core *c, int64_t exp_id, const char *name,
@@ -1367,7 +861,7 @@ int core_run_lookup(struct core *c, int64_t exp_id, const char *name,
 	struct run *r = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, exp_id);
+	e = core_exp_by_id(c, exp_id);
 	if (e)
 		r = hmap_sget(&e->by_name, name);
 	if (r)
@@ -1397,7 +891,7 @@ int core_run_list(struct core *c, int64_t exp_id, int64_t after_id,
 	int r = TFS_OK;
 
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, exp_id);
+	e = core_exp_by_id(c, exp_id);
 	if (!e) {
 		r = TFS_ENOENT;
 		goto out;
@@ -1428,7 +922,7 @@ int core_run_create(struct core *c, int64_t exp_id, const char *name,
 		return TFS_EINVAL;
 	}
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, exp_id);
+	e = core_exp_by_id(c, exp_id);
 	if (!e) {
 		ret = TFS_ENOENT;
 		goto out;
@@ -1472,7 +966,7 @@ int core_run_remove(struct core *c, int64_t exp_id, const char *name)
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, exp_id);
+	e = core_exp_by_id(c, exp_id);
 	if (e)
 		r = hmap_sget(&e->by_name, name);
 	if (!r) {
@@ -1483,8 +977,8 @@ int core_run_remove(struct core *c, int64_t exp_id, const char *name)
 		ret = TFS_EBUSY;
 		goto out;
 	}
-	ret = dependents_check_locked(c, r, NULL, "remove", reason,
-				      sizeof(reason));
+	ret = sched_dependents_check_locked(c, r, NULL, "remove", reason,
+					    sizeof(reason));
 	if (ret) {
 		run_event_locked(c, r, "rmdir refused: %s", reason);
 		goto out;
@@ -1562,8 +1056,8 @@ int core_run_move(struct core *c, int64_t exp_id, const char *from,
 		return TFS_EINVAL;
 	}
 	pthread_mutex_lock(&c->lock);
-	e = exp_by_id(c, exp_id);
-	te = exp_by_id(c, to_exp_id);
+	e = core_exp_by_id(c, exp_id);
+	te = core_exp_by_id(c, to_exp_id);
 	if (e)
 		r = hmap_sget(&e->by_name, from);
 	if (!r || !te) {
@@ -1576,9 +1070,9 @@ int core_run_move(struct core *c, int64_t exp_id, const char *from,
 			 "ended", from, run_state_name(r->state));
 		run_event_locked(c, r, "rename refused: %s", reason);
 		ret = TFS_EBUSY;
-	} else if ((ret = dependents_check_locked(c, r, NULL, te == e ?
-						  "rename" : "move", reason,
-						  rlen))) {
+	} else if ((ret = sched_dependents_check_locked(c, r, NULL, te == e ?
+							"rename" : "move",
+							reason, rlen))) {
 		run_event_locked(c, r, "rename refused: %s", reason);
 	} else {
 		ret = te == e ? store_run_rename(c->store, r->id, to) :
@@ -1614,89 +1108,6 @@ static char *tpl_lookup(void *arg, const char *name)
 		return NULL;
 	}
 	return buf_detach(&b, NULL);
-}
-
-/* Refuses resources no slot of the provider could ever hold. */
-static int fits_provider(const struct provider *p,
-			 const struct run_config *cfg, char *reason,
-			 size_t rlen)
-{
-	const struct connector *cn = &p->conn;
-
-	if (cfg->cpus > cn->cap_cpus) {
-		snprintf(reason, rlen, "needs %d cpus, provider '%s' has %d",
-			 cfg->cpus, cn->name, cn->cap_cpus);
-		return 0;
-	}
-	if (cfg->gpus > cn->cap_gpus) {
-		snprintf(reason, rlen, "needs %d gpus, provider '%s' has %d",
-			 cfg->gpus, cn->name, cn->cap_gpus);
-		return 0;
-	}
-	if (cfg->memory_mb > cn->cap_memory_mb) {
-		snprintf(reason, rlen,
-			 "needs %lld MB of memory, provider '%s' has %lld",
-			 (long long)cfg->memory_mb, cn->name,
-			 (long long)cn->cap_memory_mb);
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Whether target is reachable from r through depends_on of runs that are
- * still waiting or running (ended runs cannot be part of a new cycle).
- * Depth-first with a visited set: each run is looked at once.
- */
-static int dep_reaches_locked(struct core *c, struct run *r,
-			      struct run *target, struct hmap *seen)
-{
-	int i;
-
-	if (r == target)
-		return 1;
-	if (hmap_iget(seen, r->id) || !r->cfg)
-		return 0;
-	hmap_iput(seen, r->id, r);
-	for (i = 0; i < r->cfg->ndeps; i++) {
-		struct run *d = dep_find(c, r, r->cfg->depends_on[i]);
-
-		if (d && dep_reaches_locked(c, d, target, seen))
-			return 1;
-	}
-	return 0;
-}
-
-/* Refuses unknown dependencies and cycles; c->lock held. */
-static int deps_check_locked(struct core *c, struct run *r,
-			     const struct run_config *cfg, char *reason,
-			     size_t rlen)
-{
-	int i;
-
-	for (i = 0; i < cfg->ndeps; i++) {
-		struct run *d = dep_find(c, r, cfg->depends_on[i]);
-		struct hmap seen = HMAP_INIT;
-		int cyc;
-
-		if (!d) {
-			snprintf(reason, rlen, "'depends_on': unknown run '%s'",
-				 cfg->depends_on[i]);
-			return TFS_EINVAL;
-		}
-		if (d == r) {
-			snprintf(reason, rlen, "run cannot depend on itself");
-			return TFS_EINVAL;
-		}
-		cyc = dep_reaches_locked(c, d, r, &seen);
-		hmap_release(&seen);
-		if (cyc) {
-			snprintf(reason, rlen, "'depends_on': '%s' depends on "
-				 "this run: a cycle", cfg->depends_on[i]);
-			return TFS_EINVAL;
-		}
-	}
-	return TFS_OK;
 }
 
 /*
@@ -1757,11 +1168,11 @@ static int submit_check(struct core *c, int64_t run_id, const char *text,
 	} else if (!p) {
 		snprintf(reason, rlen, "unknown provider '%s'", cfg->provider);
 		ret = TFS_EINVAL;
-	} else if (!fits_provider(p, cfg, reason, rlen)) {
+	} else if (!sched_fits_provider(p, cfg, reason, rlen)) {
 		ret = TFS_EINVAL;
 	}
 	if (!ret)
-		ret = deps_check_locked(c, r, cfg, reason, rlen);
+		ret = sched_deps_check_locked(c, r, cfg, reason, rlen);
 	if (!ret)
 		local = !strcmp(p->conn.ops->type, "local");
 	pthread_mutex_unlock(&c->lock);
@@ -2020,7 +1431,7 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 			r->cfg = cfg;
 			run_take_notify(r, cfg);
 		}
-		if (deps_check_locked(c, r, r->cfg, reason, rlen))
+		if (sched_deps_check_locked(c, r, r->cfg, reason, rlen))
 			return TFS_EINVAL;
 		r->cancel_requested = CANCEL_NONE;
 		r->retry_at_ms = 0;
@@ -2135,299 +1546,6 @@ void core_run_note(struct core *c, int64_t run_id, const char *text)
 	if (r)
 		run_event_locked(c, r, "%s", text);
 	pthread_mutex_unlock(&c->lock);
-}
-
-
-/* ---- generated files ---- */
-
-static void json_time(cJSON *o, const char *key, int64_t ms)
-{
-	char ts[40];
-
-	if (!ms) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	time_format(ms, ts, sizeof(ts));
-	cJSON_AddStringToObject(o, key, ts);
-}
-
-static void json_str(cJSON *o, const char *key, const char *v)
-{
-	if (v && *v)
-		cJSON_AddStringToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-/*
- * The attempts of a run, derived from its events (the one record of them):
- * "attempt N submitted to P as job J" opens one, the next state change to
- * an ended state or back to the queue closes it.
- */
-static void history_cb(void *arg, int64_t t, const char *text)
-{
-	cJSON *hist = arg, *cur = cJSON_GetArrayItem(hist,
-		cJSON_GetArraySize(hist) - 1);
-	char prov[TFS_NAME_MAX + 1], job[JOB_ID_MAX];
-	const char *arrow;
-	int n;
-
-	if (sscanf(text, "attempt %d submitted to %128s as job %127s", &n, prov,
-		   job) == 3) {
-		cur = cJSON_CreateObject();
-		cJSON_AddNumberToObject(cur, "attempt", n);
-		cJSON_AddStringToObject(cur, "provider", prov);
-		cJSON_AddStringToObject(cur, "job_id", job);
-		json_time(cur, "submitted", t);
-		cJSON_AddItemToArray(hist, cur);
-		return;
-	}
-	if (!cur || cJSON_GetObjectItem(cur, "ended") || strncmp(text, "state ", 6))
-		return;
-	arrow = strstr(text, " -> ");
-	if (!arrow)
-		return;
-	arrow += 4;
-	if (!strncmp(arrow, "completed", 9) || !strncmp(arrow, "failed", 6) ||
-	    !strncmp(arrow, "stopped", 7) || !strncmp(arrow, "queued", 6)) {
-		const char *colon = strstr(arrow, ": ");
-		char word[16];
-
-		sscanf(arrow, "%15[a-z]", word);
-		json_time(cur, "ended", t);
-		/* back to the queue means this attempt failed: a retry */
-		cJSON_AddStringToObject(cur, "state", strcmp(word, "queued") ?
-					word : "failed");
-		cJSON_AddStringToObject(cur, "reason", colon ? colon + 2 : "");
-	}
-}
-
-static void add_metric_cb(void *arg, const char *key, double value)
-{
-	cJSON_AddNumberToObject(arg, key, value);
-}
-
-/* status.json; c->lock held. */
-static int status_json_locked(struct core *c, struct run *r, struct buf *out)
-{
-	cJSON *o = cJSON_CreateObject(), *m;
-	char *text;
-	int ret;
-
-	cJSON_AddStringToObject(o, "name", r->name);
-	cJSON_AddStringToObject(o, "experiment", r->exp->name);
-	cJSON_AddStringToObject(o, "run_id", r->uuid);
-	cJSON_AddStringToObject(o, "state", run_state_name(r->state));
-	json_str(o, "reason", r->reason);
-	json_str(o, "kind", r->kind);
-	json_str(o, "provider", r->provider);
-	json_str(o, "provider_job_id", r->job_id);
-	cJSON_AddNumberToObject(o, "attempt", r->attempt);
-	cJSON_AddNumberToObject(o, "max_retries", r->max_retries);
-	if (r->exit_code == STORE_NO_EXIT)
-		cJSON_AddNullToObject(o, "exit_code");
-	else
-		cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
-	cJSON_AddNumberToObject(o, "priority", r->priority);
-	cJSON_AddBoolToObject(o, "cancel_requested", r->cancel_requested != 0);
-	json_time(o, "created", r->created_ms);
-	json_time(o, "submitted", r->submitted_ms);
-	json_time(o, "started", r->started_ms);
-	/* when the current attempt began to run: timeout_s counts from it */
-	json_time(o, "attempt_started", r->attempt_started_ms);
-	json_time(o, "ended", r->ended_ms);
-	json_time(o, "updated", r->updated_ms);
-	if (r->state == RS_QUEUED && r->retry_at_ms)
-		json_time(o, "retry_at", r->retry_at_ms);
-	json_str(o, "config_sha256", r->config_sha);
-	if (r->cfg) {
-		cJSON *res = cJSON_AddObjectToObject(o, "resources");
-
-		cJSON_AddNumberToObject(res, "cpus", r->cfg->cpus);
-		cJSON_AddNumberToObject(res, "gpus", r->cfg->gpus);
-		cJSON_AddNumberToObject(res, "memory_mb",
-					(double)r->cfg->memory_mb);
-		cJSON_AddNumberToObject(o, "timeout_s", r->cfg->timeout_s);
-	}
-	m = cJSON_AddObjectToObject(o, "metrics");
-	store_metrics_each_latest(c->store, r->id, add_metric_cb, m);
-	store_events_each(c->store, r->id, history_cb,
-			  cJSON_AddArrayToObject(o, "history"));
-	if (r->gpu_mask) {
-		cJSON *g = cJSON_AddArrayToObject(o, "gpus");
-		int i;
-
-		for (i = 0; i < 64; i++)
-			if (r->gpu_mask & (1ULL << i))
-				cJSON_AddItemToArray(g, cJSON_CreateNumber(i));
-	}
-	m = cJSON_AddObjectToObject(o, "artifacts");
-	{
-		int64_t count, bytes, verified;
-
-		art_summary_locked(c, r, &count, &bytes, &verified);
-		cJSON_AddBoolToObject(m, "manifest", r->manifest != 0);
-		cJSON_AddNumberToObject(m, "count", (double)count);
-		cJSON_AddNumberToObject(m, "bytes", (double)bytes);
-		cJSON_AddNumberToObject(m, "verified", (double)verified);
-	}
-	text = cJSON_Print(o);
-	cJSON_Delete(o);
-	if (!text)
-		return TFS_ENOMEM;
-	ret = buf_puts(out, text);
-	if (!ret)
-		ret = buf_puts(out, "\n");
-	free(text);
-	return ret;
-}
-
-int core_run_read(struct core *c, int64_t run_id, enum run_file f,
-		  struct buf *out)
-{
-	struct run *r;
-	int ret = TFS_OK;
-
-	pthread_mutex_lock(&c->lock);
-	r = hmap_iget(&c->run_by_id, run_id);
-	if (!r) {
-		pthread_mutex_unlock(&c->lock);
-		return TFS_ENOENT;
-	}
-	switch (f) {
-	case RF_STATUS:
-		ret = buf_printf(out, "%s\n", run_state_name(r->state));
-		break;
-	case RF_STATUS_JSON:
-		ret = status_json_locked(c, r, out);
-		break;
-	default:
-		break;
-	}
-	pthread_mutex_unlock(&c->lock);
-	/* the rest come from the store, which has its own lock */
-	switch (f) {
-	case RF_CONFIG:
-		ret = store_run_config(c->store, run_id, out);
-		if (ret == TFS_ENOENT)
-			ret = TFS_OK;       /* not submitted yet: empty */
-		break;
-	case RF_METRICS:
-		ret = store_metrics_latest(c->store, run_id, out);
-		break;
-	case RF_METRICS_JSONL:
-		ret = store_metrics_history(c->store, run_id, out);
-		break;
-	case RF_EVENTS:
-		ret = store_events_format(c->store, run_id, out);
-		break;
-	default:
-		break;
-	}
-	return ret;
-}
-
-/* Whether run_id exists (metrics.jsonl is read from the store alone). */
-static int run_exists(struct core *c, int64_t run_id)
-{
-	int ok;
-
-	pthread_mutex_lock(&c->lock);
-	ok = hmap_iget(&c->run_by_id, run_id) != NULL;
-	pthread_mutex_unlock(&c->lock);
-	return ok;
-}
-
-int core_run_metrics_size(struct core *c, int64_t run_id, int64_t *size)
-{
-	if (!run_exists(c, run_id))
-		return TFS_ENOENT;
-	return store_metrics_history_size(c->store, run_id, size);
-}
-
-int core_run_metrics_read(struct core *c, int64_t run_id, int64_t off,
-			  size_t size, struct buf *out)
-{
-	if (!run_exists(c, run_id))
-		return TFS_ENOENT;
-	return store_metrics_history_read(c->store, run_id, off, size, out);
-}
-
-static int run_log_path(struct core *c, int64_t run_id, char *out,
-			size_t len)
-{
-	struct run *r;
-
-	pthread_mutex_lock(&c->lock);
-	r = hmap_iget(&c->run_by_id, run_id);
-	if (r)
-		snprintf(out, len, "%s/runs/%s/log", c->state_dir, r->uuid);
-	pthread_mutex_unlock(&c->lock);
-	return r ? TFS_OK : TFS_ENOENT;
-}
-
-int core_run_log_stat(struct core *c, int64_t run_id, int64_t *size,
-		      int64_t *mtime_ms)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	int r = run_log_path(c, run_id, path, sizeof(path));
-
-	if (r)
-		return r;
-	/* as core_run_log_read opens it: a link or FIFO the job put there
-	   reads as empty, so it must also say so in stat */
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*size = 0;
-		*mtime_ms = 0;
-		return TFS_OK;
-	}
-	*size = st.st_size;
-	*mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
-		    st.st_mtim.tv_nsec / 1000000;
-	return TFS_OK;
-}
-
-int core_run_log_read(struct core *c, int64_t run_id, int64_t off,
-		      size_t size, struct buf *out)
-{
-	char path[PATH_MAX];
-	int fd, r = run_log_path(c, run_id, path, sizeof(path));
-	ssize_t n;
-
-	if (r)
-		return r;
-	fd = file_open_regular(path);    /* the job may put a FIFO there */
-	if (fd < 0)
-		return errno == ENOENT || errno == EINVAL || errno == ELOOP ?
-		       TFS_OK : TFS_EIO;
-	r = buf_append(out, "", 0);
-	if (!r && size > out->cap - out->len - 1) {
-		/* make room once, then read straight into the buffer */
-		r = buf_append(out, NULL, 0);
-		if (!r) {
-			char *p = realloc(out->p, out->len + size + 1);
-
-			if (!p)
-				r = TFS_ENOMEM;
-			else {
-				out->p = p;
-				out->cap = out->len + size + 1;
-			}
-		}
-	}
-	if (!r) {
-		n = pread(fd, out->p + out->len, size, off);
-		if (n < 0) {
-			r = TFS_EIO;
-		} else {
-			out->len += (size_t)n;
-			out->p[out->len] = '\0';
-		}
-	}
-	close(fd);
-	return r;
 }
 
 /* ---- templates ---- */
@@ -2564,7 +1682,7 @@ int core_tpl_remove(struct core *c, const char *name)
 	return r;
 }
 
-/* ---- providers and the mount's files ---- */
+/* ---- providers ---- */
 
 int core_provider_count(struct core *c)
 {
@@ -2577,101 +1695,4 @@ int core_provider_name(struct core *c, int idx, char *out)
 		return TFS_ENOENT;
 	snprintf(out, TFS_NAME_MAX + 1, "%s", c->provs[idx].conn.name);
 	return TFS_OK;
-}
-
-int core_provider_status(struct core *c, int idx, struct buf *out)
-{
-	struct provider *p;
-	char ts[40] = "never";
-	int r;
-
-	if (idx < 0 || idx >= c->nprovs)
-		return TFS_ENOENT;
-	pthread_mutex_lock(&c->lock);
-	p = &c->provs[idx];
-	if (p->last_poll_ms)
-		time_format(p->last_poll_ms, ts, sizeof(ts));
-	r = buf_printf(out,
-		       "%s\n"
-		       "type: %s\n"
-		       "last_poll: %s\n"
-		       "jobs: %d/%d\n"
-		       "cpus: %d/%d\n"
-		       "gpus: %d/%d\n"
-		       "memory_mb: %lld/%lld\n",
-		       p->healthy ? "ok" : p->health, p->conn.ops->type, ts,
-		       p->used_jobs, p->conn.cap_max_jobs, p->used_cpus,
-		       p->conn.cap_cpus, p->used_gpus, p->conn.cap_gpus,
-		       (long long)p->used_memory_mb,
-		       (long long)p->conn.cap_memory_mb);
-	pthread_mutex_unlock(&c->lock);
-	return r;
-}
-
-int core_queue(struct core *c, struct buf *out)
-{
-	struct run *q;
-	size_t i = 0;
-	int r = TFS_OK;
-
-	/* the queue is kept in the order runs will start (queue_insert) */
-	pthread_mutex_lock(&c->lock);
-	for (q = c->queued.head; q && !r; q = q->lnext) {
-		char why[256];
-
-		sched_reason_locked(c, q, why, sizeof(why));
-		r = buf_printf(out, "%zu %s/%s priority=%d provider=%s %s\n",
-			       ++i, q->exp->name, q->name, q->priority,
-			       q->provider ? q->provider : "-", why);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return r;
-}
-
-int core_scheduler(struct core *c, struct buf *out)
-{
-	int r;
-
-	pthread_mutex_lock(&c->lock);
-	r = buf_printf(out,
-		       "passes %llu\n"
-		       "queued %zu\n"
-		       "active %zu\n"
-		       "last_decide_us %.1f\n"
-		       "last_scanned %lld\n"
-		       "last_start_decide_us %.1f\n"
-		       "max_decide_us %.1f\n"
-		       "starvation_s %d\n",
-		       (unsigned long long)c->passes, c->queued.n, c->active.n,
-		       (double)c->last_decide_ns / 1000.0,
-		       (long long)c->last_scanned,
-		       (double)c->last_start_decide_ns / 1000.0,
-		       (double)c->max_decide_ns / 1000.0, c->starve_s);
-	pthread_mutex_unlock(&c->lock);
-	return r;
-}
-
-int core_events(struct core *c, struct buf *out)
-{
-	return store_events_format(c->store, 0, out);
-}
-
-int64_t core_events_mtime(struct core *c)
-{
-	int64_t t;
-
-	pthread_mutex_lock(&c->lock);
-	t = c->events_ms;
-	pthread_mutex_unlock(&c->lock);
-	return t;
-}
-
-int64_t core_queue_mtime(struct core *c)
-{
-	int64_t t;
-
-	pthread_mutex_lock(&c->lock);
-	t = c->queue_ms;
-	pthread_mutex_unlock(&c->lock);
-	return t;
 }

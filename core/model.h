@@ -258,22 +258,64 @@ struct core {
 	int kick;                   /* work requested since the last pass */
 };
 
-/* core.c, for poller.c; each *_locked assumes c->lock is held. */
+/* Each *_locked function below assumes c->lock is held. */
+
+/* run.c: lists, the state machine, events, saving. */
+/* Tells the listener (if any) that run_id (0: the mount) changed. */
 void core_notify(struct core *c, int64_t run_id, unsigned what);
 void run_event_locked(struct core *c, struct run *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void run_save_locked(struct core *c, struct run *r);
+/* The row of r as the store takes it; sr borrows r's strings. */
+void run_to_store(const struct run *r, struct store_run *sr);
 void run_set_state_locked(struct core *c, struct run *r, int state,
 			  const char *reason);
+/*
+ * The two halves of run_set_state_locked(), for a submission that commits
+ * the event before the change: the event line, and the change in memory
+ * (fields, list, hooks, news) without saving.
+ */
+void run_state_event_locked(struct core *c, struct run *r, int old,
+			    int state, const char *reason);
+void run_state_apply_locked(struct core *c, struct run *r, int state,
+			    const char *reason);
+/* Puts r on the list its state calls for (queued, active or none). */
+void run_relist_locked(struct core *c, struct run *r);
+/* Moves a queued run to its place after its priority changed. */
+void run_requeue_locked(struct core *c, struct run *r);
 /*
  * Adds fn to the hooks every state change calls, after those added
  * before; arg is the caller's and kept. TFS_ENOSPC past RUN_HOOKS_MAX.
  * Called while the core opens, before core_start().
  */
 int run_hook_add(struct core *c, run_hook_fn fn, void *arg);
-struct provider *provider_find(struct core *c, const char *name);
 void run_dir_path(struct core *c, const struct run *r, char *out,
 		  size_t len);
+
+/* core.c */
+struct provider *provider_find(struct core *c, const char *name);
+/* The experiment with that id, or NULL. */
+struct exp *core_exp_by_id(struct core *c, int64_t id);
+
+/* sched.c */
+/* Inserts r into the queue l at its place: priority, then submission. */
+void sched_queue_insert(struct run_list *l, struct run *r);
+/* 1 when a slot of p could ever hold cfg; else 0 with reason. */
+int sched_fits_provider(const struct provider *p,
+			const struct run_config *cfg, char *reason,
+			size_t rlen);
+/* TFS_EINVAL with reason for an unknown dependency of r or a cycle. */
+int sched_deps_check_locked(struct core *c, struct run *r,
+			    const struct run_config *cfg, char *reason,
+			    size_t rlen);
+/*
+ * TFS_EBUSY with reason when a queued run depends on run d, or (d NULL)
+ * names a run of experiment e as "e/x": `what` (remove, rename, move)
+ * would strand it.
+ */
+int sched_dependents_check_locked(struct core *c, const struct run *d,
+				  const struct exp *e, const char *what,
+				  char *reason, size_t rlen);
 
 /* artifacts.c */
 int art_init(struct core *c, int64_t cap, char *err, size_t errlen);
