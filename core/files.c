@@ -68,6 +68,72 @@ static int lb_cmp(const void *a, const void *b, void *arg)
 }
 
 /*
+ * Writes the leaderboard's table to out: a header, then one line per row
+ * (rows sorted already), each cell as wide as the widest of its column.
+ * key is the objective's metric ("" for none), cols the other metrics.
+ */
+static void lb_format(struct buf *out, const struct lb_row *rows, size_t n,
+		      const char *key, char (*cols)[METRIC_KEY_MAX],
+		      int ncols)
+{
+	int nc = 3 + (*key ? 1 : 0) + ncols, col, i, k;
+	char (*cell)[40] = xcalloc((n + 1) * (size_t)nc, 40);
+	int *w = xcalloc((size_t)nc, sizeof(int));
+	size_t j;
+
+#define CELL(row, cl) cell[(size_t)(row) * (size_t)nc + (size_t)(cl)]
+	snprintf(CELL(0, 0), 40, "rank");
+	snprintf(CELL(0, 1), 40, "run");
+	snprintf(CELL(0, 2), 40, "state");
+	col = 3;
+	if (*key)
+		snprintf(CELL(0, col++), 40, "%.39s", key);
+	for (i = 0; i < ncols; i++)
+		snprintf(CELL(0, col++), 40, "%.39s", cols[i]);
+	for (j = 0; j < n; j++) {
+		const struct lb_row *rw = &rows[j];
+
+		if (*key && rw->has_obj)
+			snprintf(CELL(j + 1, 0), 40, "%zu", j + 1);
+		else
+			snprintf(CELL(j + 1, 0), 40, "-");
+		snprintf(CELL(j + 1, 1), 40, "%.39s", rw->name);
+		snprintf(CELL(j + 1, 2), 40, "%s", rw->state);
+		col = 3;
+		if (*key) {
+			if (rw->has_obj)
+				snprintf(CELL(j + 1, col), 40, "%.6g", rw->obj);
+			else
+				snprintf(CELL(j + 1, col), 40, "-");
+			col++;
+		}
+		for (i = 0; i < ncols; i++, col++) {
+			snprintf(CELL(j + 1, col), 40, "-");
+			for (k = 0; k < rw->nm; k++)
+				if (!strcmp(rw->m[k].key, cols[i]))
+					snprintf(CELL(j + 1, col), 40, "%.6g",
+						 rw->m[k].v);
+		}
+	}
+	for (j = 0; j <= n; j++)
+		for (col = 0; col < nc; col++)
+			if ((int)strlen(CELL(j, col)) > w[col])
+				w[col] = (int)strlen(CELL(j, col));
+	if (!*key)
+		buf_puts(out, "# no objective: echo 'eval_loss min' > "
+			 "objective\n");
+	for (j = 0; j <= n; j++) {
+		for (col = 0; col < nc; col++)
+			buf_printf(out, col < 3 ? "%-*s%s" : "%*s%s",
+				   w[col], CELL(j, col),
+				   col + 1 < nc ? "  " : "\n");
+	}
+#undef CELL
+	free(cell);
+	free(w);
+}
+
+/*
  * The leaderboard: runs ranked by the objective's latest value, with state
  * and the other latest metrics, in aligned columns. Metrics come from the
  * store with c->lock released (a copy of the run list is taken first).
@@ -117,64 +183,7 @@ int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
 	mode_max = !strcmp(mode, "max");
 	if (n)
 		qsort_r(rows, n, sizeof(*rows), lb_cmp, &mode_max);
-	/* cells first, then columns as wide as their widest cell */
-	{
-		int nc = 3 + (*key ? 1 : 0) + ncols, col;
-		char (*cell)[40] = xcalloc((n + 1) * (size_t)nc, 40);
-		int *w = xcalloc((size_t)nc, sizeof(int));
-
-#define CELL(row, cl) cell[(size_t)(row) * (size_t)nc + (size_t)(cl)]
-		snprintf(CELL(0, 0), 40, "rank");
-		snprintf(CELL(0, 1), 40, "run");
-		snprintf(CELL(0, 2), 40, "state");
-		col = 3;
-		if (*key)
-			snprintf(CELL(0, col++), 40, "%.39s", key);
-		for (i = 0; i < ncols; i++)
-			snprintf(CELL(0, col++), 40, "%.39s", cols[i]);
-		for (j = 0; j < n; j++) {
-			struct lb_row *rw = &rows[j];
-
-			if (*key && rw->has_obj)
-				snprintf(CELL(j + 1, 0), 40, "%zu", j + 1);
-			else
-				snprintf(CELL(j + 1, 0), 40, "-");
-			snprintf(CELL(j + 1, 1), 40, "%.39s", rw->name);
-			snprintf(CELL(j + 1, 2), 40, "%s", rw->state);
-			col = 3;
-			if (*key) {
-				if (rw->has_obj)
-					snprintf(CELL(j + 1, col), 40, "%.6g",
-						 rw->obj);
-				else
-					snprintf(CELL(j + 1, col), 40, "-");
-				col++;
-			}
-			for (i = 0; i < ncols; i++, col++) {
-				snprintf(CELL(j + 1, col), 40, "-");
-				for (k = 0; k < rw->nm; k++)
-					if (!strcmp(rw->m[k].key, cols[i]))
-						snprintf(CELL(j + 1, col), 40,
-							 "%.6g", rw->m[k].v);
-			}
-		}
-		for (j = 0; j <= n; j++)
-			for (col = 0; col < nc; col++)
-				if ((int)strlen(CELL(j, col)) > w[col])
-					w[col] = (int)strlen(CELL(j, col));
-		if (!*key)
-			buf_puts(out, "# no objective: echo 'eval_loss min' > "
-				 "objective\n");
-		for (j = 0; j <= n; j++) {
-			for (col = 0; col < nc; col++)
-				buf_printf(out, col < 3 ? "%-*s%s" : "%*s%s",
-					   w[col], CELL(j, col),
-					   col + 1 < nc ? "  " : "\n");
-		}
-#undef CELL
-		free(cell);
-		free(w);
-	}
+	lb_format(out, rows, n, key, cols, ncols);
 	free(rows);
 	free(ids);
 	return TFS_OK;
