@@ -294,7 +294,7 @@ void run_dir_path(struct core *c, const struct run *r, char *out,
 
 /* core.c */
 struct provider *provider_find(struct core *c, const char *name);
-/* The experiment with that id, or NULL. */
+/* The experiment with that id, or NULL; c->lock held. */
 struct exp *core_exp_by_id(struct core *c, int64_t id);
 
 /* sched.c */
@@ -318,6 +318,7 @@ int sched_dependents_check_locked(struct core *c, const struct run *d,
 				  char *reason, size_t rlen);
 
 /* artifacts.c */
+/* Opens the cache under the state directory and adds the artifacts' hook. */
 int art_init(struct core *c, int64_t cap, char *err, size_t errlen);
 int art_start(struct core *c);
 void art_stop(struct core *c);
