@@ -74,6 +74,7 @@ mk core core/q.c "p.h"
 mk core core/q.h ""
 check core 0 "SKIP: include cycle in core/ (core/p core/q)" CORE_CYCLE_SKIP=1
 check core 1 "FAIL include cycle: core/p core/q" CORE_CYCLE_SKIP=0
+check core 1 "FAIL include cycle: core/p core/q"
 # the switch never hides a cycle that leaves core/
 mk core2 core/p.h "c.h"
 mk core2 connectors/c.h ""
