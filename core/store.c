@@ -1,8 +1,15 @@
 /*
  * store.c - trainfs's durable state in SQLite (WAL mode). The schema carries
  * a version number in PRAGMA user_version; store_open() migrates an older
- * database forward step by step and refuses a newer one. Statements are
- * prepared once and reused. See store.h for the contracts.
+ * database forward step by step and refuses a newer one.
+ *
+ * Every statement is one entry of stmt_defs[] (its SQL, the connection that
+ * runs it, and what it does, for the log), prepared once on that connection
+ * and run by store_run(): the one place that takes the connection's lock,
+ * binds the values, steps, hands each row to a callback, turns a failure
+ * into a TFS_* code with its reason in the log, and resets the statement.
+ * The functions of store.h only name a statement and its values. See
+ * store.h for the contracts.
  */
 #include "store.h"
 
@@ -18,10 +25,29 @@
 #include "metrics.h"
 
 enum {
+	/* transactions, and the schema version */
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_USER_VERSION,
+	/* experiments */
 	ST_EXP_INSERT,
 	ST_EXP_RENAME,
 	ST_EXP_DESC_SET,
 	ST_EXP_DESC_GET,
+	ST_EXP_OBJECTIVE_SET,
+	ST_EXP_LOAD,
+	ST_EXP_DEL_EVENTS,
+	ST_EXP_DEL_EVENT_COUNTS,
+	ST_EXP_DEL_METRICS,
+	ST_EXP_DEL_LATEST,
+	ST_EXP_DEL_ARTIFACTS,
+	ST_EXP_DEL_RUNS,
+	ST_EXP_DEL,
+	/* runs */
 	ST_RUN_INSERT,
 	ST_RUN_UPDATE,
 	ST_RUN_RENAME,
@@ -29,124 +55,243 @@ enum {
 	ST_RUN_CONFIG_SET,
 	ST_RUN_CONFIG_GET,
 	ST_RUN_EFFECTIVE_GET,
+	ST_RUN_SET_SCAN,
+	ST_RUN_LOAD,
+	ST_RUN_DEL_EVENTS,
+	ST_RUN_DEL_EVENT_COUNTS,
+	ST_RUN_DEL_METRICS,
+	ST_RUN_DEL_LATEST,
+	ST_RUN_DEL,
+	/* events */
 	ST_EVENT_ADD,
 	ST_EVENT_COUNT,
 	ST_EVENT_TRIM,
 	ST_EVENT_DROPPED,
 	ST_EVENT_DROPS_GET,
 	ST_EVENTS_GET,
+	/* metrics */
 	ST_METRIC_ADD,
 	ST_METRIC_LATEST,
 	ST_METRICS_LATEST_GET,
 	ST_METRICS_HISTORY,
 	ST_METRICS_END,
-	ST_RUN_SET_SCAN,
+	ST_METRICS_END_W,
+	/* artifacts */
 	ST_ART_INSERT,
+	ST_ART_DELETE_RUN,
 	ST_ART_LOAD,
+	/* templates */
 	ST_TPL_PUT,
 	ST_TPL_GET,
 	ST_TPL_DELETE,
+	ST_TPL_LOAD,
 	ST_MAX
 };
 
-static const char *const stmt_sql[ST_MAX] = {
-	[ST_EXP_INSERT] =
-	"INSERT INTO experiments(name, description, created_ms, mtime_ms) "
-	"VALUES (?1, '', ?2, ?2)",
-	[ST_EXP_RENAME] = "UPDATE experiments SET name = ?2 WHERE id = ?1",
-	[ST_EXP_DESC_SET] =
-	"UPDATE experiments SET description = ?2, mtime_ms = ?3 WHERE id = ?1",
-	[ST_EXP_DESC_GET] = "SELECT description FROM experiments WHERE id = ?1",
-	[ST_RUN_INSERT] =
-	"INSERT INTO runs(exp_id, name, uuid, state, attempt, priority, "
-	"max_retries, provider, job_id, exit_code, reason, kind, created_ms, "
-	"submitted_ms, started_ms, ended_ms, updated_ms, retry_at_ms, "
-	"cancel_requested, log_offset, mfile_offset, step_counter, config_sha, "
-	"manifest, gpu_mask, seq, pending_signal, attempt_started_ms) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26, ?27, ?28, ?29)",
-	[ST_RUN_UPDATE] =
-	"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
-	"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
-	"reason = ?11, kind = ?12, created_ms = ?13, submitted_ms = ?14, "
-	"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, retry_at_ms = ?18, "
-	"cancel_requested = ?19, config_sha = ?23, manifest = ?25, "
-	"gpu_mask = ?26, seq = ?27, pending_signal = ?28, "
-	"attempt_started_ms = ?29 WHERE id = ?24",
-	[ST_RUN_RENAME] = "UPDATE runs SET name = ?2 WHERE id = ?1",
-	[ST_RUN_MOVE] = "UPDATE runs SET exp_id = ?2, name = ?3 WHERE id = ?1",
-	[ST_RUN_CONFIG_SET] =
-	"UPDATE runs SET config = ?2, effective = ?3 WHERE id = ?1",
-	[ST_RUN_EFFECTIVE_GET] = "SELECT effective FROM runs WHERE id = ?1",
-	[ST_RUN_CONFIG_GET] = "SELECT config FROM runs WHERE id = ?1",
-	[ST_EVENT_ADD] =
-	"INSERT INTO events(run_id, time_ms, text) VALUES (?1, ?2, ?3)",
-	[ST_EVENT_COUNT] =
-	"INSERT INTO event_counts(run_id, n) VALUES (?1, 1) "
-	"ON CONFLICT(run_id) DO UPDATE SET n = n + 1 RETURNING n",
-	[ST_EVENT_TRIM] =
-	"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
-	"run_id = ?1 ORDER BY id LIMIT ?2)",
-	[ST_EVENT_DROPPED] =
-	"UPDATE event_counts SET n = n - ?2, dropped = dropped + ?2 "
-	"WHERE run_id = ?1",
-	[ST_EVENT_DROPS_GET] =
-	"SELECT dropped FROM event_counts WHERE run_id = ?1",
-	[ST_EVENTS_GET] =
-	"SELECT time_ms, text FROM events WHERE run_id = ?1 ORDER BY id",
-	[ST_METRIC_ADD] =
-	"INSERT INTO metrics(run_id, step, time_ms, key, value, end_off) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_METRIC_LATEST] =
-	"INSERT INTO metrics_latest(run_id, key, value, step) "
-	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(run_id, key) DO UPDATE SET "
-	"value = excluded.value, step = excluded.step",
-	[ST_METRICS_LATEST_GET] =
-	"SELECT key, value FROM metrics_latest WHERE run_id = ?1 ORDER BY key",
+/* The connection a statement runs on (see struct store). */
+enum { ON_W, ON_R };
+
+struct stmt_def {
+	const char *sql;
+	const char *what;       /* in the log: "store: WHAT: SQLite's reason" */
+	int on;                 /* ON_W (the default) or ON_R */
+};
+
+/* the rows of an experiment's runs, for its delete */
+#define OF_EXP " WHERE run_id IN (SELECT id FROM runs WHERE exp_id = ?1)"
+/* where a run's metrics.jsonl ends: end_off grows with id within a run */
+#define METRICS_END_SQL "SELECT max(end_off) FROM metrics WHERE run_id = ?1"
+/* run by store_exec(): SQLite sets them at prepare time (see there) */
+#define SYNC_FULL "PRAGMA synchronous = FULL"
+#define SYNC_NORMAL "PRAGMA synchronous = NORMAL"
+
+static const struct stmt_def stmt_defs[ST_MAX] = {
+	[ST_BEGIN] = { "BEGIN", "begin" },
+	[ST_COMMIT] = { "COMMIT", "commit" },
+	[ST_ROLLBACK] = { "ROLLBACK", "rollback" },
+	[ST_SAVEPOINT] = { "SAVEPOINT event_add", "savepoint" },
+	[ST_RELEASE] = { "RELEASE event_add", "release savepoint" },
+	[ST_ROLLBACK_TO] = { "ROLLBACK TO event_add",
+			     "roll back to savepoint" },
+	[ST_USER_VERSION] = { "PRAGMA user_version", "user_version" },
+
+	[ST_EXP_INSERT] = {
+		"INSERT INTO experiments(name, description, created_ms, "
+		"mtime_ms) VALUES (?1, '', ?2, ?2)", "insert experiment" },
+	[ST_EXP_RENAME] = { "UPDATE experiments SET name = ?2 WHERE id = ?1",
+			    "rename experiment" },
+	[ST_EXP_DESC_SET] = {
+		"UPDATE experiments SET description = ?2, mtime_ms = ?3 "
+		"WHERE id = ?1", "set description" },
+	[ST_EXP_DESC_GET] = {
+		"SELECT description FROM experiments WHERE id = ?1",
+		"get description" },
+	[ST_EXP_OBJECTIVE_SET] = {
+		"UPDATE experiments SET objective = ?2 WHERE id = ?1",
+		"set objective" },
+	[ST_EXP_LOAD] = {
+		"SELECT id, name, created_ms, mtime_ms, objective "
+		"FROM experiments ORDER BY id", "load experiments" },
+	[ST_EXP_DEL_EVENTS] = { "DELETE FROM events" OF_EXP,
+				"delete events" },
+	[ST_EXP_DEL_EVENT_COUNTS] = { "DELETE FROM event_counts" OF_EXP,
+				      "delete event counts" },
+	[ST_EXP_DEL_METRICS] = { "DELETE FROM metrics" OF_EXP,
+				 "delete metrics" },
+	[ST_EXP_DEL_LATEST] = { "DELETE FROM metrics_latest" OF_EXP,
+				"delete latest metrics" },
+	[ST_EXP_DEL_ARTIFACTS] = { "DELETE FROM artifacts" OF_EXP,
+				   "delete artifacts" },
+	[ST_EXP_DEL_RUNS] = { "DELETE FROM runs WHERE exp_id = ?1",
+			      "delete runs" },
+	[ST_EXP_DEL] = { "DELETE FROM experiments WHERE id = ?1",
+			 "delete experiment" },
+
+	/* ?1..?29 are the places of store_run_args(); ?24 is the id */
+	[ST_RUN_INSERT] = {
+		"INSERT INTO runs(exp_id, name, uuid, state, attempt, priority, "
+		"max_retries, provider, job_id, exit_code, reason, kind, "
+		"created_ms, submitted_ms, started_ms, ended_ms, updated_ms, "
+		"retry_at_ms, cancel_requested, log_offset, mfile_offset, "
+		"step_counter, config_sha, manifest, gpu_mask, seq, "
+		"pending_signal, attempt_started_ms) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+		"?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26, "
+		"?27, ?28, ?29)", "insert run" },
+	[ST_RUN_UPDATE] = {
+		"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
+		"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
+		"reason = ?11, kind = ?12, created_ms = ?13, submitted_ms = ?14, "
+		"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, "
+		"retry_at_ms = ?18, cancel_requested = ?19, config_sha = ?23, "
+		"manifest = ?25, gpu_mask = ?26, seq = ?27, "
+		"pending_signal = ?28, attempt_started_ms = ?29 WHERE id = ?24",
+		"update run" },
+	[ST_RUN_RENAME] = { "UPDATE runs SET name = ?2 WHERE id = ?1",
+			    "rename run" },
+	[ST_RUN_MOVE] = {
+		"UPDATE runs SET exp_id = ?2, name = ?3 WHERE id = ?1",
+		"move run" },
+	[ST_RUN_CONFIG_SET] = {
+		"UPDATE runs SET config = ?2, effective = ?3 WHERE id = ?1",
+		"set config" },
+	[ST_RUN_CONFIG_GET] = { "SELECT config FROM runs WHERE id = ?1",
+				"get config" },
+	[ST_RUN_EFFECTIVE_GET] = { "SELECT effective FROM runs WHERE id = ?1",
+				   "get effective config" },
+	[ST_RUN_SET_SCAN] = {
+		"UPDATE runs SET log_offset = ?2, mfile_offset = ?3, "
+		"step_counter = ?4 WHERE id = ?1", "save scan position" },
+	[ST_RUN_LOAD] = {
+		"SELECT id, exp_id, name, uuid, state, attempt, priority, "
+		"max_retries, provider, job_id, exit_code, reason, kind, "
+		"created_ms, submitted_ms, started_ms, ended_ms, updated_ms, "
+		"retry_at_ms, cancel_requested, log_offset, mfile_offset, "
+		"step_counter, config_sha, manifest, gpu_mask, seq, "
+		"pending_signal, attempt_started_ms FROM runs ORDER BY id",
+		"load runs" },
+	[ST_RUN_DEL_EVENTS] = { "DELETE FROM events WHERE run_id = ?1",
+				"delete events" },
+	[ST_RUN_DEL_EVENT_COUNTS] = {
+		"DELETE FROM event_counts WHERE run_id = ?1",
+		"delete event counts" },
+	[ST_RUN_DEL_METRICS] = { "DELETE FROM metrics WHERE run_id = ?1",
+				 "delete metrics" },
+	[ST_RUN_DEL_LATEST] = {
+		"DELETE FROM metrics_latest WHERE run_id = ?1",
+		"delete latest metrics" },
+	[ST_RUN_DEL] = { "DELETE FROM runs WHERE id = ?1", "delete run" },
+
+	[ST_EVENT_ADD] = {
+		"INSERT INTO events(run_id, time_ms, text) VALUES (?1, ?2, ?3)",
+		"add event" },
+	[ST_EVENT_COUNT] = {
+		"INSERT INTO event_counts(run_id, n) VALUES (?1, 1) "
+		"ON CONFLICT(run_id) DO UPDATE SET n = n + 1 RETURNING n",
+		"count events" },
+	[ST_EVENT_TRIM] = {
+		"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+		"run_id = ?1 ORDER BY id LIMIT ?2)", "trim events" },
+	[ST_EVENT_DROPPED] = {
+		"UPDATE event_counts SET n = n - ?2, dropped = dropped + ?2 "
+		"WHERE run_id = ?1", "count dropped events" },
+	[ST_EVENT_DROPS_GET] = {
+		"SELECT dropped FROM event_counts WHERE run_id = ?1",
+		"read dropped events", ON_R },
+	[ST_EVENTS_GET] = {
+		"SELECT time_ms, text FROM events WHERE run_id = ?1 ORDER BY id",
+		"read events", ON_R },
+
+	[ST_METRIC_ADD] = {
+		"INSERT INTO metrics(run_id, step, time_ms, key, value, end_off) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)", "add metric" },
+	[ST_METRIC_LATEST] = {
+		"INSERT INTO metrics_latest(run_id, key, value, step) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(run_id, key) DO UPDATE SET "
+		"value = excluded.value, step = excluded.step",
+		"update latest metric" },
+	[ST_METRICS_LATEST_GET] = {
+		"SELECT key, value FROM metrics_latest WHERE run_id = ?1 "
+		"ORDER BY key", "read metrics", ON_R },
 	/* end_off grows with id within a run: its index is the order */
-	[ST_METRICS_HISTORY] =
-	"SELECT step, time_ms, key, value, end_off FROM metrics "
-	"WHERE run_id = ?1 AND end_off > ?2 ORDER BY end_off",
-	[ST_METRICS_END] =
-	"SELECT max(end_off) FROM metrics WHERE run_id = ?1",
-	[ST_RUN_SET_SCAN] =
-	"UPDATE runs SET log_offset = ?2, mfile_offset = ?3, step_counter = ?4 "
-	"WHERE id = ?1",
-	[ST_ART_INSERT] =
-	"INSERT INTO artifacts(run_id, path, is_dir, size, sha256, url) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_ART_LOAD] =
-	"SELECT id, path, is_dir, size, sha256, url FROM artifacts "
-	"WHERE run_id = ?1 ORDER BY id",
-	[ST_TPL_PUT] =
-	"INSERT INTO templates(name, body, mtime_ms) VALUES (?1, ?2, ?3) "
-	"ON CONFLICT(name) DO UPDATE SET body = excluded.body, "
-	"mtime_ms = excluded.mtime_ms",
-	[ST_TPL_GET] = "SELECT body FROM templates WHERE name = ?1",
-	[ST_TPL_DELETE] = "DELETE FROM templates WHERE name = ?1",
+	[ST_METRICS_HISTORY] = {
+		"SELECT step, time_ms, key, value, end_off FROM metrics "
+		"WHERE run_id = ?1 AND end_off > ?2 ORDER BY end_off",
+		"read metrics history", ON_R },
+	/* the size as the last commit has it, and as the writer sees it */
+	[ST_METRICS_END] = { METRICS_END_SQL, "read metrics size", ON_R },
+	[ST_METRICS_END_W] = { METRICS_END_SQL, "read metrics size" },
+
+	[ST_ART_INSERT] = {
+		"INSERT INTO artifacts(run_id, path, is_dir, size, sha256, url) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)", "insert artifact" },
+	[ST_ART_DELETE_RUN] = { "DELETE FROM artifacts WHERE run_id = ?1",
+				"delete artifacts" },
+	[ST_ART_LOAD] = {
+		"SELECT id, path, is_dir, size, sha256, url FROM artifacts "
+		"WHERE run_id = ?1 ORDER BY id", "load artifacts" },
+
+	[ST_TPL_PUT] = {
+		"INSERT INTO templates(name, body, mtime_ms) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(name) DO UPDATE SET body = excluded.body, "
+		"mtime_ms = excluded.mtime_ms", "put template" },
+	[ST_TPL_GET] = { "SELECT body FROM templates WHERE name = ?1",
+			 "get template" },
+	[ST_TPL_DELETE] = { "DELETE FROM templates WHERE name = ?1",
+			    "delete template" },
+	/* length() of TEXT counts characters; stat needs bytes */
+	[ST_TPL_LOAD] = {
+		"SELECT name, length(CAST(body AS BLOB)), mtime_ms "
+		"FROM templates ORDER BY name", "load templates" },
+};
+
+/*
+ * One connection and its statements. The lock is recursive: a function
+ * that runs several statements as one step holds it across them, and
+ * store_run() takes it again for each.
+ */
+struct store_conn {
+	pthread_mutex_t lock;
+	int on;                     /* ON_W or ON_R: its statements */
+	sqlite3 *db;                /* protected by lock, as is st */
+	sqlite3_stmt *st[ST_MAX];   /* its statements, prepared at open (the
+				       schema's version: before, at first use),
+				       NULL for the other connection's */
 };
 
 /*
  * Readers of what grows while a run goes (events, metrics) have a second,
  * read-only connection: in WAL mode it reads the last commit while a write
  * transaction (a scan's batch of metrics) is open on the first, so a read
- * never waits for a write. Lock order: lock, then rlock.
+ * never waits for a write. Lock order: w.lock, then r.lock.
  */
-static const int read_stmts[] = {
-	ST_EVENTS_GET, ST_EVENT_DROPS_GET, ST_METRICS_LATEST_GET,
-	ST_METRICS_HISTORY, ST_METRICS_END,
-};
-
 struct store {
-	pthread_mutex_t lock;   /* recursive; held from begin to commit */
+	struct store_conn w;    /* w.lock is held from begin to commit */
+	struct store_conn r;
 	int durable;            /* the open transaction is durable */
 	int in_tx;              /* between store_begin() and its end */
 	int tx_err;             /* first failure inside it: it cannot commit */
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_MAX];
-	pthread_mutex_t rlock;  /* protects rdb and rst */
-	sqlite3 *rdb;           /* read-only, for read_stmts */
-	sqlite3_stmt *rst[ST_MAX];  /* read_stmts prepared on rdb, else NULL */
+	/* durable, in_tx and tx_err are protected by w.lock */
 };
 
 /* Each migration takes the schema from version i to i + 1. */
@@ -200,7 +345,7 @@ static const char *const migrations[] = {
 	" name TEXT PRIMARY KEY,"
 	" body TEXT NOT NULL,"
 	" mtime_ms INTEGER NOT NULL);",
-	/* 1 -> 2: artifacts (issue 3) */
+	/* 1 -> 2: artifacts */
 	"ALTER TABLE runs ADD COLUMN manifest INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE artifacts ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -246,75 +391,281 @@ static const char *const migrations[] = {
 	"CREATE INDEX metrics_end ON metrics(run_id, end_off);",
 };
 
-/*
- * What the last failure means for the user: a full or read-only state
- * directory is said as such (the caller refuses with that errno and can
- * work again once space returns); anything else is an I/O error.
- */
-static int store_err(struct store *s)
-{
-	int rc = sqlite3_errcode(s->db), sys = sqlite3_system_errno(s->db);
+/* ---- running a statement ---- */
 
-	if (rc == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT)
+/*
+ * A value for one parameter of a statement: the i-th of an array binds ?i+1.
+ * Values in an array of these, rather than a format string and varargs as
+ * in sqlite3_mprintf(), are checked by the compiler against their type.
+ */
+struct store_arg {
+	enum { V_NULL, V_INT, V_REAL, V_TEXT } type;
+	union {
+		int64_t i;
+		double f;
+		struct {
+			const char *p;  /* borrowed for the call; NULL: NULL */
+			size_t n;       /* its bytes, or STORE_NUL: to a NUL */
+		} t;
+	};
+};
+#define STORE_NUL SIZE_MAX
+#define ARG_NULL ((struct store_arg){ .type = V_NULL })
+#define ARG_I(v) ((struct store_arg){ .type = V_INT, .i = (v) })
+#define ARG_F(v) ((struct store_arg){ .type = V_REAL, .f = (v) })
+#define ARG_T(v) ARG_TN(v, STORE_NUL)
+#define ARG_TN(v, len) \
+	((struct store_arg){ .type = V_TEXT, .t = { (v), (len) } })
+/* The values of a call, as store_run()'s last two arguments. */
+#define ARGS(...) (const struct store_arg[]){ __VA_ARGS__ }, \
+	(int)(sizeof((const struct store_arg[]){ __VA_ARGS__ }) / \
+	      sizeof(struct store_arg))
+#define NO_ARGS NULL, 0
+
+/*
+ * Called by store_run() for each row of its statement, which is at that
+ * row (column values last until the call returns). A non-zero return stops
+ * the walk, and store_run() returns it.
+ */
+typedef int (*store_row_fn)(void *arg, sqlite3_stmt *st);
+
+/* A row function's "enough": never a TFS_* code, and never returned. */
+#define STORE_STOP TFS_ERR_MAX
+
+/*
+ * What the last failure on db means for the user: a full or read-only state
+ * directory is said as such (the caller refuses with that errno and can
+ * work again once space returns), a value over SQLite's bound is too big,
+ * anything else is an I/O error. The system's errno is asked only for an
+ * I/O failure: SQLite keeps it from the last one, which may be old.
+ */
+static int store_err(sqlite3 *db)
+{
+	int rc = sqlite3_errcode(db) & 0xff, sys = sqlite3_system_errno(db);
+	int os = rc == SQLITE_IOERR || rc == SQLITE_CANTOPEN;
+
+	if (rc == SQLITE_FULL || (os && (sys == ENOSPC || sys == EDQUOT)))
 		return TFS_ENOSPC;
-	if (rc == SQLITE_READONLY || sys == EROFS)
+	if (rc == SQLITE_READONLY || (os && sys == EROFS))
 		return TFS_EROFS;
+	if (rc == SQLITE_TOOBIG)
+		return TFS_EFBIG;
 	return TFS_EIO;
 }
 
 /*
- * Remembers the first failure inside a transaction: SQLite may already
+ * The one place a failure is said: logs what failed with SQLite's reason
+ * and returns what it means (store_err()). A failure of the writer inside
+ * a transaction is remembered as the transaction's: SQLite may already
  * have rolled it back (a full disk does), and what follows must not commit
- * half of it, nor hide why.
+ * half of it, nor hide why. A reader's failure is TFS_EIO: it refuses no
+ * write, and leaves the writer's transaction alone.
  */
-static int store_tx_fail(struct store *s, int r)
+static int store_fail(struct store *s, struct store_conn *c, const char *what)
 {
+	int r;
+
+	log_msg(LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(c->db));
+	if (c->on == ON_R)
+		return TFS_EIO;
+	r = store_err(c->db);
 	if (s->in_tx && !s->tx_err)
 		s->tx_err = r;
 	return r;
 }
 
-static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
-				sqlite3_value **argv);
-
-static int store_fail(struct store *s, const char *what)
+/* Statement id of c into *st, prepared now if not yet (c->lock held). */
+static int store_prepare(struct store *s, struct store_conn *c, int id,
+			 sqlite3_stmt **st)
 {
-	log_msg(LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(s->db));
-	return store_tx_fail(s, store_err(s));
-}
-
-/* store_fail() for a statement of the read connection. */
-static int store_rfail(struct store *s, const char *what)
-{
-	log_msg(LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(s->rdb));
-	return TFS_EIO;
-}
-
-static int store_exec(struct store *s, const char *sql)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_msg(LOG_ERR, "store: '%.60s': %s", sql, msg ? msg : "?");
-		sqlite3_free(msg);
-		return store_tx_fail(s, store_err(s));
-	}
+	if (!c->st[id] && sqlite3_prepare_v3(c->db, stmt_defs[id].sql, -1,
+					     SQLITE_PREPARE_PERSISTENT,
+					     &c->st[id], NULL) != SQLITE_OK)
+		return store_fail(s, c, stmt_defs[id].what);
+	*st = c->st[id];
 	return TFS_OK;
 }
 
+/* Binds a[0..n) to ?1..?n of st; returns SQLite's code. */
+static int store_bind(sqlite3_stmt *st, const struct store_arg *a, int n)
+{
+	int i, rc = SQLITE_OK;
+
+	for (i = 0; i < n && rc == SQLITE_OK; i++) {
+		if (a[i].type == V_INT)
+			rc = sqlite3_bind_int64(st, i + 1, a[i].i);
+		else if (a[i].type == V_REAL)
+			rc = sqlite3_bind_double(st, i + 1, a[i].f);
+		else if (a[i].type == V_TEXT && a[i].t.p &&
+			 a[i].t.n == STORE_NUL)
+			rc = sqlite3_bind_text(st, i + 1, a[i].t.p, -1,
+					       SQLITE_STATIC);
+		else if (a[i].type == V_TEXT && a[i].t.p)
+			rc = sqlite3_bind_text64(st, i + 1, a[i].t.p, a[i].t.n,
+						 SQLITE_STATIC, SQLITE_UTF8);
+		else
+			rc = sqlite3_bind_null(st, i + 1);
+	}
+	return rc;
+}
+
+/*
+ * Runs statement id once, the one way any statement runs: under its
+ * connection's lock, binds args[0..n) to ?1..?n, steps it to its end
+ * calling row(arg, st) for each row it returns (row may be NULL), and
+ * resets it. A write inside a transaction that has already failed is not
+ * run, since it would commit alone. Returns TFS_OK; the first non-zero
+ * return of row; TFS_EEXIST when a constraint refused a write (SQLite
+ * undid that statement alone: no failure of the transaction, nor logged);
+ * the transaction's failure; else store_fail()'s code.
+ */
+static int store_run(struct store *s, int id, store_row_fn row, void *arg,
+		     const struct store_arg *args, int n)
+{
+	struct store_conn *c = stmt_defs[id].on == ON_R ? &s->r : &s->w;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	pthread_mutex_lock(&c->lock);
+	r = store_prepare(s, c, id, &st);
+	if (r)
+		goto out;
+	if (c->on == ON_W && s->in_tx && s->tx_err &&
+	    !sqlite3_stmt_readonly(st)) {
+		r = s->tx_err;
+		goto out;
+	}
+	if (store_bind(st, args, n) != SQLITE_OK) {
+		r = store_fail(s, c, stmt_defs[id].what);
+		goto reset;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (row && (r = row(arg, st)))
+			break;
+	if (!r && rc == SQLITE_CONSTRAINT)
+		r = TFS_EEXIST;
+	else if (!r && rc != SQLITE_DONE)
+		r = store_fail(s, c, stmt_defs[id].what);
+reset:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* store_run() of a statement that returns no rows, or none wanted. */
+static int store_do(struct store *s, int id, const struct store_arg *args,
+		    int n)
+{
+	return store_run(s, id, NULL, NULL, args, n);
+}
+
+/* store_do() of an INSERT; its row id into *rowid, untouched on error. */
+static int store_insert(struct store *s, int id, int64_t *rowid,
+			const struct store_arg *args, int n)
+{
+	int r;
+
+	pthread_mutex_lock(&s->w.lock);
+	r = store_do(s, id, args, n);
+	if (!r)
+		*rowid = sqlite3_last_insert_rowid(s->w.db);
+	pthread_mutex_unlock(&s->w.lock);
+	return r;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Column 0 as an integer (NULL: 0) into *(int64_t *)arg. */
+static int row_int(void *arg, sqlite3_stmt *st)
+{
+	*(int64_t *)arg = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+/* A caller's callback and its argument, for the row function that calls it. */
+struct store_walk {
+	union {
+		store_exp_cb exp;
+		store_run_cb run;
+		store_event_cb event;
+		store_metric_cb metric;
+		store_art_cb art;
+		store_tpl_cb tpl;
+	} cb;
+	void *arg;
+};
+
+struct text_out {
+	struct buf *out;
+	int found;
+};
+
+/* Appends column 0, unless NULL, to the text_out's buffer. */
+static int row_text(void *arg, sqlite3_stmt *st)
+{
+	struct text_out *t = arg;
+	const void *p = sqlite3_column_blob(st, 0);
+
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		return 0;
+	t->found = 1;
+	return buf_append(t->out, p ? p : "",
+			  (size_t)sqlite3_column_bytes(st, 0));
+}
+
+/*
+ * Appends column 0 of the row of statement id that key selects to out;
+ * TFS_ENOENT when there is no such row or its value is NULL.
+ */
+static int store_get_text(struct store *s, int id, struct store_arg key,
+			  struct buf *out)
+{
+	struct text_out t = { out, 0 };
+	int r = store_run(s, id, row_text, &t, &key, 1);
+
+	return r ? r : t.found ? TFS_OK : TFS_ENOENT;
+}
+
+/*
+ * Runs SQL that is not in stmt_defs[] on the writer: the set-up and the
+ * migrations, run once and several statements each, and the synchronous
+ * pragmas, which SQLite carries out when it prepares them (not when they
+ * run), so that a prepared one would do nothing.
+ */
+static int store_exec(struct store *s, const char *sql)
+{
+	char what[80];
+
+	if (sqlite3_exec(s->w.db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return TFS_OK;
+	snprintf(what, sizeof(what), "'%.60s'", sql);
+	return store_fail(s, &s->w, what);
+}
+
+/* ---- open, close ---- */
+
+static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
+				sqlite3_value **argv);
+
 static int store_migrate(struct store *s, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	int version, target = (int)(sizeof(migrations) / sizeof(*migrations));
+	int64_t version = 0;
+	int target = (int)(sizeof(migrations) / sizeof(*migrations));
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
-		return store_fail(s, "user_version");
-	version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
+	if (store_run(s, ST_USER_VERSION, row_int, &version, NO_ARGS)) {
+		snprintf(err, errlen, "cannot read the schema version: %s",
+			 sqlite3_errmsg(s->w.db));
+		return TFS_EIO;
+	}
 	if (version > target) {
 		snprintf(err, errlen,
 			 "database schema version %d is newer than this trainfs "
-			 "(%d)", version, target);
+			 "(%d)", (int)version, target);
 		return TFS_EIO;
 	}
 	while (version < target) {
@@ -323,81 +674,98 @@ static int store_migrate(struct store *s, char *err, size_t errlen)
 		if (store_exec(s, "BEGIN IMMEDIATE"))
 			return TFS_EIO;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-			 version + 1);
+			 (int)version + 1);
 		if (store_exec(s, migrations[version]) || store_exec(s, sql)) {
 			store_exec(s, "ROLLBACK");
 			snprintf(err, errlen, "schema migration %d -> %d failed",
-				 version, version + 1);
+				 (int)version, (int)version + 1);
 			return TFS_EIO;
 		}
 		if (store_exec(s, "COMMIT"))
 			return TFS_EIO;
 		log_msg(LOG_INFO, "store: schema migrated to version %d",
-			version + 1);
+			(int)version + 1);
 		version++;
 	}
 	return TFS_OK;
 }
 
+static void store_conn_init(struct store_conn *c, int on)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&c->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	c->on = on;
+}
+
+/* Opens c's database with flags (SQLITE_OPEN_*); on error, why in err. */
+static int store_conn_open(struct store_conn *c, const char *path, int flags,
+			   char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
+		snprintf(err, errlen, "cannot open database '%s': %s", path,
+			 c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		return TFS_EIO;
+	}
+	sqlite3_busy_timeout(c->db, 5000);
+	return TFS_OK;
+}
+
+/* Prepares every statement of c now, so that one that cannot fails open. */
+static int store_conn_prepare(struct store *s, struct store_conn *c,
+			      char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int i;
+
+	for (i = 0; i < ST_MAX; i++) {
+		if (stmt_defs[i].on == c->on && store_prepare(s, c, i, &st)) {
+			snprintf(err, errlen, "cannot prepare statement %d: %s",
+				 i, sqlite3_errmsg(c->db));
+			return TFS_EIO;
+		}
+	}
+	return TFS_OK;
+}
+
+static void store_conn_close(struct store_conn *c)
+{
+	int i;
+
+	for (i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(c->st[i]);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->lock);
+}
+
 int store_open(const char *path, struct store **out, char *err,
 	       size_t errlen)
 {
-	pthread_mutexattr_t attr;
 	struct store *s = xcalloc(1, sizeof(*s));
-	int i;
 
 	*out = NULL;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&s->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	pthread_mutex_init(&s->rlock, NULL);
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)) {
-		snprintf(err, errlen, "cannot open database '%s': %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	store_conn_init(&s->w, ON_W);
+	store_conn_init(&s->r, ON_R);
+	if (store_conn_open(&s->w, path, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE, err, errlen))
 		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
-	if (store_exec(s, "PRAGMA journal_mode = WAL") ||
-	    store_exec(s, "PRAGMA synchronous = NORMAL") ||
-	    store_exec(s, "PRAGMA foreign_keys = OFF")) {
-		snprintf(err, errlen, "cannot set up database '%s'", path);
-		goto fail;
-	}
-	if (sqlite3_create_function_v2(s->db, "tfs_jsonl_len", 4,
+	if (store_exec(s, "PRAGMA journal_mode = WAL; "
+		       SYNC_NORMAL "; "
+		       "PRAGMA foreign_keys = OFF") ||
+	    sqlite3_create_function_v2(s->w.db, "tfs_jsonl_len", 4,
 				       SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				       store_sql_jsonl_len, NULL, NULL, NULL)) {
 		snprintf(err, errlen, "cannot set up database '%s'", path);
 		goto fail;
 	}
-	if (store_migrate(s, err, errlen))
+	if (store_migrate(s, err, errlen) ||
+	    store_conn_prepare(s, &s->w, err, errlen) ||
+	    store_conn_open(&s->r, path, SQLITE_OPEN_READONLY, err, errlen) ||
+	    store_conn_prepare(s, &s->r, err, errlen))
 		goto fail;
-	for (i = 0; i < ST_MAX; i++) {
-		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
-				       NULL)) {
-			snprintf(err, errlen, "cannot prepare statement %d: %s",
-				 i, sqlite3_errmsg(s->db));
-			goto fail;
-		}
-	}
-	if (sqlite3_open_v2(path, &s->rdb, SQLITE_OPEN_READONLY |
-			    SQLITE_OPEN_NOMUTEX, NULL)) {
-		snprintf(err, errlen, "cannot open database '%s': %s", path,
-			 s->rdb ? sqlite3_errmsg(s->rdb) : "out of memory");
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->rdb, 5000);
-	for (i = 0; i < (int)(sizeof(read_stmts) / sizeof(*read_stmts)); i++) {
-		if (sqlite3_prepare_v3(s->rdb, stmt_sql[read_stmts[i]], -1,
-				       SQLITE_PREPARE_PERSISTENT,
-				       &s->rst[read_stmts[i]], NULL)) {
-			snprintf(err, errlen, "cannot prepare statement %d: %s",
-				 read_stmts[i], sqlite3_errmsg(s->rdb));
-			goto fail;
-		}
-	}
 	*out = s;
 	return TFS_OK;
 fail:
@@ -407,41 +775,35 @@ fail:
 
 void store_close(struct store *s)
 {
-	int i;
-
 	if (!s)
 		return;
-	for (i = 0; i < ST_MAX; i++) {
-		sqlite3_finalize(s->st[i]);
-		sqlite3_finalize(s->rst[i]);
-	}
-	sqlite3_close(s->db);
-	sqlite3_close(s->rdb);
-	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->rlock);
+	store_conn_close(&s->w);
+	store_conn_close(&s->r);
 	free(s);
 }
+
+/* ---- transactions ---- */
 
 int store_begin(struct store *s, int durable)
 {
 	int r;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->w.lock);
 	/*
 	 * The connection runs with synchronous=NORMAL (no fsync per commit);
 	 * a durable transaction switches to FULL for its commit. SQLite takes
 	 * the setting only outside a transaction, hence here.
 	 */
-	if (durable && (r = store_exec(s, "PRAGMA synchronous = FULL"))) {
-		pthread_mutex_unlock(&s->lock);
+	if (durable && (r = store_exec(s, SYNC_FULL))) {
+		pthread_mutex_unlock(&s->w.lock);
 		return r;
 	}
 	s->durable = durable;
 	s->tx_err = TFS_OK;
-	if ((r = store_exec(s, "BEGIN"))) {
+	if ((r = store_do(s, ST_BEGIN, NO_ARGS))) {
 		if (durable)
-			store_exec(s, "PRAGMA synchronous = NORMAL");
-		pthread_mutex_unlock(&s->lock);
+			store_exec(s, SYNC_NORMAL);
+		pthread_mutex_unlock(&s->w.lock);
 		return r;
 	}
 	s->in_tx = 1;
@@ -453,18 +815,18 @@ static void store_end(struct store *s)
 	s->in_tx = 0;
 	s->tx_err = TFS_OK;
 	if (s->durable)
-		store_exec(s, "PRAGMA synchronous = NORMAL");
+		store_exec(s, SYNC_NORMAL);
 	s->durable = 0;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->w.lock);
 }
 
 int store_commit(struct store *s)
 {
-	int r = s->tx_err ? s->tx_err : store_exec(s, "COMMIT");
+	int r = s->tx_err ? s->tx_err : store_do(s, ST_COMMIT, NO_ARGS);
 
 	/* the reason of the COMMIT, not of the ROLLBACK after it */
-	if (r && !sqlite3_get_autocommit(s->db))
-		store_exec(s, "ROLLBACK");
+	if (r && !sqlite3_get_autocommit(s->w.db))
+		store_do(s, ST_ROLLBACK, NO_ARGS);
 	store_end(s);
 	return r;
 }
@@ -472,562 +834,328 @@ int store_commit(struct store *s)
 void store_rollback(struct store *s)
 {
 	/* SQLite may have rolled back already (a full disk does that) */
-	if (!sqlite3_get_autocommit(s->db))
-		store_exec(s, "ROLLBACK");
+	if (!sqlite3_get_autocommit(s->w.db))
+		store_do(s, ST_ROLLBACK, NO_ARGS);
 	store_end(s);
 }
 
-/* Runs a prepared statement that returns no rows, under the lock. */
-static int store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
+/*
+ * Runs statements ids[0..n), each with the one value id, as one
+ * transaction: a delete with everything that hangs on it.
+ */
+static int store_delete(struct store *s, const int *ids, size_t n,
+			int64_t id)
 {
-	int rc, r = TFS_OK;
+	size_t i;
+	int r = store_begin(s, 0);
 
-	/* a failed transaction takes no more writes: they would commit alone */
-	if (s->in_tx && s->tx_err) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		return s->tx_err;
+	if (r)
+		return r;
+	for (i = 0; i < n && !r; i++)
+		r = store_do(s, ids[i], ARGS(ARG_I(id)));
+	if (r) {
+		store_rollback(s);
+		return r;
 	}
-	rc = sqlite3_step(st);
-
-	if (rc == SQLITE_CONSTRAINT)
-		r = TFS_EEXIST;
-	else if (rc != SQLITE_DONE)
-		r = store_fail(s, what);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return r;
+	return store_commit(s);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
+/* ---- experiments ---- */
 
 int store_exp_insert(struct store *s, const char *name, int64_t now,
 		     int64_t *id)
 {
-	sqlite3_stmt *st = s->st[ST_EXP_INSERT];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	bind_text(st, 1, name);
-	sqlite3_bind_int64(st, 2, now);
-	r = store_step_done(s, st, "insert experiment");
-	if (!r)
-		*id = sqlite3_last_insert_rowid(s->db);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_insert(s, ST_EXP_INSERT, id,
+			    ARGS(ARG_T(name), ARG_I(now)));
 }
 
 int store_exp_rename(struct store *s, int64_t id, const char *name)
 {
-	sqlite3_stmt *st = s->st[ST_EXP_RENAME];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, name);
-	r = store_step_done(s, st, "rename experiment");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_do(s, ST_EXP_RENAME, ARGS(ARG_I(id), ARG_T(name)));
 }
 
 int store_exp_set_description(struct store *s, int64_t id, const char *text,
 			      int64_t now)
 {
-	sqlite3_stmt *st = s->st[ST_EXP_DESC_SET];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, text);
-	sqlite3_bind_int64(st, 3, now);
-	r = store_step_done(s, st, "set description");
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-/* Appends column 0 of the single row of st (bound by the caller) to out. */
-static int store_get_text(struct store *s, sqlite3_stmt *st, struct buf *out,
-			  const char *what)
-{
-	int rc = sqlite3_step(st);
-	int r = TFS_OK;
-
-	if (rc == SQLITE_ROW) {
-		const void *p = sqlite3_column_blob(st, 0);
-		int n = sqlite3_column_bytes(st, 0);
-
-		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
-			r = TFS_ENOENT;
-		else
-			r = buf_append(out, p ? p : "", (size_t)n);
-	} else if (rc == SQLITE_DONE) {
-		r = TFS_ENOENT;
-	} else {
-		r = store_fail(s, what);
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return r;
+	return store_do(s, ST_EXP_DESC_SET,
+			ARGS(ARG_I(id), ARG_T(text), ARG_I(now)));
 }
 
 int store_exp_set_objective(struct store *s, int64_t id, const char *text)
 {
-	sqlite3_stmt *st;
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "UPDATE experiments SET objective = ?2 "
-			       "WHERE id = ?1", -1, &st, NULL)) {
-		r = store_fail(s, "set objective");
-	} else {
-		sqlite3_bind_int64(st, 1, id);
-		bind_text(st, 2, text);
-		r = sqlite3_step(st) == SQLITE_DONE ? TFS_OK :
-		    store_fail(s, "set objective");
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_do(s, ST_EXP_OBJECTIVE_SET, ARGS(ARG_I(id), ARG_T(text)));
 }
 
 int store_exp_description(struct store *s, int64_t id, struct buf *out)
 {
-	sqlite3_stmt *st = s->st[ST_EXP_DESC_GET];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	r = store_get_text(s, st, out, "get description");
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-/* Runs an ad-hoc statement with one integer parameter. */
-static int store_exec_id(struct store *s, const char *sql, int64_t id)
-{
-	sqlite3_stmt *st;
-	int r;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
-		return store_fail(s, sql);
-	sqlite3_bind_int64(st, 1, id);
-	r = sqlite3_step(st) == SQLITE_DONE ? TFS_OK : store_fail(s, sql);
-	sqlite3_finalize(st);
-	return r;
+	return store_get_text(s, ST_EXP_DESC_GET, ARG_I(id), out);
 }
 
 int store_exp_delete(struct store *s, int64_t id)
 {
-	int r;
+	static const int ids[] = {
+		ST_EXP_DEL_EVENTS, ST_EXP_DEL_EVENT_COUNTS, ST_EXP_DEL_METRICS,
+		ST_EXP_DEL_LATEST, ST_EXP_DEL_ARTIFACTS, ST_EXP_DEL_RUNS,
+		ST_EXP_DEL,
+	};
 
-	r = store_begin(s, 0);
-	if (r)
-		return r;
-	r = store_exec_id(s, "DELETE FROM events WHERE run_id IN "
-			  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM event_counts WHERE run_id IN "
-				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM metrics WHERE run_id IN "
-				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM metrics_latest WHERE run_id IN "
-				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM artifacts WHERE run_id IN "
-				  "(SELECT id FROM runs WHERE exp_id = ?1)", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM runs WHERE exp_id = ?1", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM experiments WHERE id = ?1", id);
-	if (r) {
-		store_rollback(s);
-		return r;
-	}
-	return store_commit(s);
+	return store_delete(s, ids, sizeof(ids) / sizeof(*ids), id);
+}
+
+static int row_exp(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+
+	return w->cb.exp(w->arg, sqlite3_column_int64(st, 0),
+			 col_text(st, 1), sqlite3_column_int64(st, 2),
+			 sqlite3_column_int64(st, 3), col_text(st, 4));
 }
 
 int store_exp_load(struct store *s, store_exp_cb cb, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc, r = TFS_OK;
+	struct store_walk w = { .cb.exp = cb, .arg = arg };
 
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT id, name, created_ms, mtime_ms, "
-			       "objective FROM experiments ORDER BY id", -1, &st,
-			       NULL)) {
-		r = store_fail(s, "load experiments");
-		goto out;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = cb(arg, sqlite3_column_int64(st, 0),
-		       (const char *)sqlite3_column_text(st, 1),
-		       sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-		       (const char *)sqlite3_column_text(st, 4));
-		if (r)
-			break;
-	}
-	if (!r && rc != SQLITE_DONE)
-		r = store_fail(s, "load experiments");
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_run(s, ST_EXP_LOAD, row_exp, &w, NO_ARGS);
 }
 
-/* Binds parameters 4.. of the insert/update statements. */
-static void bind_run_fields(sqlite3_stmt *st, const struct store_run *r)
+/* ---- runs ---- */
+
+#define RUN_ARGS 29     /* the places ?1..?29 of the run insert and update */
+
+/*
+ * a[3..28] but a[23] of a run's insert and update: what both write; the
+ * insert adds ?1..?3 (where and what), the update ?24 (which).
+ */
+static void store_run_args(const struct store_run *r,
+			   struct store_arg a[RUN_ARGS])
 {
-	sqlite3_bind_int(st, 4, r->state);
-	sqlite3_bind_int(st, 5, r->attempt);
-	sqlite3_bind_int(st, 6, r->priority);
-	sqlite3_bind_int(st, 7, r->max_retries);
-	bind_text(st, 8, r->provider);
-	bind_text(st, 9, r->job_id);
-	if (r->exit_code == STORE_NO_EXIT)
-		sqlite3_bind_null(st, 10);
-	else
-		sqlite3_bind_int(st, 10, r->exit_code);
-	bind_text(st, 11, r->reason);
-	bind_text(st, 12, r->kind);
-	sqlite3_bind_int64(st, 13, r->created_ms);
-	sqlite3_bind_int64(st, 14, r->submitted_ms);
-	sqlite3_bind_int64(st, 15, r->started_ms);
-	sqlite3_bind_int64(st, 16, r->ended_ms);
-	sqlite3_bind_int64(st, 17, r->updated_ms);
-	sqlite3_bind_int64(st, 18, r->retry_at_ms);
-	sqlite3_bind_int(st, 19, r->cancel_requested);
-	sqlite3_bind_int64(st, 20, r->log_offset);
-	sqlite3_bind_int64(st, 21, r->mfile_offset);
-	sqlite3_bind_int64(st, 22, r->step_counter);
-	bind_text(st, 23, r->config_sha);
-	sqlite3_bind_int(st, 25, r->manifest);
-	sqlite3_bind_int64(st, 26, (sqlite3_int64)r->gpu_mask);
-	sqlite3_bind_int64(st, 27, r->seq);
-	sqlite3_bind_int(st, 28, r->pending_signal);
-	sqlite3_bind_int64(st, 29, r->attempt_started_ms);
+	a[3] = ARG_I(r->state);
+	a[4] = ARG_I(r->attempt);
+	a[5] = ARG_I(r->priority);
+	a[6] = ARG_I(r->max_retries);
+	a[7] = ARG_T(r->provider);
+	a[8] = ARG_T(r->job_id);
+	a[9] = r->exit_code == STORE_NO_EXIT ? ARG_NULL : ARG_I(r->exit_code);
+	a[10] = ARG_T(r->reason);
+	a[11] = ARG_T(r->kind);
+	a[12] = ARG_I(r->created_ms);
+	a[13] = ARG_I(r->submitted_ms);
+	a[14] = ARG_I(r->started_ms);
+	a[15] = ARG_I(r->ended_ms);
+	a[16] = ARG_I(r->updated_ms);
+	a[17] = ARG_I(r->retry_at_ms);
+	a[18] = ARG_I(r->cancel_requested);
+	a[19] = ARG_I(r->log_offset);
+	a[20] = ARG_I(r->mfile_offset);
+	a[21] = ARG_I(r->step_counter);
+	a[22] = ARG_T(r->config_sha);
+	a[24] = ARG_I(r->manifest);
+	a[25] = ARG_I((int64_t)r->gpu_mask);
+	a[26] = ARG_I(r->seq);
+	a[27] = ARG_I(r->pending_signal);
+	a[28] = ARG_I(r->attempt_started_ms);
 }
 
 int store_run_insert(struct store *s, const struct store_run *r,
 		     int64_t *id)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_INSERT];
-	int ret;
+	struct store_arg a[RUN_ARGS] = { ARG_I(r->exp_id), ARG_T(r->name),
+					 ARG_T(r->uuid) };
 
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, r->exp_id);
-	bind_text(st, 2, r->name);
-	bind_text(st, 3, r->uuid);
-	bind_run_fields(st, r);
-	ret = store_step_done(s, st, "insert run");
-	if (!ret)
-		*id = sqlite3_last_insert_rowid(s->db);
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	store_run_args(r, a);
+	return store_insert(s, ST_RUN_INSERT, id, a, RUN_ARGS);
 }
 
 int store_run_update(struct store *s, const struct store_run *r)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_UPDATE];
-	int ret;
+	struct store_arg a[RUN_ARGS] = { [23] = ARG_I(r->id) };
 
-	pthread_mutex_lock(&s->lock);
-	bind_run_fields(st, r);
-	sqlite3_bind_int64(st, 24, r->id);
-	ret = store_step_done(s, st, "update run");
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	store_run_args(r, a);
+	return store_do(s, ST_RUN_UPDATE, a, RUN_ARGS);
 }
 
 int store_run_rename(struct store *s, int64_t id, const char *name)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_RENAME];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, name);
-	r = store_step_done(s, st, "rename run");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_do(s, ST_RUN_RENAME, ARGS(ARG_I(id), ARG_T(name)));
 }
 
 int store_run_move(struct store *s, int64_t id, int64_t exp_id,
 		   const char *name)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_MOVE];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, exp_id);
-	bind_text(st, 3, name);
-	r = store_step_done(s, st, "move run");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_do(s, ST_RUN_MOVE,
+			ARGS(ARG_I(id), ARG_I(exp_id), ARG_T(name)));
 }
 
 int store_run_set_config(struct store *s, int64_t id, const char *text,
 			 size_t len, const char *effective)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_CONFIG_SET];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, text, (int)len, SQLITE_STATIC);
-	bind_text(st, 3, effective);
-	r = store_step_done(s, st, "set config");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_do(s, ST_RUN_CONFIG_SET, ARGS(ARG_I(id),
+			ARG_TN(text, len), ARG_T(effective)));
 }
 
 int store_run_config(struct store *s, int64_t id, struct buf *out)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_CONFIG_GET];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	r = store_get_text(s, st, out, "get config");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_get_text(s, ST_RUN_CONFIG_GET, ARG_I(id), out);
 }
 
 int store_run_effective(struct store *s, int64_t id, struct buf *out)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_EFFECTIVE_GET];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	r = store_get_text(s, st, out, "get effective config");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_get_text(s, ST_RUN_EFFECTIVE_GET, ARG_I(id), out);
 }
 
 int store_run_delete(struct store *s, int64_t id)
 {
-	int r = store_begin(s, 0);
+	static const int ids[] = {
+		ST_RUN_DEL_EVENTS, ST_RUN_DEL_EVENT_COUNTS, ST_RUN_DEL_METRICS,
+		ST_RUN_DEL_LATEST, ST_ART_DELETE_RUN, ST_RUN_DEL,
+	};
 
-	if (r)
-		return r;
-	r = store_exec_id(s, "DELETE FROM events WHERE run_id = ?1", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM event_counts WHERE run_id = ?1",
-				  id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM metrics WHERE run_id = ?1", id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM metrics_latest WHERE run_id = ?1",
-				  id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM artifacts WHERE run_id = ?1",
-				  id);
-	if (!r)
-		r = store_exec_id(s, "DELETE FROM runs WHERE id = ?1", id);
-	if (r) {
-		store_rollback(s);
-		return r;
-	}
-	return store_commit(s);
+	return store_delete(s, ids, sizeof(ids) / sizeof(*ids), id);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+static int row_run(void *arg, sqlite3_stmt *st)
 {
-	return (const char *)sqlite3_column_text(st, i);
+	struct store_walk *w = arg;
+	struct store_run run = {
+		.id = sqlite3_column_int64(st, 0),
+		.exp_id = sqlite3_column_int64(st, 1),
+		.name = col_text(st, 2),
+		.uuid = col_text(st, 3),
+		.state = sqlite3_column_int(st, 4),
+		.attempt = sqlite3_column_int(st, 5),
+		.priority = sqlite3_column_int(st, 6),
+		.max_retries = sqlite3_column_int(st, 7),
+		.provider = col_text(st, 8),
+		.job_id = col_text(st, 9),
+		.exit_code = sqlite3_column_type(st, 10) == SQLITE_NULL ?
+			STORE_NO_EXIT : sqlite3_column_int(st, 10),
+		.reason = col_text(st, 11),
+		.kind = col_text(st, 12),
+		.created_ms = sqlite3_column_int64(st, 13),
+		.submitted_ms = sqlite3_column_int64(st, 14),
+		.started_ms = sqlite3_column_int64(st, 15),
+		.ended_ms = sqlite3_column_int64(st, 16),
+		.updated_ms = sqlite3_column_int64(st, 17),
+		.retry_at_ms = sqlite3_column_int64(st, 18),
+		.cancel_requested = sqlite3_column_int(st, 19),
+		.log_offset = sqlite3_column_int64(st, 20),
+		.mfile_offset = sqlite3_column_int64(st, 21),
+		.step_counter = sqlite3_column_int64(st, 22),
+		.config_sha = col_text(st, 23),
+		.manifest = sqlite3_column_int(st, 24),
+		.gpu_mask = (uint64_t)sqlite3_column_int64(st, 25),
+		.seq = sqlite3_column_int64(st, 26),
+		.pending_signal = sqlite3_column_int(st, 27),
+		.attempt_started_ms = sqlite3_column_int64(st, 28),
+	};
+
+	return w->cb.run(w->arg, &run);
 }
 
 int store_run_load(struct store *s, store_run_cb cb, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc, r = TFS_OK;
+	struct store_walk w = { .cb.run = cb, .arg = arg };
 
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, exp_id, name, uuid, state, attempt, "
-			       "priority, max_retries, provider, job_id, exit_code, "
-			       "reason, kind, created_ms, submitted_ms, started_ms, "
-			       "ended_ms, updated_ms, retry_at_ms, cancel_requested, "
-			       "log_offset, mfile_offset, step_counter, config_sha, "
-			       "manifest, gpu_mask, seq, pending_signal, "
-			       "attempt_started_ms FROM runs "
-			       "ORDER BY id", -1, &st, NULL)) {
-		r = store_fail(s, "load runs");
-		goto out;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_run run = {
-			.id = sqlite3_column_int64(st, 0),
-			.exp_id = sqlite3_column_int64(st, 1),
-			.name = col_text(st, 2),
-			.uuid = col_text(st, 3),
-			.state = sqlite3_column_int(st, 4),
-			.attempt = sqlite3_column_int(st, 5),
-			.priority = sqlite3_column_int(st, 6),
-			.max_retries = sqlite3_column_int(st, 7),
-			.provider = col_text(st, 8),
-			.job_id = col_text(st, 9),
-			.exit_code = sqlite3_column_type(st, 10) == SQLITE_NULL ?
-				STORE_NO_EXIT : sqlite3_column_int(st, 10),
-			.reason = col_text(st, 11),
-			.kind = col_text(st, 12),
-			.created_ms = sqlite3_column_int64(st, 13),
-			.submitted_ms = sqlite3_column_int64(st, 14),
-			.started_ms = sqlite3_column_int64(st, 15),
-			.ended_ms = sqlite3_column_int64(st, 16),
-			.updated_ms = sqlite3_column_int64(st, 17),
-			.retry_at_ms = sqlite3_column_int64(st, 18),
-			.cancel_requested = sqlite3_column_int(st, 19),
-			.log_offset = sqlite3_column_int64(st, 20),
-			.mfile_offset = sqlite3_column_int64(st, 21),
-			.step_counter = sqlite3_column_int64(st, 22),
-			.config_sha = col_text(st, 23),
-			.manifest = sqlite3_column_int(st, 24),
-			.gpu_mask = (uint64_t)sqlite3_column_int64(st, 25),
-			.seq = sqlite3_column_int64(st, 26),
-			.pending_signal = sqlite3_column_int(st, 27),
-			.attempt_started_ms = sqlite3_column_int64(st, 28),
-		};
-
-		r = cb(arg, &run);
-		if (r)
-			break;
-	}
-	if (!r && rc != SQLITE_DONE)
-		r = store_fail(s, "load runs");
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_run(s, ST_RUN_LOAD, row_run, &w, NO_ARGS);
 }
+
+/* ---- events ---- */
 
 /*
  * Past STORE_EVENTS_KEEP + STORE_EVENTS_SLACK lines, the oldest go down to
  * STORE_EVENTS_KEEP and are counted, so a flood of refusals costs bounded
  * space while the newest lines, the ones that explain now, stay. Trimming
  * in batches keeps an insert at a few index steps; a savepoint makes the
- * three statements one step inside or outside a caller's transaction.
+ * statements one step inside or outside a caller's transaction.
  */
 int store_event_add(struct store *s, int64_t run_id, int64_t time_ms,
 		    const char *text)
 {
-	sqlite3_stmt *st = s->st[ST_EVENT_ADD], *ct = s->st[ST_EVENT_COUNT];
 	int64_t n = 0;
-	int r, rc, outer;
+	int r, outer;
 
-	pthread_mutex_lock(&s->lock);
-	outer = !sqlite3_get_autocommit(s->db);
+	pthread_mutex_lock(&s->w.lock);
+	outer = !sqlite3_get_autocommit(s->w.db);
 	r = s->in_tx && s->tx_err ? s->tx_err :
-	    store_exec(s, "SAVEPOINT event_add");
+	    store_do(s, ST_SAVEPOINT, NO_ARGS);
 	if (r)
 		goto out;
-	sqlite3_bind_int64(st, 1, run_id);
-	sqlite3_bind_int64(st, 2, time_ms);
-	bind_text(st, 3, text);
-	r = store_step_done(s, st, "add event");
-	if (!r) {
-		sqlite3_bind_int64(ct, 1, run_id);
-		rc = sqlite3_step(ct);
-		if (rc == SQLITE_ROW)
-			n = sqlite3_column_int64(ct, 0);
-		else
-			r = store_fail(s, "count events");
-		sqlite3_reset(ct);
-		sqlite3_clear_bindings(ct);
-	}
+	r = store_do(s, ST_EVENT_ADD,
+		     ARGS(ARG_I(run_id), ARG_I(time_ms), ARG_T(text)));
+	if (!r)
+		r = store_run(s, ST_EVENT_COUNT, row_int, &n,
+			      ARGS(ARG_I(run_id)));
 	if (!r && n > STORE_EVENTS_KEEP + STORE_EVENTS_SLACK) {
-		st = s->st[ST_EVENT_TRIM];
-		sqlite3_bind_int64(st, 1, run_id);
-		sqlite3_bind_int64(st, 2, n - STORE_EVENTS_KEEP);
-		r = store_step_done(s, st, "trim events");
-		if (!r) {
-			st = s->st[ST_EVENT_DROPPED];
-			sqlite3_bind_int64(st, 1, run_id);
-			sqlite3_bind_int64(st, 2, sqlite3_changes(s->db));
-			r = store_step_done(s, st, "count dropped events");
-		}
+		r = store_do(s, ST_EVENT_TRIM, ARGS(ARG_I(run_id),
+			     ARG_I(n - STORE_EVENTS_KEEP)));
+		if (!r)
+			r = store_do(s, ST_EVENT_DROPPED, ARGS(ARG_I(run_id),
+				     ARG_I(sqlite3_changes(s->w.db))));
 	}
 	if (!r)
-		r = store_exec(s, "RELEASE event_add");
+		r = store_do(s, ST_RELEASE, NO_ARGS);
 	/* alone, the savepoint is the transaction: a failed one must end */
-	if (r && !sqlite3_get_autocommit(s->db))
-		store_exec(s, outer ? "ROLLBACK TO event_add" : "ROLLBACK");
+	if (r && !sqlite3_get_autocommit(s->w.db))
+		store_do(s, outer ? ST_ROLLBACK_TO : ST_ROLLBACK, NO_ARGS);
 out:
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->w.lock);
 	return r;
 }
 
-/* Lines dropped from the head of run_id's events; 0 on any error (rlock). */
-static int64_t store_events_dropped(struct store *s, int64_t run_id)
+static int row_event(void *arg, sqlite3_stmt *st)
 {
-	sqlite3_stmt *st = s->rst[ST_EVENT_DROPS_GET];
-	int64_t n = 0;
+	struct store_walk *w = arg;
 
-	sqlite3_bind_int64(st, 1, run_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return n;
+	w->cb.event(w->arg, sqlite3_column_int64(st, 0), col_text(st, 1));
+	return 0;
 }
 
 int store_events_each(struct store *s, int64_t run_id, store_event_cb cb,
 		      void *arg)
 {
-	sqlite3_stmt *st = s->rst[ST_EVENTS_GET];
-	int rc, r = TFS_OK;
+	struct store_walk w = { .cb.event = cb, .arg = arg };
 
-	pthread_mutex_lock(&s->rlock);
-	sqlite3_bind_int64(st, 1, run_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		cb(arg, sqlite3_column_int64(st, 0), col_text(st, 1));
-	if (rc != SQLITE_DONE)
-		r = store_rfail(s, "read events");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->rlock);
-	return r;
+	return store_run(s, ST_EVENTS_GET, row_event, &w, ARGS(ARG_I(run_id)));
+}
+
+struct event_lines {
+	struct buf *out;
+	int64_t dropped;        /* said before the first line, then 0 */
+};
+
+static int row_event_line(void *arg, sqlite3_stmt *st)
+{
+	struct event_lines *e = arg;
+	char ts[40];
+	int r;
+
+	time_format(sqlite3_column_int64(st, 0), ts, sizeof(ts));
+	if (e->dropped) {
+		r = buf_printf(e->out, "%s %lld earlier lines dropped\n", ts,
+			       (long long)e->dropped);
+		e->dropped = 0;
+		if (r)
+			return r;
+	}
+	return buf_printf(e->out, "%s %s\n", ts, col_text(st, 1));
 }
 
 int store_events_format(struct store *s, int64_t run_id, struct buf *out)
 {
-	sqlite3_stmt *st = s->rst[ST_EVENTS_GET];
-	int rc, r = TFS_OK;
-	int64_t dropped;
+	struct event_lines e = { out, 0 };
+	int r;
 
-	pthread_mutex_lock(&s->rlock);
-	dropped = store_events_dropped(s, run_id);
-	sqlite3_bind_int64(st, 1, run_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char ts[40];
-
-		time_format(sqlite3_column_int64(st, 0), ts, sizeof(ts));
-		if (dropped) {
-			r = buf_printf(out, "%s %lld earlier lines dropped\n",
-				       ts, (long long)dropped);
-			dropped = 0;
-			if (r)
-				break;
-		}
-		r = buf_printf(out, "%s %s\n", ts, col_text(st, 1));
-		if (r)
-			break;
-	}
-	if (!r && rc != SQLITE_DONE)
-		r = store_rfail(s, "read events");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->rlock);
+	pthread_mutex_lock(&s->r.lock);
+	/* a count that cannot be read is no count: the lines still are */
+	store_run(s, ST_EVENT_DROPS_GET, row_int, &e.dropped,
+		  ARGS(ARG_I(run_id)));
+	r = store_run(s, ST_EVENTS_GET, row_event_line, &e,
+		      ARGS(ARG_I(run_id)));
+	pthread_mutex_unlock(&s->r.lock);
 	return r;
 }
+
+/* ---- metrics ---- */
 
 /*
  * The line of one point in metrics.jsonl, into out; returns its length.
@@ -1055,7 +1183,7 @@ static size_t store_jsonl_line(double step, int64_t time_ms, const char *key,
 /* Distinct keys of a batch whose latest values are updated once each. */
 #define STORE_BATCH_KEYS 16
 
-/* tfs_jsonl_len(step, time_ms, key, value): for the 4 -> 5 migration. */
+/* tfs_jsonl_len(step, time_ms, key, value): for the 5 -> 6 migration. */
 static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
 				sqlite3_value **argv)
 {
@@ -1068,52 +1196,26 @@ static void store_sql_jsonl_len(sqlite3_context *ctx, int argc,
 		sqlite3_value_double(argv[3]), line));
 }
 
-/*
- * Where run_id's metrics.jsonl ends (its size): as the writer sees it
- * (st of s->st, lock held) or as the last commit has it (of s->rst,
- * rlock held).
- */
-static int store_jsonl_end(struct store *s, sqlite3_stmt *st, int64_t run_id,
-			   int64_t *end)
-{
-	int rc;
-
-	sqlite3_bind_int64(st, 1, run_id);
-	rc = sqlite3_step(st);
-	*end = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_ROW)
-		return TFS_OK;
-	return st == s->st[ST_METRICS_END] ? store_fail(s, "read metrics size") :
-	       store_rfail(s, "read metrics size");
-}
-
 int store_metrics_append(struct store *s, int64_t run_id,
 			 const struct store_point *pts, size_t n)
 {
-	sqlite3_stmt *st = s->st[ST_METRIC_ADD];
-	sqlite3_stmt *lt = s->st[ST_METRIC_LATEST];
 	const struct store_point *last[STORE_BATCH_KEYS];
 	char line[STORE_JSONL_LINE_MAX];
 	size_t i, k, nlast = 0;
-	int64_t end;
+	int64_t end = 0;
 	int r, many = 0;
 
-	pthread_mutex_lock(&s->lock);
-	r = store_jsonl_end(s, s->st[ST_METRICS_END], run_id, &end);
+	pthread_mutex_lock(&s->w.lock);
+	/* the writer's view: the points of the open transaction count */
+	r = store_run(s, ST_METRICS_END_W, row_int, &end, ARGS(ARG_I(run_id)));
 	for (i = 0; i < n && !r; i++) {
 		const struct store_point *p = &pts[i];
 
 		end += (int64_t)store_jsonl_line(p->step, p->time_ms, p->key,
 						 p->value, line);
-		sqlite3_bind_int64(st, 1, run_id);
-		sqlite3_bind_double(st, 2, p->step);
-		sqlite3_bind_int64(st, 3, p->time_ms);
-		bind_text(st, 4, p->key);
-		sqlite3_bind_double(st, 5, p->value);
-		sqlite3_bind_int64(st, 6, end);
-		r = store_step_done(s, st, "add metric");
+		r = store_do(s, ST_METRIC_ADD, ARGS(ARG_I(run_id),
+			     ARG_F(p->step), ARG_I(p->time_ms), ARG_T(p->key),
+			     ARG_F(p->value), ARG_I(end)));
 	}
 	/*
 	 * Only the last point of each key can be the latest: a batch of a
@@ -1133,13 +1235,10 @@ int store_metrics_append(struct store *s, int64_t run_id,
 	for (i = 0; i < (many ? n : nlast) && !r; i++) {
 		const struct store_point *p = many ? &pts[i] : last[i];
 
-		sqlite3_bind_int64(lt, 1, run_id);
-		bind_text(lt, 2, p->key);
-		sqlite3_bind_double(lt, 3, p->value);
-		sqlite3_bind_double(lt, 4, p->step);
-		r = store_step_done(s, lt, "update latest metric");
+		r = store_do(s, ST_METRIC_LATEST, ARGS(ARG_I(run_id),
+			     ARG_T(p->key), ARG_F(p->value), ARG_F(p->step)));
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->w.lock);
 	return r;
 }
 
@@ -1154,35 +1253,25 @@ int store_metric_add(struct store *s, int64_t run_id, double step,
 int store_run_set_scan(struct store *s, int64_t id, int64_t log_offset,
 		       int64_t mfile_offset, int64_t step_counter)
 {
-	sqlite3_stmt *st = s->st[ST_RUN_SET_SCAN];
-	int r;
+	return store_do(s, ST_RUN_SET_SCAN, ARGS(ARG_I(id), ARG_I(log_offset),
+			ARG_I(mfile_offset), ARG_I(step_counter)));
+}
 
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, log_offset);
-	sqlite3_bind_int64(st, 3, mfile_offset);
-	sqlite3_bind_int64(st, 4, step_counter);
-	r = store_step_done(s, st, "save scan position");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+static int row_metric(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+
+	w->cb.metric(w->arg, col_text(st, 0), sqlite3_column_double(st, 1));
+	return 0;
 }
 
 int store_metrics_each_latest(struct store *s, int64_t run_id,
 			      store_metric_cb cb, void *arg)
 {
-	sqlite3_stmt *st = s->rst[ST_METRICS_LATEST_GET];
-	int rc, r = TFS_OK;
+	struct store_walk w = { .cb.metric = cb, .arg = arg };
 
-	pthread_mutex_lock(&s->rlock);
-	sqlite3_bind_int64(st, 1, run_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		cb(arg, col_text(st, 0), sqlite3_column_double(st, 1));
-	if (rc != SQLITE_DONE)
-		r = store_rfail(s, "read metrics");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->rlock);
-	return r;
+	return store_run(s, ST_METRICS_LATEST_GET, row_metric, &w,
+			 ARGS(ARG_I(run_id)));
 }
 
 static void latest_line(void *arg, const char *key, double value)
@@ -1201,57 +1290,60 @@ int store_metrics_latest(struct store *s, int64_t run_id, struct buf *out)
 int store_metrics_history_size(struct store *s, int64_t run_id,
 			       int64_t *size)
 {
+	*size = 0;
+	return store_run(s, ST_METRICS_END, row_int, size, ARGS(ARG_I(run_id)));
+}
+
+struct history_read {
+	struct buf *out;
+	int64_t off;            /* the next byte wanted */
+	int64_t want_end;       /* and the end of the range */
+};
+
+/* The part of the row's line in [off, want_end), appended. */
+static int row_history(void *arg, sqlite3_stmt *st)
+{
+	struct history_read *h = arg;
+	char line[STORE_JSONL_LINE_MAX];
+	int64_t end = sqlite3_column_int64(st, 4), start;
+	size_t len = store_jsonl_line(sqlite3_column_double(st, 0),
+				      sqlite3_column_int64(st, 1),
+				      col_text(st, 2),
+				      sqlite3_column_double(st, 3), line);
+	size_t from, to;
 	int r;
 
-	pthread_mutex_lock(&s->rlock);
-	r = store_jsonl_end(s, s->rst[ST_METRICS_END], run_id, size);
-	pthread_mutex_unlock(&s->rlock);
-	return r;
+	start = end - (int64_t)len;
+	if (start > h->off || end <= h->off) {
+		log_msg(LOG_ERR, "store: metrics offsets out of step at %lld",
+			(long long)h->off);
+		return TFS_EIO;
+	}
+	from = (size_t)(h->off - start);
+	to = end > h->want_end ? (size_t)(h->want_end - start) : len;
+	r = buf_append(h->out, line + from, to - from);
+	if (r)
+		return r;
+	h->off = start + (int64_t)to;
+	return h->off < h->want_end ? 0 : STORE_STOP;
 }
 
 int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
 			       size_t size, struct buf *out)
 {
-	sqlite3_stmt *st = s->rst[ST_METRICS_HISTORY];
-	char line[STORE_JSONL_LINE_MAX];
-	int rc = SQLITE_DONE, r = TFS_OK;
-	int64_t want_end;
+	struct history_read h = { out, off, 0 };
+	int r;
 
 	if (off < 0)
 		return TFS_EINVAL;
-	want_end = size > (size_t)(INT64_MAX - off) ? INT64_MAX :
-		   off + (int64_t)size;
-	pthread_mutex_lock(&s->rlock);
-	sqlite3_bind_int64(st, 1, run_id);
-	sqlite3_bind_int64(st, 2, off);
+	if (!size)
+		return TFS_OK;
+	h.want_end = size > (size_t)(INT64_MAX - off) ? INT64_MAX :
+		     off + (int64_t)size;
 	/* the first row is the line that holds off: it ends past it */
-	while (off < want_end && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t end = sqlite3_column_int64(st, 4), start;
-		size_t len = store_jsonl_line(sqlite3_column_double(st, 0),
-					      sqlite3_column_int64(st, 1),
-					      col_text(st, 2),
-					      sqlite3_column_double(st, 3),
-					      line);
-		size_t from, to;
-
-		start = end - (int64_t)len;
-		if (start > off || end <= off) {
-			r = store_rfail(s, "metrics offsets out of step");
-			break;
-		}
-		from = (size_t)(off - start);
-		to = end > want_end ? (size_t)(want_end - start) : len;
-		r = buf_append(out, line + from, to - from);
-		if (r)
-			break;
-		off = start + (int64_t)to;
-	}
-	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		r = store_rfail(s, "read metrics history");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->rlock);
-	return r;
+	r = store_run(s, ST_METRICS_HISTORY, row_history, &h,
+		      ARGS(ARG_I(run_id), ARG_I(off)));
+	return r == STORE_STOP ? TFS_OK : r;
 }
 
 int store_metrics_history(struct store *s, int64_t run_id, struct buf *out)
@@ -1259,122 +1351,71 @@ int store_metrics_history(struct store *s, int64_t run_id, struct buf *out)
 	return store_metrics_history_read(s, run_id, 0, SIZE_MAX, out);
 }
 
+/* ---- artifacts ---- */
+
 int store_art_insert(struct store *s, int64_t run_id, const char *path,
 		     int is_dir, int64_t size, const char *sha256,
 		     const char *url, int64_t *id)
 {
-	sqlite3_stmt *st = s->st[ST_ART_INSERT];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, run_id);
-	bind_text(st, 2, path);
-	sqlite3_bind_int(st, 3, is_dir);
-	sqlite3_bind_int64(st, 4, size);
-	bind_text(st, 5, sha256);
-	bind_text(st, 6, url);
-	r = store_step_done(s, st, "insert artifact");
-	if (!r)
-		*id = sqlite3_last_insert_rowid(s->db);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_insert(s, ST_ART_INSERT, id, ARGS(ARG_I(run_id),
+			    ARG_T(path), ARG_I(is_dir), ARG_I(size),
+			    ARG_T(sha256), ARG_T(url)));
 }
 
 int store_art_delete_run(struct store *s, int64_t run_id)
 {
-	int r;
+	return store_do(s, ST_ART_DELETE_RUN, ARGS(ARG_I(run_id)));
+}
 
-	pthread_mutex_lock(&s->lock);
-	r = store_exec_id(s, "DELETE FROM artifacts WHERE run_id = ?1", run_id);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+static int row_art(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+
+	return w->cb.art(w->arg, sqlite3_column_int64(st, 0),
+			 col_text(st, 1), sqlite3_column_int(st, 2),
+			 sqlite3_column_int64(st, 3), col_text(st, 4),
+			 col_text(st, 5));
 }
 
 int store_art_load(struct store *s, int64_t run_id, store_art_cb cb,
 		   void *arg)
 {
-	sqlite3_stmt *st = s->st[ST_ART_LOAD];
-	int rc, r = TFS_OK;
+	struct store_walk w = { .cb.art = cb, .arg = arg };
 
-	pthread_mutex_lock(&s->lock);
-	sqlite3_bind_int64(st, 1, run_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = cb(arg, sqlite3_column_int64(st, 0), col_text(st, 1),
-		       sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3),
-		       col_text(st, 4), col_text(st, 5));
-		if (r)
-			break;
-	}
-	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		r = store_fail(s, "load artifacts");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_run(s, ST_ART_LOAD, row_art, &w, ARGS(ARG_I(run_id)));
 }
+
+/* ---- templates ---- */
 
 int store_tpl_put(struct store *s, const char *name, const char *body,
 		  size_t len, int64_t now)
 {
-	sqlite3_stmt *st = s->st[ST_TPL_PUT];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	bind_text(st, 1, name);
-	sqlite3_bind_text(st, 2, body, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	r = store_step_done(s, st, "put template");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_do(s, ST_TPL_PUT, ARGS(ARG_T(name), ARG_TN(body, len),
+			ARG_I(now)));
 }
 
 int store_tpl_delete(struct store *s, const char *name)
 {
-	sqlite3_stmt *st = s->st[ST_TPL_DELETE];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	bind_text(st, 1, name);
-	r = store_step_done(s, st, "delete template");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_do(s, ST_TPL_DELETE, ARGS(ARG_T(name)));
 }
 
 int store_tpl_get(struct store *s, const char *name, struct buf *out)
 {
-	sqlite3_stmt *st = s->st[ST_TPL_GET];
-	int r;
+	return store_get_text(s, ST_TPL_GET, ARG_T(name), out);
+}
 
-	pthread_mutex_lock(&s->lock);
-	bind_text(st, 1, name);
-	r = store_get_text(s, st, out, "get template");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+static int row_tpl(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+
+	return w->cb.tpl(w->arg, col_text(st, 0),
+			 sqlite3_column_int64(st, 1),
+			 sqlite3_column_int64(st, 2));
 }
 
 int store_tpl_load(struct store *s, store_tpl_cb cb, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc, r = TFS_OK;
+	struct store_walk w = { .cb.tpl = cb, .arg = arg };
 
-	pthread_mutex_lock(&s->lock);
-	/* length() of TEXT counts characters; stat needs bytes */
-	if (sqlite3_prepare_v2(s->db, "SELECT name, length(CAST(body AS BLOB)), "
-			       "mtime_ms FROM templates ORDER BY name", -1, &st,
-			       NULL)) {
-		r = store_fail(s, "load templates");
-		goto out;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = cb(arg, col_text(st, 0), sqlite3_column_int64(st, 1),
-		       sqlite3_column_int64(st, 2));
-		if (r)
-			break;
-	}
-	if (!r && rc != SQLITE_DONE)
-		r = store_fail(s, "load templates");
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_run(s, ST_TPL_LOAD, row_tpl, &w, NO_ARGS);
 }

@@ -11,8 +11,11 @@
  * transaction (nor do they see its writes before it commits).
  * Lock order: core's model lock, then the store's.
  *
- * Every function returns TFS_OK or a TFS_* error (TFS_EIO for SQLite
- * failures, logged with SQLite's message).
+ * Every function returns TFS_OK or a TFS_* error, a failure logged with
+ * SQLite's reason: TFS_ENOSPC when the state directory is full, TFS_EROFS
+ * when it is read-only, TFS_EFBIG for a value over SQLite's bound, TFS_EIO
+ * for any other. Inside a transaction, the first failure also fails every
+ * write after it and the commit.
  */
 #ifndef TFS_STORE_H
 #define TFS_STORE_H

@@ -3,14 +3,18 @@
  * directory: experiments (unique names, rename, description, delete that
  * takes runs, events and metrics with it), every field of a run through
  * insert, update and load, configs, events, metrics, templates,
- * transactions that roll back or survive a reopen, and the refusal of a
- * database written by a newer trainfs.
+ * transactions that roll back or survive a reopen, the refusal of a
+ * database written by a newer trainfs, and what a failure is said as: a
+ * full database, a read-only one and a value over SQLite's bound each give
+ * their own code and a reason in the log, and fail the transaction they
+ * are in; and that only a durable transaction's commit syncs.
  */
 #define _GNU_SOURCE
 #include "store.h"
 #include "util.h"
 #include "test.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -911,6 +915,272 @@ static void test_newer_schema(void)
 	CHECK(s == NULL && err[0] != '\0');
 }
 
+/* ---- failures: their codes and reasons ---- */
+
+/*
+ * What every connection the store opens from now on is made to be, through
+ * SQLite's auto-extension hook (the store's connections are its own): a
+ * database that cannot grow by a page, one that takes no write, or as it is.
+ */
+static enum { HOOK_NONE, HOOK_FULL, HOOK_READONLY } hook_mode;
+
+static int hook_entry(sqlite3 *db, const char **err,
+		      const struct sqlite3_api_routines *api)
+{
+	(void)err;
+	(void)api;
+	/* max_page_count is raised to the file's size: no page more */
+	if (hook_mode == HOOK_FULL)
+		sqlite3_exec(db, "PRAGMA max_page_count = 1", NULL, NULL, NULL);
+	else if (hook_mode == HOOK_READONLY)
+		sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+	return SQLITE_OK;
+}
+
+static int log_saved_fd = -1;
+static char log_path[PATH_MAX];
+
+/* From now on, what is logged at LOG_ERR and above goes to log_path. */
+static void log_capture(void)
+{
+	int fd;
+
+	fflush(stderr);
+	snprintf(log_path, sizeof(log_path), "%s/log.txt", root);
+	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	log_saved_fd = dup(2);
+	if (fd >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+	log_set_level(LOG_ERR);
+}
+
+/* Ends log_capture(): what was logged since, into out (reset first). */
+static void log_captured(struct buf *out)
+{
+	fflush(stderr);
+	log_set_level(LOG_CRIT);
+	if (log_saved_fd >= 0) {
+		dup2(log_saved_fd, 2);
+		close(log_saved_fd);
+		log_saved_fd = -1;
+	}
+	buf_reset(out);
+	file_read_all(log_path, 1 << 20, out);
+	buf_append(out, "", 1);
+}
+
+/* A fresh store at root/name made (hook) what it is, or NULL. */
+static struct store *open_hooked(const char *name, int mode)
+{
+	char path[PATH_MAX], err[256] = "";
+	struct store *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	hook_mode = HOOK_NONE;
+	if (store_open(path, &s, err, sizeof(err)) == TFS_OK) {
+		store_close(s);
+		s = NULL;
+		hook_mode = mode;
+		store_open(path, &s, err, sizeof(err));
+	}
+	hook_mode = HOOK_NONE;
+	if (!s)
+		fprintf(stderr, "open_hooked %s: %s\n", name, err);
+	return s;
+}
+
+static char big_body[64 * 1024];
+
+/* A template bigger than the pages there are: needs the database to grow */
+static int put_big(struct store *s)
+{
+	return store_tpl_put(s, "big", big_body, sizeof(big_body), 1);
+}
+
+/* A body over SQLite's bound of a value (10^9 bytes), which is never read */
+static int put_huge(struct store *s)
+{
+	return store_tpl_put(s, "huge", "x", (size_t)2000000000, 1);
+}
+
+static int insert_exp(struct store *s)
+{
+	int64_t id = -1;
+	int r = store_exp_insert(s, "refused", 1, &id);
+
+	return r == TFS_OK || id == -1 ? r : -1;        /* no id when refused */
+}
+
+/*
+ * On the store at root/name made (open_hooked) mode, write fails with code
+ * r and the reason in the log, and writes nothing; inside a transaction,
+ * the same failure fails the writes after it (even an event, which takes a
+ * savepoint) and the commit, and nothing of the transaction stays; the
+ * next one starts clean, and the store still reads. Returns the store, for
+ * more checks, or NULL.
+ */
+static struct store *check_refused(const char *name, int mode,
+				   int (*write)(struct store *), int r,
+				   const char *reason)
+{
+	struct buf log = BUF_INIT(0), b = BUF_INIT(0);
+	struct store *s = open_hooked(name, mode);
+	int64_t id = -1;
+
+	CHECK(s != NULL);
+	if (!s)
+		return NULL;
+	log_capture();
+	CHECK(write(s) == r);
+	log_captured(&log);
+	CHECK(strstr(log.p, reason) != NULL);
+	if (!strstr(log.p, reason))
+		fprintf(stderr, "logged: %s", log.p);
+	CHECK(store_tpl_get(s, "big", &b) == TFS_ENOENT);
+	CHECK(store_tpl_get(s, "huge", &b) == TFS_ENOENT);
+	CHECK(!exp_named(s, "refused"));
+
+	CHECK(store_begin(s, 1) == TFS_OK);
+	CHECK(write(s) == r);
+	CHECK(store_exp_insert(s, "after-failure", 1, &id) == r);
+	CHECK(id == -1);
+	CHECK(store_event_add(s, 0, 1, "after failure") == r);
+	CHECK(store_commit(s) == r);
+	CHECK(!exp_named(s, "after-failure"));
+	CHECK(store_events_format(s, 0, &b) == TFS_OK && b.len == 0);
+	CHECK(store_begin(s, 0) == TFS_OK);
+	CHECK(store_commit(s) == TFS_OK);
+	CHECK(store_metrics_history_size(s, 1, &id) == TFS_OK && id == 0);
+	buf_release(&log);
+	buf_release(&b);
+	return s;
+}
+
+static void test_failures(void)
+{
+	struct buf b = BUF_INIT(0);
+	struct store *s;
+
+	memset(big_body, 'a', sizeof(big_body));
+	sqlite3_auto_extension((void (*)(void))hook_entry);
+
+	/* a full database: TFS_ENOSPC, said as such */
+	s = check_refused("full.db", HOOK_FULL, put_big, TFS_ENOSPC,
+			  "store: put template: database or disk is full");
+	/* a small write still fits in the pages there are */
+	CHECK(s && store_tpl_put(s, "small", "{}", 2, 1) == TFS_OK);
+	store_close(s);
+	/* once there is room again, the same database takes it */
+	s = open_hooked("full.db", HOOK_NONE);
+	CHECK(s && put_big(s) == TFS_OK);
+	store_close(s);
+
+	/* a read-only database: TFS_EROFS */
+	s = check_refused("ro.db", HOOK_READONLY, insert_exp, TFS_EROFS,
+			  "store: insert experiment: attempt to write a "
+			  "readonly database");
+	store_close(s);
+
+	/* a value SQLite cannot bind: TFS_EFBIG, and nothing is written */
+	s = check_refused("bind.db", HOOK_NONE, put_huge, TFS_EFBIG,
+			  "store: put template: string or blob too big");
+	/* the statement is whole again for the next call */
+	CHECK(s && store_tpl_put(s, "huge", "{}", 2, 1) == TFS_OK);
+	CHECK(s && store_tpl_get(s, "huge", &b) == TFS_OK);
+	CHECK(b.p && b.len == 2 && !memcmp(b.p, "{}", 2));
+	store_close(s);
+	sqlite3_cancel_auto_extension((void (*)(void))hook_entry);
+	buf_release(&b);
+}
+
+/* ---- durability: what a commit syncs ---- */
+
+/*
+ * The default VFS with its files' xSync counted: every file it opens keeps
+ * its real methods but that one. The unix VFS has a table of methods per
+ * kind of file (the database's, its log's), each copied once here.
+ */
+#define IO_KINDS 4
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs count_vfs;
+static const sqlite3_io_methods *real_io[IO_KINDS];
+static sqlite3_io_methods count_io[IO_KINDS];
+static int syncs;
+
+static int count_sync(sqlite3_file *f, int flags)
+{
+	int i;
+
+	for (i = 0; i < IO_KINDS && f->pMethods != &count_io[i]; i++)
+		;
+	syncs++;
+	return i < IO_KINDS ? real_io[i]->xSync(f, flags) : SQLITE_IOERR;
+}
+
+static int count_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
+		      int flags, int *out_flags)
+{
+	int rc = real_vfs->xOpen(real_vfs, name, f, flags, out_flags), i;
+
+	(void)vfs;
+	if (rc != SQLITE_OK || !f->pMethods)
+		return rc;
+	for (i = 0; i < IO_KINDS && real_io[i] && real_io[i] != f->pMethods;
+	     i++)
+		;
+	if (i == IO_KINDS)
+		return rc;      /* not counted: the test says so */
+	if (!real_io[i]) {
+		real_io[i] = f->pMethods;
+		count_io[i] = *f->pMethods;
+		count_io[i].xSync = count_sync;
+	}
+	f->pMethods = &count_io[i];
+	return rc;
+}
+
+/*
+ * A durable transaction's commit syncs the log; any other commit does
+ * not, before the durable one nor after it (it takes back NORMAL).
+ */
+static void test_durable(void)
+{
+	char path[PATH_MAX], err[256] = "";
+	struct store *s = NULL;
+	int64_t id;
+	int n;
+
+	real_vfs = sqlite3_vfs_find(NULL);
+	if (!real_vfs)
+		return;
+	count_vfs = *real_vfs;
+	count_vfs.zName = "tfs-count-sync";
+	count_vfs.xOpen = count_open;
+	CHECK(sqlite3_vfs_register(&count_vfs, 1) == SQLITE_OK);
+	snprintf(path, sizeof(path), "%s/durable.db", root);
+	CHECK(store_open(path, &s, err, sizeof(err)) == TFS_OK);
+	if (s) {
+		syncs = 0;
+		CHECK(store_begin(s, 0) == TFS_OK);
+		CHECK(store_exp_insert(s, "plain", 1, &id) == TFS_OK);
+		CHECK(store_commit(s) == TFS_OK);
+		CHECK(syncs == 0);
+		CHECK(store_begin(s, 1) == TFS_OK);
+		CHECK(store_exp_insert(s, "durable", 1, &id) == TFS_OK);
+		CHECK(store_commit(s) == TFS_OK);
+		n = syncs;
+		CHECK(n >= 1);
+		CHECK(store_begin(s, 0) == TFS_OK);
+		CHECK(store_exp_insert(s, "plain again", 1, &id) == TFS_OK);
+		CHECK(store_commit(s) == TFS_OK);
+		CHECK(syncs == n);
+		store_close(s);
+	}
+	sqlite3_vfs_unregister(&count_vfs);
+}
+
 int main(void)
 {
 	char err[256] = "";
@@ -948,6 +1218,8 @@ int main(void)
 	store_close(s);
 	test_migrate_5();
 	test_newer_schema();
+	test_failures();
+	test_durable();
 	rm_rf(root);
 	return TEST_REPORT();
 }
