@@ -31,6 +31,7 @@
 #include <linux/fs.h>
 
 #include "fetch.h"
+#include "http.h"
 #include "sha256.h"
 
 #define CACHE_DEFAULT_CAP (10LL << 30)
@@ -296,7 +297,7 @@ int art_init(struct core *c, int64_t cap, char *err, size_t errlen)
 	c->cache_dir = xstrdup(p);
 	c->cache_cap = cap > 0 ? cap : CACHE_DEFAULT_CAP;
 	pthread_cond_init(&c->work, NULL);
-	if (fetch_global_init()) {
+	if (http_global_init()) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		return -1;
 	}
@@ -1178,7 +1179,6 @@ void art_release(struct core *c)
 	free(c->mfq);
 	free(c->cache_dir);
 	pthread_cond_destroy(&c->work);
-	fetch_global_cleanup();
 }
 
 /* ---- inputs of dependent runs ---- */

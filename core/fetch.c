@@ -1,5 +1,5 @@
 /*
- * fetch.c - downloads one artifact with libcurl. Bytes are appended to a
+ * fetch.c - downloads one artifact over lib/http. Bytes are appended to a
  * part file and fed to SHA-256 as they arrive, so verifying costs no second
  * read of the file; an interrupted transfer resumes with a Range request
  * from the bytes on disk, which are hashed again first because a restart of
@@ -15,10 +15,12 @@
 #define _GNU_SOURCE
 #include <stddef.h>     /* fetch.h uses size_t without including it */
 #include "fetch.h"
+#include "http.h"
 #include "secret.h"
 #include "sha256.h"
 #include "util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,59 +33,46 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
-/* curl's receive buffer, so the largest write callback chunk, and our read
- * buffer when hashing a file: big enough for few syscalls, small enough to
- * keep per-download memory modest with many downloads at once. */
-#define FETCH_CHUNK (1024 * 1024)
-/* Longer URLs are refused rather than handed to curl. */
-#define FETCH_URL_MAX 8192
-#define FETCH_MAX_REDIRS 5L
-/* The doubling backoff stops growing here. */
+/* The doubling backoff stops growing here; a server's Retry-After is
+ * honoured up to it too. */
 #define FETCH_BACKOFF_MAX_MS 30000
 /* Progress is reported at most this often (and always at the ends). */
 #define FETCH_PROGRESS_MS 100
 
-/* Why the write callback refused a response; checked after the transfer. */
+/* Why our callbacks refused a response; checked after the transfer. */
 enum fetch_stop {
 	FETCH_GO = 0,
-	FETCH_STOP_STATUS,   /* an HTTP status whose body we do not store */
-	FETCH_STOP_RANGE,    /* a 206 for other bytes than those asked for */
 	FETCH_STOP_SIZE,     /* the server announced another total size */
 	FETCH_STOP_BIG,      /* more bytes than the manifest's size */
 	FETCH_STOP_DISK,     /* writing the part file failed (errno in err) */
-	FETCH_STOP_CANCEL,   /* *opts->cancel became non-zero */
 };
 
-/* What one transfer attempt leads to. */
+/* What one http_request() leads to. */
 enum fetch_next {
 	FETCH_DONE,          /* the body ended cleanly: check and verify */
-	FETCH_RETRY,         /* transient: back off, resume */
+	FETCH_RETRY,         /* transient, and the attempts ran out */
 	FETCH_RESTART,       /* the bytes on disk cannot be resumed: from 0 */
 	FETCH_FAIL,          /* for good, keep the part file */
 	FETCH_FAIL_DROP,     /* for good, the part file is wrong: remove it */
 	FETCH_CANCEL,
 };
 
-/* The state of one fetch_file() call, shared with the curl callbacks. */
+/* The state of one fetch_file() call, shared with the http callbacks. */
 struct fetch_xfer {
-	CURL *curl;
 	const struct fetch_opts *o;
 	int fd;                  /* part file, O_APPEND */
 	EVP_MD_CTX *md;          /* SHA-256 of exactly the part file's bytes */
 	int64_t size;            /* what the manifest promised */
 	int64_t have;            /* bytes in the part file, all in md */
-	int64_t offset;          /* where this attempt's body starts */
 	int64_t announced;       /* total the server claimed */
-	int checked;             /* this attempt's response was looked at */
 	enum fetch_stop stop;
 	int err;                 /* errno behind FETCH_STOP_DISK */
 	int64_t progress_at;     /* mono_ms() of the last progress call */
 	int64_t progress_done;   /* the value it reported */
-	char *wbuf;              /* bytes hashed, not yet written (curl hands
-				    16 KiB at a time: one write per MiB) */
+	char *wbuf;              /* bytes hashed, not yet written: one write
+				    per MiB, whatever size curl hands over */
 	size_t wlen;
 	int64_t flushed_at;      /* mono_ms() of the last flush */
 };
@@ -112,31 +101,6 @@ static int fetch_flush(struct fetch_xfer *x)
 	x->wlen = 0;
 	x->flushed_at = mono_ms();
 	return 0;
-}
-
-int fetch_global_init(void)
-{
-	const curl_version_info_data *v;
-
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_msg(LOG_ERR, "cannot initialise libcurl");
-		return TFS_EIO;
-	}
-	/* CURLOPT_PROTOCOLS_STR came with 7.85; without it we could not
-	 * keep redirects away from file:// */
-	v = curl_version_info(CURLVERSION_NOW);
-	if (!v || v->version_num < 0x075500) {
-		log_msg(LOG_ERR, "libcurl %s is too old, 7.85 or later needed",
-			v ? v->version : "?");
-		curl_global_cleanup();
-		return TFS_EIO;
-	}
-	return TFS_OK;
-}
-
-void fetch_global_cleanup(void)
-{
-	curl_global_cleanup();
 }
 
 static void fetch_reason(char *reason, size_t rlen, const char *fmt, ...)
@@ -190,209 +154,91 @@ static int fetch_restart(struct fetch_xfer *x)
 }
 
 /*
- * A 206 must carry exactly the bytes from where we are, of a file of the
- * manifest's size: "Content-Range: bytes FIRST-LAST/TOTAL" (TOTAL may be
- * '*'). Returns FETCH_GO, FETCH_STOP_RANGE or FETCH_STOP_SIZE.
+ * http's head callback, once per response before its body: a length that
+ * cannot add up to the manifest's size fails before we download a wrong
+ * file. http has checked that a 206 starts where we are; a length of -1
+ * is unknown (chunked), and fetch_write_cb() bounds those.
  */
-static enum fetch_stop fetch_check_range(struct fetch_xfer *x)
+static int fetch_head_cb(void *arg, const struct http_head *h)
 {
-	struct curl_header *h;
-	const char *p;
-	char *end;
-	long long first, total;
+	struct fetch_xfer *x = arg;
 
-	if (curl_easy_header(x->curl, "Content-Range", 0, CURLH_HEADER, -1,
-			     &h) != CURLHE_OK)
-		return FETCH_STOP_RANGE;
-	p = h->value;
-	if (strncmp(p, "bytes ", 6))
-		return FETCH_STOP_RANGE;
-	errno = 0;
-	first = strtoll(p + 6, &end, 10);
-	if (errno || end == p + 6 || *end != '-' || first != x->have)
-		return FETCH_STOP_RANGE;
-	p = strchr(end, '/');
-	if (!p || p[1] == '*')
-		return FETCH_GO;
-	total = strtoll(p + 1, &end, 10);
-	if (errno || end == p + 1)
-		return FETCH_STOP_RANGE;
-	if (total != x->size) {
-		x->announced = total;
-		return FETCH_STOP_SIZE;
-	}
-	return FETCH_GO;
-}
-
-/*
- * The first body bytes of an attempt arrived: decides whether to store
- * them. Returns 0 to go on, -1 with x->stop set to refuse.
- */
-static int fetch_check_response(struct fetch_xfer *x)
-{
-	long status = 0;
-	curl_off_t len = -1;
-
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-	/* status 0: file://, which has no status */
-	if (status != 0 && status != 200 && status != 206) {
-		x->stop = FETCH_STOP_STATUS;
+	assert(h->offset == x->have);
+	if (h->total >= 0 && h->total != x->size) {
+		x->announced = h->total;
+		x->stop = FETCH_STOP_SIZE;
 		return -1;
 	}
-	/* A server ignoring Range sends the file from byte 0. curl usually
-	 * refuses that itself (CURLE_RANGE_ERROR), so this is the fallback
-	 * that keeps the part file right whatever curl does. */
-	if (status == 200 && x->have > 0) {
-		log_msg(LOG_INFO, "server ignored the range request, fetching "
-			"from byte 0");
-		if (fetch_restart(x) < 0) {
-			x->err = errno;
-			x->stop = FETCH_STOP_DISK;
-			return -1;
-		}
-	}
-	if (status == 206) {
-		x->stop = fetch_check_range(x);
-		if (x->stop)
-			return -1;
-	}
-	/* A length that cannot add up to the manifest's size fails before
-	 * we download a wrong file. -1 is unknown (chunked): the write
-	 * callback bounds those. */
-	curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
-	if (len >= 0 && x->have + (int64_t)len != x->size) {
-		x->announced = x->have + (int64_t)len;
+	if (h->length >= 0 && x->have + h->length != x->size) {
+		x->announced = x->have + h->length;
 		x->stop = FETCH_STOP_SIZE;
 		return -1;
 	}
 	return 0;
 }
 
-/* curl's write callback: appends to the part file and the hash. */
-static size_t fetch_write_cb(char *data, size_t one, size_t n, void *arg)
+/* http's write callback: appends to the part file and the hash. */
+static int fetch_write_cb(void *arg, const char *data, size_t len)
 {
 	struct fetch_xfer *x = arg;
-	size_t len = one * n;      /* curl documents one as always 1 */
 
-	if (!x->checked) {
-		x->checked = 1;
-		if (fetch_check_response(x) < 0)
-			return 0;
-	}
-	if (x->stop)
-		return 0;
 	if ((uint64_t)len > (uint64_t)(x->size - x->have)) {
 		x->stop = FETCH_STOP_BIG;
-		return 0;
+		return -1;
 	}
 	/*
 	 * md and have count these bytes now; they reach the file at the next
-	 * flush, always before the transfer's result is looked at, so md
-	 * matches the disk whenever it matters (a failed write stops all).
+	 * flush, always before the transfer's result is looked at or a retry
+	 * waits, so md matches the disk whenever it matters (a failed write
+	 * stops all).
 	 */
 	if (x->wlen + len > FETCH_WBUF && fetch_flush(x) < 0)
-		return 0;
+		return -1;
 	memcpy(x->wbuf + x->wlen, data, len);
 	x->wlen += len;
 	EVP_DigestUpdate(x->md, data, len);
 	x->have += (int64_t)len;
 	if (mono_ms() - x->flushed_at >= FETCH_FLUSH_MS && fetch_flush(x) < 0)
-		return 0;
-	return one * n;
-}
-
-/* curl's progress callback: the place to notice a cancel. */
-static int fetch_xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-			     curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct fetch_xfer *x = arg;
-
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	if (fetch_cancelled(x->o->cancel)) {
-		x->stop = FETCH_STOP_CANCEL;
-		return 1;
-	}
-	fetch_progress(x, 0);
+		return -1;
 	return 0;
 }
 
-/* Faults worth another try: the network or the server may recover. */
-static int fetch_transient_curl(CURLcode rc)
+static void fetch_progress_cb(void *arg)
 {
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_HTTP3:
-	case CURLE_QUIC_CONNECT_ERROR:
-		return 1;
-	default:
-		return 0;
-	}
+	fetch_progress(arg, 0);
 }
 
-static int fetch_transient_http(long status)
+static int fetch_cancel_cb(void *arg)
 {
-	return status == 408 || status == 429 || (status >= 500 &&
-						  status <= 599);
+	struct fetch_xfer *x = arg;
+
+	return fetch_cancelled(x->o->cancel);
 }
 
-/* Sleeps ms, waking early for a cancel. Returns 1 when cancelled. */
-static int fetch_sleep(int64_t ms, volatile int *cancel)
+/* Before http waits to retry: the bytes so far go to disk first. */
+static int fetch_retrying_cb(void *arg, int attempt, int64_t wait_ms,
+			     const char *why)
 {
-	int64_t until = mono_ms() + ms;
+	struct fetch_xfer *x = arg;
 
-	while (!fetch_cancelled(cancel)) {
-		int64_t left = until - mono_ms();
-		struct timespec ts;
-
-		if (left <= 0)
-			return 0;
-		if (left > 50)
-			left = 50;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)left * 1000000L;
-		nanosleep(&ts, NULL);
-	}
-	return 1;
+	(void)attempt;
+	(void)wait_ms;
+	(void)why;
+	return x->wlen && fetch_flush(x) < 0;
 }
 
 /*
- * One transfer from x->have on. Returns what to do next; msg gets the
- * sentence for FETCH_RETRY and the FETCH_FAIL kinds.
+ * What one http_request() from x->have on came to. msg gets the sentence
+ * for FETCH_RETRY and the FETCH_FAIL kinds.
  */
-static enum fetch_next fetch_attempt(struct fetch_xfer *x,
+static enum fetch_next fetch_outcome(struct fetch_xfer *x,
+				     const struct http_response *r,
 				     const char *part_path, const char *shown,
-				     const char *errbuf, char *msg,
-				     size_t mlen)
+				     char *msg, size_t mlen)
 {
-	CURLcode rc;
-	long status = 0;
-
-	x->offset = x->have;
-	x->checked = 0;
-	x->stop = FETCH_GO;
-	x->announced = -1;
-	curl_easy_setopt(x->curl, CURLOPT_RESUME_FROM_LARGE,
-			 (curl_off_t)x->have);
-	rc = curl_easy_perform(x->curl);
-	if (x->wlen && fetch_flush(x) < 0 && rc == CURLE_OK)
-		rc = CURLE_WRITE_ERROR;
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-
-	if (x->stop == FETCH_STOP_CANCEL || rc == CURLE_ABORTED_BY_CALLBACK)
+	if (r->fail == HTTP_FAIL_CANCEL)
 		return FETCH_CANCEL;
+	/* our own refusals next: they are why http stopped */
 	switch (x->stop) {
 	case FETCH_STOP_DISK:
 		fetch_reason(msg, mlen, "cannot write '%s': %s", part_path,
@@ -407,42 +253,32 @@ static enum fetch_next fetch_attempt(struct fetch_xfer *x,
 			     " bytes, server sent %" PRId64, x->size,
 			     x->announced);
 		return FETCH_FAIL_DROP;
-	case FETCH_STOP_RANGE:
-		return FETCH_RESTART;
-	default:
+	case FETCH_GO:
 		break;
 	}
-	/* A 3xx that curl could not follow is better told by curl's message
-	 * (too many redirects, a redirect to file://). */
-	if (status >= 400 || x->stop == FETCH_STOP_STATUS ||
-	    (rc == CURLE_OK && status != 0 && status != 200 && status != 206)) {
-		/* The server has fewer bytes than our part file: start over,
-		 * and the size check will say what it really has. */
-		if (status == 416 && x->offset > 0)
-			return FETCH_RESTART;
-		fetch_reason(msg, mlen, "HTTP %ld from %s", status, shown);
-		return fetch_transient_http(status) ? FETCH_RETRY : FETCH_FAIL;
-	}
-	/* Range ignored (HTTP), or a resume offset past the end (file://). */
-	if (rc == CURLE_RANGE_ERROR || rc == CURLE_BAD_DOWNLOAD_RESUME)
-		return FETCH_RESTART;
-	if (rc == CURLE_OK) {
+	switch (r->fail) {
+	case HTTP_FAIL_NONE:
+		/* status 0: file://, which has no status */
+		if (r->status != 0 && r->status != 200 && r->status != 206) {
+			fetch_reason(msg, mlen, "HTTP %ld from %s", r->status,
+				     shown);
+			return FETCH_FAIL;
+		}
 		if (x->have == x->size)
 			return FETCH_DONE;
 		fetch_reason(msg, mlen, "size mismatch: expected %" PRId64
 			     " bytes, server sent %" PRId64, x->size, x->have);
 		return FETCH_FAIL_DROP;
+	/* Range ignored, a 416 from the middle (the server has fewer bytes
+	 * than our part file: the size check will say what it has), a 206
+	 * for other bytes: start over */
+	case HTTP_FAIL_RANGE:
+		return FETCH_RESTART;
+	default:
+		fetch_reason(msg, mlen, "%s", r->error);
+		return r->gave_up ? FETCH_RETRY : FETCH_FAIL;
 	}
-	if (fetch_transient_curl(rc)) {
-		fetch_reason(msg, mlen, "%s", errbuf[0] ? errbuf :
-			     curl_easy_strerror(rc));
-		return FETCH_RETRY;
-	}
-	fetch_reason(msg, mlen, "cannot fetch %s: %s", shown, errbuf[0] ?
-		     errbuf : curl_easy_strerror(rc));
-	return FETCH_FAIL;
 }
-
 
 /*
  * The part file is complete: verifies its hash, makes it durable and
@@ -502,48 +338,6 @@ static int fetch_finish(struct fetch_xfer *x, const char *part_path,
 	return TFS_OK;
 }
 
-/* A configured easy handle for x, or NULL. errbuf is CURL_ERROR_SIZE. */
-static CURL *fetch_curl_new(struct fetch_xfer *x, const char *url,
-			    char *errbuf)
-{
-	CURL *c = curl_easy_init();
-	int bad = 0;
-
-	if (!c)
-		return NULL;
-#define FETCH_SET(opt, val) (bad |= curl_easy_setopt(c, opt, val) != CURLE_OK)
-	FETCH_SET(CURLOPT_URL, url);
-	/* signals are process-wide and we run in worker threads */
-	FETCH_SET(CURLOPT_NOSIGNAL, 1L);
-	FETCH_SET(CURLOPT_PROTOCOLS_STR, "file,http,https");
-	/* a server must not redirect us into the local filesystem */
-	FETCH_SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	FETCH_SET(CURLOPT_FOLLOWLOCATION, 1L);
-	FETCH_SET(CURLOPT_MAXREDIRS, FETCH_MAX_REDIRS);
-	/* we read the status ourselves: 416 and 5xx mean different things */
-	FETCH_SET(CURLOPT_FAILONERROR, 0L);
-	/* the hash covers the bytes as stored, never a decoded form */
-	FETCH_SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	FETCH_SET(CURLOPT_CONNECTTIMEOUT, (long)x->o->connect_timeout_s);
-	FETCH_SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	FETCH_SET(CURLOPT_LOW_SPEED_TIME, (long)x->o->low_speed_time_s);
-	FETCH_SET(CURLOPT_TCP_KEEPALIVE, 1L);
-	FETCH_SET(CURLOPT_BUFFERSIZE, (long)FETCH_CHUNK);
-	FETCH_SET(CURLOPT_USERAGENT, "trainfs");
-	FETCH_SET(CURLOPT_ERRORBUFFER, errbuf);
-	FETCH_SET(CURLOPT_WRITEFUNCTION, fetch_write_cb);
-	FETCH_SET(CURLOPT_WRITEDATA, x);
-	FETCH_SET(CURLOPT_XFERINFOFUNCTION, fetch_xferinfo_cb);
-	FETCH_SET(CURLOPT_XFERINFODATA, x);
-	FETCH_SET(CURLOPT_NOPROGRESS, 0L);
-#undef FETCH_SET
-	if (bad) {
-		curl_easy_cleanup(c);
-		return NULL;
-	}
-	return c;
-}
-
 /* The opening of the part file: sets x->fd and x->have (hashed). */
 static int fetch_open_part(struct fetch_xfer *x, const char *part_path,
 			   char *reason, size_t rlen)
@@ -589,6 +383,117 @@ static int fetch_open_part(struct fetch_xfer *x, const char *part_path,
 	return TFS_OK;
 }
 
+/*
+ * The request for url: our callbacks, the timeouts, and a retry policy
+ * that keeps fetch's own: connection errors, 408, 429 and 5xx retried,
+ * the wait doubling from backoff_ms to 30 s, no jitter.
+ */
+static void fetch_request_init(struct http_request *rq, struct fetch_xfer *x,
+			       const char *url)
+{
+	const struct fetch_opts *o = x->o;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->url = url;
+	rq->allow_file = 1;
+	rq->connect_timeout_ms = o->connect_timeout_s * 1000;
+	rq->low_speed_time_s = o->low_speed_time_s;
+	rq->retry.backoff_ms = o->backoff_ms;
+	rq->retry.backoff_max_ms = FETCH_BACKOFF_MAX_MS;
+	rq->retry.retry_after_max_ms = FETCH_BACKOFF_MAX_MS;
+	rq->retry.on = HTTP_RETRY_DEFAULT;
+	rq->head = fetch_head_cb;
+	rq->write = fetch_write_cb;
+	rq->progress = fetch_progress_cb;
+	rq->cancelled = fetch_cancel_cb;
+	rq->retrying = fetch_retrying_cb;
+	rq->arg = x;
+}
+
+/*
+ * Transfers until the part file holds size bytes. http retries within one
+ * request, resuming from the bytes passed on; a restart from byte 0 is
+ * ours, and does not count as an attempt: the server answered, and with
+ * nothing on disk the next attempt cannot end there again (the bound on
+ * restarts is for a server that misbehaves anyway). Returns TFS_OK when
+ * the part file is complete, else TFS_EIO or TFS_EINTR with reason set.
+ */
+static int fetch_transfer(struct fetch_xfer *x, const char *url,
+			  const char *part_path, const char *shown,
+			  char *reason, size_t rlen)
+{
+	const struct fetch_opts *o = x->o;
+	struct http_request rq;
+	struct http_retry base;
+	char msg[FETCH_REASON_MAX] = "";
+	int attempts = 0, retries = 0, restarts = 0;
+
+	fetch_request_init(&rq, x, url);
+	base = rq.retry;
+	/* A complete part file (or an empty artifact) needs no request: a
+	 * Range from the end would only earn a 416. */
+	while (x->have < x->size) {
+		struct http_response r = HTTP_RESPONSE_INIT;
+		enum fetch_next next;
+
+		if (attempts == o->max_attempts) {
+			fetch_reason(reason, rlen, "connection failed after %d "
+				     "attempts: %s", attempts, msg);
+			return TFS_EIO;
+		}
+		rq.resume_from = x->have;
+		rq.retry.max_attempts = o->max_attempts - attempts;
+		/* the doubling goes on where the last request left it */
+		rq.retry.backoff_ms = (int)http_backoff_ms(&base, 1 + retries,
+							   -1, 0);
+		log_msg(LOG_DEBUG, "fetching %s into '%s' from byte %" PRId64
+			" (attempt %d)", shown, part_path, x->have,
+			attempts + 1);
+		x->stop = FETCH_GO;
+		http_request(&rq, &r);
+		if (x->wlen)
+			fetch_flush(x);
+		attempts += r.attempts;
+		retries += r.attempts - 1;
+		next = fetch_outcome(x, &r, part_path, shown, msg,
+				     sizeof(msg));
+		http_response_release(&r);
+		switch (next) {
+		case FETCH_DONE:
+			return TFS_OK;
+		case FETCH_RETRY:
+			continue;
+		case FETCH_RESTART:
+			if (++restarts > o->max_attempts) {
+				fetch_reason(reason, rlen, "%s does not resume "
+					     "transfers consistently", shown);
+				return TFS_EIO;
+			}
+			log_msg(LOG_INFO, "cannot resume %s at byte %" PRId64
+				", fetching from byte 0", shown, x->have);
+			attempts--;
+			if (fetch_restart(x) < 0) {
+				fetch_reason(reason, rlen, "cannot truncate "
+					     "'%s': %s", part_path,
+					     strerror(errno));
+				return TFS_EIO;
+			}
+			continue;
+		case FETCH_FAIL_DROP:
+			close(x->fd);
+			x->fd = -1;
+			unlink(part_path);
+			/* fall through */
+		case FETCH_FAIL:
+			fetch_reason(reason, rlen, "%s", msg);
+			return TFS_EIO;
+		case FETCH_CANCEL:
+			return TFS_EINTR;
+		}
+	}
+	return TFS_OK;
+}
+
 int fetch_file(const char *url, const char *part_path,
 	       const char *final_path, int64_t size, const char *sha256_hex,
 	       const struct fetch_opts *opts, char *reason, size_t rlen)
@@ -596,12 +501,9 @@ int fetch_file(const char *url, const char *part_path,
 	static const struct fetch_opts defaults = FETCH_OPTS_INIT;
 	struct fetch_opts o = opts ? *opts : defaults;
 	struct fetch_xfer x = { .fd = -1, .size = size, .o = &o };
-	char errbuf[CURL_ERROR_SIZE] = "";
 	char shown[SECRET_URL_SHOWN_MAX + 64];
-	char msg[FETCH_REASON_MAX] = "";
 	char want[65];
-	int64_t wait_ms = 0, backoff;
-	int attempts = 0, restarts = 0, ret = TFS_EIO;
+	int ret = TFS_EIO;
 
 	if (reason && rlen)
 		reason[0] = '\0';
@@ -613,11 +515,10 @@ int fetch_file(const char *url, const char *part_path,
 		o.connect_timeout_s = defaults.connect_timeout_s;
 	if (o.low_speed_time_s <= 0)
 		o.low_speed_time_s = defaults.low_speed_time_s;
-	backoff = o.backoff_ms;
 
-	if (strlen(url) > FETCH_URL_MAX) {
+	if (strlen(url) > HTTP_URL_MAX) {
 		fetch_reason(reason, rlen, "url longer than %d bytes",
-			     FETCH_URL_MAX);
+			     HTTP_URL_MAX);
 		return TFS_EIO;
 	}
 	secret_url_shown(url, shown, sizeof(shown));
@@ -642,87 +543,13 @@ int fetch_file(const char *url, const char *part_path,
 		goto out;
 	}
 	fetch_progress(&x, 1);
-
-	/* A complete part file (or an empty artifact) needs no request: a
-	 * Range from the end would only earn a 416. */
-	while (x.have < size) {
-		enum fetch_next next;
-
-		if (attempts == o.max_attempts) {
-			fetch_reason(reason, rlen, "connection failed after %d "
-				     "attempts: %s", attempts, msg);
-			goto out;
-		}
-		if (wait_ms && fetch_sleep(wait_ms, o.cancel)) {
-			ret = TFS_EINTR;
-			goto out;
-		}
-		if (!x.curl) {
-			x.curl = fetch_curl_new(&x, url, errbuf);
-			if (!x.curl) {
-				fetch_reason(reason, rlen, "cannot set up "
-					     "libcurl");
-				goto out;
-			}
-		}
-		attempts++;
-		errbuf[0] = '\0';
-		log_msg(LOG_DEBUG, "fetching %s into '%s' from byte %" PRId64
-			" (attempt %d)", shown, part_path, x.have, attempts);
-		next = fetch_attempt(&x, part_path, shown, errbuf, msg,
-				     sizeof(msg));
-		wait_ms = 0;
-		switch (next) {
-		case FETCH_DONE:
-			break;
-		case FETCH_RETRY:
-			wait_ms = backoff;
-			backoff = backoff * 2 > FETCH_BACKOFF_MAX_MS ?
-				  FETCH_BACKOFF_MAX_MS : backoff * 2;
-			if (attempts < o.max_attempts)
-				log_msg(LOG_INFO, "fetch of %s failed (%s), "
-					"retrying in %" PRId64 " ms", shown,
-					msg, wait_ms);
-			continue;
-		case FETCH_RESTART:
-			/* Not counted: the server answered, and with nothing
-			 * on disk the next attempt cannot end here again.
-			 * The bound is for a server that misbehaves anyway. */
-			if (++restarts > o.max_attempts) {
-				fetch_reason(reason, rlen, "%s does not resume "
-					     "transfers consistently", shown);
-				goto out;
-			}
-			log_msg(LOG_INFO, "cannot resume %s at byte %" PRId64
-				", fetching from byte 0", shown, x.have);
-			attempts--;
-			if (fetch_restart(&x) < 0) {
-				fetch_reason(reason, rlen, "cannot truncate "
-					     "'%s': %s", part_path,
-					     strerror(errno));
-				goto out;
-			}
-			continue;
-		case FETCH_FAIL_DROP:
-			close(x.fd);
-			x.fd = -1;
-			unlink(part_path);
-			/* fall through */
-		case FETCH_FAIL:
-			fetch_reason(reason, rlen, "%s", msg);
-			goto out;
-		case FETCH_CANCEL:
-			ret = TFS_EINTR;
-			goto out;
-		}
-		break;
-	}
-	ret = fetch_finish(&x, part_path, final_path, want, reason, rlen);
+	ret = fetch_transfer(&x, url, part_path, shown, reason, rlen);
+	if (ret == TFS_OK)
+		ret = fetch_finish(&x, part_path, final_path, want, reason,
+				   rlen);
 out:
 	if (ret == TFS_EINTR)
 		fetch_reason(reason, rlen, "cancelled");
-	if (x.curl)
-		curl_easy_cleanup(x.curl);
 	if (x.fd >= 0)
 		close(x.fd);
 	EVP_MD_CTX_free(x.md);

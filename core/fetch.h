@@ -1,11 +1,11 @@
 /*
- * fetch.h - downloads one artifact with libcurl (file://, http://, https://)
+ * fetch.h - downloads one artifact over lib/http (file://, http://, https://)
  * into a local file, hashing with SHA-256 as the bytes arrive, resuming an
  * interrupted transfer with an HTTP Range request from the bytes already on
  * disk (which are hashed again first), retrying transient faults with
  * backoff. Nothing is ever declared good unless its size and SHA-256 match
  * what the manifest promised. Blocking: call it from a worker thread, never
- * from a FUSE handler. No locks; thread-safe once fetch_global_init() ran.
+ * from a FUSE handler. No locks; thread-safe.
  */
 #ifndef TFS_FETCH_H
 #define TFS_FETCH_H
@@ -37,10 +37,6 @@ struct fetch_opts {
 };
 #define FETCH_OPTS_INIT { 4, 500, 10, 30, NULL, NULL, NULL, NULL, NULL }
 
-/* Once per process, before any thread calls fetch_file(). */
-int fetch_global_init(void);
-void fetch_global_cleanup(void);
-
 /*
  * Downloads url into part_path (appending to what is already there, which
  * is taken as the first bytes of the file and re-hashed), checks that the
@@ -54,10 +50,11 @@ void fetch_global_cleanup(void);
  *               on a hash mismatch part_path is removed (never reused);
  *   TFS_EINTR   *opts->cancel became non-zero; part_path is kept to resume.
  * A server that ignores Range (200 instead of 206) restarts from zero.
- * Transient faults (connection drop, timeout, HTTP 5xx and 429) are retried
- * up to max_attempts with backoff, each retry resuming from the bytes on
- * disk; a 4xx other than 408/429 fails at once. A body larger than size is
- * cut off and fails. opts may be NULL for the defaults.
+ * Transient faults (connection drop, timeout, HTTP 5xx, 408 and 429) are
+ * retried up to max_attempts with backoff (or the server's Retry-After, up
+ * to 30 s), each retry resuming from the bytes on disk; another 4xx fails
+ * at once. A body larger than size is cut off and fails. opts may be NULL
+ * for the defaults.
  */
 int fetch_file(const char *url, const char *part_path,
 	       const char *final_path, int64_t size, const char *sha256_hex,

@@ -1,17 +1,19 @@
 /*
- * notify.c - tells a user that a run changed state: runs their
- * command and/or POSTs JSON to their webhook. One thread does every
- * delivery, and it never waits on any single one: transfers run side by
- * side on a curl multi handle and commands are children watched between
- * polls, so a webhook that never answers or a command that takes its full
- * 30 s delays nothing else. notifier_send() only copies and takes the lock
- * for a heap insertion. Deliveries wait in a heap ordered by due time; a
- * failed webhook attempt goes back in with a doubled delay, a command runs
- * once (running it again could repeat a side effect such as a message).
+ * notify.c - tells a user that a run changed state: runs their command
+ * and/or POSTs JSON to their webhook. One thread does every delivery, and
+ * it never waits on any single one: transfers run side by side on an
+ * http_multi (lib/http) and commands are children watched between polls,
+ * so a webhook that never answers or a command that takes its full 30 s
+ * delays nothing else. notifier_send() only copies and takes the lock for
+ * a heap insertion. Deliveries wait in a heap ordered by due time; a failed
+ * webhook attempt goes back in with a doubled delay (or the server's
+ * Retry-After), a command runs once (running it again could repeat a side
+ * effect such as a message).
  * See notify.h for the contract.
  */
 #define _GNU_SOURCE
 #include "notify.h"
+#include "http.h"
 #include "secret.h"
 #include "state.h"
 #include "strvec.h"
@@ -33,16 +35,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 extern char **environ;
 
 #define NOTIFY_DEFAULT_ATTEMPTS 5
 #define NOTIFY_DEFAULT_BACKOFF_MS 1000
-/* The doubling stops here, so a large max_attempts cannot overflow it. */
+/* The doubling stops here, so a large max_attempts cannot overflow it;
+ * a webhook's Retry-After is honoured up to it too. */
 #define NOTIFY_BACKOFF_CAP_MS (10 * 60 * 1000)
-#define NOTIFY_HTTP_TIMEOUT_S 10L
-#define NOTIFY_MAX_REDIRS 3L
+#define NOTIFY_HTTP_TIMEOUT_MS 10000
+#define NOTIFY_MAX_REDIRS 3
 #define NOTIFY_CMD_TIMEOUT_MS 30000
 /* Deliveries in progress at once: each holds a socket or a child. */
 #define NOTIFY_ACTIVE_MAX 16
@@ -55,7 +56,7 @@ extern char **environ;
 #define NOTIFY_IDLE_MS 60000
 /* Run and state names as given to a command; ours are far shorter. */
 #define NOTIFY_NAME_MAX 256
-/* A URL as logged, without userinfo and query. */
+/* A command's name as logged. */
 #define NOTIFY_SHOWN_MAX 256
 /* Longest user key quoted in a reason: keeps the reason one short line. */
 #define NOTIFY_KEY_SHOWN 64
@@ -79,8 +80,6 @@ struct notify_job {
 	uint64_t seq;            /* order of sending: FIFO among equal due
 				    times, and the oldest is dropped first */
 	/* While active; touched by the delivery thread only. */
-	CURL *curl;
-	struct curl_slist *headers;
 	pid_t pid;
 	int wfd;                 /* write end of the child's stdin, or -1 */
 	size_t written;
@@ -100,13 +99,13 @@ struct notifier {
 	int stop;                  /* protected by lock */
 	uint64_t delivered;        /* protected by lock */
 	uint64_t failed;           /* protected by lock */
-	atomic_int aborting;       /* read by curl callbacks, lock-free */
-	CURLM *multi;              /* the thread's; curl_multi_wakeup() is
+	atomic_int aborting;       /* read by http callbacks, lock-free */
+	struct http_multi *multi;  /* the thread's; http_multi_wakeup() is
 				      the only call others make on it */
 	struct notify_job *active[NOTIFY_ACTIVE_MAX]; /* the thread's */
 	int nactive;
-	int max_attempts;
-	int backoff_ms;
+	struct http_retry retry;   /* max_attempts, backoff: every failure of
+				      a webhook is tried again */
 	pthread_t thread;
 };
 
@@ -321,7 +320,7 @@ static void notify_job_free(struct notify_job *j)
 static void notify_job_name(const struct notify_job *j, char *out,
 			    size_t outlen)
 {
-	char shown[NOTIFY_SHOWN_MAX];
+	char shown[SECRET_URL_SHOWN_MAX + 64];
 
 	if (j->kind == NOTIFY_WEBHOOK) {
 		secret_url_shown(j->url, shown, sizeof(shown));
@@ -481,7 +480,7 @@ void notifier_send(struct notifier *n, const struct notify_target *t,
 		}
 	}
 	pthread_mutex_unlock(&n->lock);
-	curl_multi_wakeup(n->multi);
+	http_multi_wakeup(n->multi);
 }
 
 void notifier_stats(struct notifier *n, uint64_t *delivered,
@@ -521,106 +520,45 @@ static void notify_active_remove(struct notifier *n, struct notify_job *j)
 
 /* ---- webhooks ---- */
 
-static size_t notify_discard_cb(char *p, size_t size, size_t nmemb,
-				void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * nmemb;
-}
-
 /* A non-zero return aborts the transfer: notifier_free() is waiting. */
-static int notify_xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-			      curl_off_t ultotal, curl_off_t ulnow)
+static int notify_cancelled_cb(void *arg)
 {
 	struct notifier *n = arg;
 
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
 	return atomic_load_explicit(&n->aborting, memory_order_relaxed);
 }
 
-static void notify_http_cleanup(struct notifier *n, struct notify_job *j)
-{
-	if (j->curl) {
-		curl_multi_remove_handle(n->multi, j->curl);
-		curl_easy_cleanup(j->curl);
-		j->curl = NULL;
-	}
-	curl_slist_free_all(j->headers);
-	j->headers = NULL;
-}
-
-/* Adds j's POST to the multi handle. Returns TFS_OK or TFS_EIO. */
+/* Adds j's POST to the multi handle. Returns TFS_OK or an error. */
 static int notify_http_start(struct notifier *n, struct notify_job *j)
 {
-	struct curl_slist *h;
-	CURL *c;
-	int bad = 0;
+	static const char *const headers[] = {
+		"Content-Type: application/json", NULL
+	};
+	struct http_request rq = {
+		.method = "POST",
+		.url = j->url,
+		.headers = headers,
+		.body = j->body,
+		.body_len = j->len,
+		.discard = 1,
+		.timeout_ms = NOTIFY_HTTP_TIMEOUT_MS,
+		.max_redirs = NOTIFY_MAX_REDIRS,
+		.cancelled = notify_cancelled_cb,
+		.arg = n,
+	};
 
-	c = j->curl = curl_easy_init();
-	if (!c)
-		return TFS_EIO;
-	h = j->headers = curl_slist_append(NULL,
-					   "Content-Type: application/json");
-	/* A body over 1 KiB would otherwise wait a second for 100-continue. */
-	if (h)
-		h = curl_slist_append(h, "Expect:");
-	if (!h)
-		return TFS_EIO;
-	j->headers = h;
-#define NOTIFY_SET(opt, val) (bad |= curl_easy_setopt(c, opt, val) != CURLE_OK)
-	NOTIFY_SET(CURLOPT_URL, j->url);
-	NOTIFY_SET(CURLOPT_POST, 1L);
-	NOTIFY_SET(CURLOPT_POSTFIELDS, j->body);
-	NOTIFY_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
-	NOTIFY_SET(CURLOPT_HTTPHEADER, h);
-	NOTIFY_SET(CURLOPT_USERAGENT, "trainfs");
-	NOTIFY_SET(CURLOPT_TIMEOUT, NOTIFY_HTTP_TIMEOUT_S);
-	NOTIFY_SET(CURLOPT_NOSIGNAL, 1L);
-	NOTIFY_SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	NOTIFY_SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	NOTIFY_SET(CURLOPT_FOLLOWLOCATION, 1L);
-	NOTIFY_SET(CURLOPT_MAXREDIRS, NOTIFY_MAX_REDIRS);
-	/* A 301/302 keeps the POST (curl's default turns it into a GET); a
-	 * 303 means GET and gets one. */
-	NOTIFY_SET(CURLOPT_POSTREDIR,
-		   (long)(CURL_REDIR_POST_301 | CURL_REDIR_POST_302));
-	NOTIFY_SET(CURLOPT_WRITEFUNCTION, notify_discard_cb);
-	NOTIFY_SET(CURLOPT_XFERINFOFUNCTION, notify_xferinfo_cb);
-	NOTIFY_SET(CURLOPT_XFERINFODATA, n);
-	NOTIFY_SET(CURLOPT_NOPROGRESS, 0L);
-	NOTIFY_SET(CURLOPT_PRIVATE, j);
-#undef NOTIFY_SET
-	if (bad || curl_multi_add_handle(n->multi, c) != CURLM_OK)
-		return TFS_EIO;
-	return TFS_OK;
+	return http_multi_add(n->multi, &rq, j);
 }
 
-/* The delay before attempt number j->attempts + 1. */
-static int64_t notify_backoff(const struct notifier *n,
-			      const struct notify_job *j)
-{
-	int64_t d = n->backoff_ms;
-	int i;
-
-	for (i = 1; i < j->attempts && d < NOTIFY_BACKOFF_CAP_MS; i++)
-		d *= 2;
-	return d < NOTIFY_BACKOFF_CAP_MS ? d : NOTIFY_BACKOFF_CAP_MS;
-}
-
-/* One attempt of j ended with res (and HTTP status code). */
+/* One attempt of j ended with r. */
 static void notify_http_done(struct notifier *n, struct notify_job *j,
-			     CURLcode res, long code)
+			     const struct http_response *r)
 {
-	char name[2 * NOTIFY_SHOWN_MAX], why[64];
+	char name[2 * NOTIFY_SHOWN_MAX], why[HTTP_ERROR_MAX];
 	int64_t delay;
 
-	notify_http_cleanup(n, j);
 	notify_active_remove(n, j);
-	if (res == CURLE_OK && code >= 200 && code <= 299) {
+	if (r->fail == HTTP_FAIL_NONE) {
 		notify_done(n, j, 1);
 		return;
 	}
@@ -632,20 +570,23 @@ static void notify_http_done(struct notifier *n, struct notify_job *j,
 		pthread_mutex_unlock(&n->lock);
 		return;
 	}
-	if (res == CURLE_OK)
-		snprintf(why, sizeof(why), "HTTP status %ld", code);
+	/* the log line names the URL already */
+	if (r->fail == HTTP_FAIL_STATUS)
+		snprintf(why, sizeof(why), "HTTP status %ld", r->status);
 	else
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
+		snprintf(why, sizeof(why), "%s", r->error);
 	notify_job_name(j, name, sizeof(name));
-	if (j->attempts >= n->max_attempts) {
+	if (j->attempts >= n->retry.max_attempts ||
+	    !http_retryable(&n->retry, r->fail, r->status)) {
 		log_msg(LOG_WARNING, "%s not delivered after %d attempts: %s",
 			name, j->attempts, why);
 		notify_done(n, j, 0);
 		return;
 	}
-	delay = notify_backoff(n, j);
+	delay = http_backoff_ms(&n->retry, j->attempts, r->retry_after_ms, 0);
 	log_msg(LOG_INFO, "%s: attempt %d of %d failed (%s), retrying in %lld ms",
-		name, j->attempts, n->max_attempts, why, (long long)delay);
+		name, j->attempts, n->retry.max_attempts, why,
+		(long long)delay);
 	pthread_mutex_lock(&n->lock);
 	j->due = mono_ms() + delay;
 	notify_push_locked(n, j);
@@ -655,26 +596,12 @@ static void notify_http_done(struct notifier *n, struct notify_job *j,
 /* Hands every finished transfer to notify_http_done(). */
 static void notify_http_reap(struct notifier *n)
 {
-	struct notify_job *j;
-	CURLMsg *msg;
-	long code;
-	int left;
+	struct http_response r;
+	void *tag;
 
-	while ((msg = curl_multi_info_read(n->multi, &left))) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		j = NULL;
-		code = 0;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &j);
-		if (!j) {       /* not ours: cannot happen, but never leak it */
-			curl_multi_remove_handle(n->multi, msg->easy_handle);
-			curl_easy_cleanup(msg->easy_handle);
-			continue;
-		}
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
-				  &code);
-		/* msg is invalid once its handle is removed. */
-		notify_http_done(n, j, msg->data.result, code);
+	while (http_multi_next(n->multi, &tag, &r)) {
+		notify_http_done(n, tag, &r);
+		http_response_release(&r);
 	}
 }
 
@@ -890,7 +817,6 @@ static void notify_start(struct notifier *n, struct notify_job *j)
 	if (j->kind == NOTIFY_WEBHOOK) {
 		if (notify_http_start(n, j) == TFS_OK)
 			return;
-		notify_http_cleanup(n, j);
 		notify_job_name(j, name, sizeof(name));
 		log_msg(LOG_ERR, "%s: cannot set up the transfer", name);
 	} else {
@@ -938,7 +864,7 @@ static void notify_give_up(struct notifier *n)
 
 		lost++;
 		if (j->kind == NOTIFY_WEBHOOK) {
-			notify_http_cleanup(n, j);
+			http_multi_remove(n->multi, j);
 			notify_active_remove(n, j);
 			notify_job_free(j);
 		} else {
@@ -960,13 +886,12 @@ static void *notify_main(void *arg)
 {
 	struct notifier *n = arg;
 	struct notify_job *started[NOTIFY_ACTIVE_MAX];
-	struct curl_waitfd fds[NOTIFY_ACTIVE_MAX];
+	struct pollfd fds[NOTIFY_ACTIVE_MAX];
 	sigset_t pipe_set;
-	CURLMcode mc;
-	int i, nstarted, nfds, timeout, running, cmds;
+	int i, nstarted, nfds, timeout, cmds;
 
-	/* Writes to a child's stdin may raise SIGPIPE, and curl leaves
-	 * signals alone with CURLOPT_NOSIGNAL: keep it off this thread. */
+	/* Writes to a child's stdin may raise SIGPIPE, and lib/http leaves
+	 * signals alone (CURLOPT_NOSIGNAL): keep it off this thread. */
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
@@ -992,22 +917,17 @@ static void *notify_main(void *arg)
 			if (n->active[i]->wfd < 0)
 				continue;
 			fds[nfds].fd = n->active[i]->wfd;
-			fds[nfds].events = CURL_WAIT_POLLOUT;
+			fds[nfds].events = POLLOUT;
 			fds[nfds].revents = 0;
 			nfds++;
 		}
 		if (cmds && timeout > NOTIFY_CMD_TICK_MS)
 			timeout = NOTIFY_CMD_TICK_MS;
 		/* Returns early for curl's own timers, a writable pipe, or
-		 * curl_multi_wakeup() from notifier_send()/notifier_free(). */
-		mc = curl_multi_poll(n->multi, fds, (unsigned)nfds, timeout,
-				     NULL);
-		if (mc != CURLM_OK) {
-			/* Only out of memory gets here: do not spin on it. */
-			log_msg(LOG_ERR, "notifier: %s", curl_multi_strerror(mc));
+		 * http_multi_wakeup() from notifier_send()/notifier_free().
+		 * Only out of memory fails it: do not spin on that. */
+		if (http_multi_poll(n->multi, fds, (unsigned)nfds, timeout))
 			notify_sleep_ms(100);
-		}
-		curl_multi_perform(n->multi, &running);
 		notify_http_reap(n);
 
 		for (i = 0; i < n->nactive; )
@@ -1025,18 +945,18 @@ struct notifier *notifier_new(int max_attempts, int backoff_ms)
 
 	if (!n)
 		return NULL;
-	n->max_attempts = max_attempts > 0 ? max_attempts :
-			  NOTIFY_DEFAULT_ATTEMPTS;
-	n->backoff_ms = backoff_ms > 0 ? backoff_ms :
-			NOTIFY_DEFAULT_BACKOFF_MS;
+	n->retry.max_attempts = max_attempts > 0 ? max_attempts :
+				NOTIFY_DEFAULT_ATTEMPTS;
+	n->retry.backoff_ms = backoff_ms > 0 ? backoff_ms :
+			      NOTIFY_DEFAULT_BACKOFF_MS;
+	n->retry.backoff_max_ms = NOTIFY_BACKOFF_CAP_MS;
+	n->retry.retry_after_max_ms = NOTIFY_BACKOFF_CAP_MS;
+	/* a command cannot be asked twice, a webhook can: whatever went
+	 * wrong, a later POST may get through */
+	n->retry.on = HTTP_RETRY_ALL;
 	atomic_init(&n->aborting, 0);
-	/* Reference-counted and thread-safe in the curl we require (7.85+). */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		free(n);
-		return NULL;
-	}
 	n->heap = calloc(NOTIFY_QUEUE_MAX, sizeof(*n->heap));
-	n->multi = curl_multi_init();
+	n->multi = http_multi_new();
 	if (!n->heap || !n->multi)
 		goto fail;
 	if (pthread_mutex_init(&n->lock, NULL))
@@ -1048,11 +968,9 @@ struct notifier *notifier_new(int max_attempts, int backoff_ms)
 	return n;
 fail:
 	log_msg(LOG_ERR, "cannot start the notifier");
-	if (n->multi)
-		curl_multi_cleanup(n->multi);
+	http_multi_free(n->multi);
 	free(n->heap);
 	free(n);
-	curl_global_cleanup();
 	return NULL;
 }
 
@@ -1064,11 +982,10 @@ void notifier_free(struct notifier *n)
 	n->stop = 1;
 	pthread_mutex_unlock(&n->lock);
 	atomic_store(&n->aborting, 1);
-	curl_multi_wakeup(n->multi);
+	http_multi_wakeup(n->multi);
 	pthread_join(n->thread, NULL);
-	curl_multi_cleanup(n->multi);
+	http_multi_free(n->multi);
 	pthread_mutex_destroy(&n->lock);
 	free(n->heap);
 	free(n);
-	curl_global_cleanup();
 }

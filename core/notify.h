@@ -52,8 +52,9 @@ struct notifier;
 
 /*
  * Starts the delivery thread. A webhook gets up to max_attempts POSTs
- * (default 5 when 0) with backoff_ms doubling between them (default 1000);
- * a command runs once, with a 30 s limit. Returns NULL on failure.
+ * (default 5 when 0) with backoff_ms doubling between them (default 1000,
+ * at most 10 min), longer when the webhook's Retry-After says so; a
+ * command runs once, with a 30 s limit. Returns NULL on failure.
  */
 struct notifier *notifier_new(int max_attempts, int backoff_ms);
 /* Stops the thread; deliveries still pending are given up, with a log. */

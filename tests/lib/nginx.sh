@@ -19,7 +19,10 @@
 # transfer cut by nginx_stop resumes fast), /norange/ (Range ignored, always
 # 200), /chunked/ (no Content-Length, because SSI drops it; files served
 # there must not hold "<!--#"), /status503/ (always 503), /redir/X (302 to
-# /X), /loop/ (redirects to itself). access.log in NGINX_DIR has one line
+# /X), /loop/ (redirects to itself), /flaky/X (503 until ROOT/flaky/X
+# exists), /busy/X (429 with Retry-After: 1 until ROOT/busy/X exists),
+# /echo/ (200 with "METHOD CONTENT_TYPE CONTENT_LENGTH X_SLURM_USER_TOKEN"
+# of the request). access.log in NGINX_DIR has one line
 # per request: "METHOD URI STATUS BYTES range=RANGE".
 
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
@@ -79,6 +82,12 @@ _nginx_conf() {
 	     "rewrite ^/redir/(.*)\$ /\$1 redirect; }"
 	echo "		location /loop/ {" \
 	     "rewrite ^/loop/(.*)\$ /loop/\$1 redirect; }"
+	echo "		location /flaky/ { try_files \$uri =503; }"
+	echo "		location /busy/ { try_files \$uri @busy; }"
+	echo "		location @busy { add_header Retry-After 1 always;" \
+	     "return 429; }"
+	echo "		location /echo/ { return 200 \"\$request_method" \
+	     "\$content_type \$content_length \$http_x_slurm_user_token\"; }"
 	echo "	}"
 	echo "}"
 }

@@ -4,18 +4,21 @@
  * too short and too long files; resuming from a part file holding the right
  * bytes, garbage, all of the file, or facing a server that ignores Range; a
  * server stopped and started again under a transfer; cancel; progress;
- * retries of a 503 and of a refused connection; redirects; secrets kept out
- * of reasons; sha256_file() against sha256sum. Runs from the
- * repository root (it sources tests/lib/nginx.sh); without nginx the HTTP cases
- * say SKIP and the file:// ones still run. Every file has its own name, so
- * that nginx's access log tells each case's requests apart.
+ * retries of a 503, a 429 with Retry-After and a refused connection;
+ * redirects; secrets kept out of reasons; sha256_file() against sha256sum.
+ * Runs from the repository root (it sources tests/lib/nginx.sh); without
+ * nginx the HTTP cases say SKIP and the file:// ones still run. Every file
+ * has its own name, so that nginx's access log tells each case's requests
+ * apart.
  */
 #define _GNU_SOURCE
 #include <stddef.h>     /* fetch.h uses size_t without including it */
 #include "fetch.h"
+#include "http.h"
 #include "sha256.h"
 #include "util.h"
 #include "test.h"
+#include "nginx_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +39,6 @@
 static char base[256];         /* our mkdtemp directory */
 static char www[512];          /* served by nginx and as file:// */
 static char dl[512];           /* part and final files */
-static char ngdir[512];        /* nginx's NGINX_DIR: config, access.log */
-static int port;               /* 0 when nginx could not start */
 static char part[PATH_MAX], final[PATH_MAX];
 
 /* A file in www and what the manifest says of it. */
@@ -104,7 +105,7 @@ static void paths(const char *name)
 
 static void http_url(char *out, size_t len, const char *loc, const char *name)
 {
-	snprintf(out, len, "http://127.0.0.1:%d/%s%s", port, loc, name);
+	snprintf(out, len, "http://127.0.0.1:%d/%s%s", ngx_port, loc, name);
 }
 
 static void file_url(char *out, size_t len, const char *name)
@@ -135,87 +136,6 @@ static void write_part(const void *data, size_t len)
 		fprintf(stderr, "cannot write '%s'\n", part);
 }
 
-/* sh -c with the formatted command; returns its exit status or -1. */
-static int run_sh(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static int run_sh(const char *fmt, ...)
-{
-	char cmd[PATH_MAX * 2];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Starts nginx on www; sets port and ngdir, or leaves port at 0. */
-static void nginx_up(void)
-{
-	char cmd[PATH_MAX * 2], line[PATH_MAX + 32];
-	FILE *p;
-
-	if (access("tests/lib/nginx.sh", R_OK)) {
-		printf("SKIP http cases: no tests/lib/nginx.sh here (run from the "
-		       "repository root)\n");
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), ". tests/lib/nginx.sh && nginx_start '%s' >&2 "
-		 "&& echo \"$NGINX_PORT $NGINX_DIR\"", www);
-	p = popen(cmd, "r");
-	if (!p)
-		return;
-	if (fgets(line, sizeof(line), p) &&
-	    sscanf(line, "%d %511s", &port, ngdir) != 2)
-		port = 0;
-	pclose(p);
-	if (!port)
-		printf("SKIP http cases: nginx did not start\n");
-}
-
-/* nginx_stop, nginx_restart or nginx_cleanup on our server. */
-static int nginx_ctl(const char *fn)
-{
-	return run_sh(". tests/lib/nginx.sh && NGINX_DIR='%s' && %s", ngdir, fn);
-}
-
-/* Access log lines holding both a and b (b may be NULL). */
-static int log_count(const char *a, const char *b)
-{
-	char path[PATH_MAX + 16];
-	struct buf log = BUF_INIT(0);
-	char *line, *save = NULL;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/access.log", ngdir);
-	if (file_read_all(path, 16 * MIB, &log) == TFS_OK && log.p) {
-		for (line = strtok_r(log.p, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save))
-			if (strstr(line, a) && (!b || strstr(line, b)))
-				n++;
-	}
-	buf_release(&log);
-	return n;
-}
-
-/* nginx logs a request once it has sent it all, which may be a moment
- * after the client has the bytes: poll up to 2 s for at least want. */
-static int log_wait(const char *a, const char *b, int want)
-{
-	int i, n = 0;
-
-	for (i = 0; i < 100; i++) {
-		n = log_count(a, b);
-		if (n >= want)
-			break;
-		sleep_ms(20);
-	}
-	return n;
-}
-
 /* ---- over HTTP ---- */
 
 static void test_http_good(void)
@@ -231,7 +151,7 @@ static void test_http_good(void)
 	CHECK(same_content(final, &b));
 	CHECK(file_size(part) == -1);
 	CHECK_STR(reason, "");
-	CHECK(log_wait("GET /good.bin 200 1048576 ", "range=-", 1) == 1);
+	CHECK(ngx_log_wait("GET /good.bin 200 1048576 ", "range=-", 1) == 1);
 
 	/* again over an existing final file: replaced, still right */
 	CHECK(fetch_file(url, part, final, (int64_t)b.len, b.sha, NULL, reason,
@@ -279,7 +199,7 @@ static void test_404(void)
 	CHECK(strstr(reason, "404") != NULL);
 	CHECK(strstr(reason, url) != NULL);
 	CHECK(file_size(final) == -1);
-	CHECK(log_wait("GET /missing.bin 404", NULL, 1) == 1);
+	CHECK(ngx_log_wait("GET /missing.bin 404", NULL, 1) == 1);
 	unlink(part);
 }
 
@@ -296,9 +216,9 @@ static void test_resume(void)
 			 sizeof(reason)) == TFS_OK);
 	CHECK(same_content(final, &b));
 	CHECK(file_size(part) == -1);
-	CHECK(log_wait("GET /resume.bin 206 741376 ", "range=bytes=307200-",
+	CHECK(ngx_log_wait("GET /resume.bin 206 741376 ", "range=bytes=307200-",
 		       1) == 1);
-	CHECK(log_count("GET /resume.bin 200", NULL) == 0);
+	CHECK(ngx_log_count("GET /resume.bin 200", NULL) == 0);
 	blob_free(&b);
 }
 
@@ -322,7 +242,7 @@ static void test_garbage_part(void)
 	CHECK(fetch_file(url, part, final, (int64_t)b.len, b.sha, NULL, reason,
 			 sizeof(reason)) == TFS_OK);
 	CHECK(same_content(final, &b));
-	CHECK(log_wait("GET /garbage.bin 200 1048576 ", "range=-", 1) == 1);
+	CHECK(ngx_log_wait("GET /garbage.bin 200 1048576 ", "range=-", 1) == 1);
 	blob_free(&b);
 }
 
@@ -339,8 +259,8 @@ static void test_no_range(void)
 	CHECK(fetch_file(url, part, final, (int64_t)b.len, b.sha, NULL, reason,
 			 sizeof(reason)) == TFS_OK);
 	CHECK(same_content(final, &b));
-	CHECK(log_wait("GET /norange/norange.bin 200", "range=-", 1) == 1);
-	CHECK(log_count("GET /norange/norange.bin 200",
+	CHECK(ngx_log_wait("GET /norange/norange.bin 200", "range=-", 1) == 1);
+	CHECK(ngx_log_count("GET /norange/norange.bin 200",
 			"range=bytes=307200-") == 1);
 	blob_free(&b);
 }
@@ -360,7 +280,7 @@ static void test_complete_part(void)
 	CHECK(same_content(final, &b));
 	CHECK(file_size(part) == -1);
 	sleep_ms(100);
-	CHECK(log_count("/complete.bin", NULL) == 0);
+	CHECK(ngx_log_count("/complete.bin", NULL) == 0);
 	blob_free(&b);
 }
 
@@ -427,17 +347,17 @@ static void test_server_drop(void)
 	f.opts.progress_arg = &s;
 	pthread_create(&f.t, NULL, bg_main, &f);
 	sleep_ms(500);
-	CHECK(nginx_ctl("nginx_stop") == 0);
+	CHECK(ngx_ctl("nginx_stop") == 0);
 	CHECK(file_size(part) > 0);
 	sleep_ms(300);
-	CHECK(nginx_ctl("nginx_restart") == 0);
+	CHECK(ngx_ctl("nginx_restart") == 0);
 	pthread_join(f.t, NULL);
 	CHECK(f.ret == TFS_OK);
 	if (f.ret)
 		fprintf(stderr, "drop: %s\n", f.reason);
 	CHECK(same_content(final, &b));
 	CHECK(file_size(part) == -1);
-	CHECK(log_wait("GET /slowfirst/drop.bin 206", "range=bytes=", 1) == 1);
+	CHECK(ngx_log_wait("GET /slowfirst/drop.bin 206", "range=bytes=", 1) == 1);
 	CHECK(s.n >= 3);
 	CHECK(s.shrank == 0);
 	CHECK(s.bad_total == 0);
@@ -480,7 +400,7 @@ static void test_size_mismatch(void)
 	CHECK(fetch_file(url, part, final, (int64_t)b.len, b.sha, NULL,
 			 reason, sizeof(reason)) == TFS_OK);
 	CHECK(same_content(final, &b));
-	CHECK(log_wait("GET /chunked/short.bin 200", NULL, 2) == 2);
+	CHECK(ngx_log_wait("GET /chunked/short.bin 200", NULL, 2) == 2);
 	blob_free(&b);
 }
 
@@ -513,7 +433,7 @@ static void test_cancel(void)
 	CHECK(fetch_file(url, part, final, (int64_t)b.len, b.sha, NULL, reason,
 			 sizeof(reason)) == TFS_OK);
 	CHECK(same_content(final, &b));
-	CHECK(log_wait("GET /cancel.bin 206", "range=bytes=", 1) == 1);
+	CHECK(ngx_log_wait("GET /cancel.bin 206", "range=bytes=", 1) == 1);
 
 	/* cancelled before it starts: nothing is fetched */
 	paths(b.name);
@@ -568,7 +488,21 @@ static void test_retries(void)
 	CHECK(ms >= 300 && ms < 3000);
 	CHECK(strstr(reason, "after 3 attempts") != NULL);
 	CHECK(strstr(reason, "HTTP 503") != NULL);
-	CHECK(log_wait("GET /status503/busy.bin 503", NULL, 3) == 3);
+	CHECK(ngx_log_wait("GET /status503/busy.bin 503", NULL, 3) == 3);
+	unlink(part);
+
+	/* 429 with Retry-After: 1 waits that second, not the 10 ms */
+	paths("later.bin");
+	http_url(url, sizeof(url), "busy/", "later.bin");
+	o.max_attempts = 2;
+	o.backoff_ms = 10;
+	t0 = mono_ms();
+	CHECK(fetch_file(url, part, final, 1000, sha, &o, reason,
+			 sizeof(reason)) == TFS_EIO);
+	CHECK(mono_ms() - t0 >= 1000);
+	CHECK(strstr(reason, "after 2 attempts") != NULL);
+	CHECK(strstr(reason, "HTTP 429") != NULL);
+	CHECK(ngx_log_wait("GET /busy/later.bin 429", NULL, 2) == 2);
 	unlink(part);
 
 	/* nobody listening: the same, with curl's words */
@@ -602,8 +536,8 @@ static void test_redirects(void)
 			 sizeof(reason)) == TFS_EIO);
 	CHECK(mono_ms() - t0 < 2000);
 	CHECK(strstr(reason, "edirect") != NULL);
-	CHECK(log_wait("GET /loop/loop.bin 302", NULL, 6) == 6);
-	CHECK(log_count("GET /loop/loop.bin 302", NULL) == 6);
+	CHECK(ngx_log_wait("GET /loop/loop.bin 302", NULL, 6) == 6);
+	CHECK(ngx_log_count("GET /loop/loop.bin 302", NULL) == 6);
 	unlink(part);
 	blob_free(&b);
 }
@@ -615,7 +549,7 @@ static void test_secrets(void)
 
 	paths("secret.bin");
 	snprintf(url, sizeof(url), "http://user:hunter2@127.0.0.1:%d/secret.bin"
-		 "?X-Amz-Signature=deadbeefsecret", port);
+		 "?X-Amz-Signature=deadbeefsecret", ngx_port);
 	CHECK(fetch_file(url, part, final, 10, "0123456789abcdef0123456789ab"
 			 "cdef0123456789abcdef0123456789abcdef", NULL, reason,
 			 sizeof(reason)) == TFS_EIO);
@@ -776,33 +710,19 @@ static void test_sha256_file(void)
 
 int main(void)
 {
-	char tmpl[] = "/tmp/tfs-fetch.XXXXXX";
 	int64_t t0 = mono_ms();
 
-	/* a proxy from the environment would not reach our loopback nginx */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	log_set_level(LOG_WARNING);
-	if (!mkdtemp(tmpl)) {
-		perror("mkdtemp");
+	if (ngx_workdir("fetch", base, sizeof(base), www, sizeof(www)))
 		return 1;
-	}
-	snprintf(base, sizeof(base), "%s", tmpl);
-	snprintf(www, sizeof(www), "%s/www", base);
 	snprintf(dl, sizeof(dl), "%s/dl", base);
-	mkdir_p(www, 0700);
 	mkdir_p(dl, 0700);
-	CHECK(fetch_global_init() == TFS_OK);
+	CHECK(http_global_init() == TFS_OK);
 
 	test_file_url();
 	test_edges();
 	test_sha256_file();
-	nginx_up();
-	if (port) {
+	ngx_up(www);
+	if (ngx_port) {
 		test_http_good();
 		test_corrupt();
 		test_404();
@@ -817,9 +737,8 @@ int main(void)
 		test_progress();
 		test_cancel();
 		test_server_drop();
-		nginx_ctl("nginx_cleanup");
+		ngx_ctl("nginx_cleanup");
 	}
-	fetch_global_cleanup();
 	rm_rf(base);
 	fprintf(stderr, "test_fetch: %" PRId64 " ms\n", mono_ms() - t0);
 	return TEST_REPORT();

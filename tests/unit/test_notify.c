@@ -1,20 +1,21 @@
 /*
  * test_notify.c - notify_parse() and the notifier on real parts, no mocks:
  * a small HTTP server on 127.0.0.1 in a thread of this program answers
- * each request with the status the case chose (500, 500, then 200; or
- * never), and commands are real children of sh. Checked: the POST body
- * and Content-Type, retries with growing gaps, giving up after
- * max_attempts with a log line that keeps the query out, a hanging
- * webhook that holds up neither another target nor notifier_free(), a
- * command's stdin and environment, a failing or missing command, one
- * that never reads a large body (SIGPIPE must not reach us), the queue
- * bound, and the parser's refusals.
+ * each request with the status the case chose (500, 500, then 200; a 429
+ * with Retry-After; or never), and commands are real children of sh.
+ * Checked: the POST body and Content-Type, retries with growing gaps, a
+ * Retry-After honoured, giving up after max_attempts with a log line that
+ * keeps the query out, a hanging webhook that holds up neither another
+ * target nor notifier_free(), a command's stdin and environment, a failing
+ * or missing command, one that never reads a large body (SIGPIPE must not
+ * reach us), the queue bound, and the parser's refusals.
  */
 #define _GNU_SOURCE
 #include "notify.h"
 #include "state.h"
 #include "util.h"
 #include "test.h"
+#include "capture.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -148,9 +149,10 @@ static void *srv_main(void *arg)
 			s->hung[s->nhung++] = c;
 			continue;
 		}
-		snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\n"
+		snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\n%s"
 			 "Content-Length: 2\r\nConnection: close\r\n\r\nok",
-			 status ? status : 503);
+			 status ? status : 503,
+			 status == 429 ? "Retry-After: 1\r\n" : "");
 		if (write(c, resp, strlen(resp)) < 0)
 			perror("srv write");
 		close(c);
@@ -255,37 +257,6 @@ static int proc_alive(long pid)
 		alive = p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 	fclose(fp);
 	return alive;
-}
-
-/* ---- stderr capture, for what the notifier logs ---- */
-
-static int saved_stderr = -1;
-static char capture_path[PATH_MAX + 32];
-
-static void capture_start(void)
-{
-	int fd;
-
-	snprintf(capture_path, sizeof(capture_path), "%s/stderr.log", tmpdir);
-	fflush(stderr);
-	saved_stderr = dup(2);
-	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	dup2(fd, 2);
-	close(fd);
-}
-
-/* Restores stderr, echoes what was logged, returns it (caller frees). */
-static char *capture_end(void)
-{
-	struct buf b = BUF_INIT(0);
-
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	file_read_all(capture_path, 16 * 1024 * 1024, &b);
-	if (b.p)
-		fputs(b.p, stderr);
-	return b.p ? buf_detach(&b, NULL) : xstrdup("");
 }
 
 /* ---- notify_parse ---- */
@@ -492,6 +463,28 @@ static void test_webhook_retry(void)
 	srv_stop(s);
 }
 
+/* A 429 with Retry-After: 1 is asked again a second later, not 50 ms. */
+static void test_webhook_retry_after(void)
+{
+	static const int st[] = { 429, 200 };
+	struct notify_target t = { NULL, NULL, 1u << RS_FAILED };
+	struct srv *s = srv_start(2, st);
+	struct notifier *n = notifier_new(5, BACKOFF_MS);
+	uint64_t d, f;
+	char url[128];
+
+	url_of(s, "/later", url, sizeof(url));
+	t.webhook = url;
+	notifier_send(n, &t, body1, "ra", "failed");
+	stats_wait(n, 1, 5000, &d, &f);
+	CHECK(d == 1 && f == 0);
+	CHECK(srv_count(s) == 2);
+	if (srv_count(s) == 2)
+		CHECK(s->reqs[1].at - s->reqs[0].at >= 1000 - 5);
+	notifier_free(n);
+	srv_stop(s);
+}
+
 /* Always 500: counted failed after max_attempts, logged without the query
  * ("?..." says it was cut). */
 static void test_webhook_give_up(void)
@@ -509,7 +502,7 @@ static void test_webhook_give_up(void)
 		 "?token=s3cret", s->port);
 	url_of(s, "/fail/path?...'", shown, sizeof(shown));
 	t.webhook = url;
-	capture_start();
+	capture_start(tmpdir);
 	notifier_send(n, &t, body1, "r3", "failed");
 	stats_wait(n, 1, 5000, &d, &f);
 	sleep_ms(100);          /* a fourth attempt would come by now */
@@ -561,7 +554,7 @@ static void test_webhook_hang(void)
 	CHECK(srv_count(hung) == 1);
 	CHECK_STR(fine->reqs[0].body, body1);
 
-	capture_start();
+	capture_start(tmpdir);
 	t0 = mono_ms();
 	notifier_free(n);
 	t0 = mono_ms() - t0;
@@ -612,7 +605,7 @@ static void test_command_fail(void)
 	char *log, *big;
 	uint64_t d, f;
 
-	capture_start();
+	capture_start(tmpdir);
 	t.command = fails;
 	notifier_send(n, &t, body1, "r4", "failed");
 	stats_wait(n, 1, 5000, &d, &f);
@@ -693,7 +686,7 @@ static void test_command_stop(void)
 		pid = strtol(got.p, NULL, 10);
 	buf_release(&got);
 	CHECK(pid > 0);
-	capture_start();
+	capture_start(tmpdir);
 	t0 = mono_ms();
 	notifier_free(n);
 	t0 = mono_ms() - t0;
@@ -722,7 +715,7 @@ static void test_queue_bound(void)
 
 	url_of(s, "/q", url, sizeof(url));
 	t.webhook = url;
-	capture_start();
+	capture_start(tmpdir);
 	/* Fill the delivery slots first, so the count below is exact. */
 	for (i = 0; i < 16; i++)
 		notifier_send(n, &t, "{}", "q", "completed");
@@ -754,6 +747,7 @@ int main(void)
 	test_parse();
 	test_webhook_body();
 	test_webhook_retry();
+	test_webhook_retry_after();
 	test_webhook_give_up();
 	test_webhook_hang();
 	test_command();
