@@ -78,6 +78,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(LDLIBS)
 
+# test_fs links the FUSE layer, all but its main(), and sees what fs/ sees
+$(BUILD)/tests/test_fs: tests/unit/test_fs.c $(filter-out %/main.o,$(FS_OBJ)) \
+		$(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifs -Ilib -Icore $(call pkg_cflags,fuse3 libcjson) \
+		$(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
 tools/%: tools/%.c
 	$(CC) $(CFLAGS) $(TOOLS_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
