@@ -2,6 +2,8 @@
  * connector.c - the registry of provider types and the words for job
  * states. core/ looks a provider type up here by the name written in the
  * daemon config, so adding a provider is one line in connector_types[].
+ * Tests add their fake provider with connector_register(), so that the
+ * daemon never ships it.
  */
 #include "connector.h"
 
@@ -12,6 +14,12 @@ static const struct connector_ops *const connector_types[] = {
 	&local_connector_ops,
 	NULL
 };
+
+#define CONNECTOR_EXTRA_MAX 8
+
+/* Types added by connector_register(), before any thread looks. */
+static const struct connector_ops *connector_extra[CONNECTOR_EXTRA_MAX];
+static size_t connector_nextra;
 
 static const char *const connector_state_names[] = {
 	[JOB_UNKNOWN] = "unknown",
@@ -33,7 +41,20 @@ const struct connector_ops *connector_find(const char *type)
 	for (i = 0; connector_types[i]; i++)
 		if (!strcmp(connector_types[i]->type, type))
 			return connector_types[i];
+	for (i = 0; i < connector_nextra; i++)
+		if (!strcmp(connector_extra[i]->type, type))
+			return connector_extra[i];
 	return NULL;
+}
+
+int connector_register(const struct connector_ops *ops)
+{
+	if (!ops || !ops->type || connector_find(ops->type))
+		return TFS_EEXIST;
+	if (connector_nextra == CONNECTOR_EXTRA_MAX)
+		return TFS_ENOMEM;
+	connector_extra[connector_nextra++] = ops;
+	return TFS_OK;
 }
 
 /*

@@ -5,10 +5,16 @@
  * SQLite, FUSE or the run model. Like Redis's aeApi*, the backend is chosen
  * by name at start-up (connector_find()).
  *
- * Threading: core/ calls one connector from one poller thread at a time, so
- * a connector needs no locks of its own unless it starts threads. Calls may
- * block on the provider (HTTP, fork); core/ never holds its model lock
- * across them.
+ * Threading: core/ runs one poller thread per provider and calls that
+ * provider's connector only from it, except list_artifacts() (see there),
+ * so a connector needs no locks of its own unless it starts threads or
+ * shares state between its instances. Calls may block on the provider
+ * (HTTP, fork); core/ never holds its model lock across them, and a call
+ * that hangs stalls only its own provider.
+ *
+ * Errors: every op returns TFS_OK or a TFS_* code (util.h) and, when it is
+ * not TFS_OK, writes the reason as a sentence into err: core/ shows it to
+ * the user in the run's events or the provider's status.
  *
  * Idempotence: every job carries the run's UUID and attempt number; after a
  * crash core/ asks find() before submit() so a job is never started twice.
@@ -19,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+
+#include "err.h"
 
 #define JOB_ID_MAX 128
 #define JOB_REASON_MAX 256
@@ -72,7 +80,14 @@ struct job_query {
 	const char *run_id;
 	int attempt;
 	const char *attempt_dir;
-	const char *log_path;
+	const char *log_path;     /* the run's log: stdout+stderr go here */
+	const char *metrics_path; /* the run's metrics.jsonl */
+	/*
+	 * in and out, for sync(): bytes of this attempt's remote log and
+	 * metrics file already appended to the local ones; sync() adds what
+	 * it appended. Kept by core across passes and restarts.
+	 */
+	int64_t log_synced, metrics_synced;
 	/* out */
 	enum job_state state;
 	int exit_code;            /* when terminal; -1 unknown */
@@ -84,13 +99,6 @@ struct job_query {
 };
 
 enum job_signal { JOB_SIG_PAUSE, JOB_SIG_RESUME };
-
-/*
- * find() and submit() answer this when an attempt's submission is under
- * way but unconfirmed: core/ keeps the attempt (never submits a new one
- * for it) and asks find() again on a later pass.
- */
-#define JOB_IN_PROGRESS 2
 
 #define ARTIFACT_PATH_MAX 1024     /* a relative path in the output dir */
 #define ARTIFACT_URL_MAX 4096
@@ -116,70 +124,75 @@ typedef int (*artifact_cb)(void *arg, const struct artifact_entry *a);
 
 struct connector;
 
+/*
+ * The operations. find() and submit() answer TFS_EINPROGRESS when an
+ * attempt's submission is under way but unconfirmed: core/ keeps the
+ * attempt (never submits a new one for it) and asks find() again on a
+ * later pass.
+ */
 struct connector_ops {
 	const char *type;         /* "local", "slurm", ... */
 	/*
 	 * Reads the provider's section of the daemon config (may be NULL for
-	 * defaults) and sets c->priv. Returns 0, or -1 with a reason in err.
+	 * defaults) and sets c->priv. TFS_EINVAL for a bad config.
 	 */
 	int (*init)(struct connector *c, const cJSON *conf,
 		    char *err, size_t errlen);
 	/* Frees c->priv. Jobs keep running. */
 	void (*release)(struct connector *c);
-	/*
-	 * Health check: 0 if reachable, -1 with the reason in err.
-	 */
+	/* Health check: TFS_OK when the provider answers. */
 	int (*ping)(struct connector *c, char *err, size_t errlen);
 	/*
-	 * Looks for a job already submitted for (run_id, attempt). Returns 1
-	 * and fills job_id when found, 0 when not, JOB_IN_PROGRESS when a
-	 * submission of it is under way but not confirmed yet (err says so),
-	 * -1 on error (err says why).
+	 * Looks for a job already submitted for (spec->run_id, attempt):
+	 * TFS_OK with job_id filled when found, TFS_ENOENT when there is
+	 * none, TFS_EINPROGRESS when a submission of it is under way but not
+	 * confirmed yet.
 	 */
 	int (*find)(struct connector *c, const struct job_spec *spec,
 		    char *job_id, size_t idlen, char *err, size_t errlen);
 	/*
-	 * Starts a job. Returns 0 and fills job_id, JOB_IN_PROGRESS when the
-	 * job may have started but the provider has not confirmed it yet (err
-	 * says so), or -1 with the reason in err. Must be idempotent for one
-	 * (run_id, attempt).
+	 * Starts a job: TFS_OK with job_id filled, or TFS_EINPROGRESS when the
+	 * job may have started but the provider has not confirmed it yet.
+	 * Must be idempotent for one (run_id, attempt).
 	 */
 	int (*submit)(struct connector *c, const struct job_spec *spec,
 		      char *job_id, size_t idlen, char *err, size_t errlen);
 	/*
 	 * Fills the out fields of n queries, in as few provider requests as
-	 * the API allows. Returns 0, or -1 when the provider could not be
-	 * asked at all (err says why; the queries are left as they were).
+	 * the API allows. An error means the provider could not be asked at
+	 * all (the queries are left as they were).
 	 */
 	int (*poll)(struct connector *c, struct job_query *q, size_t n,
 		    char *err, size_t errlen);
 	/*
 	 * Asks the provider to end the job (TERM, then KILL after
-	 * spec->kill_grace_s for local). Returns 0 once the request is
-	 * accepted; -1 with err otherwise. core/ calls it again until poll()
-	 * shows the job terminal.
+	 * kill_grace_s for local). TFS_OK once the request is accepted; core/
+	 * calls it again until poll() shows the job terminal. q->job_id is ""
+	 * for a submission not confirmed yet: the cancel must then hold for
+	 * the job once it is.
 	 */
 	int (*cancel)(struct connector *c, const struct job_query *q,
 		      int kill_grace_s, char *err, size_t errlen);
-	/*
-	 * Pause or resume. NULL, or returns -2, when the provider cannot;
-	 * -1 with err on failure; 0 on success.
-	 */
+	/* Pause or resume. NULL, or TFS_EOPNOTSUPP, when the provider cannot. */
 	int (*signal)(struct connector *c, const struct job_query *q,
 		      enum job_signal sig, char *err, size_t errlen);
 	/*
-	 * Where the provider keeps logs remotely: appends log bytes from
-	 * offset to the local file q->log_path. NULL for local (the job
-	 * writes there itself).
+	 * For providers whose jobs run elsewhere: appends the bytes of the
+	 * attempt's remote log from q->log_synced to q->log_path, and of its
+	 * remote metrics file from q->metrics_synced to q->metrics_path,
+	 * adding what it appended to those offsets (also on an error, for
+	 * what it appended before it). Called by the poller while the job
+	 * runs and once more after it ended, before the run turns final.
+	 * NULL, or TFS_EOPNOTSUPP, for local (the job writes there itself).
 	 */
-	int (*fetch_log)(struct connector *c, const struct job_query *q,
-			 char *err, size_t errlen);
+	int (*sync)(struct connector *c, struct job_query *q, char *err,
+		    size_t errlen);
 	/*
-	 * The manifest of an ended attempt: calls cb once per file. Returns
-	 * 0 when listed, 1 when the provider has none yet (core asks again
-	 * later), -1 with err on failure. May block (hashing, HTTP): core/
-	 * calls it from a worker thread, never the poller's, so it must not
-	 * touch state the poller uses without its own lock.
+	 * The manifest of an ended attempt: calls cb once per file. TFS_OK
+	 * when listed, TFS_EAGAIN when the provider has none yet (core asks
+	 * again later). May block (hashing, HTTP): core/ calls it from a
+	 * worker thread, never the poller's, so it must not touch state the
+	 * poller uses without its own lock.
 	 */
 	int (*list_artifacts)(struct connector *c, const struct job_query *q,
 			      artifact_cb cb, void *arg, char *err,
@@ -204,10 +217,18 @@ struct connector {
 	int cap_gpus;
 	int64_t cap_memory_mb;
 	int cap_max_jobs;        /* 0: hold every job in the queue */
+	int poll_ms;             /* this provider's poll interval, set by
+				    init() or 0: the daemon's */
 };
 
 /* The table of known connector types; NULL when type is unknown. */
 const struct connector_ops *connector_find(const char *type);
+/*
+ * Adds a type beside the built-in ones (a test's fake provider), before
+ * core_open(); ops is borrowed for the life of the process. TFS_EEXIST
+ * when the type is taken, TFS_ENOMEM when the table is full.
+ */
+int connector_register(const struct connector_ops *ops);
 
 extern const struct connector_ops local_connector_ops;
 

@@ -1427,17 +1427,17 @@ static int local_job_id(const struct local_job *job, char *job_id,
 	if (!job_id || snprintf(job_id, idlen, "%lld", job->spid) >=
 				       (int)idlen) {
 		snprintf(err, errlen, "no room for the job id");
-		return -1;
+		return TFS_EINVAL;
 	}
-	return 0;
+	return TFS_OK;
 }
 
 /*
  * find() for one attempt directory. A held lock without job.json is a
  * supervisor between its start and its first write (a daemon that died
- * inside submit(), or one that is slow to start): JOB_IN_PROGRESS, so
- * that core/ asks again rather than starting a second job. Returns 1, 0,
- * JOB_IN_PROGRESS or -1 as find().
+ * inside submit(), or one that is slow to start): TFS_EINPROGRESS, so
+ * that core/ asks again rather than starting a second job. Returns as
+ * find().
  */
 static int local_find_dir(const char *dir, char *job_id, size_t idlen,
 			  char *err, size_t errlen)
@@ -1447,18 +1447,21 @@ static int local_find_dir(const char *dir, char *job_id, size_t idlen,
 	int r;
 
 	if (local_paths_init(&p, dir, err, errlen) < 0)
-		return -1;
+		return TFS_EINVAL;
 	r = local_job_read(&p, &job, err, errlen);
 	if (r > 0)
-		return local_job_id(&job, job_id, idlen, err, errlen) < 0 ?
-		       -1 : 1;
+		return local_job_id(&job, job_id, idlen, err, errlen);
 	if (r < 0)
-		return -1;
+		return TFS_EIO;
 	r = local_lock_held(p.lock, err, errlen);
-	if (r <= 0)
-		return r;
+	if (r < 0)
+		return TFS_EIO;
+	if (r == 0) {
+		snprintf(err, errlen, "no job in '%.200s'", dir);
+		return TFS_ENOENT;
+	}
 	snprintf(err, errlen, "the supervisor for '%.200s' is starting", dir);
-	return JOB_IN_PROGRESS;
+	return TFS_EINPROGRESS;
 }
 
 static int local_find(struct connector *c, const struct job_spec *spec,
@@ -1639,25 +1642,25 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 	struct local_report rep;
 	char *cuda = NULL;
 	int fds[2] = { -1, -1 };
-	int r, ret = -1, status;
+	int r, ret = TFS_EIO, status;
 	size_t got;
 	pid_t a;
 
 	r = local_find_dir(spec->attempt_dir, job_id, idlen, err, errlen);
-	if (r)
-		return r == 1 ? 0 : r;
+	if (r != TFS_ENOENT)
+		return r;
 	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0]) {
 		snprintf(err, errlen, "empty command");
-		return -1;
+		return TFS_EINVAL;
 	}
 	if (!spec->log_path || !*spec->log_path) {
 		snprintf(err, errlen, "no log path");
-		return -1;
+		return TFS_EINVAL;
 	}
 	if (mkdir_p(spec->attempt_dir, 0700) < 0) {
 		snprintf(err, errlen, "cannot create '%.200s': %s",
 			 spec->attempt_dir, strerror(errno));
-		return -1;
+		return TFS_EIO;
 	}
 
 	l = xcalloc(1, sizeof(*l));
@@ -1716,28 +1719,27 @@ static int local_submit(struct connector *c, const struct job_spec *spec,
 		 */
 		snprintf(err, errlen, "the supervisor for '%.200s' has not "
 			 "reported yet", spec->attempt_dir);
-		ret = JOB_IN_PROGRESS;
+		ret = TFS_EINPROGRESS;
 		goto out;
 	}
 	switch (rep.status) {
 	case LOCAL_REP_OK:
 		if ((size_t)snprintf(job_id, idlen, "%d", rep.spid) >= idlen) {
 			snprintf(err, errlen, "no room for the job id");
+			ret = TFS_EINVAL;
 			break;
 		}
 		log_msg(LOG_DEBUG, "local: started '%s' as job %d, "
 			"supervisor %d", spec->argv[0], rep.jpid, rep.spid);
-		ret = 0;
+		ret = TFS_OK;
 		break;
 	case LOCAL_REP_BUSY:
 		/* Another submit of this attempt won the lock first. */
 		r = local_find_dir(spec->attempt_dir, job_id, idlen, err,
 				   errlen);
-		if (r == 1)
-			ret = 0;
-		else if (r == JOB_IN_PROGRESS)
+		if (r == TFS_OK || r == TFS_EINPROGRESS)
 			ret = r;
-		else if (r == 0)
+		else if (r == TFS_ENOENT)
 			snprintf(err, errlen, "another supervisor holds "
 				 "'%.200s'", l->paths.lock);
 		break;
@@ -2019,7 +2021,7 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
 	int r;
 
 	if (!n)
-		return 0;
+		return TFS_OK;
 	lv = xcalloc(n, sizeof(*lv));
 	tq = xmalloc(n * sizeof(*tq));
 	memcpy(tq, q, n * sizeof(*tq));
@@ -2032,7 +2034,7 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
 			snprintf(err, errlen, "%s", tq[i].reason);
 			free(tq);
 			free(lv);
-			return -1;
+			return TFS_EIO;
 		}
 		if (r > 0) {
 			lv[nl].q = &tq[i];
@@ -2070,7 +2072,7 @@ static int local_poll(struct connector *c, struct job_query *q, size_t n,
 	memcpy(q, tq, n * sizeof(*q));
 	free(tq);
 	free(lv);
-	return 0;
+	return TFS_OK;
 }
 
 /* ---- cancel and signal -------------------------------------------------- */
@@ -2122,20 +2124,20 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 
 	(void)c;
 	if (local_paths_init(&p, q->attempt_dir, err, errlen) < 0)
-		return -1;
+		return TFS_EINVAL;
 	has_job = local_job_read(&p, &job, err, errlen);
 	if (has_job == -1)
-		return -1;
+		return TFS_EIO;
 	/* Not what S wrote (-2): the channel needs no pids, so go on. */
 	if (has_job <= 0) {
 		has_job = 0;
 		r = local_lock_held(p.lock, err, errlen);
-		if (r <= 0)
-			return r;   /* never started: nothing to end */
+		if (r <= 0)         /* 0: never started, nothing to end */
+			return r < 0 ? TFS_EIO : TFS_OK;
 	} else {
 		r = local_exit_read(&p, &ex, err, errlen);
 		if (r == 1 || r == -1)     /* -2: the job's, not S's */
-			return r > 0 ? 0 : -1;
+			return r > 0 ? TFS_OK : TFS_EIO;
 		if (kill_grace_s <= 0)
 			kill_grace_s = job.kill_grace_s;
 	}
@@ -2148,11 +2150,11 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	if (file_write_atomic(p.cancel, text, (size_t)len, 0) != TFS_OK) {
 		snprintf(err, errlen, "cannot write '%.200s': %s", p.cancel,
 			 strerror(errno));
-		return -1;
+		return TFS_EIO;
 	}
 	r = local_ctl_poke(&p, err, errlen);
 	if (r != 0)
-		return r > 0 ? 0 : -1;
+		return r > 0 ? TFS_OK : TFS_EIO;
 
 	/* Nobody listens: S is starting, or gone, or of an older trainfs. */
 	r = local_lock_held(p.lock, err, errlen);
@@ -2160,12 +2162,12 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	    kill((pid_t)job.spid, SIGTERM) < 0 && errno != ESRCH) {
 		snprintf(err, errlen, "cannot signal supervisor %lld: %s",
 			 job.spid, strerror(errno));
-		return -1;
+		return TFS_EIO;
 	}
 	if (r != 0 || !has_job)
-		return r < 0 ? -1 : 0;
+		return r < 0 ? TFS_EIO : TFS_OK;
 	if (local_exit_read(&p, &ex, err, errlen) > 0)
-		return 0;
+		return TFS_OK;
 	/*
 	 * S died without recording an end (SIGKILL, OOM killer): nobody will
 	 * TERM and wait, so what is left of the job is killed at once; poll()
@@ -2174,7 +2176,7 @@ static int local_cancel(struct connector *c, const struct job_query *q,
 	local_job_end_orphan(&job);
 	log_msg(LOG_WARNING, "local: supervisor of '%s' lost, killed its job",
 		q->attempt_dir);
-	return 0;
+	return TFS_OK;
 }
 
 /*
@@ -2192,28 +2194,28 @@ static int local_signal(struct connector *c, const struct job_query *q,
 
 	(void)c;
 	if (local_paths_init(&p, q->attempt_dir, err, errlen) < 0)
-		return -1;
+		return TFS_EINVAL;
 	r = local_job_read(&p, &job, err, errlen);
 	if (r < 0)
-		return -1;
+		return TFS_EIO;
 	if (r == 0) {
 		snprintf(err, errlen, "no job in '%.200s'", q->attempt_dir);
-		return -1;
+		return TFS_EIO;
 	}
 	r = local_lock_held(p.lock, err, errlen);
 	if (r < 0)
-		return -1;
+		return TFS_EIO;
 	if (!r || local_exit_read(&p, &ex, err, errlen) == 1 ||
 	    !local_job_alive(&job, NULL)) {
 		snprintf(err, errlen, "job %lld is not running", job.spid);
-		return -1;
+		return TFS_EIO;
 	}
 	/* The marker first: a poll between the two sees a stopped group. */
 	if (sig == JOB_SIG_PAUSE &&
 	    file_write_atomic(p.paused, "paused\n", 7, 0) != TFS_OK) {
 		snprintf(err, errlen, "cannot write '%.200s': %s", p.paused,
 			 strerror(errno));
-		return -1;
+		return TFS_EIO;
 	}
 	if (sig == JOB_SIG_RESUME) {
 		unlink(p.paused);
@@ -2227,7 +2229,7 @@ static int local_signal(struct connector *c, const struct job_query *q,
 	    0) {
 		snprintf(err, errlen, "cannot signal process group %lld: %s",
 			 job.pgid, strerror(errno));
-		return -1;
+		return TFS_EIO;
 	}
 	/*
 	 * The cgroup also holds what left the job's group (setsid): frozen
@@ -2238,7 +2240,7 @@ static int local_signal(struct connector *c, const struct job_query *q,
 	    errno != ENOENT)
 		log_msg(LOG_WARNING, "local: cannot freeze '%s': %s",
 			job.cgroup, strerror(errno));
-	return 0;
+	return TFS_OK;
 }
 
 /* ---- init --------------------------------------------------------------- */
@@ -2424,7 +2426,7 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	if (conf && !cJSON_IsObject(conf)) {
 		snprintf(err, errlen, "the local provider's config must be "
 			 "an object");
-		return -1;
+		return TFS_EINVAL;
 	}
 	cJSON_ArrayForEach(it, conf) {
 		if (!strcmp(it->string, "type")) {
@@ -2538,11 +2540,11 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	lc->env_set = env_set;
 	lc->env_pass = env_pass;
 	lc->cgroup_parent = cgroups ? local_cgroup_find() : NULL;
-	return 0;
+	return TFS_OK;
 fail:
 	strv_free(env_set);
 	strv_free(env_pass);
-	return -1;
+	return TFS_EINVAL;
 }
 
 static void local_release(struct connector *c)
@@ -2579,7 +2581,7 @@ static int local_ping(struct connector *c, char *err, size_t errlen)
 	(void)c;
 	(void)err;
 	(void)errlen;
-	return 0;
+	return TFS_OK;
 }
 
 /* ---- artifacts: the manifest of an attempt's output directory ---- */
@@ -2918,11 +2920,11 @@ static int local_list_artifacts(struct connector *c, const struct job_query *q,
 	struct local *lc = c->priv;
 	const cJSON *it;
 	cJSON *m;
-	int r = 0;
+	int r = 0;      /* the callback's: non-zero stops the listing */
 
 	m = local_manifest(q, err, errlen);
 	if (!m)
-		return -1;
+		return TFS_EIO;
 	cJSON_ArrayForEach(it, m) {
 		struct local_mf_item e = local_mf_item(it);
 		const cJSON *p = e.path, *sz = e.size, *h = e.sha256;
@@ -2967,7 +2969,7 @@ static int local_list_artifacts(struct connector *c, const struct job_query *q,
 			break;
 	}
 	cJSON_Delete(m);
-	return 0;
+	return TFS_OK;
 }
 
 const struct connector_ops local_connector_ops = {
@@ -2980,7 +2982,6 @@ const struct connector_ops local_connector_ops = {
 	.poll = local_poll,
 	.cancel = local_cancel,
 	.signal = local_signal,
-	.fetch_log = NULL,
 	.list_artifacts = local_list_artifacts,
 	.wake_fd = local_wake_fd,
 };

@@ -527,9 +527,9 @@ static void manifest_fetch(struct core *c, int64_t run_id)
 		goto out;
 	}
 	r->manifest_queued = 0;
-	if (rc == 1)
+	if (rc == TFS_EAGAIN)
 		goto out;       /* not ready: asked again at the next end */
-	if (rc < 0 || m.bad[0]) {
+	if (rc != TFS_OK || m.bad[0]) {
 		run_event_locked(c, r, "artifacts: manifest refused: %s",
 				 m.bad[0] ? m.bad : err);
 		r->manifest = 1;         /* do not ask again for this attempt */

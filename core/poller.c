@@ -301,7 +301,7 @@ struct poll_job {
 	char *job_id, *attempt_dir, *log_path;
 	int do_cancel;            /* CANCEL_* to send */
 	int do_signal;            /* 0, or JOB_SIG_* + 1 */
-	int sig_result;           /* 0 ok, -1 failed, -2 unsupported */
+	int sig_result;           /* TFS_OK, TFS_EOPNOTSUPP, ... */
 	char sig_err[256];
 	int polled;
 };
@@ -473,8 +473,8 @@ static void start_run(struct start_job *sj)
 
 	found = ops->find ? ops->find(cn, &sj->spec, sj->job_id,
 				      sizeof(sj->job_id), sj->err,
-				      sizeof(sj->err)) : 0;
-	if (found == JOB_IN_PROGRESS) {
+				      sizeof(sj->err)) : TFS_ENOENT;
+	if (found == TFS_EINPROGRESS) {
 		sj->in_progress = 1;
 		/* recorded now, so the job never runs once it is confirmed */
 		if (sj->cancel && ops->cancel) {
@@ -493,9 +493,9 @@ static void start_run(struct start_job *sj)
 		}
 		return;
 	}
-	if (found < 0)
+	if (found != TFS_OK && found != TFS_ENOENT)
 		return;
-	if (found == 1) {
+	if (found == TFS_OK) {
 		log_msg(LOG_INFO, "run '%s' attempt %d: found job %s, not "
 			"submitting again", sj->run_name, sj->spec.attempt,
 			sj->job_id);
@@ -545,10 +545,10 @@ static void start_run(struct start_job *sj)
 	}
 	switch (ops->submit(cn, &sj->spec, sj->job_id, sizeof(sj->job_id),
 			    sj->err, sizeof(sj->err))) {
-	case 0:
+	case TFS_OK:
 		sj->ok = 1;
 		break;
-	case JOB_IN_PROGRESS:
+	case TFS_EINPROGRESS:
 		sj->in_progress = 1;
 		break;
 	}
@@ -1130,7 +1130,8 @@ static void poll_pass(struct core *c)
 			pj->sig_result = ops->signal ?
 				ops->signal(&pj->prov->conn, &pj->q,
 					    pj->do_signal - 1, pj->sig_err,
-					    sizeof(pj->sig_err)) : -2;
+					    sizeof(pj->sig_err)) :
+				TFS_EOPNOTSUPP;
 		}
 	}
 	for (pi = 0; pi < c->nprovs; pi++) {
@@ -1233,7 +1234,7 @@ static void poll_pass(struct core *c)
 		if (!r || !run_state_active(r->state))
 			continue;
 		if (pj->do_signal) {
-			if (pj->sig_result == -2)
+			if (pj->sig_result == TFS_EOPNOTSUPP)
 				run_event_locked(c, r, "%s not supported by %s",
 						 pj->do_signal - 1 == JOB_SIG_PAUSE ?
 						 "pause" : "resume",

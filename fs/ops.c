@@ -42,6 +42,7 @@ int fs_errno(int err)
 	case TFS_ESTATE: return EINVAL;
 	case TFS_ENOSPC: return ENOSPC;
 	case TFS_EROFS: return EROFS;
+	case TFS_EINPROGRESS: return EINPROGRESS;
 	case FS_EPERM: return EPERM;
 	case FS_EISDIR: return EISDIR;
 	case FS_ENOTDIR: return ENOTDIR;

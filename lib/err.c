@@ -21,6 +21,7 @@ static const char *const err_text[TFS_ERR_MAX] = {
 	[TFS_ESTATE] = "not possible in the current state",
 	[TFS_ENOSPC] = "no space left in the state directory",
 	[TFS_EROFS] = "the state directory is read-only",
+	[TFS_EINPROGRESS] = "submitted, not confirmed yet",
 };
 
 const char *tfs_strerror(int err)

@@ -27,6 +27,7 @@ enum tfs_err {
 	TFS_ESTATE,      /* not possible in the run's current state */
 	TFS_ENOSPC,      /* the state directory is full */
 	TFS_EROFS,       /* the state directory is read-only */
+	TFS_EINPROGRESS, /* a provider accepted a job but has not confirmed it */
 	TFS_ERR_MAX
 };
 

@@ -116,7 +116,7 @@ static void job_poll(struct job *j)
 {
 	char err[256];
 
-	if (conn.ops->poll(&conn, &j->q, 1, err, sizeof(err)) < 0)
+	if (conn.ops->poll(&conn, &j->q, 1, err, sizeof(err)))
 		fprintf(stderr, "poll '%s': %s\n", j->name, err);
 }
 
@@ -306,7 +306,7 @@ static void test_registry(void)
 	CHECK(!job_state_terminal(JOB_PAUSED));
 	CHECK(!job_state_terminal(JOB_PENDING));
 	CHECK(!job_state_terminal(JOB_UNKNOWN));
-	CHECK(local_connector_ops.fetch_log == NULL);
+	CHECK(local_connector_ops.sync == NULL);
 }
 
 static void test_init(void)
@@ -330,16 +330,16 @@ static void test_init(void)
 	CHECK(conn.cap_max_jobs == 5);
 	conn.ops->release(&conn);
 
-	CHECK(init_conn("{\"slotz\":{}}", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"slotz\":{}}", err, sizeof(err)) == TFS_EINVAL);
 	CHECK_STR(err, "unknown key 'slotz'");
-	CHECK(init_conn("{\"slots\":{\"cpu\":1}}", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"slots\":{\"cpu\":1}}", err, sizeof(err)) == TFS_EINVAL);
 	CHECK_STR(err, "unknown key 'slots.cpu'");
-	CHECK(init_conn("{\"slots\":{\"cpus\":-1}}", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"slots\":{\"cpus\":-1}}", err, sizeof(err)) == TFS_EINVAL);
 	CHECK(strstr(err, "'slots.cpus'") != NULL);
-	CHECK(init_conn("{\"kill_grace_s\":\"x\"}", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"kill_grace_s\":\"x\"}", err, sizeof(err)) == TFS_EINVAL);
 	CHECK(strstr(err, "'kill_grace_s'") != NULL);
-	CHECK(init_conn("{\"type\":\"slurm\"}", err, sizeof(err)) == -1);
-	CHECK(init_conn("[]", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"type\":\"slurm\"}", err, sizeof(err)) == TFS_EINVAL);
+	CHECK(init_conn("[]", err, sizeof(err)) == TFS_EINVAL);
 
 	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
 }
@@ -414,13 +414,13 @@ static void test_idempotent(void)
 		 "echo started >> count; while [ ! -e go ]; do sleep 0.02; "
 		 "done");
 	CHECK(conn.ops->find(&conn, &j->spec, id2, sizeof(id2), err,
-			     sizeof(err)) == 0);
+			     sizeof(err)) == TFS_ENOENT);
 	CHECK(job_submit(j) == 0);
 	CHECK(conn.ops->submit(&conn, &j->spec, id2, sizeof(id2), err,
 			       sizeof(err)) == 0);
 	CHECK_STR(id2, j->id);
 	CHECK(conn.ops->find(&conn, &j->spec, id3, sizeof(id3), err,
-			     sizeof(err)) == 1);
+			     sizeof(err)) == TFS_OK);
 	CHECK_STR(id3, j->id);
 	CHECK(wait_file(job_file(j, "count")));
 	touch(job_file(j, "go"));
@@ -472,7 +472,7 @@ static void test_pause(void)
 	CHECK(j->q.state == JOB_STOPPED);
 	CHECK_STR(j->q.reason, "cancelled");
 	CHECK(j->q.term_signal == SIGTERM);
-	CHECK(job_signal(j, JOB_SIG_RESUME, -1) == -1);
+	CHECK(job_signal(j, JOB_SIG_RESUME, TFS_EIO) == TFS_EIO);
 	CHECK(strstr(last_err, "is not running") != NULL);
 	CHECK(job_cancel(j, 5) == 0);
 }
@@ -635,7 +635,7 @@ static void test_supervisor_lost(void)
 	CHECK(proc_gone(child));
 	CHECK(j->q.exit_code == -1);
 	CHECK_STR(j->q.reason, "supervisor lost: no exit status recorded");
-	CHECK(job_signal(j, JOB_SIG_PAUSE, -1) == -1);
+	CHECK(job_signal(j, JOB_SIG_PAUSE, TFS_EIO) == TFS_EIO);
 	CHECK(job_cancel(j, 1) == 0);
 
 	/* Nothing submitted: unknown, and nothing to cancel. */
@@ -689,7 +689,7 @@ static void test_slow_start(void)
 	CHECK(j->q.state == JOB_PENDING);
 	CHECK_STR(j->q.reason, "the job is starting");
 	CHECK(conn.ops->find(&conn, &j->spec, id, sizeof(id), err,
-			     sizeof(err)) == 1);
+			     sizeof(err)) == TFS_OK);
 	CHECK_STR(id, j->id);
 	CHECK(job_cancel(j, 1) == 0);
 	CHECK(wait_terminal(j));
@@ -706,17 +706,17 @@ static void test_slow_start(void)
 	fd = open(job_file(k, "supervisor.lock"), O_RDWR | O_CREAT, 0600);
 	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
 	CHECK(conn.ops->find(&conn, &k->spec, id, sizeof(id), err,
-			     sizeof(err)) == JOB_IN_PROGRESS);
+			     sizeof(err)) == TFS_EINPROGRESS);
 	CHECK(strstr(err, "is starting") != NULL);
 	CHECK(conn.ops->submit(&conn, &k->spec, id, sizeof(id), err,
-			       sizeof(err)) == JOB_IN_PROGRESS);
+			       sizeof(err)) == TFS_EINPROGRESS);
 	job_poll(k);
 	CHECK(k->q.state == JOB_PENDING);
 	/* A cancel now is kept for the supervisor, which then never runs it. */
 	CHECK(job_cancel(k, 1) == 0);
 	close(fd);
 	CHECK(conn.ops->find(&conn, &k->spec, id, sizeof(id), err,
-			     sizeof(err)) == 0);
+			     sizeof(err)) == TFS_ENOENT);
 	CHECK(job_submit(k) == 0);
 	CHECK(wait_terminal(k));
 	CHECK(k->q.state == JOB_STOPPED);
@@ -747,7 +747,7 @@ static void test_no_cgroup(void)
 	CHECK(j->q.state == JOB_FAILED);
 	CHECK(proc_gone(pgid));
 	conn.ops->release(&conn);
-	CHECK(init_conn("{\"cgroups\":1}", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"cgroups\":1}", err, sizeof(err)) == TFS_EINVAL);
 	CHECK_STR(err, "'cgroups' must be true or false");
 	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
 }
@@ -901,10 +901,10 @@ static void test_bad_files(void)
 	CHECK(j->q.state == JOB_UNKNOWN);
 	CHECK(strstr(j->q.reason, "is not a JSON object") != NULL);
 	CHECK(conn.ops->find(&conn, &j->spec, id, sizeof(id), err,
-			     sizeof(err)) == -1);
+			     sizeof(err)) == TFS_EIO);
 	CHECK(strstr(err, "job.json") != NULL);
 	CHECK(conn.ops->submit(&conn, &j->spec, id, sizeof(id), err,
-			       sizeof(err)) == -1);
+			       sizeof(err)) == TFS_EIO);
 
 	/* Not a regular file, a link, a FIFO: refused, and nothing blocks. */
 	alarm(20);
@@ -940,7 +940,7 @@ static void test_bad_files(void)
 		qs[0].state = JOB_PREEMPTED;       /* a marker */
 		qs[1] = jobs[1]->q;
 		CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
-		CHECK(conn.ops->poll(&conn, qs, 2, err, sizeof(err)) == -1);
+		CHECK(conn.ops->poll(&conn, qs, 2, err, sizeof(err)) == TFS_EIO);
 		setrlimit(RLIMIT_NOFILE, &old_lim);
 		CHECK(strstr(err, "cannot read") != NULL);
 		CHECK(qs[0].state == JOB_PREEMPTED);
@@ -1018,10 +1018,10 @@ static void test_env_base(void)
 	CHECK(!file_contains(k->log, "hunter2-secret"));
 	conn.ops->release(&conn);
 	CHECK(init_conn("{\"pass_env\":[\"1BAD\"]}", err, sizeof(err)) ==
-	      -1);
+	      TFS_EINVAL);
 	CHECK(strstr(err, "'pass_env' entry '1BAD'") != NULL);
-	CHECK(init_conn("{\"env\":{\"X\":1}}", err, sizeof(err)) == -1);
-	CHECK(init_conn("{\"env\":[]}", err, sizeof(err)) == -1);
+	CHECK(init_conn("{\"env\":{\"X\":1}}", err, sizeof(err)) == TFS_EINVAL);
+	CHECK(init_conn("{\"env\":[]}", err, sizeof(err)) == TFS_EINVAL);
 	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
 	unsetenv("SECRET_TOKEN");
 	unsetenv("PASSED_ON");
