@@ -85,6 +85,9 @@ $(BUILD)/tests/test_fs: tests/unit/test_fs.c $(filter-out %/main.o,$(FS_OBJ)) \
 	$(CC) $(CFLAGS) -Ifs -Ilib -Icore $(call pkg_cflags,fuse3 libcjson) \
 		$(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
+# test_fake links the fake provider too, which the daemon never ships
+$(BUILD)/tests/test_fake: tests/unit/fake_connector.c
+
 tools/%: tools/%.c
 	$(CC) $(CFLAGS) $(TOOLS_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 

@@ -1,0 +1,509 @@
+/*
+ * test_fake.c - the poller and the state machine against the fake
+ * provider (fake_connector.h), which does what each test tells it and
+ * nothing by the clock: a provider that hangs while local runs go on,
+ * retries with their backoff and a provider's own backoff, preemption then
+ * a retry with the same run id, a cancel before the provider confirmed the
+ * submission, a provider that forgets a job, a restart that adopts a job
+ * found by find(), and remote log and metrics brought in by sync().
+ *
+ * The fake's jobs live outside the core, so they outlive a core_close()
+ * like a remote provider's. Providers: "local" (2 jobs), "fake" (4 jobs,
+ * polled every FAKE_POLL_MS).
+ */
+#define _GNU_SOURCE
+#include "test.h"
+#include "corekit.h"
+#include "fake_connector.h"
+
+#include <unistd.h>
+
+#define FAKE_POLL_MS 300
+
+/* The status file of provider name (caller frees; never NULL). */
+static char *prov_status(const char *name)
+{
+	struct buf b = BUF_INIT(0);
+	char pn[TFS_NAME_MAX + 1];
+	int i;
+
+	for (i = 0; i < core_provider_count(core); i++) {
+		core_provider_name(core, i, pn);
+		if (!strcmp(pn, name))
+			core_provider_status(core, i, &b);
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* Waits until provider name's status starts with prefix. */
+static int wait_prov(const char *name, const char *prefix)
+{
+	int64_t deadline = mono_ms() + WAIT_MS;
+	char *t = NULL;
+
+	while (mono_ms() < deadline) {
+		free(t);
+		t = prov_status(name);
+		if (!strncmp(t, prefix, strlen(prefix))) {
+			free(t);
+			return 1;
+		}
+		sleep_ms(STEP_MS);
+	}
+	fprintf(stderr, "provider %s: waited for '%s', status is:\n%s\n", name,
+		prefix, t);
+	free(t);
+	return 0;
+}
+
+/* Waits until the fake has attempt of run ("exp/run"). */
+static int wait_job(const char *run, int attempt, struct fake_job_info *fi)
+{
+	int64_t deadline = mono_ms() + WAIT_MS;
+
+	while (mono_ms() < deadline) {
+		if (fake_job(run, attempt, fi))
+			return 1;
+		sleep_ms(STEP_MS);
+	}
+	fprintf(stderr, "no fake job for %s attempt %d\n", run, attempt);
+	return 0;
+}
+
+/* Waits until cond(arg) holds; for what has no state of its own. */
+static int wait_for(int (*cond)(const void *), const void *arg)
+{
+	int64_t deadline = mono_ms() + WAIT_MS;
+
+	while (mono_ms() < deadline) {
+		if (cond(arg))
+			return 1;
+		sleep_ms(STEP_MS);
+	}
+	return 0;
+}
+
+static int fake_hangs(const void *prov)
+{
+	return fake_hung(prov) > 0;
+}
+
+/* A run on the fake provider with extra config members. */
+static int64_t start_fake(const char *exp, const char *name,
+			  const char *extra)
+{
+	char json[512];
+
+	snprintf(json, sizeof(json), "{\"provider\": \"fake\", "
+		 "\"command\": [\"train\"]%s%s}", extra ? ", " : "",
+		 extra ? extra : "");
+	return start(exp_id(exp), name, json);
+}
+
+/*
+ * One hanging provider stalls nobody else: local runs start, end and are
+ * read while every call to the fake blocks, and the fake's status says
+ * "unreachable" once a call has been in flight for two of its intervals.
+ */
+static void test_hang(void)
+{
+	int64_t exp = exp_id("hang"), id[3], f;
+	struct fake_job_info fi;
+	char name[16], script[64], *t;
+	int i;
+
+	fake_hang("fake", 1);
+	f = start_fake("hang", "remote", NULL);
+	CHECK(wait_for(fake_hangs, "fake"));
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "local%d", i);
+		snprintf(script, sizeof(script), "echo local run %d", i);
+		id[i] = start_sh(exp, name, "local", script, NULL);
+	}
+	for (i = 0; i < 3; i++) {
+		CHECK(wait_end(id[i]) == RS_COMPLETED);
+		snprintf(script, sizeof(script), "local run %d\n", i);
+		t = log_of(id[i]);
+		CHECK(strstr(t, script) != NULL);
+		free(t);
+	}
+	/* still the same call blocked: the local runs did not wait for it */
+	CHECK(fake_hung("fake") == 1);
+	CHECK(state_of(f) == RS_QUEUED || state_of(f) == RS_INITIALIZING);
+	sleep_ms(2 * FAKE_POLL_MS + 50);
+	t = prov_status("fake");
+	CHECK(!strncmp(t, "unreachable: ", 13));
+	CHECK(strstr(t, "in flight for") != NULL);
+	CHECK(strstr(t, "\ntype: fake\n") != NULL);
+	free(t);
+	t = prov_status("local");
+	CHECK(!strncmp(t, "ok\n", 3));
+	free(t);
+
+	/* it answers again: ok, and its run goes on */
+	fake_hang("fake", 0);
+	CHECK(wait_prov("fake", "ok\n"));
+	CHECK(wait_job("hang/remote", 1, &fi));
+	CHECK(wait_state(f, RS_RUNNING));
+	fake_job_end("hang/remote", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(f) == RS_COMPLETED);
+	CHECK(fake_job("hang/remote", 1, &fi) && fi.submits == 1);
+}
+
+/*
+ * max_retries with the backoff doubling (1 s, then 2 s): three attempts of
+ * one run id, then failed; a submission the provider refuses is retried
+ * the same way.
+ */
+static void test_retries(void)
+{
+	struct fake_job_info fi[3];
+	const cJSON *h, *e;
+	int64_t id, s;
+	char *t;
+	cJSON *st;
+	int i, n = 0;
+
+	fake_plan("retry/flaky", 0, JOB_FAILED, 2, "exit code 2", 0);
+	id = start_fake("retry", "flaky", "\"max_retries\": 2");
+	CHECK(id != 0);
+	CHECK(wait_end(id) == RS_FAILED);
+	st = status_of(id);
+	CHECK(jnum(st, "attempt") == 3);
+	CHECK(jnum(st, "exit_code") == 2);
+	CHECK_STR(jstr(st, "reason"), "exit code 2");
+	h = cJSON_GetObjectItemCaseSensitive(st, "history");
+	cJSON_ArrayForEach(e, h)
+		n += jstr(e, "state") && !strcmp(jstr(e, "state"), "failed");
+	CHECK(n == 3);
+	for (i = 0; i < 3; i++) {
+		CHECK(fake_job("retry/flaky", i + 1, &fi[i]));
+		CHECK(fi[i].submits == 1);
+		CHECK_STR(fi[i].run_id, jstr(st, "run_id"));
+	}
+	cJSON_Delete(st);
+	CHECK(!fake_job("retry/flaky", 4, &fi[0]));
+	CHECK(has(id, RF_EVENTS, "exit code 2, retry 1 of 2 in 1 s"));
+	CHECK(has(id, RF_EVENTS, "exit code 2, retry 2 of 2 in 2 s"));
+
+	/* the provider refuses the submission once: a retry, then it runs */
+	fake_fail("fake", FAKE_SUBMIT, 1, TFS_EIO, "quota exceeded");
+	s = start_fake("retry", "refused", "\"max_retries\": 1");
+	CHECK(wait_job("retry/refused", 2, &fi[0]));
+	CHECK(has(s, RF_EVENTS, "quota exceeded, retry 1 of 1 in 1 s"));
+	t = queue_text();
+	CHECK(strstr(t, "retry/refused") == NULL);
+	free(t);
+	CHECK(wait_state(s, RS_RUNNING));
+	fake_job_end("retry/refused", 2, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(s) == RS_COMPLETED);
+}
+
+/* While a run waits out its backoff, the queue says until when. */
+static void test_backoff_reason(void)
+{
+	int64_t deadline = mono_ms() + WAIT_MS, id;
+	char *t = NULL;
+	int seen = 0;
+
+	fake_plan("retry/later", 1, JOB_FAILED, 1, "exit code 1", 0);
+	id = start_fake("retry", "later", "\"max_retries\": 1");
+	while (!seen && mono_ms() < deadline) {
+		free(t);
+		t = queue_text();
+		seen = strstr(t, "retry/later priority=0 provider=fake retry "
+			      "backoff until ") != NULL;
+		if (!seen)
+			sleep_ms(STEP_MS);
+	}
+	free(t);
+	CHECK(seen);
+	CHECK(wait_state(id, RS_RUNNING));
+	fake_job_end("retry/later", 2, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(id) == RS_COMPLETED);
+}
+
+static int fake_pings3(const void *arg)
+{
+	(void)arg;
+	return fake_calls("fake", FAKE_PING) >= *(const int *)arg + 3;
+}
+
+/*
+ * A provider whose calls fail is "unreachable: <its reason>" and is asked
+ * less and less often: each failed pass at least doubles the wait.
+ */
+static void test_provider_backoff(void)
+{
+	int base = fake_calls("fake", FAKE_PING);
+	int64_t t[3];
+	char *s;
+
+	fake_fail("fake", FAKE_PING, -1, TFS_EIO, "connection refused");
+	CHECK(wait_prov("fake", "unreachable: connection refused\n"));
+	CHECK(wait_for(fake_pings3, &base));
+	CHECK(fake_call_times("fake", FAKE_PING, t, 3) == 3);
+	CHECK(t[1] - t[0] >= 2 * FAKE_POLL_MS);
+	CHECK(t[2] - t[1] >= 4 * FAKE_POLL_MS);
+	s = prov_status("local");
+	CHECK(!strncmp(s, "ok\n", 3));
+	free(s);
+	fake_fail("fake", FAKE_PING, 0, TFS_OK, "");
+	CHECK(wait_prov("fake", "ok\n"));
+}
+
+/* Preempted: a new attempt of the same run id, which then completes. */
+static void test_preempt(void)
+{
+	struct fake_job_info a1, a2;
+	int64_t id;
+	cJSON *st;
+	char *t;
+
+	fake_plan("pre/spot", 1, JOB_PREEMPTED, -1, "spot instance reclaimed",
+		  0);
+	id = start_fake("pre", "spot", "\"max_retries\": 1");
+	CHECK(wait_job("pre/spot", 2, &a2));
+	CHECK(wait_state(id, RS_RUNNING));
+	CHECK(fake_job("pre/spot", 1, &a1));
+	CHECK_STR(a1.run_id, a2.run_id);
+	CHECK(a1.submits == 1 && a2.submits == 1);
+	CHECK(has(id, RF_EVENTS, "spot instance reclaimed, retry 1 of 1"));
+	st = status_of(id);
+	CHECK(jnum(st, "attempt") == 2);
+	CHECK_STR(jstr(st, "run_id"), a1.run_id);
+	CHECK_STR(jstr(st, "provider_job_id"), a2.job_id);
+	cJSON_Delete(st);
+	fake_job_end("pre/spot", 2, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(id) == RS_COMPLETED);
+	t = log_of(id);
+	CHECK(strstr(t, "--- trainfs: attempt 2 ---\n") != NULL);
+	free(t);
+	/* preempted with no retries left: failed, with the provider's words */
+	fake_plan("pre/last", 1, JOB_PREEMPTED, -1, "host maintenance", 0);
+	id = start_fake("pre", "last", NULL);
+	CHECK(wait_end(id) == RS_FAILED);
+	st = status_of(id);
+	CHECK_STR(jstr(st, "reason"), "host maintenance");
+	cJSON_Delete(st);
+}
+
+static int cancel_seen(const void *run)
+{
+	struct fake_job_info fi;
+
+	return fake_job(run, 1, &fi) && fi.cancel_unconfirmed > 0;
+}
+
+static int finds_more(const void *arg)
+{
+	return fake_calls("fake", FAKE_FIND) > *(const int *)arg + 2;
+}
+
+/*
+ * A submission the provider has not confirmed: the run stays initializing
+ * and is asked about again, never submitted twice nor retried; a cancel
+ * then is passed on at once and holds when the job is confirmed: the job
+ * never runs.
+ */
+static void test_cancel_unconfirmed(void)
+{
+	struct fake_job_info fi;
+	int64_t id;
+	int finds;
+	cJSON *st;
+
+	fake_plan("unconf/held", 1, JOB_RUNNING, 0, NULL, 1);
+	id = start_fake("unconf", "held", "\"max_retries\": 1");
+	CHECK(wait_job("unconf/held", 1, &fi));
+	CHECK(wait_state(id, RS_INITIALIZING));
+	finds = fake_calls("fake", FAKE_FIND);
+	CHECK(wait_for(finds_more, &finds));
+	CHECK(state_of(id) == RS_INITIALIZING);
+	st = status_of(id);
+	CHECK(jstr(st, "reason") &&
+	      strstr(jstr(st, "reason"), "not confirmed yet") != NULL);
+	cJSON_Delete(st);
+	CHECK(!has(id, RF_EVENTS, "retry"));
+	CHECK(fake_job("unconf/held", 1, &fi) && fi.submits == 1);
+
+	CHECK(ctl(id, "cancel", NULL, 0) == TFS_OK);
+	CHECK(wait_for(cancel_seen, "unconf/held"));
+	fake_confirm("unconf/held", 1);
+	CHECK(wait_end(id) == RS_STOPPED);
+	st = status_of(id);
+	CHECK_STR(jstr(st, "reason"), "cancelled");
+	cJSON_Delete(st);
+	CHECK(fake_job("unconf/held", 1, &fi));
+	CHECK(!fi.ran);
+	CHECK(fi.submits == 1);
+	CHECK(!fake_job("unconf/held", 2, &fi));
+}
+
+/* A job the provider no longer knows: lost, retried when it may be. */
+static void test_forget(void)
+{
+	int64_t a = start_fake("lost", "again", "\"max_retries\": 1");
+	int64_t b = start_fake("lost", "once", NULL);
+	struct fake_job_info fi;
+	cJSON *st;
+
+	CHECK(wait_state(a, RS_RUNNING));
+	CHECK(wait_state(b, RS_RUNNING));
+	fake_forget("lost/again", 1);
+	fake_forget("lost/once", 1);
+	CHECK(wait_end(b) == RS_FAILED);
+	st = status_of(b);
+	CHECK_STR(jstr(st, "reason"), "job lost: the provider does not know it");
+	cJSON_Delete(st);
+	CHECK(wait_job("lost/again", 2, &fi));
+	CHECK(wait_state(a, RS_RUNNING));
+	CHECK(has(a, RF_EVENTS, "job lost: the provider does not know it, "
+		  "retry 1 of 1"));
+	fake_job_end("lost/again", 2, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(a) == RS_COMPLETED);
+}
+
+/*
+ * The daemon stops while a submission is unconfirmed; the provider
+ * confirms it meanwhile; the next daemon finds the job with find() and
+ * adopts it instead of submitting again.
+ */
+static void test_restart_adopt(void)
+{
+	struct fake_job_info fi;
+	int64_t id;
+	cJSON *st;
+
+	fake_plan("adopt/job", 1, JOB_RUNNING, 0, NULL, 1);
+	id = start_fake("adopt", "job", NULL);
+	CHECK(wait_job("adopt/job", 1, &fi));
+	CHECK(wait_state(id, RS_INITIALIZING));
+	core_close(core);
+	fake_confirm("adopt/job", 1);
+	core = open_core();
+	CHECK(core != NULL);
+	if (!core)
+		return;
+	CHECK(wait_state(id, RS_RUNNING));
+	CHECK(fake_job("adopt/job", 1, &fi));
+	CHECK(fi.submits == 1);
+	CHECK(fi.ran);
+	st = status_of(id);
+	CHECK_STR(jstr(st, "provider_job_id"), fi.job_id);
+	CHECK(jnum(st, "attempt") == 1);
+	cJSON_Delete(st);
+	CHECK(has(id, RF_EVENTS, "attempt 1 submitted to fake as job fake-"));
+	fake_job_end("adopt/job", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(id) == RS_COMPLETED);
+}
+
+struct log_want {
+	int64_t id;
+	const char *text;
+};
+
+static int log_has(const void *arg)
+{
+	const struct log_want *w = arg;
+	char *t = log_of(w->id);
+	int hit = strstr(t, w->text) != NULL;
+
+	free(t);
+	return hit;
+}
+
+/* How often needle is in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle))) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+/*
+ * A remote job's log and metrics arrive through sync(), each byte once,
+ * across a restart too; the last bytes are in before the run turns final.
+ */
+static void test_sync(void)
+{
+	int64_t id = start_fake("sync", "remote", NULL);
+	struct log_want w = { id, "epoch one\n" };
+	char *t;
+
+	CHECK(wait_state(id, RS_RUNNING));
+	fake_remote("sync/remote", 1, "epoch one\n{\"loss\": 0.5}\n",
+		    "{\"acc\": 0.75}\n");
+	CHECK(wait_for(log_has, &w));
+	core_close(core);
+	fake_remote("sync/remote", 1, "epoch two\n", NULL);
+	core = open_core();
+	CHECK(core != NULL);
+	if (!core)
+		return;
+	w.text = "epoch two\n";
+	CHECK(wait_for(log_has, &w));
+	fake_remote("sync/remote", 1, "{\"loss\": 0.25}\nthe end\n",
+		    "{\"acc\": 0.875}\n");
+	fake_job_end("sync/remote", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(id) == RS_COMPLETED);
+	t = log_of(id);
+	CHECK(count_of(t, "epoch one\n") == 1);
+	CHECK(count_of(t, "epoch two\n") == 1);
+	CHECK(count_of(t, "the end\n") == 1);
+	free(t);
+	t = rf(id, RF_METRICS);
+	CHECK(strstr(t, "loss 0.25\n") != NULL);
+	CHECK(strstr(t, "acc 0.875\n") != NULL);
+	free(t);
+	t = rf(id, RF_METRICS_JSONL);
+	CHECK(count_of(t, "\"key\":\"loss\"") == 2);
+	CHECK(count_of(t, "\"key\":\"acc\"") == 2);
+	free(t);
+}
+
+int main(void)
+{
+	static const char conf[] =
+		"{\"poll_interval_ms\": 50, \"kill_grace_s\": 1, "
+		"\"retry_backoff_s\": 1, \"retry_backoff_max_s\": 2, "
+		"\"providers\": {"
+		"\"local\": {\"type\": \"local\", \"slots\": "
+		"{\"cpus\": 2, \"max_jobs\": 2}}, "
+		"\"fake\": {\"type\": \"fake\", \"poll_ms\": 300}}}";
+
+	log_set_level(LOG_CRIT);
+	CHECK(fake_register() == TFS_OK);
+	CHECK(fake_register() == TFS_EEXIST);
+	CHECK(connector_find("fake") == &fake_connector_ops);
+	snprintf(root, sizeof(root), "/tmp/tfs-fake-XXXXXX");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(state_dir, sizeof(state_dir), "%s/state", root);
+	snprintf(conf_path, sizeof(conf_path), "%s/config.json", root);
+	CHECK(file_write_atomic(conf_path, conf, strlen(conf), 0) == TFS_OK);
+	core = open_core();
+	CHECK(core != NULL);
+	if (core) {
+		test_retries();
+		test_backoff_reason();
+		test_preempt();
+		test_cancel_unconfirmed();
+		test_forget();
+		test_restart_adopt();
+		(void)test_hang;
+		(void)test_provider_backoff;
+		(void)test_sync;
+	}
+	fake_hang("fake", 0);
+	runs_cleanup();
+	core_close(core);
+	rm_rf(root);
+	return TEST_REPORT();
+}
