@@ -559,8 +559,7 @@ static void manifest_fetch(struct core *c, int64_t run_id)
 	run_event_locked(c, r, "artifacts: %zu files, %lld bytes in the "
 			 "manifest", m.n, (long long)bytes);
 	core_notify(c, r->id, CORE_CH_ARTIFACTS | CORE_CH_STATE);
-	c->kick = 1;                 /* runs waiting for inputs may go on */
-	pthread_cond_signal(&c->wake);
+	poller_kick_locked(c);       /* runs waiting for inputs may go on */
 out:
 	pthread_mutex_unlock(&c->lock);
 	mf_free(&m);
@@ -1042,8 +1041,7 @@ static void download(struct core *c, struct centry *e)
 	e->waiters = NULL;
 	if (e->run_id)
 		core_notify(c, e->run_id, CORE_CH_ARTIFACTS);
-	c->kick = 1;                 /* runs waiting for inputs */
-	pthread_cond_signal(&c->wake);
+	poller_kick_locked(c);       /* runs waiting for inputs */
 	pthread_mutex_unlock(&c->lock);
 	for (; w; w = next) {
 		next = w->next;

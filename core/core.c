@@ -435,7 +435,6 @@ struct core *core_open(const struct core_opts *opts, char *err,
 	char path[PATH_MAX];
 
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->wake, NULL);
 	c->state_dir = xstrdup(opts->state_dir);
 	c->poll_ms = opts->poll_ms > 0 ? opts->poll_ms : 500;
 	c->kill_grace_s = 10;
@@ -569,7 +568,6 @@ void core_close(struct core *c)
 	art_release(c);
 	store_close(c->store);
 	free(c->state_dir);
-	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -1373,8 +1371,7 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 		r->last_cancel_ms = 0;
 		run_event_locked(c, r, "cancel requested");
 		run_save_locked(c, r);
-		c->kick = 1;
-		pthread_cond_signal(&c->wake);
+		poller_kick_locked(c);
 		return TFS_OK;
 	case CTL_PAUSE:
 	case CTL_RESUME:
@@ -1404,8 +1401,7 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 		run_event_locked(c, r, "%s requested", line);
 		/* kept until the poller carries it out, across a restart */
 		run_save_locked(c, r);
-		c->kick = 1;
-		pthread_cond_signal(&c->wake);
+		poller_kick_locked(c);
 		return TFS_OK;
 	case CTL_RETRY:
 		if (r->state != RS_FAILED && r->state != RS_STOPPED) {
@@ -1456,8 +1452,7 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 		c->queue_ms = r->updated_ms;
 		core_notify(c, r->id, CORE_CH_STATE);
 		core_notify(c, 0, CORE_CH_QUEUE);
-		c->kick = 1;
-		pthread_cond_signal(&c->wake);
+		poller_kick_locked(c);
 		return TFS_OK;
 	}
 	return TFS_EINVAL;

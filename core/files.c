@@ -486,13 +486,14 @@ int core_run_log_read(struct core *c, int64_t run_id, int64_t off,
 int core_provider_status(struct core *c, int idx, struct buf *out)
 {
 	struct provider *p;
-	char ts[40] = "never";
+	char ts[40] = "never", health[320];
 	int r;
 
 	if (idx < 0 || idx >= c->nprovs)
 		return TFS_ENOENT;
 	pthread_mutex_lock(&c->lock);
 	p = &c->provs[idx];
+	poller_health_locked(c, p, health, sizeof(health));
 	if (p->last_poll_ms)
 		time_format(p->last_poll_ms, ts, sizeof(ts));
 	r = buf_printf(out,
@@ -503,7 +504,7 @@ int core_provider_status(struct core *c, int idx, struct buf *out)
 		       "cpus: %d/%d\n"
 		       "gpus: %d/%d\n"
 		       "memory_mb: %lld/%lld\n",
-		       p->healthy ? "ok" : p->health, p->conn.ops->type, ts,
+		       health, p->conn.ops->type, ts,
 		       p->used_jobs, p->conn.cap_max_jobs, p->used_cpus,
 		       p->conn.cap_cpus, p->used_gpus, p->conn.cap_gpus,
 		       (long long)p->used_memory_mb,

@@ -158,8 +158,11 @@ struct tpl {
 	int64_t size, mtime_ms;
 };
 
+struct poller_thread;
+
 struct provider {
 	struct connector conn;
+	struct poller_thread *pt;   /* its poller thread (poller.c) */
 	int healthy;
 	char health[256];
 	int64_t last_poll_ms;
@@ -198,7 +201,6 @@ struct run_hook {
 
 struct core {
 	pthread_mutex_t lock;       /* protects everything below */
-	pthread_cond_t wake;        /* poller: something to do */
 	struct store *store;
 	char *state_dir;
 	int poll_ms;
@@ -249,13 +251,11 @@ struct core {
 	void (*listener)(void *arg, int64_t run_id, unsigned what);
 	void *listener_arg;
 
-	pthread_t poller;
-	int poller_started;
+	int poller_started;         /* the provider threads run */
 	pthread_t waker;
 	int waker_started;
 	int waker_pipe[2];
 	int stop;
-	int kick;                   /* work requested since the last pass */
 };
 
 /* Each *_locked function below assumes c->lock is held. */
@@ -357,7 +357,20 @@ struct run *dep_find(struct core *c, struct run *r, const char *d);
 int poller_end_hold_locked(struct core *c, struct run *r, int state,
 			   const char *reason);
 int poller_start(struct core *c);
+/*
+ * Joins every provider thread: one blocked in a connector call that never
+ * returns holds this up, so connectors bound their calls (HTTP timeouts).
+ */
 void poller_stop(struct core *c);
+/* Work for the pollers (a submission, a ctl command): a pass at once. */
+void poller_kick_locked(struct core *c);
+/*
+ * The first line of providers/<name>/status: "ok", or "unreachable: why"
+ * when its last calls failed or one has been in flight for longer than
+ * its interval.
+ */
+void poller_health_locked(struct core *c, const struct provider *p,
+			  char *out, size_t len);
 /* Why a queued run waits, as a sentence, into out. */
 void sched_reason_locked(struct core *c, struct run *r, char *out,
 			 size_t len);

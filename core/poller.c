@@ -1,19 +1,30 @@
 /*
- * poller.c - the one thread that talks to providers. Each pass it:
- *   1. under the model lock, decides what to do: which queued runs start
- *      (the scheduler), which active runs to poll, cancel, pause or resume,
- *      which have run past their timeout; it copies what the connectors
- *      need and lets the lock go;
- *   2. calls the connectors (fork, HTTP) with no lock held;
- *   3. under the lock again, applies what they answered to the state
- *      machine, then scans new log and metrics bytes into the store.
- * A pass runs every poll_ms, or at once when a submission or a ctl command
- * kicks the thread.
+ * poller.c - the threads that talk to providers: one per provider, so that
+ * a provider whose API hangs or fails stalls only its own runs. Each pass
+ * of a provider's thread:
+ *   1. under the model lock, decides what to do there: which of its queued
+ *      runs start (the scheduler), which of its active runs to poll,
+ *      cancel, pause or resume, which have run past their timeout; it
+ *      copies what the connector needs and lets the lock go;
+ *   2. calls the connector (fork, HTTP) with no lock held, and for a
+ *      provider whose jobs run elsewhere brings their log and metrics in
+ *      with sync();
+ *   3. under the lock again, applies what it answered to the state
+ *      machine, and scans new log and metrics bytes into the store (the
+ *      scan itself with no model lock).
+ * A pass runs every interval (the provider's own, else the daemon's
+ * poll_ms), or at once when a submission or a ctl command kicks the
+ * threads. A pass whose provider could not be asked at all doubles the
+ * wait before the next, up to BACKOFF_MAX_SHIFT doublings, and kicks do
+ * not cut that wait short. The time a connector call has been in flight
+ * is published without the lock, so that the provider's status says
+ * "unreachable" while the call still hangs.
  *
- * Scheduling rule (issue 2's queue; issue 4 replaces it): runs start in order
- * of priority (higher first), then submission order, while their provider
- * has slots (jobs, cpus, gpus, memory) for them. A run whose dependencies
- * have not all completed waits and does not hold back the runs behind it.
+ * Scheduling rule: runs start in order of priority (higher first), then
+ * submission order, while their provider has slots (jobs, cpus, gpus,
+ * memory) for them; each provider's thread starts its own. A run whose
+ * dependencies have not all completed waits and does not hold back the
+ * runs behind it.
  */
 #define _GNU_SOURCE
 #include "model.h"
@@ -40,7 +51,66 @@
 					the others' polls */
 #define SCAN_CHUNK (256 << 10)       /* read at a time; > METRIC_LINE_MAX */
 #define SCAN_BATCH 2048              /* points per store transaction */
-#define END_MANIFEST_WAIT_MS 60000   /* "not yet" answers taken at an end */
+#define END_MANIFEST_WAIT_MS 60000   /* "not yet" answers taken at an end,
+					and sync() failures after it */
+#define BACKOFF_MAX_SHIFT 3          /* an unreachable provider is asked at
+					most every 8 intervals */
+#define CALL_SLOW_MIN_MS 500         /* a call in flight this long at least
+					(and one interval) is unreachable:
+					a fork on a loaded machine is not */
+
+/* The calls a provider thread makes, for its status. */
+enum pcall {
+	PCALL_NONE, PCALL_PING, PCALL_FIND, PCALL_SUBMIT, PCALL_POLL,
+	PCALL_CANCEL, PCALL_SIGNAL, PCALL_SYNC
+};
+
+static const char *const pcall_names[] = {
+	[PCALL_NONE] = "", [PCALL_PING] = "ping", [PCALL_FIND] = "find",
+	[PCALL_SUBMIT] = "submit", [PCALL_POLL] = "poll",
+	[PCALL_CANCEL] = "cancel", [PCALL_SIGNAL] = "signal",
+	[PCALL_SYNC] = "sync",
+};
+
+/*
+ * One provider's thread. wake and kick are protected by c->lock; call and
+ * call_since are written by the thread with atomics and read by anyone;
+ * the rest is the thread's own.
+ */
+struct poller_thread {
+	struct core *c;
+	struct provider *p;
+	pthread_t tid;
+	pthread_cond_t wake;        /* something to do, or stop */
+	int kick;                   /* work requested since the pass began */
+	int interval_ms;
+	int failures;               /* passes in a row the provider failed */
+	int call;                   /* enum pcall in flight */
+	int64_t call_since;         /* monotonic ms it began, 0: none */
+	struct hmap synced;         /* run id -> struct sync_pos */
+};
+
+/*
+ * How far a remote attempt's log and metrics were appended locally, kept
+ * in the attempt directory (file "synced": "LOG METRICS\n") so that a
+ * restart appends no byte twice.
+ */
+struct sync_pos {
+	int attempt;
+	int64_t log, metrics;
+	int ended;                  /* synced once after the job ended */
+};
+
+static void call_begin(struct poller_thread *t, int call)
+{
+	__atomic_store_n(&t->call, call, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->call_since, mono_ms(), __ATOMIC_RELEASE);
+}
+
+static void call_end(struct poller_thread *t)
+{
+	__atomic_store_n(&t->call_since, 0, __ATOMIC_RELEASE);
+}
 
 /* ---- scheduling ---- */
 
@@ -198,38 +268,24 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Opens every provider with a free job slot; returns how many. */
-static int sched_open_providers_locked(struct core *c)
+/* Whether r is p's to start and poll. */
+static int run_of(struct provider *p, const struct run *r)
 {
-	int i, n = 0;
-
-	for (i = 0; i < c->nprovs; i++) {
-		struct provider *p = &c->provs[i];
-
-		p->reserved_for = 0;
-		p->closed = p->used_jobs >= p->conn.cap_max_jobs;
-		n += !p->closed;
-	}
-	return n;
+	return r->provider && !strcmp(r->provider, p->conn.name);
 }
 
-static void usage_recount_locked(struct core *c)
+/* What p's active runs use, counted again before each decision. */
+static void usage_recount_locked(struct core *c, struct provider *p)
 {
 	struct run *r;
-	int i;
 
-	for (i = 0; i < c->nprovs; i++) {
-		c->provs[i].gpus_busy = 0;
-		c->provs[i].used_jobs = c->provs[i].used_cpus = 0;
-		c->provs[i].used_gpus = 0;
-		c->provs[i].used_memory_mb = 0;
-	}
+	p->gpus_busy = 0;
+	p->used_jobs = p->used_cpus = p->used_gpus = 0;
+	p->used_memory_mb = 0;
 	for (r = c->active.head; r; r = r->lnext) {
-		struct provider *p = provider_find(c, r->provider);
-
 		/* a run whose job ended while its outputs are collected
 		   holds no capacity: the job is gone */
-		if (p && !r->ending)
+		if (run_of(p, r) && !r->ending)
 			slot_take(p, r);
 	}
 }
@@ -298,12 +354,15 @@ struct poll_job {
 	int64_t run_id;
 	struct provider *prov;
 	struct job_query q;
-	char *job_id, *attempt_dir, *log_path;
+	char *job_id, *attempt_dir, *log_path, *metrics_path;
 	int do_cancel;            /* CANCEL_* to send */
 	int do_signal;            /* 0, or JOB_SIG_* + 1 */
 	int sig_result;           /* TFS_OK, TFS_EOPNOTSUPP, ... */
 	char sig_err[256];
 	int polled;
+	int sync_only;            /* the job ended: only sync() is called */
+	int synced;               /* sync() brought all there was, or there is
+				     no sync() */
 };
 
 static char *pathf(const char *fmt, ...)
@@ -349,15 +408,6 @@ static char **env_build(struct run *r, struct start_job *sj)
 	return env;
 }
 
-/* The run's directory, in a buffer good until the next call (poller only). */
-static const char *base_dir_tmp(struct core *c, struct run *r)
-{
-	static char base[PATH_MAX];
-
-	run_dir_path(c, r, base, sizeof(base));
-	return base;
-}
-
 static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 					      struct provider *p)
 {
@@ -388,7 +438,7 @@ static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 			base = strrchr(ppart, '/');
 			base = base ? base + 1 : ppart;
 			sj->input_dst[k] = pathf("%s/attempt-%d/inputs/%s/%s",
-						 base_dir_tmp(c, r), r->attempt,
+						 sj->run_dir, r->attempt,
 						 r->cfg->inputs[k].key, base);
 			if (sj->input_src[k])
 				art_pin_locked(c, sj->input_src[k], 1);
@@ -465,15 +515,17 @@ static void start_free(struct start_job *sj)
  * (find() again), never submitted twice; one with a cancel recorded is
  * not submitted at all.
  */
-static void start_run(struct start_job *sj)
+static void start_run(struct poller_thread *t, struct start_job *sj)
 {
 	const struct connector_ops *ops = sj->prov->conn.ops;
 	struct connector *cn = &sj->prov->conn;
 	int found, k;
 
+	call_begin(t, PCALL_FIND);
 	found = ops->find ? ops->find(cn, &sj->spec, sj->job_id,
 				      sizeof(sj->job_id), sj->err,
 				      sizeof(sj->err)) : TFS_ENOENT;
+	call_end(t);
 	if (found == TFS_EINPROGRESS) {
 		sj->in_progress = 1;
 		/* recorded now, so the job never runs once it is confirmed */
@@ -485,8 +537,12 @@ static void start_run(struct start_job *sj)
 				.log_path = sj->spec.log_path,
 			};
 			char err[256];
+			int rc;
 
-			if (ops->cancel(cn, &q, 0, err, sizeof(err)))
+			call_begin(t, PCALL_CANCEL);
+			rc = ops->cancel(cn, &q, 0, err, sizeof(err));
+			call_end(t);
+			if (rc)
 				log_msg(LOG_DEBUG, "cancel of '%s' attempt %d "
 					"not recorded yet: %s", sj->run_name,
 					sj->spec.attempt, err);
@@ -543,8 +599,11 @@ static void start_run(struct start_job *sj)
 			fclose(f);
 		}
 	}
-	switch (ops->submit(cn, &sj->spec, sj->job_id, sizeof(sj->job_id),
-			    sj->err, sizeof(sj->err))) {
+	call_begin(t, PCALL_SUBMIT);
+	found = ops->submit(cn, &sj->spec, sj->job_id, sizeof(sj->job_id),
+			    sj->err, sizeof(sj->err));
+	call_end(t);
+	switch (found) {
 	case TFS_OK:
 		sj->ok = 1;
 		break;
@@ -673,12 +732,38 @@ struct scan {
 };
 
 /*
+ * Whether r's attempt needs no more sync(): the provider has none, or it
+ * brought everything after the job ended, or it kept failing for
+ * END_MANIFEST_WAIT_MS after the end (then the run ends without, saying
+ * so). Lock held; t's map is the thread's own.
+ */
+static int sync_done_locked(struct poller_thread *t, struct run *r,
+			    int64_t mono)
+{
+	struct sync_pos *sp = hmap_iget(&t->synced, r->id);
+
+	if (!t->p->conn.ops->sync)
+		return 1;
+	if (sp && sp->attempt == r->attempt && sp->ended)
+		return 1;
+	if (!r->ending || mono - r->end_since_ms < END_MANIFEST_WAIT_MS)
+		return 0;
+	run_event_locked(t->c, r, "log: the provider's last log and metrics "
+			 "could not be fetched in %d s; ending without them",
+			 END_MANIFEST_WAIT_MS / 1000);
+	if (sp)
+		sp->ended = 1;
+	return 1;
+}
+
+/*
  * Sets s up for r (lock held): pj is this pass's poll of r, or NULL for a
  * run whose job ended earlier (a final scan).
  */
-static void scan_prepare_locked(struct core *c, struct run *r,
+static void scan_prepare_locked(struct poller_thread *t, struct run *r,
 				const struct poll_job *pj, struct scan *s)
 {
+	struct core *c = t->c;
 	char base[PATH_MAX];
 	int64_t mono = mono_ms();
 
@@ -691,7 +776,9 @@ static void scan_prepare_locked(struct core *c, struct run *r,
 	s->mfile_off = r->mfile_offset;
 	s->step_counter = r->step_counter;
 	s->last_step = r->last_step;
-	s->final = !pj || job_state_terminal(pj->q.state);
+	/* the last bytes of a remote job are in only once synced */
+	s->final = (!pj || job_state_terminal(pj->q.state)) &&
+		   (pj ? pj->synced : sync_done_locked(t, r, mono));
 	s->cpu = -1;
 	if (pj && pj->q.state == JOB_RUNNING && pj->q.cpu_percent >= 0 &&
 	    (!r->last_sys_ms || mono - r->last_sys_ms >= SYS_SAMPLE_MS)) {
@@ -853,18 +940,20 @@ static void scan_run(struct core *c, struct scan *s)
 }
 
 /* After the scan, under the lock: what it means for the run. */
-static void scan_done_locked(struct core *c, struct scan *s)
+static void scan_done_locked(struct poller_thread *t, struct scan *s)
 {
-	struct run *r = hmap_iget(&c->run_by_id, s->run_id);
+	struct run *r = hmap_iget(&t->c->run_by_id, s->run_id);
 
 	if (!r)
 		return;
-	if (s->final && s->eof && r->attempt == s->attempt)
+	if (s->final && s->eof && r->attempt == s->attempt) {
 		r->scanned_attempt = s->attempt;
+		free(hmap_idel(&t->synced, r->id));
+	}
 	/* more to read than one pass takes: come back at once */
 	if (!s->eof)
-		c->kick = 1;
-	core_notify(c, r->id, CORE_CH_LOG);
+		t->kick = 1;
+	core_notify(t->c, r->id, CORE_CH_LOG);
 }
 
 /* Whether the provider of r can list outputs at all. */
@@ -897,8 +986,7 @@ int poller_end_hold_locked(struct core *c, struct run *r, int state,
 	r->end_reason = xstrdup(reason ? reason : "");
 	if (end_has_manifest(c, r))
 		art_manifest_request_locked(c, r);
-	c->kick = 1;
-	pthread_cond_signal(&c->wake);
+	poller_kick_locked(c);
 	return 1;
 }
 
@@ -933,28 +1021,63 @@ static void end_try_locked(struct core *c, struct run *r, int64_t mono)
 	free(reason);
 }
 
-static void poll_pass(struct core *c)
-{
-	struct start_job **starts = NULL;
-	struct poll_job *polls = NULL;
-	struct scan *scans = NULL;
-	size_t nstarts = 0, npolls = 0, nscans = 0, cap, i;
-	int64_t t0, t1, scanned = 0;
-	struct run *r, *next;
-	int nopen;
-	int64_t now = now_ms(), mono = mono_ms();
-	int pi, k;
+/* ---- one pass of a provider's thread ---- */
 
-	/* 1. decide */
-	pthread_mutex_lock(&c->lock);
-	c->kick = 0;
-	usage_recount_locked(c);
+/* What a pass carries from one phase to the next. */
+struct pass {
+	struct start_job **starts;
+	size_t nstarts, cap;
+	struct poll_job *polls;
+	size_t npolls;
+	int rc;                   /* what poll() or ping() answered */
+	char err[256];
+};
+
+static void pass_add_start(struct pass *ps, struct start_job *sj)
+{
+	if (ps->nstarts == ps->cap) {
+		ps->cap = ps->cap ? 2 * ps->cap : 16;
+		ps->starts = xrealloc(ps->starts, ps->cap * sizeof(*ps->starts));
+	}
+	ps->starts[ps->nstarts++] = sj;
+}
+
+/* Starts r on p: its next attempt, submitted in the call phase. */
+static void sched_start_locked(struct core *c, struct pass *ps,
+			       struct provider *p, struct run *r)
+{
+	slot_take(p, r);
+	if (p->used_jobs >= p->conn.cap_max_jobs)
+		p->closed = 1;
+	art_manifest_reset_locked(c, r);
+	r->attempt++;
+	r->cancel_requested = CANCEL_NONE;
+	r->exit_code = STORE_NO_EXIT;
+	r->retry_at_ms = 0;
+	r->attempt_started_ms = 0;
+	run_set_state_locked(c, r, RS_INITIALIZING, "submitting to provider");
+	pass_add_start(ps, start_prepare_locked(c, r, p));
+}
+
+/*
+ * The scheduler, for t's provider: walks the queue in start order and
+ * starts what fits, by the rule at the top of this file. A run whose
+ * provider is gone fails in whichever thread sees it first.
+ */
+static void sched_pass_locked(struct poller_thread *t, struct pass *ps,
+			      int64_t now)
+{
+	struct core *c = t->c;
+	struct provider *p = t->p;
+	struct run *r, *next;
+	int64_t t0, t1, scanned = 0;
+
+	usage_recount_locked(c, p);
 	t0 = mono_ns();
-	starts = xcalloc(c->active.n + 16, sizeof(*starts));
-	cap = c->active.n + 16;
-	nopen = sched_open_providers_locked(c);
-	for (r = c->queued.head; r && nopen > 0; r = next) {
-		struct provider *p;
+	p->reserved_for = 0;
+	p->closed = p->used_jobs >= p->conn.cap_max_jobs;
+	for (r = c->queued.head; r && !p->closed; r = next) {
+		struct provider *rp;
 		char why[256];
 		int ds;
 
@@ -962,25 +1085,20 @@ static void poll_pass(struct core *c)
 		scanned++;
 		if (r->retry_at_ms > now)
 			continue;
-		p = provider_find(c, r->provider ? r->provider : "");
-		if (p && p->closed)
-			continue;
+		rp = provider_find(c, r->provider ? r->provider : "");
+		if (rp && rp != p)
+			continue;        /* another thread's */
 		ds = deps_state(c, r, why, sizeof(why));
+		if (ds == 1)
+			ds = inputs_ready_locked(c, r, NULL, why, sizeof(why));
 		if (ds < 0) {
 			run_set_state_locked(c, r, RS_FAILED, why);
 			continue;
 		}
 		if (ds == 0)
 			continue;
-		ds = inputs_ready_locked(c, r, NULL, why, sizeof(why));
-		if (ds < 0) {
-			run_set_state_locked(c, r, RS_FAILED, why);
-			continue;
-		}
-		if (ds == 0)
-			continue;
-		if (!p || !r->cfg) {
-			run_set_state_locked(c, r, RS_FAILED, !p ?
+		if (!rp || !r->cfg) {
+			run_set_state_locked(c, r, RS_FAILED, !rp ?
 					     "unknown provider" :
 					     "stored config unreadable");
 			continue;
@@ -996,177 +1114,282 @@ static void poll_pass(struct core *c)
 			    now - r->queued_ms >= (int64_t)c->starve_s * 1000) {
 				p->closed = 1;
 				p->reserved_for = r->id;
-				nopen--;
 			}
 			continue;
 		}
-		slot_take(p, r);
-		if (p->used_jobs >= p->conn.cap_max_jobs) {
-			p->closed = 1;
-			nopen--;
-		}
-		art_manifest_reset_locked(c, r);
-		r->attempt++;
-		r->cancel_requested = CANCEL_NONE;
-		r->exit_code = STORE_NO_EXIT;
-		r->retry_at_ms = 0;
-		r->attempt_started_ms = 0;
-		run_set_state_locked(c, r, RS_INITIALIZING,
-				     "submitting to provider");
-		if (nstarts + 1 >= cap) {
-			cap *= 2;
-			starts = xrealloc(starts, cap * sizeof(*starts));
-		}
-		starts[nstarts++] = start_prepare_locked(c, r, p);
+		sched_start_locked(c, ps, p, r);
 	}
 	t1 = mono_ns() - t0;
 	c->passes++;
 	c->last_decide_ns = t1;
 	c->last_scanned = scanned;
-	if (nstarts)
+	if (ps->nstarts)
 		c->last_start_decide_ns = t1;
 	if (t1 > c->max_decide_ns)
 		c->max_decide_ns = t1;
-	/* runs left initializing with no job by a crash: find or submit */
-	for (r = c->active.head; r; r = r->lnext) {
-		struct provider *p;
+}
 
-		if (r->state != RS_INITIALIZING || r->job_id)
-			continue;
-		for (i = 0; i < nstarts && starts[i]->run_id != r->id; i++)
-			;
-		if (i < nstarts)
-			continue;
-		p = provider_find(c, r->provider ? r->provider : "");
-		if (nstarts + 1 >= cap) {
-			cap *= 2;
-			starts = xrealloc(starts, cap * sizeof(*starts));
-		}
-		if (p && r->cfg) {
-			starts[nstarts] = start_prepare_locked(c, r, p);
-			starts[nstarts++]->cancel = r->cancel_requested != 0;
-		} else
-			run_set_state_locked(c, r, RS_FAILED,
-					     "cannot resume submission");
-	}
-	polls = xcalloc(c->active.n + 1, sizeof(*polls));
+/*
+ * Runs left initializing without a job (by a crash, or a submission not
+ * confirmed yet): find() again, or submit.
+ */
+static void resume_starts_locked(struct poller_thread *t, struct pass *ps)
+{
+	struct core *c = t->c;
+	struct run *r, *next;
+	size_t i;
+
 	for (r = c->active.head; r; r = next) {
-		struct poll_job *pj;
-		struct provider *p;
-		char base[PATH_MAX];
+		struct provider *rp;
+		struct start_job *sj;
 
 		next = r->lnext;
-		/* an ended job is not asked about again while its run ends */
-		if (!r->job_id || r->ending)
+		if (r->state != RS_INITIALIZING || r->job_id)
 			continue;
-		p = provider_find(c, r->provider ? r->provider : "");
-		if (!p)
+		rp = provider_find(c, r->provider ? r->provider : "");
+		if (rp && rp != t->p)
 			continue;
-		pj = &polls[npolls++];
-		run_dir_path(c, r, base, sizeof(base));
-		pj->run_id = r->id;
-		pj->prov = p;
-		pj->job_id = xstrdup(r->job_id);
-		pj->attempt_dir = pathf("%s/attempt-%d", base, r->attempt);
-		pj->log_path = pathf("%s/log", base);
-		pj->q.job_id = pj->job_id;
-		pj->q.run_id = r->uuid;   /* stable: runs are never freed
-					     while active */
-		pj->q.attempt = r->attempt;
-		pj->q.attempt_dir = pj->attempt_dir;
-		pj->q.log_path = pj->log_path;
-		pj->q.state = JOB_UNKNOWN;
-		pj->q.exit_code = -1;
-		pj->q.cpu_percent = -1;
-		pj->q.rss_kb = -1;
-		/*
-		 * timeouts are the daemon's to enforce, whatever the provider,
-		 * and each attempt has the whole of it (a run of a store from
-		 * before attempts had their start counts from now)
-		 */
-		if (r->state == RS_RUNNING && !r->attempt_started_ms) {
-			r->attempt_started_ms = now;
-			run_save_locked(c, r);
+		for (i = 0; i < ps->nstarts && ps->starts[i]->run_id != r->id;
+		     i++)
+			;
+		if (i < ps->nstarts)
+			continue;
+		if (!rp || !r->cfg) {
+			run_set_state_locked(c, r, RS_FAILED,
+					     "cannot resume submission");
+			continue;
 		}
-		if (r->cfg && r->cfg->timeout_s && r->attempt_started_ms &&
-		    !r->cancel_requested &&
-		    now - r->attempt_started_ms >
-		    (int64_t)r->cfg->timeout_s * 1000) {
-			r->cancel_requested = CANCEL_TIMEOUT;
-			r->last_cancel_ms = 0;
-			run_event_locked(c, r, "timeout after %d s: cancelling",
-					 r->cfg->timeout_s);
-			run_save_locked(c, r);
-		}
-		if (r->cancel_requested && (!r->last_cancel_ms ||
-		    mono - r->last_cancel_ms >
-		    (int64_t)(c->kill_grace_s + 5) * 1000)) {
-			pj->do_cancel = r->cancel_requested;
-			r->last_cancel_ms = mono;
-		}
-		if (r->pending_signal) {
-			pj->do_signal = r->pending_signal;
-			r->pending_signal = 0;
-			run_save_locked(c, r);
-		}
+		sj = start_prepare_locked(c, r, rp);
+		sj->cancel = r->cancel_requested != 0;
+		pass_add_start(ps, sj);
 	}
-	pthread_mutex_unlock(&c->lock);
+}
 
-	/* 2. talk to providers, no lock held */
-	for (i = 0; i < nstarts; i++)
-		start_run(starts[i]);
-	for (i = 0; i < npolls; i++) {
-		struct poll_job *pj = &polls[i];
-		const struct connector_ops *ops = pj->prov->conn.ops;
-		char err[256];
+/* Fills pj with what the connector needs to ask about r's job. */
+static void poll_job_fill_locked(struct poller_thread *t, struct run *r,
+				 struct poll_job *pj)
+{
+	char base[PATH_MAX];
 
-		if (pj->do_cancel && ops->cancel(&pj->prov->conn, &pj->q,
-						 pj->prov == NULL ? 0 :
-						 c->kill_grace_s, err,
-						 sizeof(err)))
+	run_dir_path(t->c, r, base, sizeof(base));
+	pj->run_id = r->id;
+	pj->prov = t->p;
+	pj->job_id = xstrdup(r->job_id);
+	pj->attempt_dir = pathf("%s/attempt-%d", base, r->attempt);
+	pj->log_path = pathf("%s/log", base);
+	pj->metrics_path = pathf("%s/metrics.jsonl", base);
+	pj->q.job_id = pj->job_id;
+	pj->q.run_id = r->uuid;   /* stable: runs are never freed while active */
+	pj->q.attempt = r->attempt;
+	pj->q.attempt_dir = pj->attempt_dir;
+	pj->q.log_path = pj->log_path;
+	pj->q.metrics_path = pj->metrics_path;
+	pj->q.state = JOB_UNKNOWN;
+	pj->q.exit_code = -1;
+	pj->q.cpu_percent = -1;
+	pj->q.rss_kb = -1;
+}
+
+/*
+ * What to send about r besides the poll: a cancel (the user's, or the
+ * timeout's, which is the daemon's to enforce whatever the provider, each
+ * attempt having the whole of it; a run of a store from before attempts
+ * had their start counts from now), a pause or a resume.
+ */
+static void poll_job_orders_locked(struct core *c, struct run *r,
+				   struct poll_job *pj, int64_t now,
+				   int64_t mono)
+{
+	if (r->state == RS_RUNNING && !r->attempt_started_ms) {
+		r->attempt_started_ms = now;
+		run_save_locked(c, r);
+	}
+	if (r->cfg && r->cfg->timeout_s && r->attempt_started_ms &&
+	    !r->cancel_requested &&
+	    now - r->attempt_started_ms > (int64_t)r->cfg->timeout_s * 1000) {
+		r->cancel_requested = CANCEL_TIMEOUT;
+		r->last_cancel_ms = 0;
+		run_event_locked(c, r, "timeout after %d s: cancelling",
+				 r->cfg->timeout_s);
+		run_save_locked(c, r);
+	}
+	if (r->cancel_requested && (!r->last_cancel_ms ||
+	    mono - r->last_cancel_ms > (int64_t)(c->kill_grace_s + 5) * 1000)) {
+		pj->do_cancel = r->cancel_requested;
+		r->last_cancel_ms = mono;
+	}
+	if (r->pending_signal) {
+		pj->do_signal = r->pending_signal;
+		r->pending_signal = 0;
+		run_save_locked(c, r);
+	}
+}
+
+/*
+ * The active runs of t's provider to ask about. A job that ended is not
+ * polled again while its run ends, but a remote one is synced until its
+ * last bytes are in (sync_only).
+ */
+static void polls_prepare_locked(struct poller_thread *t, struct pass *ps,
+				 int64_t now, int64_t mono)
+{
+	struct core *c = t->c;
+	struct run *r;
+
+	ps->polls = xcalloc(c->active.n + 1, sizeof(*ps->polls));
+	for (r = c->active.head; r; r = r->lnext) {
+		struct poll_job *pj;
+
+		if (!r->job_id || !run_of(t->p, r))
+			continue;
+		if (r->ending && (!t->p->conn.ops->sync ||
+				  r->scanned_attempt == r->attempt))
+			continue;
+		pj = &ps->polls[ps->npolls++];
+		poll_job_fill_locked(t, r, pj);
+		pj->sync_only = r->ending;
+		if (!r->ending)
+			poll_job_orders_locked(c, r, pj, now, mono);
+	}
+}
+
+/* t's record of pj's attempt (thread only), read from its file at first. */
+static struct sync_pos *sync_pos_get(struct poller_thread *t,
+				     const struct poll_job *pj)
+{
+	struct sync_pos *sp = hmap_iget(&t->synced, pj->run_id);
+	struct buf b = BUF_INIT(64);
+	char path[PATH_MAX];
+	long long l, m;
+
+	if (sp && sp->attempt == pj->q.attempt)
+		return sp;
+	if (!sp) {
+		sp = xcalloc(1, sizeof(*sp));
+		hmap_iput(&t->synced, pj->run_id, sp);
+	}
+	memset(sp, 0, sizeof(*sp));
+	sp->attempt = pj->q.attempt;
+	snprintf(path, sizeof(path), "%s/synced", pj->attempt_dir);
+	if (file_read_all(path, 64, &b) == TFS_OK && b.p &&
+	    sscanf(b.p, "%lld %lld", &l, &m) == 2 && l >= 0 && m >= 0) {
+		sp->log = l;
+		sp->metrics = m;
+	}
+	buf_release(&b);
+	return sp;
+}
+
+/*
+ * Brings in what a remote job wrote since the last time (no lock). Its
+ * offsets are written down before the scan reads the bytes, so that a
+ * restart neither appends them twice nor loses them.
+ */
+static void sync_job(struct poller_thread *t, struct poll_job *pj)
+{
+	const struct connector_ops *ops = t->p->conn.ops;
+	struct sync_pos *sp;
+	char err[256] = "", path[PATH_MAX], text[64];
+	int ended = pj->sync_only || job_state_terminal(pj->q.state);
+	int rc, n;
+
+	pj->synced = 1;
+	if (!ops->sync || (!pj->sync_only && (!pj->polled ||
+	    pj->q.state == JOB_PENDING || pj->q.state == JOB_UNKNOWN)))
+		return;
+	sp = sync_pos_get(t, pj);
+	if (sp->ended)
+		return;
+	pj->q.log_synced = sp->log;
+	pj->q.metrics_synced = sp->metrics;
+	call_begin(t, PCALL_SYNC);
+	rc = ops->sync(&t->p->conn, &pj->q, err, sizeof(err));
+	call_end(t);
+	if (pj->q.log_synced != sp->log || pj->q.metrics_synced != sp->metrics) {
+		sp->log = pj->q.log_synced;
+		sp->metrics = pj->q.metrics_synced;
+		snprintf(path, sizeof(path), "%s/synced", pj->attempt_dir);
+		n = snprintf(text, sizeof(text), "%lld %lld\n",
+			     (long long)sp->log, (long long)sp->metrics);
+		if (file_write_atomic(path, text, (size_t)n, 0) != TFS_OK)
+			log_msg(LOG_WARNING, "cannot write '%s'", path);
+	}
+	if (rc && rc != TFS_EOPNOTSUPP) {
+		log_msg(LOG_WARNING, "sync of job %s failed: %s", pj->job_id,
+			err);
+		pj->synced = 0;
+		return;
+	}
+	sp->ended = ended;
+}
+
+/* Cancel, pause or resume pj's job, as decided (no lock). */
+static void poll_job_send(struct poller_thread *t, struct poll_job *pj)
+{
+	const struct connector_ops *ops = t->p->conn.ops;
+	char err[256];
+	int rc;
+
+	if (pj->do_cancel) {
+		call_begin(t, PCALL_CANCEL);
+		rc = ops->cancel(&t->p->conn, &pj->q, t->c->kill_grace_s, err,
+				 sizeof(err));
+		call_end(t);
+		if (rc)
 			log_msg(LOG_WARNING, "cancel of job %s failed: %s",
 				pj->job_id, err);
-		if (pj->do_signal) {
-			pj->sig_result = ops->signal ?
-				ops->signal(&pj->prov->conn, &pj->q,
-					    pj->do_signal - 1, pj->sig_err,
-					    sizeof(pj->sig_err)) :
-				TFS_EOPNOTSUPP;
-		}
 	}
-	for (pi = 0; pi < c->nprovs; pi++) {
-		struct provider *p = &c->provs[pi];
-		struct job_query *qs;
-		size_t nq = 0, k;
-		char err[256] = "";
-		int rc;
-
-		qs = xcalloc(npolls + 1, sizeof(*qs));
-		for (i = 0; i < npolls; i++)
-			if (polls[i].prov == p)
-				qs[nq++] = polls[i].q;
-		rc = nq ? p->conn.ops->poll(&p->conn, qs, nq, err, sizeof(err))
-			: p->conn.ops->ping(&p->conn, err, sizeof(err));
-		for (i = 0, k = 0; i < npolls && !rc; i++) {
-			if (polls[i].prov != p)
-				continue;
-			polls[i].q = qs[k++];
-			polls[i].polled = 1;
-		}
-		free(qs);
-		pthread_mutex_lock(&c->lock);
-		p->last_poll_ms = now_ms();
-		p->healthy = rc == 0;
-		if (rc)
-			snprintf(p->health, sizeof(p->health),
-				 "unreachable: %.200s", err);
-		pthread_mutex_unlock(&c->lock);
+	if (pj->do_signal) {
+		call_begin(t, PCALL_SIGNAL);
+		pj->sig_result = ops->signal ?
+			ops->signal(&t->p->conn, &pj->q, pj->do_signal - 1,
+				    pj->sig_err, sizeof(pj->sig_err)) :
+			TFS_EOPNOTSUPP;
+		call_end(t);
 	}
+}
 
-	/* 3. apply: submissions, then metrics, then states */
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < nstarts; i++) {
-		struct start_job *sj = starts[i];
+/* The call phase: every connector call of the pass, with no lock held. */
+static void pass_call(struct poller_thread *t, struct pass *ps)
+{
+	struct connector *cn = &t->p->conn;
+	struct job_query *qs;
+	size_t i, k, nq = 0;
+
+	for (i = 0; i < ps->nstarts; i++)
+		start_run(t, ps->starts[i]);
+	qs = xcalloc(ps->npolls + 1, sizeof(*qs));
+	for (i = 0; i < ps->npolls; i++) {
+		if (ps->polls[i].sync_only)
+			continue;
+		poll_job_send(t, &ps->polls[i]);
+		qs[nq++] = ps->polls[i].q;
+	}
+	call_begin(t, nq ? PCALL_POLL : PCALL_PING);
+	ps->rc = nq ? cn->ops->poll(cn, qs, nq, ps->err, sizeof(ps->err)) :
+		      cn->ops->ping(cn, ps->err, sizeof(ps->err));
+	call_end(t);
+	for (i = 0, k = 0; i < ps->npolls && !ps->rc; i++) {
+		if (ps->polls[i].sync_only)
+			continue;
+		ps->polls[i].q = qs[k++];
+		ps->polls[i].polled = 1;
+	}
+	free(qs);
+	for (i = 0; i < ps->npolls; i++)
+		sync_job(t, &ps->polls[i]);
+}
+
+/* What the submissions of the pass came to (lock held). */
+static void starts_apply_locked(struct poller_thread *t, struct pass *ps)
+{
+	struct core *c = t->c;
+	size_t i;
+	int k;
+
+	for (i = 0; i < ps->nstarts; i++) {
+		struct start_job *sj = ps->starts[i];
+		struct run *r;
 
 		for (k = 0; k < sj->ninputs; k++)
 			if (sj->input_src[k])
@@ -1181,7 +1404,7 @@ static void poll_pass(struct core *c)
 					 "job %s", r->attempt,
 					 sj->prov->conn.name, sj->job_id);
 			run_save_locked(c, r);
-			c->kick = 1;     /* poll it straight away */
+			t->kick = 1;     /* poll it straight away */
 		} else if (sj->in_progress) {
 			/* the same attempt is asked about on the next pass */
 			if (!r->reason || strcmp(r->reason, sj->err))
@@ -1194,114 +1417,229 @@ static void poll_pass(struct core *c)
 					  "submission failed", 1);
 		}
 	}
-	/*
-	 * Metrics first, state second: a run whose job ended is scanned to
-	 * the end of its files before it turns final, over several passes if
-	 * need be (poller_end_hold_locked keeps it active meanwhile), so a
-	 * reader who sees "completed" finds the last metrics already there.
-	 * The scan reads files and commits with no model lock held.
-	 */
-	scans = xcalloc(npolls + c->active.n + 1, sizeof(*scans));
-	for (i = 0; i < npolls; i++) {
-		r = hmap_iget(&c->run_by_id, polls[i].run_id);
-		if (r && run_state_active(r->state) && polls[i].polled)
-			scan_prepare_locked(c, r, &polls[i], &scans[nscans++]);
+}
+
+/*
+ * The scans of the pass (lock held): the polled runs, and those whose job
+ * ended earlier and whose files are not read to the end yet. Metrics come
+ * before states: a run whose job ended is scanned to the end of its files
+ * before it turns final, over several passes if need be
+ * (poller_end_hold_locked keeps it active meanwhile), so a reader who
+ * sees "completed" finds the last metrics already there.
+ */
+static struct scan *scans_prepare_locked(struct poller_thread *t,
+					 struct pass *ps, size_t *n)
+{
+	struct core *c = t->c;
+	struct scan *scans;
+	struct run *r;
+	size_t i, k, ns = 0;
+
+	scans = xcalloc(ps->npolls + c->active.n + 1, sizeof(*scans));
+	for (i = 0; i < ps->npolls; i++) {
+		r = hmap_iget(&c->run_by_id, ps->polls[i].run_id);
+		if (r && run_state_active(r->state) && ps->polls[i].polled)
+			scan_prepare_locked(t, r, &ps->polls[i], &scans[ns++]);
 	}
-	/* ended, not polled any more, and not read to the end yet */
 	for (r = c->active.head; r; r = r->lnext) {
-		if (!r->ending || r->scanned_attempt == r->attempt)
+		if (!r->ending || r->scanned_attempt == r->attempt ||
+		    !run_of(t->p, r))
 			continue;
-		for (k = 0; k < (int)nscans && scans[k].run_id != r->id; k++)
+		for (k = 0; k < ns && scans[k].run_id != r->id; k++)
 			;
-		if (k == (int)nscans)
-			scan_prepare_locked(c, r, NULL, &scans[nscans++]);
+		if (k == ns)
+			scan_prepare_locked(t, r, NULL, &scans[ns++]);
 	}
+	*n = ns;
+	return scans;
+}
+
+/* What the polls answered, and the pause or resume (lock held). */
+static void polls_apply_locked(struct poller_thread *t, struct pass *ps)
+{
+	struct core *c = t->c;
+	size_t i;
+
+	for (i = 0; i < ps->npolls; i++) {
+		struct poll_job *pj = &ps->polls[i];
+		struct run *r = hmap_iget(&c->run_by_id, pj->run_id);
+		const char *what = pj->do_signal - 1 == JOB_SIG_PAUSE ?
+				   "pause" : "resume";
+
+		if (!r || !run_state_active(r->state))
+			continue;
+		if (pj->do_signal && pj->sig_result == TFS_EOPNOTSUPP)
+			run_event_locked(c, r, "%s not supported by %s", what,
+					 pj->prov->conn.name);
+		else if (pj->do_signal && pj->sig_result)
+			run_event_locked(c, r, "%s failed: %s", what,
+					 pj->sig_err);
+		if (pj->polled)
+			apply_poll_locked(c, r, pj);
+	}
+}
+
+static void pass_release(struct pass *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nstarts; i++)
+		start_free(ps->starts[i]);
+	free(ps->starts);
+	for (i = 0; i < ps->npolls; i++) {
+		free(ps->polls[i].job_id);
+		free(ps->polls[i].attempt_dir);
+		free(ps->polls[i].log_path);
+		free(ps->polls[i].metrics_path);
+	}
+	free(ps->polls);
+}
+
+/*
+ * One pass of t's provider: decide under the lock, call the connector
+ * without it, apply under it again (the scans in between without it).
+ * Returns 1 when the provider answered the poll or the ping.
+ */
+static int poll_pass(struct poller_thread *t)
+{
+	struct pass ps = { 0 };
+	struct core *c = t->c;
+	struct provider *p = t->p;
+	struct scan *scans;
+	struct run *r, *next;
+	int64_t now = now_ms();
+	size_t i, nscans;
+
+	pthread_mutex_lock(&c->lock);
+	sched_pass_locked(t, &ps, now);
+	resume_starts_locked(t, &ps);
+	polls_prepare_locked(t, &ps, now, mono_ms());
+	pthread_mutex_unlock(&c->lock);
+
+	pass_call(t, &ps);
+
+	pthread_mutex_lock(&c->lock);
+	p->last_poll_ms = now_ms();
+	p->healthy = ps.rc == TFS_OK;
+	if (ps.rc)
+		snprintf(p->health, sizeof(p->health), "unreachable: %.200s",
+			 ps.err);
+	starts_apply_locked(t, &ps);
+	scans = scans_prepare_locked(t, &ps, &nscans);
 	pthread_mutex_unlock(&c->lock);
 	for (i = 0; i < nscans; i++)
 		scan_run(c, &scans[i]);
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < nscans; i++) {
-		struct scan *s = &scans[i];
-
-		scan_done_locked(c, s);
-		free(s->log_path);
-		free(s->mfile_path);
+		scan_done_locked(t, &scans[i]);
+		free(scans[i].log_path);
+		free(scans[i].mfile_path);
 	}
-	for (i = 0; i < npolls; i++) {
-		struct poll_job *pj = &polls[i];
-
-		r = hmap_iget(&c->run_by_id, pj->run_id);
-		if (!r || !run_state_active(r->state))
-			continue;
-		if (pj->do_signal) {
-			if (pj->sig_result == TFS_EOPNOTSUPP)
-				run_event_locked(c, r, "%s not supported by %s",
-						 pj->do_signal - 1 == JOB_SIG_PAUSE ?
-						 "pause" : "resume",
-						 pj->prov->conn.name);
-			else if (pj->sig_result)
-				run_event_locked(c, r, "%s failed: %s",
-						 pj->do_signal - 1 == JOB_SIG_PAUSE ?
-						 "pause" : "resume", pj->sig_err);
-		}
-		if (pj->polled)
-			apply_poll_locked(c, r, pj);
-	}
+	polls_apply_locked(t, &ps);
 	for (r = c->active.head; r; r = next) {
 		next = r->lnext;
-		if (r->ending)
+		if (r->ending && run_of(p, r))
 			end_try_locked(c, r, mono_ms());
 	}
 	pthread_mutex_unlock(&c->lock);
 	free(scans);
-	for (i = 0; i < nstarts; i++)
-		start_free(starts[i]);
-	free(starts);
-	for (i = 0; i < npolls; i++) {
-		free(polls[i].job_id);
-		free(polls[i].attempt_dir);
-		free(polls[i].log_path);
-	}
-	free(polls);
+	pass_release(&ps);
+	return ps.rc == TFS_OK;
+}
+
+/* ---- the threads ---- */
+
+/* How long t waits after a pass: its interval, doubled per failure. */
+static int64_t pass_wait_ms(const struct poller_thread *t)
+{
+	int shift = t->failures < BACKOFF_MAX_SHIFT ? t->failures :
+						      BACKOFF_MAX_SHIFT;
+
+	return (int64_t)t->interval_ms << shift;
 }
 
 static void *poller_main(void *arg)
 {
-	struct core *c = arg;
+	struct poller_thread *t = arg;
+	struct core *c = t->c;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
 		struct timespec ts;
+		int64_t wait;
+		int ok;
 
+		t->kick = 0;
 		pthread_mutex_unlock(&c->lock);
-		poll_pass(c);
+		ok = poll_pass(t);
 		pthread_mutex_lock(&c->lock);
-		if (c->kick || c->stop)
+		t->failures = ok ? 0 : t->failures + (t->failures < 1000);
+		/* a kick does not cut a backoff short */
+		if ((t->kick && !t->failures) || c->stop)
 			continue;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += c->poll_ms / 1000;
-		ts.tv_nsec += (long)(c->poll_ms % 1000) * 1000000L;
+		wait = pass_wait_ms(t);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += wait / 1000;
+		ts.tv_nsec += (long)(wait % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		while (!c->kick && !c->stop &&
-		       pthread_cond_timedwait(&c->wake, &c->lock, &ts) == 0)
+		while (!c->stop && !(t->kick && !t->failures) &&
+		       pthread_cond_timedwait(&t->wake, &c->lock, &ts) == 0)
 			;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 
+static void poller_kick_one_locked(struct poller_thread *t)
+{
+	t->kick = 1;
+	pthread_cond_signal(&t->wake);
+}
+
+void poller_kick_locked(struct core *c)
+{
+	int i;
+
+	for (i = 0; i < c->nprovs; i++)
+		if (c->provs[i].pt)
+			poller_kick_one_locked(c->provs[i].pt);
+}
+
+void poller_health_locked(struct core *c, const struct provider *p,
+			  char *out, size_t len)
+{
+	struct poller_thread *t = p->pt;
+	int64_t since = t ? __atomic_load_n(&t->call_since, __ATOMIC_ACQUIRE) :
+			    0;
+
+	(void)c;
+	if (since) {
+		int64_t ms = mono_ms() - since;
+		int call = __atomic_load_n(&t->call, __ATOMIC_RELAXED);
+
+		if (ms >= t->interval_ms && ms >= CALL_SLOW_MIN_MS) {
+			snprintf(out, len, "unreachable: a %s call in flight "
+				 "for %lld ms", pcall_names[call],
+				 (long long)ms);
+			return;
+		}
+	}
+	snprintf(out, len, "%s", p->healthy ? "ok" : p->health);
+}
+
 /*
  * Waits on the providers' wake descriptors (a local job's supervisor writes
- * to a FIFO when the job ends) and kicks the poller, so a finished job frees
- * its slot at once instead of at the next period.
+ * to a FIFO when the job ends) and kicks that provider's thread, so a
+ * finished job frees its slot at once instead of at the next interval.
  */
 static void *waker_main(void *arg)
 {
 	struct core *c = arg;
 	struct pollfd pfd[17];
+	int who[17];
 	int n = 0, i;
 
 	pfd[n].fd = c->waker_pipe[0];
@@ -1311,6 +1649,7 @@ static void *waker_main(void *arg)
 			 c->provs[i].conn.ops->wake_fd(&c->provs[i].conn) : -1;
 
 		if (fd >= 0) {
+			who[n] = i;
 			pfd[n].fd = fd;
 			pfd[n++].events = POLLIN;
 		}
@@ -1325,22 +1664,89 @@ static void *waker_main(void *arg)
 		}
 		if (pfd[0].revents)
 			break;
-		for (i = 1; i < n; i++)
-			if (pfd[i].revents & POLLIN)
-				while (read(pfd[i].fd, junk, sizeof(junk)) > 0)
-					;
 		pthread_mutex_lock(&c->lock);
-		c->kick = 1;
-		pthread_cond_signal(&c->wake);
+		for (i = 1; i < n; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			while (read(pfd[i].fd, junk, sizeof(junk)) > 0)
+				;
+			if (c->provs[who[i]].pt)
+				poller_kick_one_locked(c->provs[who[i]].pt);
+		}
 		pthread_mutex_unlock(&c->lock);
 	}
 	return NULL;
 }
 
+static void poller_thread_free(struct poller_thread *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->synced.nb; i++) {
+		struct hmap_entry *e;
+
+		for (e = t->synced.b[i]; e; e = e->next)
+			free(e->val);
+	}
+	hmap_release(&t->synced);
+	pthread_cond_destroy(&t->wake);
+	free(t);
+}
+
+/* Joins the provider threads started so far and frees them. */
+static void poller_join(struct core *c)
+{
+	int i;
+
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	for (i = 0; i < c->nprovs; i++)
+		if (c->provs[i].pt)
+			pthread_cond_signal(&c->provs[i].pt->wake);
+	pthread_mutex_unlock(&c->lock);
+	for (i = 0; i < c->nprovs; i++) {
+		struct poller_thread *t = c->provs[i].pt;
+
+		if (!t)
+			continue;
+		pthread_join(t->tid, NULL);
+		pthread_mutex_lock(&c->lock);
+		c->provs[i].pt = NULL;
+		pthread_mutex_unlock(&c->lock);
+		poller_thread_free(t);
+	}
+}
+
 int poller_start(struct core *c)
 {
-	if (pthread_create(&c->poller, NULL, poller_main, c))
-		return TFS_ENOMEM;
+	pthread_condattr_t ca;
+	int i;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	for (i = 0; i < c->nprovs; i++) {
+		struct poller_thread *t = xcalloc(1, sizeof(*t));
+
+		t->c = c;
+		t->p = &c->provs[i];
+		t->interval_ms = t->p->conn.poll_ms > 0 ? t->p->conn.poll_ms :
+							  c->poll_ms;
+		t->synced = (struct hmap)HMAP_INIT;
+		pthread_cond_init(&t->wake, &ca);
+		pthread_mutex_lock(&c->lock);
+		c->provs[i].pt = t;
+		pthread_mutex_unlock(&c->lock);
+		if (pthread_create(&t->tid, NULL, poller_main, t)) {
+			pthread_mutex_lock(&c->lock);
+			c->provs[i].pt = NULL;
+			pthread_mutex_unlock(&c->lock);
+			poller_thread_free(t);
+			pthread_condattr_destroy(&ca);
+			poller_join(c);
+			return TFS_ENOMEM;
+		}
+	}
+	pthread_condattr_destroy(&ca);
 	c->poller_started = 1;
 	if (pipe2(c->waker_pipe, O_CLOEXEC) == 0) {
 		if (pthread_create(&c->waker, NULL, waker_main, c) == 0)
@@ -1361,10 +1767,6 @@ void poller_stop(struct core *c)
 		close(c->waker_pipe[1]);
 		c->waker_started = 0;
 	}
-	pthread_mutex_lock(&c->lock);
-	c->stop = 1;
-	pthread_cond_signal(&c->wake);
-	pthread_mutex_unlock(&c->lock);
-	pthread_join(c->poller, NULL);
+	poller_join(c);
 	c->poller_started = 0;
 }

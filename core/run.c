@@ -225,8 +225,7 @@ void run_state_apply_locked(struct core *c, struct run *r, int state,
 	c->queue_ms = now;
 	core_notify(c, r->id, CORE_CH_STATE);
 	core_notify(c, 0, CORE_CH_QUEUE);
-	c->kick = 1;
-	pthread_cond_signal(&c->wake);
+	poller_kick_locked(c);
 }
 
 void run_set_state_locked(struct core *c, struct run *r, int state,
