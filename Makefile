@@ -43,12 +43,12 @@ LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC) $(CONN_SRC) $(CORE_SRC))
 FS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(FS_SRC))
 
 $(BUILD)/lib/%.o: DIR_CFLAGS := -Ilib $(call pkg_cflags,libcurl libcjson openssl)
-$(BUILD)/connectors/%.o: DIR_CFLAGS := -Ilib -Iconnectors \
+$(BUILD)/connectors/%.o: DIR_CFLAGS := -Ilib -Iconnectors -Iconnectors/common \
 	$(call pkg_cflags,libcurl libcjson openssl)
 $(BUILD)/core/%.o: DIR_CFLAGS := -Ilib -Iconnectors -Icore \
 	$(call pkg_cflags,libcurl libcjson sqlite3 openssl)
 $(BUILD)/fs/%.o: DIR_CFLAGS := -Ilib -Icore $(call pkg_cflags,fuse3 libcjson)
-UNIT_CFLAGS := -Ilib -Iconnectors -Icore \
+UNIT_CFLAGS := -Ilib -Iconnectors -Iconnectors/common -Icore \
 	$(call pkg_cflags,libcurl libcjson sqlite3 openssl)
 TOOLS_CFLAGS := $(call pkg_cflags,fuse3)
 

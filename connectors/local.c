@@ -54,6 +54,7 @@
 #define _GNU_SOURCE
 #include "connector.h"
 #include "json.h"
+#include "manifest.h"
 #include "sha256.h"
 #include "strvec.h"
 #include "util.h"
@@ -299,38 +300,6 @@ static int local_pstat_read(long long pid, struct local_pstat *ps)
 		return -1;
 	buf[n] = '\0';
 	return local_pstat_parse(buf, ps);
-}
-
-/* Copies in to out with JSON string escapes, truncating to fit outlen. */
-static void local_json_escape(const char *in, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (; *in; in++) {
-		unsigned char ch = (unsigned char)*in;
-		char esc[6];
-		size_t k = 0;
-
-		if (ch == '"' || ch == '\\') {
-			esc[k++] = '\\';
-			esc[k++] = (char)ch;
-		} else if (ch < 0x20) {
-			esc[k++] = '\\';
-			esc[k++] = 'u';
-			esc[k++] = '0';
-			esc[k++] = '0';
-			esc[k++] = hex[ch >> 4];
-			esc[k++] = hex[ch & 15];
-		} else {
-			esc[k++] = (char)ch;
-		}
-		if (o + k >= outlen)
-			break;
-		memcpy(out + o, esc, k);
-		o += k;
-	}
-	out[o] = '\0';
 }
 
 /* strerror() may translate and so lock; this never does. */
@@ -663,7 +632,7 @@ static int local_sup_job_file(const struct local_launch *l,
 	char buf[LOCAL_FILE_MAX], esc[PATH_MAX * 2];
 	int len;
 
-	local_json_escape(s->cgroup, esc, sizeof(esc));
+	manifest_json_escape(s->cgroup, esc, sizeof(esc));
 	len = snprintf(buf, sizeof(buf),
 		       "{\"supervisor_pid\":%d,\"job_pid\":%d,\"pgid\":%d,"
 		       "\"start_ms\":%lld,\"job_start_ticks\":%llu,"
@@ -845,7 +814,9 @@ static int local_wait_job(const struct local_launch *l, int sfd, int ctlfd,
  * S: the supervisor. Records the job in job.json before any of its code
  * runs, reports to the daemon on rep (or why it could not start), lets J
  * go, waits for it and records its end in exit.json, durably, before the
- * lock goes with the process.
+ * lock goes with the process. One function, longer than most, because
+ * each step hands the next the descriptors and pids it holds, in a child
+ * where only async-signal-safe calls may run.
  */
 static void __attribute__((noreturn))
 local_supervise(const struct local_launch *l, int rep)
@@ -995,7 +966,7 @@ local_supervise(const struct local_launch *l, int rep)
 	if (status < 0 && !s.rlen)
 		s.rlen = (size_t)snprintf(s.reason, sizeof(s.reason),
 					  "exit status lost");
-	local_json_escape(s.reason, esc, sizeof(esc));
+	manifest_json_escape(s.reason, esc, sizeof(esc));
 	sig = status >= 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	len = snprintf(buf, sizeof(buf),
 		       "{\"exit_code\":%s,\"signal\":%d,\"cancelled\":%s,"
@@ -2586,14 +2557,10 @@ static int local_ping(struct connector *c, char *err, size_t errlen)
 
 /* ---- artifacts: the manifest of an attempt's output directory ---- */
 
-#define LOCAL_MANIFEST_MAX (64 << 20)
 #define LOCAL_WALK_DEPTH 32
-#define LOCAL_SKIPS_MAX 100         /* skipped files named one by one */
 
 struct local_walk {
-	cJSON *files;
-	int n;
-	int skipped;                 /* files left out, see local_walk_skip() */
+	struct manifest m;
 	char err[256];
 };
 
@@ -2606,42 +2573,6 @@ static const char *local_name_bad(const char *name)
 	return NULL;
 }
 
-/*
- * Notes in w->files that rel was left out and why, for core's events:
- * {"path": rel, "skipped": sentence}. The first LOCAL_SKIPS_MAX are named,
- * the rest only counted (local_walk_done()).
- */
-static void local_walk_skip(struct local_walk *w, const char *rel,
-			    const char *why)
-{
-	char esc[ARTIFACT_PATH_MAX * 6 + 1], text[sizeof(esc) + 128];
-	cJSON *o;
-
-	if (w->skipped++ >= LOCAL_SKIPS_MAX)
-		return;
-	local_json_escape(rel, esc, sizeof(esc));
-	snprintf(text, sizeof(text), "skipped '%s': %s", esc, why);
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "path", rel);
-	cJSON_AddStringToObject(o, "skipped", text);
-	cJSON_AddItemToArray(w->files, o);
-}
-
-static void local_walk_done(struct local_walk *w)
-{
-	char text[128];
-	cJSON *o;
-
-	if (w->skipped <= LOCAL_SKIPS_MAX)
-		return;
-	snprintf(text, sizeof(text), "skipped %d more files",
-		 w->skipped - LOCAL_SKIPS_MAX);
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "path", "");
-	cJSON_AddStringToObject(o, "skipped", text);
-	cJSON_AddItemToArray(w->files, o);
-}
-
 /* What a file that is neither regular nor a directory is, for a note. */
 static const char *local_kind(mode_t mode)
 {
@@ -2651,7 +2582,7 @@ static const char *local_kind(mode_t mode)
 }
 
 /*
- * Adds every regular file under dirfd to w->files. Symbolic links and
+ * Adds every regular file under dirfd to w->m. Symbolic links and
  * special files are left out with a note: a link could point anywhere on
  * this machine, and the manifest must name only what the job wrote. A
  * file is opened without following links or blocking and checked again,
@@ -2682,14 +2613,13 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 		const char *bad;
 		struct stat st;
 		int64_t size;
-		cJSON *o;
 		int fd;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (snprintf(rel, sizeof(rel), "%s%s%s", prefix,
 			     *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel)) {
-			local_walk_skip(w, de->d_name, "its path is longer than "
+			manifest_add_skip(&w->m, de->d_name, "its path is longer than "
 					"1024 bytes");
 			continue;
 		}
@@ -2697,7 +2627,7 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 			continue;
 		bad = local_name_bad(de->d_name);
 		if (bad) {
-			local_walk_skip(w, rel, bad);
+			manifest_add_skip(&w->m, rel, bad);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
@@ -2708,10 +2638,10 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 			continue;
 		}
 		if (!S_ISREG(st.st_mode)) {
-			local_walk_skip(w, rel, local_kind(st.st_mode));
+			manifest_add_skip(&w->m, rel, local_kind(st.st_mode));
 			continue;
 		}
-		if (w->n >= ARTIFACT_FILES_MAX) {
+		if (w->m.n >= ARTIFACT_FILES_MAX) {
 			snprintf(w->err, sizeof(w->err), "more than %d output "
 				 "files", ARTIFACT_FILES_MAX);
 			r = -1;
@@ -2721,11 +2651,11 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 			    O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == ELOOP)
-				local_walk_skip(w, rel, "a symbolic link");
+				manifest_add_skip(&w->m, rel, "a symbolic link");
 			continue;
 		}
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			local_walk_skip(w, rel, local_kind(st.st_mode));
+			manifest_add_skip(&w->m, rel, local_kind(st.st_mode));
 			close(fd);
 			continue;
 		}
@@ -2736,12 +2666,7 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 			break;
 		}
 		close(fd);
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "path", rel);
-		cJSON_AddNumberToObject(o, "size", (double)size);
-		cJSON_AddStringToObject(o, "sha256", sha);
-		cJSON_AddItemToArray(w->files, o);
-		w->n++;
+		manifest_add_file(&w->m, rel, size, sha);
 	}
 	closedir(d);
 	return r;
@@ -2804,172 +2729,136 @@ static int local_open_beneath(int dfd, const char *rel)
 	return -1;
 }
 
-/* The members of one manifest entry, borrowed from it. */
-struct local_mf_item {
-	const cJSON *path, *size, *sha256, *skipped;
+/* A check of a cached manifest against the output directory. */
+struct local_mf_check {
+	int dfd;                     /* the output directory */
+	int ok;
 };
 
-static struct local_mf_item local_mf_item(const cJSON *it)
-{
-	struct local_mf_item e = {
-		cJSON_GetObjectItemCaseSensitive(it, "path"),
-		cJSON_GetObjectItemCaseSensitive(it, "size"),
-		cJSON_GetObjectItemCaseSensitive(it, "sha256"),
-		cJSON_GetObjectItemCaseSensitive(it, "skipped"),
-	};
-
-	return e;
-}
-
 /*
- * Whether a manifest read back from the attempt directory (where the job
- * can write) still describes the output: each file entry a path that
- * stays inside, to a regular file of the size it gives, with a well-formed
- * hash; a note entry only a path and its sentence. The hash itself is
+ * Whether an entry of a manifest read back from the attempt directory
+ * (where the job can write) still describes the output: a path that stays
+ * inside, to a regular file of the size it gives. The hash itself is
  * checked by every download.
  */
-static int local_manifest_ok(const cJSON *m, const char *opath)
+static int local_mf_check_cb(void *arg, const struct artifact_entry *a)
 {
-	const cJSON *it;
-	int dfd = open(opath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int ok = dfd >= 0;
+	struct local_mf_check *k = arg;
+	struct stat st;
+	int fd;
 
-	cJSON_ArrayForEach(it, m) {
-		struct local_mf_item e = local_mf_item(it);
-		const cJSON *p = e.path, *sz = e.size, *h = e.sha256;
-		const cJSON *sk = e.skipped;
-		struct stat st;
-		size_t i;
-		int fd;
+	if (a->skipped)
+		return 0;
+	fd = local_open_beneath(k->dfd, a->path);
+	k->ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		st.st_size == a->size;
+	if (fd >= 0)
+		close(fd);
+	return !k->ok;
+}
 
-		if (!ok)
-			break;
-		if (!cJSON_IsString(p) || strlen(p->valuestring) >
-					    ARTIFACT_PATH_MAX) {
-			ok = 0;
-		} else if (sk) {
-			ok = cJSON_IsString(sk) && strlen(sk->valuestring) <
-						   ARTIFACT_PATH_MAX * 8;
-		} else if (!cJSON_IsNumber(sz) || sz->valuedouble < 0 ||
-			   !cJSON_IsString(h) || strlen(h->valuestring) != 64) {
-			ok = 0;
-		} else {
-			for (i = 0; i < 64 && ok; i++)
-				ok = strchr("0123456789abcdef",
-					    h->valuestring[i]) != NULL;
-			fd = ok ? local_open_beneath(dfd, p->valuestring) : -1;
-			ok = fd >= 0 && fstat(fd, &st) == 0 &&
-			     S_ISREG(st.st_mode) &&
-			     (double)st.st_size == sz->valuedouble;
-			if (fd >= 0)
-				close(fd);
-		}
-	}
-	if (dfd >= 0)
-		close(dfd);
-	return ok;
+/* Whether the cached manifest text still holds for the output at opath. */
+static int local_manifest_ok(const struct buf *b, const char *opath)
+{
+	struct local_mf_check k = { -1, 1 };
+	char err[256];
+	int r;
+
+	k.dfd = open(opath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (k.dfd < 0)
+		return 0;
+	r = manifest_parse(b->p, b->len, local_mf_check_cb, &k, err,
+			   sizeof(err));
+	close(k.dfd);
+	return r == TFS_OK && k.ok;
 }
 
 /*
- * Loads the cached manifest when it still holds (local_manifest_ok()),
- * or makes it from the output directory and caches it.
+ * The text of the attempt's manifest (caller frees): the cached one when
+ * it still holds (local_manifest_ok()), or one made from the output
+ * directory and cached. NULL with err when the output cannot be listed.
  */
-static cJSON *local_manifest(const struct job_query *q, char *err,
-			     size_t errlen)
+static char *local_manifest(const struct job_query *q, char *err,
+			    size_t errlen)
 {
 	char mpath[PATH_MAX], opath[PATH_MAX];
-	struct buf b = BUF_INIT(LOCAL_MANIFEST_MAX);
-	struct local_walk w = { 0 };
-	cJSON *m;
+	struct buf b = BUF_INIT(MANIFEST_MAX);
+	struct local_walk w = { MANIFEST_INIT, "" };
 	char *text;
 	int fd;
 
 	snprintf(mpath, sizeof(mpath), "%s/%s", q->attempt_dir,
 		 LOCAL_MANIFEST_FILE);
 	snprintf(opath, sizeof(opath), "%s/output", q->attempt_dir);
-	if (local_file_read(mpath, LOCAL_MANIFEST_MAX, &b) == TFS_OK) {
-		m = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
-		buf_release(&b);
-		if (cJSON_IsArray(m) && local_manifest_ok(m, opath))
-			return m;
-		cJSON_Delete(m);
-	}
+	if (local_file_read(mpath, MANIFEST_MAX, &b) == TFS_OK &&
+	    local_manifest_ok(&b, opath))
+		return buf_detach(&b, NULL);
 	buf_release(&b);
-	w.files = cJSON_CreateArray();
 	fd = open(opath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && local_walk_dir(&w, fd, "", 0) < 0) {
 		snprintf(err, errlen, "%s", w.err);
-		cJSON_Delete(w.files);
+		manifest_release(&w.m);
 		return NULL;
 	}
-	local_walk_done(&w);
-	text = cJSON_PrintUnformatted(w.files);
-	if (text) {
-		/* Not over a link the job left there. */
-		unlink(mpath);
-		file_write_atomic(mpath, text, strlen(text), 1);
-		free(text);
+	text = manifest_finish(&w.m);
+	if (!text) {
+		snprintf(err, errlen, "out of memory for the manifest");
+		return NULL;
 	}
-	return w.files;
+	/* Not over a link the job left there. */
+	unlink(mpath);
+	file_write_atomic(mpath, text, strlen(text), 1);
+	return text;
+}
+
+/* What local_list_artifacts() hands its entries on with. */
+struct local_list {
+	const struct local *lc;
+	const struct job_query *q;
+	artifact_cb cb;
+	void *arg;
+};
+
+/* An entry with its URL: under artifact_base_url when it is served. */
+static int local_list_cb(void *arg, const struct artifact_entry *e)
+{
+	struct local_list *l = arg;
+	const struct local *lc = l->lc;
+	char url[ARTIFACT_URL_MAX], abs[PATH_MAX];
+	struct artifact_entry a = *e;
+	size_t rootlen;
+
+	if (a.skipped)
+		return l->cb(l->arg, &a);
+	snprintf(abs, sizeof(abs), "%s/output/%s", l->q->attempt_dir, a.path);
+	rootlen = lc->artifact_root ? strlen(lc->artifact_root) : 0;
+	if (lc->artifact_root && !strncmp(abs, lc->artifact_root, rootlen) &&
+	    abs[rootlen] == '/') {
+		snprintf(url, sizeof(url), "%s%s", lc->artifact_base_url,
+			 lc->artifact_base_url[strlen(lc->artifact_base_url) -
+					       1] == '/' ? "" : "/");
+		local_url_path(url, sizeof(url), abs + rootlen + 1);
+	} else {
+		snprintf(url, sizeof(url), "file://");
+		local_url_path(url, sizeof(url), abs);
+	}
+	a.url = url;
+	return l->cb(l->arg, &a);
 }
 
 static int local_list_artifacts(struct connector *c, const struct job_query *q,
 				artifact_cb cb, void *arg, char *err,
 				size_t errlen)
 {
-	struct local *lc = c->priv;
-	const cJSON *it;
-	cJSON *m;
-	int r = 0;      /* the callback's: non-zero stops the listing */
+	struct local_list l = { c->priv, q, cb, arg };
+	char *text = local_manifest(q, err, errlen);
+	int r;
 
-	m = local_manifest(q, err, errlen);
-	if (!m)
+	if (!text)
 		return TFS_EIO;
-	cJSON_ArrayForEach(it, m) {
-		struct local_mf_item e = local_mf_item(it);
-		const cJSON *p = e.path, *sz = e.size, *h = e.sha256;
-		const cJSON *sk = e.skipped;
-		char url[ARTIFACT_URL_MAX], abs[PATH_MAX];
-		struct artifact_entry a;
-		size_t rootlen;
-
-		memset(&a, 0, sizeof(a));
-		if (cJSON_IsString(p) && cJSON_IsString(sk)) {
-			a.path = p->valuestring;
-			a.skipped = sk->valuestring;
-			r = cb(arg, &a);
-			if (r)
-				break;
-			continue;
-		}
-		if (!cJSON_IsString(p) || !cJSON_IsNumber(sz) ||
-		    !cJSON_IsString(h))
-			continue;
-		snprintf(abs, sizeof(abs), "%s/output/%s", q->attempt_dir,
-			 p->valuestring);
-		rootlen = lc->artifact_root ? strlen(lc->artifact_root) : 0;
-		if (lc->artifact_root &&
-		    !strncmp(abs, lc->artifact_root, rootlen) &&
-		    abs[rootlen] == '/') {
-			snprintf(url, sizeof(url), "%s%s", lc->artifact_base_url,
-				 lc->artifact_base_url[strlen(
-					 lc->artifact_base_url) - 1] == '/' ?
-				 "" : "/");
-			local_url_path(url, sizeof(url), abs + rootlen + 1);
-		} else {
-			snprintf(url, sizeof(url), "file://");
-			local_url_path(url, sizeof(url), abs);
-		}
-		a.path = p->valuestring;
-		a.size = (int64_t)sz->valuedouble;
-		a.sha256 = h->valuestring;
-		a.url = url;
-		r = cb(arg, &a);
-		if (r)
-			break;
-	}
-	cJSON_Delete(m);
-	return TFS_OK;
+	r = manifest_parse(text, strlen(text), local_list_cb, &l, err, errlen);
+	free(text);
+	return r;
 }
 
 const struct connector_ops local_connector_ops = {
