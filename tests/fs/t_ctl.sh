@@ -108,16 +108,6 @@ python3 -c "import json;d=json.load(open('$F/status.json'));print(d['attempt'], 
 check_eq "attempt 2, same run id" "2 $ID1" "$(cat "$WORK/retry.out")"
 check_contains "retry in events" "retry requested" "$F/events"
 
-# max_retries with backoff: 3 attempts, then failed
-M=$(new_run ctl retries)
-cmd_config '["sh", "-c", "exit 2"]' '"max_retries": 2' > "$M/config.json"
-check_eq "fails after retries" "failed" "$(timeout 30 cat "$M/wait")"
-check_eq "3 attempts" "3" "$(python3 -c "import json;print(json.load(open('$M/status.json'))['attempt'])")"
-check_contains "first retry after the base backoff" "retry 1 of 2 in 1 s" "$M/events"
-check_contains "the backoff doubles" "retry 2 of 2 in 2 s" "$M/events"
-check_eq "status.json keeps the history of 3 attempts" "failed failed failed" \
-	"$(python3 -c "import json;print(' '.join(h['state'] for h in json.load(open('$M/status.json'))['history']))")"
-
 # wait on a run never submitted answers at once: it may never be
 Z=$(new_run ctl gone)
 check_eq "wait of a created run: at once" "created" "$(timeout 5 cat "$Z/wait")"

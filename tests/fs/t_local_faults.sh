@@ -131,22 +131,6 @@ sleep 1
 check "the cancelled job never ran" test ! -e "$WORK/slow.pids"
 check "no second attempt" test ! -e "$SDIR/attempt-2"
 
-# a supervisor holding its lock without having reported: the attempt waits
-H=$(new_run lf held)
-HDIR=$STATE/runs/$(field "$H" run_id)
-mkdir -p "$HDIR/attempt-1"
-flock "$HDIR/attempt-1/supervisor.lock" sh -c "while [ ! -f '$WORK/held.unlock' ]; do sleep 0.05; done" &
-FLOCK_PID=$!
-i=0; while flock -n "$HDIR/attempt-1/supervisor.lock" true && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-job held '"max_retries": 1' > "$H/config.json"
-sleep 3                                  # past the supervisor's lock tries
-check_eq "unconfirmed: initializing" "initializing" "$(cat "$H/status")"
-check "unconfirmed: no retry" sh -c "! grep -q 'retry' '$H/events'"
-echo cancel > "$H/ctl"
-touch "$WORK/held.unlock"; wait "$FLOCK_PID"
-check_eq "the cancel recorded meanwhile holds" "stopped" "$(timeout 20 cat "$H/wait")"
-check "the held attempt never ran" test ! -e "$WORK/held.pids"
-
 # ---- secrets and the environment ----
 V=$(new_run lf env)
 cmd_config '["env"]' > "$V/config.json"
@@ -194,7 +178,7 @@ check_contains "pass_env passes" "^PASSED_ON=ok" "$P/log"
 check_contains "env sets" "^SET_HERE=yes" "$P/log"
 check "still no secret" sh -c "! grep -q '$SECRET' '$P/log'"
 
-for n in lost0 lost1 signals slow held escape escape2; do touch "$WORK/$n.gate"; done
+for n in lost0 lost1 signals slow escape escape2; do touch "$WORK/$n.gate"; done
 for f in "$WORK"/*.esc; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
 for f in "$WORK"/*.pids; do [ -f "$f" ] && for p in $(cat "$f"); do kill -9 "$p" 2>/dev/null; done; done
 # a job that swaps its log for a link: stat and read of log agree (empty)

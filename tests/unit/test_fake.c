@@ -171,6 +171,7 @@ static void test_retries(void)
 	CHECK(wait_end(id) == RS_FAILED);
 	st = status_of(id);
 	CHECK(jnum(st, "attempt") == 3);
+	CHECK(jnum(st, "max_retries") == 2);
 	CHECK(jnum(st, "exit_code") == 2);
 	CHECK_STR(jstr(st, "reason"), "exit code 2");
 	h = cJSON_GetObjectItemCaseSensitive(st, "history");
