@@ -227,7 +227,6 @@ static void test_backoff_reason(void)
 
 static int fake_pings3(const void *arg)
 {
-	(void)arg;
 	return fake_calls("fake", FAKE_PING) >= *(const int *)arg + 3;
 }
 
@@ -237,12 +236,14 @@ static int fake_pings3(const void *arg)
  */
 static void test_provider_backoff(void)
 {
-	int base = fake_calls("fake", FAKE_PING);
 	int64_t t[3];
+	int base;
 	char *s;
 
 	fake_fail("fake", FAKE_PING, -1, TFS_EIO, "connection refused");
 	CHECK(wait_prov("fake", "unreachable: connection refused\n"));
+	/* from here on every ping fails, each after a failed one */
+	base = fake_calls("fake", FAKE_PING);
 	CHECK(wait_for(fake_pings3, &base));
 	CHECK(fake_call_times("fake", FAKE_PING, t, 3) == 3);
 	CHECK(t[1] - t[0] >= 2 * FAKE_POLL_MS);
