@@ -1,8 +1,8 @@
 #!/bin/sh
-# The scheduler through the mount: capacity never exceeded (the jobs record
-# their own overlap), GPUs handed out without overlap, dependencies and
-# pipelines with inputs, cycle and unknown-run refusal, a large run not
-# starved by a stream of small ones, the queue's reasons, the leaderboard.
+# The scheduler through the mount (the slots' capacity is test_fake's):
+# GPUs handed out without overlap, dependencies and pipelines with inputs,
+# cycle and unknown-run refusal, a large run not starved by a stream of
+# small ones, the queue's reasons, the leaderboard.
 . "$(dirname "$0")/lib.sh"
 # a webhook listener on loopback: records each POST body, fails the first
 cat > "$WORK/hook.py" <<'PY'
@@ -37,26 +37,7 @@ JSON
 start_daemon || exit 1
 E=$MNT/experiments
 
-# capacity: 6 one-cpu jobs on 2 slots; each logs start and end
-OV=$WORK/overlap
-job_overlap() { echo "[\"sh\", \"-c\", \"echo start \$(date +%s%N) >> $OV; sleep 0.4; echo end \$(date +%s%N) >> $OV\"]"; }
-for i in 1 2 3 4 5 6; do
-	R=$(new_run cap j$i)
-	cmd_config "$(job_overlap)" > "$R/config.json"
-done
-for i in 1 2 3 4 5 6; do cat "$E/cap/runs/j$i/wait" > /dev/null; done
-MAX=$(sort -k2 -n "$OV" | awk '$1=="start"{n++; if(n>m)m=n} $1=="end"{n--} END{print m}')
-check_eq "never more than 2 jobs at once" "2" "$MAX"
 check_contains "providers status shows capacity" "jobs: 0/2" "$MNT/providers/local/status"
-
-# a 2-cpu job runs alone
-W=$(new_run cap wide)
-cmd_config "$(job_overlap)" '"resources": {"cpus": 2}' > "$W/config.json"
-N1=$(new_run cap narrow)
-cmd_config "$(job_overlap)" > "$N1/config.json"
-cat "$W/wait" "$N1/wait" > /dev/null
-MAX=$(tail -4 "$OV" | sort -k2 -n | awk '$1=="start"{n++; if(n>m)m=n} $1=="end"{n--} END{print m}')
-check_eq "a 2-cpu run is alone on 2 cpus" "1" "$MAX"
 
 # GPUs: two one-GPU runs get different devices; a two-GPU run waits
 G1=$(new_run gpu g1); G2=$(new_run gpu g2); G3=$(new_run gpu g3)

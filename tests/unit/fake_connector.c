@@ -30,6 +30,7 @@ struct fake_prov {
 	int calls[FAKE_NCALLS];
 	int64_t times[FAKE_NCALLS][FAKE_TIMES];
 	int wake[2];                /* -1 while no instance is open */
+	int max_live;               /* see fake_max_live() */
 };
 
 struct fake_plan_ent {
@@ -311,6 +312,28 @@ void fake_remote(const char *run, int attempt, const char *log,
 	pthread_mutex_unlock(&fake_lock);
 }
 
+int fake_max_live(const char *prov)
+{
+	int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = fake_prov_get(prov)->max_live;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+/* Jobs of prov not ended nor forgotten (lock held). */
+static int fake_live(const char *prov)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fake_njobs; i++)
+		n += !strcmp(fake_jobs[i].prov, prov) &&
+		     !job_state_terminal(fake_jobs[i].info.state) &&
+		     fake_jobs[i].info.state != JOB_UNKNOWN;
+	return n;
+}
+
 int fake_job(const char *run, int attempt, struct fake_job_info *out)
 {
 	struct fake_job_ent *j;
@@ -484,6 +507,8 @@ static int fake_submit(struct connector *c, const struct job_spec *spec,
 		j->unconfirmed = pl && pl->unconfirmed;
 		j->info.state = JOB_RUNNING;
 		j->info.ran = !j->unconfirmed;
+		if (fake_live(c->name) > fake_prov_get(c->name)->max_live)
+			fake_prov_get(c->name)->max_live = fake_live(c->name);
 	}
 	j->info.submits++;
 	r = fake_answer(j, job_id, idlen, err, errlen);

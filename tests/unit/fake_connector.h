@@ -70,6 +70,12 @@ void fake_forget(const char *run, int attempt);
 void fake_remote(const char *run, int attempt, const char *log,
 		 const char *metrics);
 
+/*
+ * The most jobs provider prov had at once (submitted, not ended, not
+ * forgotten), counted at each submission since fake_register().
+ */
+int fake_max_live(const char *prov);
+
 /* What the fake knows of one job. */
 struct fake_job_info {
 	char run_id[37];          /* the spec's, as submitted */

@@ -5,11 +5,12 @@
  * retries with their backoff and a provider's own backoff, preemption then
  * a retry with the same run id, a cancel before the provider confirmed the
  * submission, a provider that forgets a job, a restart that adopts a job
- * found by find(), and remote log and metrics brought in by sync().
+ * found by find(), remote log and metrics brought in by sync(), and the
+ * capacity of a provider's slots.
  *
  * The fake's jobs live outside the core, so they outlive a core_close()
  * like a remote provider's. Providers: "local" (2 jobs), "fake" (4 jobs,
- * polled every FAKE_POLL_MS).
+ * polled every FAKE_POLL_MS) and "fake2" (2 cpus, 2 jobs).
  */
 #define _GNU_SOURCE
 #include "test.h"
@@ -428,6 +429,78 @@ static int count_of(const char *hay, const char *needle)
 	return n;
 }
 
+/* The number in the fake's job id "fake-N" of run's attempt 1, or -1. */
+static int job_no(const char *run)
+{
+	struct fake_job_info fi;
+
+	return fake_job(run, 1, &fi) ? atoi(fi.job_id + 5) : -1;
+}
+
+/*
+ * Capacity: six one-cpu runs on a provider with two slots never have
+ * more than two jobs there at once and start in submission order, each
+ * when one before it ends; a two-cpu run there runs alone, the one-cpu
+ * run behind it waiting for the cpu.
+ */
+static void test_capacity(void)
+{
+	static const char one[] = "{\"provider\": \"fake2\", "
+				  "\"command\": [\"train\"]}";
+	int64_t exp = exp_id("cap"), id[6], wide, narrow;
+	char name[16], run[32], *t;
+	int i, order = 1;
+
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "j%d", i);
+		id[i] = start(exp, name, one);
+	}
+	for (i = 0; i < 6; i++) {
+		CHECK(wait_state(id[i], RS_RUNNING));
+		if (i >= 1 && i + 1 < 6) {
+			/* two run: the next waits for a slot, and says so */
+			CHECK(state_of(id[i + 1]) == RS_QUEUED);
+			snprintf(run, sizeof(run), "cap/j%d", i + 1);
+			CHECK(job_no(run) == -1);
+			t = queue_text();
+			CHECK(strstr(t, "no free slot on fake2 (2/2 jobs)") !=
+			      NULL);
+			free(t);
+		}
+		if (i >= 1) {
+			snprintf(run, sizeof(run), "cap/j%d", i - 1);
+			fake_job_end(run, 1, JOB_COMPLETED, 0, "");
+			CHECK(wait_end(id[i - 1]) == RS_COMPLETED);
+		}
+	}
+	fake_job_end("cap/j5", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(id[5]) == RS_COMPLETED);
+	CHECK(fake_max_live("fake2") == 2);
+	for (i = 1; i < 6; i++) {
+		char prev[32];
+
+		snprintf(prev, sizeof(prev), "cap/j%d", i - 1);
+		snprintf(run, sizeof(run), "cap/j%d", i);
+		order &= job_no(prev) < job_no(run);
+	}
+	CHECK(order);
+
+	wide = start(exp, "wide", "{\"provider\": \"fake2\", \"command\": "
+		     "[\"train\"], \"resources\": {\"cpus\": 2}}");
+	CHECK(wait_state(wide, RS_RUNNING));
+	narrow = start(exp, "narrow", one);
+	t = queue_text();
+	CHECK(strstr(t, "cap/narrow priority=0 provider=fake2 needs 1 cpus, 0 "
+		     "free on fake2") != NULL);
+	free(t);
+	CHECK(job_no("cap/narrow") == -1);
+	fake_job_end("cap/wide", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(wide) == RS_COMPLETED);
+	CHECK(wait_state(narrow, RS_RUNNING));
+	fake_job_end("cap/narrow", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(narrow) == RS_COMPLETED);
+}
+
 /*
  * A remote job's log and metrics arrive through sync(), each byte once,
  * across a restart too; the last bytes are in before the run turns final.
@@ -477,7 +550,9 @@ int main(void)
 		"\"providers\": {"
 		"\"local\": {\"type\": \"local\", \"slots\": "
 		"{\"cpus\": 2, \"max_jobs\": 2}}, "
-		"\"fake\": {\"type\": \"fake\", \"poll_ms\": 300}}}";
+		"\"fake\": {\"type\": \"fake\", \"poll_ms\": 300}, "
+		"\"fake2\": {\"type\": \"fake\", \"cpus\": 2, \"max_jobs\": 2, "
+		"\"poll_ms\": 300}}}";
 
 	log_set_level(LOG_CRIT);
 	CHECK(fake_register() == TFS_OK);
@@ -503,6 +578,7 @@ int main(void)
 		test_forget();
 		test_restart_adopt();
 		test_sync();
+		test_capacity();
 	}
 	fake_hang("fake", 0);
 	runs_cleanup();
