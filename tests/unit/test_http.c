@@ -318,7 +318,7 @@ static void test_404(void)
 	CHECK(rs.body && strstr(rs.body, "404 Not Found") != NULL);
 	http_response_release(&rs);
 	sleep_ms(100);
-	CHECK(ngx_log_count("GET /missing.txt 404", NULL) == 1);
+	CHECK(ngx_log_wait("GET /missing.txt 404", NULL, 1) == 1);
 }
 
 /* The retrying callback: records, and lets the server answer next. */
@@ -651,8 +651,8 @@ static void test_secrets(void)
 	free(log);
 	http_response_release(&rs);
 	/* the credentials were sent all the same */
-	CHECK(ngx_log_count("GET /status503/sekrit-path.bin?X-Amz-Signature="
-			    "deadbeefsecret 503", NULL) == 2);
+	CHECK(ngx_log_wait("GET /status503/sekrit-path.bin?X-Amz-Signature="
+			   "deadbeefsecret 503", NULL, 2) == 2);
 }
 
 /* ---- without nginx ---- */
