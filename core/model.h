@@ -347,7 +347,6 @@ void art_summary_locked(struct core *c, struct run *r, int64_t *count,
 			int64_t *bytes, int64_t *verified);
 
 /* poller.c */
-struct run *dep_find(struct core *c, struct run *r, const char *d);
 /*
  * Called by run_set_state_locked() before r turns final: returns 1 when the
  * change is held back, r staying active ("collecting outputs") until its
@@ -371,6 +370,21 @@ void poller_kick_locked(struct core *c);
  */
 void poller_health_locked(struct core *c, const struct provider *p,
 			  char *out, size_t len);
+
+/* sched.c, for the provider threads' decisions; all with the lock held */
+/* Finds dependency d ("run" or "exp/run") of r. */
+struct run *sched_dep_find(struct core *c, struct run *r, const char *d);
+int sched_deps_state_locked(struct core *c, struct run *r, char *why,
+			    size_t len);
+int sched_inputs_ready_locked(struct core *c, struct run *r, char **paths,
+			      char *why, size_t len);
+int sched_slot_free(struct provider *p, struct run *r, char *why,
+		    size_t len);
+void sched_slot_take(struct provider *p, struct run *r);
+/* Whether r is p's to start and poll. */
+int sched_run_of(struct provider *p, const struct run *r);
+/* What p's active runs use, counted again before each decision. */
+void sched_usage_recount_locked(struct core *c, struct provider *p);
 /* Why a queued run waits, as a sentence, into out. */
 void sched_reason_locked(struct core *c, struct run *r, char *out,
 			 size_t len);

@@ -111,219 +111,12 @@ static void call_end(struct poller_thread *t)
 {
 	__atomic_store_n(&t->call_since, 0, __ATOMIC_RELEASE);
 }
-
-/* ---- scheduling ---- */
-
-/* Finds dependency d ("run" or "exp/run") of r. */
-struct run *dep_find(struct core *c, struct run *r, const char *d)
-{
-	const char *slash = strchr(d, '/');
-	struct exp *e = r->exp;
-
-	if (slash) {
-		char en[TFS_NAME_MAX + 1];
-		size_t n = (size_t)(slash - d);
-
-		if (n > TFS_NAME_MAX)
-			return NULL;
-		memcpy(en, d, n);
-		en[n] = '\0';
-		e = hmap_sget(&c->exp_by_name, en);
-		d = slash + 1;
-	}
-	return e ? hmap_sget(&e->by_name, d) : NULL;
-}
-
-/*
- * Returns 1 when every dependency completed, 0 while one is pending (its
- * sentence in why), -1 when one failed (why names it).
- */
-static int deps_state(struct core *c, struct run *r, char *why, size_t len)
-{
-	int i;
-
-	if (!r->cfg)
-		return 1;
-	for (i = 0; i < r->cfg->ndeps; i++) {
-		struct run *d = dep_find(c, r, r->cfg->depends_on[i]);
-
-		if (!d) {
-			snprintf(why, len, "waiting for dependency %s (not found)",
-				 r->cfg->depends_on[i]);
-			return 0;
-		}
-		if (d->state == RS_COMPLETED)
-			continue;
-		if (d->state == RS_FAILED || d->state == RS_STOPPED) {
-			snprintf(why, len, "dependency %s %s",
-				 r->cfg->depends_on[i],
-				 d->state == RS_FAILED ? "failed" : "stopped");
-			return -1;
-		}
-		snprintf(why, len, "waiting for dependency %s (%s)",
-			 r->cfg->depends_on[i], run_state_name(d->state));
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Inputs of r ("run:path" artifacts of its dependencies): 1 when every one
- * is verified in the cache (paths filled when not NULL), 0 while one is
- * being fetched or waited for, -1 when one can never be had.
- */
-static int inputs_ready_locked(struct core *c, struct run *r, char **paths,
-			       char *why, size_t len)
-{
-	int k;
-
-	if (!r->cfg)
-		return 1;
-	for (k = 0; k < r->cfg->ninputs; k++) {
-		char p[PATH_MAX];
-		int ir = art_input_ready_locked(c, r, r->cfg->inputs[k].value,
-						p, sizeof(p), why, len);
-
-		if (ir != 1)
-			return ir;
-		if (paths)
-			paths[k] = xstrdup(p);
-	}
-	return 1;
-}
-
-/* Whether r fits in what p has free; the shortfall in why when not. */
-static int slot_free(struct provider *p, struct run *r, char *why,
-		     size_t len)
-{
-	const struct connector *cn = &p->conn;
-	int cpus = r->cfg ? r->cfg->cpus : 1;
-	int gpus = r->cfg ? r->cfg->gpus : 0;
-	int64_t mem = r->cfg ? r->cfg->memory_mb : 0;
-
-	if (cn->cap_max_jobs == 0) {
-		snprintf(why, len, "provider %s holds every job (max_jobs 0)",
-			 cn->name);
-		return 0;
-	}
-	if (p->used_jobs + 1 > cn->cap_max_jobs) {
-		snprintf(why, len, "no free slot on %s (%d/%d jobs)", cn->name,
-			 p->used_jobs, cn->cap_max_jobs);
-		return 0;
-	}
-	if (p->used_cpus + cpus > cn->cap_cpus) {
-		snprintf(why, len, "needs %d cpus, %d free on %s", cpus,
-			 cn->cap_cpus - p->used_cpus, cn->name);
-		return 0;
-	}
-	if (p->used_gpus + gpus > cn->cap_gpus) {
-		snprintf(why, len, "needs %d gpus, %d free on %s", gpus,
-			 cn->cap_gpus - p->used_gpus, cn->name);
-		return 0;
-	}
-	if (mem && p->used_memory_mb + mem > cn->cap_memory_mb) {
-		snprintf(why, len, "needs %lld MB, %lld MB free on %s",
-			 (long long)mem,
-			 (long long)(cn->cap_memory_mb - p->used_memory_mb),
-			 cn->name);
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * Gives r the lowest free GPU indices it asks for (CUDA_VISIBLE_DEVICES),
- * or keeps what it was given (an active run after a restart).
- */
-static void gpus_take(struct provider *p, struct run *r)
-{
-	int want = r->cfg ? r->cfg->gpus : 0, i;
-
-	if (!r->gpu_mask && want > 0) {
-		for (i = 0; i < 64 && want > 0; i++) {
-			if (!(p->gpus_busy & (1ULL << i)) &&
-			    i < p->conn.cap_gpus) {
-				r->gpu_mask |= 1ULL << i;
-				want--;
-			}
-		}
-	}
-	p->gpus_busy |= r->gpu_mask;
-}
-
-static void slot_take(struct provider *p, struct run *r)
-{
-	gpus_take(p, r);
-	p->used_jobs++;
-	p->used_cpus += r->cfg ? r->cfg->cpus : 1;
-	p->used_gpus += r->cfg ? r->cfg->gpus : 0;
-	p->used_memory_mb += r->cfg ? r->cfg->memory_mb : 0;
-}
-
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Whether r is p's to start and poll. */
-static int run_of(struct provider *p, const struct run *r)
-{
-	return r->provider && !strcmp(r->provider, p->conn.name);
-}
-
-/* What p's active runs use, counted again before each decision. */
-static void usage_recount_locked(struct core *c, struct provider *p)
-{
-	struct run *r;
-
-	p->gpus_busy = 0;
-	p->used_jobs = p->used_cpus = p->used_gpus = 0;
-	p->used_memory_mb = 0;
-	for (r = c->active.head; r; r = r->lnext) {
-		/* a run whose job ended while its outputs are collected
-		   holds no capacity: the job is gone */
-		if (run_of(p, r) && !r->ending)
-			slot_take(p, r);
-	}
-}
-
-void sched_reason_locked(struct core *c, struct run *r, char *out,
-			 size_t len)
-{
-	struct provider *p = r->provider ? provider_find(c, r->provider) : NULL;
-
-	if (r->retry_at_ms > now_ms()) {
-		char ts[40];
-
-		time_format(r->retry_at_ms, ts, sizeof(ts));
-		snprintf(out, len, "retry backoff until %s", ts);
-		return;
-	}
-	if (deps_state(c, r, out, len) != 1)
-		return;
-	if (inputs_ready_locked(c, r, NULL, out, len) != 1)
-		return;
-	if (!p) {
-		snprintf(out, len, "unknown provider %s",
-			 r->provider ? r->provider : "-");
-		return;
-	}
-	if (p->reserved_for && p->reserved_for != r->id) {
-		snprintf(out, len, "%s is reserved for a run that waited "
-			 "longer", p->conn.name);
-		return;
-	}
-	if (slot_free(p, r, out, len))
-		snprintf(out, len, "next to start");
-	else if (p->reserved_for == r->id) {
-		size_t n = strlen(out);
-
-		snprintf(out + n, len - n, "; %s is reserved for it",
-			 p->conn.name);
-	}
 }
 
 /* ---- one pass ---- */
@@ -429,7 +222,7 @@ static struct start_job *start_prepare_locked(struct core *c, struct run *r,
 		sj->ninputs = r->cfg->ninputs;
 		sj->input_src = xcalloc((size_t)sj->ninputs, sizeof(char *));
 		sj->input_dst = xcalloc((size_t)sj->ninputs, sizeof(char *));
-		inputs_ready_locked(c, r, sj->input_src, NULL, 0);
+		sched_inputs_ready_locked(c, r, sj->input_src, NULL, 0);
 		for (k = 0; k < sj->ninputs; k++) {
 			const char *ppart = strchr(r->cfg->inputs[k].value, ':');
 			const char *base;
@@ -1046,7 +839,7 @@ static void pass_add_start(struct pass *ps, struct start_job *sj)
 static void sched_start_locked(struct core *c, struct pass *ps,
 			       struct provider *p, struct run *r)
 {
-	slot_take(p, r);
+	sched_slot_take(p, r);
 	if (p->used_jobs >= p->conn.cap_max_jobs)
 		p->closed = 1;
 	art_manifest_reset_locked(c, r);
@@ -1072,7 +865,7 @@ static void sched_pass_locked(struct poller_thread *t, struct pass *ps,
 	struct run *r, *next;
 	int64_t t0, t1, scanned = 0;
 
-	usage_recount_locked(c, p);
+	sched_usage_recount_locked(c, p);
 	t0 = mono_ns();
 	p->reserved_for = 0;
 	p->closed = p->used_jobs >= p->conn.cap_max_jobs;
@@ -1088,9 +881,10 @@ static void sched_pass_locked(struct poller_thread *t, struct pass *ps,
 		rp = provider_find(c, r->provider ? r->provider : "");
 		if (rp && rp != p)
 			continue;        /* another thread's */
-		ds = deps_state(c, r, why, sizeof(why));
+		ds = sched_deps_state_locked(c, r, why, sizeof(why));
 		if (ds == 1)
-			ds = inputs_ready_locked(c, r, NULL, why, sizeof(why));
+			ds = sched_inputs_ready_locked(c, r, NULL, why,
+						       sizeof(why));
 		if (ds < 0) {
 			run_set_state_locked(c, r, RS_FAILED, why);
 			continue;
@@ -1103,7 +897,7 @@ static void sched_pass_locked(struct poller_thread *t, struct pass *ps,
 					     "stored config unreadable");
 			continue;
 		}
-		if (!slot_free(p, r, why, sizeof(why))) {
+		if (!sched_slot_free(p, r, why, sizeof(why))) {
 			/*
 			 * Backfill with a reservation: smaller runs behind may
 			 * use what is free, until this one has waited
@@ -1240,7 +1034,7 @@ static void polls_prepare_locked(struct poller_thread *t, struct pass *ps,
 	for (r = c->active.head; r; r = r->lnext) {
 		struct poll_job *pj;
 
-		if (!r->job_id || !run_of(t->p, r))
+		if (!r->job_id || !sched_run_of(t->p, r))
 			continue;
 		if (r->ending && (!t->p->conn.ops->sync ||
 				  r->scanned_attempt == r->attempt))
@@ -1443,7 +1237,7 @@ static struct scan *scans_prepare_locked(struct poller_thread *t,
 	}
 	for (r = c->active.head; r; r = r->lnext) {
 		if (!r->ending || r->scanned_attempt == r->attempt ||
-		    !run_of(t->p, r))
+		    !sched_run_of(t->p, r))
 			continue;
 		for (k = 0; k < ns && scans[k].run_id != r->id; k++)
 			;
@@ -1538,7 +1332,7 @@ static int poll_pass(struct poller_thread *t)
 	polls_apply_locked(t, &ps);
 	for (r = c->active.head; r; r = next) {
 		next = r->lnext;
-		if (r->ending && run_of(p, r))
+		if (r->ending && sched_run_of(p, r))
 			end_try_locked(c, r, mono_ms());
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -1,14 +1,16 @@
 /*
- * sched.c - the scheduler's rules that hold outside a poller pass: the
- * queue's order, whether a provider could ever hold a run, dependencies
- * between runs (unknown, cyclic, or named by a queued run that a remove or
- * rename would strand), and the mount's queue and scheduler files. Which
- * run starts where, the capacity in use, reservations and the reason a
- * queued run waits are decided in the poller's pass (poller.c).
+ * sched.c - the scheduler's rules: the queue's order, whether a provider
+ * could ever hold a run, dependencies between runs (unknown, cyclic, not
+ * yet completed, or named by a queued run that a remove or rename would
+ * strand), a provider's capacity in use and free, the reason a queued run
+ * waits, and the mount's queue and scheduler files. Each provider's
+ * thread (poller.c) asks these, under the lock, when its pass decides
+ * which of its queued runs start.
  */
 #include "model.h"
 #include "core.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,7 +65,7 @@ static struct run *dependent_locked(struct core *c, const struct run *d,
 		for (i = 0; i < q->cfg->ndeps; i++) {
 			const char *name = q->cfg->depends_on[i];
 
-			t = dep_find(c, q, name);
+			t = sched_dep_find(c, q, name);
 			if (t && (d ? t == d : t->exp == e &&
 				  strchr(name, '/')))
 				return q;
@@ -137,7 +139,7 @@ static int dep_reaches_locked(struct core *c, struct run *r,
 		return 0;
 	hmap_iput(seen, r->id, r);
 	for (i = 0; i < r->cfg->ndeps; i++) {
-		struct run *d = dep_find(c, r, r->cfg->depends_on[i]);
+		struct run *d = sched_dep_find(c, r, r->cfg->depends_on[i]);
 
 		if (d && dep_reaches_locked(c, d, target, seen))
 			return 1;
@@ -153,7 +155,7 @@ int sched_deps_check_locked(struct core *c, struct run *r,
 	int i;
 
 	for (i = 0; i < cfg->ndeps; i++) {
-		struct run *d = dep_find(c, r, cfg->depends_on[i]);
+		struct run *d = sched_dep_find(c, r, cfg->depends_on[i]);
 		struct hmap seen = HMAP_INIT;
 		int cyc;
 
@@ -228,4 +230,211 @@ int64_t core_queue_mtime(struct core *c)
 	t = c->queue_ms;
 	pthread_mutex_unlock(&c->lock);
 	return t;
+}
+
+/* ---- what the provider threads ask before a start ---- */
+
+/* Finds dependency d ("run" or "exp/run") of r. */
+struct run *sched_dep_find(struct core *c, struct run *r, const char *d)
+{
+	const char *slash = strchr(d, '/');
+	struct exp *e = r->exp;
+
+	if (slash) {
+		char en[TFS_NAME_MAX + 1];
+		size_t n = (size_t)(slash - d);
+
+		if (n > TFS_NAME_MAX)
+			return NULL;
+		memcpy(en, d, n);
+		en[n] = '\0';
+		e = hmap_sget(&c->exp_by_name, en);
+		d = slash + 1;
+	}
+	return e ? hmap_sget(&e->by_name, d) : NULL;
+}
+
+/*
+ * Returns 1 when every dependency completed, 0 while one is pending (its
+ * sentence in why), -1 when one failed (why names it).
+ */
+int sched_deps_state_locked(struct core *c, struct run *r, char *why,
+			    size_t len)
+{
+	int i;
+
+	if (!r->cfg)
+		return 1;
+	for (i = 0; i < r->cfg->ndeps; i++) {
+		struct run *d = sched_dep_find(c, r, r->cfg->depends_on[i]);
+
+		if (!d) {
+			snprintf(why, len, "waiting for dependency %s (not found)",
+				 r->cfg->depends_on[i]);
+			return 0;
+		}
+		if (d->state == RS_COMPLETED)
+			continue;
+		if (d->state == RS_FAILED || d->state == RS_STOPPED) {
+			snprintf(why, len, "dependency %s %s",
+				 r->cfg->depends_on[i],
+				 d->state == RS_FAILED ? "failed" : "stopped");
+			return -1;
+		}
+		snprintf(why, len, "waiting for dependency %s (%s)",
+			 r->cfg->depends_on[i], run_state_name(d->state));
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Inputs of r ("run:path" artifacts of its dependencies): 1 when every one
+ * is verified in the cache (paths filled when not NULL), 0 while one is
+ * being fetched or waited for, -1 when one can never be had.
+ */
+int sched_inputs_ready_locked(struct core *c, struct run *r, char **paths,
+			      char *why, size_t len)
+{
+	int k;
+
+	if (!r->cfg)
+		return 1;
+	for (k = 0; k < r->cfg->ninputs; k++) {
+		char p[PATH_MAX];
+		int ir = art_input_ready_locked(c, r, r->cfg->inputs[k].value,
+						p, sizeof(p), why, len);
+
+		if (ir != 1)
+			return ir;
+		if (paths)
+			paths[k] = xstrdup(p);
+	}
+	return 1;
+}
+
+/* Whether r fits in what p has free; the shortfall in why when not. */
+int sched_slot_free(struct provider *p, struct run *r, char *why,
+		    size_t len)
+{
+	const struct connector *cn = &p->conn;
+	int cpus = r->cfg ? r->cfg->cpus : 1;
+	int gpus = r->cfg ? r->cfg->gpus : 0;
+	int64_t mem = r->cfg ? r->cfg->memory_mb : 0;
+
+	if (cn->cap_max_jobs == 0) {
+		snprintf(why, len, "provider %s holds every job (max_jobs 0)",
+			 cn->name);
+		return 0;
+	}
+	if (p->used_jobs + 1 > cn->cap_max_jobs) {
+		snprintf(why, len, "no free slot on %s (%d/%d jobs)", cn->name,
+			 p->used_jobs, cn->cap_max_jobs);
+		return 0;
+	}
+	if (p->used_cpus + cpus > cn->cap_cpus) {
+		snprintf(why, len, "needs %d cpus, %d free on %s", cpus,
+			 cn->cap_cpus - p->used_cpus, cn->name);
+		return 0;
+	}
+	if (p->used_gpus + gpus > cn->cap_gpus) {
+		snprintf(why, len, "needs %d gpus, %d free on %s", gpus,
+			 cn->cap_gpus - p->used_gpus, cn->name);
+		return 0;
+	}
+	if (mem && p->used_memory_mb + mem > cn->cap_memory_mb) {
+		snprintf(why, len, "needs %lld MB, %lld MB free on %s",
+			 (long long)mem,
+			 (long long)(cn->cap_memory_mb - p->used_memory_mb),
+			 cn->name);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Gives r the lowest free GPU indices it asks for (CUDA_VISIBLE_DEVICES),
+ * or keeps what it was given (an active run after a restart).
+ */
+static void sched_gpus_take(struct provider *p, struct run *r)
+{
+	int want = r->cfg ? r->cfg->gpus : 0, i;
+
+	if (!r->gpu_mask && want > 0) {
+		for (i = 0; i < 64 && want > 0; i++) {
+			if (!(p->gpus_busy & (1ULL << i)) &&
+			    i < p->conn.cap_gpus) {
+				r->gpu_mask |= 1ULL << i;
+				want--;
+			}
+		}
+	}
+	p->gpus_busy |= r->gpu_mask;
+}
+
+void sched_slot_take(struct provider *p, struct run *r)
+{
+	sched_gpus_take(p, r);
+	p->used_jobs++;
+	p->used_cpus += r->cfg ? r->cfg->cpus : 1;
+	p->used_gpus += r->cfg ? r->cfg->gpus : 0;
+	p->used_memory_mb += r->cfg ? r->cfg->memory_mb : 0;
+}
+
+/* Whether r is p's to start and poll. */
+int sched_run_of(struct provider *p, const struct run *r)
+{
+	return r->provider && !strcmp(r->provider, p->conn.name);
+}
+
+/* What p's active runs use, counted again before each decision. */
+void sched_usage_recount_locked(struct core *c, struct provider *p)
+{
+	struct run *r;
+
+	p->gpus_busy = 0;
+	p->used_jobs = p->used_cpus = p->used_gpus = 0;
+	p->used_memory_mb = 0;
+	for (r = c->active.head; r; r = r->lnext) {
+		/* a run whose job ended while its outputs are collected
+		   holds no capacity: the job is gone */
+		if (sched_run_of(p, r) && !r->ending)
+			sched_slot_take(p, r);
+	}
+}
+
+void sched_reason_locked(struct core *c, struct run *r, char *out,
+			 size_t len)
+{
+	struct provider *p = r->provider ? provider_find(c, r->provider) : NULL;
+
+	if (r->retry_at_ms > now_ms()) {
+		char ts[40];
+
+		time_format(r->retry_at_ms, ts, sizeof(ts));
+		snprintf(out, len, "retry backoff until %s", ts);
+		return;
+	}
+	if (sched_deps_state_locked(c, r, out, len) != 1)
+		return;
+	if (sched_inputs_ready_locked(c, r, NULL, out, len) != 1)
+		return;
+	if (!p) {
+		snprintf(out, len, "unknown provider %s",
+			 r->provider ? r->provider : "-");
+		return;
+	}
+	if (p->reserved_for && p->reserved_for != r->id) {
+		snprintf(out, len, "%s is reserved for a run that waited "
+			 "longer", p->conn.name);
+		return;
+	}
+	if (sched_slot_free(p, r, out, len))
+		snprintf(out, len, "next to start");
+	else if (p->reserved_for == r->id) {
+		size_t n = strlen(out);
+
+		snprintf(out + n, len - n, "; %s is reserved for it",
+			 p->conn.name);
+	}
 }
