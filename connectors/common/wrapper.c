@@ -1,0 +1,296 @@
+/*
+ * wrapper.c - builds wrapper.h's script. Everything that comes from the
+ * user (argv, environment values, paths) enters the text only through
+ * wrapper_quote(), single-quoted, so the shell expands nothing in it; the
+ * rest of the text is fixed here. The script is for dash as much as for
+ * bash: no arrays, no [[ ]], no local, no pipefail.
+ */
+#include "wrapper.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * The start: the attempt directory, the refusal of a second start, the
+ * log, the working directory and the TERM trap. Expects run_dir, attempt
+ * and workdir set above it.
+ */
+static const char wrapper_head[] =
+	"d=\"$run_dir/attempt-$attempt\"\n"
+	"log=\"$d/log\"\n"
+	"if ! mkdir -p \"$d/output\"; then\n"
+	"\tprintf 'trainfs: cannot create %s\\n' \"$d/output\" >&2\n"
+	"\texit 74\n"
+	"fi\n"
+	": >>\"$log\" || exit 74\n"
+	"# A requeued job (Slurm keeps its id after a node failure) must not\n"
+	"# run the attempt twice: mkdir is atomic, so one start wins.\n"
+	"if [ \"${SLURM_RESTART_COUNT:-0}\" != 0 ] ||\n"
+	"   ! mkdir \"$d/started\" 2>/dev/null; then\n"
+	"\tprintf 'trainfs: attempt %s already started (restart count %s); "
+	"this second start is refused\\n' \"$attempt\" "
+	"\"${SLURM_RESTART_COUNT:-0}\" >>\"$log\"\n"
+	"\texit 75\n"
+	"fi\n"
+	": >>\"$d/metrics.jsonl\"\n"
+	"rc=\n"
+	"child=\n"
+	"term=0\n"
+	"trap 'term=1; [ -n \"$child\" ] && kill -TERM \"$child\" 2>/dev/null' TERM\n"
+	"if ! cd \"${workdir:-$d}\" 2>>\"$log\"; then\n"
+	"\tprintf 'trainfs: cannot enter the working directory %s\\n' "
+	"\"${workdir:-$d}\" >>\"$log\"\n"
+	"\trc=127\n"
+	"fi\n"
+	"[ \"$term\" = 1 ] && rc=143\n"
+	"if [ -z \"$rc\" ]; then\n";
+
+/*
+ * After the job's line: wait for it, again when a TERM interrupted the
+ * wait (wait then returns 128+15 before the job has ended; 127 is a job
+ * already reaped), the manifest, and the exit file last.
+ */
+static const char wrapper_tail[] =
+	"\tchild=$!\n"
+	"\t[ \"$term\" = 1 ] && kill -TERM \"$child\" 2>/dev/null\n"
+	"\twait \"$child\"; rc=$?\n"
+	"\twhile [ \"$term\" = 1 ]; do\n"
+	"\t\tterm=0\n"
+	"\t\twait \"$child\"; r=$?\n"
+	"\t\t[ \"$r\" = 127 ] || rc=$r\n"
+	"\tdone\n"
+	"fi\n"
+	"trap '' TERM\n"
+	"export tfs_esc\n"
+	"cd \"$d/output\" && find . ! -name . -exec sh -c \"$tfs_entry\" sh {} + "
+	">\"$d/manifest.lines\" 2>>\"$log\"\n"
+	"LC_ALL=C awk \"$tfs_join\" \"$d/manifest.lines\" >\"$d/manifest.json.tmp\" &&\n"
+	"\tmv -f \"$d/manifest.json.tmp\" \"$d/manifest.json\"\n"
+	"rm -f \"$d/manifest.lines\"\n"
+	"printf '%s\\n' \"$rc\" >\"$d/exit.tmp\" && mv -f \"$d/exit.tmp\" \"$d/exit\"\n"
+	"exit \"$rc\"\n";
+
+/*
+ * JSON-escapes ENVIRON["P"], cut to M bytes when M > 0, as
+ * manifest_json_escape() does: '"', '\' and control characters.
+ */
+static const char wrapper_esc[] =
+	"BEGIN {\n"
+	"\tfor (i = 1; i < 32; i++) e[sprintf(\"%c\", i)] = sprintf(\"\\\\u%04x\", i)\n"
+	"\te[\"\\\"\"] = \"\\\\\\\"\"; e[\"\\\\\"] = \"\\\\\\\\\"\n"
+	"\ts = ENVIRON[\"P\"]; if (ENVIRON[\"M\"] + 0 > 0) s = substr(s, 1, ENVIRON[\"M\"] + 0)\n"
+	"\to = \"\"\n"
+	"\tfor (i = 1; i <= length(s); i++) { c = substr(s, i, 1); o = o ((c in e) ? e[c] : c) }\n"
+	"\tprintf \"%s\", o\n"
+	"}\n";
+
+/*
+ * One manifest line per path under output/ (run by find -exec, so a name
+ * with a newline is one argument): "F{...}" for a file, "S{...}" for one
+ * left out, with local.c's sentences. Directories are walked by find,
+ * which does not follow symbolic links.
+ */
+static const char wrapper_entry[] =
+	"ctl=$(printf '\\001\\002\\003\\004\\005\\006\\007\\010\\011\\012\\013"
+	"\\014\\015\\016\\017\\020\\021\\022\\023\\024\\025\\026\\027\\030\\031"
+	"\\032\\033\\034\\035\\036\\037\\177')\n"
+	"esc() { P=$1 M=$2 LC_ALL=C awk \"$tfs_esc\"; }\n"
+	"for f; do\n"
+	"\tp=${f#./}\n"
+	"\twhy=\n"
+	"\tif [ ${#p} -gt 1024 ]; then why='its path is longer than 1024 bytes'\n"
+	"\telse case $p in *[\"$ctl\"]*) why='its name has a control character' ;; esac\n"
+	"\tfi\n"
+	"\tif [ -z \"$why\" ]; then\n"
+	"\t\tif [ -L \"$f\" ]; then why='a symbolic link'\n"
+	"\t\telif [ -d \"$f\" ]; then continue\n"
+	"\t\telif [ -p \"$f\" ]; then why='a FIFO'\n"
+	"\t\telif [ -S \"$f\" ]; then why='a socket'\n"
+	"\t\telif [ ! -f \"$f\" ]; then why='a device or special file'\n"
+	"\t\tfi\n"
+	"\tfi\n"
+	"\tif [ -n \"$why\" ]; then\n"
+	"\t\te=$(esc \"$p\" 1024)\n"
+	"\t\tprintf 'S{\"path\":\"%s\",\"skipped\":\"%s\"}\\n' \"$e\" "
+	"\"$(esc \"skipped '$e': $why\" 0)\"\n"
+	"\t\tcontinue\n"
+	"\tfi\n"
+	"\th=$(sha256sum <\"$f\") || continue\n"
+	"\tn=$(wc -c <\"$f\" | tr -d ' ')\n"
+	"\tcase $p in *[\\\"\\\\]*) e=$(esc \"$p\" 0) ;; *) e=$p ;; esac\n"
+	"\tprintf 'F{\"path\":\"%s\",\"size\":%s,\"sha256\":\"%s\"}\\n' \"$e\" "
+	"\"$n\" \"${h%% *}\"\n"
+	"done\n";
+
+/*
+ * The lines into manifest.h's array, with its bounds: 100000 files and
+ * 100 skipped ones named, the rest counted in a last note.
+ */
+static const char wrapper_join[] =
+	"BEGIN { printf \"[\" }\n"
+	"/^F/ { if (nf < 100000) { printf \"%s%s\", sep, substr($0, 2); sep = \",\"; nf++ } else more++; next }\n"
+	"/^S/ { if (ns < 100) { printf \"%s%s\", sep, substr($0, 2); sep = \",\"; ns++ } else more++; next }\n"
+	"END { if (more) printf \"%s{\\\"path\\\":\\\"\\\",\\\"skipped\\\":\\\"skipped %d more files\\\"}\", sep, more; print \"]\" }\n";
+
+/* Appends s single-quoted: ' becomes '\'' and nothing else is special. */
+static int wrapper_quote(struct buf *b, const char *s)
+{
+	int r = buf_puts(b, "'");
+
+	for (; !r && *s; s++)
+		r = *s == '\'' ? buf_puts(b, "'\\''") : buf_append(b, s, 1);
+	return r ? r : buf_puts(b, "'");
+}
+
+/* Appends dir quoted, then the text after, unquoted. */
+static int wrapper_quote_in(struct buf *b, const char *dir, const char *after)
+{
+	int r = wrapper_quote(b, dir);
+
+	return r ? r : buf_puts(b, after);
+}
+
+/* Appends "name=<value quoted>\n". */
+static int wrapper_assign(struct buf *b, const char *name, const char *value)
+{
+	int r = buf_printf(b, "%s=", name);
+
+	if (!r)
+		r = wrapper_quote(b, value);
+	return r ? r : buf_puts(b, "\n");
+}
+
+/* 1 when the n bytes of key are a shell name: [A-Za-z_][A-Za-z0-9_]*. */
+static int wrapper_key_ok(const char *key, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || (key[0] >= '0' && key[0] <= '9'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(key[i] == '_' || (key[i] >= 'a' && key[i] <= 'z') ||
+		      (key[i] >= 'A' && key[i] <= 'Z') ||
+		      (key[i] >= '0' && key[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* TFS_OK, or TFS_EINVAL with the reason in err when w cannot be run. */
+static int wrapper_check(const struct wrapper_spec *w, char *err,
+			 size_t errlen)
+{
+	char *const *e;
+
+	if (!w->argv || !w->argv[0]) {
+		snprintf(err, errlen, "the job has no argv");
+		return TFS_EINVAL;
+	}
+	if (!w->run_dir || w->run_dir[0] != '/') {
+		snprintf(err, errlen, "run directory '%s' is not absolute",
+			 w->run_dir ? w->run_dir : "");
+		return TFS_EINVAL;
+	}
+	if (w->workdir && w->workdir[0] != '/') {
+		snprintf(err, errlen, "working directory '%s' is not absolute",
+			 w->workdir);
+		return TFS_EINVAL;
+	}
+	if (w->attempt < 0) {
+		snprintf(err, errlen, "attempt %d is negative", w->attempt);
+		return TFS_EINVAL;
+	}
+	for (e = w->env; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (!eq || !wrapper_key_ok(*e, (size_t)(eq - *e))) {
+			snprintf(err, errlen, "environment key '%.*s' is not a "
+				 "name of letters, digits and '_' that does not "
+				 "start with a digit",
+				 eq ? (int)(eq - *e) : (int)strlen(*e), *e);
+			return TFS_EINVAL;
+		}
+	}
+	return TFS_OK;
+}
+
+char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
+{
+	struct buf b = BUF_INIT(WRAPPER_MAX);
+	struct buf dir = BUF_INIT(WRAPPER_MAX);
+	char attempt[16];
+	char *const *p;
+	int r;
+
+	if (wrapper_check(w, err, errlen))
+		return NULL;
+	snprintf(attempt, sizeof(attempt), "%d", w->attempt);
+	r = buf_printf(&dir, "%s/attempt-%s", w->run_dir, attempt);
+	if (!r)
+		r = buf_puts(&b, "#!/bin/sh\n# trainfs: one attempt of a run; the job's "
+		     "argv and environment are single-quoted, nothing in them "
+		     "is expanded\n");
+	if (!r)
+		r = wrapper_assign(&b, "run_dir", w->run_dir);
+	if (!r)
+		r = wrapper_assign(&b, "attempt", attempt);
+	if (!r)
+		r = wrapper_assign(&b, "workdir", w->workdir ? w->workdir : "");
+	if (!r)
+		r = wrapper_assign(&b, "tfs_esc", wrapper_esc);
+	if (!r)
+		r = wrapper_assign(&b, "tfs_entry", wrapper_entry);
+	if (!r)
+		r = wrapper_assign(&b, "tfs_join", wrapper_join);
+	if (!r)
+		r = buf_puts(&b, wrapper_head);
+	/* assignments before the command set only the job's environment, so
+	 * a key such as "d" or "PATH" cannot change the script's variables;
+	 * TRAINFS_* come last and win */
+	for (p = w->env; !r && p && *p; p++) {
+		const char *eq = strchr(*p, '=');
+
+		r = buf_printf(&b, "\t%.*s=", (int)(eq - *p), *p);
+		if (!r)
+			r = wrapper_quote(&b, eq + 1);
+		if (!r)
+			r = buf_puts(&b, " \\\n");
+	}
+	/* ours as literal text: a job's "d" or "log" cannot reach them */
+	if (!r)
+		r = buf_puts(&b, "\tTRAINFS_RUN_DIR=");
+	if (!r)
+		r = wrapper_quote(&b, w->run_dir);
+	if (!r)
+		r = buf_printf(&b, " TRAINFS_ATTEMPT=%s \\\n\tTRAINFS_OUTPUT_DIR=",
+			       attempt);
+	if (!r)
+		r = wrapper_quote_in(&b, dir.p, "/output TRAINFS_METRICS=");
+	if (!r)
+		r = wrapper_quote_in(&b, dir.p, "/metrics.jsonl \\\n\t");
+	for (p = w->argv; !r && *p; p++) {
+		r = wrapper_quote(&b, *p);
+		if (!r)
+			r = buf_puts(&b, " ");
+	}
+	if (!r)
+		r = buf_puts(&b, ">>");
+	if (!r)
+		r = wrapper_quote_in(&b, dir.p, "/log 2>&1 </dev/null &\n");
+	if (!r)
+		r = buf_puts(&b, wrapper_tail);
+	buf_release(&dir);
+	if (r) {
+		buf_release(&b);
+		if (r == TFS_EFBIG)
+			snprintf(err, errlen, "the script would be larger than "
+				 "%d bytes", WRAPPER_MAX);
+		else
+			snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}

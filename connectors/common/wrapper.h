@@ -1,0 +1,47 @@
+/*
+ * wrapper.h - the POSIX sh script that runs one attempt of a run on a
+ * machine that is not ours (a Slurm node, a cloud instance), in the layout
+ * the providers share: <run_dir>/attempt-<N>/ with log, metrics.jsonl,
+ * output/, started, manifest.json and exit. Building it is a pure
+ * function, so tests and the connectors see the same text.
+ *
+ * The script, in order: creates attempt-N/ and output/; refuses a second
+ * start of the attempt (attempt-N/started exists, made by an atomic mkdir,
+ * or SLURM_RESTART_COUNT > 0) with WRAPPER_EXIT_REFUSED, a line in log and
+ * nothing in exit; enters the working directory (127 recorded when it
+ * cannot); runs the argv, single-quoted, with the environment entries and
+ * TRAINFS_RUN_DIR, TRAINFS_ATTEMPT, TRAINFS_OUTPUT_DIR, TRAINFS_METRICS,
+ * stdout and stderr appended to log; forwards TERM to the job and waits
+ * for it; writes manifest.json (manifest.h's format: sha256sum and wc -c
+ * of each regular file under output/, symbolic links and special files
+ * noted as skipped); then writes the job's exit code (128+n for signal n)
+ * to exit through a temporary file and mv, last, so that an exit file
+ * means the manifest is there too. It exits with that code.
+ */
+#ifndef TFS_WRAPPER_H
+#define TFS_WRAPPER_H
+
+#include <stddef.h>
+
+#define WRAPPER_MAX (1 << 20)        /* bytes of a script */
+#define WRAPPER_EXIT_REFUSED 75      /* a second start of an attempt */
+#define WRAPPER_EXIT_NODIR 74        /* attempt-N/ cannot be created */
+
+struct wrapper_spec {
+	char *const *argv;           /* the job; argv[0] is found in PATH */
+	char *const *env;            /* "K=V" entries, NULL-terminated; may
+					be NULL */
+	const char *run_dir;         /* absolute, on the shared filesystem */
+	int attempt;                 /* >= 0 */
+	const char *workdir;         /* absolute; NULL: attempt-N/ */
+};
+
+/*
+ * The text of the script for w (caller frees), or NULL with the reason in
+ * err: an empty argv, a run_dir or workdir that is not absolute, a
+ * negative attempt, an environment entry without '=' or whose key is not
+ * [A-Za-z_][A-Za-z0-9_]*, or a script over WRAPPER_MAX bytes. Borrows w.
+ */
+char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * test_wrapper.c - the batch script of connectors/common/wrapper, built
+ * and run with /bin/sh (dash here) in a temporary directory, no mount and
+ * no Slurm: hostile argv and environment values reach the job byte for
+ * byte; the exit file holds the job's own code (3, 128+n for a signal,
+ * 127 when the working directory cannot be entered); a second start of an
+ * attempt is refused and leaves exit alone; a TERM to the script ends the
+ * job and records 143; manifest.json parses with manifest_parse and its
+ * hashes are sha256_file's; a bad key and an oversized script are refused
+ * with a reason.
+ */
+#include "manifest.h"
+#include "sha256.h"
+#include "test.h"
+#include "wrapper.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char root[64];
+
+/* The file at path (caller frees), its length in *len; NULL if absent. */
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	if (fread(p, 1, (size_t)n, f) != (size_t)n)
+		n = 0;
+	p[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return p;
+}
+
+static void spit(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Starts /bin/sh on the script of w in run_dir; the pid, or -1. */
+static pid_t start(const struct wrapper_spec *w, const char *restart)
+{
+	char err[256] = "", path[256], *s = wrapper_script(w, err, sizeof(err));
+	pid_t pid;
+
+	if (!s) {
+		fprintf(stderr, "wrapper_script: %s\n", err);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s.sh", w->run_dir);
+	spit(path, s);
+	free(s);
+	pid = fork();
+	if (pid == 0) {
+		/* dash reports a job killed by a signal on stderr */
+		char errpath[256];
+
+		snprintf(errpath, sizeof(errpath), "%s.stderr", w->run_dir);
+		if (!freopen(errpath, "w", stderr))
+			_exit(126);
+		if (restart)
+			setenv("SLURM_RESTART_COUNT", restart, 1);
+		execl("/bin/sh", "sh", path, (char *)NULL);
+		_exit(126);
+	}
+	return pid;
+}
+
+/* Runs the script to its end: its exit code, or -1. */
+static int run(const struct wrapper_spec *w, const char *restart)
+{
+	pid_t pid = start(w, restart);
+	int st;
+
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A fresh run directory under root named name, into out. */
+static void run_dir(const char *name, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", root, name);
+	mkdir(out, 0755);
+}
+
+/* The text of <dir>/attempt-<n>/<file> (caller frees) or NULL. */
+static char *attempt_file(const char *dir, int n, const char *file,
+			  size_t *len)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/attempt-%d/%s", dir, n, file);
+	return read_all(path, len);
+}
+
+/* Checks that attempt-<n>/<file> holds want, or is absent for NULL. */
+#define CHECK_FILE(dir, n, file, want) do { \
+	char *f_ = attempt_file((dir), (n), (file), NULL); \
+	const char *w_ = (want); \
+	if (w_) \
+		CHECK_STR(f_, w_); \
+	else \
+		CHECK(f_ == NULL); \
+	free(f_); \
+} while (0)
+
+/* Splits the NUL-terminated fields of p (len bytes) and compares. */
+static void check_fields(const char *p, size_t len, const char *const *want,
+			 int nwant)
+{
+	size_t off = 0;
+	int i = 0;
+
+	for (; off < len && i < nwant; i++) {
+		CHECK_STR(p + off, want[i]);
+		off += strlen(p + off) + 1;
+	}
+	CHECK(i == nwant);
+	CHECK(off == len);
+}
+
+static const char *const hostile[] = {
+	"a b", "it's", "\"double\"", "$HOME", "${PATH}", "`id`", "$(id)",
+	"back\\slash", "\\", "*", "?", "[a]", "line1\nline2", "trailing\n",
+	"-n", "--", "", "'", "''\\''", "tab\there", "~", "a;b|c&d", "!x",
+	"\xc3\xa9t\xc3\xa9",
+};
+#define NHOSTILE ((int)(sizeof(hostile) / sizeof(hostile[0])))
+
+static void test_argv_env(void)
+{
+	char dir[128], *argv[NHOSTILE + 5], *p;
+	char *env[] = { "FOO=it's a \"$x\" `y` \\z\n*", "d=/nowhere",
+			"log=/nowhere/log", "TRAINFS_RUN=r1",
+			"TRAINFS_OUTPUT_DIR=/forged", "EMPTY=", NULL };
+	struct wrapper_spec w = { argv, env, dir, 2, NULL };
+	size_t len;
+	int i;
+
+	run_dir("argv", dir, sizeof(dir));
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = "for a; do printf '%s\\000' \"$a\"; done "
+		  ">\"$TRAINFS_OUTPUT_DIR/args\"; "
+		  "printf '%s\\000' \"$FOO\" \"$d\" \"$log\" \"$TRAINFS_RUN\" "
+		  "\"$TRAINFS_OUTPUT_DIR\" \"$TRAINFS_METRICS\" "
+		  "\"$TRAINFS_RUN_DIR\" \"$TRAINFS_ATTEMPT\" \"${EMPTY-unset}\" \"${tfs_esc-unset}\" "
+		  "\"$(pwd)\" >\"$TRAINFS_OUTPUT_DIR/env\"; echo to-stdout; "
+		  "echo to-stderr >&2";
+	argv[3] = "job";
+	for (i = 0; i < NHOSTILE; i++)
+		argv[4 + i] = (char *)hostile[i];
+	argv[4 + NHOSTILE] = NULL;
+	CHECK(run(&w, NULL) == 0);
+	p = attempt_file(dir, 2, "output/args", &len);
+	CHECK(p != NULL);
+	if (p)
+		check_fields(p, len, hostile, NHOSTILE);
+	free(p);
+	p = attempt_file(dir, 2, "output/env", &len);
+	CHECK(p != NULL);
+	if (p) {
+		char out[256], metrics[256], cwd[256];
+		const char *want[11];
+
+		snprintf(out, sizeof(out), "%s/attempt-2/output", dir);
+		snprintf(metrics, sizeof(metrics), "%s/attempt-2/metrics.jsonl",
+			 dir);
+		snprintf(cwd, sizeof(cwd), "%s/attempt-2", dir);
+		want[0] = env[0] + 4;
+		want[1] = "/nowhere";
+		want[2] = "/nowhere/log";
+		want[3] = "r1";
+		want[4] = out;
+		want[5] = metrics;
+		want[6] = dir;
+		want[7] = "2";
+		want[8] = "";
+		want[9] = "unset";
+		want[10] = cwd;
+		check_fields(p, len, want, 11);
+	}
+	free(p);
+	CHECK_FILE(dir, 2, "log", "to-stdout\nto-stderr\n");
+	CHECK_FILE(dir, 2, "exit", "0\n");
+	p = attempt_file(dir, 2, "metrics.jsonl", &len);
+	CHECK(p != NULL && len == 0);
+	free(p);
+}
+
+/*
+ * Runs sh -c script as attempt 1 of a fresh run and checks that both the
+ * exit file and the script's own status say code.
+ */
+static void check_exit(const char *name, const char *script, int code)
+{
+	char dir[128], want[16];
+	char *argv[] = { "sh", "-c", (char *)script, NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+
+	run_dir(name, dir, sizeof(dir));
+	CHECK(run(&w, NULL) == code);
+	snprintf(want, sizeof(want), "%d\n", code);
+	CHECK_FILE(dir, 1, "exit", want);
+}
+
+static void test_exit_codes(void)
+{
+	char dir[128], *p;
+
+	check_exit("exit0", "true", 0);
+	check_exit("exit3", "exit 3", 3);
+	check_exit("kill9", "kill -KILL $$", 137);
+	check_exit("usr1", "kill -USR1 $$", 138);
+	check_exit("notfound", "exec /nonexistent/prog", 127);
+
+	/* a working directory that cannot be entered */
+	{
+		char *argv[] = { "sh", "-c", "echo ran >\"$TRAINFS_OUTPUT_DIR/ran\"",
+				 NULL };
+		struct wrapper_spec w = { argv, NULL, dir, 1, "/nonexistent/wd" };
+
+		run_dir("nowd", dir, sizeof(dir));
+		CHECK(run(&w, NULL) == 127);
+		CHECK_FILE(dir, 1, "exit", "127\n");
+		p = attempt_file(dir, 1, "log", NULL);
+		CHECK(p && strstr(p, "trainfs: cannot enter the working "
+				  "directory /nonexistent/wd\n"));
+		free(p);
+		CHECK_FILE(dir, 1, "output/ran", NULL);
+	}
+	/* a configured working directory is where the job runs */
+	{
+		char *argv[] = { "sh", "-c", "pwd >\"$TRAINFS_OUTPUT_DIR/pwd\"",
+				 NULL };
+		struct wrapper_spec w = { argv, NULL, dir, 1, root };
+
+		run_dir("wd", dir, sizeof(dir));
+		CHECK(run(&w, NULL) == 0);
+		p = attempt_file(dir, 1, "output/pwd", NULL);
+		CHECK(p && strncmp(p, root, strlen(root)) == 0 &&
+		      p[strlen(root)] == '\n');
+		free(p);
+	}
+}
+
+static void test_second_start(void)
+{
+	char dir[128], path[256], *log;
+	char *argv[] = { "sh", "-c", "echo run >>\"$TRAINFS_OUTPUT_DIR/runs\"; "
+			 "exit 3", NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+	struct stat st0, st1;
+
+	run_dir("twice", dir, sizeof(dir));
+	CHECK(run(&w, NULL) == 3);
+	snprintf(path, sizeof(path), "%s/attempt-1/exit", dir);
+	CHECK(stat(path, &st0) == 0);
+	CHECK(run(&w, NULL) == WRAPPER_EXIT_REFUSED);
+	CHECK(stat(path, &st1) == 0);
+	CHECK(st0.st_ino == st1.st_ino && st0.st_mtime == st1.st_mtime);
+	CHECK_FILE(dir, 1, "exit", "3\n");
+	CHECK_FILE(dir, 1, "output/runs", "run\n");
+	log = attempt_file(dir, 1, "log", NULL);
+	CHECK(log && strstr(log, "trainfs: attempt 1 already started (restart "
+			    "count 0); this second start is refused\n"));
+	free(log);
+
+	/* Slurm's restart count alone refuses, and leaves no trace but log */
+	run_dir("requeued", dir, sizeof(dir));
+	CHECK(run(&w, "1") == WRAPPER_EXIT_REFUSED);
+	CHECK_FILE(dir, 1, "exit", NULL);
+	CHECK_FILE(dir, 1, "output/runs", NULL);
+	snprintf(path, sizeof(path), "%s/attempt-1/started", dir);
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+	log = attempt_file(dir, 1, "log", NULL);
+	CHECK(log && strstr(log, "(restart count 1)"));
+	free(log);
+	/* another attempt of the same run is a first start */
+	w.attempt = 2;
+	CHECK(run(&w, NULL) == 3);
+}
+
+static void test_term(void)
+{
+	char dir[128], up[256], *p;
+	char *argv[] = { "sh", "-c", ": >\"$TRAINFS_OUTPUT_DIR/up\"; "
+			 "exec sleep 30", NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+	struct timespec t0, t1;
+	pid_t pid;
+	int st = 0, i;
+
+	run_dir("term", dir, sizeof(dir));
+	snprintf(up, sizeof(up), "%s/attempt-1/output/up", dir);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = start(&w, NULL);
+	CHECK(pid > 0);
+	for (i = 0; i < 500 && access(up, F_OK) < 0; i++)
+		usleep(10000);
+	CHECK(access(up, F_OK) == 0);
+	kill(pid, SIGTERM);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 143);
+	CHECK(t1.tv_sec - t0.tv_sec < 10);
+	CHECK_FILE(dir, 1, "exit", "143\n");
+	p = attempt_file(dir, 1, "manifest.json", NULL);
+	CHECK(p && strstr(p, "\"path\":\"up\""));
+	free(p);
+}
+
+struct seen {
+	int files, skips, bad;
+	char out[256];
+	const char *want_skip;
+	int skip_found;
+};
+
+static int seen_cb(void *arg, const struct artifact_entry *a)
+{
+	struct seen *s = arg;
+	char path[2048], sha[65];
+	int64_t size = -1;
+
+	if (a->skipped) {
+		s->skips++;
+		if (!strcmp(a->skipped, s->want_skip))
+			s->skip_found++;
+		return 0;
+	}
+	s->files++;
+	snprintf(path, sizeof(path), "%s/%s", s->out, a->path);
+	if (sha256_file(path, sha, &size) != TFS_OK ||
+	    strcmp(sha, a->sha256) || size != a->size) {
+		fprintf(stderr, "manifest entry '%s' does not match\n", a->path);
+		s->bad++;
+	}
+	return 0;
+}
+
+static void test_manifest(void)
+{
+	char dir[128], *p, err[256] = "";
+	char *argv[] = { "sh", "-c",
+		"cd \"$TRAINFS_OUTPUT_DIR\" && mkdir -p sub/deep 'with space' && "
+		"printf 'hello\\n' >a && : >empty && head -c 100000 /dev/urandom "
+		">sub/deep/big && printf x >'with space/q\"uo\\te' && "
+		"printf y >\"$(printf 'nl\\nname')\" && ln -s /etc/passwd link && "
+		"ln -s sub dirlink && mkfifo fifo", NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+	struct seen s;
+	size_t len;
+
+	memset(&s, 0, sizeof(s));
+	run_dir("manifest", dir, sizeof(dir));
+	CHECK(run(&w, NULL) == 0);
+	snprintf(s.out, sizeof(s.out), "%s/attempt-1/output", dir);
+	p = attempt_file(dir, 1, "manifest.json", &len);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	s.want_skip = "skipped 'link': a symbolic link";
+	CHECK(manifest_parse(p, len, seen_cb, &s, err, sizeof(err)) == TFS_OK);
+	CHECK_STR(err, "");
+	CHECK(s.files == 4);
+	CHECK(s.bad == 0);
+	CHECK(s.skips == 4);    /* link, dirlink, fifo, the name with \n */
+	CHECK(s.skip_found == 1);
+	CHECK(strstr(p, "\"path\":\"with space/q\\\"uo\\\\te\",\"size\":1,"));
+	CHECK(strstr(p, "\"path\":\"empty\",\"size\":0,\"sha256\":\"e3b0c44298fc"
+		     "1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\""));
+	CHECK(strstr(p, "{\"path\":\"fifo\",\"skipped\":\"skipped 'fifo': a FIFO\"}"));
+	CHECK(strstr(p, "{\"path\":\"nl\\u000aname\",\"skipped\":\"skipped "
+		     "'nl\\\\u000aname': its name has a control character\"}"));
+	free(p);
+	CHECK_FILE(dir, 1, "manifest.lines", NULL);
+}
+
+static void test_refused(void)
+{
+	static const char *const bad[] = { "1X=v", "A-B=v", "=v", "NOEQ",
+					   "A B=v", "\xc3\xa9=v" };
+	char dir[] = "/tmp/x", err[256], *env[2] = { NULL, NULL }, *big;
+	char *argv[] = { "true", NULL, NULL };
+	struct wrapper_spec w = { argv, env, dir, 1, NULL };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		env[0] = (char *)bad[i];
+		err[0] = '\0';
+		CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+		CHECK(strstr(err, "environment key '") == err);
+	}
+	env[0] = "A_b9=v";
+	big = wrapper_script(&w, err, sizeof(err));
+	CHECK(big != NULL);
+	free(big);
+	CHECK_STR((env[0] = "1X=v", wrapper_script(&w, err, sizeof(err)),
+		   err), "environment key '1X' is not a name of letters, "
+		  "digits and '_' that does not start with a digit");
+	env[0] = NULL;
+
+	big = malloc(WRAPPER_MAX + 1);
+	memset(big, 'x', WRAPPER_MAX);
+	big[WRAPPER_MAX] = '\0';
+	argv[1] = big;
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "the script would be larger than 1048576 bytes");
+	/* quoting grows the script: 300000 quotes are 1.2 MB of text */
+	memset(big, '\'', 300000);
+	big[300000] = '\0';
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+	free(big);
+	argv[1] = NULL;
+
+	w.argv = (char *[]){ NULL };
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "the job has no argv");
+	w.argv = argv;
+	w.run_dir = "relative/dir";
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "run directory 'relative/dir' is not absolute");
+	w.run_dir = dir;
+	w.workdir = "wd";
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+	w.workdir = NULL;
+	w.attempt = -1;
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+}
+
+int main(void)
+{
+	char cmd[128];
+	int r;
+
+	unsetenv("SLURM_RESTART_COUNT");
+	snprintf(root, sizeof(root), "/tmp/tfs-wrapper-XXXXXX");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_refused();
+	test_argv_env();
+	test_exit_codes();
+	test_second_start();
+	test_term();
+	test_manifest();
+	r = TEST_REPORT();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove '%s'\n", root);
+	return r;
+}
