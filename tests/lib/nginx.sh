@@ -22,8 +22,9 @@
 # /X), /loop/ (redirects to itself), /flaky/X (503 until ROOT/flaky/X
 # exists), /busy/X (429 with Retry-After: 1 until ROOT/busy/X exists),
 # /echo/ (200 with "METHOD CONTENT_TYPE CONTENT_LENGTH X_SLURM_USER_TOKEN"
-# of the request). access.log in NGINX_DIR has one line
-# per request: "METHOD URI STATUS BYTES range=RANGE".
+# of the request), /dav/ (as / but PUT writes ROOT's files, making their
+# directories; only when nginx has the dav module). access.log in NGINX_DIR
+# has one line per request: "METHOD URI STATUS BYTES range=RANGE".
 
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 
@@ -78,6 +79,11 @@ _nginx_conf() {
 	echo "		location /norange/ { alias $1/; max_ranges 0; }"
 	echo "		location /chunked/ { alias $1/; ssi on; ssi_types *; }"
 	echo "		location /status503/ { return 503; }"
+	case $_v in
+	*--with-http_dav_module*)
+		echo "		location /dav/ { alias $1/; dav_methods PUT;" \
+		     "create_full_put_path on; client_max_body_size 64m; }" ;;
+	esac
 	echo "		location /redir/ {" \
 	     "rewrite ^/redir/(.*)\$ /\$1 redirect; }"
 	echo "		location /loop/ {" \

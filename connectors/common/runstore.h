@@ -1,0 +1,99 @@
+/*
+ * runstore.h - where a remote job's files live while and after it runs, for
+ * the providers whose jobs do not write into our state directory: Slurm (a
+ * shared directory, file:///abs/path) and the clouds (an object store over
+ * HTTP, http(s)://host/prefix, read with GET and Range, written with PUT).
+ * Every attempt has its own directory under the prefix:
+ *
+ *     <prefix>/<run uuid>/<attempt>/{log, metrics.jsonl, exit,
+ *                                    manifest.json, output/...}
+ *
+ * runstore_path() builds those keys; the other calls take a key and refuse
+ * one that could leave the prefix. A connector's sync() reads the log and
+ * the metrics from the offset it already has, so a read is bounded by the
+ * caller's max_bytes and a file the job has not written yet is TFS_ENOENT,
+ * not an error worth a reason in events. Every call blocks (HTTP with
+ * lib/http's timeouts and retries): call it from a provider's thread, with
+ * no lock held. An opened store is not changed by any call, so threads may
+ * share it. Reasons never hold the headers' values (credentials): they are
+ * redacted as lib/http redacts its own messages.
+ */
+#ifndef TFS_RUNSTORE_H
+#define TFS_RUNSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "connector.h"
+
+#define RUNSTORE_URL_MAX 2048          /* a store's URL prefix */
+#define RUNSTORE_HEADERS_MAX 16        /* "Name: value" lines per store */
+#define RUNSTORE_HEADER_MAX 8192       /* bytes of one of them */
+#define RUNSTORE_ATTEMPT_MAX 10000
+#define RUNSTORE_NAME_MAX (ARTIFACT_PATH_MAX + 16)  /* "output/" + a path */
+#define RUNSTORE_KEY_MAX (36 + 1 + 5 + 1 + RUNSTORE_NAME_MAX)
+#define RUNSTORE_WRITE_MAX (64 << 20)  /* bytes of one runstore_write() */
+
+struct runstore;
+
+/*
+ * Opens the store at url: file:// with an absolute path (the directory
+ * need not exist yet: writes create it), or http:// / https:// with a
+ * host. headers (NULL-terminated "Name: value" lines, may be NULL) are
+ * sent with every HTTP request; they are copied, and their values treated
+ * as secrets. On TFS_OK *out is the store (free with runstore_close());
+ * else TFS_EINVAL or TFS_ENAMETOOLONG with err set and *out NULL.
+ */
+int runstore_open(const char *url, const char *const *headers,
+		  struct runstore **out, char *err, size_t errlen);
+
+/* Frees s; NULL is fine. */
+void runstore_close(struct runstore *s);
+
+/*
+ * The key "<run_id>/<attempt>/<name>" into out (outlen bytes, at least
+ * RUNSTORE_KEY_MAX + 1 to hold any). run_id must be a lowercase UUID,
+ * attempt 1..RUNSTORE_ATTEMPT_MAX, name a relative path of at most
+ * RUNSTORE_NAME_MAX bytes with no empty, "." or ".." part and no control
+ * character. Returns TFS_OK, TFS_EINVAL or TFS_ENAMETOOLONG (err says
+ * which part is wrong).
+ */
+int runstore_path(const char *run_id, int attempt, const char *name,
+		  char *out, size_t outlen, char *err, size_t errlen);
+
+/*
+ * Appends to out the bytes of key from offset on, at most max_bytes of
+ * them (out's own max also holds). *total, when total is not NULL, is the
+ * file's size when the store told it, else -1. An offset at or past the
+ * end is not an error: nothing is appended (HTTP 416). A server that
+ * ignores Range is read from the start, the first offset bytes skipped.
+ * Returns TFS_OK; TFS_ENOENT when key is not there (yet); TFS_EINVAL for
+ * a bad key or offset; TFS_EFBIG or TFS_ENOMEM when out cannot hold what
+ * was asked; TFS_EIO when the store failed. err is set on every error.
+ */
+int runstore_read_from(const struct runstore *s, const char *key,
+		       int64_t offset, size_t max_bytes, struct buf *out,
+		       int64_t *total, char *err, size_t errlen);
+
+/*
+ * Stores len bytes of data (at most RUNSTORE_WRITE_MAX) as key, replacing
+ * it whole: file:// writes a temporary file beside it, fsyncs and renames
+ * it, creating the directories; HTTP sends one PUT. Returns TFS_OK;
+ * TFS_EINVAL (bad key); TFS_EFBIG (too large, or the store says so);
+ * TFS_EACCES (a directory not allowed, or the store's 401 or 403);
+ * TFS_ENOSPC or TFS_EROFS (a directory cannot be made); else TFS_EIO; err
+ * set on every error.
+ */
+int runstore_write(const struct runstore *s, const char *key,
+		   const void *data, size_t len, char *err, size_t errlen);
+
+/*
+ * Whether key is there (the attempt's exit file: the job has ended).
+ * Returns TFS_OK when it is, TFS_ENOENT when not, else TFS_EINVAL or
+ * TFS_EIO with err set.
+ */
+int runstore_exists(const struct runstore *s, const char *key, char *err,
+		    size_t errlen);
+
+#endif
