@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -294,8 +295,9 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 	const char *p = data;
 	int fd;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    (int)sizeof(tmp))
+	/* by thread, not process: two threads may replace one file at once */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+		     (long)syscall(SYS_gettid)) >= (int)sizeof(tmp))
 		return TFS_ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -79,7 +79,8 @@ int file_read_fd(int fd, size_t max, struct buf *b);
 int file_open_regular(const char *path);
 /*
  * Writes data to path atomically (temporary file, fsync, rename, fsync of
- * the directory when durable is set). Returns TFS_OK or TFS_EIO.
+ * the directory when durable is set); threads may replace one path at
+ * once, the last rename wins. Returns TFS_OK or TFS_EIO.
  */
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      int durable);

@@ -12,6 +12,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,6 +137,59 @@ static void test_secret(void)
 	CHECK_STR(out, "http://h.");
 }
 
+/*
+ * Two threads replace one file at once, as two provider threads writing a
+ * run store key may: each call succeeds, and the file is always one of
+ * the two contents whole, never a mix or another's half-written copy.
+ */
+struct atomic_writer {
+	const char *path;
+	char fill;
+	int failures;
+};
+
+#define ATOMIC_LEN 65536
+#define ATOMIC_ROUNDS 300
+
+static void *atomic_writer_main(void *arg)
+{
+	struct atomic_writer *w = arg;
+	char *data = malloc(ATOMIC_LEN);
+	int i;
+
+	if (!data)
+		abort();
+	memset(data, w->fill, ATOMIC_LEN);
+	for (i = 0; i < ATOMIC_ROUNDS; i++)
+		if (file_write_atomic(w->path, data, ATOMIC_LEN, 0) != TFS_OK)
+			w->failures++;
+	free(data);
+	return NULL;
+}
+
+static void test_write_atomic_threads(const char *dir)
+{
+	char path[512];
+	struct atomic_writer a = { path, 'a', 0 }, b = { path, 'b', 0 };
+	pthread_t ta, tb;
+	struct buf got = BUF_INIT(0);
+	size_t i;
+	int mixed = 0;
+
+	snprintf(path, sizeof(path), "%s/shared.key", dir);
+	pthread_create(&ta, NULL, atomic_writer_main, &a);
+	pthread_create(&tb, NULL, atomic_writer_main, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK(a.failures == 0 && b.failures == 0);
+	CHECK(file_read_all(path, 1 << 20, &got) == TFS_OK);
+	CHECK(got.len == ATOMIC_LEN);
+	for (i = 1; i < got.len; i++)
+		mixed |= got.p[i] != got.p[0];
+	CHECK(!mixed && (got.p[0] == 'a' || got.p[0] == 'b'));
+	buf_release(&got);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/tfs-lib.XXXXXX";
@@ -148,6 +202,7 @@ int main(void)
 	test_sha256(tmpl);
 	test_json_int();
 	test_secret();
+	test_write_atomic_threads(tmpl);
 	rm_rf(tmpl);
 	return TEST_REPORT();
 }
