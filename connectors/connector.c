@@ -12,6 +12,7 @@
 /* Every known provider type; NULL-terminated. */
 static const struct connector_ops *const connector_types[] = {
 	&local_connector_ops,
+	&slurm_connector_ops,
 	NULL
 };
 

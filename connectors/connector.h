@@ -203,6 +203,14 @@ struct connector_ops {
 	 * NULL: the provider is only polled.
 	 */
 	int (*wake_fd)(struct connector *c);
+	/*
+	 * Lines the provider adds to providers/<name>/status ("key: value\n"
+	 * each), into out; returns their length. Called from any thread
+	 * with core's model lock held: it must not block and may read only
+	 * what it publishes with atomics or keeps unchanged after init().
+	 * NULL: nothing to add.
+	 */
+	int (*status)(struct connector *c, char *out, size_t outlen);
 };
 
 /* An instance of a provider: one per entry in the daemon config. */
@@ -231,5 +239,6 @@ const struct connector_ops *connector_find(const char *type);
 int connector_register(const struct connector_ops *ops);
 
 extern const struct connector_ops local_connector_ops;
+extern const struct connector_ops slurm_connector_ops;
 
 #endif

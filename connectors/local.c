@@ -2672,27 +2672,6 @@ static int local_walk_dir(struct local_walk *w, int dfd, const char *prefix,
 	return r;
 }
 
-/* Appends path to out with every byte but [A-Za-z0-9._~/-] %-escaped. */
-static void local_url_path(char *out, size_t outlen, const char *path)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(out);
-
-	for (; *path && n + 4 < outlen; path++) {
-		unsigned char ch = (unsigned char)*path;
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("._~/-", ch)) {
-			out[n++] = (char)ch;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[ch >> 4];
-			out[n++] = hex[ch & 15];
-		}
-	}
-	out[n] = '\0';
-}
-
 /*
  * Opens the regular file at the relative path rel under the directory
  * dfd, one component at a time, following no link and no "." or "..".
@@ -2837,10 +2816,10 @@ static int local_list_cb(void *arg, const struct artifact_entry *e)
 		snprintf(url, sizeof(url), "%s%s", lc->artifact_base_url,
 			 lc->artifact_base_url[strlen(lc->artifact_base_url) -
 					       1] == '/' ? "" : "/");
-		local_url_path(url, sizeof(url), abs + rootlen + 1);
+		url_path_append(url, sizeof(url), abs + rootlen + 1);
 	} else {
 		snprintf(url, sizeof(url), "file://");
-		local_url_path(url, sizeof(url), abs);
+		url_path_append(url, sizeof(url), abs);
 	}
 	a.url = url;
 	return l->cb(l->arg, &a);

@@ -423,3 +423,59 @@ char *slurm_submit_body(const struct slurm_submit *s, char *err,
 		snprintf(err, errlen, "out of memory for a Slurm job");
 	return text;
 }
+
+/* The value of a base64url digit, or -1. */
+static int slurm_b64url(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '-' || ch == '+')
+		return 62;
+	if (ch == '_' || ch == '/')
+		return 63;
+	return -1;
+}
+
+int64_t slurm_token_expiry(const char *jwt)
+{
+	char payload[2048];
+	const char *p, *end;
+	unsigned acc = 0;
+	int bits = 0, v;
+	size_t n = 0;
+	cJSON *root, *exp;
+	int64_t r = -1;
+
+	if (!jwt || !(p = strchr(jwt, '.')))
+		return -1;
+	end = strchr(++p, '.');
+	if (!end)
+		return -1;
+	for (; p < end; p++) {
+		if (*p == '=')
+			break;
+		v = slurm_b64url((unsigned char)*p);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n + 1 >= sizeof(payload))
+				return -1;
+			payload[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	payload[n] = '\0';
+	root = cJSON_ParseWithLength(payload, n);
+	exp = cJSON_GetObjectItemCaseSensitive(root, "exp");
+	if (cJSON_IsNumber(exp) && exp->valuedouble > 0 &&
+	    exp->valuedouble < 1e15)
+		r = (int64_t)exp->valuedouble;
+	cJSON_Delete(root);
+	return r;
+}

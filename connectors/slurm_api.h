@@ -79,6 +79,14 @@ int slurm_parse_submit(const char *body, size_t len, int64_t *job_id,
  */
 int slurm_parse_ping(const char *body, size_t len, char *err, size_t errlen);
 
+/*
+ * The expiry ("exp", epoch seconds) of a JWT as `scontrol token` makes it,
+ * read from its payload without checking the signature (slurmctld does
+ * that): for saying "expired at ..." instead of a bare refusal. Returns -1
+ * when jwt is not a JWT with a numeric exp.
+ */
+int64_t slurm_token_expiry(const char *jwt);
+
 /* What a batch job asks for; strings borrowed for the call. */
 struct slurm_submit {
 	const char *api_version;  /* "v0.0.38" */

@@ -509,6 +509,14 @@ int core_provider_status(struct core *c, int idx, struct buf *out)
 		       p->conn.cap_cpus, p->used_gpus, p->conn.cap_gpus,
 		       (long long)p->used_memory_mb,
 		       (long long)p->conn.cap_memory_mb);
+	if (!r && p->conn.ops->status && p->conn.priv) {
+		char extra[2048];
+		int n = p->conn.ops->status(&p->conn, extra, sizeof(extra));
+
+		if (n > 0)
+			r = buf_append(out, extra, (size_t)n < sizeof(extra) ?
+				       (size_t)n : sizeof(extra) - 1);
+	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }

@@ -1303,6 +1303,8 @@ static int poll_pass(struct poller_thread *t)
 	struct run *r, *next;
 	int64_t now = now_ms();
 	size_t i, nscans;
+	char was[sizeof(p->health)], health_event[sizeof(p->health) + 160] = "";
+	int was_healthy;
 
 	pthread_mutex_lock(&c->lock);
 	sched_pass_locked(t, &ps, now);
@@ -1314,10 +1316,18 @@ static int poll_pass(struct poller_thread *t)
 
 	pthread_mutex_lock(&c->lock);
 	p->last_poll_ms = now_ms();
+	was_healthy = p->healthy;
+	snprintf(was, sizeof(was), "%s", p->health);
 	p->healthy = ps.rc == TFS_OK;
 	if (ps.rc)
 		snprintf(p->health, sizeof(p->health), "unreachable: %.200s",
 			 ps.err);
+	/* MOUNT/events hears of each change, not of each failed pass */
+	if (was_healthy != p->healthy || (!p->healthy &&
+					  strcmp(was, p->health)))
+		snprintf(health_event, sizeof(health_event), "provider '%s': "
+			 "%s", p->conn.name, p->healthy ? "reachable again" :
+			 p->health);
 	starts_apply_locked(t, &ps);
 	scans = scans_prepare_locked(t, &ps, &nscans);
 	pthread_mutex_unlock(&c->lock);
@@ -1336,6 +1346,8 @@ static int poll_pass(struct poller_thread *t)
 			end_try_locked(c, r, mono_ms());
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (health_event[0])
+		core_event(c, "%s", health_event);
 	free(scans);
 	pass_release(&ps);
 	return ps.rc == TFS_OK;

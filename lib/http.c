@@ -65,6 +65,12 @@ struct http_xfer {
 	struct http_xfer *next;      /* multi: the running list */
 };
 
+struct http_pool {
+	CURLSH *share;
+	pthread_mutex_t lock[CURL_LOCK_DATA_LAST];
+	uint64_t requests;           /* atomics */
+};
+
 struct http_multi {
 	CURLM *multi;
 	struct http_xfer *running;   /* linked through next */
@@ -699,6 +705,8 @@ static int http_xfer_init(struct http_xfer *x, const struct http_request *r,
 	HTTP_SET(CURLOPT_XFERINFODATA, x);
 	HTTP_SET(CURLOPT_NOPROGRESS, r->progress || r->cancelled ? 0L : 1L);
 	HTTP_SET(CURLOPT_PRIVATE, x);
+	if (r->pool)
+		HTTP_SET(CURLOPT_SHARE, r->pool->share);
 #undef HTTP_SET
 	bad |= http_set_method(x, r);
 	if (bad) {
@@ -710,6 +718,80 @@ static int http_xfer_init(struct http_xfer *x, const struct http_request *r,
 	x->req.secrets = NULL;
 	x->req.method = NULL;
 	return TFS_OK;
+}
+
+/* ---- the connection pool ---- */
+
+static void http_pool_lock(CURL *c, curl_lock_data d, curl_lock_access a,
+			   void *arg)
+{
+	struct http_pool *p = arg;
+
+	(void)c;
+	(void)a;
+	if ((unsigned)d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&p->lock[d]);
+}
+
+static void http_pool_unlock(CURL *c, curl_lock_data d, void *arg)
+{
+	struct http_pool *p = arg;
+
+	(void)c;
+	if ((unsigned)d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&p->lock[d]);
+}
+
+struct http_pool *http_pool_new(void)
+{
+	struct http_pool *p;
+	int i, bad = 0;
+
+	if (http_global_init())
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&p->lock[i], NULL);
+	p->share = curl_share_init();
+	if (!p->share) {
+		http_pool_free(p);
+		return NULL;
+	}
+	bad |= curl_share_setopt(p->share, CURLSHOPT_LOCKFUNC,
+				 http_pool_lock) != CURLSHE_OK;
+	bad |= curl_share_setopt(p->share, CURLSHOPT_UNLOCKFUNC,
+				 http_pool_unlock) != CURLSHE_OK;
+	bad |= curl_share_setopt(p->share, CURLSHOPT_USERDATA, p) !=
+	       CURLSHE_OK;
+	bad |= curl_share_setopt(p->share, CURLSHOPT_SHARE,
+				 CURL_LOCK_DATA_CONNECT) != CURLSHE_OK;
+	bad |= curl_share_setopt(p->share, CURLSHOPT_SHARE,
+				 CURL_LOCK_DATA_DNS) != CURLSHE_OK;
+	if (bad) {
+		log_msg(LOG_WARNING, "libcurl cannot share connections: each "
+			"request opens its own");
+		http_pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void http_pool_free(struct http_pool *p)
+{
+	int i;
+
+	if (!p)
+		return;
+	if (p->share)
+		curl_share_cleanup(p->share);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&p->lock[i]);
+	free(p);
+}
+
+uint64_t http_pool_requests(const struct http_pool *p)
+{
+	return p ? __atomic_load_n(&p->requests, __ATOMIC_RELAXED) : 0;
 }
 
 /* Before each attempt: a clean slate, and where a stream resumes. */
@@ -888,6 +970,7 @@ int http_request(const struct http_request *req, struct http_response *resp)
 	struct http_xfer x;
 	char err[HTTP_ERROR_MAX];
 	int max = p->max_attempts > 1 ? p->max_attempts : 1, rc;
+	int64_t t0 = mono_ms();
 
 	*resp = init;
 	if (http_global_init()) {
@@ -906,9 +989,18 @@ int http_request(const struct http_request *req, struct http_response *resp)
 
 		http_attempt_reset(&x);
 		resp->attempts++;
+		if (req->pool)
+			__atomic_add_fetch(&req->pool->requests, 1,
+					   __ATOMIC_RELAXED);
 		log_msg(LOG_DEBUG, "%s %s from byte %" PRId64 " (attempt %d)",
 			x.method, x.shown, x.offset, resp->attempts);
 		http_classify(&x, curl_easy_perform(x.curl), resp);
+		{
+			long sent = 0;
+
+			curl_easy_getinfo(x.curl, CURLINFO_REQUEST_SIZE, &sent);
+			resp->sent = (int64_t)sent;
+		}
 		if (resp->fail == HTTP_FAIL_NONE ||
 		    !http_retryable(p, resp->fail, resp->status))
 			break;
@@ -938,6 +1030,7 @@ int http_request(const struct http_request *req, struct http_response *resp)
 	}
 	http_detach(&x, resp);
 	http_xfer_release(&x);
+	resp->elapsed_ms = mono_ms() - t0;
 	return http_result(resp);
 }
 

@@ -127,6 +127,9 @@ struct http_request {
 	int (*retrying)(void *arg, int attempt, int64_t wait_ms,
 			const char *why);
 	void *arg;                   /* passed to every callback */
+	struct http_pool *pool;      /* connections kept open between the
+					requests that name it; NULL: one
+					connection per request */
 };
 
 /*
@@ -146,9 +149,13 @@ struct http_response {
 	char *headers;           /* the last response's header lines */
 	size_t headers_len;
 	char error[HTTP_ERROR_MAX]; /* one redacted sentence, "" on success */
+	int64_t sent;            /* request bytes the last attempt sent: 0
+				    means the server never saw it (a POST
+				    that is safe to send again) */
+	int64_t elapsed_ms;      /* all attempts and waits */
 };
 #define HTTP_RESPONSE_INIT { 0, HTTP_FAIL_NONE, 0, 0, -1, 0, NULL, 0, NULL, \
-			     0, "" }
+			     0, "", 0, 0 }
 
 /*
  * Initialises libcurl, once for the process (pthread_once); every other
@@ -175,6 +182,19 @@ void http_response_release(struct http_response *resp);
  */
 int http_response_header(const struct http_response *resp, const char *name,
 			 char *out, size_t outlen);
+
+/*
+ * A pool of open connections (keep-alive) for the requests that name it,
+ * from any number of threads: a provider that makes hundreds of small
+ * requests a second pays the TCP set-up once. Returns NULL when libcurl
+ * cannot make one (requests then go without). http_pool_free() after the
+ * last request that names it has returned.
+ */
+struct http_pool;
+struct http_pool *http_pool_new(void);
+void http_pool_free(struct http_pool *p);
+/* Requests made through p so far (tests and status lines count them). */
+uint64_t http_pool_requests(const struct http_pool *p);
 
 /*
  * Many transfers driven by one thread: start them, then call

@@ -364,3 +364,26 @@ int rm_rf(const char *path)
 		r = -1;
 	return r;
 }
+
+int url_path_append(char *out, size_t outlen, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(out);
+
+	for (; *path; path++) {
+		unsigned char ch = (unsigned char)*path;
+
+		if (n + 4 > outlen)
+			break;
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || strchr("._~/-", ch)) {
+			out[n++] = (char)ch;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		}
+	}
+	out[n] = '\0';
+	return *path ? -1 : 0;
+}

@@ -89,5 +89,11 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 int fsync_dir_of(const char *path);
 /* Recursive removal of a directory tree; returns 0 or -1. */
 int rm_rf(const char *path);
+/*
+ * Appends path to the URL in out (outlen bytes, NUL-terminated), each
+ * byte outside [A-Za-z0-9._~/-] as %XX. Returns 0, or -1 when it did not
+ * fit (out then holds what did, still terminated).
+ */
+int url_path_append(char *out, size_t outlen, const char *path);
 
 #endif

@@ -443,30 +443,11 @@ static int runstore_file_exists(const struct runstore *s, const char *key,
 static int runstore_url(const struct runstore *s, const char *key,
 			char *url, size_t len, char *err, size_t errlen)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o;
-	const char *k;
-
-	o = (size_t)snprintf(url, len, "%s/", s->base);
-	for (k = key; o < len && *k; k++) {
-		unsigned char ch = (unsigned char)*k;
-
-		if (o + 4 > len)
-			break;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~/", ch)) {
-			url[o++] = (char)ch;
-		} else {
-			url[o++] = '%';
-			url[o++] = hex[ch >> 4];
-			url[o++] = hex[ch & 15];
-		}
-	}
-	if (o >= len || *k) {
+	snprintf(url, len, "%s/", s->base);
+	if (strlen(url) + 1 >= len || url_path_append(url, len, key)) {
 		runstore_errf(err, errlen, "url of '%.200s' is too long", key);
 		return TFS_ENAMETOOLONG;
 	}
-	url[o] = '\0';
 	return TFS_OK;
 }
 

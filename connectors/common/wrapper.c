@@ -20,7 +20,7 @@
  * and workdir set above it.
  */
 static const char wrapper_head[] =
-	"d=\"$run_dir/attempt-$attempt\"\n"
+	"d=\"$run_dir/$attempt\"\n"
 	"log=\"$d/log\"\n"
 	"if ! mkdir -p \"$d/output\"; then\n"
 	"\tprintf 'trainfs: cannot create %s\\n' \"$d/output\" >&2\n"
@@ -35,6 +35,12 @@ static const char wrapper_head[] =
 	"this second start is refused\\n' \"$attempt\" "
 	"\"${SLURM_RESTART_COUNT:-0}\" >>\"$log\"\n"
 	"\texit 75\n"
+	"fi\n"
+	"# the provider's id for this start, so that a daemon that lost it (a\n"
+	"# crash after the submission, the job since forgotten) finds it here\n"
+	"if [ -n \"${SLURM_JOB_ID:-}\" ]; then\n"
+	"\tprintf '%s\\n' \"$SLURM_JOB_ID\" >\"$d/job_id.tmp\" &&\n"
+	"\t\tmv -f \"$d/job_id.tmp\" \"$d/job_id\"\n"
 	"fi\n"
 	": >>\"$d/metrics.jsonl\"\n"
 	"rc=\n"
@@ -228,7 +234,7 @@ char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 	if (wrapper_check(w, err, errlen))
 		return NULL;
 	snprintf(attempt, sizeof(attempt), "%d", w->attempt);
-	r = buf_printf(&dir, "%s/attempt-%s", w->run_dir, attempt);
+	r = buf_printf(&dir, "%s/%s", w->run_dir, attempt);
 	if (!r)
 		r = buf_puts(&b, "#!/bin/sh\n# trainfs: one attempt of a run; the job's "
 		     "argv and environment are single-quoted, nothing in them "

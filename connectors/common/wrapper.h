@@ -1,14 +1,14 @@
 /*
  * wrapper.h - the POSIX sh script that runs one attempt of a run on a
  * machine that is not ours (a Slurm node, a cloud instance), in the layout
- * the providers share: <run_dir>/attempt-<N>/ with log, metrics.jsonl,
- * output/, started, manifest.json and exit. Building it is a pure
+ * the providers share (runstore.h's): <run_dir>/<N>/ with log,
+ * metrics.jsonl, output/, started, job_id, manifest.json and exit. Building it is a pure
  * function, so tests and the connectors see the same text.
  *
- * The script, in order: creates attempt-N/ and output/; refuses a second
- * start of the attempt (attempt-N/started exists, made by an atomic mkdir,
+ * The script, in order: creates <N>/ and output/; refuses a second
+ * start of the attempt (<N>/started exists, made by an atomic mkdir,
  * or SLURM_RESTART_COUNT > 0) with WRAPPER_EXIT_REFUSED, a line in log and
- * nothing in exit; enters the working directory (127 recorded when it
+ * nothing in exit; records $SLURM_JOB_ID, when set, in job_id; enters the working directory (127 recorded when it
  * cannot); runs the argv, single-quoted, with the environment entries and
  * TRAINFS_RUN_DIR, TRAINFS_ATTEMPT, TRAINFS_OUTPUT_DIR, TRAINFS_METRICS,
  * stdout and stderr appended to log; forwards TERM to the job and waits
@@ -25,7 +25,7 @@
 
 #define WRAPPER_MAX (1 << 20)        /* bytes of a script */
 #define WRAPPER_EXIT_REFUSED 75      /* a second start of an attempt */
-#define WRAPPER_EXIT_NODIR 74        /* attempt-N/ cannot be created */
+#define WRAPPER_EXIT_NODIR 74        /* <N>/ cannot be created */
 
 struct wrapper_spec {
 	char *const *argv;           /* the job; argv[0] is found in PATH */
@@ -33,7 +33,7 @@ struct wrapper_spec {
 					be NULL */
 	const char *run_dir;         /* absolute, on the shared filesystem */
 	int attempt;                 /* >= 0 */
-	const char *workdir;         /* absolute; NULL: attempt-N/ */
+	const char *workdir;         /* absolute; NULL: <run_dir>/<N>/ */
 };
 
 /*

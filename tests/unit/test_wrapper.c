@@ -101,17 +101,17 @@ static void run_dir(const char *name, char *out, size_t outlen)
 	mkdir(out, 0755);
 }
 
-/* The text of <dir>/attempt-<n>/<file> (caller frees) or NULL. */
+/* The text of <dir>/<n>/<file> (caller frees) or NULL. */
 static char *attempt_file(const char *dir, int n, const char *file,
 			  size_t *len)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/attempt-%d/%s", dir, n, file);
+	snprintf(path, sizeof(path), "%s/%d/%s", dir, n, file);
 	return read_all(path, len);
 }
 
-/* Checks that attempt-<n>/<file> holds want, or is absent for NULL. */
+/* Checks that <n>/<file> holds want, or is absent for NULL. */
 #define CHECK_FILE(dir, n, file, want) do { \
 	char *f_ = attempt_file((dir), (n), (file), NULL); \
 	const char *w_ = (want); \
@@ -181,10 +181,10 @@ static void test_argv_env(void)
 		char out[256], metrics[256], cwd[256];
 		const char *want[11];
 
-		snprintf(out, sizeof(out), "%s/attempt-2/output", dir);
-		snprintf(metrics, sizeof(metrics), "%s/attempt-2/metrics.jsonl",
+		snprintf(out, sizeof(out), "%s/2/output", dir);
+		snprintf(metrics, sizeof(metrics), "%s/2/metrics.jsonl",
 			 dir);
-		snprintf(cwd, sizeof(cwd), "%s/attempt-2", dir);
+		snprintf(cwd, sizeof(cwd), "%s/2", dir);
 		want[0] = env[0] + 4;
 		want[1] = "/nowhere";
 		want[2] = "/nowhere/log";
@@ -272,7 +272,7 @@ static void test_second_start(void)
 
 	run_dir("twice", dir, sizeof(dir));
 	CHECK(run(&w, NULL) == 3);
-	snprintf(path, sizeof(path), "%s/attempt-1/exit", dir);
+	snprintf(path, sizeof(path), "%s/1/exit", dir);
 	CHECK(stat(path, &st0) == 0);
 	CHECK(run(&w, NULL) == WRAPPER_EXIT_REFUSED);
 	CHECK(stat(path, &st1) == 0);
@@ -289,7 +289,7 @@ static void test_second_start(void)
 	CHECK(run(&w, "1") == WRAPPER_EXIT_REFUSED);
 	CHECK_FILE(dir, 1, "exit", NULL);
 	CHECK_FILE(dir, 1, "output/runs", NULL);
-	snprintf(path, sizeof(path), "%s/attempt-1/started", dir);
+	snprintf(path, sizeof(path), "%s/1/started", dir);
 	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
 	log = attempt_file(dir, 1, "log", NULL);
 	CHECK(log && strstr(log, "(restart count 1)"));
@@ -310,7 +310,7 @@ static void test_term(void)
 	int st = 0, i;
 
 	run_dir("term", dir, sizeof(dir));
-	snprintf(up, sizeof(up), "%s/attempt-1/output/up", dir);
+	snprintf(up, sizeof(up), "%s/1/output/up", dir);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = start(&w, NULL);
 	CHECK(pid > 0);
@@ -373,7 +373,7 @@ static void test_manifest(void)
 	memset(&s, 0, sizeof(s));
 	run_dir("manifest", dir, sizeof(dir));
 	CHECK(run(&w, NULL) == 0);
-	snprintf(s.out, sizeof(s.out), "%s/attempt-1/output", dir);
+	snprintf(s.out, sizeof(s.out), "%s/1/output", dir);
 	p = attempt_file(dir, 1, "manifest.json", &len);
 	CHECK(p != NULL);
 	if (!p)
