@@ -58,7 +58,7 @@ _nginx_conf() {
 	echo "http {"
 	echo "	default_type application/octet-stream;"
 	echo "	log_format tfs '\$request_method \$request_uri \$status" \
-	     "\$body_bytes_sent range=\$http_range';"
+	     "\$body_bytes_sent range=\$http_range conn=\$connection';"
 	echo "	access_log $NGINX_DIR/access.log tfs;"
 	echo "	client_body_temp_path $NGINX_DIR/tmp/body;"
 	for _m in proxy fastcgi uwsgi scgi; do

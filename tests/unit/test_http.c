@@ -265,6 +265,67 @@ static void test_get(void)
 	free(data);
 }
 
+/* The conn= numbers of the access log's lines for path, in order. */
+static int conns_of(const char *path, long *conn, int max)
+{
+	char file[PATH_MAX + 16], want[256];
+	struct buf log = BUF_INIT(0);
+	char *line, *save = NULL, *c;
+	int n = 0;
+
+	snprintf(file, sizeof(file), "%s/access.log", ngx_dir);
+	snprintf(want, sizeof(want), "GET %s 200", path);
+	if (file_read_all(file, 16 << 20, &log) == TFS_OK && log.p)
+		for (line = strtok_r(log.p, "\n", &save); line && n < max;
+		     line = strtok_r(NULL, "\n", &save))
+			if (strstr(line, want) && (c = strstr(line, "conn=")))
+				conn[n++] = strtol(c + 5, NULL, 10);
+	buf_release(&log);
+	return n;
+}
+
+/*
+ * Requests that name a pool share one kept-alive connection (a provider's
+ * hundreds of small requests pay one TCP set-up) and are counted; those
+ * that do not each open their own.
+ */
+static void test_pool(void)
+{
+	struct http_pool *pool = http_pool_new();
+	struct http_request rq = { 0 };
+	struct http_response rs = HTTP_RESPONSE_INIT;
+	long conn[8];
+	int i, ok = 1;
+
+	CHECK(pool != NULL);
+	free(put_file("pooled.txt", 100));
+	free(put_file("unpooled.txt", 100));
+	at("pooled.txt");
+	rq.url = url;
+	rq.pool = pool;
+	for (i = 0; i < 3; i++) {
+		ok &= http_request(&rq, &rs) == TFS_OK && rs.sent > 0;
+		http_response_release(&rs);
+	}
+	CHECK(ok);
+	CHECK(http_pool_requests(pool) == 3);
+	at("unpooled.txt");
+	rq.pool = NULL;
+	for (i = 0; i < 2; i++) {
+		ok &= http_request(&rq, &rs) == TFS_OK;
+		http_response_release(&rs);
+	}
+	CHECK(ok);
+	CHECK(http_pool_requests(pool) == 3);
+	ngx_log_wait("GET /unpooled.txt 200", NULL, 2);
+	CHECK(conns_of("/pooled.txt", conn, 8) == 3);
+	CHECK(conn[0] == conn[1] && conn[1] == conn[2]);
+	CHECK(conns_of("/unpooled.txt", conn, 8) == 2);
+	CHECK(conn[0] != conn[1]);
+	http_pool_free(pool);
+	http_pool_free(NULL);
+}
+
 static void test_too_big(void)
 {
 	struct http_request rq = { 0 };
@@ -857,6 +918,7 @@ int main(void)
 	ngx_up(www);
 	if (ngx_port) {
 		test_get();
+		test_pool();
 		test_too_big();
 		test_404();
 		test_503_then_200();

@@ -1,8 +1,8 @@
 /*
  * test_lib.c - the floor's pieces without the layers above them: string
  * vectors, SHA-256 of buffers, descriptors and files and the checks on hex
- * digests, the JSON integer check and its reason, and URLs with their
- * secrets left out.
+ * digests, the JSON integer check and its reason, URLs with their
+ * secrets left out and percent-encoded paths, and secrets read from files.
  */
 #include "json.h"
 #include "secret.h"
@@ -137,6 +137,86 @@ static void test_secret(void)
 	CHECK_STR(out, "http://h.");
 }
 
+/* Writes text to path with mode, replacing it (a new inode each time). */
+static void put_file(const char *path, const char *text, int mode)
+{
+	char tmp[600];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		abort();
+	fchmod(fd, (mode_t)mode);
+	close(fd);
+	rename(tmp, path);
+}
+
+/*
+ * A secret from a file: trimmed, taken again when the file changes,
+ * refused when others may read it or it is empty, forgotten when it goes.
+ */
+static void test_secret_src(const char *dir)
+{
+	struct secret_src s;
+	char path[512], err[256];
+	const char *v;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+	put_file(path, "first-token\n", 0600);
+	CHECK(secret_src_init(&s, NULL, path, err, sizeof(err)) == TFS_OK);
+	v = secret_get(&s, err, sizeof(err));
+	CHECK_STR(v, "first-token");
+	CHECK(s.changed == 0);          /* the same file: not read again */
+	put_file(path, "second-token\n\n", 0600);
+	v = secret_get(&s, err, sizeof(err));
+	CHECK_STR(v, "second-token");
+	CHECK(s.changed == 1);
+	/* a file others may read is refused, and the old value forgotten */
+	chmod(path, 0640);
+	CHECK(secret_get(&s, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "chmod 600") != NULL);
+	CHECK(strstr(err, "second-token") == NULL);
+	chmod(path, 0600);
+	CHECK_STR(secret_get(&s, err, sizeof(err)), "second-token");
+	unlink(path);
+	CHECK(secret_get(&s, err, sizeof(err)) == NULL);
+	secret_src_release(&s);
+	/* refused at the start: loose, empty, relative, both or neither */
+	put_file(path, "tok", 0644);
+	CHECK(secret_src_init(&s, NULL, path, err, sizeof(err)) == TFS_EINVAL);
+	CHECK(strstr(err, path) != NULL && strstr(err, "0644") != NULL);
+	put_file(path, " \n", 0600);
+	CHECK(secret_src_init(&s, NULL, path, err, sizeof(err)) == TFS_EINVAL);
+	CHECK(strstr(err, "empty") != NULL);
+	CHECK(secret_src_init(&s, NULL, "token", err, sizeof(err)) ==
+	      TFS_EINVAL);
+	CHECK(secret_src_init(&s, "X", path, err, sizeof(err)) == TFS_EINVAL);
+	CHECK(secret_src_init(&s, NULL, NULL, err, sizeof(err)) == TFS_EINVAL);
+	/* from the environment */
+	setenv("TFS_TEST_SECRET", "env-token\n", 1);
+	CHECK(secret_src_init(&s, "TFS_TEST_SECRET", NULL, err, sizeof(err)) ==
+	      TFS_OK);
+	CHECK_STR(secret_get(&s, err, sizeof(err)), "env-token");
+	secret_src_release(&s);
+	unsetenv("TFS_TEST_SECRET");
+	CHECK(secret_src_init(&s, "TFS_TEST_SECRET", NULL, err, sizeof(err)) ==
+	      TFS_EINVAL);
+	CHECK(strstr(err, "TFS_TEST_SECRET") != NULL);
+}
+
+static void test_url_path(void)
+{
+	char out[32] = "file://";
+
+	CHECK(url_path_append(out, sizeof(out), "/a b/%x/ü") == 0);
+	CHECK_STR(out, "file:///a%20b/%25x/%C3%BC");
+	snprintf(out, sizeof(out), "http://h/");
+	CHECK(url_path_append(out, sizeof(out), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	      == -1);
+	CHECK(strlen(out) < sizeof(out));
+}
+
 /*
  * Two threads replace one file at once, as two provider threads writing a
  * run store key may: each call succeeds, and the file is always one of
@@ -202,6 +282,8 @@ int main(void)
 	test_sha256(tmpl);
 	test_json_int();
 	test_secret();
+	test_secret_src(tmpl);
+	test_url_path();
 	test_write_atomic_threads(tmpl);
 	rm_rf(tmpl);
 	return TEST_REPORT();

@@ -300,8 +300,24 @@ static void test_submit_body(void)
 	CHECK(slurm_submit_body(&s, err, sizeof(err)) == NULL);
 }
 
+/* The expiry of a JWT as `scontrol token` writes it (header.payload.sig). */
+static void test_token_expiry(void)
+{
+	/* {"exp":1796262880,"iat":1796176480,"sun":"root"} */
+	CHECK(slurm_token_expiry("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+				 "eyJleHAiOjE3OTYyNjI4ODAsImlhdCI6MTc5NjE3NjQ4"
+				 "MCwic3VuIjoicm9vdCJ9.c2ln") == 1796262880);
+	CHECK(slurm_token_expiry("not-a-token") == -1);
+	CHECK(slurm_token_expiry("a.b") == -1);
+	CHECK(slurm_token_expiry("a.!!!.c") == -1);
+	/* {"sun":"root"}: no exp */
+	CHECK(slurm_token_expiry("x.eyJzdW4iOiJyb290In0.y") == -1);
+	CHECK(slurm_token_expiry(NULL) == -1);
+}
+
 int main(void)
 {
+	test_token_expiry();
 	test_jobs_fixture();
 	test_one_job_and_errors();
 	test_submit_and_ping();
