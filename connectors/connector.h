@@ -227,6 +227,9 @@ struct connector {
 	int cap_max_jobs;        /* 0: hold every job in the queue */
 	int poll_ms;             /* this provider's poll interval, set by
 				    init() or 0: the daemon's */
+	int stopping;            /* set by core (atomically) when the daemon
+				    stops: a call that waits on its provider
+				    should give up (TFS_EINTR) */
 };
 
 /* The table of known connector types; NULL when type is unknown. */

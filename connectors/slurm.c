@@ -71,6 +71,7 @@
 #define SLURM_SLOW_REFUSAL_MS 2000   /* slurmctld refuses a bad token at
 					once; slower is a controller that
 					does not answer */
+#define SLURM_JOBS_BODY_MAX (512u << 20) /* bytes of a GET jobs answer */
 #define SLURM_SYNC_CHUNK (4 << 20)   /* bytes read at a time by sync() */
 #define SLURM_SYNC_MAX (256 << 20)   /* bytes brought in by one sync() */
 #define SLURM_EXIT_MAX 64            /* bytes of an exit file */
@@ -81,6 +82,7 @@
 #define SLURM_ESLURM_ALREADY_DONE 2021
 
 struct slurm {
+	const struct connector *conn; /* for its stopping flag */
 	char *url;                   /* "http://host:port/slurm/v0.0.38" */
 	char *shown;                 /* the URL as messages show it */
 	char *user, *api, *partition, *account, *path_env;
@@ -175,6 +177,14 @@ static void slurm_refusal(struct slurm *sl, const char *token,
 	}
 }
 
+/* lib/http asks this while a request waits: the daemon is stopping. */
+static int slurm_cancelled(void *arg)
+{
+	const struct slurm *sl = arg;
+
+	return __atomic_load_n(&sl->conn->stopping, __ATOMIC_ACQUIRE);
+}
+
 /*
  * One request to slurmrestd: path under the API's base ("jobs"). Returns
  * TFS_OK for a 2xx answer (resp filled, to be released), else the error
@@ -224,6 +234,11 @@ static int slurm_call(struct slurm *sl, const char *method, const char *path,
 	rq.timeout_ms = SLURM_TIMEOUT_MS;
 	rq.max_redirs = -1;
 	rq.pool = sl->pool;
+	rq.cancelled = slurm_cancelled;
+	rq.arg = sl;
+	/* every job of the cluster, a few KiB each */
+	if (!strncmp(path, "jobs", 4))
+		rq.max_response = SLURM_JOBS_BODY_MAX;
 	/* a connection refused or reset before anything was sent is worth
 	 * one more try; a status is not (a 500 is Slurm's answer) */
 	rq.retry = (struct http_retry){ 2, 100, 1000, 20, 0,
@@ -238,6 +253,10 @@ static int slurm_call(struct slurm *sl, const char *method, const char *path,
 		return TFS_OK;
 	if (rc == TFS_OK)
 		return TFS_OK;
+	if (rc == TFS_EINTR) {
+		snprintf(err, errlen, "stopped: the daemon is stopping");
+		return TFS_EINTR;
+	}
 	if (resp->status == 0) {
 		snprintf(err, errlen, "cannot reach slurmrestd at %s: %s",
 			 sl->shown, resp->error);
@@ -1208,6 +1227,7 @@ static int slurm_init(struct connector *c, const cJSON *conf, char *err,
 		return TFS_EINVAL;
 	}
 	sl = xcalloc(1, sizeof(*sl));
+	sl->conn = c;
 	c->priv = sl;
 	c->cap_cpus = 1 << 20;
 	c->cap_gpus = 1 << 16;

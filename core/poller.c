@@ -1506,9 +1506,14 @@ static void poller_join(struct core *c)
 
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
-	for (i = 0; i < c->nprovs; i++)
+	for (i = 0; i < c->nprovs; i++) {
+		/* a call hanging on its provider gives up, so that a stop
+		 * does not wait for the provider's timeouts */
+		__atomic_store_n(&c->provs[i].conn.stopping, 1,
+				 __ATOMIC_RELEASE);
 		if (c->provs[i].pt)
 			pthread_cond_signal(&c->provs[i].pt->wake);
+	}
 	pthread_mutex_unlock(&c->lock);
 	for (i = 0; i < c->nprovs; i++) {
 		struct poller_thread *t = c->provs[i].pt;
