@@ -4,7 +4,8 @@
 # fusermount3 -u either refuses (the mount is busy) and changes nothing, or
 # unmounts and the daemon ends; SIGTERM ends the daemon within 5 s with exit
 # status 0, the parked readers get an error at once, the job runs on, and
-# after a restart the run is re-attached and the download resumes.
+# after a restart the run is re-attached and the download resumes. A
+# provider that hangs does not hold SIGTERM either.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/lib/nginx.sh"
 nginx_serve_state || { fail "cannot start nginx"; finish; exit 1; }
@@ -103,5 +104,37 @@ check_eq "after the restart the run ends as it should" completed "$(timeout 30 c
 check_eq "the job started once" 1 "$(grep -c start "$WORK/starts")"
 check "the download resumes and completes" timeout 30 cp "$A/artifacts/big.bin" "$WORK/big.2"
 check_eq "the bytes served match their SHA-256" "$SHA" "$(sha256sum "$WORK/big.2" | cut -d' ' -f1)"
+stop_daemon
+
+# A provider that accepts and never answers (slurmrestd behind a dead
+# proxy) holds no SIGTERM: its call in flight gives up at once.
+python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+' > "$WORK/hang.port" &
+HANG=$!
+trap 'kill $HANG 2>/dev/null; nginx_cleanup; stop_daemon; rm -rf "$WORK"' INT TERM
+i=0
+while [ ! -s "$WORK/hang.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+(umask 077; echo "not.a.token" > "$WORK/hang.token")
+cat > "$DCONF" <<JSON
+{"poll_interval_ms": 100, "providers": {"local": {"type": "local"},
+ "hang": {"type": "slurm", "url": "http://127.0.0.1:$(cat "$WORK/hang.port")",
+          "token_file": "$WORK/hang.token", "shared_dir": "$WORK/hang.shared"}}}
+JSON
+start_daemon || { fail "mount with a hanging provider"; kill $HANG; nginx_cleanup; finish; exit 1; }
+check "the hanging provider's call is in flight" wait_grep "$MNT/providers/hang/status" "call in flight" 10
+kill -TERM "$DAEMON_PID"
+check "SIGTERM ends the daemon within 2 s while a provider hangs" gone "$DAEMON_PID" 2
+kill -0 "$DAEMON_PID" 2>/dev/null && kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID"; rc=$?
+DAEMON_PID=""
+check_eq "the exit status with a hanging provider" 0 $rc
+mountpoint -q "$MNT" && fusermount3 -u "$MNT" 2>/dev/null
+kill $HANG 2>/dev/null
 nginx_cleanup
 finish
