@@ -451,8 +451,17 @@ static void apply_poll_locked(struct core *c, struct run *r,
 		r->started_ms = q->start_ms;
 	switch (q->state) {
 	case JOB_PENDING:
-		if (r->state != RS_INITIALIZING)
+		if (r->state != RS_INITIALIZING) {
 			run_set_state_locked(c, r, RS_INITIALIZING, q->reason);
+		} else if (q->reason[0] && strcmp(r->reason ? r->reason : "",
+						  q->reason)) {
+			/* the provider's own queue says why it waits there
+			 * (Slurm's "Priority", then "Resources") */
+			run_event_locked(c, r, "waiting in %s's queue: %s",
+					 r->provider ? r->provider : "the provider",
+					 q->reason);
+			run_set_state_locked(c, r, RS_INITIALIZING, q->reason);
+		}
 		break;
 	case JOB_RUNNING:
 		if (r->state != RS_RUNNING)

@@ -195,6 +195,16 @@ int core_queue(struct core *c, struct buf *out)
 			       ++i, q->exp->name, q->name, q->priority,
 			       q->provider ? q->provider : "-", why);
 	}
+	/* then those handed to a provider that queues them itself (Slurm):
+	 * "-" for a position only the provider knows, and its reason */
+	for (q = c->active.head; q && !r; q = q->lnext)
+		if (q->state == RS_INITIALIZING)
+			r = buf_printf(out, "- %s/%s priority=%d provider=%s "
+				       "job=%s %s\n", q->exp->name, q->name,
+				       q->priority, q->provider ? q->provider :
+				       "-", q->job_id ? q->job_id : "-",
+				       q->reason && q->reason[0] ? q->reason :
+				       "starting");
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }
