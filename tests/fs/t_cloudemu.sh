@@ -16,6 +16,10 @@ cat > "$WORK/emu.json" <<JSON
  "runpod": {"boot_s": 0.2}, "vastai": {"boot_s": 0.2},
  "lambda": {"boot_s": 0.2, "limits": {"rps": 0, "launch_interval_s": 0}}}
 JSON
+echo '{"lambda": {"instance_types": [{"name": "x"}]}}' > "$WORK/bad.json"
+"$EMU" --port 0 --state "$WORK/bad" --config "$WORK/bad.json" 2> "$WORK/bad.err"
+check "a bad config is refused" test $? -ne 0 -a ! -e "$WORK/bad/port"
+check_contains "a bad config says why" "lambda.instance_types" "$WORK/bad.err"
 "$EMU" --port 0 --state "$ED" --keys "runpod=$RK,lambda=$LK,vastai=$VK" \
 	--config "$WORK/emu.json" 2>"$WORK/emu.err" &
 EPID=$!
@@ -94,6 +98,7 @@ check "runpod marker" wait_grep "$MARK" "bar $POD" 10
 check "runpod pod EXITED" wait_api "$RK" "/v1/pods/$POD" 'd["desiredStatus"]' EXITED
 check_eq "runpod EXITED pod listed" "$POD" "$(call "$RK" GET /v1/pods > /dev/null; jv '[p["id"] for p in d][0]')"
 check_eq "runpod EXITED pod bills" True "$(st runpod "$POD" billing)"
+check "runpod cost accrues" python3 -c 'import sys; sys.exit(not float(sys.argv[1]) > 0)' "$(st runpod "$POD" cost_usd)"
 check_eq "runpod exit code" 3 "$(st runpod "$POD" exit_code)"
 check_contains "runpod console log" out "$ED/runpod/$POD/console.log"
 check_eq "runpod delete" 204 "$(call "$RK" DELETE "/v1/pods/$POD")"
@@ -171,11 +176,12 @@ check_eq "lambda insufficient-capacity" instance-operations/launch/insufficient-
 check_eq "lambda instance-types without capacity" "[] 249" "$(call "$LK" GET /api/v1/instance-types > /dev/null; jv 'str(d["data"]["gpu_1x_h100_pcie"]["regions_with_capacity_available"]) + " " + str(d["data"]["gpu_1x_h100_pcie"]["instance_type"]["price_cents_per_hour"])')"
 check_eq "lambda instance-types with capacity" us-east-1 "$(jv 'd["data"]["gpu_1x_a100_sxm4"]["regions_with_capacity_available"][0]["name"]')"
 # terminate kills the process group, background children too
-code=$(call "$LK" POST /api/v1/instance-operations/launch '{"region_name": "us-west-1", "instance_type_name": "gpu_1x_a100_sxm4", "ssh_key_names": ["k"], "user_data": "#!/bin/sh\nsleep 300 &\nsleep 300\n"}')
+# (TERM ignored, by the sleeps too: KILL after the grace)
+code=$(call "$LK" POST /api/v1/instance-operations/launch '{"region_name": "us-west-1", "instance_type_name": "gpu_1x_a100_sxm4", "ssh_key_names": ["k"], "user_data": "#!/bin/sh\ntrap \"\" TERM\nsleep 300 &\nsleep 300\n"}')
 LB=$(jv 'd["data"]["instance_ids"][0]')
 check "lambda sleeper runs" wait_st lambda "$LB" process_running True
 check_eq "lambda terminate" 200 "$(call "$LK" POST /api/v1/instance-operations/terminate "{\"instance_ids\": [\"$LB\"]}")"
-check_eq "lambda terminated_instances" "$LB" "$(jv 'd["data"]["terminated_instances"][0]["id"]')"
+check_eq "lambda terminated_instances" "$LB terminating" "$(jv 'd["data"]["terminated_instances"][0]["id"] + " " + d["data"]["terminated_instances"][0]["status"]')"
 check "lambda terminate kills" wait_st lambda "$LB" process_running False
 check "lambda terminated" wait_api "$LK" "/api/v1/instances/$LB" 'd["data"]["status"]' terminated
 # preemption
@@ -204,7 +210,10 @@ a=$(call "$LK" POST /api/v1/instance-operations/launch "$L"); b=$(call "$LK" POS
 check_eq "lambda launch interval" "400 429" "$a $b"
 check "launch Retry-After" grep -qi '^Retry-After: \([5-9]\|10\)' "$HDR"
 check_eq "other calls go on" 200 "$(call "$LK" GET /api/v1/instances)"
-check "requests.log counts the 429s" test "$(grep -c ' /api/v1/instance[^ ]* 429 ' "$ED/requests.log")" -eq 2
+ctl fail '{"provider": "lambda", "status": 429, "count": 2, "retry_after": 3}' > /dev/null
+a=$(call "$LK" GET /api/v1/instances); b=$(call "$LK" GET /api/v1/instances); c=$(call "$LK" GET /api/v1/instances)
+check_eq "lambda injected 429 storm" "429 429 200" "$a $b $c"
+check_eq "requests.log counts the 429s" 4 "$(grep -c ' /api/v1/instance[^ ]* 429 ' "$ED/requests.log")"
 check "no key in the state dir" test -z "$(grep -rl -e "$RK" -e "$LK" -e "$VK" "$ED")"
 
 # --- Vast.ai: offers, rent, onstart with env, exited, capacity, preemption ---
