@@ -871,10 +871,12 @@ int core_art_state_text(struct core *c, int64_t id, struct buf *out)
 		ret = TFS_ENOENT;
 	else if (!e || e->state == ART_REMOTE)
 		ret = buf_puts(out, "remote");
-	else if (e->state == ART_DOWNLOADING)
+	else if (e->state == ART_DOWNLOADING && e->early_fd < 0)
 		ret = buf_printf(out, "downloading %lld/%lld",
 				 (long long)e->done, (long long)e->size);
-	else if (e->state == ART_VERIFIED)
+	else if (e->state == ART_VERIFIED || e->state == ART_DOWNLOADING)
+		/* the bytes matched and are being served while the file is
+		 * made durable: a reader who has them sees them verified */
 		ret = buf_puts(out, "verified");
 	else
 		ret = buf_printf(out, "corrupt: %s", e->reason);
@@ -905,11 +907,12 @@ int core_run_downloads(struct core *c, int64_t run_id, struct buf *out)
 		if (!e || e->state == ART_REMOTE)
 			ret = buf_printf(out, "%s remote 0/%lld\n", a->path,
 					 (long long)a->size);
-		else if (e->state == ART_DOWNLOADING)
+		else if (e->state == ART_DOWNLOADING && e->early_fd < 0)
 			ret = buf_printf(out, "%s downloading %lld/%lld\n",
 					 a->path, (long long)e->done,
 					 (long long)a->size);
-		else if (e->state == ART_VERIFIED)
+		else if (e->state == ART_VERIFIED ||
+			 e->state == ART_DOWNLOADING)
 			ret = buf_printf(out, "%s verified %lld/%lld\n", a->path,
 					 (long long)a->size, (long long)a->size);
 		else
