@@ -748,6 +748,9 @@ static void slurm_reason(struct job_query *q, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int slurm_delete(struct slurm *sl, const char *id, const char *sig,
+			char *err, size_t errlen);
+
 /*
  * One query from the answer. A job missing from it is one Slurm forgot
  * (MinJobAge), resolved from the exit file the wrapper left; one newer
@@ -788,7 +791,12 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 			      j->start_s * 1000 : 0;
 		if (j->restart_cnt > 0 && j->state == JOB_PENDING) {
 			/* requeued by Slurm: the wrapper would refuse the
-			 * second start, so it is a new attempt of ours */
+			 * second start, so it is a new attempt of ours. The
+			 * requeued job is cancelled (once: a DELETE that
+			 * fails leaves it to that refusal), or it would wait
+			 * in squeue under the run's comment beside the new
+			 * attempt's job and take a slot to be refused. */
+			slurm_delete(sl, q->job_id, NULL, err, sizeof(err));
 			q->state = JOB_PREEMPTED;
 			slurm_reason(q, "requeued by "
 				 "Slurm (%s)", j->reason[0] ? j->reason :
