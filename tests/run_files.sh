@@ -1,7 +1,7 @@
 #!/bin/sh
 # run_files.sh LABEL all|fails SCRIPT... - runs each test script (each mounts
 # a real trainfs), shows every line of its output (all) or only its FAIL
-# lines (fails), and adds up their closing lines into one.
+# and SKIP lines (fails), and adds up their closing lines into one.
 cd "$(dirname "$0")/.." || exit 1
 label=$1; show=$2; shift 2
 p=0; f=0
@@ -11,7 +11,7 @@ for t in "$@"; do
 	if [ "$show" = all ]; then
 		printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed, [0-9]+ failed'
 	elif [ -n "$line" ]; then
-		printf '%s\n' "$out" | grep -E '^FAIL' | head -20
+		printf '%s\n' "$out" | grep -E '^(FAIL|SKIP)' | head -20
 	else
 		printf '%s\n' "$out" | tail -20
 	fi
