@@ -249,6 +249,9 @@ static int slurm_call(struct slurm *sl, const char *method, const char *path,
 	if (th.p)
 		memset(th.p, 0, th.len);
 	buf_release(&th);
+	/* the headers pointed into th: http_redact_request() below must not
+	 * read them, and finds the token in rq.secrets */
+	rq.headers = NULL;
 	if (resp->status == 304)
 		return TFS_OK;
 	if (rc == TFS_OK)
