@@ -271,6 +271,17 @@ def read_file(path):
         return None
 
 
+def other_sections(path):
+    """What other suites wrote to the report after this one's text: their
+    "## " sections (tests/crash/c_slurm.sh's), kept when it is rewritten."""
+    old = read_file(path)
+    if not old:
+        return ""
+    old = old.decode(errors="replace")
+    i = old.find("\n## ")
+    return old[i:] if i >= 0 else ""
+
+
 def on_alarm(signum, frame):
     raise RuntimeError("the storm took over %d s" % STORM_LIMIT_S)
 
@@ -295,10 +306,13 @@ def main():
         tail = " / ".join(tail.decode(errors="replace").splitlines()[-3:])
         log("FAIL: storm: the storm could not go on: %s" % e)
         log("storm: the daemon's log ends: %s" % tail)
-        with open(sys.argv[sys.argv.index("--report") + 1], "w") as f:
+        report = sys.argv[sys.argv.index("--report") + 1]
+        keep = other_sections(report)
+        with open(report, "w") as f:
             f.write("# Reliability\n\nThe crash suite's storm "
                     "(`tests/crash/c_storm.sh`) did not finish: %s.\n"
                     "The daemon's log ends: %s\n" % (e, tail))
+            f.write(keep)
         log("0 passed, 1 failed")
         return 1
 
@@ -616,6 +630,7 @@ def storm():
         % (t_submitted - t_start, t_settled - t_submitted, t_end - t_start,
            sum(restart_s) / len(restart_s) if restart_s else 0,
            max(restart_s) if restart_s else 0))
+    keep = other_sections(args.report)
     with open(args.report, "w") as f:
         f.write("""# Reliability
 
@@ -661,6 +676,7 @@ on %s.
         for what, good, detail in checks:
             f.write("- %s: %s%s\n" % ("PASS" if good else "FAIL", what,
                                        "" if good else " (%s)" % detail))
+        f.write(keep)
     log("%d passed, %d failed" % (npass, nfail))
     return 0 if nfail == 0 else 1
 
