@@ -60,12 +60,16 @@
 #include "util.h"
 #include "wrapper.h"
 
-#define SLURM_PENDING_MS 30000       /* a "submitting" mark with no job in
-					Slurm is in progress this long */
+#define SLURM_PENDING_MS 300000      /* a "submitting" mark with no job in
+					Slurm is in progress this long: far
+					past a request's timeout and
+					slurmctld's own, after which it may
+					still create the job */
 #define SLURM_FULL_MS 60000          /* a full GET jobs (update_time=0) at
 					least this often: bounds what a
 					clock ahead of slurmctld's could hide */
 #define SLURM_CLOCK_SLACK_S 2        /* update_time is asked this early */
+#define SLURM_KEY_MAX (8 + 36 + 1 + 11 + 1) /* "trainfs <uuid>/<attempt>" */
 #define SLURM_FIND_FRESH_MS 1000     /* find() reuses an answer this new */
 #define SLURM_TIMEOUT_MS 30000       /* one request, all of it */
 #define SLURM_SLOW_REFUSAL_MS 2000   /* slurmctld refuses a bad token at
@@ -98,12 +102,21 @@ struct slurm {
 	size_t njobs;
 	struct hmap by_id;           /* job id -> struct slurm_job * */
 	struct hmap by_comment;      /* "trainfs <uuid>/<n>" -> job */
-	char (*keys)[48];            /* by_comment's keys, one per job */
+	char (*keys)[SLURM_KEY_MAX]; /* by_comment's keys, one per job */
+	int64_t *dups;               /* jobs sharing a key with another */
+	size_t ndups;
+	struct hmap dups_cancelled;  /* job id -> 1: its DELETE was sent */
 	int have_jobs;               /* a 200 has been taken */
-	int64_t max_id;              /* the highest job id in it */
 	int64_t asked_wall_ms;       /* when the request that confirmed the
 					answer (200 or 304) was sent */
-	int64_t full_wall_ms;        /* when the last update_time=0 went */
+	int64_t full_wall_ms;        /* when the last update_time=0 went, its
+					answer taken: the one time that says
+					what Slurm does not know (a 304 says
+					"nothing changed" by slurmctld's clock,
+					which may be behind ours) */
+	int need_full;               /* the next refresh asks update_time=0 */
+	int64_t skew_s;              /* how far our clock is ahead of
+					slurmctld's, from our own submissions */
 	int64_t update_time;         /* for the next ?update_time= */
 	struct hmap accepted;        /* job id -> wall ms Slurm took it, for
 					jobs newer than the answer */
@@ -203,7 +216,8 @@ static int slurm_call(struct slurm *sl, const char *method, const char *path,
 	const char *headers[5];
 	struct buf th = BUF_INIT(SECRET_MAX + 64);
 	struct http_request rq = { 0 };
-	cJSON *root, *e;
+	enum slurm_err_kind kind;
+	int64_t code = 0;
 	int rc, n = 0;
 
 	if (slurm_errno)
@@ -265,41 +279,49 @@ static int slurm_call(struct slurm *sl, const char *method, const char *path,
 			 sl->shown, resp->error);
 		return TFS_EIO;
 	}
-	/* Slurm's own words, when the body has them */
-	if (resp->body && slurm_errors(resp->body, resp->body_len, words,
-				       sizeof(words)) == 1) {
-		root = cJSON_ParseWithLength(resp->body, resp->body_len);
-		e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
-					       root, "errors"), 0);
-		e = cJSON_GetObjectItemCaseSensitive(e, "error_number");
-		if (slurm_errno && cJSON_IsNumber(e))
-			*slurm_errno = e->valueint;
-		cJSON_Delete(root);
-	} else {
+	/* Slurm's own words and number, when the body has them */
+	if (!resp->body || slurm_errors(resp->body, resp->body_len, &code,
+					words, sizeof(words)) != 1) {
+		code = 0;
 		snprintf(words, sizeof(words), "%.200s",
 			 resp->body && resp->body_len ? resp->body :
 			 resp->error);
 		words[strcspn(words, "\r\n")] = '\0';
 	}
+	if (slurm_errno)
+		*slurm_errno = (int)code;
 	http_redact_request(&rq, words);
-	/*
-	 * slurmctld refuses a bad or expired token with no errno of its
-	 * own (-1, "Unspecified error"), as it answers when it is down:
-	 * the token's expiry and the time taken tell them apart.
-	 */
-	if (resp->status == 401 || resp->status == 403 ||
-	    (resp->status == 500 && (!slurm_errno || *slurm_errno <= 0))) {
+	kind = slurm_err_kind(code);
+	if (resp->status == 401 || resp->status == 403)
+		kind = SLURM_ERR_AUTH;
+	switch (kind) {
+	case SLURM_ERR_AUTH:
+		/*
+		 * slurmctld refuses a bad or expired token with -1, as it
+		 * answers when it is down: the token's expiry and the time
+		 * taken tell them apart (a refusal is at once, a controller
+		 * that does not answer takes slurmrestd's timeouts).
+		 */
 		slurm_refusal(sl, token, resp, words, err, errlen);
 		return resp->status == 500 && resp->elapsed_ms >=
 		       SLURM_SLOW_REFUSAL_MS ? TFS_EIO : TFS_EACCES;
+	case SLURM_ERR_REFUSED:
+		snprintf(err, errlen, "Slurm refused %s %s: %s", method, path,
+			 words);
+		return TFS_EINVAL;
+	case SLURM_ERR_DOWN:
+	case SLURM_ERR_OTHER:
+		break;
 	}
-	if (resp->status >= 502) {
-		snprintf(err, errlen, "slurmrestd at %s answered %ld: %s",
-			 sl->shown, resp->status, words);
+	if (rc == TFS_EFBIG) {
+		snprintf(err, errlen, "slurmrestd's answer to %s %s is over "
+			 "%zu bytes", method, path, (size_t)SLURM_JOBS_BODY_MAX);
 		return TFS_EIO;
 	}
-	snprintf(err, errlen, "Slurm refused it: %s", words);
-	return TFS_EINVAL;
+	snprintf(err, errlen, "slurmctld is not reachable through %s (%s %s "
+		 "answered %ld: %s)", sl->shown, method, path, resp->status,
+		 words);
+	return TFS_EIO;
 }
 
 /* ---- the jobs answer ---- */
@@ -312,10 +334,11 @@ static void slurm_jobs_clear(struct slurm *sl)
 	sl->by_comment = (struct hmap)HMAP_INIT;
 	free(sl->jobs);
 	free(sl->keys);
+	free(sl->dups);
 	sl->jobs = NULL;
 	sl->keys = NULL;
-	sl->njobs = 0;
-	sl->max_id = 0;
+	sl->dups = NULL;
+	sl->njobs = sl->ndups = 0;
 }
 
 /* Takes a 200's jobs as the answer (they replace the last one). */
@@ -332,19 +355,27 @@ static void slurm_jobs_take(struct slurm *sl, struct slurm_job *jobs,
 		struct slurm_job *j = &jobs[i];
 
 		hmap_iput(&sl->by_id, j->job_id, j);
-		if (j->job_id > sl->max_id)
-			sl->max_id = j->job_id;
 		slurm_key_of(j->comment, sl->keys[i], sizeof(sl->keys[i]));
 		if (sl->keys[i][0]) {
 			struct slurm_job *o = hmap_sget(&sl->by_comment,
 							sl->keys[i]);
 
-			/* two jobs for one attempt (never of our making):
-			 * the newer one is the one that counts */
+			/* two jobs for one attempt (a submission that
+			 * slurmctld took after it had answered an error):
+			 * the newer counts until poll() cancels the one
+			 * we do not track */
 			if (!o || o->job_id < j->job_id)
 				hmap_sput(&sl->by_comment, sl->keys[i], j);
 		}
 	}
+	/* the jobs their key does not choose */
+	for (i = 0; i < n; i++)
+		if (sl->keys[i][0] && hmap_sget(&sl->by_comment, sl->keys[i]) !=
+		    &jobs[i]) {
+			sl->dups = xrealloc(sl->dups, (sl->ndups + 1) *
+					    sizeof(*sl->dups));
+			sl->dups[sl->ndups++] = jobs[i].job_id;
+		}
 	sl->have_jobs = 1;
 }
 
@@ -353,16 +384,17 @@ static void slurm_jobs_take(struct slurm *sl, struct slurm_job *jobs,
  * slurmctld answers 304 when no job changed since, and the answer kept
  * still holds. Returns TFS_OK, or the error of slurm_call().
  */
-static int slurm_refresh(struct slurm *sl, char *err, size_t errlen)
+static int slurm_refresh(struct slurm *sl, int full, char *err, size_t errlen)
 {
 	struct http_response resp;
 	struct slurm_job *jobs = NULL;
 	char path[64];
 	int64_t asked = now_ms();
-	int full = !sl->have_jobs || asked - sl->full_wall_ms >= SLURM_FULL_MS;
 	size_t n = 0;
 	int rc;
 
+	full |= !sl->have_jobs || sl->need_full ||
+		asked - sl->full_wall_ms >= SLURM_FULL_MS;
 	snprintf(path, sizeof(path), "jobs?update_time=%" PRId64,
 		 full ? (int64_t)0 : sl->update_time);
 	rc = slurm_call(sl, "GET", path, NULL, &resp, NULL, err, errlen);
@@ -380,10 +412,13 @@ static int slurm_refresh(struct slurm *sl, char *err, size_t errlen)
 		return rc;
 	slurm_jobs_take(sl, jobs, n);
 	sl->asked_wall_ms = asked;
-	if (full)
+	if (full) {
 		sl->full_wall_ms = asked;
-	/* what changes from the second we asked on is in the next answer */
-	sl->update_time = asked / 1000 - SLURM_CLOCK_SLACK_S;
+		sl->need_full = 0;
+	}
+	/* what changes from the second we asked on (slurmctld's clock) is
+	 * in the next answer */
+	sl->update_time = asked / 1000 - SLURM_CLOCK_SLACK_S - sl->skew_s;
 	return TFS_OK;
 }
 
@@ -498,7 +533,7 @@ static int slurm_copy(const char *src, const char *dst, char *err,
  * variables pointing there (the local copy is not seen by the cluster).
  * Returns the list (caller frees with strv_free) or NULL with err.
  */
-static char **slurm_env(const struct slurm *sl, const struct job_spec *spec,
+static char **slurm_env(const struct job_spec *spec,
 			const char *adir, char *err, size_t errlen)
 {
 	size_t n = 0, i;
@@ -535,7 +570,6 @@ static char **slurm_env(const struct slurm *sl, const struct job_spec *spec,
 		env[i] = xmalloc((size_t)(eq - e) + strlen(dst) + 2);
 		sprintf(env[i], "%.*s=%s", (int)(eq - e), e, dst);
 	}
-	(void)sl;
 	return env;
 fail:
 	strv_free(env);
@@ -558,33 +592,82 @@ static int slurm_ping(struct connector *c, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * The attempt's "submitting" mark: 1 with *ms the time (ours) written in
+ * it when the POST went or last ended unconfirmed, 0 when there is none,
+ * -1 when it cannot be looked at (a shared filesystem's ESTALE, EIO):
+ * then nobody can say it was never sent.
+ */
+static int slurm_mark_read(const char *mark, int64_t *ms)
+{
+	struct buf b = BUF_INIT(64);
+	long long v = 0;
+	int rc = file_read_all(mark, 64, &b);
+
+	if (rc == TFS_ENOENT) {
+		buf_release(&b);
+		return 0;
+	}
+	if (rc != TFS_OK) {
+		buf_release(&b);
+		return -1;
+	}
+	/* a mark whose time cannot be read counts from now */
+	*ms = b.p && sscanf(b.p, "%lld", &v) == 1 && v > 0 ? (int64_t)v :
+	      now_ms();
+	buf_release(&b);
+	return 1;
+}
+
+/* Writes the mark with the time now. Returns 0, or -1 with errno. */
+static int slurm_mark_write(const char *mark)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%" PRId64 "\n", now_ms());
+
+	return file_write_atomic(mark, text, (size_t)n, 0) == TFS_OK ? 0 : -1;
+}
+
+/* "the shared directory's path is too long" with the path. */
+static int slurm_too_long(const struct slurm *sl, const char *uuid,
+			  char *err, size_t errlen)
+{
+	snprintf(err, errlen, "the path of '%.200s/%s' in the shared "
+		 "directory is too long", sl->shared_dir, uuid);
+	return TFS_ENAMETOOLONG;
+}
+
+/*
+ * Looks for the attempt's job. Slurm is asked only when there is a sign
+ * that it may have it (a mark, a job id the wrapper wrote) or when this
+ * process has no answer yet (a host that crashed may have lost a mark it
+ * had not written to disk): a first submission costs no request. A mark
+ * with no job is in progress for SLURM_PENDING_MS, and only a full answer
+ * asked after the mark's time can say that Slurm lacks the job.
+ */
 static int slurm_find(struct connector *c, const struct job_spec *spec,
 		      char *job_id, size_t idlen, char *err, size_t errlen)
 {
 	struct slurm *sl = c->priv;
-	char mark[PATH_MAX], key[64];
+	char mark[PATH_MAX], key[SLURM_KEY_MAX];
 	struct slurm_job *j;
-	struct stat st;
-	int64_t id, age;
-	int marked;
+	int64_t id, mark_ms = 0, now = now_ms();
+	int marked, rc;
 
 	if (slurm_dir(sl, spec->run_id, spec->attempt, SLURM_MARK, mark,
-		      sizeof(mark))) {
-		snprintf(err, errlen, "the shared directory's path is too "
-			 "long");
-		return TFS_ENAMETOOLONG;
+		      sizeof(mark)))
+		return slurm_too_long(sl, spec->run_id, err, errlen);
+	marked = slurm_mark_read(mark, &mark_ms);
+	if (marked < 0) {
+		snprintf(err, errlen, "cannot read '%s': %s; the submission is "
+			 "looked for again", mark, strerror(errno));
+		return TFS_EINPROGRESS;
 	}
-	marked = stat(mark, &st) == 0;
 	id = slurm_started_id(sl, spec->run_id, spec->attempt);
-	if (!marked && !id)
-		return TFS_ENOENT;     /* never sent: no need to ask */
-	age = marked ? now_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 +
-				   st.st_mtim.tv_nsec / 1000000) : 0;
-	if (!sl->have_jobs || now_ms() - sl->asked_wall_ms >
-	    SLURM_FIND_FRESH_MS || (marked && sl->asked_wall_ms < now_ms() -
-				    age)) {
-		int rc = slurm_refresh(sl, err, errlen);
-
+	if (!sl->have_jobs || (marked && sl->full_wall_ms < mark_ms) ||
+	    ((marked || id) && now - sl->asked_wall_ms > SLURM_FIND_FRESH_MS)) {
+		rc = slurm_refresh(sl, marked && sl->full_wall_ms < mark_ms,
+				   err, errlen);
 		if (rc) {
 			/* cannot ask: the attempt waits, it does not fail */
 			size_t l = strlen(err);
@@ -596,11 +679,14 @@ static int slurm_find(struct connector *c, const struct job_spec *spec,
 	}
 	slurm_key(key, sizeof(key), spec->run_id, spec->attempt);
 	j = hmap_sget(&sl->by_comment, key);
-	if (j || id) {
-		snprintf(job_id, idlen, "%" PRId64, j ? j->job_id : id);
+	/* the job that started wins over a duplicate of it */
+	if (id || j) {
+		snprintf(job_id, idlen, "%" PRId64, id ? id : j->job_id);
 		return TFS_OK;
 	}
-	if (marked && age < SLURM_PENDING_MS) {
+	if (!marked)
+		return TFS_ENOENT;
+	if (now - mark_ms < SLURM_PENDING_MS) {
 		snprintf(err, errlen, "submitted to Slurm, not confirmed yet");
 		return TFS_EINPROGRESS;
 	}
@@ -621,7 +707,7 @@ static char *slurm_submit_text(struct slurm *sl, const struct job_spec *spec,
 
 	snprintf(run_dir, sizeof(run_dir), "%s/%s", sl->shared_dir,
 		 spec->run_id);
-	jenv = slurm_env(sl, spec, adir, err, errlen);
+	jenv = slurm_env(spec, adir, err, errlen);
 	if (!jenv)
 		return NULL;
 	w.argv = spec->argv;
@@ -665,20 +751,17 @@ static int slurm_submit(struct connector *c, const struct job_spec *spec,
 			char *job_id, size_t idlen, char *err, size_t errlen)
 {
 	struct slurm *sl = c->priv;
-	char adir[PATH_MAX], mark[PATH_MAX], path[64];
+	char adir[PATH_MAX], mark[PATH_MAX];
 	struct http_response resp;
 	int64_t id;
 	char *body;
-	int rc, fd, serr;
+	int rc;
 
 	if (slurm_dir(sl, spec->run_id, spec->attempt, NULL, adir,
 		      sizeof(adir)) ||
 	    slurm_dir(sl, spec->run_id, spec->attempt, SLURM_MARK, mark,
-		      sizeof(mark))) {
-		snprintf(err, errlen, "the shared directory's path is too "
-			 "long");
-		return TFS_ENAMETOOLONG;
-	}
+		      sizeof(mark)))
+		return slurm_too_long(sl, spec->run_id, err, errlen);
 	/* Slurm opens slurm.out before the script runs: the directory
 	 * must be there */
 	if (mkdir_p(adir, 0755) < 0) {
@@ -689,16 +772,14 @@ static int slurm_submit(struct connector *c, const struct job_spec *spec,
 	body = slurm_submit_text(sl, spec, adir, err, errlen);
 	if (!body)
 		return TFS_EINVAL;
-	fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create '%s': %s", mark,
+	if (slurm_mark_write(mark) < 0) {
+		snprintf(err, errlen, "cannot write '%s': %s", mark,
 			 strerror(errno));
 		free(body);
-		return TFS_EIO;
+		return errno == ENOSPC ? TFS_ENOSPC : TFS_EIO;
 	}
-	close(fd);
-	snprintf(path, sizeof(path), "job/submit");
-	rc = slurm_call(sl, "POST", path, body, &resp, &serr, err, errlen);
+	rc = slurm_call(sl, "POST", "job/submit", body, &resp, NULL, err,
+			errlen);
 	free(body);
 	if (rc == TFS_OK && slurm_parse_submit(resp.body, resp.body_len, &id,
 					       err, errlen) == 0) {
@@ -709,23 +790,27 @@ static int slurm_submit(struct connector *c, const struct job_spec *spec,
 		hmap_iput(&sl->accepted, id, (void *)(intptr_t)now_ms());
 		return TFS_OK;
 	}
-	if (rc == TFS_OK) {
-		/* a 200 we cannot read: it may have been taken */
-		http_response_release(&resp);
-		return TFS_EINPROGRESS;
-	}
-	if (resp.sent == 0 || rc == TFS_EINVAL ||
-	    (rc == TFS_EACCES && resp.status)) {
-		/* never reached slurmctld, or refused by it: not submitted */
-		unlink(mark);
-	} else {
+	/*
+	 * Not submitted for sure only when nothing was sent, or Slurm
+	 * refused the job or the token at once; a timeout, a 5xx or a
+	 * slurmctld that answered late may still have made the job. Then
+	 * the mark is stamped again, so that its window starts now.
+	 */
+	if (rc == TFS_OK || (resp.sent > 0 && rc != TFS_EINVAL &&
+			     rc != TFS_EACCES)) {
 		size_t l = strlen(err);
 
+		http_response_release(&resp);
+		if (rc == TFS_OK)
+			snprintf(err, errlen, "slurmrestd's answer to the "
+				 "submission cannot be read");
+		l = strlen(err);
 		snprintf(err + l, errlen - l, "; whether Slurm took the job "
 			 "is asked again");
-		http_response_release(&resp);
+		slurm_mark_write(mark);
 		return TFS_EINPROGRESS;
 	}
+	unlink(mark);
 	http_response_release(&resp);
 	if (rc == TFS_EINVAL) {
 		char why[JOB_REASON_MAX];
@@ -764,6 +849,7 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 	char *end, err[256];
 	const struct slurm_job *j;
 	long long id;
+	intptr_t accepted;
 	int code = -1, have;
 
 	errno = 0;
@@ -780,18 +866,54 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 	q->exit_code = -1;
 	q->term_signal = 0;
 	q->reason[0] = '\0';
-	if (!j && (intptr_t)hmap_iget(&sl->accepted, id) >= sl->asked_wall_ms) {
-		/* taken after the answer was asked for: in the next one */
+	accepted = (intptr_t)hmap_iget(&sl->accepted, id);
+	if (!j && accepted && accepted >= sl->full_wall_ms) {
+		/*
+		 * Taken by Slurm after the last full answer was asked for:
+		 * only a full one asked later can say Slurm lacks it (a 304
+		 * by a clock behind ours says nothing of it), so the next
+		 * one is.
+		 */
+		sl->need_full = 1;
 		q->state = JOB_PENDING;
 		slurm_reason(q, "submitted");
 		return;
 	}
-	if (j)
+	if (j && accepted) {
+		/* our clock against slurmctld's, for update_time */
+		int64_t ahead = accepted / 1000 - j->submit_s;
+
+		sl->skew_s = j->submit_s > 0 && ahead > 0 ? ahead : 0;
 		hmap_idel(&sl->accepted, id);
+	} else if (accepted) {
+		hmap_idel(&sl->accepted, id);
+	}
+	if (j && j->undocumented) {
+		/* a state word no Slurm we know says: running or waiting,
+		 * as far as its times tell */
+		q->state = j->start_s > 0 ? JOB_RUNNING : JOB_PENDING;
+		slurm_reason(q, "Slurm says '%s'", j->state_word);
+		return;
+	}
 	if (j && !job_state_terminal(j->state)) {
 		q->state = j->state;
 		q->start_ms = j->start_s > 0 && j->state != JOB_PENDING ?
 			      j->start_s * 1000 : 0;
+		if (j->restart_cnt > 0 && j->state == JOB_PENDING &&
+		    slurm_exit_file(sl, q->run_id, q->attempt, &code, err,
+				    sizeof(err)) == 1 && code != 128 + 15 &&
+		    code != 128 + 9) {
+			/* the first start ended on its own before the
+			 * requeue (a node lost in its epilog): the attempt
+			 * is what it left; one the requeue's TERM or KILL
+			 * ended is retried below */
+			slurm_delete(sl, q->job_id, NULL, err, sizeof(err));
+			q->state = code ? JOB_FAILED : JOB_COMPLETED;
+			q->exit_code = code;
+			if (code)
+				slurm_reason(q, "exit code %d", code);
+			return;
+		}
 		if (j->restart_cnt > 0 && j->state == JOB_PENDING) {
 			/* requeued by Slurm: the wrapper would refuse the
 			 * second start, so it is a new attempt of ours. The
@@ -801,9 +923,8 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 			 * attempt's job and take a slot to be refused. */
 			slurm_delete(sl, q->job_id, NULL, err, sizeof(err));
 			q->state = JOB_PREEMPTED;
-			slurm_reason(q, "requeued by "
-				 "Slurm (%s)", j->reason[0] ? j->reason :
-				 j->state_word);
+			slurm_reason(q, "requeued by Slurm (%s)",
+				     j->reason[0] ? j->reason : j->state_word);
 			return;
 		}
 		slurm_reason(q, "%s", j->reason);
@@ -836,11 +957,12 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 			 j->state_word, j->reason[0] ? " (" : "", j->reason,
 			 j->reason[0] ? ")" : "");
 	} else if (j->state == JOB_COMPLETED || j->state == JOB_FAILED) {
-		if (have == 1 && code == WRAPPER_EXIT_REFUSED + 0 &&
+		/* the wrapper refused a second start: it wrote no exit */
+		if (have == 0 && j->exit_code == WRAPPER_EXIT_REFUSED &&
 		    j->restart_cnt > 0) {
 			q->state = JOB_PREEMPTED;
-			slurm_reason(q, "requeued by "
-				 "Slurm, second start refused");
+			slurm_reason(q, "requeued by Slurm, its second start "
+				     "refused");
 			return;
 		}
 		if (!strcmp(j->state_word, "TIMEOUT"))
@@ -871,20 +993,56 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 	}
 }
 
+/*
+ * A second job for one attempt (Slurm took a submission it had answered
+ * with an error, and we sent another) is cancelled, once, while it still
+ * waits, unless a query tracks it: the one its comment's key chooses (the
+ * newer) is the one find() adopts. The wrapper would refuse it a start
+ * anyway, but it would hold a slot and might start first.
+ */
+static void slurm_dups_cancel(struct slurm *sl, const struct job_query *q,
+			      size_t n)
+{
+	char id[32], err[256];
+	size_t i, k;
+
+	for (i = 0; i < sl->ndups; i++) {
+		const struct slurm_job *j = hmap_iget(&sl->by_id, sl->dups[i]);
+
+		snprintf(id, sizeof(id), "%" PRId64, sl->dups[i]);
+		for (k = 0; k < n && strcmp(q[k].job_id, id); k++)
+			;
+		/* one that started is the one that runs: left alone */
+		if (k < n || !j || j->state != JOB_PENDING ||
+		    hmap_iget(&sl->dups_cancelled, sl->dups[i]))
+			continue;
+		hmap_iput(&sl->dups_cancelled, sl->dups[i], (void *)1);
+		log_msg(LOG_WARNING, "Slurm job %s is a second job for '%s': "
+			"cancelled", id, j->comment);
+		if (slurm_delete(sl, id, NULL, err, sizeof(err)))
+			log_msg(LOG_WARNING, "cannot cancel Slurm job %s: %s",
+				id, err);
+	}
+}
+
 static int slurm_poll(struct connector *c, struct job_query *q, size_t n,
 		      char *err, size_t errlen)
 {
 	struct slurm *sl = c->priv;
 	uint64_t before = http_pool_requests(sl->pool);
 	size_t i;
-	int rc = slurm_refresh(sl, err, errlen);
+	int rc = slurm_refresh(sl, 0, err, errlen);
 
-	__atomic_store_n(&sl->poll_requests, http_pool_requests(sl->pool) -
-			 before, __ATOMIC_RELAXED);
-	if (rc)
+	if (rc) {
+		__atomic_store_n(&sl->poll_requests, http_pool_requests(sl->pool)
+				 - before, __ATOMIC_RELAXED);
 		return rc;
+	}
 	for (i = 0; i < n; i++)
 		slurm_poll_one(sl, &q[i]);
+	slurm_dups_cancel(sl, q, n);
+	__atomic_store_n(&sl->poll_requests, http_pool_requests(sl->pool) -
+			 before, __ATOMIC_RELAXED);
 	return TFS_OK;
 }
 
@@ -910,14 +1068,14 @@ static int slurm_cancel(struct connector *c, const struct job_query *q,
 			int kill_grace_s, char *err, size_t errlen)
 {
 	struct slurm *sl = c->priv;
-	char key[64], id[32];
+	char key[SLURM_KEY_MAX], id[32];
 	const struct slurm_job *j;
 
 	(void)kill_grace_s;        /* Slurm's KillWait is the cluster's */
 	if (q->job_id && q->job_id[0])
 		return slurm_delete(sl, q->job_id, NULL, err, errlen);
 	/* not confirmed yet: the job of its comment, if Slurm has it */
-	if (slurm_refresh(sl, err, errlen))
+	if (slurm_refresh(sl, 0, err, errlen))
 		return TFS_EAGAIN;
 	slurm_key(key, sizeof(key), q->run_id, q->attempt);
 	j = hmap_sget(&sl->by_comment, key);
@@ -950,6 +1108,7 @@ static int slurm_sync_file(struct slurm *sl, const struct job_query *q,
 	char key[RUNSTORE_KEY_MAX + 1];
 	struct buf b = BUF_INIT(SLURM_SYNC_CHUNK);
 	int64_t done = 0;
+	ssize_t w;
 	int rc, fd = -1;
 
 	if (!local)
@@ -969,14 +1128,19 @@ static int slurm_sync_file(struct slurm *sl, const struct job_query *q,
 		if (fd < 0)
 			fd = open(local, O_WRONLY | O_APPEND | O_CREAT |
 				  O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len) {
+		w = fd < 0 ? -1 : write(fd, b.p, b.len);
+		if (w > 0) {
+			/* what went in counts, even when the rest did not:
+			 * the next sync() must not append it again */
+			*off += (int64_t)w;
+			done += (int64_t)w;
+		}
+		if (w != (ssize_t)b.len) {
 			snprintf(err, errlen, "cannot append to '%s': %s",
-				 local, strerror(errno));
-			rc = errno == ENOSPC ? TFS_ENOSPC : TFS_EIO;
+				 local, w < 0 ? strerror(errno) : "disk full");
+			rc = w < 0 && errno != ENOSPC ? TFS_EIO : TFS_ENOSPC;
 			break;
 		}
-		*off += (int64_t)b.len;
-		done += (int64_t)b.len;
 		if (b.len < SLURM_SYNC_CHUNK)
 			break;
 	}
@@ -1024,7 +1188,10 @@ static int slurm_list_cb(void *arg, const struct artifact_entry *e)
 		url_path_append(url, sizeof(url), l->sl->shared_dir);
 		snprintf(url + strlen(url), sizeof(url) - strlen(url), "/");
 	}
-	url_path_append(url, sizeof(url), rel);
+	if (url_path_append(url, sizeof(url), rel)) {
+		a.skipped = "its URL would be longer than 4096 bytes";
+		return l->cb(l->arg, &a);
+	}
 	a.url = url;
 	return l->cb(l->arg, &a);
 }
@@ -1134,6 +1301,7 @@ static void slurm_release(struct connector *c)
 		return;
 	slurm_jobs_clear(sl);
 	hmap_release(&sl->accepted);
+	hmap_release(&sl->dups_cancelled);
 	secret_src_release(&sl->token);
 	runstore_close(sl->store);
 	http_pool_free(sl->pool);

@@ -119,8 +119,10 @@ static cJSON *parse_body(const char *body, size_t len, char *err,
 	return root;
 }
 
-/* The first error of root's "errors" into err: 1, or 0 when none. */
-static int first_error(const cJSON *root, char *err, size_t errlen)
+/* The first error of root's "errors" into err and *code (when not
+ * NULL): 1, or 0 when none. */
+static int first_error(const cJSON *root, int64_t *code_out, char *err,
+		       size_t errlen)
 {
 	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
 	const cJSON *e, *text, *desc;
@@ -136,6 +138,8 @@ static int first_error(const cJSON *root, char *err, size_t errlen)
 		code = num(e, "error_number", num(e, "error_code", 0));
 		if (!cJSON_IsString(text) && !cJSON_IsString(desc))
 			continue;
+		if (code_out)
+			*code_out = code;
 		if (cJSON_IsString(text) && cJSON_IsString(desc))
 			snprintf(err, errlen, "%s (%lld): %s", text->valuestring,
 				 (long long)code, desc->valuestring);
@@ -148,16 +152,38 @@ static int first_error(const cJSON *root, char *err, size_t errlen)
 	return 0;
 }
 
-int slurm_errors(const char *body, size_t len, char *err, size_t errlen)
+int slurm_errors(const char *body, size_t len, int64_t *code, char *err,
+		 size_t errlen)
 {
 	cJSON *root = parse_body(body, len, err, errlen);
 	int r;
 
+	if (code)
+		*code = 0;
 	if (!root)
 		return -1;
-	r = first_error(root, err, errlen);
+	r = first_error(root, code, err, errlen);
 	cJSON_Delete(root);
 	return r;
+}
+
+/*
+ * slurm_errno.h's ranges: 1000s the protocol, 1800 "Unable to contact
+ * slurm controller", 2000s-4000s ESLURM_* (the request refused), 5000s
+ * communication (socket timeouts: slurmctld may still act on it, as it
+ * does on a submission it answers late), 6000s authentication. slurmctld
+ * refuses a bad or expired token with -1 ("Unspecified error"): no number
+ * of its own.
+ */
+enum slurm_err_kind slurm_err_kind(int64_t code)
+{
+	if (code == -1 || (code >= 6000 && code < 7000) || code == 5005)
+		return SLURM_ERR_AUTH;
+	if ((code >= 1000 && code < 2000) || (code >= 5000 && code < 6000))
+		return SLURM_ERR_DOWN;
+	if (code >= 2000 && code < 5000)
+		return SLURM_ERR_REFUSED;
+	return SLURM_ERR_OTHER;
 }
 
 /* job_state: a string (v0.0.38), or an array whose first word is the
@@ -194,10 +220,8 @@ static int parse_job(const cJSON *j, struct slurm_job *out, char *err,
 		out->reason[0] = '\0';
 	copy_str(out->state_word, sizeof(out->state_word), w);
 	if (!w || slurm_state(out->state_word, &out->state, &out->retry)) {
-		snprintf(err, errlen, "job %lld has a job_state slurmrestd "
-			 "does not document: '%s'", (long long)out->job_id,
-			 out->state_word);
-		return -1;
+		out->state = JOB_UNKNOWN;
+		out->undocumented = 1;
 	}
 	out->exit_code = -1;
 	if (job_state_terminal(out->state)) {
@@ -227,7 +251,7 @@ int slurm_parse_jobs(const char *body, size_t len, struct slurm_job **jobs,
 		return -1;
 	arr = cJSON_GetObjectItemCaseSensitive(root, "jobs");
 	if (!cJSON_IsArray(arr)) {
-		if (!first_error(root, err, errlen))
+		if (!first_error(root, NULL, err, errlen))
 			snprintf(err, errlen, "slurmrestd's answer has no "
 				 "jobs");
 		cJSON_Delete(root);
@@ -274,7 +298,7 @@ int slurm_parse_submit(const char *body, size_t len, int64_t *job_id,
 		return -1;
 	id = num(root, "job_id", -1);
 	if (id <= 0) {
-		if (!first_error(root, err, errlen))
+		if (!first_error(root, NULL, err, errlen))
 			snprintf(err, errlen, "slurmrestd accepted no job "
 				 "(no job_id in its answer)");
 		cJSON_Delete(root);
@@ -296,7 +320,7 @@ int slurm_parse_ping(const char *body, size_t len, char *err, size_t errlen)
 		return -1;
 	pings = cJSON_GetObjectItemCaseSensitive(root, "pings");
 	if (!cJSON_IsArray(pings)) {
-		if (!first_error(root, err, errlen))
+		if (!first_error(root, NULL, err, errlen))
 			snprintf(err, errlen, "slurmrestd's ping has no pings");
 		cJSON_Delete(root);
 		return -1;

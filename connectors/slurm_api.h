@@ -30,6 +30,9 @@ struct slurm_job {
 	char comment[SLURM_COMMENT_MAX];
 	char state_word[SLURM_STATE_MAX]; /* Slurm's own, e.g. "NODE_FAIL" */
 	enum job_state state;             /* mapped by slurm_state() */
+	int undocumented;                 /* 1: state_word is none Slurm
+					     documents (state JOB_UNKNOWN):
+					     the caller keeps what it knew */
 	int retry;                        /* 1: ended by the cluster, not the
 					     job (PREEMPTED, NODE_FAIL, ...) */
 	char reason[JOB_REASON_MAX];      /* state_reason; "" for "None" */
@@ -54,17 +57,32 @@ void slurm_decode_exit(int64_t raw, int *exit_code, int *term_signal);
 
 /*
  * The first entry of an answer's "errors" array as one sentence
- * ("Invalid job id specified (2017): Unable to find JobId=9"), in err.
- * Returns 1 when there was one, 0 when errors is empty or missing, -1
- * when body is not JSON.
+ * ("Invalid job id specified (2017): Unable to find JobId=9"), in err,
+ * and its number in *code (error_number, or error_code as job/submit
+ * says it; 0 when it has none). Returns 1 when there was one, 0 when
+ * errors is empty or missing, -1 when body is not JSON.
  */
-int slurm_errors(const char *body, size_t len, char *err, size_t errlen);
+int slurm_errors(const char *body, size_t len, int64_t *code, char *err,
+		 size_t errlen);
+
+/* What a Slurm error number says about the request. */
+enum slurm_err_kind {
+	SLURM_ERR_AUTH,       /* the token was refused (-1, 5005, ...) */
+	SLURM_ERR_DOWN,       /* slurmctld not reached or timed out: the
+				 request may still be carried out */
+	SLURM_ERR_REFUSED,    /* Slurm refused the request itself (ESLURM_*):
+				 nothing was done */
+	SLURM_ERR_OTHER,      /* anything else: treated as DOWN */
+};
+enum slurm_err_kind slurm_err_kind(int64_t code);
 
 /*
  * Parses a `GET jobs` / `GET job/{id}` answer: *jobs (malloc'd, freed by
  * the caller with free()) and *n. Returns 0, or -1 with err
  * when the body is not such an answer (not JSON, no "jobs" array, more
- * than SLURM_JOBS_MAX jobs, a job without a job_id).
+ * than SLURM_JOBS_MAX jobs, a job without a job_id). A job in a state
+ * Slurm does not document (a newer Slurm, another user's odd job) is
+ * kept, marked undocumented, so that one job cannot stop the answer.
  */
 int slurm_parse_jobs(const char *body, size_t len, struct slurm_job **jobs,
 		     size_t *n, char *err, size_t errlen);

@@ -608,24 +608,37 @@ static void notify_http_reap(struct notifier *n)
 /* ---- commands ---- */
 
 /*
- * The child's environment: ours less any TRAINFS_NOTIFY_* we were started
- * with, plus the run's two. Built before the spawn because setenv() in the
- * child of a threaded program is not async-signal-safe. The strings of
- * environ are borrowed; *own gets the two we allocated (caller frees them
- * and the array).
+ * The child's environment: a few of ours (PATH, HOME, the locale, our
+ * TRAINFS_* ones less TRAINFS_NOTIFY_*), plus the run's two. Not the rest:
+ * the daemon's environment holds providers' secrets (SLURM_JWT, API keys),
+ * and a run's config.json may name the command. Built before the spawn
+ * because setenv() in the child of a threaded program is not
+ * async-signal-safe. The strings of environ are borrowed; *own gets the
+ * two we allocated (caller frees them and the array).
  */
 static char **notify_envp(const struct notify_job *j, char *own[2])
 {
-	size_t n = 0, i, k = 0;
+	static const char *const keep[] = {
+		"PATH=", "HOME=", "USER=", "LOGNAME=", "LANG=", "LC_ALL=",
+		"TZ=", "TMPDIR=", "SHELL=", NULL
+	};
+	size_t n = 0, i, k = 0, m;
 	char **envp;
 
 	while (environ && environ[n])
 		n++;
 	envp = xcalloc(n + 3, sizeof(*envp));
-	for (i = 0; i < n; i++)
-		if (strncmp(environ[i], "TRAINFS_NOTIFY_RUN=", 19) &&
-		    strncmp(environ[i], "TRAINFS_NOTIFY_STATE=", 21))
+	for (i = 0; i < n; i++) {
+		const char *e = environ[i];
+		int ok = !strncmp(e, "TRAINFS_", 8) &&
+			 strncmp(e, "TRAINFS_NOTIFY_RUN=", 19) &&
+			 strncmp(e, "TRAINFS_NOTIFY_STATE=", 21);
+
+		for (m = 0; !ok && keep[m]; m++)
+			ok = !strncmp(e, keep[m], strlen(keep[m]));
+		if (ok)
 			envp[k++] = environ[i];
+	}
 	own[0] = xmalloc(strlen(j->run) + 20);
 	sprintf(own[0], "TRAINFS_NOTIFY_RUN=%s", j->run);
 	own[1] = xmalloc(strlen(j->state) + 22);

@@ -2,7 +2,8 @@
 # The Slurm provider through a real mount against a real one-node Slurm
 # (tools/slurm-up, slurmrestd with JWT): submit, the log while the job runs,
 # metrics, exit codes 0 and 3, cancel (gone from squeue), pause/resume, a
-# timeout, verified artifacts, a hostile argv, resources in scontrol, a bad
+# timeout, a job Slurm refuses, verified artifacts, a hostile argv,
+# resources in scontrol, a bad
 # token and a loose token file, the token kept out of logs, state and the
 # job's environment, a node failure retried, and a job Slurm forgot while
 # the daemon was down. Says SKIP when the cluster cannot start.
@@ -107,6 +108,9 @@ P=$(new_run slurm pause)
 submit "$P" '["sh", "-c", "while :; do sleep 0.2; done"]'
 T=$(new_run slurm timeout)
 submit "$T" '["sleep", "60"]' '"timeout_s": 3'
+# more memory than any node has: Slurm refuses the job (its error_code)
+X=$(new_run slurm toobig)
+submit "$X" '["true"]' '"resources": {"memory_mb": 100000000}'
 # artifacts, the argv and the environment, with resources
 ARGV_JSON='["a b", "it'"'"'s", "say \"hi\"", "$HOME and `id`", "back\\slash\\", "two\nlines", "", "tab\there", "*"]'
 cat > "$WORK/art.py" <<'PY'
@@ -150,6 +154,11 @@ check "fail3 fails" wait_state "$F" failed 60
 check_eq "exit code 3, not the wait status" "3" "$(js "$F/status.json" exit_code)"
 check_match "reason has Slurm's NonZeroExitCode" 'exit code 3.*NonZeroExitCode' "$(js "$F/status.json" reason)"
 check_contains "its log" "about to fail" "$F/log"
+
+# a job Slurm refuses fails at once with Slurm's words, the provider ok
+check "toobig fails" wait_state "$X" failed 30
+check_match "its reason is Slurm's refusal" 'submission refused: Slurm refused .*Requested node configuration is not available' "$(js "$X/status.json" reason)"
+check_eq "the provider stays ok" ok "$(head -1 "$MNT/providers/slurm/status")"
 
 # cancel: stopped, and the job gone from squeue
 check "cancel runs" wait_state "$C" running 60

@@ -572,23 +572,29 @@ static void test_command(void)
 {
 	struct notify_target t = { NULL, NULL, 1u << RS_COMPLETED };
 	struct notifier *n = notifier_new(5, BACKOFF_MS);
-	char out[PATH_MAX + 16], script[3 * PATH_MAX], want[256];
+	char out[PATH_MAX + 16], script[4 * PATH_MAX], want[256];
 	char *argv[4] = { "sh", "-c", script, NULL };
 	struct buf got = BUF_INIT(0);
 	uint64_t d, f;
 
 	snprintf(out, sizeof(out), "%s/cmd.out", tmpdir);
 	snprintf(script, sizeof(script), "cat > '%s'; echo "
-		 "\"$TRAINFS_NOTIFY_RUN $TRAINFS_NOTIFY_STATE\" >> '%s'",
-		 out, out);
+		 "\"$TRAINFS_NOTIFY_RUN $TRAINFS_NOTIFY_STATE\" >> '%s'; "
+		 "echo \"${SLURM_JWT:-}${RUNPOD_API_KEY:-}\" >> '%s'",
+		 out, out, out);
 	t.command = argv;
-	/* The child gets ours, not one from the daemon's environment. */
+	/* The child gets ours, not one from the daemon's environment, and
+	 * none of the daemon's secrets (a run's config may name it). */
 	setenv("TRAINFS_NOTIFY_RUN", "stale", 1);
+	setenv("SLURM_JWT", "jwt-secret", 1);
+	setenv("RUNPOD_API_KEY", "key-secret", 1);
 	notifier_send(n, &t, body1, "run-7", "completed");
 	stats_wait(n, 1, 5000, &d, &f);
 	unsetenv("TRAINFS_NOTIFY_RUN");
+	unsetenv("SLURM_JWT");
+	unsetenv("RUNPOD_API_KEY");
 	CHECK(d == 1 && f == 0);
-	snprintf(want, sizeof(want), "%srun-7 completed\n", body1);
+	snprintf(want, sizeof(want), "%srun-7 completed\n\n", body1);
 	CHECK(file_read_all(out, 1024 * 1024, &got) == TFS_OK);
 	CHECK_STR(got.p, want);
 	buf_release(&got);

@@ -99,11 +99,12 @@ static void test_one_job_and_errors(void)
 	struct slurm_job *jobs;
 	char err[256];
 	size_t n, len;
+	int64_t code;
 	char *b = fixture("job_exit3", &len);
 
 	CHECK(slurm_parse_jobs(b, len, &jobs, &n, err, sizeof(err)) == 0);
 	CHECK(n == 1 && jobs[0].exit_code == 3);
-	CHECK(slurm_errors(b, len, err, sizeof(err)) == 0);
+	CHECK(slurm_errors(b, len, &code, err, sizeof(err)) == 0);
 	free(jobs);
 	free(b);
 	/* an unknown job: 500, an empty list and an error in Slurm's words */
@@ -111,15 +112,15 @@ static void test_one_job_and_errors(void)
 	CHECK(slurm_parse_jobs(b, len, &jobs, &n, err, sizeof(err)) == 0);
 	CHECK(n == 0);
 	free(jobs);
-	CHECK(slurm_errors(b, len, err, sizeof(err)) == 1);
+	CHECK(slurm_errors(b, len, &code, err, sizeof(err)) == 1);
 	CHECK_STR(err, "Invalid job id specified (2017): Unable to find JobId=999999");
 	free(b);
 	b = fixture("cancel_unknown", &len);
-	CHECK(slurm_errors(b, len, err, sizeof(err)) == 1);
+	CHECK(slurm_errors(b, len, &code, err, sizeof(err)) == 1);
 	CHECK(strstr(err, "Invalid job id specified") != NULL);
 	free(b);
 	b = fixture("cancel", &len);
-	CHECK(slurm_errors(b, len, err, sizeof(err)) == 0);
+	CHECK(slurm_errors(b, len, &code, err, sizeof(err)) == 0);
 	free(b);
 	/* 304 for jobs?update_time= when nothing changed: no body at all */
 	b = fixture("jobs_unchanged", &len);
@@ -207,11 +208,19 @@ static void test_bad_and_newer_bodies(void)
 	s = "{\"jobs\":[{\"name\":\"x\",\"job_state\":\"RUNNING\"}]}";
 	CHECK(slurm_parse_jobs(s, strlen(s), &jobs, &n, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "no job_id") != NULL);
-	s = "{\"jobs\":[{\"job_id\":5,\"job_state\":\"WEIRD\"}]}";
-	CHECK(slurm_parse_jobs(s, strlen(s), &jobs, &n, err, sizeof(err)) == -1);
-	CHECK(strstr(err, "'WEIRD'") != NULL);
+	/* one job in a state Slurm does not document does not stop the
+	 * answer: it is kept, marked, beside the others */
+	s = "{\"jobs\":[{\"job_id\":5,\"job_state\":\"WEIRD\"},"
+	    "{\"job_id\":6,\"job_state\":\"RUNNING\"}]}";
+	CHECK(slurm_parse_jobs(s, strlen(s), &jobs, &n, err, sizeof(err)) == 0);
+	CHECK(n == 2 && jobs[0].undocumented && jobs[0].state == JOB_UNKNOWN &&
+	      !strcmp(jobs[0].state_word, "WEIRD") && !jobs[1].undocumented &&
+	      jobs[1].state == JOB_RUNNING);
+	free(jobs);
 	s = "{\"jobs\":[{\"job_id\":5}]}";
-	CHECK(slurm_parse_jobs(s, strlen(s), &jobs, &n, err, sizeof(err)) == -1);
+	CHECK(slurm_parse_jobs(s, strlen(s), &jobs, &n, err, sizeof(err)) == 0);
+	CHECK(n == 1 && jobs[0].undocumented);
+	free(jobs);
 	s = "{\"jobs\":[{\"job_id\":1e300,\"job_state\":\"RUNNING\"}]}";
 	CHECK(slurm_parse_jobs(s, strlen(s), &jobs, &n, err, sizeof(err)) == -1);
 	/* v0.0.39 and later: state flags in an array, numbers wrapped */
@@ -237,10 +246,22 @@ static void test_bad_and_newer_bodies(void)
 	CHECK(slurm_parse_submit("{\"job_id\":0}", 12, &id, err, sizeof(err)) == -1);
 	CHECK(slurm_parse_submit("{\"job_id\":\"5\"}", 14, &id, err, sizeof(err)) == -1);
 	CHECK(slurm_parse_submit(NULL, 0, &id, err, sizeof(err)) == -1);
-	CHECK(slurm_errors("nope", 4, err, sizeof(err)) == -1);
-	CHECK(slurm_errors("{\"errors\":[{\"error\":\"e\"}]}", 26, err,
+	CHECK(slurm_errors("nope", 4, NULL, err, sizeof(err)) == -1);
+	CHECK(slurm_errors("{\"errors\":[{\"error\":\"e\"}]}", 26, NULL, err,
 			   sizeof(err)) == 1);
 	CHECK_STR(err, "e (0)");
+	/* job/submit says error_code where the others say error_number */
+	s = "{\"errors\":[{\"error_code\":2000,\"error\":\"Invalid partition "
+	    "name specified\"}]}";
+	CHECK(slurm_errors(s, strlen(s), &id, err, sizeof(err)) == 1 &&
+	      id == 2000);
+	CHECK(slurm_err_kind(id) == SLURM_ERR_REFUSED);
+	CHECK(slurm_err_kind(-1) == SLURM_ERR_AUTH);
+	CHECK(slurm_err_kind(5005) == SLURM_ERR_AUTH);
+	CHECK(slurm_err_kind(5004) == SLURM_ERR_DOWN);   /* socket timeout */
+	CHECK(slurm_err_kind(1800) == SLURM_ERR_DOWN);   /* no controller */
+	CHECK(slurm_err_kind(2017) == SLURM_ERR_REFUSED);
+	CHECK(slurm_err_kind(0) == SLURM_ERR_OTHER);
 }
 
 static void test_submit_body(void)
