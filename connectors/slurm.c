@@ -60,7 +60,7 @@
 #include "util.h"
 #include "wrapper.h"
 
-#define SLURM_PENDING_MS 300000      /* a "submitting" mark with no job in
+#define SLURM_PENDING_MS 120000      /* a "submitting" mark with no job in
 					Slurm is in progress this long: far
 					past a request's timeout and
 					slurmctld's own, after which it may
@@ -876,7 +876,6 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 		 */
 		sl->need_full = 1;
 		q->state = JOB_PENDING;
-		slurm_reason(q, "submitted");
 		return;
 	}
 	if (j && accepted) {
