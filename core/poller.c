@@ -6,10 +6,11 @@
  *      runs start (the scheduler), which of its active runs to poll,
  *      cancel, pause or resume, which have run past their timeout; it
  *      copies what the connector needs and lets the lock go;
- *   2. calls the connector (fork, HTTP) with no lock held, and for a
- *      provider whose jobs run elsewhere brings their log and metrics in
- *      with sync();
- *   3. under the lock again, applies what it answered to the state
+ *   2. calls the connector (fork, HTTP) with no lock held: first the
+ *      submissions, whose job ids it records at once (under the lock),
+ *      then the poll, and for a provider whose jobs run elsewhere brings
+ *      their log and metrics in with sync();
+ *   3. under the lock again, applies what the poll answered to the state
  *      machine, and scans new log and metrics bytes into the store (the
  *      scan itself with no model lock).
  * A pass runs every interval (the provider's own, else the daemon's
@@ -89,6 +90,8 @@ struct poller_thread {
 	int failures;               /* passes in a row the provider failed */
 	int call;                   /* enum pcall in flight */
 	int64_t call_since;         /* monotonic ms it began, 0: none */
+	int64_t polled_mono;        /* monotonic ms the last poll or ping
+				       was sent, 0: never */
 	struct hmap synced;         /* run id -> struct sync_pos */
 };
 
@@ -835,6 +838,7 @@ struct pass {
 	struct poll_job *polls;
 	size_t npolls;
 	int rc;                   /* what poll() or ping() answered */
+	int no_poll;              /* the poll waits for a later pass */
 	char err[256];
 };
 
@@ -1155,15 +1159,14 @@ static void poll_job_send(struct poller_thread *t, struct poll_job *pj)
 	}
 }
 
-/* The call phase: every connector call of the pass, with no lock held. */
-static void pass_call(struct poller_thread *t, struct pass *ps)
+/* The poll of the pass, its orders and syncs, with no lock held. */
+static void pass_poll(struct poller_thread *t, struct pass *ps)
 {
 	struct connector *cn = &t->p->conn;
 	struct job_query *qs;
 	size_t i, k, nq = 0;
 
-	for (i = 0; i < ps->nstarts; i++)
-		start_run(t, ps->starts[i]);
+	t->polled_mono = mono_ms();
 	qs = xcalloc(ps->npolls + 1, sizeof(*qs));
 	for (i = 0; i < ps->npolls; i++) {
 		if (ps->polls[i].sync_only)
@@ -1313,7 +1316,7 @@ static int poll_pass(struct poller_thread *t)
 	struct provider *p = t->p;
 	struct scan *scans;
 	struct run *r, *next;
-	int64_t now = now_ms();
+	int64_t now = now_ms(), mono = mono_ms();
 	size_t i, nscans;
 	char was[sizeof(p->health)], health_event[sizeof(p->health) + 160] = "";
 	int was_healthy;
@@ -1321,16 +1324,41 @@ static int poll_pass(struct poller_thread *t)
 	pthread_mutex_lock(&c->lock);
 	sched_pass_locked(t, &ps, now);
 	resume_starts_locked(t, &ps);
-	polls_prepare_locked(t, &ps, now, mono_ms());
+	/*
+	 * A pass that starts runs less than an interval after the last poll
+	 * leaves the poll (and the syncs, cancels and signals with it) to a
+	 * later pass: in a burst of submissions each pass starts what was
+	 * queued since the one before, and a poll between every two of them
+	 * would ask for every job of the provider (slurmrestd answers all of
+	 * them once anything changed) while the queued runs wait. The poll
+	 * still comes once per interval, and straight after the burst (the
+	 * pass its last starts kick).
+	 */
+	ps.no_poll = ps.nstarts > 0 && t->polled_mono &&
+		     mono - t->polled_mono < t->interval_ms;
+	if (!ps.no_poll)
+		polls_prepare_locked(t, &ps, now, mono);
 	pthread_mutex_unlock(&c->lock);
 
-	pass_call(t, &ps);
+	for (i = 0; i < ps.nstarts; i++)
+		start_run(t, ps.starts[i]);
+	if (ps.nstarts) {
+		/* the job ids are recorded before the poll, which may take
+		 * a while (a GET of every job the provider has) */
+		pthread_mutex_lock(&c->lock);
+		starts_apply_locked(t, &ps);
+		pthread_mutex_unlock(&c->lock);
+	}
+	if (!ps.no_poll)
+		pass_poll(t, &ps);
 
 	pthread_mutex_lock(&c->lock);
-	p->last_poll_ms = now_ms();
 	was_healthy = p->healthy;
 	snprintf(was, sizeof(was), "%s", p->health);
-	p->healthy = ps.rc == TFS_OK;
+	if (!ps.no_poll) {
+		p->last_poll_ms = now_ms();
+		p->healthy = ps.rc == TFS_OK;
+	}
 	if (ps.rc)
 		snprintf(p->health, sizeof(p->health), "unreachable: %.200s",
 			 ps.err);
@@ -1340,7 +1368,6 @@ static int poll_pass(struct poller_thread *t)
 		snprintf(health_event, sizeof(health_event), "provider '%s': "
 			 "%s", p->conn.name, p->healthy ? "reachable again" :
 			 p->health);
-	starts_apply_locked(t, &ps);
 	scans = scans_prepare_locked(t, &ps, &nscans);
 	pthread_mutex_unlock(&c->lock);
 	/*
@@ -1372,7 +1399,8 @@ static int poll_pass(struct poller_thread *t)
 		core_event(c, "%s", health_event);
 	free(scans);
 	pass_release(&ps);
-	return ps.rc == TFS_OK;
+	/* a pass that did not ask leaves the verdict as it was */
+	return ps.no_poll ? was_healthy : ps.rc == TFS_OK;
 }
 
 /* ---- the threads ---- */
