@@ -54,7 +54,7 @@ TOOLS_CFLAGS := $(call pkg_cflags,fuse3)
 
 UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-TOOLS = tools/floorfs tools/bench_read tools/bench_submit
+TOOLS = tools/floorfs tools/bench_read tools/bench_submit tools/bench_slurm
 
 .PHONY: all deps test unit fstest crashtest demo bench install clean trainfs
 

@@ -22,10 +22,17 @@
 #   5 again, as information: a second cold read right after guest memory was
 #      pre-faulted (on a VM that hands free memory back to its host, each
 #      new page costs a host fault; the cold read allocates 2 GiB of them)
+#   8. Slurm, on one cluster of tools/slurm-up started for the run:
+#      500 submissions through the mount    vs 500 raw slurmrestd POSTs
+#                                              over keep-alive, and 500 sbatch
+#      HTTP requests per poll, 500 jobs     (goal: 1)
+#      cat status with 500 jobs active      vs the same reads with none
+#      (the section says SKIP, and why, when the cluster cannot start)
 #
-# One section alone: `sh tools/bench.sh flood` runs only measure 7 and
-# puts its rows and its paragraph into the BENCHMARKS.md that is there
-# (replacing the ones an earlier run wrote), leaving the rest as it was.
+# One section alone: `sh tools/bench.sh flood` runs only measure 7, and
+# `sh tools/bench.sh slurm` only measure 8; each puts its rows and its
+# paragraph into the BENCHMARKS.md that is there (replacing the ones an
+# earlier run wrote), leaving the rest as it was.
 #
 # Measures 5 and 6 need about 3 GiB free on /tmp's filesystem (the job's
 # 1 GiB output, served by a private nginx from tests/lib/nginx.sh, the 1 GiB
@@ -64,16 +71,22 @@ FLOOD_LINES=500000	# metric lines the flooding run writes (measure 7)
 FLOOD_PAUSE_US=500	# between two timed reads of status (measure 7)
 FLOOD_IDLE_N=4000	# reads of the floor (measure 7)
 
+SLURM_N=500		# runs / jobs submitted each way (measure 8)
+SLURM_BASE=${SLURM_PORT_BASE:-16900}	# the bench cluster's ports (slurm-up)
+SLURM_READ_N=10000	# status reads, each side (measure 8)
+SLURM_READ_PAUSE_US=500	# between two of them
+SLURM_WATCH_S=5		# requests and passes counted over this long
+
 export LC_ALL=C		# same sorting and number formats for every tool
 
 ONLY=${1:-}		# one section by name, or every section
 case $ONLY in
-''|flood) ;;
-*) echo "usage: sh tools/bench.sh [flood]" >&2; exit 2 ;;
+''|flood|slurm) ;;
+*) echo "usage: sh tools/bench.sh [flood|slurm]" >&2; exit 2 ;;
 esac
 
 for f in "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
-	"$TOP/tools/bench_submit"; do
+	"$TOP/tools/bench_submit" "$TOP/tools/bench_slurm"; do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f is missing: run 'make all' first" >&2
 		exit 1
@@ -109,6 +122,7 @@ DAEMON_CONF=""		# start_trainfs's --config (set below)
 DAEMON_OPTS=""		# and extra options (-o ...), as words
 NGINX_DIR=""		# the private nginx of measures 5 and 6, if running
 ART_JOB_PID=$WORK/art-job.pid	# the job writing the 1 GiB artifact
+SLURM_DIR=""		# the cluster of measure 8, once slurm-up ran
 
 say() { echo "bench [$(( $(date +%s) - T_START ))s]: $*" >&2; }
 die() { echo "bench: FAILED: $*" >&2; exit 1; }
@@ -168,6 +182,7 @@ cleanup() {
 		esac
 	fi
 	[ -n "$NGINX_DIR" ] && nginx_cleanup
+	[ -n "$SLURM_DIR" ] && sh "$TOP/tools/slurm-down" "$SLURM_DIR"
 	unmount "$FLOOR_MNT"
 	end_pid "$FLOOR_PID"
 	if mountpoint -q "$TMPFS_DIR" 2>/dev/null; then
@@ -192,14 +207,15 @@ trap 'exit 143' TERM
 
 mkdir "$WORK/bin"
 cp "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
-	"$TOP/tools/bench_submit" "$WORK/bin/"
+	"$TOP/tools/bench_submit" "$TOP/tools/bench_slurm" "$WORK/bin/"
 TRAINFS=$WORK/bin/trainfs
 FLOORFS=$WORK/bin/floorfs
 BENCH_READ=$WORK/bin/bench_read
 BENCH_SUBMIT=$WORK/bin/bench_submit
+BENCH_SLURM=$WORK/bin/bench_slurm
 BIN_SUM=$(sha256sum "$TRAINFS" | cut -c1-12)
 BIN_TIME=$(date -u -r "$SRC_TRAINFS" '+%Y-%m-%d %H:%M:%S UTC')
-for f in "$TRAINFS" "$FLOORFS" "$BENCH_READ" "$BENCH_SUBMIT"; do
+for f in "$TRAINFS" "$FLOORFS" "$BENCH_READ" "$BENCH_SUBMIT" "$BENCH_SLURM"; do
 	if grep -qaE '__(asan|ubsan|tsan|lsan|msan)_' "$f"; then
 		echo "bench: $(basename "$f") was built with a sanitizer; rebuild without" \
 			"(make clean && make all)" >&2
@@ -299,6 +315,17 @@ bg() {
 	wait "$CHILD_PID" || bg_rc=$?
 	CHILD_PID=""
 	return "$bg_rc"
+}
+
+# wait_grep REGEX FILE TENTHS_OF_S WHY: until FILE has a line matching
+# REGEX, else dies with WHY.
+wait_grep() {
+	wg_i=0
+	until grep -q "$1" "$2"; do
+		wg_i=$((wg_i + 1))
+		[ $wg_i -le "$3" ] || die "$4"
+		sleep 0.1
+	done
 }
 
 # field NAME LINE: the value of NAME=value in a key=value line.
@@ -542,38 +569,41 @@ reader or the daemon waiting for one (the floor's own worst case shows it).
 EOF
 }
 
-# `sh tools/bench.sh flood`: measure 7 alone, into the BENCHMARKS.md there
-if [ "$ONLY" = flood ]; then
-	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
-	measure_flood
-	flood_rows > "$WORK/flood-rows.md"
-	flood_how > "$WORK/flood-how.md"
-	python3 - "$OUT" "$WORK/flood-rows.md" "$WORK/flood-how.md" <<'PY' ||
-# Puts measure 7's rows (replacing its old ones, else after the first
-# table) and paragraph (replacing its old one, else before the scheduler's)
-# into BENCHMARKS.md.
+# splice_section ROWS HOW ROW_KEY [AFTER_KEY]: puts a section's rows (file
+# ROWS) and paragraphs (file HOW) into the BENCHMARKS.md there, for a
+# section run alone: the rows replace those starting with ROW_KEY, else go
+# after the last row starting with AFTER_KEY, else after the first table;
+# the paragraphs replace the old ones (from the line that begins like HOW's
+# first to the next bold heading), else go before the scheduler's.
+splice_section() {
+	python3 - "$OUT" "$@" <<'PY' || die "cannot update $OUT"
 import sys
-out, rows, how = sys.argv[1:4]
+out, rows, how, row_key = sys.argv[1:5]
+after_key = sys.argv[5] if len(sys.argv) > 5 else None
 lines = open(out).read().split("\n")
 rows = open(rows).read().rstrip("\n").split("\n")
 how = open(how).read().rstrip("\n").split("\n")
-row_key = "| status open+read+close during a flood"
 old = [i for i, l in enumerate(lines) if l.startswith(row_key)]
+after = [i for i, l in enumerate(lines) if after_key and l.startswith(after_key)]
 if old:
     at = old[0]
     lines = [l for l in lines if not l.startswith(row_key)]
+elif after:
+    at = after[-1] + 1
 else:
-    first = next(i for i, l in enumerate(lines) if l.startswith("|"))
-    at = first
+    at = next(i for i, l in enumerate(lines) if l.startswith("|"))
     while at < len(lines) and lines[at].startswith("|"):
         at += 1
 lines[at:at] = rows
 key = how[0].split(".**")[0]
 old = [i for i, l in enumerate(lines) if l.startswith(key)]
 if old:
-    end = old[0]
-    while end < len(lines) and lines[end] != "":
+    end = old[0] + 1
+    while end < len(lines) and not (lines[end].startswith(("**", "## "))
+                                    and lines[end - 1] == ""):
         end += 1
+    while end > old[0] + 1 and lines[end - 1] == "":
+        end -= 1
     lines[old[0]:end] = how
 else:
     at = next((i for i, l in enumerate(lines)
@@ -581,10 +611,352 @@ else:
     lines[at:at] = how + [""]
 open(out + ".new", "w").write("\n".join(lines))
 PY
-		die "cannot update $OUT"
 	mv "$OUT.new" "$OUT"
-	cat "$WORK/flood-rows.md"
+	cat "$1"
+}
+
+# `sh tools/bench.sh flood`: measure 7 alone, into the BENCHMARKS.md there
+if [ "$ONLY" = flood ]; then
+	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
+	measure_flood
+	flood_rows > "$WORK/flood-rows.md"
+	flood_how > "$WORK/flood-how.md"
+	splice_section "$WORK/flood-rows.md" "$WORK/flood-how.md" \
+		"| status open+read+close during a flood"
 	say "wrote measure 7 into $OUT"
+	exit 0
+fi
+
+# ----------------------------------------------------------- 8. Slurm ----
+# (defined here, run after 7, or alone with `sh tools/bench.sh slurm`)
+
+# slurm_cmd CMD...: a Slurm client command against the bench's cluster.
+slurm_cmd() { SLURM_CONF=$SLURM_DIR/slurm.conf "$@"; }
+
+# slurm_count [NAME_PREFIX]: the jobs squeue shows (those whose name starts
+# with NAME_PREFIX, if given).
+slurm_count() {
+	slurm_cmd squeue -h -o '%j' > "$WORK/squeue.out" || die "squeue failed"
+	grep -c "^${1:-}" "$WORK/squeue.out" || true
+}
+
+# slurm_clear: every job of the cluster cancelled, and gone from squeue
+# (up to 120 s), so that each measure starts from the same queue.
+slurm_clear() {
+	slurm_cmd scancel -u root || die "scancel failed"
+	i=0
+	while [ "$(slurm_count)" -ne 0 ]; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || die "jobs still in squeue 120 s after scancel"
+		sleep 0.1
+	done
+	sleep 1
+}
+
+# slurm_raw: SLURM_RAW_RATE from bench_slurm, SLURM_N POSTs of the body.
+slurm_raw() {
+	line=$("$BENCH_SLURM" "$SLURM_URL/slurm/$SLURM_API/job/submit" root \
+		"$SLURM_DIR/token" "$WORK/slurm-body.json" "$SLURM_N") ||
+		die "bench_slurm"
+	say "  raw slurmrestd: $line"
+	n=$(slurm_count bench-raw)
+	[ "$n" -eq "$SLURM_N" ] || die "squeue shows $n raw jobs, not $SLURM_N"
+	SLURM_RAW_RATE=$(field submits_per_s "$line")
+	SLURM_RAW_CONNECTS=$(field connects "$line")
+	slurm_clear
+}
+
+cat > "$WORK/wait_job_id.py" <<'PY'
+# wait_job_id.py STATUS_JSON TIMEOUT_S: reads STATUS_JSON (open, read,
+# close) every 10 ms until its provider_job_id is set; prints the
+# CLOCK_REALTIME in ns of that read (exit 1 on timeout).
+import json, sys, time
+path, timeout = sys.argv[1], float(sys.argv[2])
+deadline = time.monotonic() + timeout
+while True:
+    try:
+        with open(path) as f:
+            if json.load(f).get("provider_job_id"):
+                print(time.time_ns())
+                sys.exit(0)
+    except (OSError, ValueError):
+        pass
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.01)
+PY
+
+cat > "$WORK/job_ids.py" <<'PY'
+# job_ids.py RUNS_DIR PREFIX N: prints how many distinct provider_job_id
+# the runs PREFIX0..PREFIX<N-1> have.
+import json, sys
+d, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ids = set()
+for i in range(n):
+    with open("%s/%s%d/status.json" % (d, prefix, i)) as f:
+        j = json.load(f).get("provider_job_id")
+    if j:
+        ids.add(j)
+print(len(ids))
+PY
+
+cat > "$WORK/slurm_files.py" <<'PY'
+# slurm_files.py PROVIDER_JSON WORK: from the provider config slurm-up
+# printed, the daemon's config (that provider, its default slots), the
+# run's config, the raw POST body and the sbatch script: all the same job,
+# `sleep 600`, so that every job stays pending or running. Prints the
+# provider's url, api_version and partition.
+import json, sys
+prov, work = json.load(open(sys.argv[1])), sys.argv[2]
+json.dump({"poll_interval_ms": 500, "providers": {"slurm": prov}},
+          open(work + "/daemon-slurm.json", "w"))
+json.dump({"provider": "slurm", "command": ["sleep", "600"]},
+          open(work + "/slurm-run.json", "w"))
+# padded to the size of trainfs's wrapper script (about 4 KB here)
+script = "#!/bin/sh\n# " + "x" * 4000 + "\nexec sleep 600\n"
+open(work + "/slurm-job.sh", "w").write(script)
+jobs = work + "/slurm/jobs"
+body = {"script": script, "job": {
+    "name": "bench-raw", "comment": "bench raw",
+    "partition": prov["partition"], "current_working_directory": jobs,
+    "standard_output": jobs + "/raw.out", "standard_error": jobs + "/raw.out",
+    "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                            "/usr/bin:/sbin:/bin"},
+    "tasks": 1, "cpus_per_task": 1, "requeue": False}}
+json.dump(body, open(work + "/slurm-body.json", "w"))
+print(prov["url"], prov["api_version"], prov["partition"])
+PY
+
+# status_value FILE KEY: the value of a "KEY: value" or "KEY value" line.
+status_value() { sed -n "s/^$2:\{0,1\} //p" "$1" | head -n 1; }
+
+# slurm_sbatch: SLURM_SBATCH_RATE from SLURM_N sbatch calls in a loop.
+slurm_sbatch() {
+	t0=$(date +%s%N)
+	i=0
+	while [ $i -lt "$SLURM_N" ]; do
+		slurm_cmd sbatch -Q -p "$SLURM_PART" -J bench-sbatch \
+			-o "$SLURM_DIR/jobs/sbatch.out" "$WORK/slurm-job.sh" ||
+			die "sbatch $i failed"
+		i=$((i + 1))
+	done
+	t1=$(date +%s%N)
+	SLURM_SBATCH_RATE=$(calc "$SLURM_N / (($t1 - $t0) / 1e9)")
+	say "  sbatch: $SLURM_SBATCH_RATE /s"
+	n=$(slurm_count bench-sbatch)
+	[ "$n" -eq "$SLURM_N" ] || die "squeue shows $n sbatch jobs, not $SLURM_N"
+	slurm_clear
+}
+
+# slurm_status_reads: SLURM_<WHAT>_{MED,P99,MAX} from the probe's status.
+slurm_status_reads() {
+	line=$("$BENCH_READ" -p "$SLURM_READ_PAUSE_US" "$SL_PROBE/status" \
+		"$SLURM_READ_N") || die "bench_read of the probe's status"
+	say "  status reads ($2): $line"
+	eval "SLURM_$1_MED=\$(field median_us \"\$line\")"
+	eval "SLURM_$1_P99=\$(field p99_us \"\$line\")"
+	eval "SLURM_$1_MAX=\$(field max_us \"\$line\")"
+}
+
+# slurm_mount: SLURM_MOUNT_* from SLURM_N runs submitted through the mount.
+slurm_mount() {
+	SL_RUNS=$MNT_S/experiments/sl/runs
+	SL_LAST=$SL_RUNS/s$((SLURM_N - 1))
+	python3 "$WORK/wait_job_id.py" "$SL_LAST/status.json" 300 \
+		> "$WORK/slurm-last.out" &
+	POLL_PID=$!
+	t0=$(date +%s%N)
+	line=$("$BENCH_SUBMIT" -p s "$SL_RUNS" "$SLURM_N" \
+		"$WORK/slurm-run.json") || die "bench_submit of $SLURM_N Slurm runs"
+	t1=$(date +%s%N)
+	wait "$POLL_PID" || { POLL_PID=""; die "$SL_LAST had no job id in 300 s"; }
+	POLL_PID=""
+	t2=$(cat "$WORK/slurm-last.out")
+	say "  bench_submit: $line"
+	SLURM_CLOSE_S=$(calc "($t1 - $t0) / 1e9")
+	SLURM_MOUNT_S=$(calc "($t2 - $t0) / 1e9")
+	SLURM_MOUNT_RATE=$(calc "$SLURM_N / $SLURM_MOUNT_S")
+	say "  every run closed after $SLURM_CLOSE_S s, the last job id after" \
+		"$SLURM_MOUNT_S s: $SLURM_MOUNT_RATE /s"
+	n=$(python3 "$WORK/job_ids.py" "$SL_RUNS" s "$SLURM_N") ||
+		die "reading the runs' status.json"
+	[ "$n" -eq "$SLURM_N" ] || die "$n of $SLURM_N runs have a job id"
+	n=$(slurm_count trainfs-)
+	[ "$n" -eq "$SLURM_N" ] || die "squeue shows $n trainfs jobs, not $SLURM_N"
+}
+
+# slurm_requests: SLURM_REQ* over SLURM_WATCH_S, once the provider counts
+# the SLURM_N jobs (and 2 s more, so that a poll has seen them all).
+slurm_requests() {
+	SL_PST=$MNT_S/providers/slurm/status
+	wait_grep "^jobs: $SLURM_N/" "$SL_PST" 300 \
+		"the provider does not count $SLURM_N jobs within 30 s"
+	sleep 2
+	cp "$SL_PST" "$WORK/slurm-st0"
+	cp "$MNT_S/scheduler" "$WORK/slurm-sc0"
+	sleep "$SLURM_WATCH_S"
+	cp "$SL_PST" "$WORK/slurm-st1"
+	cp "$MNT_S/scheduler" "$WORK/slurm-sc1"
+	SLURM_REQ_LAST=$(status_value "$WORK/slurm-st1" requests_last_poll)
+	SLURM_REQ=$(( $(status_value "$WORK/slurm-st1" requests) - \
+		$(status_value "$WORK/slurm-st0" requests) ))
+	SLURM_PASSES=$(( $(status_value "$WORK/slurm-sc1" passes) - \
+		$(status_value "$WORK/slurm-sc0" passes) ))
+	[ "$SLURM_PASSES" -gt 0 ] || die "no poll pass in $SLURM_WATCH_S s"
+	SLURM_REQ_PER=$(calc "$SLURM_REQ / $SLURM_PASSES")
+	say "  $SLURM_REQ requests in $SLURM_PASSES passes over" \
+		"$SLURM_WATCH_S s; last poll: $SLURM_REQ_LAST"
+}
+
+# measure_slurm: sets SLURM_* (or SLURM_SKIP, the reason) from one cluster:
+# SLURM_N raw POSTs, SLURM_N sbatch calls, SLURM_N runs through the mount
+# (and, with them active, the requests per poll and the status reads
+# against the floor taken before them), SLURM_N raw POSTs again.
+measure_slurm() {
+	say "(8) Slurm: $SLURM_N submissions each way, then polls and status" \
+		"reads with $SLURM_N jobs active"
+	SLURM_SKIP=""
+	SLURM_DIR=$WORK/slurm
+	# slurmrestd runs as nobody and reads the cluster's slurm.conf
+	chmod o+x "$WORK"
+	if ! SLURM_PORT_BASE=$SLURM_BASE sh "$TOP/tools/slurm-up" "$SLURM_DIR" \
+		> "$WORK/slurm-provider.json" 2> "$WORK/slurm-up.out"; then
+		SLURM_SKIP="the cluster did not start ($(grep '^slurm-up:' \
+			"$WORK/slurm-up.out" | tail -n 1 | sed 's/; last lines.*//' |
+			cut -c1-200))"
+		say "  SKIP: $SLURM_SKIP"
+		sh "$TOP/tools/slurm-down" "$SLURM_DIR"
+		SLURM_DIR=""
+		return 0
+	fi
+	SLURM_VER=$(slurm_cmd sinfo -V 2>/dev/null | sed 's/^slurm //')
+	line=$(python3 "$WORK/slurm_files.py" "$WORK/slurm-provider.json" \
+		"$WORK") || die "cannot write the Slurm configs"
+	SLURM_URL=${line%% *}
+	line=${line#* }
+	SLURM_API=${line%% *}
+	SLURM_PART=${line#* }
+
+	say "  raw slurmrestd POSTs, first pass"
+	slurm_raw
+	SLURM_RAW1=$SLURM_RAW_RATE
+	say "  sbatch in a shell loop"
+	slurm_sbatch
+
+	say "  through the mount"
+	STATE_S=$WORK/state-slurm
+	MNT_S=$WORK/mnt-slurm
+	DAEMON_CONF=$WORK/daemon-slurm.json
+	start_trainfs "$STATE_S" "$MNT_S" "$WORK/trainfs-slurm.log"
+	DAEMON_CONF=$WORK/daemon.json
+	mkdir "$MNT_S/experiments/probe" "$MNT_S/experiments/sl"
+	SL_PROBE=$MNT_S/experiments/probe/runs/probe
+	mkdir "$SL_PROBE"
+	slurm_status_reads FLOOR "no Slurm job"
+	slurm_mount
+	slurm_requests
+	slurm_status_reads BUSY "$SLURM_N Slurm jobs active"
+	grep -q "^jobs: $SLURM_N/" "$SL_PST" ||
+		die "the $SLURM_N runs were not all active during the reads"
+	slurm_clear
+	stop_trainfs
+
+	say "  raw slurmrestd POSTs, second pass"
+	slurm_raw
+	SLURM_RAW2=$SLURM_RAW_RATE
+	SLURM_RAW=$SLURM_RAW1
+	if holds "$SLURM_RAW2 > $SLURM_RAW1"; then SLURM_RAW=$SLURM_RAW2; fi
+	sh "$TOP/tools/slurm-down" "$SLURM_DIR"
+	SLURM_DIR=""
+}
+
+# slurm_rows: measure 8's rows of the table.
+slurm_rows() {
+	if [ -n "$SLURM_SKIP" ]; then
+		for m in "$SLURM_N submissions through the mount" \
+			"HTTP requests per poll pass, $SLURM_N jobs active" \
+			"status open+read+close, $SLURM_N jobs active"; do
+			row "Slurm: $m" "SKIP" "SKIP: $SLURM_SKIP" "—" "—" "—"
+		done
+		return 0
+	fi
+	row "Slurm: $SLURM_N submissions through the mount, first mkdir to the last job id" \
+		"$(fmt "$SLURM_MOUNT_RATE" '%.0f /s')" \
+		"$(fmt "$SLURM_RAW" '%.0f /s') (raw slurmrestd POSTs, one keep-alive connection)" \
+		"$(ratio "$SLURM_MOUNT_RATE" "$SLURM_RAW")" "≥ 0.9x raw" \
+		"$(yesno "$SLURM_MOUNT_RATE >= 0.9 * $SLURM_RAW")"
+	row "Slurm: $SLURM_N submissions through the mount vs sbatch" \
+		"$(fmt "$SLURM_MOUNT_RATE" '%.0f /s')" \
+		"$(fmt "$SLURM_SBATCH_RATE" '%.0f /s') ($SLURM_N sbatch in a shell loop)" \
+		"$(ratio "$SLURM_MOUNT_RATE" "$SLURM_SBATCH_RATE")" "(info)" "—"
+	row "Slurm: HTTP requests per poll pass, $SLURM_N jobs active" \
+		"$(fmt "$SLURM_REQ_PER" '%.2f') ($SLURM_REQ in $SLURM_PASSES passes; last poll: $SLURM_REQ_LAST)" \
+		"—" "—" "1" \
+		"$(yesno "$SLURM_REQ_PER <= 1 && $SLURM_REQ_LAST <= 1")"
+	row "Slurm: status open+read+close, $SLURM_N jobs active, median" \
+		"$(fmt "$SLURM_BUSY_MED" '%.1f µs')" \
+		"$(fmt "$SLURM_FLOOR_MED" '%.1f µs') (no Slurm job)" \
+		"$(ratio "$SLURM_BUSY_MED" "$SLURM_FLOOR_MED")" "≤ 1.5x none" \
+		"$(yesno "$SLURM_BUSY_MED <= 1.5 * $SLURM_FLOOR_MED")"
+	row "Slurm: status open+read+close, $SLURM_N jobs active, p99" \
+		"$(fmt "$SLURM_BUSY_P99" '%.1f µs')" \
+		"$(fmt "$SLURM_FLOOR_P99" '%.1f µs') (no Slurm job)" \
+		"$(ratio "$SLURM_BUSY_P99" "$SLURM_FLOOR_P99")" "≤ 1.5x none" \
+		"$(yesno "$SLURM_BUSY_P99 <= 1.5 * $SLURM_FLOOR_P99")"
+}
+
+# slurm_how: measure 8's paragraphs of "How measured".
+slurm_how() {
+	if [ -n "$SLURM_SKIP" ]; then
+		echo "**Slurm.** Skipped: $SLURM_SKIP."
+		return 0
+	fi
+	cat <<EOF
+**Slurm.** One cluster for the whole measure: \`tools/slurm-up\` (Slurm
+$SLURM_VER, one node on loopback, slurmrestd with JWT, ports from
+$SLURM_BASE), stopped by \`tools/slurm-down\` at the end or on any failure.
+Every job is \`sleep 600\`, so that all $SLURM_N stay pending or running (the
+node runs a few at a time); between two measures every job is cancelled
+(\`scancel -u root\`) and the next begins a second after squeue is empty.
+The reference is \`tools/bench_slurm\`: $SLURM_N POSTs of one job body (a
+4 KB script, the size of trainfs's wrapper, and the job fields trainfs
+sends) to \`job/submit\`, one after another over one keep-alive connection
+of libcurl (connections opened: $SLURM_RAW_CONNECTS), each checked for a 200 with a job_id;
+it runs first and again last, and the faster of the two
+($(fmt "$SLURM_RAW1" '%.0f') and $(fmt "$SLURM_RAW2" '%.0f') /s) is kept. The sbatch row is $SLURM_N \`sbatch -Q\` of
+the same script in a shell loop. Through the mount, a daemon whose only
+provider is the cluster (poll_interval_ms 500) gets $SLURM_N runs from
+\`tools/bench_submit\` (mkdir, write and close of a config.json with
+\`"provider": "slurm"\`, what \`cp\` does); the clock runs from just before
+the first mkdir until a reader polling the last run's \`status.json\` every
+10 ms sees its \`provider_job_id\`. The runs go to Slurm in their order, one
+POST each, and a run has its job id once slurmrestd answered and the store
+recorded it: so the clock stops when Slurm holds all $SLURM_N and trainfs
+knows their ids (checked after: $SLURM_N runs with distinct job ids, $SLURM_N
+trainfs jobs in squeue). The last close() returned after $(fmt "$SLURM_CLOSE_S" '%.3f') s, the
+last id came after $(fmt "$SLURM_MOUNT_S" '%.3f') s.
+
+With the $SLURM_N jobs in Slurm and counted by the provider, and 2 s more,
+\`providers/slurm/status\` and \`scheduler\` are read, and again $SLURM_WATCH_S s
+later: the growth of \`requests:\` over that of \`passes\` (a pass polls
+once), and \`requests_last_poll\` at the end. The status reads are
+\`tools/bench_read -p $SLURM_READ_PAUSE_US\` ($SLURM_READ_N reads, $SLURM_READ_PAUSE_US µs apart) of the \`status\` of one
+run left in state created, in an experiment of its own: first before the
+$SLURM_N were submitted (the floor; worst $(fmt "$SLURM_FLOOR_MAX" '%.0f') µs), then with the $SLURM_N
+active while the daemon polls them (worst $(fmt "$SLURM_BUSY_MAX" '%.0f') µs). Nothing is pinned:
+slurmctld, slurmrestd, the daemon and the reader share the CPUs.
+EOF
+}
+
+# `sh tools/bench.sh slurm`: measure 8 alone, into the BENCHMARKS.md there
+if [ "$ONLY" = slurm ]; then
+	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
+	measure_slurm
+	slurm_rows > "$WORK/slurm-rows.md"
+	slurm_how > "$WORK/slurm-how.md"
+	splice_section "$WORK/slurm-rows.md" "$WORK/slurm-how.md" "| Slurm: " \
+		"| status open+read+close during a flood"
+	say "wrote measure 8 into $OUT"
 	exit 0
 fi
 
@@ -778,12 +1150,8 @@ printf '{"command": ["sh", "-c", "echo $$ > %s; exec head -c %s /dev/urandom > \
 bg "$WORK/art-wait.out" cat "$ART_RUN/wait" || die "reading $ART_RUN/wait"
 st=$(cat "$WORK/art-wait.out")
 [ "$st" = completed ] || die "the artifact's run ended '$st', not completed"
-i=0
-until grep -q "artifacts: 1 files" "$ART_RUN/events"; do
-	i=$((i + 1))
-	[ $i -le 1200 ] || die "no manifest of 1 file within 120 s"
-	sleep 0.1
-done
+wait_grep "artifacts: 1 files" "$ART_RUN/events" 1200 \
+	"no manifest of 1 file within 120 s"
 ART_UUID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' \
 	"$ART_RUN/status.json")
 ART=$ART_RUN/artifacts/model.bin
@@ -905,6 +1273,7 @@ DAEMON_CONF=$WORK/daemon.json
 DAEMON_OPTS=""
 
 measure_flood
+measure_slurm
 
 # ------------------------------------------------------------ the report --
 
@@ -969,6 +1338,7 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 			"n/a" "n/a (drop_caches not permitted)" "n/a" "(info)" "—"
 	fi
 	flood_rows
+	slurm_rows
 } > "$WORK/table.md"
 
 COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -1107,6 +1477,8 @@ $PF_COLD_MS ms."; fi)
 The 1 GiB files are removed at the end of the measure.
 
 $(flood_how)
+
+$(slurm_how)
 
 **Scheduler decision time.** tools/bench_sched.sh: one slot held by a
 blocker with 10 (then 10,000) runs queued behind it; the running run is
