@@ -72,7 +72,7 @@ FLOOD_PAUSE_US=500	# between two timed reads of status (measure 7)
 FLOOD_IDLE_N=4000	# reads of the floor (measure 7)
 
 SLURM_N=500		# runs / jobs submitted each way (measure 8)
-SLURM_BASE=${SLURM_PORT_BASE:-16900}	# the bench cluster's ports (slurm-up)
+SLURM_BASE=${SLURM_PORT_BASE:-16850}	# the bench cluster's ports (slurm-up)
 SLURM_READ_N=10000	# status reads, each side (measure 8)
 SLURM_READ_PAUSE_US=500	# between two of them
 SLURM_WATCH_S=5		# requests and passes counted over this long
