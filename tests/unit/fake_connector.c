@@ -23,6 +23,7 @@
 struct fake_prov {
 	char name[TFS_NAME_MAX + 1];
 	int hang;
+	int hang_call[FAKE_NCALLS]; /* calls of that kind hang */
 	int hung;                   /* calls blocked now */
 	int fail_n[FAKE_NCALLS];    /* < 0: for good */
 	int fail_err[FAKE_NCALLS];
@@ -142,9 +143,9 @@ static int fake_enter(struct connector *c, enum fake_call call, char *err,
 
 	p->times[call][k] = mono_ms();
 	p->calls[call]++;
-	if (p->hang) {
+	if (p->hang || p->hang_call[call]) {
 		p->hung++;
-		while (p->hang)
+		while (p->hang || p->hang_call[call])
 			pthread_cond_wait(&fake_cond, &fake_lock);
 		p->hung--;
 		snprintf(err, errlen, "%s timed out", c->name);
@@ -170,6 +171,14 @@ void fake_hang(const char *prov, int on)
 {
 	pthread_mutex_lock(&fake_lock);
 	fake_prov_get(prov)->hang = on;
+	pthread_cond_broadcast(&fake_cond);
+	pthread_mutex_unlock(&fake_lock);
+}
+
+void fake_hang_call(const char *prov, enum fake_call call, int on)
+{
+	pthread_mutex_lock(&fake_lock);
+	fake_prov_get(prov)->hang_call[call] = on;
 	pthread_cond_broadcast(&fake_cond);
 	pthread_mutex_unlock(&fake_lock);
 }

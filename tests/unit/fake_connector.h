@@ -33,6 +33,8 @@ int fake_register(void);
  * TFS_EIO "timed out" when released.
  */
 void fake_hang(const char *prov, int on);
+/* The same for the calls of one kind only (the others answer). */
+void fake_hang_call(const char *prov, enum fake_call call, int on);
 /* Calls of provider prov blocked in a hang right now. */
 int fake_hung(const char *prov);
 /*

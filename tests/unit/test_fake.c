@@ -292,6 +292,41 @@ static void test_preempt(void)
 	cJSON_Delete(st);
 }
 
+static int has_job_id(const void *id)
+{
+	cJSON *st = status_of(*(const int64_t *)id);
+	const char *j = jstr(st, "provider_job_id");
+	int yes = j && j[0];
+
+	cJSON_Delete(st);
+	return yes;
+}
+
+/*
+ * A submission's job id is recorded before the pass polls: while the
+ * poll hangs (a provider slow to list its jobs), a run submitted in that
+ * pass already shows its job.
+ */
+static void test_id_before_poll(void)
+{
+	struct fake_job_info fi;
+	int64_t a, b;
+
+	a = start_fake("early", "a", NULL);
+	CHECK(wait_state(a, RS_RUNNING));
+	fake_hang_call("fake", FAKE_POLL, 1);
+	b = start_fake("early", "b", NULL);
+	CHECK(wait_job("early/b", 1, &fi));
+	CHECK(wait_for(fake_hangs, "fake"));
+	CHECK(wait_for(has_job_id, &b));
+	fake_hang_call("fake", FAKE_POLL, 0);
+	CHECK(wait_state(b, RS_RUNNING));
+	fake_job_end("early/a", 1, JOB_COMPLETED, 0, "");
+	fake_job_end("early/b", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(a) == RS_COMPLETED);
+	CHECK(wait_end(b) == RS_COMPLETED);
+}
+
 static int cancel_seen(const void *run)
 {
 	struct fake_job_info fi;
@@ -574,6 +609,7 @@ int main(void)
 		test_backoff_reason();
 		test_provider_backoff();
 		test_preempt();
+		test_id_before_poll();
 		test_cancel_unconfirmed();
 		test_forget();
 		test_restart_adopt();
