@@ -230,6 +230,13 @@ struct connector {
 	int stopping;            /* set by core (atomically) when the daemon
 				    stops: a call that waits on its provider
 				    should give up (TFS_EINTR) */
+	int submit_lanes;        /* set by init(): submissions in flight at
+				    once, 0 or 1: one at a time. With more,
+				    core calls find(), submit() and the
+				    cancel() of an unconfirmed attempt from
+				    that many threads at once (each for
+				    another attempt); poll() and the rest
+				    never meanwhile */
 };
 
 /* The table of known connector types; NULL when type is unknown. */

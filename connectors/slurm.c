@@ -29,8 +29,11 @@
  * job id would point at the first attempt only.
  *
  * Threading: everything but list_artifacts() runs on the provider's
- * poller thread; list_artifacts() reads only the shared directory through
- * the run store (which threads may share) and the fields set by init().
+ * poller thread, find() and submit() (and cancel() for an unconfirmed
+ * attempt) in SLURM_SUBMIT_LANES of its threads at once, each for another
+ * attempt: they share the token and the answer under locks;
+ * list_artifacts() reads only the shared directory through the run store
+ * (which threads may share) and the fields set by init().
  */
 #define _GNU_SOURCE
 #include "connector.h"
@@ -39,6 +42,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +86,10 @@
 #define SLURM_PATH_DEFAULT "/usr/local/sbin:/usr/local/bin:/usr/sbin:" \
 			   "/usr/bin:/sbin:/bin"
 #define SLURM_MARK "submitting"
+#define SLURM_SUBMIT_LANES 2         /* POSTs in flight at once: slurmctld
+					takes one job at a time, and a second
+					keeps it busy while the next attempt's
+					directories and script are made */
 #define SLURM_ESLURM_INVALID_JOB_ID 2017
 #define SLURM_ESLURM_ALREADY_DONE 2021
 
@@ -93,6 +101,10 @@ struct slurm {
 	char *shared_dir;            /* absolute, no trailing '/' */
 	char *artifact_base_url;     /* or NULL: file:// under shared_dir */
 	char *fault;                 /* TRAINFS_FAULT, tests only */
+	/* find() and submit() run in SLURM_SUBMIT_LANES threads at once:
+	 * token_lock guards token and token_err, lock the answer below and
+	 * accepted (see connector.h's submit_lanes) */
+	pthread_mutex_t token_lock, lock;
 	struct secret_src token;
 	char token_err[256];         /* why the token cannot be used, or "" */
 	struct runstore *store;      /* file://shared_dir */
@@ -204,14 +216,14 @@ static int slurm_cancelled(void *arg)
  * with a sentence in err: TFS_EACCES for a token that cannot be used or
  * that Slurm refuses, TFS_EIO for a provider that does not answer,
  * TFS_EINVAL when Slurm refused the request itself (its errno in *slurm_errno
- * when not NULL). The token is read afresh (a renewed file is taken).
+ * when not NULL), with the token given (see slurm_call()).
  */
-static int slurm_call(struct slurm *sl, const char *method, const char *path,
-		      const char *body, struct http_response *resp,
-		      int *slurm_errno, char *err, size_t errlen)
+static int slurm_send(struct slurm *sl, const char *token,
+		      const char *method, const char *path, const char *body,
+		      struct http_response *resp, int *slurm_errno, char *err,
+		      size_t errlen)
 {
 	char url[HTTP_URL_MAX], uhdr[320], words[512] = "";
-	const char *token = slurm_token(sl);
 	const char *secrets[2] = { token, NULL };
 	const char *headers[5];
 	struct buf th = BUF_INIT(SECRET_MAX + 64);
@@ -223,10 +235,6 @@ static int slurm_call(struct slurm *sl, const char *method, const char *path,
 	if (slurm_errno)
 		*slurm_errno = 0;
 	*resp = (struct http_response)HTTP_RESPONSE_INIT;
-	if (!token) {
-		snprintf(err, errlen, "token unusable (%s)", sl->token_err);
-		return TFS_EACCES;
-	}
 	snprintf(url, sizeof(url), "%s/%s", sl->url, path);
 	snprintf(uhdr, sizeof(uhdr), "X-SLURM-USER-NAME: %s", sl->user);
 	if (buf_printf(&th, "X-SLURM-USER-TOKEN: %s", token)) {
@@ -322,6 +330,37 @@ static int slurm_call(struct slurm *sl, const char *method, const char *path,
 		 "answered %ld: %s)", sl->shown, method, path, resp->status,
 		 words);
 	return TFS_EIO;
+}
+
+/*
+ * slurm_send() with the token read afresh (a renewed file is taken), and
+ * copied: another lane may read the file again meanwhile.
+ */
+static int slurm_call(struct slurm *sl, const char *method, const char *path,
+		      const char *body, struct http_response *resp,
+		      int *slurm_errno, char *err, size_t errlen)
+{
+	char token[SECRET_MAX + 1];
+	const char *t;
+	int rc;
+
+	pthread_mutex_lock(&sl->token_lock);
+	t = slurm_token(sl);
+	if (t)
+		snprintf(token, sizeof(token), "%s", t);
+	else
+		snprintf(err, errlen, "token unusable (%s)", sl->token_err);
+	pthread_mutex_unlock(&sl->token_lock);
+	if (!t) {
+		if (slurm_errno)
+			*slurm_errno = 0;
+		*resp = (struct http_response)HTTP_RESPONSE_INIT;
+		return TFS_EACCES;
+	}
+	rc = slurm_send(sl, token, method, path, body, resp, slurm_errno, err,
+			errlen);
+	explicit_bzero(token, sizeof(token));
+	return rc;
 }
 
 /* ---- the jobs answer ---- */
@@ -664,6 +703,7 @@ static int slurm_find(struct connector *c, const struct job_spec *spec,
 		return TFS_EINPROGRESS;
 	}
 	id = slurm_started_id(sl, spec->run_id, spec->attempt);
+	pthread_mutex_lock(&sl->lock);
 	if (!sl->have_jobs || (marked && sl->full_wall_ms < mark_ms) ||
 	    ((marked || id) && now - sl->asked_wall_ms > SLURM_FIND_FRESH_MS)) {
 		rc = slurm_refresh(sl, marked && sl->full_wall_ms < mark_ms,
@@ -672,6 +712,7 @@ static int slurm_find(struct connector *c, const struct job_spec *spec,
 			/* cannot ask: the attempt waits, it does not fail */
 			size_t l = strlen(err);
 
+			pthread_mutex_unlock(&sl->lock);
 			snprintf(err + l, errlen - l, "; the submission is "
 				 "looked for again");
 			return TFS_EINPROGRESS;
@@ -680,8 +721,11 @@ static int slurm_find(struct connector *c, const struct job_spec *spec,
 	slurm_key(key, sizeof(key), spec->run_id, spec->attempt);
 	j = hmap_sget(&sl->by_comment, key);
 	/* the job that started wins over a duplicate of it */
-	if (id || j) {
-		snprintf(job_id, idlen, "%" PRId64, id ? id : j->job_id);
+	if (!id && j)
+		id = j->job_id;
+	pthread_mutex_unlock(&sl->lock);
+	if (id) {
+		snprintf(job_id, idlen, "%" PRId64, id);
 		return TFS_OK;
 	}
 	if (!marked)
@@ -787,7 +831,9 @@ static int slurm_submit(struct connector *c, const struct job_spec *spec,
 		if (sl->fault && !strcmp(sl->fault, "slurm-after-accept"))
 			_exit(86);   /* a test's crash: accepted, unrecorded */
 		snprintf(job_id, idlen, "%" PRId64, id);
+		pthread_mutex_lock(&sl->lock);
 		hmap_iput(&sl->accepted, id, (void *)(intptr_t)now_ms());
+		pthread_mutex_unlock(&sl->lock);
 		return TFS_OK;
 	}
 	/*
@@ -1030,19 +1076,18 @@ static int slurm_poll(struct connector *c, struct job_query *q, size_t n,
 	struct slurm *sl = c->priv;
 	uint64_t before = http_pool_requests(sl->pool);
 	size_t i;
-	int rc = slurm_refresh(sl, 0, err, errlen);
+	int rc;
 
-	if (rc) {
-		__atomic_store_n(&sl->poll_requests, http_pool_requests(sl->pool)
-				 - before, __ATOMIC_RELAXED);
-		return rc;
-	}
-	for (i = 0; i < n; i++)
+	pthread_mutex_lock(&sl->lock);
+	rc = slurm_refresh(sl, 0, err, errlen);
+	for (i = 0; i < n && !rc; i++)
 		slurm_poll_one(sl, &q[i]);
-	slurm_dups_cancel(sl, q, n);
+	if (!rc)
+		slurm_dups_cancel(sl, q, n);
+	pthread_mutex_unlock(&sl->lock);
 	__atomic_store_n(&sl->poll_requests, http_pool_requests(sl->pool) -
 			 before, __ATOMIC_RELAXED);
-	return TFS_OK;
+	return rc;
 }
 
 /* DELETE job/<id>[?signal=S]: TFS_OK also for a job already ended. */
@@ -1074,15 +1119,20 @@ static int slurm_cancel(struct connector *c, const struct job_query *q,
 	if (q->job_id && q->job_id[0])
 		return slurm_delete(sl, q->job_id, NULL, err, errlen);
 	/* not confirmed yet: the job of its comment, if Slurm has it */
-	if (slurm_refresh(sl, 0, err, errlen))
+	pthread_mutex_lock(&sl->lock);
+	if (slurm_refresh(sl, 0, err, errlen)) {
+		pthread_mutex_unlock(&sl->lock);
 		return TFS_EAGAIN;
+	}
 	slurm_key(key, sizeof(key), q->run_id, q->attempt);
 	j = hmap_sget(&sl->by_comment, key);
+	if (j)
+		snprintf(id, sizeof(id), "%" PRId64, j->job_id);
+	pthread_mutex_unlock(&sl->lock);
 	if (!j) {
 		snprintf(err, errlen, "the job is not in Slurm yet");
 		return TFS_EAGAIN;
 	}
-	snprintf(id, sizeof(id), "%" PRId64, j->job_id);
 	return slurm_delete(sl, id, NULL, err, errlen);
 }
 
@@ -1302,6 +1352,8 @@ static void slurm_release(struct connector *c)
 	hmap_release(&sl->accepted);
 	hmap_release(&sl->dups_cancelled);
 	secret_src_release(&sl->token);
+	pthread_mutex_destroy(&sl->token_lock);
+	pthread_mutex_destroy(&sl->lock);
 	runstore_close(sl->store);
 	http_pool_free(sl->pool);
 	free(sl->url);
@@ -1406,7 +1458,10 @@ static int slurm_init(struct connector *c, const cJSON *conf, char *err,
 	}
 	sl = xcalloc(1, sizeof(*sl));
 	sl->conn = c;
+	pthread_mutex_init(&sl->token_lock, NULL);
+	pthread_mutex_init(&sl->lock, NULL);
 	c->priv = sl;
+	c->submit_lanes = SLURM_SUBMIT_LANES;
 	c->cap_cpus = 1 << 20;
 	c->cap_gpus = 1 << 16;
 	c->cap_memory_mb = 1LL << 40;

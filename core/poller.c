@@ -58,6 +58,7 @@
 					and sync() failures after it */
 #define BACKOFF_MAX_SHIFT 3          /* an unreachable provider is asked at
 					most every 8 intervals */
+#define SUBMIT_LANES_MAX 8           /* threads submitting at once */
 #define CALL_SLOW_MIN_MS 500         /* a call in flight this long at least
 					(and one interval) is unreachable:
 					a fork on a loaded machine is not */
@@ -409,6 +410,50 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 		sj->in_progress = 1;
 		break;
 	}
+}
+
+/* One lane of a pass's submissions: takes the next start until none is
+ * left (next is shared by the lanes, atomically). */
+struct start_lane {
+	struct poller_thread *t;
+	struct start_job **starts;
+	size_t n, *next;
+};
+
+static void *start_lane_main(void *arg)
+{
+	struct start_lane *l = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(l->next, 1, __ATOMIC_RELAXED)) < l->n)
+		start_run(l->t, l->starts[i]);
+	return NULL;
+}
+
+/*
+ * The submissions of a pass, with no lock held: in the provider's
+ * submit_lanes threads at once (this one and helpers for the pass), so
+ * that one submission's round trip overlaps the next one's directories
+ * and script and the provider is not left idle between two; the starts
+ * are taken in their order. The lanes share the thread's call-in-flight
+ * record, so a hang shows once every lane hangs.
+ */
+static void starts_call(struct poller_thread *t, struct start_job **starts,
+			size_t n)
+{
+	pthread_t tids[SUBMIT_LANES_MAX];
+	size_t next = 0;
+	struct start_lane l = { t, starts, n, &next };
+	int lanes = t->p->conn.submit_lanes, k, helpers = 0;
+
+	if (lanes > SUBMIT_LANES_MAX)
+		lanes = SUBMIT_LANES_MAX;
+	for (k = 1; k < lanes && (size_t)k < n; k++)
+		if (!pthread_create(&tids[helpers], NULL, start_lane_main, &l))
+			helpers++;
+	start_lane_main(&l);
+	for (k = 0; k < helpers; k++)
+		pthread_join(tids[k], NULL);
 }
 
 static int64_t backoff_ms(struct core *c, int attempt)
@@ -1340,8 +1385,7 @@ static int poll_pass(struct poller_thread *t)
 		polls_prepare_locked(t, &ps, now, mono);
 	pthread_mutex_unlock(&c->lock);
 
-	for (i = 0; i < ps.nstarts; i++)
-		start_run(t, ps.starts[i]);
+	starts_call(t, ps.starts, ps.nstarts);
 	if (ps.nstarts) {
 		/* the job ids are recorded before the poll, which may take
 		 * a while (a GET of every job the provider has) */

@@ -362,7 +362,7 @@ static int fake_init(struct connector *c, const cJSON *conf, char *err,
 {
 	static const char *const keys[] = {
 		"type", "cpus", "gpus", "memory_mb", "max_jobs", "poll_ms",
-		NULL
+		"submit_lanes", NULL
 	};
 	const cJSON *it;
 	struct fake_prov *p;
@@ -388,6 +388,8 @@ static int fake_init(struct connector *c, const cJSON *conf, char *err,
 			c->cap_max_jobs = it->valueint;
 		else if (!strcmp(it->string, "poll_ms"))
 			c->poll_ms = it->valueint;
+		else if (!strcmp(it->string, "submit_lanes"))
+			c->submit_lanes = it->valueint;
 	}
 	pthread_mutex_lock(&fake_lock);
 	p = fake_prov_get(c->name);

@@ -327,6 +327,42 @@ static void test_id_before_poll(void)
 	CHECK(wait_end(b) == RS_COMPLETED);
 }
 
+static int two_hung(const void *prov)
+{
+	return fake_hung(prov) == 2;
+}
+
+/*
+ * A provider with two submit lanes has two submissions in flight at once:
+ * both hang together (and fail "timed out" once released), and the third
+ * run, taken by the first lane free, is submitted once and runs.
+ */
+static void test_submit_lanes(void)
+{
+	static const char cfg[] = "{\"provider\": \"lanes\", "
+				  "\"command\": [\"train\"]}";
+	struct fake_job_info fi;
+	int64_t exp = exp_id("lanes"), a, b, c;
+
+	/* the three are queued while the provider's thread waits in a
+	 * ping, so that one pass takes them all */
+	fake_hang_call("lanes", FAKE_PING, 1);
+	CHECK(wait_for(fake_hangs, "lanes"));
+	a = start(exp, "a", cfg);
+	b = start(exp, "b", cfg);
+	c = start(exp, "c", cfg);
+	fake_hang_call("lanes", FAKE_SUBMIT, 1);
+	fake_hang_call("lanes", FAKE_PING, 0);
+	CHECK(wait_for(two_hung, "lanes"));
+	fake_hang_call("lanes", FAKE_SUBMIT, 0);
+	CHECK(wait_end(a) == RS_FAILED);
+	CHECK(wait_end(b) == RS_FAILED);
+	CHECK(wait_state(c, RS_RUNNING));
+	CHECK(fake_job("lanes/c", 1, &fi) && fi.submits == 1);
+	fake_job_end("lanes/c", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(c) == RS_COMPLETED);
+}
+
 static int cancel_seen(const void *run)
 {
 	struct fake_job_info fi;
@@ -587,6 +623,8 @@ int main(void)
 		"{\"cpus\": 2, \"max_jobs\": 2}}, "
 		"\"fake\": {\"type\": \"fake\", \"poll_ms\": 300}, "
 		"\"fake2\": {\"type\": \"fake\", \"cpus\": 2, \"max_jobs\": 2, "
+		"\"poll_ms\": 300}, "
+		"\"lanes\": {\"type\": \"fake\", \"submit_lanes\": 2, "
 		"\"poll_ms\": 300}}}";
 
 	log_set_level(LOG_CRIT);
@@ -610,6 +648,7 @@ int main(void)
 		test_provider_backoff();
 		test_preempt();
 		test_id_before_poll();
+		test_submit_lanes();
 		test_cancel_unconfirmed();
 		test_forget();
 		test_restart_adopt();
