@@ -59,6 +59,9 @@
 #define BACKOFF_MAX_SHIFT 3          /* an unreachable provider is asked at
 					most every 8 intervals */
 #define SUBMIT_LANES_MAX 8           /* threads submitting at once */
+#define BURST_POLL_MS 2000           /* passes that start runs put the poll
+					off this long at most (or one
+					interval, if longer) */
 #define CALL_SLOW_MIN_MS 500         /* a call in flight this long at least
 					(and one interval) is unreachable:
 					a fork on a loaded machine is not */
@@ -1362,25 +1365,27 @@ static int poll_pass(struct poller_thread *t)
 	struct scan *scans;
 	struct run *r, *next;
 	int64_t now = now_ms(), mono = mono_ms();
-	size_t i, nscans;
+	size_t i, nscans, fresh;
 	char was[sizeof(p->health)], health_event[sizeof(p->health) + 160] = "";
 	int was_healthy;
 
 	pthread_mutex_lock(&c->lock);
 	sched_pass_locked(t, &ps, now);
+	fresh = ps.nstarts;
 	resume_starts_locked(t, &ps);
 	/*
-	 * A pass that starts runs less than an interval after the last poll
-	 * leaves the poll (and the syncs, cancels and signals with it) to a
-	 * later pass: in a burst of submissions each pass starts what was
-	 * queued since the one before, and a poll between every two of them
-	 * would ask for every job of the provider (slurmrestd answers all of
-	 * them once anything changed) while the queued runs wait. The poll
-	 * still comes once per interval, and straight after the burst (the
-	 * pass its last starts kick).
+	 * A pass that starts queued runs leaves the poll (and the syncs, cancels
+	 * and signals with it) to a later pass: in a burst of submissions
+	 * each pass starts what was queued since the one before, and a poll
+	 * between two of them would ask for every job of the provider
+	 * (slurmrestd answers all of them once anything changed) while the
+	 * queued runs wait. The poll comes straight after the burst (the
+	 * pass its last starts kick), and at least every BURST_POLL_MS (or
+	 * interval) during a long one.
 	 */
-	ps.no_poll = ps.nstarts > 0 && t->polled_mono &&
-		     mono - t->polled_mono < t->interval_ms;
+	ps.no_poll = fresh > 0 && t->polled_mono &&
+		     mono - t->polled_mono < (t->interval_ms > BURST_POLL_MS ?
+					      t->interval_ms : BURST_POLL_MS);
 	if (!ps.no_poll)
 		polls_prepare_locked(t, &ps, now, mono);
 	pthread_mutex_unlock(&c->lock);
