@@ -666,13 +666,13 @@ slurm_raw() {
 	slurm_clear
 }
 
-# slurm_done T0 WHAT PREFIX: SLURM_RATE, SLURM_N jobs since T0 (date +%s%N),
-# said as WHAT; checks that squeue shows SLURM_N jobs named PREFIX..., then
-# clears the queue.
+# slurm_done T0 WHAT PREFIX: SLURM_DONE_RATE, of SLURM_N jobs since T0
+# (date +%s%N), said as WHAT; checks that squeue shows SLURM_N jobs named
+# PREFIX..., then clears the queue.
 slurm_done() {
 	t1=$(date +%s%N)
-	SLURM_RATE=$(calc "$SLURM_N / (($t1 - $1) / 1e9)")
-	say "  $2: $SLURM_RATE /s"
+	SLURM_DONE_RATE=$(calc "$SLURM_N / (($t1 - $1) / 1e9)")
+	say "  $2: $SLURM_DONE_RATE /s"
 	n=$(slurm_count "$3")
 	[ "$n" -eq "$SLURM_N" ] || die "squeue shows $n $3 jobs, not $SLURM_N"
 	slurm_clear
@@ -693,7 +693,7 @@ slurm_raw_pair() {
 	wait "$CHILD_PID" || { CHILD_PID=""; die "bench_slurm"; }
 	CHILD_PID=""
 	slurm_done "$t0" "raw slurmrestd, two at once" bench-raw
-	SLURM_RAW_PAIR_RATE=$SLURM_RATE
+	SLURM_RAW_PAIR_RATE=$SLURM_DONE_RATE
 }
 
 cat > "$WORK/wait_job_id.py" <<'PY'
@@ -771,7 +771,7 @@ slurm_sbatch() {
 		i=$((i + 1))
 	done
 	slurm_done "$t0" sbatch bench-sbatch
-	SLURM_SBATCH_RATE=$SLURM_RATE
+	SLURM_SBATCH_RATE=$SLURM_DONE_RATE
 }
 
 # slurm_status_reads: SLURM_<WHAT>_{MED,P99,MAX} from the probe's status.
