@@ -321,6 +321,7 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 {
 	const struct connector_ops *ops = sj->prov->conn.ops;
 	struct connector *cn = &sj->prov->conn;
+	const char *dir;
 	int found, k;
 
 	call_begin(t, PCALL_FIND);
@@ -364,9 +365,13 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 		sj->cancelled = 1;
 		return;
 	}
-	if (mkdir_p(sj->output_dir, 0700) < 0) {
+	/* a remote job writes its outputs where its provider says (the
+	 * wrapper's TRAINFS_OUTPUT_DIR): here only the attempt's own files
+	 * go, and a directory less per submission counts in a burst */
+	dir = ops->sync ? sj->attempt_dir : sj->output_dir;
+	if (mkdir_p(dir, 0700) < 0) {
 		snprintf(sj->err, sizeof(sj->err), "cannot create '%s': %s",
-			 sj->output_dir, strerror(errno));
+			 dir, strerror(errno));
 		return;
 	}
 	for (k = 0; k < sj->ninputs; k++) {
