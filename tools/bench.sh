@@ -972,9 +972,9 @@ node runs a few at a time); between two measures every job is cancelled
 (\`scancel -u root\`) and the next begins a second after squeue is empty
 (the first after 50 untimed POSTs). Order: sbatch, raw, mount, raw, mount,
 raw two at a time; the better of the two raw passes and of the two mount
-passes are compared (slurmctld keeps the cancelled jobs for MinJobAge, and
-a submission slows as they pile up; alternating gives both sides the
-same). The reference is \`tools/bench_slurm\`: $SLURM_N POSTs of one job body
+passes are compared (the cluster's speed drifts over the run: it keeps
+the cancelled jobs for MinJobAge, and the machine is shared; alternating
+gives both sides the same). The reference is \`tools/bench_slurm\`: $SLURM_N POSTs of one job body
 (a 4 KB script, the size of trainfs's wrapper, and the job fields trainfs
 sends) to \`job/submit\`, one after another over one keep-alive connection
 of libcurl (connections opened: $SLURM_RAW_CONNECTS), each checked for a 200 with a job_id
