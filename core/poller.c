@@ -52,8 +52,6 @@
 					the others' polls */
 #define SCAN_CHUNK (256 << 10)       /* read at a time; > METRIC_LINE_MAX */
 #define SCAN_BATCH 2048              /* points per store transaction */
-#define SCAN_YIELD_US 50             /* the scan gives the CPU away this
-					often (cpu_yield_point) */
 #define END_MANIFEST_WAIT_MS 60000   /* "not yet" answers taken at an end,
 					and sync() failures after it */
 #define BACKOFF_MAX_SHIFT 3          /* an unreachable provider is asked at
@@ -748,7 +746,6 @@ static int scan_file(struct core *c, struct scan *s, const char *path,
 			if (i - start <= METRIC_LINE_MAX)
 				scan_line(c, s, chunk + start, i - start, ml, now);
 			start = i + 1;
-			cpu_yield_point();
 		}
 		/*
 		 * A partial last line waits for its newline, unless the job
@@ -1424,18 +1421,8 @@ static int poll_pass(struct poller_thread *t)
 			 p->health);
 	scans = scans_prepare_locked(t, &ps, &nscans);
 	pthread_mutex_unlock(&c->lock);
-	/*
-	 * A flood of metrics keeps a scan on a CPU for seconds, and a thread
-	 * woken there (the FUSE thread, the reader it answers) would wait
-	 * for the scan's slice to end, up to a scheduler tick: the scan
-	 * yields every SCAN_YIELD_US instead, between lines and between the
-	 * points it stores. A commit cannot be cut: about one in 25 runs
-	 * SQLite's WAL checkpoint, a few ms of CPU.
-	 */
-	cpu_yield_begin(SCAN_YIELD_US);
 	for (i = 0; i < nscans; i++)
 		scan_run(c, &scans[i]);
-	cpu_yield_end();
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < nscans; i++) {
 		scan_done_locked(t, &scans[i]);

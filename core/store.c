@@ -1211,7 +1211,6 @@ int store_metrics_append(struct store *s, int64_t run_id,
 	for (i = 0; i < n && !r; i++) {
 		const struct store_point *p = &pts[i];
 
-		cpu_yield_point();      /* the caller's, if it set one */
 		end += (int64_t)store_jsonl_line(p->step, p->time_ms, p->key,
 						 p->value, line);
 		r = store_do(s, ST_METRIC_ADD, ARGS(ARG_I(run_id),

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,48 +130,6 @@ int64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* cpu_yield_*: the period in ns (0: off) and when the thread last yielded */
-static __thread int64_t yield_period_ns, yield_last_ns;
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-void cpu_yield_begin(int period_us)
-{
-	yield_period_ns = (int64_t)period_us * 1000;
-	yield_last_ns = mono_ns();
-}
-
-/*
- * A thread woken on a CPU that runs a busy one waits until the busy one's
- * slice ends, which the scheduler notices at its next tick (4 ms at
- * HZ=250) unless something else happens there; a yield every period_us
- * bounds that wait for every thread, readers of the mount included. With
- * no one else runnable on the CPU, sched_yield() returns at once.
- */
-void cpu_yield_point(void)
-{
-	int64_t now;
-
-	if (!yield_period_ns)
-		return;
-	now = mono_ns();
-	if (now - yield_last_ns < yield_period_ns)
-		return;
-	sched_yield();
-	yield_last_ns = mono_ns();
-}
-
-void cpu_yield_end(void)
-{
-	yield_period_ns = 0;
 }
 
 void time_format(int64_t ms, char *out, size_t outlen)

@@ -54,17 +54,6 @@ int name_valid(const char *name);
 /* Wall clock in milliseconds since the epoch; monotonic clock in ms. */
 int64_t now_ms(void);
 int64_t mono_ms(void);
-
-/*
- * Cooperative yielding for long CPU-bound work (the metrics scan): between
- * cpu_yield_begin(period_us) and cpu_yield_end() on a thread,
- * cpu_yield_point() gives the CPU away (sched_yield) once period_us of
- * wall time passed since the last time; elsewhere it does nothing. The
- * state is the calling thread's own.
- */
-void cpu_yield_begin(int period_us);
-void cpu_yield_point(void);
-void cpu_yield_end(void);
 /* Formats ms since epoch as "2026-11-22T20:31:02.123Z" into out (>= 32). */
 void time_format(int64_t ms, char *out, size_t outlen);
 
