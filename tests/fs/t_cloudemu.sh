@@ -73,6 +73,12 @@ wait_api() {
 	return 1
 }
 
+# The checks below poll every 50 ms, faster than RunPod's and Vast.ai's own
+# limits allow, and would meet their 429s whenever the machine is slow:
+# their limits are lifted here; the limiting itself is checked on Lambda.
+ctl ratelimit '{"provider": "runpod", "rps": 0, "launch_interval_s": 0}' > /dev/null
+ctl ratelimit '{"provider": "vastai", "rps": 0, "launch_interval_s": 0}' > /dev/null
+
 # --- auth: a wrong or missing key is each provider's 401 ---
 check_eq "runpod wrong key" 401 "$(call bad GET /v1/pods)"
 check "runpod 401 body" test -n "$(jv 'd["error"]')"
