@@ -7,7 +7,10 @@
  */
 #include "connector.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "json.h"
 
 /* Every known provider type; NULL-terminated. */
 static const struct connector_ops *const connector_types[] = {
@@ -74,4 +77,41 @@ int job_state_terminal(enum job_state s)
 {
 	return s == JOB_COMPLETED || s == JOB_FAILED || s == JOB_STOPPED ||
 	       s == JOB_PREEMPTED;
+}
+
+int connector_conf_slots(struct connector *c, const cJSON *slots, char *err,
+			 size_t errlen)
+{
+	const cJSON *s;
+
+	if (!cJSON_IsObject(slots)) {
+		snprintf(err, errlen, "'slots' must be an object");
+		return TFS_EINVAL;
+	}
+	cJSON_ArrayForEach(s, slots) {
+		long long v, hi;
+
+		if (!strcmp(s->string, "cpus") || !strcmp(s->string, "max_jobs"))
+			hi = 1 << 20;
+		else if (!strcmp(s->string, "gpus"))
+			hi = 1 << 16;
+		else if (!strcmp(s->string, "memory_mb"))
+			hi = 1LL << 40;
+		else {
+			snprintf(err, errlen, "unknown key 'slots.%.100s'",
+				 s->string);
+			return TFS_EINVAL;
+		}
+		if (json_int_range(s, "slots.", 0, hi, &v, err, errlen))
+			return TFS_EINVAL;
+		if (!strcmp(s->string, "cpus"))
+			c->cap_cpus = (int)v;
+		else if (!strcmp(s->string, "max_jobs"))
+			c->cap_max_jobs = (int)v;
+		else if (!strcmp(s->string, "gpus"))
+			c->cap_gpus = (int)v;
+		else
+			c->cap_memory_mb = v;
+	}
+	return TFS_OK;
 }

@@ -247,6 +247,13 @@ const struct connector_ops *connector_find(const char *type);
  * when the type is taken, TFS_ENOMEM when the table is full.
  */
 int connector_register(const struct connector_ops *ops);
+/*
+ * Reads a provider config's "slots" object (cpus, gpus, memory_mb,
+ * max_jobs, each a bounded integer) into c's capacity, over the defaults
+ * init() set there. TFS_EINVAL with err for anything else.
+ */
+int connector_conf_slots(struct connector *c, const cJSON *slots, char *err,
+			 size_t errlen);
 
 extern const struct connector_ops local_connector_ops;
 extern const struct connector_ops slurm_connector_ops;

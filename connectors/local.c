@@ -2385,7 +2385,7 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 	long long pages = sysconf(_SC_PHYS_PAGES);
 	long long page = sysconf(_SC_PAGESIZE);
 	long long mem = pages > 0 && page > 0 ? pages * page / 1048576 : 0;
-	long long gpus = local_count_gpus(), max_jobs = -1;
+	long long gpus = local_count_gpus();
 	long long grace = LOCAL_GRACE_DEFAULT;
 	const cJSON *it, *s;
 	char **env_set = NULL, **env_pass = NULL;
@@ -2394,6 +2394,12 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 
 	if (cpus < 1)
 		cpus = 1;
+	/* the machine's, unless the config's slots say otherwise; max_jobs
+	 * defaults to the cpus, whatever they are set to */
+	c->cap_cpus = (int)cpus;
+	c->cap_gpus = (int)gpus;
+	c->cap_memory_mb = mem;
+	c->cap_max_jobs = -1;
 	if (conf && !cJSON_IsObject(conf)) {
 		snprintf(err, errlen, "the local provider's config must be "
 			 "an object");
@@ -2434,36 +2440,8 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 			}
 			cgroups = cJSON_IsTrue(it);
 		} else if (!strcmp(it->string, "slots")) {
-			if (!cJSON_IsObject(it)) {
-				snprintf(err, errlen,
-					 "'slots' must be an object");
+			if (connector_conf_slots(c, it, err, errlen))
 				goto fail;
-			}
-			cJSON_ArrayForEach(s, it) {
-				long long *v, hi;
-
-				if (!strcmp(s->string, "cpus")) {
-					v = &cpus;
-					hi = 1 << 20;
-				} else if (!strcmp(s->string, "gpus")) {
-					v = &gpus;
-					hi = 1 << 16;
-				} else if (!strcmp(s->string, "memory_mb")) {
-					v = &mem;
-					hi = 1LL << 40;
-				} else if (!strcmp(s->string, "max_jobs")) {
-					v = &max_jobs;
-					hi = 1 << 20;
-				} else {
-					snprintf(err, errlen,
-						 "unknown key 'slots.%.100s'",
-						 s->string);
-					goto fail;
-				}
-				if (json_int_range(s, "slots.", 0, hi, v, err,
-						   errlen))
-					goto fail;
-			}
 		} else {
 			snprintf(err, errlen, "unknown key '%.100s'",
 				 it->string);
@@ -2504,10 +2482,8 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 		lc->artifact_base_url = xstrdup(s->valuestring);
 	}
 	c->priv = lc;
-	c->cap_cpus = (int)cpus;
-	c->cap_gpus = (int)gpus;
-	c->cap_memory_mb = mem;
-	c->cap_max_jobs = (int)(max_jobs < 0 ? cpus : max_jobs);
+	if (c->cap_max_jobs < 0)
+		c->cap_max_jobs = c->cap_cpus;
 	lc->env_set = env_set;
 	lc->env_pass = env_pass;
 	lc->cgroup_parent = cgroups ? local_cgroup_find() : NULL;

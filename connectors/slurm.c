@@ -529,44 +529,6 @@ static int64_t slurm_started_id(const struct slurm *sl, const char *uuid,
 }
 
 /*
- * Copies the file at src to dst (a job's input into the shared
- * directory). Returns 0, or -1 with err.
- */
-static int slurm_copy(const char *src, const char *dst, char *err,
-		      size_t errlen)
-{
-	char buf[1 << 16];
-	int in, out, r = 0;
-	ssize_t n;
-
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		snprintf(err, errlen, "cannot open the input '%s': %s", src,
-			 strerror(errno));
-		return -1;
-	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		snprintf(err, errlen, "cannot create '%s': %s", dst,
-			 strerror(errno));
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n) {
-			n = -1;
-			break;
-		}
-	if (n < 0 || close(out) < 0) {
-		snprintf(err, errlen, "cannot copy the input to '%s': %s", dst,
-			 strerror(errno));
-		r = -1;
-	}
-	close(in);
-	return r;
-}
-
-/*
  * The job's environment for the wrapper: the run's entries, with its
  * inputs copied under the attempt's directory in the shared one and their
  * variables pointing there (the local copy is not seen by the cluster).
@@ -604,7 +566,10 @@ static char **slurm_env(const struct job_spec *spec,
 				 strerror(errno));
 			goto fail;
 		}
-		if (slurm_copy(eq + 1, dst, err, errlen))
+		/* a retried submission of the attempt copies it again; 0644:
+		 * the job may run as another user than the daemon */
+		unlink(dst);
+		if (file_copy(eq + 1, dst, 0644, err, errlen))
 			goto fail;
 		env[i] = xmalloc((size_t)(eq - e) + strlen(dst) + 2);
 		sprintf(env[i], "%.*s=%s", (int)(eq - e), e, dst);
@@ -1303,45 +1268,6 @@ static int slurm_conf_str(const cJSON *it, size_t max, char **out, char *err,
 	return 0;
 }
 
-/* The slots of the config: Slurm queues what we hand it, so by default
- * nothing is held back here. */
-static int slurm_conf_slots(struct connector *c, const cJSON *it, char *err,
-			    size_t errlen)
-{
-	const cJSON *s;
-
-	if (!cJSON_IsObject(it)) {
-		snprintf(err, errlen, "'slots' must be an object");
-		return -1;
-	}
-	cJSON_ArrayForEach(s, it) {
-		long long v, hi;
-
-		if (!strcmp(s->string, "cpus") || !strcmp(s->string, "max_jobs"))
-			hi = 1 << 20;
-		else if (!strcmp(s->string, "gpus"))
-			hi = 1 << 16;
-		else if (!strcmp(s->string, "memory_mb"))
-			hi = 1LL << 40;
-		else {
-			snprintf(err, errlen, "unknown key 'slots.%.100s'",
-				 s->string);
-			return -1;
-		}
-		if (json_int_range(s, "slots.", 0, hi, &v, err, errlen))
-			return -1;
-		if (!strcmp(s->string, "cpus"))
-			c->cap_cpus = (int)v;
-		else if (!strcmp(s->string, "max_jobs"))
-			c->cap_max_jobs = (int)v;
-		else if (!strcmp(s->string, "gpus"))
-			c->cap_gpus = (int)v;
-		else
-			c->cap_memory_mb = v;
-	}
-	return 0;
-}
-
 static void slurm_release(struct connector *c)
 {
 	struct slurm *sl = c->priv;
@@ -1417,7 +1343,9 @@ static int slurm_conf_keys(struct connector *c, struct slurm *sl,
 			if (!bad)
 				c->poll_ms = (int)v;
 		} else if (!strcmp(k, "slots"))
-			bad = slurm_conf_slots(c, it, err, errlen);
+			/* by default nothing is held back here: Slurm
+			 * queues what we hand it */
+			bad = connector_conf_slots(c, it, err, errlen) != TFS_OK;
 		else {
 			snprintf(err, errlen, "unknown key '%.100s'", k);
 			return -1;

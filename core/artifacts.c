@@ -24,11 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <linux/fs.h>
 
 #include "fetch.h"
 #include "http.h"
@@ -1248,88 +1245,6 @@ int art_input_ready_locked(struct core *c, struct run *r, const char *spec,
 	}
 	cache_path(c, ce->sha256, "", path_out, plen);
 	return 1;
-}
-
-/*
- * Copies len bytes of in to out: in the kernel where it can, else through
- * a buffer (copy_file_range is refused across some filesystems). Returns
- * 0 or an errno.
- */
-static int input_copy_bytes(int in, int out, off_t len)
-{
-	char *b = NULL;
-	off_t done = 0;
-	int kernel = 1, e = 0;
-
-	while (done < len && !e) {
-		size_t want = len - done > (1 << 20) ? (1 << 20) :
-			      (size_t)(len - done);
-		ssize_t n;
-
-		if (kernel) {
-			n = copy_file_range(in, NULL, out, NULL, want, 0);
-			if (n < 0 && done == 0 && (errno == EXDEV ||
-			    errno == ENOSYS || errno == EOPNOTSUPP ||
-			    errno == EINVAL)) {
-				kernel = 0;
-				b = xmalloc(1 << 20);
-				continue;
-			}
-		} else {
-			n = pread(in, b, want, done);
-			if (n > 0 && write(out, b, (size_t)n) != n)
-				n = -1;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			e = n < 0 ? errno : EIO;
-		else
-			done += n;
-	}
-	free(b);
-	return e;
-}
-
-/*
- * Gives the job its own copy of a verified input, so that nothing it does
- * to the file reaches the cache: a reflink where the filesystem shares
- * blocks copy-on-write (instant, no space), else an in-kernel copy. dst
- * must not exist. Returns 0, or an errno with err set; dst is removed.
- */
-int art_input_copy(const char *src, const char *dst, char *err,
-		   size_t errlen)
-{
-	int in, out, e = 0;
-	struct stat st;
-
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) < 0) {
-		e = errno;
-		snprintf(err, errlen, "cannot open '%s': %s", src, strerror(e));
-		if (in >= 0)
-			close(in);
-		return e;
-	}
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		e = errno;
-		snprintf(err, errlen, "cannot create '%s': %s", dst,
-			 strerror(e));
-		close(in);
-		return e;
-	}
-	if (ioctl(out, FICLONE, in) < 0)
-		e = input_copy_bytes(in, out, st.st_size);
-	if (close(out) < 0 && !e)
-		e = errno;
-	close(in);
-	if (e) {
-		snprintf(err, errlen, "cannot copy '%s' to '%s': %s", src, dst,
-			 strerror(e));
-		unlink(dst);
-	}
-	return e;
 }
 
 void art_pin_locked(struct core *c, const char *cpath, int delta)

@@ -337,12 +337,6 @@ int art_input_ready_locked(struct core *c, struct run *r, const char *spec,
 			   char *path_out, size_t plen, char *why,
 			   size_t wlen);
 void art_pin_locked(struct core *c, const char *cache_path, int delta);
-/*
- * Hands a verified input to a job as its own copy (reflink, else copy) at
- * dst, which must not exist; returns 0 or an errno with err set. No lock.
- */
-int art_input_copy(const char *src, const char *dst, char *err,
-		   size_t errlen);
 void art_summary_locked(struct core *c, struct run *r, int64_t *count,
 			int64_t *bytes, int64_t *verified);
 

@@ -390,8 +390,8 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 				 strerror(errno));
 			return;
 		}
-		if (art_input_copy(sj->input_src[k], sj->input_dst[k], sj->err,
-				   sizeof(sj->err)))
+		if (file_copy(sj->input_src[k], sj->input_dst[k], 0600,
+			      sj->err, sizeof(sj->err)))
 			return;
 	}
 	if (sj->spec.attempt > 1) {

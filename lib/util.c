@@ -2,6 +2,7 @@
  * util.c - shared helpers: logging, allocation, names, clocks, UUIDs and
  * careful file writes. See util.h for each contract.
  */
+#define _GNU_SOURCE
 #include "util.h"
 
 #include <dirent.h>
@@ -12,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 
 static int log_level = LOG_INFO;
@@ -386,4 +390,80 @@ int url_path_append(char *out, size_t outlen, const char *path)
 	}
 	out[n] = '\0';
 	return *path ? -1 : 0;
+}
+
+/*
+ * Copies len bytes of in to out: in the kernel where it can, else through
+ * a buffer (copy_file_range is refused across some filesystems). Returns
+ * 0 or an errno.
+ */
+static int file_copy_bytes(int in, int out, off_t len)
+{
+	char *b = NULL;
+	off_t done = 0;
+	int kernel = 1, e = 0;
+
+	while (done < len && !e) {
+		size_t want = len - done > (1 << 20) ? (1 << 20) :
+			      (size_t)(len - done);
+		ssize_t n;
+
+		if (kernel) {
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && done == 0 && (errno == EXDEV ||
+			    errno == ENOSYS || errno == EOPNOTSUPP ||
+			    errno == EINVAL)) {
+				kernel = 0;
+				b = xmalloc(1 << 20);
+				continue;
+			}
+		} else {
+			n = pread(in, b, want, done);
+			if (n > 0 && write(out, b, (size_t)n) != n)
+				n = -1;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			e = n < 0 ? errno : EIO;
+		else
+			done += n;
+	}
+	free(b);
+	return e;
+}
+
+int file_copy(const char *src, const char *dst, unsigned mode, char *err,
+	      size_t errlen)
+{
+	int in, out, e = 0;
+	struct stat st;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot open '%s': %s", src, strerror(e));
+		if (in >= 0)
+			close(in);
+		return e;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+	if (out < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot create '%s': %s", dst,
+			 strerror(e));
+		close(in);
+		return e;
+	}
+	if (ioctl(out, FICLONE, in) < 0)
+		e = file_copy_bytes(in, out, st.st_size);
+	if (close(out) < 0 && !e)
+		e = errno;
+	close(in);
+	if (e) {
+		snprintf(err, errlen, "cannot copy '%s' to '%s': %s", src, dst,
+			 strerror(e));
+		unlink(dst);
+	}
+	return e;
 }

@@ -90,6 +90,15 @@ int fsync_dir_of(const char *path);
 /* Recursive removal of a directory tree; returns 0 or -1. */
 int rm_rf(const char *path);
 /*
+ * Copies the file src to dst, created with mode (dst must not exist): a
+ * reflink where the filesystem shares blocks copy-on-write (instant, no
+ * space), else an in-kernel copy, else through a buffer. So a job's own
+ * copy of an input cannot change the cache it came from. Returns 0, or an
+ * errno with err set; dst is removed on failure.
+ */
+int file_copy(const char *src, const char *dst, unsigned mode, char *err,
+	      size_t errlen);
+/*
  * Appends path to the URL in out (outlen bytes, NUL-terminated), each
  * byte outside [A-Za-z0-9._~/-] as %XX. Returns 0, or -1 when it did not
  * fit (out then holds what did, still terminated).

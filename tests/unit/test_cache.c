@@ -113,17 +113,17 @@ static void test_input_copy(void)
 	snprintf(src, sizeof(src), "%s/src", state_dir);
 	snprintf(dst, sizeof(dst), "%s/dst", state_dir);
 	put(src, "verified bytes\n");
-	CHECK(art_input_copy(src, dst, err, sizeof(err)) == 0);
+	CHECK(file_copy(src, dst, 0600, err, sizeof(err)) == 0);
 	put(dst, "the job wrote this\n");
 	CHECK(file_read_all(src, 1024, &b) == TFS_OK);
 	CHECK(b.len == 15 && !memcmp(b.p, "verified bytes\n", 15));
 	buf_release(&b);
 	/* never over an existing file, never from a missing one */
-	CHECK(art_input_copy(src, dst, err, sizeof(err)) == EEXIST);
+	CHECK(file_copy(src, dst, 0600, err, sizeof(err)) == EEXIST);
 	CHECK(strstr(err, "cannot create") != NULL);
 	unlink(dst);
 	snprintf(src, sizeof(src), "%s/missing", state_dir);
-	CHECK(art_input_copy(src, dst, err, sizeof(err)) == ENOENT);
+	CHECK(file_copy(src, dst, 0600, err, sizeof(err)) == ENOENT);
 	CHECK(!exists(dst));
 }
 
