@@ -96,7 +96,24 @@ struct job_query {
 	double cpu_percent;       /* -1 when not sampled */
 	int64_t rss_kb;           /* -1 when not sampled */
 	char reason[JOB_REASON_MAX]; /* the provider's own words, may be "" */
+	double price_per_hour;    /* USD the job's machine bills an hour
+				     while it is held (from the provider's
+				     answer); -1 unknown or free. core/
+				     integrates it into the run's cost_usd */
 };
+
+/*
+ * What a job asks of a machine, for quote(): from the run's resources.
+ */
+struct job_need {
+	int cpus;
+	int gpus;
+	int64_t memory_mb;
+	const char *gpu_type;     /* or NULL: any */
+	int interruptible;        /* -1: as the provider's config says */
+};
+
+#define QUOTE_WHY_MAX 256
 
 enum job_signal { JOB_SIG_PAUSE, JOB_SIG_RESUME };
 
@@ -153,6 +170,10 @@ struct connector_ops {
 	/*
 	 * Starts a job: TFS_OK with job_id filled, or TFS_EINPROGRESS when the
 	 * job may have started but the provider has not confirmed it yet.
+	 * TFS_EAGAIN when the provider has no capacity for it now (err:
+	 * "no capacity for 1xA100 on lambda"): nothing was started, and
+	 * core/ puts the run back in the queue with that reason, the same
+	 * attempt, to try again later or on the next provider of its list.
 	 * Must be idempotent for one (run_id, attempt).
 	 */
 	int (*submit)(struct connector *c, const struct job_spec *spec,
@@ -211,6 +232,18 @@ struct connector_ops {
 	 * NULL: nothing to add.
 	 */
 	int (*status)(struct connector *c, char *out, size_t outlen);
+	/*
+	 * The price of running a job with need on this provider now, from
+	 * what the connector last learnt (its offers, refreshed by its own
+	 * thread in poll() or ping()): TFS_OK with *usd_per_hour and, in
+	 * why, the offer ("1x RTX 4090 in EU-RO-1 at $0.34/h");
+	 * TFS_EAGAIN when nothing fits now (why: "no capacity for 1xA100 on
+	 * lambda"); TFS_EOPNOTSUPP when the provider has no price. Called
+	 * by the scheduler with core's model lock held: it must not block
+	 * and reads its offers under its own lock. NULL: no price.
+	 */
+	int (*quote)(struct connector *c, const struct job_need *need,
+		     double *usd_per_hour, char *why, size_t whylen);
 };
 
 /* An instance of a provider: one per entry in the daemon config. */

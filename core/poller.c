@@ -1046,6 +1046,7 @@ static void poll_job_fill_locked(struct poller_thread *t, struct run *r,
 	pj->q.metrics_path = pj->metrics_path;
 	pj->q.state = JOB_UNKNOWN;
 	pj->q.exit_code = -1;
+	pj->q.price_per_hour = -1;
 	pj->q.cpu_percent = -1;
 	pj->q.rss_kb = -1;
 }
