@@ -106,6 +106,7 @@ struct sync_pos {
 	int attempt;
 	int64_t log, metrics;
 	int ended;                  /* synced once after the job ended */
+	int dir_made;               /* the attempt's local directory is there */
 };
 
 static void call_begin(struct poller_thread *t, int call)
@@ -319,7 +320,6 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 {
 	const struct connector_ops *ops = sj->prov->conn.ops;
 	struct connector *cn = &sj->prov->conn;
-	const char *dir;
 	int found, k;
 
 	call_begin(t, PCALL_FIND);
@@ -363,13 +363,15 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 		sj->cancelled = 1;
 		return;
 	}
-	/* a remote job writes its outputs where its provider says (the
-	 * wrapper's TRAINFS_OUTPUT_DIR): here only the attempt's own files
-	 * go, and a directory less per submission counts in a burst */
-	dir = ops->sync ? sj->attempt_dir : sj->output_dir;
-	if (mkdir_p(dir, 0700) < 0) {
+	/*
+	 * A remote job writes its outputs where its provider says (the
+	 * wrapper's TRAINFS_OUTPUT_DIR), and here only what sync() brings
+	 * in: its directories are made by the first sync (sync_job), not in
+	 * the burst of submissions, where each new inode on ext4 counts.
+	 */
+	if (!ops->sync && mkdir_p(sj->output_dir, 0700) < 0) {
 		snprintf(sj->err, sizeof(sj->err), "cannot create '%s': %s",
-			 dir, strerror(errno));
+			 sj->output_dir, strerror(errno));
 		return;
 	}
 	for (k = 0; k < sj->ninputs; k++) {
@@ -396,7 +398,11 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 	}
 	if (sj->spec.attempt > 1) {
 		/* one log across attempts, with a line where each begins */
-		FILE *f = fopen(sj->log_path, "a");
+		FILE *f;
+
+		if (ops->sync)
+			mkdir_p(sj->run_dir, 0700);
+		f = fopen(sj->log_path, "a");
 
 		if (f) {
 			fprintf(f, "--- trainfs: attempt %d ---\n",
@@ -1161,6 +1167,16 @@ static void sync_job(struct poller_thread *t, struct poll_job *pj)
 	sp = sync_pos_get(t, pj);
 	if (sp->ended)
 		return;
+	if (!sp->dir_made) {
+		/* where the synced log and metrics and the offsets go */
+		if (mkdir_p(pj->attempt_dir, 0700) < 0) {
+			log_msg(LOG_WARNING, "cannot create '%s': %s",
+				pj->attempt_dir, strerror(errno));
+			pj->synced = 0;
+			return;
+		}
+		sp->dir_made = 1;
+	}
 	pj->q.log_synced = sp->log;
 	pj->q.metrics_synced = sp->metrics;
 	call_begin(t, PCALL_SYNC);

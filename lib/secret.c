@@ -55,6 +55,18 @@ static char *secret_trim(struct buf *b)
 }
 
 /* Reads s->file when it changed. Returns 0, or -1 with err. */
+/* Whether st is the file the value was read from, unchanged. */
+static int secret_same(const struct secret_src *s, const struct stat *st)
+{
+	return (unsigned long long)st->st_dev == s->dev &&
+	       (unsigned long long)st->st_ino == s->ino &&
+	       (long long)st->st_size == s->size &&
+	       (long long)st->st_mtim.tv_sec * 1000000000LL +
+	       st->st_mtim.tv_nsec == s->mtime_ns &&
+	       (long long)st->st_ctim.tv_sec * 1000000000LL +
+	       st->st_ctim.tv_nsec == s->ctime_ns;
+}
+
 static int secret_read_file(struct secret_src *s, char *err, size_t errlen)
 {
 	struct buf b = BUF_INIT(SECRET_MAX);
@@ -62,6 +74,15 @@ static int secret_read_file(struct secret_src *s, char *err, size_t errlen)
 	char *v;
 	int fd, r;
 
+	/*
+	 * Asked before every request: a stat() that finds the file as it
+	 * was is the whole cost then (a chmod or a new file changes ctime or
+	 * the inode, and is looked at in full below).
+	 */
+	if (s->value && stat(s->file, &st) == 0 && secret_same(s, &st)) {
+		s->changed = 0;
+		return 0;
+	}
 	fd = open(s->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open the secret file '%s': %s",
@@ -81,13 +102,7 @@ static int secret_read_file(struct secret_src *s, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if ((unsigned long long)st.st_dev == s->dev &&
-	    (unsigned long long)st.st_ino == s->ino &&
-	    (long long)st.st_size == s->size &&
-	    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec ==
-	    s->mtime_ns &&
-	    (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec ==
-	    s->ctime_ns && s->value) {
+	if (s->value && secret_same(s, &st)) {
 		close(fd);
 		s->changed = 0;
 		return 0;

@@ -171,28 +171,50 @@ void uuid_v4(char out[37])
 		 r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
+/*
+ * The whole path first: in the common case its parent is there and one
+ * mkdir() does it, where walking down from the root cost a syscall (a
+ * path lookup) per component, each answered EEXIST. Only when a parent is
+ * missing (ENOENT) is the parent made, the same way, and the path tried
+ * again.
+ */
+static int mkdir_p_at(char *tmp, size_t len, unsigned mode, int depth)
+{
+	char *slash;
+	int r;
+
+	if (mkdir(tmp, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT || depth > PATH_MAX / 2)
+		return -1;
+	slash = memrchr(tmp, '/', len);
+	while (slash && slash > tmp && slash[-1] == '/')
+		slash--;
+	if (!slash || slash == tmp)
+		return -1;              /* "/x" or "x" with no parent to make */
+	*slash = '\0';
+	r = mkdir_p_at(tmp, (size_t)(slash - tmp), mode, depth + 1);
+	*slash = '/';
+	if (r < 0)
+		return -1;
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 int mkdir_p(const char *path, unsigned mode)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(path);
-	char *p;
 
 	if (len == 0 || len >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(tmp, path, len + 1);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
+	while (len > 1 && tmp[len - 1] == '/')
+		tmp[--len] = '\0';
+	return mkdir_p_at(tmp, len, mode, 0);
 }
 
 int file_read_all(const char *path, size_t max, struct buf *b)

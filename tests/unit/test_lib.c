@@ -11,6 +11,7 @@
 #include "util.h"
 #include "test.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -270,6 +271,35 @@ static void test_write_atomic_threads(const char *dir)
 	buf_release(&got);
 }
 
+/* mkdir -p: nested, existing, trailing and doubled slashes, a file in
+ * the way, and the mode of what it makes. */
+static void test_mkdir_p(const char *dir)
+{
+	char p[512];
+	struct stat st;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/mk/a/b/c", dir);
+	CHECK(mkdir_p(p, 0750) == 0);
+	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == (0750 & ~umask(022)));
+	umask(022);
+	CHECK(mkdir_p(p, 0700) == 0);                   /* already there */
+	snprintf(p, sizeof(p), "%s/mk//d///e/", dir);
+	CHECK(mkdir_p(p, 0700) == 0);
+	snprintf(p, sizeof(p), "%s/mk/d/e", dir);
+	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	snprintf(p, sizeof(p), "%s/mk/file", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	snprintf(p, sizeof(p), "%s/mk/file/x/y", dir);
+	errno = 0;
+	CHECK(mkdir_p(p, 0700) == -1 && errno == ENOTDIR);
+	CHECK(mkdir_p("", 0700) == -1 && errno == ENAMETOOLONG);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/tfs-lib.XXXXXX";
@@ -285,6 +315,7 @@ int main(void)
 	test_secret_src(tmpl);
 	test_url_path();
 	test_write_atomic_threads(tmpl);
+	test_mkdir_p(tmpl);
 	rm_rf(tmpl);
 	return TEST_REPORT();
 }
