@@ -6,7 +6,11 @@
  * cluster's nodes and this host see:
  *
  *     <shared_dir>/<run uuid>/<attempt>/{log, metrics.jsonl, output/,
- *         started/, job_id, manifest.json, exit, slurm.out, submitting}
+ *         started/, job_id, manifest.json, exit}
+ *
+ * The wrapper makes that directory on the node (as the job's user); the
+ * daemon makes none of it per submission, unless the run has inputs to
+ * copy there.
  *
  * Requests: submit is one POST; every poll pass is one `GET jobs` for all
  * of the provider's jobs, whatever their number, with ?update_time= so
@@ -15,8 +19,9 @@
  * cancel() until the next one.
  *
  * Exactly once: the job's name and comment carry the run's UUID and
- * attempt ("trainfs <uuid>/<attempt> <exp>/<run>"). Before the POST an
- * empty file "submitting" is made in the attempt's directory; find() asks
+ * attempt ("trainfs <uuid>/<attempt> <exp>/<run>"). Before the POST a
+ * "submitting" mark is set (connectors/common/marks.h: a line in the
+ * provider's marks log, in its work directory); find() asks
  * Slurm only when it is there (a crash or an unconfirmed answer), adopts
  * the job whose comment is the attempt's, and says "in progress" for a
  * while before it lets the attempt be submitted again. A POST that may
@@ -57,6 +62,7 @@
 #include "http.h"
 #include "json.h"
 #include "manifest.h"
+#include "marks.h"
 #include "runstore.h"
 #include "secret.h"
 #include "slurm_api.h"
@@ -85,11 +91,10 @@
 #define SLURM_EXIT_MAX 64            /* bytes of an exit file */
 #define SLURM_PATH_DEFAULT "/usr/local/sbin:/usr/local/bin:/usr/sbin:" \
 			   "/usr/bin:/sbin:/bin"
-#define SLURM_MARK "submitting"
 #define SLURM_SUBMIT_LANES 2         /* POSTs in flight at once: slurmctld
 					takes one job at a time, and a second
 					keeps it busy while the next attempt's
-					directories and script are made */
+					script is made (4 measured no faster) */
 #define SLURM_ESLURM_INVALID_JOB_ID 2017
 #define SLURM_ESLURM_ALREADY_DONE 2021
 
@@ -108,6 +113,7 @@ struct slurm {
 	struct secret_src token;
 	char token_err[256];         /* why the token cannot be used, or "" */
 	struct runstore *store;      /* file://shared_dir */
+	struct marks *marks;         /* "<uuid>/<attempt>" -> when submitted */
 	struct http_pool *pool;
 	/* the last `GET jobs` answer */
 	struct slurm_job *jobs;
@@ -596,40 +602,11 @@ static int slurm_ping(struct connector *c, char *err, size_t errlen)
 	return rc;
 }
 
-/*
- * The attempt's "submitting" mark: 1 with *ms the time (ours) written in
- * it when the POST went or last ended unconfirmed, 0 when there is none,
- * -1 when it cannot be looked at (a shared filesystem's ESTALE, EIO):
- * then nobody can say it was never sent.
- */
-static int slurm_mark_read(const char *mark, int64_t *ms)
+/* The attempt's key in the marks: "<uuid>/<attempt>". */
+static void slurm_mark_key(char *out, size_t len, const char *uuid,
+			   int attempt)
 {
-	struct buf b = BUF_INIT(64);
-	long long v = 0;
-	int rc = file_read_all(mark, 64, &b);
-
-	if (rc == TFS_ENOENT) {
-		buf_release(&b);
-		return 0;
-	}
-	if (rc != TFS_OK) {
-		buf_release(&b);
-		return -1;
-	}
-	/* a mark whose time cannot be read counts from now */
-	*ms = b.p && sscanf(b.p, "%lld", &v) == 1 && v > 0 ? (int64_t)v :
-	      now_ms();
-	buf_release(&b);
-	return 1;
-}
-
-/* Writes the mark with the time now. Returns 0, or -1 with errno. */
-static int slurm_mark_write(const char *mark)
-{
-	char text[32];
-	int n = snprintf(text, sizeof(text), "%" PRId64 "\n", now_ms());
-
-	return file_write_atomic(mark, text, (size_t)n, 0) == TFS_OK ? 0 : -1;
+	snprintf(out, len, "%s/%d", uuid, attempt);
 }
 
 /* "the shared directory's path is too long" with the path. */
@@ -653,20 +630,13 @@ static int slurm_find(struct connector *c, const struct job_spec *spec,
 		      char *job_id, size_t idlen, char *err, size_t errlen)
 {
 	struct slurm *sl = c->priv;
-	char mark[PATH_MAX], key[SLURM_KEY_MAX];
+	char mkey[MARKS_KEY_MAX + 1], key[SLURM_KEY_MAX];
 	struct slurm_job *j;
 	int64_t id, mark_ms = 0, now = now_ms();
 	int marked, rc;
 
-	if (slurm_dir(sl, spec->run_id, spec->attempt, SLURM_MARK, mark,
-		      sizeof(mark)))
-		return slurm_too_long(sl, spec->run_id, err, errlen);
-	marked = slurm_mark_read(mark, &mark_ms);
-	if (marked < 0) {
-		snprintf(err, errlen, "cannot read '%s': %s; the submission is "
-			 "looked for again", mark, strerror(errno));
-		return TFS_EINPROGRESS;
-	}
+	slurm_mark_key(mkey, sizeof(mkey), spec->run_id, spec->attempt);
+	marked = marks_get(sl->marks, mkey, &mark_ms);
 	id = slurm_started_id(sl, spec->run_id, spec->attempt);
 	pthread_mutex_lock(&sl->lock);
 	if (!sl->have_jobs || (marked && sl->full_wall_ms < mark_ms) ||
@@ -691,6 +661,8 @@ static int slurm_find(struct connector *c, const struct job_spec *spec,
 	pthread_mutex_unlock(&sl->lock);
 	if (id) {
 		snprintf(job_id, idlen, "%" PRId64, id);
+		if (marked)
+			marks_set(sl->marks, mkey, 0);   /* confirmed */
 		return TFS_OK;
 	}
 	if (!marked)
@@ -699,7 +671,7 @@ static int slurm_find(struct connector *c, const struct job_spec *spec,
 		snprintf(err, errlen, "submitted to Slurm, not confirmed yet");
 		return TFS_EINPROGRESS;
 	}
-	unlink(mark);
+	marks_set(sl->marks, mkey, 0);
 	return TFS_ENOENT;
 }
 
@@ -708,7 +680,7 @@ static char *slurm_submit_text(struct slurm *sl, const struct job_spec *spec,
 			       const char *adir, char *err, size_t errlen)
 {
 	char run_dir[PATH_MAX], name[SLURM_NAME_MAX], comment[SLURM_COMMENT_MAX];
-	char out[PATH_MAX + 16], pathv[4200];
+	char pathv[4200];
 	char *const env[] = { pathv, NULL };
 	struct wrapper_spec w = { 0 };
 	struct slurm_submit s = { 0 };
@@ -732,7 +704,6 @@ static char *slurm_submit_text(struct slurm *sl, const struct job_spec *spec,
 		 spec->attempt);
 	snprintf(comment, sizeof(comment), "trainfs %s/%d %s", spec->run_id,
 		 spec->attempt, spec->run_name ? spec->run_name : "");
-	snprintf(out, sizeof(out), "%s/slurm.out", adir);
 	snprintf(pathv, sizeof(pathv), "PATH=%s", sl->path_env);
 	s.api_version = sl->api;
 	s.script = script;
@@ -740,8 +711,14 @@ static char *slurm_submit_text(struct slurm *sl, const struct job_spec *spec,
 	s.comment = comment;
 	s.partition = sl->partition;
 	s.account = sl->account;
-	s.workdir = adir;
-	s.stdout_path = out;
+	/*
+	 * Slurm opens the job's output and enters its directory before the
+	 * script runs: both must be there already, so they are not the
+	 * attempt's, which the wrapper makes. Everything the job prints goes
+	 * to the attempt's log through the wrapper.
+	 */
+	s.workdir = sl->shared_dir;
+	s.stdout_path = "/dev/null";
 	s.env = env;
 	s.cpus = spec->cpus;
 	s.memory_mb = spec->memory_mb;
@@ -760,32 +737,27 @@ static int slurm_submit(struct connector *c, const struct job_spec *spec,
 			char *job_id, size_t idlen, char *err, size_t errlen)
 {
 	struct slurm *sl = c->priv;
-	char adir[PATH_MAX], mark[PATH_MAX];
+	char adir[PATH_MAX], mkey[MARKS_KEY_MAX + 1];
 	struct http_response resp;
 	int64_t id;
 	char *body;
 	int rc;
 
 	if (slurm_dir(sl, spec->run_id, spec->attempt, NULL, adir,
-		      sizeof(adir)) ||
-	    slurm_dir(sl, spec->run_id, spec->attempt, SLURM_MARK, mark,
-		      sizeof(mark)))
+		      sizeof(adir)))
 		return slurm_too_long(sl, spec->run_id, err, errlen);
-	/* Slurm opens slurm.out before the script runs: the directory
-	 * must be there */
-	if (mkdir_p(adir, 0755) < 0) {
-		snprintf(err, errlen, "cannot create '%s': %s", adir,
-			 strerror(errno));
-		return errno == ENOSPC ? TFS_ENOSPC : TFS_EIO;
-	}
+	slurm_mark_key(mkey, sizeof(mkey), spec->run_id, spec->attempt);
 	body = slurm_submit_text(sl, spec, adir, err, errlen);
 	if (!body)
 		return TFS_EINVAL;
-	if (slurm_mark_write(mark) < 0) {
-		snprintf(err, errlen, "cannot write '%s': %s", mark,
-			 strerror(errno));
+	if (marks_set(sl->marks, mkey, now_ms()) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot write the submitting mark: %s",
+			 strerror(e));
+		marks_set(sl->marks, mkey, 0);
 		free(body);
-		return errno == ENOSPC ? TFS_ENOSPC : TFS_EIO;
+		return e == ENOSPC ? TFS_ENOSPC : TFS_EIO;
 	}
 	rc = slurm_call(sl, "POST", "job/submit", body, &resp, NULL, err,
 			errlen);
@@ -799,6 +771,7 @@ static int slurm_submit(struct connector *c, const struct job_spec *spec,
 		pthread_mutex_lock(&sl->lock);
 		hmap_iput(&sl->accepted, id, (void *)(intptr_t)now_ms());
 		pthread_mutex_unlock(&sl->lock);
+		marks_set(sl->marks, mkey, 0);   /* confirmed */
 		return TFS_OK;
 	}
 	/*
@@ -818,10 +791,10 @@ static int slurm_submit(struct connector *c, const struct job_spec *spec,
 		l = strlen(err);
 		snprintf(err + l, errlen - l, "; whether Slurm took the job "
 			 "is asked again");
-		slurm_mark_write(mark);
+		marks_set(sl->marks, mkey, now_ms());
 		return TFS_EINPROGRESS;
 	}
-	unlink(mark);
+	marks_set(sl->marks, mkey, 0);
 	http_response_release(&resp);
 	if (rc == TFS_EINVAL) {
 		char why[JOB_REASON_MAX];
@@ -975,7 +948,13 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 				     "refused");
 			return;
 		}
-		if (!strcmp(j->state_word, "TIMEOUT"))
+		if (have == 0 && j->exit_code == WRAPPER_EXIT_NODIR)
+			slurm_reason(q, "exit code %d: the job cannot create "
+				     "its directory under %s on the node (is "
+				     "shared_dir there, and writable by the "
+				     "job's user?)", WRAPPER_EXIT_NODIR,
+				     sl->shared_dir);
+		else if (!strcmp(j->state_word, "TIMEOUT"))
 			slurm_reason(q, "Slurm's time "
 				 "limit reached (TIMEOUT)");
 		else if (!strcmp(j->state_word, "OUT_OF_MEMORY"))
@@ -1278,6 +1257,7 @@ static void slurm_release(struct connector *c)
 	hmap_release(&sl->accepted);
 	hmap_release(&sl->dups_cancelled);
 	secret_src_release(&sl->token);
+	marks_close(sl->marks);
 	pthread_mutex_destroy(&sl->token_lock);
 	pthread_mutex_destroy(&sl->lock);
 	runstore_close(sl->store);
@@ -1464,6 +1444,18 @@ static int slurm_init(struct connector *c, const cJSON *conf, char *err,
 	snprintf(store, sizeof(store), "file://%s", sl->shared_dir);
 	if (runstore_open(store, NULL, &sl->store, err, errlen))
 		goto fail;
+	if (!c->work_dir) {
+		snprintf(err, errlen, "no work directory for the provider's "
+			 "submitting marks");
+		goto fail;
+	}
+	{
+		char mpath[PATH_MAX];
+
+		snprintf(mpath, sizeof(mpath), "%s/marks", c->work_dir);
+		if (marks_open(mpath, &sl->marks, err, errlen))
+			goto fail;
+	}
 	sl->pool = http_pool_new();
 	if (getenv("TRAINFS_FAULT"))
 		sl->fault = xstrdup(getenv("TRAINFS_FAULT"));

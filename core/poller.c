@@ -424,8 +424,11 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 	}
 }
 
+static void start_apply_locked(struct poller_thread *t,
+			       struct start_job *sj);
+
 /* One lane of a pass's submissions: takes the next start until none is
- * left (next is shared by the lanes, atomically). */
+ * left (next is shared by the lanes, atomically), and applies each. */
 struct start_lane {
 	struct poller_thread *t;
 	struct start_job **starts;
@@ -437,8 +440,12 @@ static void *start_lane_main(void *arg)
 	struct start_lane *l = arg;
 	size_t i;
 
-	while ((i = __atomic_fetch_add(l->next, 1, __ATOMIC_RELAXED)) < l->n)
+	while ((i = __atomic_fetch_add(l->next, 1, __ATOMIC_RELAXED)) < l->n) {
 		start_run(l->t, l->starts[i]);
+		pthread_mutex_lock(&l->t->c->lock);
+		start_apply_locked(l->t, l->starts[i]);
+		pthread_mutex_unlock(&l->t->c->lock);
+	}
 	return NULL;
 }
 
@@ -1256,42 +1263,41 @@ static void pass_poll(struct poller_thread *t, struct pass *ps)
 		sync_job(t, &ps->polls[i]);
 }
 
-/* What the submissions of the pass came to (lock held). */
-static void starts_apply_locked(struct poller_thread *t, struct pass *ps)
+/*
+ * What one submission came to (lock held), applied by the lane that made
+ * it as soon as its answer is in: the run shows its job id then, not when
+ * the pass's last submission has returned, and the model lock is taken
+ * once per submission between them rather than for all of them at the
+ * end, when readers and writers of the mount would wait the longest.
+ */
+static void start_apply_locked(struct poller_thread *t, struct start_job *sj)
 {
 	struct core *c = t->c;
-	size_t i;
+	struct run *r;
 	int k;
 
-	for (i = 0; i < ps->nstarts; i++) {
-		struct start_job *sj = ps->starts[i];
-		struct run *r;
-
-		for (k = 0; k < sj->ninputs; k++)
-			if (sj->input_src[k])
-				art_pin_locked(c, sj->input_src[k], -1);
-		r = hmap_iget(&c->run_by_id, sj->run_id);
-		if (!r || r->state != RS_INITIALIZING)
-			continue;
-		if (sj->ok) {
-			free(r->job_id);
-			r->job_id = xstrdup(sj->job_id);
-			run_event_locked(c, r, "attempt %d submitted to %s as "
-					 "job %s", r->attempt,
-					 sj->prov->conn.name, sj->job_id);
-			run_save_locked(c, r);
-			t->kick = 1;     /* poll it straight away */
-		} else if (sj->in_progress) {
-			/* the same attempt is asked about on the next pass */
-			if (!r->reason || strcmp(r->reason, sj->err))
-				run_set_state_locked(c, r, RS_INITIALIZING,
-						     sj->err);
-		} else if (sj->cancelled || r->cancel_requested) {
-			run_set_state_locked(c, r, RS_STOPPED, "cancelled");
-		} else {
-			run_failed_locked(c, r, sj->err[0] ? sj->err :
-					  "submission failed", 1);
-		}
+	for (k = 0; k < sj->ninputs; k++)
+		if (sj->input_src[k])
+			art_pin_locked(c, sj->input_src[k], -1);
+	r = hmap_iget(&c->run_by_id, sj->run_id);
+	if (!r || r->state != RS_INITIALIZING)
+		return;
+	if (sj->ok) {
+		free(r->job_id);
+		r->job_id = xstrdup(sj->job_id);
+		run_event_locked(c, r, "attempt %d submitted to %s as job %s",
+				 r->attempt, sj->prov->conn.name, sj->job_id);
+		run_save_locked(c, r);
+		t->kick = 1;     /* poll it straight away */
+	} else if (sj->in_progress) {
+		/* the same attempt is asked about on the next pass */
+		if (!r->reason || strcmp(r->reason, sj->err))
+			run_set_state_locked(c, r, RS_INITIALIZING, sj->err);
+	} else if (sj->cancelled || r->cancel_requested) {
+		run_set_state_locked(c, r, RS_STOPPED, "cancelled");
+	} else {
+		run_failed_locked(c, r, sj->err[0] ? sj->err :
+				  "submission failed", 1);
 	}
 }
 
@@ -1409,14 +1415,9 @@ static int poll_pass(struct poller_thread *t)
 		polls_prepare_locked(t, &ps, now, mono);
 	pthread_mutex_unlock(&c->lock);
 
+	/* each lane records its job ids as they come, before the poll,
+	 * which may take a while (a GET of every job the provider has) */
 	starts_call(t, ps.starts, ps.nstarts);
-	if (ps.nstarts) {
-		/* the job ids are recorded before the poll, which may take
-		 * a while (a GET of every job the provider has) */
-		pthread_mutex_lock(&c->lock);
-		starts_apply_locked(t, &ps);
-		pthread_mutex_unlock(&c->lock);
-	}
 	if (!ps.no_poll)
 		pass_poll(t, &ps);
 

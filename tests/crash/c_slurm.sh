@@ -174,7 +174,10 @@ wait "$DAEMON_PID"; rc=$?
 check_eq "accept: with code 86" 86 "$rc"
 fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
 DAEMON_PID=""
-uuid=$(ls "$CL/jobs" | head -n 1)
+# the run's UUID from Slurm's own record of the job (its comment): the
+# daemon died before it wrote anything of the job down
+uuid=$(squeue -h -t all -o '%k' 2>/dev/null |
+	sed -n 's,^trainfs \([0-9a-f-]*\)/1 .*,\1,p' | head -n 1)
 check_eq "accept: Slurm holds one job of the run before the restart" 1 "$(njobs "$uuid")"
 start_daemon || fail "accept: restart"
 check "accept: the restarted daemon records a job id" wait_for 20 has_job_id "$R"
