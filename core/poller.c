@@ -1283,11 +1283,17 @@ static void start_apply_locked(struct poller_thread *t, struct start_job *sj)
 	if (!r || r->state != RS_INITIALIZING)
 		return;
 	if (sj->ok) {
+		/* one commit for the event and the row, not one each */
+		int tx = store_begin(c->store, 0) == TFS_OK;
+
 		free(r->job_id);
 		r->job_id = xstrdup(sj->job_id);
 		run_event_locked(c, r, "attempt %d submitted to %s as job %s",
 				 r->attempt, sj->prov->conn.name, sj->job_id);
 		run_save_locked(c, r);
+		if (tx && store_commit(c->store))
+			log_msg(LOG_ERR, "cannot record job %s of '%s/%s'",
+				sj->job_id, r->exp->name, r->name);
 		t->kick = 1;     /* poll it straight away */
 	} else if (sj->in_progress) {
 		/* the same attempt is asked about on the next pass */
