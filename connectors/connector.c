@@ -115,3 +115,39 @@ int connector_conf_slots(struct connector *c, const cJSON *slots, char *err,
 	}
 	return TFS_OK;
 }
+
+/*
+ * A bounded number, so that a typo (a price per second, per month) is
+ * refused at start-up rather than counted into every run's cost.
+ */
+int connector_conf_price(struct connector *c, const cJSON *it, char *err,
+			 size_t errlen)
+{
+	if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) ||
+	    it->valuedouble > CONNECTOR_PRICE_MAX) {
+		snprintf(err, errlen, "'price_per_hour' must be a number of "
+			 "USD from 0 to %d", CONNECTOR_PRICE_MAX);
+		return TFS_EINVAL;
+	}
+	c->price_per_hour = it->valuedouble;
+	return TFS_OK;
+}
+
+/*
+ * A machine of our own is never "out of capacity": when its slots are
+ * full the run waits in trainfs's queue as it always has (the scheduler
+ * sees the slots), so the quote is the configured rate or no price.
+ */
+int connector_quote_conf(struct connector *c, const struct job_need *need,
+			 double *usd_per_hour, char *why, size_t whylen)
+{
+	(void)need;
+	if (c->price_per_hour < 0) {
+		snprintf(why, whylen, "no price_per_hour configured on %s",
+			 c->name);
+		return TFS_EOPNOTSUPP;
+	}
+	*usd_per_hour = c->price_per_hour;
+	snprintf(why, whylen, "configured rate of %s", c->name);
+	return TFS_OK;
+}

@@ -263,6 +263,11 @@ struct connector {
 	int stopping;            /* set by core (atomically) when the daemon
 				    stops: a call that waits on its provider
 				    should give up (TFS_EINTR) */
+	double price_per_hour;   /* the provider config's price_per_hour
+				    (an on-prem chargeback rate), or -1:
+				    none; core/ counts it when poll()
+				    gives no price. Set by
+				    connector_conf_price() */
 	int submit_lanes;        /* set by init(): submissions in flight at
 				    once, 0 or 1: one at a time. With more,
 				    core calls find(), submit() and the
@@ -287,6 +292,23 @@ int connector_register(const struct connector_ops *ops);
  */
 int connector_conf_slots(struct connector *c, const cJSON *slots, char *err,
 			 size_t errlen);
+
+#define CONNECTOR_PRICE_MAX 10000   /* USD an hour */
+/*
+ * Reads a provider config's "price_per_hour" value it (USD, 0 to
+ * CONNECTOR_PRICE_MAX) into c->price_per_hour, which core/ sets to -1
+ * (none) before init(). TFS_EINVAL with err for a bad one.
+ */
+int connector_conf_price(struct connector *c, const cJSON *it, char *err,
+			 size_t errlen);
+
+/*
+ * quote() for a provider of fixed machines (local, Slurm): its
+ * price_per_hour, or TFS_EOPNOTSUPP when none is configured; never
+ * TFS_EAGAIN, a full provider being the scheduler's normal wait.
+ */
+int connector_quote_conf(struct connector *c, const struct job_need *need,
+			 double *usd_per_hour, char *why, size_t whylen);
 
 extern const struct connector_ops local_connector_ops;
 extern const struct connector_ops slurm_connector_ops;

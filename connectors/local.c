@@ -2442,6 +2442,9 @@ static int local_init(struct connector *c, const cJSON *conf, char *err,
 		} else if (!strcmp(it->string, "slots")) {
 			if (connector_conf_slots(c, it, err, errlen))
 				goto fail;
+		} else if (!strcmp(it->string, "price_per_hour")) {
+			if (connector_conf_price(c, it, err, errlen))
+				goto fail;
 		} else {
 			snprintf(err, errlen, "unknown key '%.100s'",
 				 it->string);
@@ -2828,4 +2831,5 @@ const struct connector_ops local_connector_ops = {
 	.signal = local_signal,
 	.list_artifacts = local_list_artifacts,
 	.wake_fd = local_wake_fd,
+	.quote = connector_quote_conf,
 };

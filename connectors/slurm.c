@@ -1326,6 +1326,8 @@ static int slurm_conf_keys(struct connector *c, struct slurm *sl,
 			/* by default nothing is held back here: Slurm
 			 * queues what we hand it */
 			bad = connector_conf_slots(c, it, err, errlen) != TFS_OK;
+		else if (!strcmp(k, "price_per_hour"))
+			bad = connector_conf_price(c, it, err, errlen) != TFS_OK;
 		else {
 			snprintf(err, errlen, "unknown key '%.100s'", k);
 			return -1;
@@ -1484,4 +1486,5 @@ const struct connector_ops slurm_connector_ops = {
 	.sync = slurm_sync,
 	.list_artifacts = slurm_list_artifacts,
 	.status = slurm_status,
+	.quote = connector_quote_conf,
 };

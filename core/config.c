@@ -44,7 +44,7 @@ struct ctx {
 static const char *const top_keys[] = {
 	"provider", "kind", "command", "workdir", "image", "env", "params",
 	"resources", "priority", "depends_on", "inputs", "max_retries",
-	"timeout_s", "template", "tags", "notify", NULL
+	"timeout_s", "template", "tags", "notify", "max_cost_usd", NULL
 };
 
 static const char *const resource_keys[] = {
@@ -608,6 +608,64 @@ static int check_notify(struct ctx *cx, const cJSON *it, struct run_config *c)
 	return TFS_OK;
 }
 
+/*
+ * "provider": a name, or a list of 1..CONFIG_PROVIDERS_MAX distinct names
+ * the scheduler chooses from (the cheapest that fits when the run is next
+ * to start). c->provider is the first, c->providers all of them.
+ */
+static int check_providers(struct ctx *cx, const cJSON *root,
+			   struct run_config *c)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "provider");
+	const cJSON *e;
+	int n = 0, i;
+
+	if (!it || cJSON_IsString(it)) {
+		if (it && !name_valid(it->valuestring))
+			return fail(cx, "'provider' must be a name of letters, digits, '.', '_' or '-'");
+		c->provider = xstrdup(it ? it->valuestring : "local");
+		c->providers = xcalloc(2, sizeof(char *));
+		c->providers[0] = xstrdup(c->provider);
+		c->nproviders = 1;
+		return TFS_OK;
+	}
+	if (!cJSON_IsArray(it))
+		return fail(cx, "'provider' must be a provider name or a list of them");
+	n = cJSON_GetArraySize(it);
+	if (n < 1 || n > CONFIG_PROVIDERS_MAX)
+		return fail(cx, "'provider' must list 1 to %d providers",
+			    CONFIG_PROVIDERS_MAX);
+	c->providers = xcalloc((size_t)n + 1, sizeof(char *));
+	cJSON_ArrayForEach(e, it) {
+		if (!cJSON_IsString(e) || !name_valid(e->valuestring))
+			return fail(cx, "'provider[%d]' must be a name of letters, digits, '.', '_' or '-'",
+				    c->nproviders);
+		for (i = 0; i < c->nproviders; i++)
+			if (!strcmp(c->providers[i], e->valuestring))
+				return fail(cx, "'provider' lists '%s' twice",
+					    e->valuestring);
+		c->providers[c->nproviders++] = xstrdup(e->valuestring);
+	}
+	c->provider = xstrdup(c->providers[0]);
+	return TFS_OK;
+}
+
+/* "max_cost_usd": a budget in USD, > 0 and at most CONFIG_COST_MAX. */
+static int check_max_cost(struct ctx *cx, const cJSON *root,
+			  struct run_config *c)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "max_cost_usd");
+
+	if (!it)
+		return TFS_OK;
+	if (!cJSON_IsNumber(it) || !(it->valuedouble > 0) ||
+	    it->valuedouble > CONFIG_COST_MAX)
+		return fail(cx, "'max_cost_usd' must be a number of USD above 0 and at most %d",
+			    CONFIG_COST_MAX);
+	c->max_cost_usd = it->valuedouble;
+	return TFS_OK;
+}
+
 /* A member of obj or NULL; *bad says it is there but not a string. */
 static const cJSON *str_key(const cJSON *obj, const char *key, int *bad)
 {
@@ -637,10 +695,9 @@ static int validate(struct ctx *cx, const cJSON *root, struct run_config *c)
 	    cJSON_GetObjectItemCaseSensitive(root, "template"))
 		return fail(cx, "templates cannot use 'template'");
 
-	it = str_key(root, "provider", &bad);
-	if (bad || (it && !name_valid(it->valuestring)))
-		return fail(cx, "'provider' must be a name of letters, digits, '.', '_' or '-'");
-	c->provider = xstrdup(it ? it->valuestring : "local");
+	if ((rc = check_providers(cx, root, c)) ||
+	    (rc = check_max_cost(cx, root, c)))
+		return rc;
 	it = str_key(root, "kind", &bad);
 	if (bad || (it && !in_list(kinds, it->valuestring)))
 		return fail(cx, "'kind' must be one of training, synthesis, inference, evaluation, conversion, benchmark");
@@ -1007,6 +1064,7 @@ static void kv_free(struct kv *v, int n)
 void config_release(struct run_config *c)
 {
 	free(c->provider);
+	strv_free(c->providers);
 	free(c->kind);
 	strv_free(c->argv);
 	free(c->workdir);

@@ -27,8 +27,15 @@ struct kv {
 	char *value;
 };
 
+#define CONFIG_PROVIDERS_MAX 8  /* names in a "provider" list */
+#define CONFIG_COST_MAX 1000000 /* USD, the largest max_cost_usd */
+
 struct run_config {
-	char *provider;        /* default "local" */
+	char *provider;        /* default "local"; the first of a list */
+	char **providers;      /* "provider" as a list (1 name if a string),
+				  NULL-terminated */
+	int nproviders;
+	double max_cost_usd;   /* 0: no budget */
 	char *kind;            /* training|synthesis|inference|evaluation|
 				  conversion|benchmark; default "training" */
 	char **argv;           /* NULL-terminated, {param} substituted */

@@ -206,6 +206,7 @@ static int load_run_cb(void *arg, const struct store_run *sr)
 		return 0;
 	}
 	r = xcalloc(1, sizeof(*r));
+	r->price_per_hour = -1;
 	r->id = sr->id;
 	r->exp = e;
 	r->name = xstrdup(sr->name);
@@ -223,6 +224,9 @@ static int load_run_cb(void *arg, const struct store_run *sr)
 	r->submitted_ms = sr->submitted_ms;
 	r->started_ms = sr->started_ms;
 	r->attempt_started_ms = sr->attempt_started_ms;
+	r->cost_usd = sr->cost_usd;
+	r->cost_ms = sr->cost_ms;
+	r->held_ms = sr->held_ms;
 	r->ended_ms = sr->ended_ms;
 	r->updated_ms = sr->updated_ms;
 	r->retry_at_ms = sr->retry_at_ms;
@@ -320,6 +324,7 @@ static int provider_add(struct core *c, const char *name, const char *type,
 	memset(p, 0, sizeof(*p));
 	p->conn.ops = ops;
 	p->conn.name = xstrdup(name);
+	p->conn.price_per_hour = -1;
 	{
 		char wd[PATH_MAX];
 
@@ -511,6 +516,9 @@ static void run_free(struct run *r)
 	free(r->job_id);
 	free(r->reason);
 	free(r->end_reason);
+	free(r->choice);
+	free(r->choice_why);
+	free(r->nocap);
 	free(r->kind);
 	if (r->cfg) {
 		config_release(r->cfg);
@@ -930,6 +938,7 @@ int core_run_create(struct core *c, int64_t exp_id, const char *name,
 		goto out;
 	}
 	r = xcalloc(1, sizeof(*r));
+	r->price_per_hour = -1;
 	r->exp = e;
 	r->name = xstrdup(name);
 	uuid_v4(r->uuid);
@@ -1132,6 +1141,37 @@ static int workdir_check(const struct run_config *cfg, char *reason,
 	}
 	return TFS_OK;
 }
+/*
+ * Every provider a config names must be known, and one of them at least
+ * must be able to hold its resources (the others are skipped by the
+ * choice, saying why); *local says whether one is the local provider.
+ */
+static int submit_providers_check_locked(struct core *c,
+					 const struct run_config *cfg,
+					 int *local, char *reason, size_t rlen)
+{
+	int i, fits = 0;
+
+	for (i = 0; i < cfg->nproviders; i++) {
+		struct provider *p = provider_find(c, cfg->providers[i]);
+		char why[256];
+
+		if (!p) {
+			snprintf(reason, rlen, "unknown provider '%s'",
+				 cfg->providers[i]);
+			return TFS_EINVAL;
+		}
+		if (sched_fits_provider(p, cfg, why, sizeof(why))) {
+			fits = 1;
+		} else if (cfg->nproviders == 1 || !fits) {
+			snprintf(reason, rlen, "%s", why);
+		}
+		if (!strcmp(p->conn.ops->type, "local"))
+			*local = 1;
+	}
+	return fits ? TFS_OK : TFS_EINVAL;
+}
+
 
 /*
  * Everything a submission checks before anything is recorded: the run can
@@ -1144,7 +1184,6 @@ static int submit_check(struct core *c, int64_t run_id, const char *text,
 			size_t len, struct run_config *cfg, char *reason,
 			size_t rlen)
 {
-	struct provider *p;
 	struct run *r;
 	int ret, local = 0;
 
@@ -1160,19 +1199,10 @@ static int submit_check(struct core *c, int64_t run_id, const char *text,
 	pthread_mutex_lock(&c->lock);
 	/* r may have been removed while config_parse() ran unlocked */
 	r = hmap_iget(&c->run_by_id, run_id);
-	p = provider_find(c, cfg->provider);
-	if (!r) {
-		ret = TFS_ENOENT;
-	} else if (!p) {
-		snprintf(reason, rlen, "unknown provider '%s'", cfg->provider);
-		ret = TFS_EINVAL;
-	} else if (!sched_fits_provider(p, cfg, reason, rlen)) {
-		ret = TFS_EINVAL;
-	}
+	ret = r ? submit_providers_check_locked(c, cfg, &local, reason, rlen) :
+		  TFS_ENOENT;
 	if (!ret)
 		ret = sched_deps_check_locked(c, r, cfg, reason, rlen);
-	if (!ret)
-		local = !strcmp(p->conn.ops->type, "local");
 	pthread_mutex_unlock(&c->lock);
 	if (!ret && local)
 		ret = workdir_check(cfg, reason, rlen);

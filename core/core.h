@@ -272,6 +272,8 @@ int core_queue(struct core *c, struct buf *out);
 int core_events(struct core *c, struct buf *out);   /* run-less events */
 /* Scheduler statistics ("key value" lines), like Slurm's sdiag. */
 int core_scheduler(struct core *c, struct buf *out);
+/* MOUNT/cost: runs, hours held and USD per provider, per experiment, all. */
+int core_cost(struct core *c, struct buf *out);
 int64_t core_events_mtime(struct core *c);
 int64_t core_queue_mtime(struct core *c);
 /* Records a mount-level event (bad names and the like). */

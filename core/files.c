@@ -27,6 +27,7 @@
 struct lb_row {
 	char name[TFS_NAME_MAX + 1];
 	const char *state;
+	double cost;              /* USD */
 	int has_obj;
 	double obj;
 	struct { char key[METRIC_KEY_MAX]; double v; } m[16];
@@ -76,7 +77,7 @@ static void lb_format(struct buf *out, const struct lb_row *rows, size_t n,
 		      const char *key, char (*cols)[METRIC_KEY_MAX],
 		      int ncols)
 {
-	int nc = 3 + (*key ? 1 : 0) + ncols, col, i, k;
+	int nc = 4 + (*key ? 1 : 0) + ncols, col, i, k;
 	char (*cell)[40] = xcalloc((n + 1) * (size_t)nc, 40);
 	int *w = xcalloc((size_t)nc, sizeof(int));
 	size_t j;
@@ -85,7 +86,8 @@ static void lb_format(struct buf *out, const struct lb_row *rows, size_t n,
 	snprintf(CELL(0, 0), 40, "rank");
 	snprintf(CELL(0, 1), 40, "run");
 	snprintf(CELL(0, 2), 40, "state");
-	col = 3;
+	snprintf(CELL(0, 3), 40, "cost_usd");
+	col = 4;
 	if (*key)
 		snprintf(CELL(0, col++), 40, "%.39s", key);
 	for (i = 0; i < ncols; i++)
@@ -99,7 +101,8 @@ static void lb_format(struct buf *out, const struct lb_row *rows, size_t n,
 			snprintf(CELL(j + 1, 0), 40, "-");
 		snprintf(CELL(j + 1, 1), 40, "%.39s", rw->name);
 		snprintf(CELL(j + 1, 2), 40, "%s", rw->state);
-		col = 3;
+		snprintf(CELL(j + 1, 3), 40, "%.4f", rw->cost);
+		col = 4;
 		if (*key) {
 			if (rw->has_obj)
 				snprintf(CELL(j + 1, col), 40, "%.6g", rw->obj);
@@ -134,8 +137,8 @@ static void lb_format(struct buf *out, const struct lb_row *rows, size_t n,
 }
 
 /*
- * The leaderboard: runs ranked by the objective's latest value, with state
- * and the other latest metrics, in aligned columns. Metrics come from the
+ * The leaderboard: runs ranked by the objective's latest value, with state,
+ * cost and the other latest metrics, in aligned columns. Metrics come from the
  * store with c->lock released (a copy of the run list is taken first).
  */
 int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
@@ -164,6 +167,7 @@ int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
 		snprintf(rows[j].name, sizeof(rows[j].name), "%s",
 			 e->runs[j]->name);
 		rows[j].state = run_state_name(e->runs[j]->state);
+		rows[j].cost = e->runs[j]->cost_usd;
 	}
 	pthread_mutex_unlock(&c->lock);
 	for (j = 0; j < n; j++) {
@@ -292,6 +296,21 @@ static int status_json_locked(struct core *c, struct run *r, struct buf *out)
 	if (r->state == RS_QUEUED && r->retry_at_ms)
 		json_time(o, "retry_at", r->retry_at_ms);
 	json_str(o, "config_sha256", r->config_sha);
+	/* the USD its attempts cost so far, and the price now (cost.c) */
+	cJSON_AddNumberToObject(o, "cost_usd", r->cost_usd);
+	cJSON_AddNumberToObject(o, "hours_held", (double)r->held_ms / 3600000.0);
+	if (r->cost_ms && r->price_per_hour >= 0)
+		cJSON_AddNumberToObject(o, "price_per_hour", r->price_per_hour);
+	if (r->cfg && r->cfg->max_cost_usd > 0)
+		cJSON_AddNumberToObject(o, "max_cost_usd", r->cfg->max_cost_usd);
+	if (r->choice) {
+		cJSON *ch = cJSON_AddObjectToObject(o, "provider_choice");
+
+		cJSON_AddStringToObject(ch, "chosen", r->choice);
+		json_str(ch, "why", r->choice_why);
+	}
+	if (r->state == RS_QUEUED && r->nocap)
+		cJSON_AddStringToObject(o, "no_capacity", r->nocap);
 	if (r->cfg) {
 		cJSON *res = cJSON_AddObjectToObject(o, "resources");
 

@@ -100,6 +100,10 @@ struct run {
 	char *kind;
 	int64_t created_ms, submitted_ms, started_ms, ended_ms, updated_ms;
 	int64_t attempt_started_ms; /* the current attempt ran; 0: not yet */
+	double cost_usd;            /* what its attempts cost (cost.c) */
+	int64_t cost_ms;            /* counted in cost_usd up to here; 0: no
+				       machine of it is held */
+	int64_t held_ms;            /* how long its machines were held */
 	int64_t retry_at_ms;
 	int cancel_requested;       /* CANCEL_* */
 	int64_t log_offset, mfile_offset, step_counter;
@@ -110,6 +114,16 @@ struct run {
 	int pending_signal;         /* 0, or JOB_SIG_* + 1 */
 	int64_t last_cancel_ms;     /* monotonic, last cancel request sent */
 	int64_t last_sys_ms;        /* monotonic, last cpu/rss sample stored */
+	int64_t cost_saved_ms;      /* monotonic, cost last saved */
+	double price_per_hour;      /* the attempt's, last polled; -1: none */
+	char *choice, *choice_why;  /* the provider list's last choice and
+				       why, for status.json; or NULL */
+	unsigned nocap_mask;        /* providers of its list that had no
+				       capacity for the attempt (bit: index
+				       in cfg->providers) */
+	int nocap_tries;            /* refusals by the whole list in a row */
+	char *nocap;                /* the last "no capacity" answer, while
+				       it waits for another try */
 	double last_step;
 	int64_t seq;                /* submission order, for the queue */
 	int64_t queued_ms;          /* when it last joined the queue */
@@ -139,7 +153,8 @@ struct run {
 	int collected_attempt;      /* attempt whose outputs were collected */
 };
 
-enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_TIMEOUT = 2 };
+enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_TIMEOUT = 2,
+       CANCEL_BUDGET = 3 };
 enum { LIST_NONE = 0, LIST_QUEUED, LIST_ACTIVE };
 
 struct exp {
@@ -317,6 +332,36 @@ int sched_dependents_check_locked(struct core *c, const struct run *d,
 				  const struct exp *e, const char *what,
 				  char *reason, size_t rlen);
 
+/* cost.c */
+/* USD of holding a machine at usd_per_hour from from_ms to to_ms. */
+double cost_span_usd(double usd_per_hour, int64_t from_ms, int64_t to_ms);
+/*
+ * Adds what r's attempt cost since r->cost_ms, from poll answer q on
+ * provider p, and checks its budget; may save r. now: wall clock.
+ */
+void cost_account_locked(struct core *c, struct run *r,
+			 const struct provider *p, const struct job_query *q,
+			 int64_t now);
+/* "budget reached: $0.52 of $0.50" for r, into out. */
+void cost_budget_reason(const struct run *r, char *out, size_t len);
+
+/* One provider of a run's list, as the choice sees it. */
+struct choice_in {
+	const char *name;
+	int usable;                 /* known, healthy and with a free slot
+				       for the run now */
+	const char *unusable_why;   /* when not usable, or NULL */
+	int quote_rc;               /* TFS_OK, TFS_EAGAIN, TFS_EOPNOTSUPP */
+	double price;               /* USD/h when quote_rc is TFS_OK */
+	const char *quote_why;      /* quote()'s why */
+};
+/*
+ * The provider a run of a list starts on: the cheapest priced one of
+ * those usable, ties to the earlier in the list, then the first usable
+ * with no price; -1 when none is. why says the choice, or why none.
+ */
+int cost_choose(const struct choice_in *in, int n, char *why, size_t len);
+
 /* artifacts.c */
 /* Opens the cache under the state directory and adds the artifacts' hook. */
 int art_init(struct core *c, int64_t cap, char *err, size_t errlen);
@@ -375,6 +420,8 @@ int sched_inputs_ready_locked(struct core *c, struct run *r, char **paths,
 int sched_slot_free(struct provider *p, struct run *r, char *why,
 		    size_t len);
 void sched_slot_take(struct provider *p, struct run *r);
+/* The provider a queued run of a provider list starts on now, or NULL. */
+struct provider *sched_choose_locked(struct core *c, struct run *r);
 /* Whether r is p's to start and poll. */
 int sched_run_of(struct provider *p, const struct run *r);
 /* What p's active runs use, counted again before each decision. */

@@ -56,6 +56,8 @@
 					and sync() failures after it */
 #define BACKOFF_MAX_SHIFT 3          /* an unreachable provider is asked at
 					most every 8 intervals */
+#define NOCAP_RETRY_MS 30000         /* a provider with no capacity is */
+#define NOCAP_RETRY_MAX_MS 300000    /* asked again after this, doubled */
 #define SUBMIT_LANES_MAX 8           /* threads submitting at once */
 #define BURST_POLL_MS 2000           /* passes that start runs put the poll
 					off this long at most (or one
@@ -147,6 +149,7 @@ struct start_job {
 	int ok;
 	int in_progress;          /* submitted, unconfirmed: ask find() again */
 	int cancelled;            /* never submitted, for the cancel */
+	int nocap;                /* TFS_EAGAIN: no capacity, nothing started */
 	char job_id[JOB_ID_MAX];
 	char err[256];
 };
@@ -421,6 +424,9 @@ static void start_run(struct poller_thread *t, struct start_job *sj)
 	case TFS_EINPROGRESS:
 		sj->in_progress = 1;
 		break;
+	case TFS_EAGAIN:
+		sj->nocap = 1;
+		break;
 	}
 }
 
@@ -508,6 +514,53 @@ static void run_failed_locked(struct core *c, struct run *r,
 	run_set_state_locked(c, r, RS_FAILED, why);
 }
 
+/*
+ * The provider had no capacity and started nothing: the run goes back to
+ * the queue with the same attempt (sched_start_locked numbers it again
+ * when it starts) and no retry used. A run with a provider list tries the
+ * next provider of it at once, this one being left out until every one
+ * of the list said no; then, and for a single provider, it waits a
+ * capacity-retry delay that doubles with each refusal in a row, capped.
+ */
+static void run_nocap_locked(struct core *c, struct run *r,
+			     struct provider *p, const char *why)
+{
+	char reason[512];
+	int i, n = r->cfg ? r->cfg->nproviders : 1, left = 0;
+	int64_t delay = 0;
+
+	for (i = 0; i < n && r->cfg; i++) {
+		if (!strcmp(r->cfg->providers[i], p->conn.name))
+			r->nocap_mask |= 1u << i;
+		else if (!(r->nocap_mask & (1u << i)))
+			left++;
+	}
+	if (!left) {
+		int k;
+
+		r->nocap_mask = 0;
+		r->nocap_tries++;
+		delay = NOCAP_RETRY_MS;
+		for (k = 1; k < r->nocap_tries && delay < NOCAP_RETRY_MAX_MS;
+		     k++)
+			delay *= 2;
+		if (delay > NOCAP_RETRY_MAX_MS)
+			delay = NOCAP_RETRY_MAX_MS;
+		snprintf(reason, sizeof(reason), "%s; trying again in %lld s",
+			 why, (long long)(delay / 1000));
+	} else {
+		snprintf(reason, sizeof(reason), "%s; trying the next provider "
+			 "of its list", why);
+	}
+	free(r->nocap);
+	r->nocap = xstrdup(why);
+	r->attempt--;
+	r->cost_ms = 0;
+	r->retry_at_ms = delay ? now_ms() + delay : 0;
+	r->job_id = (free(r->job_id), NULL);
+	run_set_state_locked(c, r, RS_QUEUED, reason);
+}
+
 static void apply_poll_locked(struct core *c, struct run *r,
 			      struct poll_job *pj)
 {
@@ -559,6 +612,9 @@ static void apply_poll_locked(struct core *c, struct run *r,
 			snprintf(why, sizeof(why), "timeout after %d s",
 				 r->cfg ? r->cfg->timeout_s : 0);
 			run_set_state_locked(c, r, RS_FAILED, why);
+		} else if (r->cancel_requested == CANCEL_BUDGET) {
+			cost_budget_reason(r, why, sizeof(why));
+			run_set_state_locked(c, r, RS_STOPPED, why);
 		} else if (r->cancel_requested) {
 			run_set_state_locked(c, r, RS_STOPPED, "cancelled");
 		} else if (q->state == JOB_UNKNOWN) {
@@ -957,6 +1013,13 @@ static void sched_pass_locked(struct poller_thread *t, struct pass *ps,
 		scanned++;
 		if (r->retry_at_ms > now)
 			continue;
+		if (r->cfg && r->cfg->nproviders > 1) {
+			/* the list's choice, made by whichever thread
+			   looks first; the chosen one's thread starts it */
+			rp = sched_choose_locked(c, r);
+			if (rp != p)
+				continue;
+		}
 		rp = provider_find(c, r->provider ? r->provider : "");
 		if (rp && rp != p)
 			continue;        /* another thread's */
@@ -1288,6 +1351,12 @@ static void start_apply_locked(struct poller_thread *t, struct start_job *sj)
 
 		free(r->job_id);
 		r->job_id = xstrdup(sj->job_id);
+		/* its machine is held, and billed, from here */
+		if (!r->cost_ms)
+			r->cost_ms = now_ms();
+		r->nocap_mask = 0;
+		r->nocap_tries = 0;
+		r->nocap = (free(r->nocap), NULL);
 		run_event_locked(c, r, "attempt %d submitted to %s as job %s",
 				 r->attempt, sj->prov->conn.name, sj->job_id);
 		run_save_locked(c, r);
@@ -1301,6 +1370,9 @@ static void start_apply_locked(struct poller_thread *t, struct start_job *sj)
 			run_set_state_locked(c, r, RS_INITIALIZING, sj->err);
 	} else if (sj->cancelled || r->cancel_requested) {
 		run_set_state_locked(c, r, RS_STOPPED, "cancelled");
+	} else if (sj->nocap) {
+		run_nocap_locked(c, r, sj->prov, sj->err[0] ? sj->err :
+				 "no capacity now");
 	} else {
 		run_failed_locked(c, r, sj->err[0] ? sj->err :
 				  "submission failed", 1);
@@ -1362,8 +1434,10 @@ static void polls_apply_locked(struct poller_thread *t, struct pass *ps)
 		else if (pj->do_signal && pj->sig_result)
 			run_event_locked(c, r, "%s failed: %s", what,
 					 pj->sig_err);
-		if (pj->polled)
+		if (pj->polled) {
+			cost_account_locked(c, r, pj->prov, &pj->q, now_ms());
 			apply_poll_locked(c, r, pj);
+		}
 	}
 }
 

@@ -99,6 +99,9 @@ void run_to_store(const struct run *r, struct store_run *sr)
 	sr->submitted_ms = r->submitted_ms;
 	sr->started_ms = r->started_ms;
 	sr->attempt_started_ms = r->attempt_started_ms;
+	sr->cost_usd = r->cost_usd;
+	sr->cost_ms = r->cost_ms;
+	sr->held_ms = r->held_ms;
 	sr->ended_ms = r->ended_ms;
 	sr->updated_ms = r->updated_ms;
 	sr->retry_at_ms = r->retry_at_ms;

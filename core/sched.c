@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Queue order: higher priority first, then submission order. */
@@ -391,6 +392,81 @@ void sched_slot_take(struct provider *p, struct run *r)
 	p->used_memory_mb += r->cfg ? r->cfg->memory_mb : 0;
 }
 
+/*
+ * For a queued run with a provider list: the provider it starts on now,
+ * by cost_choose() over the list (cost.c), or NULL when none of them can
+ * take it now. A provider is usable when it is known, healthy, not out
+ * of capacity for this attempt, could ever hold the run and has a free
+ * slot for it now (its counts from its thread's last pass); a full local
+ * provider is the wait of the queue, not "no capacity". A change of
+ * choice is an event, and r->provider follows it (saved with the start),
+ * so that once submitted the attempt is only asked about there.
+ */
+struct provider *sched_choose_locked(struct core *c, struct run *r)
+{
+	struct choice_in in[CONFIG_PROVIDERS_MAX];
+	char uwhy[CONFIG_PROVIDERS_MAX][256];
+	char qwhy[CONFIG_PROVIDERS_MAX][QUOTE_WHY_MAX];
+	struct job_need need = {
+		.cpus = r->cfg->cpus, .gpus = r->cfg->gpus,
+		.memory_mb = r->cfg->memory_mb, .gpu_type = r->cfg->gpu_type,
+		.interruptible = -1,
+	};
+	char why[1024];
+	int n = r->cfg->nproviders, i, best;
+
+	for (i = 0; i < n; i++) {
+		struct provider *p = provider_find(c, r->cfg->providers[i]);
+
+		in[i] = (struct choice_in){ .name = r->cfg->providers[i],
+					    .quote_rc = TFS_EOPNOTSUPP };
+		uwhy[i][0] = qwhy[i][0] = '\0';
+		in[i].unusable_why = uwhy[i];
+		in[i].quote_why = qwhy[i];
+		if (!p)
+			snprintf(uwhy[i], sizeof(uwhy[i]), "unknown provider");
+		else if (!p->healthy)
+			snprintf(uwhy[i], sizeof(uwhy[i]), "%s", p->health);
+		else if (r->nocap_mask & (1u << i))
+			snprintf(uwhy[i], sizeof(uwhy[i]), "%s", r->nocap ?
+				 r->nocap : "no capacity");
+		else if (sched_fits_provider(p, r->cfg, uwhy[i],
+					     sizeof(uwhy[i])) &&
+			 (!p->reserved_for || p->reserved_for == r->id) &&
+			 sched_slot_free(p, r, uwhy[i], sizeof(uwhy[i])))
+			in[i].usable = 1;
+		else if (!uwhy[i][0])
+			snprintf(uwhy[i], sizeof(uwhy[i]), "reserved for a run "
+				 "that waited longer");
+		if (in[i].usable && p->conn.ops->quote)
+			in[i].quote_rc = p->conn.ops->quote(&p->conn, &need,
+							    &in[i].price,
+							    qwhy[i],
+							    sizeof(qwhy[i]));
+		if (in[i].quote_rc == TFS_OK && !(in[i].price >= 0))
+			in[i].quote_rc = TFS_EOPNOTSUPP;
+	}
+	best = cost_choose(in, n, why, sizeof(why));
+	if (!r->choice_why || strcmp(r->choice_why, why)) {
+		free(r->choice_why);
+		r->choice_why = xstrdup(why);
+	}
+	if (best < 0)
+		return NULL;
+	if (!r->choice || strcmp(r->choice, in[best].name)) {
+		free(r->choice);
+		r->choice = xstrdup(in[best].name);
+		run_event_locked(c, r, "provider choice: %s (%s)", r->choice,
+				 why);
+		poller_kick_locked(c);  /* the chosen one's thread starts it */
+	}
+	if (!r->provider || strcmp(r->provider, r->choice)) {
+		free(r->provider);
+		r->provider = xstrdup(r->choice);
+	}
+	return provider_find(c, r->choice);
+}
+
 /* Whether r is p's to start and poll. */
 int sched_run_of(struct provider *p, const struct run *r)
 {
@@ -422,13 +498,22 @@ void sched_reason_locked(struct core *c, struct run *r, char *out,
 		char ts[40];
 
 		time_format(r->retry_at_ms, ts, sizeof(ts));
-		snprintf(out, len, "retry backoff until %s", ts);
+		if (r->nocap)
+			snprintf(out, len, "%s; trying again at %s", r->nocap,
+				 ts);
+		else
+			snprintf(out, len, "retry backoff until %s", ts);
 		return;
 	}
 	if (sched_deps_state_locked(c, r, out, len) != 1)
 		return;
 	if (sched_inputs_ready_locked(c, r, NULL, out, len) != 1)
 		return;
+	if (r->cfg && r->cfg->nproviders > 1 && r->choice_why &&
+	    !strncmp(r->choice_why, "none fits now", 13)) {
+		snprintf(out, len, "%s", r->choice_why);
+		return;
+	}
 	if (!p) {
 		snprintf(out, len, "unknown provider %s",
 			 r->provider ? r->provider : "-");

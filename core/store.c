@@ -147,17 +147,17 @@ static const struct stmt_def stmt_defs[ST_MAX] = {
 	[ST_EXP_DEL] = { "DELETE FROM experiments WHERE id = ?1",
 			 "delete experiment" },
 
-	/* ?1..?29 are the places of store_run_args(); ?24 is the id */
+	/* ?1..?32 are the places of store_run_args(); ?24 is the id */
 	[ST_RUN_INSERT] = {
 		"INSERT INTO runs(exp_id, name, uuid, state, attempt, priority, "
 		"max_retries, provider, job_id, exit_code, reason, kind, "
 		"created_ms, submitted_ms, started_ms, ended_ms, updated_ms, "
 		"retry_at_ms, cancel_requested, log_offset, mfile_offset, "
 		"step_counter, config_sha, manifest, gpu_mask, seq, "
-		"pending_signal, attempt_started_ms) "
+		"pending_signal, attempt_started_ms, cost_usd, cost_ms, held_ms) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
 		"?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?25, ?26, "
-		"?27, ?28, ?29)", "insert run" },
+		"?27, ?28, ?29, ?30, ?31, ?32)", "insert run" },
 	[ST_RUN_UPDATE] = {
 		"UPDATE runs SET state = ?4, attempt = ?5, priority = ?6, "
 		"max_retries = ?7, provider = ?8, job_id = ?9, exit_code = ?10, "
@@ -165,7 +165,8 @@ static const struct stmt_def stmt_defs[ST_MAX] = {
 		"started_ms = ?15, ended_ms = ?16, updated_ms = ?17, "
 		"retry_at_ms = ?18, cancel_requested = ?19, config_sha = ?23, "
 		"manifest = ?25, gpu_mask = ?26, seq = ?27, "
-		"pending_signal = ?28, attempt_started_ms = ?29 WHERE id = ?24",
+		"pending_signal = ?28, attempt_started_ms = ?29, "
+		"cost_usd = ?30, cost_ms = ?31, held_ms = ?32 WHERE id = ?24",
 		"update run" },
 	[ST_RUN_RENAME] = { "UPDATE runs SET name = ?2 WHERE id = ?1",
 			    "rename run" },
@@ -188,7 +189,8 @@ static const struct stmt_def stmt_defs[ST_MAX] = {
 		"created_ms, submitted_ms, started_ms, ended_ms, updated_ms, "
 		"retry_at_ms, cancel_requested, log_offset, mfile_offset, "
 		"step_counter, config_sha, manifest, gpu_mask, seq, "
-		"pending_signal, attempt_started_ms FROM runs ORDER BY id",
+		"pending_signal, attempt_started_ms, cost_usd, cost_ms, "
+		"held_ms FROM runs ORDER BY id",
 		"load runs" },
 	[ST_RUN_DEL_EVENTS] = { "DELETE FROM events WHERE run_id = ?1",
 				"delete events" },
@@ -389,6 +391,16 @@ static const char *const migrations[] = {
 	"run_id ORDER BY id) AS e FROM metrics) AS w WHERE metrics.id = w.id;"
 	"DROP INDEX metrics_run;"
 	"CREATE INDEX metrics_end ON metrics(run_id, end_off);",
+	/*
+	 * 6 -> 7: what the run's attempts cost (USD) and how long their
+	 * machines were held (ms), and the time up to
+	 * which the current attempt's holding is counted in it (0: its
+	 * machine is not held), saved together so that a restart neither
+	 * counts a span twice nor loses one
+	 */
+	"ALTER TABLE runs ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN cost_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN held_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- running a statement ---- */
@@ -920,10 +932,10 @@ int store_exp_load(struct store *s, store_exp_cb cb, void *arg)
 
 /* ---- runs ---- */
 
-#define RUN_ARGS 29     /* the places ?1..?29 of the run insert and update */
+#define RUN_ARGS 32     /* the places ?1..?32 of the run insert and update */
 
 /*
- * a[3..28] but a[23] of a run's insert and update: what both write; the
+ * a[3..31] but a[23] of a run's insert and update: what both write; the
  * insert adds ?1..?3 (where and what), the update ?24 (which).
  */
 static void store_run_args(const struct store_run *r,
@@ -954,6 +966,9 @@ static void store_run_args(const struct store_run *r,
 	a[26] = ARG_I(r->seq);
 	a[27] = ARG_I(r->pending_signal);
 	a[28] = ARG_I(r->attempt_started_ms);
+	a[29] = ARG_F(r->cost_usd);
+	a[30] = ARG_I(r->cost_ms);
+	a[31] = ARG_I(r->held_ms);
 }
 
 int store_run_insert(struct store *s, const struct store_run *r,
@@ -1047,6 +1062,9 @@ static int row_run(void *arg, sqlite3_stmt *st)
 		.seq = sqlite3_column_int64(st, 26),
 		.pending_signal = sqlite3_column_int(st, 27),
 		.attempt_started_ms = sqlite3_column_int64(st, 28),
+		.cost_usd = sqlite3_column_double(st, 29),
+		.cost_ms = sqlite3_column_int64(st, 30),
+		.held_ms = sqlite3_column_int64(st, 31),
 	};
 
 	return w->cb.run(w->arg, &run);

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
 #define STORE_EVENTS_KEEP 1000  /* events kept per run (and the mount's) */
 #define STORE_EVENTS_SLACK 100  /* ... trimmed once this many more exist */
@@ -58,6 +58,10 @@ struct store_run {
 	int64_t seq;               /* submission order, for the queue */
 	int pending_signal;        /* a pause/resume not yet carried out */
 	int64_t attempt_started_ms; /* when the current attempt ran, 0: not yet */
+	double cost_usd;           /* what its attempts cost so far */
+	int64_t cost_ms;           /* counted in cost_usd up to here; 0: its
+				      machine is not held */
+	int64_t held_ms;           /* how long its machines were held */
 };
 
 /*

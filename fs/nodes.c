@@ -38,10 +38,11 @@ static const char readme_text[] =
 	"  cat  queue                            what waits, and why\n"
 	"  cat  events                           refused names and the like\n"
 	"  cat  scheduler                        scheduler statistics\n"
+	"  cat  cost                             USD per provider, experiment\n"
 	"\n"
 	"config.json keys: provider kind command workdir image env params\n"
 	"resources priority depends_on inputs max_retries timeout_s template\n"
-	"tags. See README.md of trainfs for the whole contract.\n";
+	"tags max_cost_usd. See README.md of trainfs for the whole contract.\n";
 
 /* ---- attributes and listings, shared by every kind ---- */
 
@@ -294,6 +295,21 @@ static int scheduler_content(const struct node *n, fuse_ino_t ino,
 	(void)n;
 	(void)ino;
 	return core_scheduler(fs.core, b);
+}
+
+/* cost: summed anew at each read, as the runs' costs grow, so dated now */
+static int cost_stat(const struct node *n, fuse_ino_t ino, struct stat *st,
+		     double *timeout)
+{
+	(void)timeout;
+	return node_content_stat(n, ino, st, now_ms());
+}
+
+static int cost_content(const struct node *n, fuse_ino_t ino, struct buf *b)
+{
+	(void)n;
+	(void)ino;
+	return core_cost(fs.core, b);
 }
 
 /* A directory whose attributes say nothing but that it is there. */
@@ -868,8 +884,8 @@ static int runs_move(fuse_ino_t dir, const char *name, fuse_ino_t newdir,
 /* ---- the table ---- */
 
 static const unsigned char root_children[] = {
-	INO_README, INO_EVENTS, INO_EXPERIMENTS, INO_PROVIDERS, INO_QUEUE,
-	INO_SCHEDULER, INO_TEMPLATES,
+	INO_README, INO_COST, INO_EVENTS, INO_EXPERIMENTS, INO_PROVIDERS,
+	INO_QUEUE, INO_SCHEDULER, INO_TEMPLATES,
 };
 static const unsigned char exp_children[] = {
 	ES_DESCRIPTION, ES_LEADERBOARD, ES_OBJECTIVE, ES_RUNS,
@@ -904,6 +920,9 @@ static const struct node fixed_nodes[INO_FIXED_MAX] = {
 		.content = events_content },
 	[INO_SCHEDULER] = { "scheduler", .type = S_IFREG, .mode = 0444,
 		.stat = queue_stat, .content = scheduler_content },
+	[INO_COST] = { "cost", .type = S_IFREG, .mode = 0444,
+		.flags = NODE_PRIVATE, .stat = cost_stat,
+		.content = cost_content },
 };
 
 /* the text files of an experiment, read-write */

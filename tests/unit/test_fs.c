@@ -127,7 +127,7 @@ static void check_children(fuse_ino_t dir, const char *const *names,
 static void test_children(void)
 {
 	static const char *const root[] = {
-		"README", "events", "experiments", "providers", "queue",
+		"README", "cost", "events", "experiments", "providers", "queue",
 		"scheduler", "templates",
 	};
 	static const char *const exp[] = {
@@ -141,7 +141,7 @@ static void test_children(void)
 	static const char *const prov[] = { "status" };
 	int slot;
 
-	check_children(INO_ROOT, root, 7);
+	check_children(INO_ROOT, root, 8);
 	check_children(INO(K_EXP, 7, ES_DIR), exp, 4);
 	check_children(INO(K_RUN, 7, RS_DIR), run, 11);
 	check_children(INO(K_PROV, 7, PS_DIR), prov, 1);

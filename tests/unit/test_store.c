@@ -155,7 +155,8 @@ struct run_copy {
 	char provider[64], job_id[64], reason[256], kind[32], sha[65];
 	int exit_code;
 	int64_t created_ms, submitted_ms, started_ms, ended_ms, updated_ms;
-	int64_t retry_at_ms, attempt_started_ms;
+	int64_t retry_at_ms, attempt_started_ms, cost_ms, held_ms;
+	double cost_usd;
 	int cancel_requested;
 	int64_t log_offset, mfile_offset, step_counter;
 };
@@ -203,6 +204,9 @@ static int run_cb(void *arg, const struct store_run *r)
 	c->updated_ms = r->updated_ms;
 	c->retry_at_ms = r->retry_at_ms;
 	c->attempt_started_ms = r->attempt_started_ms;
+	c->cost_usd = r->cost_usd;
+	c->cost_ms = r->cost_ms;
+	c->held_ms = r->held_ms;
 	c->cancel_requested = r->cancel_requested;
 	c->log_offset = r->log_offset;
 	c->mfile_offset = r->mfile_offset;
@@ -294,6 +298,9 @@ static void test_runs(struct store *s)
 	r.step_counter = 9;
 	r.config_sha = sha;
 	r.attempt_started_ms = 6;
+	r.cost_usd = 0.125;
+	r.cost_ms = 1800000000001LL;
+	r.held_ms = 7200000;
 	CHECK(store_run_set_scan(s, id, 5000000000LL, 77, 9) == TFS_OK);
 	/* the scan position is the scan's own: an update leaves it alone */
 	r.log_offset = r.mfile_offset = r.step_counter = 1;
@@ -317,6 +324,8 @@ static void test_runs(struct store *s)
 	      c.ended_ms == 4 && c.updated_ms == 5);
 	CHECK(c.retry_at_ms == 1800000000000LL);
 	CHECK(c.attempt_started_ms == 6);
+	CHECK(c.cost_usd == 0.125 && c.cost_ms == 1800000000001LL &&
+	      c.held_ms == 7200000);
 	CHECK(c.cancel_requested == 2);
 	CHECK(c.log_offset == 5000000000LL && c.mfile_offset == 77 &&
 	      c.step_counter == 9);
@@ -857,6 +866,9 @@ static void test_migrate_5(void)
 		"ALTER TABLE metrics DROP COLUMN end_off;"
 		"CREATE INDEX metrics_run ON metrics(run_id, id);"
 		"ALTER TABLE runs DROP COLUMN attempt_started_ms;"
+		"ALTER TABLE runs DROP COLUMN cost_usd;"
+		"ALTER TABLE runs DROP COLUMN cost_ms;"
+		"ALTER TABLE runs DROP COLUMN held_ms;"
 		"INSERT INTO metrics(run_id, step, time_ms, key, value) VALUES "
 		"(7, 1, 1700000000123, 'loss', 0.9), (8, 1, 5, 'x', 1), "
 		"(7, 2.5, 1700000001000, 'lr', 5e-05), (7, 3, 0, 'loss', -1e300);"
