@@ -476,6 +476,54 @@ static void test_provider_kind(void)
 	BAD("{\"command\":[\"x\"],\"kind\":[\"training\"]}", "'kind'");
 }
 
+/* A provider list, and the budget. */
+static void test_providers_budget(void)
+{
+	char j[512];
+	int i, k;
+
+	if (OK("{\"command\":[\"x\"],\"provider\":\"a\"}")) {
+		CHECK(cfg.nproviders == 1);
+		CHECK_STR(cfg.providers[0], "a");
+		CHECK(cfg.providers[1] == NULL);
+		CHECK(cfg.max_cost_usd == 0);
+		config_release(&cfg);
+	}
+	if (OK("{\"command\":[\"x\"],\"provider\":[\"vastai\",\"runpod\","
+	       "\"lambda\"],\"max_cost_usd\":0.5}")) {
+		CHECK(cfg.nproviders == 3);
+		CHECK_STR(cfg.provider, "vastai");
+		CHECK_STR(cfg.providers[1], "runpod");
+		CHECK_STR(cfg.providers[2], "lambda");
+		CHECK(cfg.providers[3] == NULL);
+		CHECK(cfg.max_cost_usd == 0.5);
+		config_release(&cfg);
+	}
+	BAD("{\"command\":[\"x\"],\"provider\":[]}",
+	    "'provider' must list 1 to 8 providers");
+	BAD("{\"command\":[\"x\"],\"provider\":[\"a\",\"a\"]}",
+	    "'provider' lists 'a' twice");
+	BAD("{\"command\":[\"x\"],\"provider\":[\"a\",3]}",
+	    "'provider[1]' must be a name");
+	BAD("{\"command\":[\"x\"],\"provider\":[\"a b\"]}",
+	    "'provider[0]' must be a name");
+	BAD("{\"command\":[\"x\"],\"provider\":{\"a\":1}}",
+	    "'provider' must be a provider name or a list");
+	i = snprintf(j, sizeof(j), "{\"command\":[\"x\"],\"provider\":[");
+	for (k = 0; k < 9; k++)
+		i += snprintf(j + i, sizeof(j) - (size_t)i, "%s\"p%d\"",
+			      k ? "," : "", k);
+	snprintf(j + i, sizeof(j) - (size_t)i, "]}");
+	BAD(j, "'provider' must list 1 to 8 providers");
+	ACCEPT("{\"command\":[\"x\"],\"max_cost_usd\":1000000}");
+	BAD("{\"command\":[\"x\"],\"max_cost_usd\":0}",
+	    "'max_cost_usd' must be a number of USD above 0 and at most 1000000");
+	BAD("{\"command\":[\"x\"],\"max_cost_usd\":-1}", "'max_cost_usd'");
+	BAD("{\"command\":[\"x\"],\"max_cost_usd\":1000001}", "'max_cost_usd'");
+	BAD("{\"command\":[\"x\"],\"max_cost_usd\":\"5\"}", "'max_cost_usd'");
+	BAD("{\"command\":[\"x\"],\"max_cost_usd\":null}", "'max_cost_usd'");
+}
+
 static void test_command(void)
 {
 	char *s;
@@ -1057,6 +1105,7 @@ int main(void)
 	test_scan();
 	test_keys();
 	test_provider_kind();
+	test_providers_budget();
 	test_command();
 	test_workdir_image();
 	test_env();

@@ -202,6 +202,69 @@ static void test_retries(void)
 	CHECK(wait_end(s) == RS_COMPLETED);
 }
 
+/*
+ * submit()'s TFS_EAGAIN, no capacity: nothing started, so the run goes
+ * back to the queue with the same attempt and no retry used; alone on its
+ * provider it waits a capacity delay with the reason in the queue, and
+ * with a provider list it goes on to the next provider at once.
+ */
+static void test_no_capacity(void)
+{
+	struct fake_job_info fi;
+	int64_t id, deadline;
+	char *t = NULL, reason[256];
+	cJSON *st;
+	int seen = 0, subs = fake_calls("fake", FAKE_SUBMIT);
+
+	fake_fail("fake", FAKE_SUBMIT, 1, TFS_EAGAIN,
+		  "no capacity for 1xA100 on fake");
+	id = start_fake("cap", "alone", NULL);
+	deadline = mono_ms() + WAIT_MS;
+	while (!seen && mono_ms() < deadline) {
+		free(t);
+		t = queue_text();
+		seen = strstr(t, "cap/alone priority=0 provider=fake no capacity "
+			      "for 1xA100 on fake; trying again at ") != NULL;
+		if (!seen)
+			sleep_ms(STEP_MS);
+	}
+	free(t);
+	CHECK(seen);
+	CHECK(fake_calls("fake", FAKE_SUBMIT) == subs + 1);
+	CHECK(!fake_job("cap/alone", 1, &fi));
+	st = status_of(id);
+	CHECK_STR(jstr(st, "state"), "queued");
+	CHECK(jnum(st, "attempt") == 0);     /* attempt 1 again when it starts */
+	CHECK_STR(jstr(st, "no_capacity"), "no capacity for 1xA100 on fake");
+	CHECK(!jnull(st, "retry_at"));
+	cJSON_Delete(st);
+	CHECK(has(id, RF_EVENTS, "no capacity for 1xA100 on fake; trying "
+		  "again in 30 s"));
+	CHECK(ctl(id, "cancel", reason, sizeof(reason)) == TFS_OK);
+	CHECK(wait_end(id) == RS_STOPPED);
+
+	/* a list: the next provider at once, the same attempt there */
+	fake_fail("fake", FAKE_SUBMIT, 1, TFS_EAGAIN,
+		  "no capacity for 1xA100 on fake");
+	id = start(exp_id("cap"), "list", "{\"provider\": [\"fake\", "
+		   "\"fake2\"], \"command\": [\"train\"]}");
+	CHECK(wait_job("cap/list", 1, &fi));
+	CHECK(fi.submits == 1);
+	CHECK(wait_state(id, RS_RUNNING));
+	st = status_of(id);
+	CHECK_STR(jstr(st, "provider"), "fake2");
+	CHECK(jnum(st, "attempt") == 1);
+	cJSON_Delete(st);
+	CHECK(has(id, RF_EVENTS, "no capacity for 1xA100 on fake; trying the "
+		  "next provider of its list"));
+	CHECK(has(id, RF_EVENTS, "provider choice: fake2 (first without a "
+		  "price: fake: no capacity for 1xA100 on fake, fake2: no "
+		  "price)"));
+	CHECK(!has(id, RF_EVENTS, "retry"));
+	fake_job_end("cap/list", 1, JOB_COMPLETED, 0, "");
+	CHECK(wait_end(id) == RS_COMPLETED);
+}
+
 /* While a run waits out its backoff, the queue says until when. */
 static void test_backoff_reason(void)
 {
@@ -645,6 +708,7 @@ int main(void)
 		test_hang();
 		test_retries();
 		test_backoff_reason();
+		test_no_capacity();
 		test_provider_backoff();
 		test_preempt();
 		test_id_before_poll();

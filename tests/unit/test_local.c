@@ -285,6 +285,7 @@ static int init_conn(const char *conf_text, char *err, size_t errlen)
 	memset(&conn, 0, sizeof(conn));
 	conn.ops = &local_connector_ops;
 	conn.name = "local";
+	conn.price_per_hour = -1;     /* as core/ sets it */
 	r = conn.ops->init(&conn, conf, err, errlen);
 	cJSON_Delete(conf);
 	return r;
@@ -340,6 +341,37 @@ static void test_init(void)
 	CHECK(strstr(err, "'kill_grace_s'") != NULL);
 	CHECK(init_conn("{\"type\":\"slurm\"}", err, sizeof(err)) == TFS_EINVAL);
 	CHECK(init_conn("[]", err, sizeof(err)) == TFS_EINVAL);
+
+	/* the chargeback rate, and the quote it makes */
+	{
+		struct job_need need = { .cpus = 1, .interruptible = -1 };
+		double usd = -5;
+		char why[QUOTE_WHY_MAX];
+
+		CHECK(init_conn(NULL, err, sizeof(err)) == 0);
+		CHECK(conn.price_per_hour == -1);
+		CHECK(conn.ops->quote(&conn, &need, &usd, why, sizeof(why)) ==
+		      TFS_EOPNOTSUPP);
+		CHECK(usd == -5);
+		conn.ops->release(&conn);
+		CHECK(init_conn("{\"price_per_hour\":0.25,\"slots\":"
+				"{\"max_jobs\":0}}", err, sizeof(err)) == 0);
+		CHECK(conn.price_per_hour == 0.25);
+		/* full (max_jobs 0 here) is the queue's wait, never
+		   "no capacity" */
+		CHECK(conn.ops->quote(&conn, &need, &usd, why, sizeof(why)) ==
+		      TFS_OK);
+		CHECK(usd == 0.25);
+		conn.ops->release(&conn);
+		CHECK(init_conn("{\"price_per_hour\":-1}", err, sizeof(err)) ==
+		      TFS_EINVAL);
+		CHECK_STR(err, "'price_per_hour' must be a number of USD from "
+			  "0 to 10000");
+		CHECK(init_conn("{\"price_per_hour\":\"1\"}", err,
+				sizeof(err)) == TFS_EINVAL);
+		CHECK(init_conn("{\"price_per_hour\":10001}", err,
+				sizeof(err)) == TFS_EINVAL);
+	}
 
 	CHECK(init_conn(NULL, err, sizeof(err)) == 0);
 }
