@@ -202,6 +202,24 @@ static void test_retries(void)
 	CHECK(wait_end(s) == RS_COMPLETED);
 }
 
+/* Waits until MOUNT/queue has needle. */
+static int wait_queue(const char *needle)
+{
+	int64_t deadline = mono_ms() + WAIT_MS;
+	char *t = NULL;
+	int seen = 0;
+
+	while (!seen && mono_ms() < deadline) {
+		free(t);
+		t = queue_text();
+		seen = strstr(t, needle) != NULL;
+		if (!seen)
+			sleep_ms(STEP_MS);
+	}
+	free(t);
+	return seen;
+}
+
 /*
  * submit()'s TFS_EAGAIN, no capacity: nothing started, so the run goes
  * back to the queue with the same attempt and no retry used; alone on its
@@ -211,25 +229,16 @@ static void test_retries(void)
 static void test_no_capacity(void)
 {
 	struct fake_job_info fi;
-	int64_t id, deadline;
-	char *t = NULL, reason[256];
+	int64_t id;
+	char reason[256];
 	cJSON *st;
-	int seen = 0, subs = fake_calls("fake", FAKE_SUBMIT);
+	int subs = fake_calls("fake", FAKE_SUBMIT);
 
 	fake_fail("fake", FAKE_SUBMIT, 1, TFS_EAGAIN,
 		  "no capacity for 1xA100 on fake");
 	id = start_fake("cap", "alone", NULL);
-	deadline = mono_ms() + WAIT_MS;
-	while (!seen && mono_ms() < deadline) {
-		free(t);
-		t = queue_text();
-		seen = strstr(t, "cap/alone priority=0 provider=fake no capacity "
-			      "for 1xA100 on fake; trying again at ") != NULL;
-		if (!seen)
-			sleep_ms(STEP_MS);
-	}
-	free(t);
-	CHECK(seen);
+	CHECK(wait_queue("cap/alone priority=0 provider=fake no capacity "
+			 "for 1xA100 on fake; trying again at "));
 	CHECK(fake_calls("fake", FAKE_SUBMIT) == subs + 1);
 	CHECK(!fake_job("cap/alone", 1, &fi));
 	st = status_of(id);
@@ -268,22 +277,12 @@ static void test_no_capacity(void)
 /* While a run waits out its backoff, the queue says until when. */
 static void test_backoff_reason(void)
 {
-	int64_t deadline = mono_ms() + WAIT_MS, id;
-	char *t = NULL;
-	int seen = 0;
+	int64_t id;
 
 	fake_plan("retry/later", 1, JOB_FAILED, 1, "exit code 1", 0);
 	id = start_fake("retry", "later", "\"max_retries\": 1");
-	while (!seen && mono_ms() < deadline) {
-		free(t);
-		t = queue_text();
-		seen = strstr(t, "retry/later priority=0 provider=fake retry "
-			      "backoff until ") != NULL;
-		if (!seen)
-			sleep_ms(STEP_MS);
-	}
-	free(t);
-	CHECK(seen);
+	CHECK(wait_queue("retry/later priority=0 provider=fake retry "
+			 "backoff until "));
 	CHECK(wait_state(id, RS_RUNNING));
 	fake_job_end("retry/later", 2, JOB_COMPLETED, 0, "");
 	CHECK(wait_end(id) == RS_COMPLETED);
