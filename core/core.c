@@ -1295,9 +1295,17 @@ int core_run_submit(struct core *c, int64_t run_id, const char *text,
 		if (ret) {
 			store_rollback(c->store);
 		} else {
-			run_event_locked(c, r, "submitted to '%s' (config "
-					 "sha256 %s)", cfg->provider,
+			struct buf to = BUF_INIT(0);
+			int i;
+
+			for (i = 0; i < cfg->nproviders; i++)
+				buf_printf(&to, "%s'%s'", i ? ", " : "",
+					   cfg->providers[i]);
+			run_event_locked(c, r, "submitted to %s%s (config "
+					 "sha256 %s)", cfg->nproviders > 1 ?
+					 "the cheapest of " : "", to.p,
 					 cfg->sha256);
+			buf_release(&to);
 			run_state_event_locked(c, r, RS_CREATED, RS_QUEUED,
 					       queued_why);
 			ret = store_commit(c->store);

@@ -497,8 +497,18 @@ static int64_t backoff_ms(struct core *c, int attempt)
 static void run_failed_locked(struct core *c, struct run *r,
 			      const char *why, int retryable)
 {
-	char reason[512];
+	char reason[512], budget[128];
 
+	if (retryable && r->cfg && r->cfg->max_cost_usd > 0 &&
+	    r->cost_usd >= r->cfg->max_cost_usd &&
+	    r->attempt <= r->max_retries) {
+		/* another attempt would be cancelled at its first poll */
+		cost_budget_reason(r, budget, sizeof(budget));
+		snprintf(reason, sizeof(reason), "%s; no retry: %s", why,
+			 budget);
+		run_set_state_locked(c, r, RS_FAILED, reason);
+		return;
+	}
 	if (retryable && r->attempt <= r->max_retries && r->cfg) {
 		int64_t delay = backoff_ms(c, r->attempt);
 
@@ -1007,21 +1017,15 @@ static void sched_pass_locked(struct poller_thread *t, struct pass *ps,
 	for (r = c->queued.head; r && !p->closed; r = next) {
 		struct provider *rp;
 		char why[256];
-		int ds;
+		int ds, list;
 
 		next = r->lnext;
 		scanned++;
 		if (r->retry_at_ms > now)
 			continue;
-		if (r->cfg && r->cfg->nproviders > 1) {
-			/* the list's choice, made by whichever thread
-			   looks first; the chosen one's thread starts it */
-			rp = sched_choose_locked(c, r);
-			if (rp != p)
-				continue;
-		}
+		list = r->cfg && r->cfg->nproviders > 1;
 		rp = provider_find(c, r->provider ? r->provider : "");
-		if (rp && rp != p)
+		if (rp && rp != p && !list)
 			continue;        /* another thread's */
 		ds = sched_deps_state_locked(c, r, why, sizeof(why));
 		if (ds == 1)
@@ -1032,6 +1036,10 @@ static void sched_pass_locked(struct poller_thread *t, struct pass *ps,
 			continue;
 		}
 		if (ds == 0)
+			continue;
+		/* a list's choice, by whichever thread looks first once the
+		   run could start; the chosen one's thread starts it */
+		if (list && (rp = sched_choose_locked(c, r)) != p)
 			continue;
 		if (!rp || !r->cfg) {
 			run_set_state_locked(c, r, RS_FAILED, !rp ?

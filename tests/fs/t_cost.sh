@@ -80,6 +80,7 @@ check_eq "status.json says which was chosen" "cheap" "$(js "$L1/status.json" 'd[
 check_eq "and why" "cheapest: dear \$72.00/h, cheap \$36.00/h, held: provider held holds every job (max_jobs 0)" \
 	"$(js "$L1/status.json" 'd["provider_choice"]["why"]')"
 check_contains "the choice is an event" "provider choice: cheap (cheapest" "$L1/events"
+check_contains "the submission names the list" "submitted to the cheapest of 'dear', 'cheap', 'held'" "$L1/events"
 
 # the cheapest full: the next one that fits now
 G=$(new_run c g)
