@@ -34,7 +34,9 @@ gated() { # gate-file name
 # cost grows while a job is held, at the provider's price
 A=$(new_run c a)
 T0=$(now)
-cmd_config "$(gated a.gate)" '"provider": "cheap"' > "$A/config.json"
+# a list whose cheapest is "cheap": the restart below keeps the attempt there
+AJOB="[\"sh\", \"-c\", \"echo start >> $WORK/a.starts; while [ ! -f $WORK/a.gate ]; do sleep 0.05; done\"]"
+cmd_config "$AJOB" '"provider": ["dear", "cheap"]' > "$A/config.json"
 wait_state "$A" running
 sleep 1.5
 C1=$(js "$A/status.json" 'd["cost_usd"]'); T1=$(now)
@@ -52,11 +54,13 @@ sleep 0.5
 C2=$(js "$A/status.json" 'd["cost_usd"]'); T2=$(now)
 check "the time the daemon was down is counted ($C1 -> $C2)" pyok "$C2 >= $C1 + 0.02"
 check "and not twice ($C2 for $T2 - $T0 s)" pyok "$C2 <= 0.01 * ($T2 - $T0) + 1e-6"
+check_eq "after the restart the attempt stays with its provider" "cheap" "$(js "$A/status.json" 'd["provider"]')"
 touch "$WORK/a.gate"
 check_eq "a completes" "completed" "$(timeout 20 cat "$A/wait")"
 CA=$(js "$A/status.json" 'd["cost_usd"]'); T3=$(now)
 sleep 0.5
 check_eq "an ended run's cost stays" "$CA" "$(js "$A/status.json" 'd["cost_usd"]')"
+check_eq "and its job was started once" "1" "$(wc -l < "$WORK/a.starts")"
 check "the whole cost is plausible ($CA for $T3 - $T0 s)" \
 	pyok "$CA <= 0.01 * ($T3 - $T0) + 1e-6 and $CA >= 0.01 * ($T3 - $T0 - 1.5)"
 
@@ -91,8 +95,15 @@ cmd_config '["sleep", "0.3"]' '"provider": ["cheap", "dear"]' > "$L2/config.json
 check_eq "with the cheapest full, the list run completes" "completed" "$(timeout 20 cat "$L2/wait")"
 check_eq "on the next that fits" "dear" "$(js "$L2/status.json" 'd["provider"]')"
 check_contains "saying why" "no free slot on cheap" "$L2/status.json"
+L4=$(new_run c l4)
+cmd_config '["true"]' '"provider": ["cheap", "held"]' > "$L4/config.json"
+check "when none of the list fits now, the queue says why" wait_grep "$MNT/queue" \
+	"c/l4 .*none fits now: cheap: no free slot on cheap (1/1 jobs), held: provider held holds every job (max_jobs 0)" 5
+check_eq "and it waits" "queued" "$(cat "$L4/status")"
 touch "$WORK/g.gate"
 cat "$G/wait" > /dev/null
+check_eq "then starts on the one that frees" "completed" "$(timeout 20 cat "$L4/wait")"
+check_eq "which is cheap" "cheap" "$(js "$L4/status.json" 'd["provider"]')"
 
 # no price on the list: priced ones first, then the first without one
 L3=$(new_run c l3)
@@ -104,7 +115,7 @@ check_eq "costing nothing" "0" "$(js "$L3/status.json" 'd["cost_usd"]')"
 # MOUNT/cost: per provider, per experiment and in all, the runs' sums
 SUM=$(python3 -c "
 import json, sys
-print(sum(json.load(open(p))['cost_usd'] for p in sys.argv[1:]))" "$A/status.json" "$B/status.json" "$L1/status.json" "$L2/status.json" "$G/status.json" "$L3/status.json")
+print(sum(json.load(open(p))['cost_usd'] for p in sys.argv[1:]))" "$A/status.json" "$B/status.json" "$L1/status.json" "$L2/status.json" "$G/status.json" "$L3/status.json" "$L4/status.json")
 cat "$MNT/cost" > "$WORK/cost"
 TOT=$(awk '$1 == "total" {print $4}' "$WORK/cost")
 check "MOUNT/cost's total is the runs' sum ($TOT, $SUM)" pyok "abs($TOT - $SUM) < 1e-5"
@@ -113,7 +124,7 @@ check "the experiment's line too ($EXP)" pyok "abs($EXP - $SUM) < 1e-5"
 CHEAP=$(awk '$1 == "cheap" {print $4}' "$WORK/cost")
 CSUM=$(python3 -c "
 import json, sys
-print(sum(json.load(open(p))['cost_usd'] for p in sys.argv[1:]))" "$A/status.json" "$L1/status.json" "$G/status.json")
+print(sum(json.load(open(p))['cost_usd'] for p in sys.argv[1:]))" "$A/status.json" "$L1/status.json" "$G/status.json" "$L4/status.json")
 check "the provider's line is its runs' sum ($CHEAP, $CSUM)" pyok "abs($CHEAP - $CSUM) < 1e-5"
 check_eq "runs counted on dear" "2" "$(awk '$1 == "dear" {print $2}' "$WORK/cost")"
 check_eq "columns are aligned: every line as long" "1" "$(awk 'NF {print length($0)}' "$WORK/cost" | sort -u | wc -l)"
