@@ -185,6 +185,52 @@ void cloud_name(char *out, size_t outlen, const char *uuid, int attempt);
 /* Parses such a name: 1 with uuid (37 bytes) and *attempt, else 0. */
 int cloud_name_parse(const char *name, char *uuid, int *attempt);
 
+/*
+ * The connector's ops over an adapter. An adapter file ends with
+ * CLOUD_CONNECTOR_OPS(runpod), which defines runpod_connector_ops over
+ * runpod_api; connector.c lists the three.
+ */
+int cloud_init(struct connector *c, const cJSON *conf,
+	       const struct cloud_api *api, char *err, size_t errlen);
+void cloud_release(struct connector *c);
+int cloud_ping(struct connector *c, char *err, size_t errlen);
+int cloud_find(struct connector *c, const struct job_spec *spec,
+	       char *job_id, size_t idlen, char *err, size_t errlen);
+int cloud_submit(struct connector *c, const struct job_spec *spec,
+		 char *job_id, size_t idlen, char *err, size_t errlen);
+int cloud_poll(struct connector *c, struct job_query *q, size_t n,
+	       char *err, size_t errlen);
+int cloud_cancel(struct connector *c, const struct job_query *q,
+		 int kill_grace_s, char *err, size_t errlen);
+int cloud_sync(struct connector *c, struct job_query *q, char *err,
+	       size_t errlen);
+int cloud_list_artifacts(struct connector *c, const struct job_query *q,
+			 artifact_cb cb, void *arg, char *err, size_t errlen);
+int cloud_status(struct connector *c, char *out, size_t outlen);
+int cloud_quote(struct connector *c, const struct job_need *need,
+		double *usd_per_hour, char *why, size_t whylen);
+
+#define CLOUD_CONNECTOR_OPS(p)						\
+static int p##_connector_init(struct connector *c, const cJSON *conf,	\
+			      char *err, size_t errlen)			\
+{									\
+	return cloud_init(c, conf, &p##_api, err, errlen);		\
+}									\
+const struct connector_ops p##_connector_ops = {			\
+	.type = #p,							\
+	.init = p##_connector_init,					\
+	.release = cloud_release,					\
+	.ping = cloud_ping,						\
+	.find = cloud_find,						\
+	.submit = cloud_submit,						\
+	.poll = cloud_poll,						\
+	.cancel = cloud_cancel,						\
+	.sync = cloud_sync,						\
+	.list_artifacts = cloud_list_artifacts,				\
+	.status = cloud_status,						\
+	.quote = cloud_quote,						\
+}
+
 extern const struct cloud_api runpod_api, lambda_api, vastai_api;
 extern const struct connector_ops runpod_connector_ops,
 	lambda_connector_ops, vastai_connector_ops;

@@ -1,0 +1,829 @@
+/*
+ * cloud.c - the connector of the three cloud providers (RunPod, Lambda
+ * Cloud, Vast.ai) over an adapter (cloud.h): the config, the requests
+ * with their pace, the run store the wrapper ships the job's files to,
+ * and find/submit/poll/cancel/sync/list_artifacts/quote.
+ *
+ * Requests go through cloud_call(): bearer auth from the key (a
+ * lib/secret secret_src, never logged), one http_pool, and a client-side
+ * pace: a token bucket of "rps" (per adapter by default) and one shared
+ * "not before" time that a 429's Retry-After moves on, so that every
+ * thread waits out the provider's limit together instead of each
+ * spinning into it. A 401 or 403 is the key: the status says "key
+ * rejected (<provider's words>)" and no request goes for
+ * CLOUD_REJECT_HOLD_MS unless the key changed, so a bad key costs one
+ * request per hold, not one per poll.
+ *
+ * Exactly once: an instance's name is "trainfs-<uuid>-<attempt>"; before
+ * a launch a mark file "<uuid>-<attempt>.submitting" is made in the
+ * provider's work_dir. find() adopts the instance of that name from a
+ * list; while a mark is there and no list taken after it shows the
+ * instance, the attempt is in progress, never launched again.
+ *
+ * No instance idles: poll() terminates, on the pass that sees it, an
+ * instance whose job wrote its exit to the store, one preempted, one that
+ * never booted, and one that exited.
+ */
+#define _GNU_SOURCE
+#include "cloud.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "http.h"
+#include "json.h"
+#include "manifest.h"
+#include "runstore.h"
+#include "secret.h"
+#include "strvec.h"
+#include "util.h"
+#include "wrapper.h"
+
+#define CLOUD_TIMEOUT_MS 30000       /* one request, all of it */
+#define CLOUD_BODY_MAX (64u << 20)   /* bytes of one answer */
+#define CLOUD_429_TRIES 4            /* 429s waited out in one call */
+#define CLOUD_429_WAIT_MS 1000       /* when a 429 gives no Retry-After */
+#define CLOUD_WAIT_MAX_MS 60000      /* the longest wait one 429 imposes */
+#define CLOUD_REJECT_HOLD_MS 30000   /* no request this long after a 401,
+					unless the key changed */
+#define CLOUD_PENDING_MS 300000      /* a mark with no instance listed is
+					in progress this long at most */
+#define CLOUD_LIST_LIST 8            /* gpu_types / regions entries max */
+#define CLOUD_LIST_MAX 64
+#define CLOUD_SYNC_CHUNK (4 << 20)
+#define CLOUD_SYNC_MAX (64 << 20)
+#define CLOUD_EXIT_MAX 64
+#define CLOUD_IMAGE_DEFAULT "pytorch/pytorch:latest"
+#define CLOUD_AUTH_ENV "TRAINFS_STORE_AUTH"
+
+struct cloud {
+	const struct cloud_api *api;
+	struct connector *conn;
+	struct cloud_conf conf;      /* what adapters see */
+	char *url, *shown;
+	char **gpu_types, **regions;
+	char *image, *store_url;     /* store_url: no trailing '/' */
+	int boot_timeout_s;
+	double rps;                  /* 0: no pace */
+	pthread_mutex_t key_lock;
+	struct secret_src key;
+	char key_err[256];
+	struct secret_src store_auth; /* .env and .file NULL: none */
+	int have_store_auth;
+	struct runstore *store;
+	struct http_pool *pool;
+	/* the pace: a token bucket and the shared "not before" */
+	pthread_mutex_t pace_lock;
+	double tokens;
+	int64_t tokens_ms;
+	int64_t not_before_ms;
+	/* the key's refusal, for status() (under status_lock) */
+	pthread_mutex_t status_lock;
+	char rejected[CLOUD_TEXT_MAX + 64]; /* "" when the key is fine */
+	int64_t rejected_ms;
+	char last_err[CLOUD_TEXT_MAX];
+	/* the last list and offers (under lock) */
+	pthread_mutex_t lock;
+	struct cloud_inst *insts;
+	size_t ninsts;
+	int have_list;
+	int64_t list_ms;             /* when the request of the last list went */
+	struct cloud_offer *offers;
+	size_t noffers;
+	int64_t offers_ms;
+	/* counters (atomic) */
+	uint64_t requests, requests_last_poll, rate_waits, instances;
+};
+
+/* ---- names ---- */
+
+void cloud_name(char *out, size_t outlen, const char *uuid, int attempt)
+{
+	snprintf(out, outlen, "trainfs-%s-%d", uuid, attempt);
+}
+
+static int cloud_uuid_valid(const char *u)
+{
+	size_t i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (u[i] != '-')
+				return 0;
+		} else if (!((u[i] >= '0' && u[i] <= '9') ||
+			     (u[i] >= 'a' && u[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int cloud_name_parse(const char *name, char *uuid, int *attempt)
+{
+	const char *p;
+	long v = 0;
+
+	if (!name || strncmp(name, "trainfs-", 8) || strlen(name) < 8 + 38)
+		return 0;
+	if (!cloud_uuid_valid(name + 8) || name[8 + 36] != '-')
+		return 0;
+	p = name + 8 + 37;
+	if (*p < '1' || *p > '9')
+		return 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || v > RUNSTORE_ATTEMPT_MAX)
+			return 0;
+		v = v * 10 + (*p - '0');
+	}
+	if (v > RUNSTORE_ATTEMPT_MAX)
+		return 0;
+	memcpy(uuid, name + 8, 36);
+	uuid[36] = '\0';
+	*attempt = (int)v;
+	return 1;
+}
+
+const struct cloud_conf *cloud_conf(const struct cloud *cl)
+{
+	return &cl->conf;
+}
+
+/* ---- requests ---- */
+
+static int cloud_stopping(const struct cloud *cl)
+{
+	return __atomic_load_n(&cl->conn->stopping, __ATOMIC_ACQUIRE);
+}
+
+static int cloud_cancelled(void *arg)
+{
+	return cloud_stopping(arg);
+}
+
+/* Sleeps ms in short steps; 1 when the daemon stops meanwhile. */
+static int cloud_sleep(const struct cloud *cl, int64_t ms)
+{
+	while (ms > 0) {
+		int64_t step = ms < 100 ? ms : 100;
+		struct timespec ts = { step / 1000, (step % 1000) * 1000000 };
+
+		if (cloud_stopping(cl))
+			return 1;
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+	return cloud_stopping(cl);
+}
+
+/*
+ * Waits for the pace: the shared "not before" and a token of the bucket
+ * (burst 1 s of rps). The token is taken before the wait, so threads
+ * queue behind each other rather than all waking at once.
+ */
+static int cloud_pace(struct cloud *cl)
+{
+	int64_t now, wait = 0;
+
+	pthread_mutex_lock(&cl->pace_lock);
+	now = mono_ms();
+	if (cl->not_before_ms > now)
+		wait = cl->not_before_ms - now;
+	if (cl->rps > 0) {
+		double burst = cl->rps < 1 ? 1 : cl->rps;
+
+		cl->tokens += (double)(now - cl->tokens_ms) * cl->rps / 1000.0;
+		if (cl->tokens > burst)
+			cl->tokens = burst;
+		cl->tokens_ms = now;
+		cl->tokens -= 1;
+		if (cl->tokens < 0) {
+			int64_t w = (int64_t)(-cl->tokens * 1000.0 /
+					      cl->rps) + 1;
+
+			if (w > wait)
+				wait = w;
+		}
+	}
+	pthread_mutex_unlock(&cl->pace_lock);
+	if (wait > 0)
+		__atomic_add_fetch(&cl->rate_waits, 1, __ATOMIC_RELAXED);
+	return cloud_sleep(cl, wait);
+}
+
+/* A 429: nobody sends before now + wait. */
+static void cloud_hold(struct cloud *cl, int64_t wait)
+{
+	int64_t until;
+
+	if (wait <= 0)
+		wait = CLOUD_429_WAIT_MS;
+	if (wait > CLOUD_WAIT_MAX_MS)
+		wait = CLOUD_WAIT_MAX_MS;
+	until = mono_ms() + wait;
+	pthread_mutex_lock(&cl->pace_lock);
+	if (until > cl->not_before_ms)
+		cl->not_before_ms = until;
+	pthread_mutex_unlock(&cl->pace_lock);
+}
+
+/* The key, copied (another thread may read the file again meanwhile). */
+static int cloud_key(struct cloud *cl, char *key, size_t keylen, int *held,
+		     char *err, size_t errlen)
+{
+	const char *k;
+	int rc = TFS_OK;
+
+	*held = 0;
+	pthread_mutex_lock(&cl->key_lock);
+	k = secret_get(&cl->key, cl->key_err, sizeof(cl->key_err));
+	if (!k) {
+		snprintf(err, errlen, "key unusable (%s)", cl->key_err);
+		rc = TFS_EACCES;
+	} else {
+		snprintf(key, keylen, "%s", k);
+	}
+	pthread_mutex_unlock(&cl->key_lock);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&cl->status_lock);
+	if (cl->rejected[0] && !cl->key.changed &&
+	    mono_ms() - cl->rejected_ms < CLOUD_REJECT_HOLD_MS) {
+		snprintf(err, errlen, "%s", cl->rejected);
+		*held = 1;
+	}
+	pthread_mutex_unlock(&cl->status_lock);
+	return *held ? TFS_EACCES : TFS_OK;
+}
+
+static void cloud_set_rejected(struct cloud *cl, const char *words)
+{
+	pthread_mutex_lock(&cl->status_lock);
+	if (words)
+		snprintf(cl->rejected, sizeof(cl->rejected),
+			 "key rejected (%s)", words);
+	else
+		cl->rejected[0] = '\0';
+	cl->rejected_ms = mono_ms();
+	pthread_mutex_unlock(&cl->status_lock);
+}
+
+/* The provider's words of an error answer, or what lib/http said. */
+static void cloud_words(struct cloud *cl, const struct http_request *rq,
+			const struct http_response *resp, char *out,
+			size_t outlen)
+{
+	cJSON *b = resp->body && resp->body_len ?
+		cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
+
+	out[0] = '\0';
+	if (b && cl->api->errmsg)
+		cl->api->errmsg(b, out, outlen);
+	cJSON_Delete(b);
+	if (!out[0])
+		snprintf(out, outlen, "%.200s", resp->body && resp->body_len ?
+			 resp->body : resp->error);
+	out[strcspn(out, "\r\n")] = '\0';
+	http_redact_request(rq, out);
+}
+
+int cloud_call(struct cloud *cl, const char *method, const char *path,
+	       const cJSON *body, cJSON **answer, long *status,
+	       char *err, size_t errlen)
+{
+	char key[SECRET_MAX + 1], url[HTTP_URL_MAX], words[CLOUD_TEXT_MAX];
+	const char *secrets[2] = { key, NULL };
+	const char *headers[5];
+	struct buf auth = BUF_INIT(SECRET_MAX + 64);
+	struct http_request rq = { 0 };
+	struct http_response resp = HTTP_RESPONSE_INIT;
+	char *text = NULL;
+	int rc, held, tries, idem;
+
+	*answer = NULL;
+	if (status)
+		*status = 0;
+	rc = cloud_key(cl, key, sizeof(key), &held, err, errlen);
+	if (rc)
+		goto out;
+	if (buf_printf(&auth, "Authorization: Bearer %s", key)) {
+		snprintf(err, errlen, "key too long");
+		rc = TFS_EACCES;
+		goto out;
+	}
+	if (body) {
+		text = cJSON_PrintUnformatted(body);
+		if (!text) {
+			snprintf(err, errlen, "out of memory");
+			rc = TFS_ENOMEM;
+			goto out;
+		}
+	}
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", cl->url, path) >=
+	    sizeof(url)) {
+		snprintf(err, errlen, "URL too long");
+		rc = TFS_EINVAL;
+		goto out;
+	}
+	headers[0] = auth.p;
+	headers[1] = "Accept: application/json";
+	headers[2] = text ? "Content-Type: application/json" : NULL;
+	headers[3] = NULL;
+	rq.method = method;
+	rq.url = url;
+	rq.headers = headers;
+	rq.body = text;
+	rq.body_len = text ? strlen(text) : 0;
+	rq.secrets = secrets;
+	rq.max_response = CLOUD_BODY_MAX;
+	rq.timeout_ms = CLOUD_TIMEOUT_MS;
+	rq.max_redirs = -1;
+	rq.pool = cl->pool;
+	rq.cancelled = cloud_cancelled;
+	rq.arg = cl;
+	/* GET and DELETE are tried again on a connection error or a 5xx; a
+	 * POST or PUT only when nothing was sent (see below): the caller's
+	 * find() decides whether a launch happened */
+	idem = !strcmp(method, "GET") || !strcmp(method, "DELETE");
+	rq.retry = (struct http_retry){ idem ? 3 : 1, 200, 2000, 20, 0,
+					idem ? HTTP_RETRY_CONNECT |
+					HTTP_RETRY_5XX : 0 };
+	for (tries = 0;; tries++) {
+		if (cloud_pace(cl)) {
+			snprintf(err, errlen, "stopped: the daemon is stopping");
+			rc = TFS_EINTR;
+			goto out;
+		}
+		http_response_release(&resp);
+		rc = http_request(&rq, &resp);
+		__atomic_add_fetch(&cl->requests, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&cl->requests_last_poll, 1,
+				   __ATOMIC_RELAXED);
+		if (resp.status != 429 || tries + 1 >= CLOUD_429_TRIES)
+			break;
+		/* a 429 was not acted on: the same request may go again,
+		 * after the wait every thread now shares */
+		__atomic_add_fetch(&cl->rate_waits, 1, __ATOMIC_RELAXED);
+		cloud_hold(cl, resp.retry_after_ms);
+	}
+	if (status)
+		*status = resp.status;
+	if (rc == TFS_EINTR) {
+		snprintf(err, errlen, "stopped: the daemon is stopping");
+		goto out;
+	}
+	if (rc == TFS_OK) {
+		if (resp.body_len) {
+			*answer = cJSON_ParseWithLength(resp.body,
+							resp.body_len);
+			if (!*answer) {
+				snprintf(err, errlen, "%s %s: the answer is "
+					 "not JSON", method, path);
+				rc = TFS_EIO;
+				goto out;
+			}
+		}
+		if (cl->rejected[0])
+			cloud_set_rejected(cl, NULL);
+		goto out;
+	}
+	if (resp.status == 0) {
+		snprintf(err, errlen, "cannot reach %s at %s: %s",
+			 cl->api->type, cl->shown, resp.error);
+		rc = TFS_EIO;
+		goto out;
+	}
+	cloud_words(cl, &rq, &resp, words, sizeof(words));
+	if (resp.status == 401 || resp.status == 403) {
+		cloud_set_rejected(cl, words);
+		snprintf(err, errlen, "key rejected (%s)", words);
+		rc = TFS_EACCES;
+	} else if (resp.status == 429) {
+		cloud_hold(cl, resp.retry_after_ms);
+		snprintf(err, errlen, "%s %s: rate limited (%s)", method, path,
+			 words);
+		rc = TFS_EAGAIN;
+	} else if (resp.status == 404) {
+		snprintf(err, errlen, "%s %s: %s", method, path, words);
+		rc = TFS_ENOENT;
+	} else if (resp.status >= 500) {
+		snprintf(err, errlen, "%s %s answered %ld: %s", method, path,
+			 resp.status, words);
+		rc = TFS_EIO;
+	} else {
+		snprintf(err, errlen, "%s %s answered %ld: %s", method, path,
+			 resp.status, words);
+		rc = TFS_EINVAL;
+	}
+out:
+	if (auth.p)
+		explicit_bzero(auth.p, auth.len);
+	buf_release(&auth);
+	explicit_bzero(key, sizeof(key));
+	free(text);
+	http_response_release(&resp);
+	return rc;
+}
+
+/* ---- set-up ---- */
+
+static int cloud_conf_str(const cJSON *it, size_t max, char **out, char *err,
+			  size_t errlen)
+{
+	if (!cJSON_IsString(it) || !it->valuestring[0] ||
+	    strlen(it->valuestring) > max ||
+	    it->valuestring[strcspn(it->valuestring, "\r\n")]) {
+		snprintf(err, errlen, "'%s' must be a string of one line, at "
+			 "most %zu bytes", it->string, max);
+		return -1;
+	}
+	free(*out);
+	*out = xstrdup(it->valuestring);
+	return 0;
+}
+
+static int cloud_adapter_key(const struct cloud_api *api, const char *k)
+{
+	size_t i;
+
+	for (i = 0; api->keys && api->keys[i]; i++)
+		if (!strcmp(api->keys[i], k))
+			return 1;
+	return 0;
+}
+
+/*
+ * gpu_types and regions: arrays of strings; gpu_types entries may be
+ * objects with an "id" when the adapter reads them too (RunPod's
+ * prices), the adapter then checking their other keys.
+ */
+static int cloud_conf_list(const struct cloud_api *api, const cJSON *it,
+			   char ***out, char *err, size_t errlen)
+{
+	const cJSON *e;
+	int n = 0, objs = !strcmp(it->string, "gpu_types") &&
+			  cloud_adapter_key(api, "gpu_types");
+
+	if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > CLOUD_LIST_MAX) {
+		snprintf(err, errlen, "'%s' must be an array of at most %d "
+			 "names", it->string, CLOUD_LIST_MAX);
+		return -1;
+	}
+	strv_free(*out);
+	*out = xcalloc((size_t)cJSON_GetArraySize(it) + 1, sizeof(**out));
+	cJSON_ArrayForEach(e, it) {
+		const cJSON *s = e;
+
+		if (objs && cJSON_IsObject(e))
+			s = cJSON_GetObjectItemCaseSensitive(e, "id");
+		if (!cJSON_IsString(s) || !s->valuestring[0] ||
+		    strlen(s->valuestring) >= CLOUD_ID_MAX ||
+		    s->valuestring[strcspn(s->valuestring, "\r\n\"")]) {
+			snprintf(err, errlen, "'%s[%d]' must be a name of at "
+				 "most %d bytes%s", it->string, n,
+				 CLOUD_ID_MAX - 1, objs ? " or an object with "
+				 "one as \"id\"" : "");
+			return -1;
+		}
+		(*out)[n++] = xstrdup(s->valuestring);
+	}
+	return 0;
+}
+
+static int cloud_conf_num(const cJSON *it, double lo, double hi, double *out,
+			  char *err, size_t errlen)
+{
+	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
+	    it->valuedouble < lo || it->valuedouble > hi) {
+		snprintf(err, errlen, "'%s' must be a number from %g to %g",
+			 it->string, lo, hi);
+		return -1;
+	}
+	*out = it->valuedouble;
+	return 0;
+}
+
+struct cloud_secrets {
+	char *key_env, *key_file, *auth_env, *auth_file, *url, *store;
+};
+
+static void cloud_secrets_free(struct cloud_secrets *s)
+{
+	free(s->key_env);
+	free(s->key_file);
+	free(s->auth_env);
+	free(s->auth_file);
+	free(s->url);
+	free(s->store);
+}
+
+/* The keys one by one; the checks across them follow in cloud_init(). */
+static int cloud_conf_keys(struct connector *c, struct cloud *cl,
+			   const cJSON *conf, struct cloud_secrets *s,
+			   char *err, size_t errlen)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, conf) {
+		const char *k = it->string;
+		long long v;
+		double d;
+		int bad = 0;
+
+		if (!strcmp(k, "type")) {
+			bad = !cJSON_IsString(it) ||
+			      strcmp(it->valuestring, cl->api->type);
+			if (bad)
+				snprintf(err, errlen, "'type' must be \"%s\"",
+					 cl->api->type);
+		} else if (!strcmp(k, "url"))
+			bad = cloud_conf_str(it, 1024, &s->url, err, errlen);
+		else if (!strcmp(k, "api_key_env"))
+			bad = cloud_conf_str(it, 256, &s->key_env, err, errlen);
+		else if (!strcmp(k, "api_key_file"))
+			bad = cloud_conf_str(it, 1024, &s->key_file, err,
+					     errlen);
+		else if (!strcmp(k, "store"))
+			bad = cloud_conf_str(it, RUNSTORE_URL_MAX - 64,
+					     &s->store, err, errlen);
+		else if (!strcmp(k, "store_auth_env"))
+			bad = cloud_conf_str(it, 256, &s->auth_env, err,
+					     errlen);
+		else if (!strcmp(k, "store_auth_file"))
+			bad = cloud_conf_str(it, 1024, &s->auth_file, err,
+					     errlen);
+		else if (!strcmp(k, "image"))
+			bad = cloud_conf_str(it, 512, &cl->image, err, errlen);
+		else if (!strcmp(k, "gpu_types"))
+			bad = cloud_conf_list(cl->api, it, &cl->gpu_types, err,
+					      errlen);
+		else if (!strcmp(k, "regions"))
+			bad = cloud_conf_list(cl->api, it, &cl->regions, err,
+					      errlen);
+		else if (!strcmp(k, "interruptible")) {
+			bad = !cJSON_IsBool(it);
+			if (bad)
+				snprintf(err, errlen, "'interruptible' must "
+					 "be true or false");
+			else
+				cl->conf.interruptible = cJSON_IsTrue(it);
+		} else if (!strcmp(k, "max_price_per_hour"))
+			bad = cloud_conf_num(it, 0, 10000,
+					     &cl->conf.max_price_per_hour,
+					     err, errlen);
+		else if (!strcmp(k, "rps")) {
+			bad = cloud_conf_num(it, 0, 1000, &d, err, errlen);
+			if (!bad)
+				cl->rps = d;
+		} else if (!strcmp(k, "boot_timeout_s")) {
+			bad = json_int_range(it, "", 10, 86400, &v, err,
+					     errlen);
+			if (!bad)
+				cl->boot_timeout_s = (int)v;
+		} else if (!strcmp(k, "poll_ms")) {
+			bad = json_int_range(it, "", 50, 3600000, &v, err,
+					     errlen);
+			if (!bad)
+				c->poll_ms = (int)v;
+		} else if (!strcmp(k, "slots"))
+			bad = connector_conf_slots(c, it, err, errlen) != TFS_OK;
+		else if (!cloud_adapter_key(cl->api, k)) {
+			snprintf(err, errlen, "unknown key '%.100s'", k);
+			return -1;
+		}
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
+/* The pace a provider's documented limit allows, by default. */
+static double cloud_default_rps(const char *type)
+{
+	if (!strcmp(type, "lambda"))
+		return 1;
+	if (!strcmp(type, "runpod"))
+		return 5;
+	return 3;
+}
+
+void cloud_release(struct connector *c)
+{
+	struct cloud *cl = c->priv;
+
+	if (!cl)
+		return;
+	if (cl->api->release && cl->conf.priv)
+		cl->api->release(cl->conf.priv);
+	secret_src_release(&cl->key);
+	secret_src_release(&cl->store_auth);
+	runstore_close(cl->store);
+	http_pool_free(cl->pool);
+	pthread_mutex_destroy(&cl->key_lock);
+	pthread_mutex_destroy(&cl->pace_lock);
+	pthread_mutex_destroy(&cl->status_lock);
+	pthread_mutex_destroy(&cl->lock);
+	free(cl->insts);
+	free(cl->offers);
+	strv_free(cl->gpu_types);
+	strv_free(cl->regions);
+	free(cl->url);
+	free(cl->shown);
+	free(cl->image);
+	free(cl->store_url);
+	free(cl);
+	c->priv = NULL;
+}
+
+/* The store's Authorization header line, or "" (caller wipes it). */
+static int cloud_store_header(struct cloud *cl, char *out, size_t outlen,
+			      char *err, size_t errlen)
+{
+	const char *v;
+
+	out[0] = '\0';
+	if (!cl->have_store_auth)
+		return TFS_OK;
+	pthread_mutex_lock(&cl->key_lock);
+	v = secret_get(&cl->store_auth, err, errlen);
+	if (v)
+		snprintf(out, outlen, "Authorization: %s", v);
+	pthread_mutex_unlock(&cl->key_lock);
+	return v ? TFS_OK : TFS_EACCES;
+}
+
+int cloud_init(struct connector *c, const cJSON *conf,
+	       const struct cloud_api *api, char *err, size_t errlen)
+{
+	struct cloud_secrets s = { 0 };
+	struct cloud *cl;
+	char shown[SECRET_URL_SHOWN_MAX + 64], hdr[SECRET_MAX + 64];
+	const char *hdrs[2] = { hdr, NULL };
+	size_t l;
+
+	if (!cJSON_IsObject(conf)) {
+		snprintf(err, errlen, "the %s provider needs a config object "
+			 "(api_key_env or api_key_file, store, ...)",
+			 api->type);
+		return TFS_EINVAL;
+	}
+	cl = xcalloc(1, sizeof(*cl));
+	cl->api = api;
+	cl->conn = c;
+	pthread_mutex_init(&cl->key_lock, NULL);
+	pthread_mutex_init(&cl->pace_lock, NULL);
+	pthread_mutex_init(&cl->status_lock, NULL);
+	pthread_mutex_init(&cl->lock, NULL);
+	c->priv = cl;
+	cl->boot_timeout_s = 600;
+	cl->rps = cloud_default_rps(api->type);
+	cl->tokens_ms = mono_ms();
+	c->cap_cpus = 1 << 20;
+	c->cap_gpus = 1 << 16;
+	c->cap_memory_mb = 1LL << 40;
+	c->cap_max_jobs = 100;
+	if (cloud_conf_keys(c, cl, conf, &s, err, errlen))
+		goto fail;
+	if (!s.url)
+		s.url = xstrdup(api->default_url);
+	if (strncmp(s.url, "http://", 7) && strncmp(s.url, "https://", 8)) {
+		snprintf(err, errlen, "'url' must be an http(s) URL");
+		goto fail;
+	}
+	l = strlen(s.url);
+	while (l && s.url[l - 1] == '/')
+		s.url[--l] = '\0';
+	cl->url = xstrdup(s.url);
+	secret_url_shown(cl->url, shown, sizeof(shown));
+	cl->shown = xstrdup(shown);
+	if (!s.key_env == !s.key_file) {
+		snprintf(err, errlen, "give the API key as one of "
+			 "'api_key_env' and 'api_key_file'");
+		goto fail;
+	}
+	if (secret_src_init(&cl->key, s.key_env, s.key_file, err, errlen))
+		goto fail;
+	if (!s.store || (strncmp(s.store, "http://", 7) &&
+			 strncmp(s.store, "https://", 8) &&
+			 strncmp(s.store, "file://", 7))) {
+		snprintf(err, errlen, "'store' must be the run store's URL "
+			 "prefix, http(s):// (or file:// for tests)");
+		goto fail;
+	}
+	l = strlen(s.store);
+	while (l && s.store[l - 1] == '/')
+		s.store[--l] = '\0';
+	cl->store_url = xstrdup(s.store);
+	if (s.auth_env && s.auth_file) {
+		snprintf(err, errlen, "give the store's credential as at most "
+			 "one of 'store_auth_env' and 'store_auth_file'");
+		goto fail;
+	}
+	if (s.auth_env || s.auth_file) {
+		if (secret_src_init(&cl->store_auth, s.auth_env, s.auth_file,
+				    err, errlen))
+			goto fail;
+		cl->have_store_auth = 1;
+	}
+	if (cloud_store_header(cl, hdr, sizeof(hdr), err, errlen))
+		goto fail;
+	if (runstore_open(cl->store_url, hdr[0] ? hdrs : NULL, &cl->store,
+			  err, errlen)) {
+		explicit_bzero(hdr, sizeof(hdr));
+		goto fail;
+	}
+	explicit_bzero(hdr, sizeof(hdr));
+	if (!cl->image)
+		cl->image = xstrdup(CLOUD_IMAGE_DEFAULT);
+	if (!cl->gpu_types)
+		cl->gpu_types = xcalloc(1, sizeof(char *));
+	if (!cl->regions)
+		cl->regions = xcalloc(1, sizeof(char *));
+	cl->conf.name = c->name;
+	cl->conf.url = cl->url;
+	cl->conf.gpu_types = (const char *const *)cl->gpu_types;
+	cl->conf.regions = (const char *const *)cl->regions;
+	if (api->init && api->init(cl, conf, &cl->conf.priv, err, errlen))
+		goto fail;
+	cl->pool = http_pool_new();
+	cloud_secrets_free(&s);
+	return TFS_OK;
+fail:
+	cloud_secrets_free(&s);
+	cloud_release(c);
+	return TFS_EINVAL;
+}
+
+/* ---- the connector: the ops follow in the next commit ---- */
+
+int cloud_ping(struct connector *c, char *err, size_t errlen)
+{
+	(void)c;
+	snprintf(err, errlen, "not yet");
+	return TFS_EOPNOTSUPP;
+}
+
+int cloud_find(struct connector *c, const struct job_spec *spec,
+	       char *job_id, size_t idlen, char *err, size_t errlen)
+{
+	(void)spec; (void)job_id; (void)idlen;
+	return cloud_ping(c, err, errlen);
+}
+
+int cloud_submit(struct connector *c, const struct job_spec *spec,
+		 char *job_id, size_t idlen, char *err, size_t errlen)
+{
+	(void)spec; (void)job_id; (void)idlen;
+	return cloud_ping(c, err, errlen);
+}
+
+int cloud_poll(struct connector *c, struct job_query *q, size_t n,
+	       char *err, size_t errlen)
+{
+	(void)q; (void)n;
+	return cloud_ping(c, err, errlen);
+}
+
+int cloud_cancel(struct connector *c, const struct job_query *q,
+		 int kill_grace_s, char *err, size_t errlen)
+{
+	(void)q; (void)kill_grace_s;
+	return cloud_ping(c, err, errlen);
+}
+
+int cloud_sync(struct connector *c, struct job_query *q, char *err,
+	       size_t errlen)
+{
+	(void)q;
+	return cloud_ping(c, err, errlen);
+}
+
+int cloud_list_artifacts(struct connector *c, const struct job_query *q,
+			 artifact_cb cb, void *arg, char *err, size_t errlen)
+{
+	(void)q; (void)cb; (void)arg;
+	return cloud_ping(c, err, errlen);
+}
+
+int cloud_status(struct connector *c, char *out, size_t outlen)
+{
+	(void)c; (void)out; (void)outlen;
+	return 0;
+}
+
+int cloud_quote(struct connector *c, const struct job_need *need,
+		double *usd_per_hour, char *why, size_t whylen)
+{
+	(void)need; (void)usd_per_hour;
+	return cloud_ping(c, why, whylen);
+}
