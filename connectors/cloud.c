@@ -437,21 +437,6 @@ out:
 
 /* ---- set-up ---- */
 
-static int cloud_conf_str(const cJSON *it, size_t max, char **out, char *err,
-			  size_t errlen)
-{
-	if (!cJSON_IsString(it) || !it->valuestring[0] ||
-	    strlen(it->valuestring) > max ||
-	    it->valuestring[strcspn(it->valuestring, "\r\n")]) {
-		snprintf(err, errlen, "'%s' must be a string of one line, at "
-			 "most %zu bytes", it->string, max);
-		return -1;
-	}
-	free(*out);
-	*out = xstrdup(it->valuestring);
-	return 0;
-}
-
 static int cloud_adapter_key(const struct cloud_api *api, const char *k)
 {
 	size_t i;
@@ -547,23 +532,23 @@ static int cloud_conf_keys(struct connector *c, struct cloud *cl,
 				snprintf(err, errlen, "'type' must be \"%s\"",
 					 cl->api->type);
 		} else if (!strcmp(k, "url"))
-			bad = cloud_conf_str(it, 1024, &s->url, err, errlen);
+			bad = json_str_line(it, 1024, &s->url, err, errlen);
 		else if (!strcmp(k, "api_key_env"))
-			bad = cloud_conf_str(it, 256, &s->key_env, err, errlen);
+			bad = json_str_line(it, 256, &s->key_env, err, errlen);
 		else if (!strcmp(k, "api_key_file"))
-			bad = cloud_conf_str(it, 1024, &s->key_file, err,
+			bad = json_str_line(it, 1024, &s->key_file, err,
 					     errlen);
 		else if (!strcmp(k, "store"))
-			bad = cloud_conf_str(it, RUNSTORE_URL_MAX - 64,
+			bad = json_str_line(it, RUNSTORE_URL_MAX - 64,
 					     &s->store, err, errlen);
 		else if (!strcmp(k, "store_auth_env"))
-			bad = cloud_conf_str(it, 256, &s->auth_env, err,
+			bad = json_str_line(it, 256, &s->auth_env, err,
 					     errlen);
 		else if (!strcmp(k, "store_auth_file"))
-			bad = cloud_conf_str(it, 1024, &s->auth_file, err,
+			bad = json_str_line(it, 1024, &s->auth_file, err,
 					     errlen);
 		else if (!strcmp(k, "image"))
-			bad = cloud_conf_str(it, 512, &cl->image, err, errlen);
+			bad = json_str_line(it, 512, &cl->image, err, errlen);
 		else if (!strcmp(k, "gpu_types"))
 			bad = cloud_conf_list(cl->api, it, &cl->gpu_types, err,
 					      errlen);

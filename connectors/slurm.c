@@ -1232,21 +1232,6 @@ static int slurm_status(struct connector *c, char *out, size_t outlen)
 
 /* ---- set-up ---- */
 
-static int slurm_conf_str(const cJSON *it, size_t max, char **out, char *err,
-			  size_t errlen)
-{
-	if (!cJSON_IsString(it) || !it->valuestring[0] ||
-	    strlen(it->valuestring) > max ||
-	    it->valuestring[strcspn(it->valuestring, "\r\n")]) {
-		snprintf(err, errlen, "'%s' must be a string of one line, at "
-			 "most %zu bytes", it->string, max);
-		return -1;
-	}
-	free(*out);
-	*out = xstrdup(it->valuestring);
-	return 0;
-}
-
 static void slurm_release(struct connector *c)
 {
 	struct slurm *sl = c->priv;
@@ -1293,29 +1278,29 @@ static int slurm_conf_keys(struct connector *c, struct slurm *sl,
 			bad = !cJSON_IsString(it) ||
 			      strcmp(it->valuestring, "slurm");
 		else if (!strcmp(k, "url"))
-			bad = slurm_conf_str(it, 1024, url, err, errlen);
+			bad = json_str_line(it, 1024, url, err, errlen);
 		else if (!strcmp(k, "user"))
-			bad = slurm_conf_str(it, 256, &sl->user, err, errlen);
+			bad = json_str_line(it, 256, &sl->user, err, errlen);
 		else if (!strcmp(k, "token_file"))
-			bad = slurm_conf_str(it, 1024, token_file, err, errlen);
+			bad = json_str_line(it, 1024, token_file, err, errlen);
 		else if (!strcmp(k, "token_env"))
-			bad = slurm_conf_str(it, 256, token_env, err, errlen);
+			bad = json_str_line(it, 256, token_env, err, errlen);
 		else if (!strcmp(k, "api_version"))
-			bad = slurm_conf_str(it, 16, &sl->api, err, errlen);
+			bad = json_str_line(it, 16, &sl->api, err, errlen);
 		else if (!strcmp(k, "partition"))
-			bad = slurm_conf_str(it, 256, &sl->partition, err,
+			bad = json_str_line(it, 256, &sl->partition, err,
 					     errlen);
 		else if (!strcmp(k, "account"))
-			bad = slurm_conf_str(it, 256, &sl->account, err,
+			bad = json_str_line(it, 256, &sl->account, err,
 					     errlen);
 		else if (!strcmp(k, "shared_dir"))
-			bad = slurm_conf_str(it, 1024, &sl->shared_dir, err,
+			bad = json_str_line(it, 1024, &sl->shared_dir, err,
 					     errlen);
 		else if (!strcmp(k, "artifact_base_url"))
-			bad = slurm_conf_str(it, 1024, &sl->artifact_base_url,
+			bad = json_str_line(it, 1024, &sl->artifact_base_url,
 					     err, errlen);
 		else if (!strcmp(k, "path"))
-			bad = slurm_conf_str(it, 4096, &sl->path_env, err,
+			bad = json_str_line(it, 4096, &sl->path_env, err,
 					     errlen);
 		else if (!strcmp(k, "poll_ms")) {
 			bad = json_int_range(it, "", 50, 3600000, &v, err,

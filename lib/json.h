@@ -19,4 +19,12 @@
 int json_int_range(const cJSON *it, const char *prefix, long long lo,
 		   long long hi, long long *out, char *err, size_t errlen);
 
+/*
+ * Reads it as a non-empty string of one line, at most max bytes, into
+ * *out (a copy; the old value freed). Returns 0, or -1 with err set to
+ * "'<key>' must be a string of one line, at most <max> bytes".
+ */
+int json_str_line(const cJSON *it, size_t max, char **out, char *err,
+		  size_t errlen);
+
 #endif
