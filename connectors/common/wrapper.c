@@ -35,7 +35,10 @@ static const char wrapper_head[] =
 	"this second start is refused\\n' \"$attempt\" "
 	"\"${SLURM_RESTART_COUNT:-0}\" >>\"$log\"\n"
 	"\texit 75\n"
-	"fi\n"
+	"fi\n";
+
+/* The rest of the start, after the store's check in store mode. */
+static const char wrapper_head2[] =
 	"# the provider's id for this start, so that a daemon that lost it (a\n"
 	"# crash after the submission, the job since forgotten) finds it here\n"
 	"if [ -n \"${SLURM_JOB_ID:-}\" ]; then\n"
@@ -60,8 +63,10 @@ static const char wrapper_head[] =
  * wait (wait then returns 128+15 before the job has ended; 127 is a job
  * already reaped), the manifest, and the exit file last.
  */
+static const char wrapper_child[] =
+	"\tchild=$!\n";
+
 static const char wrapper_tail[] =
-	"\tchild=$!\n"
 	"\t[ \"$term\" = 1 ] && kill -TERM \"$child\" 2>/dev/null\n"
 	"\twait \"$child\"; rc=$?\n"
 	"\twhile [ \"$term\" = 1 ]; do\n"
@@ -77,8 +82,90 @@ static const char wrapper_tail[] =
 	"LC_ALL=C awk \"$tfs_join\" \"$d/manifest.lines\" >\"$d/manifest.json.tmp\" &&\n"
 	"\tmv -f \"$d/manifest.json.tmp\" \"$d/manifest.json\"\n"
 	"rm -f \"$d/manifest.lines\"\n"
-	"printf '%s\\n' \"$rc\" >\"$d/exit.tmp\" && mv -f \"$d/exit.tmp\" \"$d/exit\"\n"
-	"exit \"$rc\"\n";
+	"printf '%s\\n' \"$rc\" >\"$d/exit.tmp\" && mv -f \"$d/exit.tmp\" \"$d/exit\"\n";
+
+static const char wrapper_end[] = "exit \"$rc\"\n";
+
+/*
+ * Store mode: the functions, with store, tfs_auth_env and tfs_every set
+ * above. curl reads the credential from its config on stdin (printf is a
+ * builtin: no command line holds it); -f makes an HTTP error a failure,
+ * and each PUT is tried 5 times.
+ */
+static const char wrapper_store_fns[] =
+	"eval \"tfs_auth=\\${$tfs_auth_env:-}\"\n"
+	"unset \"$tfs_auth_env\"\n"
+	"tfs_cfg=\n"
+	"[ -n \"$tfs_auth\" ] && tfs_cfg=\"header = \\\"Authorization: $tfs_auth\\\"\"\n"
+	"tfs_curl() {\n"
+	"\tprintf '%s\\n' \"$tfs_cfg\" | curl -sS -f -K - --connect-timeout 10 "
+	"--max-time 600 \"$@\"\n"
+	"}\n"
+	"tfs_put() {\n"
+	"\tn=0\n"
+	"\twhile ! tfs_curl -T \"$1\" \"$store$2\" >/dev/null 2>>\"$d/store.err\"; do\n"
+	"\t\tn=$((n + 1))\n"
+	"\t\tif [ $n -ge 5 ]; then\n"
+	"\t\t\tprintf 'trainfs: cannot store %s: %s\\n' \"$2\" \"$(tail -n 1 \"$d/store.err\")\" >>\"$d/log\"\n"
+	"\t\t\treturn 1\n"
+	"\t\tfi\n"
+	"\t\tsleep $n\n"
+	"\tdone\n"
+	"}\n"
+	"tfs_urlenc() {\n"
+	"\tP=$1 LC_ALL=C awk 'BEGIN { for (i = 1; i < 256; i++) o[sprintf(\"%c\", i)] = i\n"
+	"\t\ts = ENVIRON[\"P\"]; r = \"\"\n"
+	"\t\tfor (i = 1; i <= length(s); i++) { c = substr(s, i, 1)\n"
+	"\t\t\tif (c ~ /[A-Za-z0-9._~\\/-]/) r = r c; else r = r sprintf(\"%%%02X\", o[c]) }\n"
+	"\t\tprintf \"%s\", r }'\n"
+	"}\n";
+
+/* Store mode, after the local start check: the store's. */
+static const char wrapper_store_start[] =
+	"# a second start of the attempt (a provider that restarted the\n"
+	"# container) finds the first one's key; a 404 is curl's 22\n"
+	"tfs_curl -o /dev/null \"${store}started\" 2>/dev/null\n"
+	"case $? in\n"
+	"0)\tprintf 'trainfs: attempt %s already started (the store has its "
+	"started key); this second start is refused\\n' \"$attempt\" >&2\n"
+	"\texit 75 ;;\n"
+	"22) ;;\n"
+	"*)\tprintf 'trainfs: the run store does not answer\\n' >&2\n"
+	"\texit 74 ;;\n"
+	"esac\n"
+	"date +%s >\"$d/started.at\"\n"
+	"if ! tfs_put \"$d/started.at\" started; then\n"
+	"\tcat \"$d/log\" >&2\n"
+	"\texit 74\n"
+	"fi\n";
+
+/* Store mode, once the job runs: log and metrics every tfs_every s. */
+static const char wrapper_store_loop[] =
+	"\t(while kill -0 \"$child\" 2>/dev/null; do\n"
+	"\t\tsleep \"$tfs_every\"\n"
+	"\t\ttfs_put \"$d/log\" log\n"
+	"\t\ttfs_put \"$d/metrics.jsonl\" metrics.jsonl\n"
+	"\tdone) </dev/null >/dev/null 2>&1 &\n"
+	"\ttfs_up=$!\n";
+
+/*
+ * Store mode, at the end: the loop stopped, each output file, the
+ * manifest, log and metrics, and exit last (an exit says the rest is
+ * there); then the scratch goes.
+ */
+static const char wrapper_store_end[] =
+	"[ -n \"${tfs_up:-}\" ] && kill \"$tfs_up\" 2>/dev/null && wait \"$tfs_up\"\n"
+	"(cd \"$d/output\" && find . -type f) | while IFS= read -r f; do\n"
+	"\tcase $f in ./*) ;; *) continue ;; esac\n"
+	"\tp=${f#./}\n"
+	"\t[ -f \"$d/output/$p\" ] && [ ! -L \"$d/output/$p\" ] || continue\n"
+	"\ttfs_put \"$d/output/$p\" \"output/$(tfs_urlenc \"$p\")\"\n"
+	"done\n"
+	"[ -f \"$d/manifest.json\" ] && tfs_put \"$d/manifest.json\" manifest.json\n"
+	"tfs_put \"$d/metrics.jsonl\" metrics.jsonl\n"
+	"tfs_put \"$d/log\" log\n"
+	"tfs_put \"$d/exit\" exit\n"
+	"cd / && rm -rf \"$d\" && rmdir \"$run_dir\" 2>/dev/null\n";
 
 /*
  * JSON-escapes ENVIRON["P"], cut to M bytes when M > 0, as
@@ -209,6 +296,18 @@ static int wrapper_check(const struct wrapper_spec *w, char *err,
 		snprintf(err, errlen, "attempt %d is negative", w->attempt);
 		return TFS_EINVAL;
 	}
+	if (w->store_url && ((strncmp(w->store_url, "http://", 7) &&
+			      strncmp(w->store_url, "https://", 8)) ||
+			     w->store_url[strlen(w->store_url) - 1] != '/')) {
+		snprintf(err, errlen, "store URL must be http(s) and end in "
+			 "'/'");
+		return TFS_EINVAL;
+	}
+	if (w->auth_env && !wrapper_key_ok(w->auth_env, strlen(w->auth_env))) {
+		snprintf(err, errlen, "store credential variable '%s' is not "
+			 "a name", w->auth_env);
+		return TFS_EINVAL;
+	}
 	for (e = w->env; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 
@@ -251,8 +350,26 @@ char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 		r = wrapper_assign(&b, "tfs_entry", wrapper_entry);
 	if (!r)
 		r = wrapper_assign(&b, "tfs_join", wrapper_join);
+	if (!r && w->store_url) {
+		char every[16];
+
+		snprintf(every, sizeof(every), "%d", w->put_interval_s > 0 ?
+			 w->put_interval_s : 2);
+		r = wrapper_assign(&b, "store", w->store_url);
+		if (!r)
+			r = wrapper_assign(&b, "tfs_auth_env", w->auth_env ?
+					   w->auth_env : "TRAINFS_NO_AUTH");
+		if (!r)
+			r = wrapper_assign(&b, "tfs_every", every);
+		if (!r)
+			r = buf_puts(&b, wrapper_store_fns);
+	}
 	if (!r)
 		r = buf_puts(&b, wrapper_head);
+	if (!r && w->store_url)
+		r = buf_puts(&b, wrapper_store_start);
+	if (!r)
+		r = buf_puts(&b, wrapper_head2);
 	/* assignments before the command set only the job's environment, so
 	 * a key such as "d" or "PATH" cannot change the script's variables;
 	 * TRAINFS_* come last and win */
@@ -287,7 +404,15 @@ char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 	if (!r)
 		r = wrapper_quote_in(&b, dir.p, "/log 2>&1 </dev/null &\n");
 	if (!r)
+		r = buf_puts(&b, wrapper_child);
+	if (!r && w->store_url)
+		r = buf_puts(&b, wrapper_store_loop);
+	if (!r)
 		r = buf_puts(&b, wrapper_tail);
+	if (!r && w->store_url)
+		r = buf_puts(&b, wrapper_store_end);
+	if (!r)
+		r = buf_puts(&b, wrapper_end);
 	buf_release(&dir);
 	if (r) {
 		buf_release(&b);

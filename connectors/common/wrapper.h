@@ -34,6 +34,23 @@ struct wrapper_spec {
 	const char *run_dir;         /* absolute, on the shared filesystem */
 	int attempt;                 /* >= 0 */
 	const char *workdir;         /* absolute; NULL: <run_dir>/<N>/ */
+	/*
+	 * Store mode (a cloud instance, where nothing of ours is shared):
+	 * run_dir is then the instance's scratch, removed at the end, and
+	 * the attempt's files go to the run store under store_url
+	 * ("<store>/<uuid>/<attempt>/", with its '/') by curl PUT: a
+	 * "started" key checked with GET then written (a second start is
+	 * refused), log and metrics.jsonl whole every put_interval_s while
+	 * the job runs, and at the end each output file under output/,
+	 * manifest.json, log, metrics.jsonl and exit last. auth_env names
+	 * the variable holding the store's Authorization value: the script
+	 * keeps it in a shell variable that is not exported, unsets it
+	 * before the job starts, and hands it to curl on stdin (-K -), never
+	 * on a command line. NULL store_url: the shared-directory mode.
+	 */
+	const char *store_url;
+	const char *auth_env;        /* or NULL: the store needs none */
+	int put_interval_s;          /* 0: 2 */
 };
 
 /*

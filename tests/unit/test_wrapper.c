@@ -7,7 +7,11 @@
  * attempt is refused and leaves exit alone; a TERM to the script ends the
  * job and records 143; manifest.json parses with manifest_parse and its
  * hashes are sha256_file's; a bad key and an oversized script are refused
- * with a reason.
+ * with a reason. Store mode (a cloud instance): the script's text keeps
+ * the credential off every command line, and run for real against
+ * nginx's /dav/ it PUTs started, log while the job runs, each output file,
+ * the manifest and exit last, keeps the credential out of the job's
+ * environment, and refuses a second start that finds started.
  */
 #include "manifest.h"
 #include "sha256.h"
@@ -21,6 +25,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "buf.h"
+#include "util.h"
+#include "nginx_test.h"
 
 static char root[64];
 
@@ -151,7 +159,7 @@ static void test_argv_env(void)
 	char *env[] = { "FOO=it's a \"$x\" `y` \\z\n*", "d=/nowhere",
 			"log=/nowhere/log", "TRAINFS_RUN=r1",
 			"TRAINFS_OUTPUT_DIR=/forged", "EMPTY=", NULL };
-	struct wrapper_spec w = { argv, env, dir, 2, NULL };
+	struct wrapper_spec w = { argv, env, dir, 2, NULL, NULL, NULL, 0 };
 	size_t len;
 	int i;
 
@@ -214,7 +222,7 @@ static void check_exit(const char *name, const char *script, int code)
 {
 	char dir[128], want[16];
 	char *argv[] = { "sh", "-c", (char *)script, NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
 
 	run_dir(name, dir, sizeof(dir));
 	CHECK(run(&w, NULL) == code);
@@ -236,7 +244,7 @@ static void test_exit_codes(void)
 	{
 		char *argv[] = { "sh", "-c", "echo ran >\"$TRAINFS_OUTPUT_DIR/ran\"",
 				 NULL };
-		struct wrapper_spec w = { argv, NULL, dir, 1, "/nonexistent/wd" };
+		struct wrapper_spec w = { argv, NULL, dir, 1, "/nonexistent/wd", NULL, NULL, 0 };
 
 		run_dir("nowd", dir, sizeof(dir));
 		CHECK(run(&w, NULL) == 127);
@@ -251,7 +259,7 @@ static void test_exit_codes(void)
 	{
 		char *argv[] = { "sh", "-c", "pwd >\"$TRAINFS_OUTPUT_DIR/pwd\"",
 				 NULL };
-		struct wrapper_spec w = { argv, NULL, dir, 1, root };
+		struct wrapper_spec w = { argv, NULL, dir, 1, root, NULL, NULL, 0 };
 
 		run_dir("wd", dir, sizeof(dir));
 		CHECK(run(&w, NULL) == 0);
@@ -267,7 +275,7 @@ static void test_second_start(void)
 	char dir[128], path[256], *log;
 	char *argv[] = { "sh", "-c", "echo run >>\"$TRAINFS_OUTPUT_DIR/runs\"; "
 			 "exit 3", NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
 	struct stat st0, st1;
 
 	run_dir("twice", dir, sizeof(dir));
@@ -304,7 +312,7 @@ static void test_term(void)
 	char dir[128], up[256], *p;
 	char *argv[] = { "sh", "-c", ": >\"$TRAINFS_OUTPUT_DIR/up\"; "
 			 "exec sleep 30", NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
 	struct timespec t0, t1;
 	pid_t pid;
 	int st = 0, i;
@@ -366,7 +374,7 @@ static void test_manifest(void)
 		">sub/deep/big && printf x >'with space/q\"uo\\te' && "
 		"printf y >\"$(printf 'nl\\nname')\" && ln -s /etc/passwd link && "
 		"ln -s sub dirlink && mkfifo fifo", NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
 	struct seen s;
 	size_t len;
 
@@ -401,7 +409,7 @@ static void test_refused(void)
 					   "A B=v", "\xc3\xa9=v" };
 	char dir[] = "/tmp/x", err[256], *env[2] = { NULL, NULL }, *big;
 	char *argv[] = { "true", NULL, NULL };
-	struct wrapper_spec w = { argv, env, dir, 1, NULL };
+	struct wrapper_spec w = { argv, env, dir, 1, NULL, NULL, NULL, 0 };
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -447,6 +455,149 @@ static void test_refused(void)
 	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
 }
 
+#define STORE_AUTH "Bearer store-secret-4711"
+
+/* Store mode's text: the credential is read from the variable named,
+ * unset before the job, and given to curl on stdin. */
+static void test_store_text(void)
+{
+	char *argv[] = { "true", NULL }, err[256] = "", *s;
+	struct wrapper_spec w = { argv, NULL, "/tmp/x", 1, NULL,
+				  "http://h/dav/u/1/", "TFS_T_AUTH", 1 };
+
+	s = wrapper_script(&w, err, sizeof(err));
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(strstr(s, "tfs_auth_env='TFS_T_AUTH'") != NULL);
+	CHECK(strstr(s, "unset \"$tfs_auth_env\"") != NULL);
+	CHECK(strstr(s, "curl -sS -f -K -") != NULL);
+	CHECK(strstr(s, "-H ") == NULL);
+	/* exit goes last, after the manifest and the outputs */
+	CHECK(strstr(s, "tfs_put \"$d/exit\" exit") >
+	      strstr(s, "manifest.json\n"));
+	CHECK(strstr(s, "\"output/$(tfs_urlenc") <
+	      strstr(s, "tfs_put \"$d/exit\" exit"));
+	CHECK(strstr(s, "\"${store}started\"") != NULL);
+	free(s);
+	w.store_url = "ftp://h/";
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL &&
+	      strstr(err, "store URL"));
+	w.store_url = "http://h/no-slash";
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL);
+	w.store_url = "http://h/";
+	w.auth_env = "A-B";
+	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL &&
+	      strstr(err, "'A-B'"));
+}
+
+static int count_cb(void *arg, const struct artifact_entry *e)
+{
+	*(int *)arg += !e->skipped;
+	return 0;
+}
+
+/* The file under nginx's www at the attempt's key, or NULL. */
+static char *store_file(const char *www, const char *name, size_t *len)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/u1/1/%s", www, name);
+	return read_all(path, len);
+}
+
+static void test_store_run(void)
+{
+	char base[200], www[300], url[128], dir[256], *t;
+	char *argv[] = { "sh", "-c",
+		"echo hello; echo '{\"loss\": 1}' >> \"$TRAINFS_METRICS\"; "
+		"env > \"$TRAINFS_OUTPUT_DIR/env.txt\"; "
+		"printf abc > \"$TRAINFS_OUTPUT_DIR/sp ace.bin\"; "
+		"mkdir \"$TRAINFS_OUTPUT_DIR/sub\"; echo x > \"$TRAINFS_OUTPUT_DIR/sub/b\"; "
+		"while [ ! -e \"$HOME/go\" ]; do sleep 0.1; done; echo bye; exit 3",
+		NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, url, "TFS_T_AUTH",
+				  1 };
+	pid_t pid;
+	int st = -1, i, seen = 0;
+	size_t n;
+
+	if (ngx_workdir("wstore", base, sizeof(base), www, sizeof(www)))
+		return;
+	ngx_up(www);
+	if (!ngx_port)
+		return;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/dav/u1/1/", ngx_port);
+	snprintf(dir, sizeof(dir), "%s/scratch", base);
+	setenv("TFS_T_AUTH", STORE_AUTH, 1);
+	setenv("HOME", base, 1);
+	pid = start(&w, NULL);
+	CHECK(pid > 0);
+	/* the log reaches the store while the job runs */
+	for (i = 0; i < 100 && !seen; i++) {
+		t = store_file(www, "log", NULL);
+		seen = t && strstr(t, "hello");
+		free(t);
+		if (!seen)
+			usleep(100000);
+	}
+	CHECK(seen);
+	t = store_file(www, "exit", NULL);
+	CHECK(t == NULL);
+	free(t);
+	t = store_file(www, "started", NULL);
+	CHECK(t != NULL);
+	free(t);
+	{
+		char go[300];
+
+		snprintf(go, sizeof(go), "%s/go", base);
+		spit(go, "");
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid)
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	t = store_file(www, "exit", NULL);
+	CHECK_STR(t ? t : "", "3\n");
+	free(t);
+	t = store_file(www, "log", NULL);
+	CHECK(t && strstr(t, "bye"));
+	free(t);
+	t = store_file(www, "metrics.jsonl", NULL);
+	CHECK(t && strstr(t, "\"loss\""));
+	free(t);
+	t = store_file(www, "output/sp ace.bin", &n);
+	CHECK(t && n == 3 && !memcmp(t, "abc", 3));
+	free(t);
+	t = store_file(www, "output/sub/b", NULL);
+	CHECK_STR(t ? t : "", "x\n");
+	free(t);
+	/* the job never saw the credential */
+	t = store_file(www, "output/env.txt", NULL);
+	CHECK(t && !strstr(t, "store-secret") && !strstr(t, "TFS_T_AUTH"));
+	free(t);
+	t = store_file(www, "manifest.json", &n);
+	{
+		int k = 0;
+		char merr[256];
+
+		CHECK(t && manifest_parse(t, n, count_cb, &k, merr,
+					  sizeof(merr)) == TFS_OK && k == 3);
+	}
+	free(t);
+	/* the scratch is gone */
+	CHECK(access(dir, F_OK) != 0);
+	/* a second start finds started and leaves the store alone */
+	CHECK(run(&w, NULL) == WRAPPER_EXIT_REFUSED);
+	t = store_file(www, "log", NULL);
+	CHECK(t && strstr(t, "bye") && !strstr(t, "refused"));
+	free(t);
+	unsetenv("TFS_T_AUTH");
+	/* the PUTs nginx saw: the store's, and no GET of the job's files */
+	CHECK(ngx_log_wait("PUT /dav/u1/1/exit ", NULL, 1) == 1);
+	ngx_ctl("nginx_cleanup");
+	ngx_sh("rm -rf '%s'", base);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -464,6 +615,8 @@ int main(void)
 	test_second_start();
 	test_term();
 	test_manifest();
+	test_store_text();
+	test_store_run();
 	r = TEST_REPORT();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
