@@ -86,9 +86,7 @@
 					once; slower is a controller that
 					does not answer */
 #define SLURM_JOBS_BODY_MAX (512u << 20) /* bytes of a GET jobs answer */
-#define SLURM_SYNC_CHUNK (4 << 20)   /* bytes read at a time by sync() */
 #define SLURM_SYNC_MAX (256 << 20)   /* bytes brought in by one sync() */
-#define SLURM_EXIT_MAX 64            /* bytes of an exit file */
 #define SLURM_PATH_DEFAULT "/usr/local/sbin:/usr/local/bin:/usr/sbin:" \
 			   "/usr/bin:/sbin:/bin"
 #define SLURM_SUBMIT_LANES 2         /* POSTs in flight at once: slurmctld
@@ -479,45 +477,6 @@ static int slurm_dir(const struct slurm *sl, const char *uuid, int attempt,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/*
- * The attempt's exit code from its exit file: 1 with *code, 0 when there
- * is none (yet), -1 when it is unreadable or malformed (err).
- */
-static int slurm_exit_file(const struct slurm *sl, const char *uuid,
-			   int attempt, int *code, char *err, size_t errlen)
-{
-	char key[RUNSTORE_KEY_MAX + 1], *end;
-	struct buf b = BUF_INIT(SLURM_EXIT_MAX);
-	long v;
-	int rc;
-
-	if (runstore_path(uuid, attempt, "exit", key, sizeof(key), err,
-			  errlen))
-		return -1;
-	rc = runstore_read_from(sl->store, key, 0, SLURM_EXIT_MAX, &b, NULL,
-				err, errlen);
-	if (rc == TFS_ENOENT) {
-		buf_release(&b);
-		return 0;
-	}
-	if (rc) {
-		buf_release(&b);
-		return -1;
-	}
-	errno = 0;
-	v = b.p ? strtol(b.p, &end, 10) : -1;
-	if (!b.p || end == b.p || errno || v < 0 || v > 255 ||
-	    (*end && *end != '\n')) {
-		snprintf(err, errlen, "the exit file of attempt %d holds no "
-			 "exit code", attempt);
-		buf_release(&b);
-		return -1;
-	}
-	buf_release(&b);
-	*code = (int)v;
-	return 1;
-}
-
 /* The job id the wrapper wrote when it started, or 0. */
 static int64_t slurm_started_id(const struct slurm *sl, const char *uuid,
 				int attempt)
@@ -883,8 +842,8 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 		q->start_ms = j->start_s > 0 && j->state != JOB_PENDING ?
 			      j->start_s * 1000 : 0;
 		if (j->restart_cnt > 0 && j->state == JOB_PENDING &&
-		    slurm_exit_file(sl, q->run_id, q->attempt, &code, err,
-				    sizeof(err)) == 1 && code != 128 + 15 &&
+		    runstore_exit_code(sl->store, q->run_id, q->attempt, &code,
+				       err, sizeof(err)) == 1 && code != 128 + 15 &&
 		    code != 128 + 9) {
 			/* the first start ended on its own before the
 			 * requeue (a node lost in its epilog): the attempt
@@ -913,8 +872,8 @@ static void slurm_poll_one(struct slurm *sl, struct job_query *q)
 		slurm_reason(q, "%s", j->reason);
 		return;
 	}
-	have = slurm_exit_file(sl, q->run_id, q->attempt, &code, err,
-			       sizeof(err));
+	have = runstore_exit_code(sl->store, q->run_id, q->attempt, &code,
+				  err, sizeof(err));
 	if (!j) {
 		if (have == 1) {
 			q->state = code ? JOB_FAILED : JOB_COMPLETED;
@@ -1093,100 +1052,12 @@ static int slurm_signal(struct connector *c, const struct job_query *q,
 			    "CONT", err, errlen);
 }
 
-/* Appends the remote name's bytes from *off to the local path. */
-static int slurm_sync_file(struct slurm *sl, const struct job_query *q,
-			   const char *name, const char *local, int64_t *off,
-			   char *err, size_t errlen)
-{
-	char key[RUNSTORE_KEY_MAX + 1];
-	struct buf b = BUF_INIT(SLURM_SYNC_CHUNK);
-	int64_t done = 0;
-	ssize_t w;
-	int rc, fd = -1;
-
-	if (!local)
-		return TFS_OK;
-	rc = runstore_path(q->run_id, q->attempt, name, key, sizeof(key), err,
-			   errlen);
-	while (rc == TFS_OK && done < SLURM_SYNC_MAX) {
-		buf_reset(&b);
-		rc = runstore_read_from(sl->store, key, *off, SLURM_SYNC_CHUNK,
-					&b, NULL, err, errlen);
-		if (rc == TFS_ENOENT) {
-			rc = TFS_OK;    /* not written yet */
-			break;
-		}
-		if (rc || !b.len)
-			break;
-		if (fd < 0)
-			fd = open(local, O_WRONLY | O_APPEND | O_CREAT |
-				  O_CLOEXEC, 0600);
-		w = fd < 0 ? -1 : write(fd, b.p, b.len);
-		if (w > 0) {
-			/* what went in counts, even when the rest did not:
-			 * the next sync() must not append it again */
-			*off += (int64_t)w;
-			done += (int64_t)w;
-		}
-		if (w != (ssize_t)b.len) {
-			snprintf(err, errlen, "cannot append to '%s': %s",
-				 local, w < 0 ? strerror(errno) : "disk full");
-			rc = w < 0 && errno != ENOSPC ? TFS_EIO : TFS_ENOSPC;
-			break;
-		}
-		if (b.len < SLURM_SYNC_CHUNK)
-			break;
-	}
-	if (fd >= 0)
-		close(fd);
-	buf_release(&b);
-	return rc;
-}
-
 static int slurm_sync(struct connector *c, struct job_query *q, char *err,
 		      size_t errlen)
 {
 	struct slurm *sl = c->priv;
-	int rc = slurm_sync_file(sl, q, "log", q->log_path, &q->log_synced,
-				 err, errlen);
 
-	if (!rc)
-		rc = slurm_sync_file(sl, q, "metrics.jsonl", q->metrics_path,
-				     &q->metrics_synced, err, errlen);
-	return rc;
-}
-
-/* What slurm_list_artifacts() hands its entries on with. */
-struct slurm_list {
-	const struct slurm *sl;
-	const struct job_query *q;
-	artifact_cb cb;
-	void *arg;
-};
-
-static int slurm_list_cb(void *arg, const struct artifact_entry *e)
-{
-	struct slurm_list *l = arg;
-	char url[ARTIFACT_URL_MAX], rel[PATH_MAX];
-	struct artifact_entry a = *e;
-
-	if (a.skipped)
-		return l->cb(l->arg, &a);
-	snprintf(rel, sizeof(rel), "%s/%d/output/%s", l->q->run_id,
-		 l->q->attempt, a.path);
-	if (l->sl->artifact_base_url) {
-		snprintf(url, sizeof(url), "%s", l->sl->artifact_base_url);
-	} else {
-		snprintf(url, sizeof(url), "file://");
-		url_path_append(url, sizeof(url), l->sl->shared_dir);
-		snprintf(url + strlen(url), sizeof(url) - strlen(url), "/");
-	}
-	if (url_path_append(url, sizeof(url), rel)) {
-		a.skipped = "its URL would be longer than 4096 bytes";
-		return l->cb(l->arg, &a);
-	}
-	a.url = url;
-	return l->cb(l->arg, &a);
+	return runstore_sync(sl->store, q, SLURM_SYNC_MAX, err, errlen);
 }
 
 static int slurm_list_artifacts(struct connector *c, const struct job_query *q,
@@ -1194,26 +1065,20 @@ static int slurm_list_artifacts(struct connector *c, const struct job_query *q,
 				size_t errlen)
 {
 	struct slurm *sl = c->priv;
-	struct slurm_list l = { sl, q, cb, arg };
-	char key[RUNSTORE_KEY_MAX + 1];
-	struct buf b = BUF_INIT(MANIFEST_MAX);
-	int rc;
+	char base[ARTIFACT_URL_MAX];
 
-	rc = runstore_path(q->run_id, q->attempt, "manifest.json", key,
-			   sizeof(key), err, errlen);
-	if (!rc)
-		rc = runstore_read_from(sl->store, key, 0, MANIFEST_MAX, &b,
-					NULL, err, errlen);
-	if (rc == TFS_ENOENT) {
-		snprintf(err, errlen, "the job has not written its manifest");
-		rc = TFS_EAGAIN;
+	if (sl->artifact_base_url) {
+		snprintf(base, sizeof(base), "%s", sl->artifact_base_url);
+	} else {
+		snprintf(base, sizeof(base), "file://");
+		url_path_append(base, sizeof(base), sl->shared_dir);
+		snprintf(base + strlen(base), sizeof(base) - strlen(base), "/");
 	}
-	if (!rc)
-		rc = manifest_parse(b.p ? b.p : "", b.len, slurm_list_cb, &l,
-				    err, errlen);
-	buf_release(&b);
-	return rc;
+	return runstore_list_artifacts(sl->store, q, base, cb, arg, err,
+				       errlen);
 }
+
+
 
 static int slurm_status(struct connector *c, char *out, size_t outlen)
 {

@@ -19,11 +19,14 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "manifest.h"
 #include "secret.h"
 #include "strvec.h"
 #include "util.h"
 
 #define RUNSTORE_CONNECT_MS 5000
+#define RUNSTORE_SYNC_CHUNK (4 << 20) /* bytes read at a time by sync() */
+#define RUNSTORE_EXIT_MAX 64          /* bytes of an exit file */
 #define RUNSTORE_TIMEOUT_MS 60000     /* one HTTP attempt, all of it */
 #define RUNSTORE_LOW_SPEED_S 20
 
@@ -759,5 +762,159 @@ int runstore_exists(const struct runstore *s, const char *key, char *err,
 	/* not there is an answer, not a failure with a reason */
 	if (rc == TFS_ENOENT && err && errlen)
 		err[0] = '\0';
+	return rc;
+}
+
+/* ---- what the remote connectors share ---- */
+
+int runstore_exit_code(const struct runstore *s, const char *uuid,
+		       int attempt, int *code, char *err, size_t errlen)
+{
+	char key[RUNSTORE_KEY_MAX + 1], *end;
+	struct buf b = BUF_INIT(RUNSTORE_EXIT_MAX);
+	long v;
+	int rc;
+
+	if (runstore_path(uuid, attempt, "exit", key, sizeof(key), err,
+			  errlen))
+		return -1;
+	rc = runstore_read_from(s, key, 0, RUNSTORE_EXIT_MAX, &b, NULL, err,
+				errlen);
+	if (rc == TFS_ENOENT) {
+		buf_release(&b);
+		return 0;
+	}
+	if (rc) {
+		buf_release(&b);
+		return -1;
+	}
+	errno = 0;
+	v = b.p ? strtol(b.p, &end, 10) : -1;
+	if (!b.p || end == b.p || errno || v < 0 || v > 255 ||
+	    (*end && *end != '\n')) {
+		snprintf(err, errlen, "the exit file of attempt %d holds no "
+			 "exit code", attempt);
+		buf_release(&b);
+		return -1;
+	}
+	buf_release(&b);
+	*code = (int)v;
+	return 1;
+}
+
+/* Appends the remote name's bytes from *off to the local path. */
+static int runstore_sync_file(const struct runstore *s,
+			      const struct job_query *q, const char *name,
+			      const char *local, int64_t *off,
+			      int64_t max_bytes, char *err, size_t errlen)
+{
+	char key[RUNSTORE_KEY_MAX + 1];
+	struct buf b = BUF_INIT(RUNSTORE_SYNC_CHUNK);
+	int64_t done = 0;
+	ssize_t w;
+	int rc, fd = -1;
+
+	if (!local)
+		return TFS_OK;
+	rc = runstore_path(q->run_id, q->attempt, name, key, sizeof(key), err,
+			   errlen);
+	while (rc == TFS_OK && done < max_bytes) {
+		buf_reset(&b);
+		rc = runstore_read_from(s, key, *off, RUNSTORE_SYNC_CHUNK, &b,
+					NULL, err, errlen);
+		if (rc == TFS_ENOENT) {
+			rc = TFS_OK;    /* not written yet */
+			break;
+		}
+		if (rc || !b.len)
+			break;
+		if (fd < 0)
+			fd = open(local, O_WRONLY | O_APPEND | O_CREAT |
+				  O_CLOEXEC, 0600);
+		w = fd < 0 ? -1 : write(fd, b.p, b.len);
+		if (w > 0) {
+			/* what went in counts, even when the rest did not:
+			 * the next sync() must not append it again */
+			*off += (int64_t)w;
+			done += (int64_t)w;
+		}
+		if (w != (ssize_t)b.len) {
+			snprintf(err, errlen, "cannot append to '%s': %s",
+				 local, w < 0 ? strerror(errno) : "disk full");
+			rc = w < 0 && errno != ENOSPC ? TFS_EIO : TFS_ENOSPC;
+			break;
+		}
+		if (b.len < RUNSTORE_SYNC_CHUNK)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	buf_release(&b);
+	return rc;
+}
+
+int runstore_sync(const struct runstore *s, struct job_query *q,
+		  int64_t max_bytes, char *err, size_t errlen)
+{
+	int rc = runstore_sync_file(s, q, "log", q->log_path, &q->log_synced,
+				    max_bytes, err, errlen);
+
+	if (!rc)
+		rc = runstore_sync_file(s, q, "metrics.jsonl", q->metrics_path,
+					&q->metrics_synced, max_bytes, err,
+					errlen);
+	return rc;
+}
+
+/* What runstore_list_artifacts() hands its entries on with. */
+struct runstore_list {
+	const struct job_query *q;
+	const char *base;
+	artifact_cb cb;
+	void *arg;
+};
+
+static int runstore_list_cb(void *arg, const struct artifact_entry *e)
+{
+	struct runstore_list *l = arg;
+	char url[ARTIFACT_URL_MAX], rel[PATH_MAX];
+	struct artifact_entry a = *e;
+
+	if (a.skipped)
+		return l->cb(l->arg, &a);
+	snprintf(rel, sizeof(rel), "%s/%d/output/%s", l->q->run_id,
+		 l->q->attempt, a.path);
+	snprintf(url, sizeof(url), "%s", l->base);
+	if (url_path_append(url, sizeof(url), rel)) {
+		a.skipped = "its URL would be longer than 4096 bytes";
+		return l->cb(l->arg, &a);
+	}
+	a.url = url;
+	return l->cb(l->arg, &a);
+}
+
+int runstore_list_artifacts(const struct runstore *s,
+			    const struct job_query *q, const char *base,
+			    artifact_cb cb, void *arg, char *err,
+			    size_t errlen)
+{
+	struct runstore_list l = { q, base, cb, arg };
+	char key[RUNSTORE_KEY_MAX + 1];
+	struct buf b = BUF_INIT(MANIFEST_MAX);
+	int rc;
+
+	rc = runstore_path(q->run_id, q->attempt, "manifest.json", key,
+			   sizeof(key), err, errlen);
+	if (!rc)
+		rc = runstore_read_from(s, key, 0, MANIFEST_MAX, &b, NULL, err,
+					errlen);
+	if (rc == TFS_ENOENT) {
+		snprintf(err, errlen, "the job has not written its manifest");
+		rc = TFS_EAGAIN;
+	}
+	if (!rc)
+		rc = manifest_parse(b.p ? b.p : "", b.len, runstore_list_cb, &l,
+				    err, errlen);
+	buf_release(&b);
 	return rc;
 }

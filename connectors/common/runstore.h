@@ -96,4 +96,31 @@ int runstore_write(const struct runstore *s, const char *key,
 int runstore_exists(const struct runstore *s, const char *key, char *err,
 		    size_t errlen);
 
+/*
+ * The attempt's exit code from its exit file: 1 with *code (0..255), 0
+ * when there is none (yet), -1 when it is unreadable or holds no code
+ * (err).
+ */
+int runstore_exit_code(const struct runstore *s, const char *uuid,
+		       int attempt, int *code, char *err, size_t errlen);
+
+/*
+ * A connector's sync(): appends the attempt's log from q->log_synced to
+ * q->log_path and its metrics.jsonl from q->metrics_synced to
+ * q->metrics_path, at most max_bytes each, adding what went in to the
+ * offsets (also on an error). A file not written yet is no error.
+ */
+int runstore_sync(const struct runstore *s, struct job_query *q,
+		  int64_t max_bytes, char *err, size_t errlen);
+
+/*
+ * A connector's list_artifacts(): the attempt's manifest.json, each file's
+ * url base + "<uuid>/<attempt>/output/<path>" (escaped; base ends with
+ * '/'). TFS_EAGAIN when there is no manifest yet.
+ */
+int runstore_list_artifacts(const struct runstore *s,
+			    const struct job_query *q, const char *base,
+			    artifact_cb cb, void *arg, char *err,
+			    size_t errlen);
+
 #endif
