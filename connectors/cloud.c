@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hmap.h"
 #include "http.h"
 #include "json.h"
 #include "manifest.h"
@@ -59,11 +60,8 @@
 					unless the key changed */
 #define CLOUD_PENDING_MS 300000      /* a mark with no instance listed is
 					in progress this long at most */
-#define CLOUD_LIST_LIST 8            /* gpu_types / regions entries max */
 #define CLOUD_LIST_MAX 64
-#define CLOUD_SYNC_CHUNK (4 << 20)
 #define CLOUD_SYNC_MAX (64 << 20)
-#define CLOUD_EXIT_MAX 64
 #define CLOUD_IMAGE_DEFAULT "pytorch/pytorch:latest"
 #define CLOUD_AUTH_ENV "TRAINFS_STORE_AUTH"
 
@@ -102,6 +100,10 @@ struct cloud {
 	struct cloud_offer *offers;
 	size_t noffers;
 	int64_t offers_ms;
+	struct hmap jobs;            /* instance id -> struct cloud_job */
+	struct hmap cancelled;       /* name -> 1: cancelled unconfirmed */
+	char **cancelled_names;      /* its keys */
+	size_t ncancelled;
 	/* counters (atomic) */
 	uint64_t requests, requests_last_poll, rate_waits, instances;
 };
@@ -620,6 +622,14 @@ void cloud_release(struct connector *c)
 	pthread_mutex_destroy(&cl->lock);
 	free(cl->insts);
 	free(cl->offers);
+	for (size_t i = 0; i < cl->jobs.nb; i++)
+		for (struct hmap_entry *e = cl->jobs.b[i]; e; e = e->next)
+			free(e->val);
+	hmap_release(&cl->jobs);
+	hmap_release(&cl->cancelled);
+	for (size_t i = 0; i < cl->ncancelled; i++)
+		free(cl->cancelled_names[i]);
+	free(cl->cancelled_names);
 	strv_free(cl->gpu_types);
 	strv_free(cl->regions);
 	free(cl->url);
@@ -677,6 +687,7 @@ int cloud_init(struct connector *c, const cJSON *conf,
 	c->cap_gpus = 1 << 16;
 	c->cap_memory_mb = 1LL << 40;
 	c->cap_max_jobs = 100;
+	c->submit_lanes = 1;
 	if (cloud_conf_keys(c, cl, conf, &s, err, errlen))
 		goto fail;
 	if (!s.url)
@@ -749,66 +760,667 @@ fail:
 	return TFS_EINVAL;
 }
 
-/* ---- the connector: the ops follow in the next commit ---- */
+/* ---- the list and the offers ---- */
+
+/* What poll() remembers of a job between passes (under cl->lock). */
+struct cloud_job {
+	char id[CLOUD_ID_MAX];
+	int64_t first_ms;            /* when poll() first saw it */
+	int64_t missing_ms;          /* since when the list lacks it, or 0 */
+	int cancelled;               /* cancel() terminated it */
+};
+
+static int cloud_poll_ms(const struct cloud *cl)
+{
+	return cl->conn->poll_ms > 0 ? cl->conn->poll_ms : 1000;
+}
+
+/* One list request; the answer replaces the last. */
+static int cloud_refresh(struct cloud *cl, char *err, size_t errlen)
+{
+	struct cloud_inst *insts = NULL;
+	int64_t asked = now_ms();
+	size_t n = 0;
+	int rc = cl->api->list(cl, &insts, &n, err, errlen);
+
+	if (rc) {
+		free(insts);
+		return rc;
+	}
+	pthread_mutex_lock(&cl->lock);
+	free(cl->insts);
+	cl->insts = insts;
+	cl->ninsts = n;
+	cl->have_list = 1;
+	cl->list_ms = asked;
+	pthread_mutex_unlock(&cl->lock);
+	__atomic_store_n(&cl->instances, (uint64_t)n, __ATOMIC_RELAXED);
+	return TFS_OK;
+}
+
+/* The instance named name or with id id in the last list (under lock). */
+static const struct cloud_inst *cloud_inst_find(const struct cloud *cl,
+						const char *name,
+						const char *id)
+{
+	const struct cloud_inst *best = NULL;
+	size_t i;
+
+	for (i = 0; i < cl->ninsts; i++) {
+		const struct cloud_inst *in = &cl->insts[i];
+
+		if (id && !strcmp(in->id, id))
+			return in;
+		/* a live one of the name wins over a terminated one */
+		if (name && !strcmp(in->name, name) &&
+		    (!best || best->state == CLOUD_GONE))
+			best = in;
+	}
+	return best;
+}
+
+static int cloud_offer_cmp(const void *a, const void *b)
+{
+	const struct cloud_offer *x = a, *y = b;
+
+	if ((x->available > 0) != (y->available > 0))
+		return x->available > 0 ? -1 : 1;
+	return x->price_per_hour < y->price_per_hour ? -1 :
+	       x->price_per_hour > y->price_per_hour;
+}
+
+static int cloud_in(char *const *list, const char *a, const char *b)
+{
+	size_t i;
+
+	if (!list[0])
+		return 1;
+	for (i = 0; list[i]; i++)
+		if (!strcasecmp(list[i], a) || (b && !strcasecmp(list[i], b)))
+			return 1;
+	return 0;
+}
+
+/* Whether offer o may run need under the provider's config. */
+static int cloud_offer_fits(const struct cloud *cl, const struct cloud_offer *o,
+			    const struct job_need *need)
+{
+	if (!cloud_in(cl->gpu_types, o->id, o->gpu))
+		return 0;
+	if (o->region[0] && !cloud_in(cl->regions, o->region, NULL))
+		return 0;
+	if (cl->conf.max_price_per_hour > 0 &&
+	    o->price_per_hour > cl->conf.max_price_per_hour)
+		return 0;
+	if (need->gpus > 0 && o->gpus && o->gpus < need->gpus)
+		return 0;
+	if (need->gpu_type && need->gpu_type[0] &&
+	    !strcasestr(o->gpu, need->gpu_type) &&
+	    !strcasestr(o->id, need->gpu_type))
+		return 0;
+	if (need->cpus > 0 && o->cpus && o->cpus < need->cpus)
+		return 0;
+	if (need->memory_mb > 0 && o->memory_mb && o->memory_mb <
+	    need->memory_mb)
+		return 0;
+	return 1;
+}
+
+/*
+ * The offers for need that the config allows, cheapest with capacity
+ * first (caller frees). need NULL: all of them, for the quote cache.
+ */
+static int cloud_offers(struct cloud *cl, const struct job_need *need,
+			struct cloud_offer **out, size_t *n, char *err,
+			size_t errlen)
+{
+	struct job_need all = { 0, 0, 0, NULL, -1 };
+	struct cloud_offer *o = NULL;
+	size_t k = 0, i;
+	int rc = cl->api->offers(cl, need ? need : &all, &o, &k, err, errlen);
+
+	*out = NULL;
+	*n = 0;
+	if (rc) {
+		free(o);
+		return rc;
+	}
+	if (k > CLOUD_OFFERS_MAX)
+		k = CLOUD_OFFERS_MAX;
+	for (i = 0; i < k;) {
+		if (!cloud_offer_fits(cl, &o[i], need ? need : &all))
+			o[i] = o[--k];
+		else
+			i++;
+	}
+	qsort(o, k, sizeof(*o), cloud_offer_cmp);
+	*out = o;
+	*n = k;
+	return TFS_OK;
+}
+
+#define CLOUD_OFFERS_FRESH_MS 30000  /* the quote cache's age at most */
+
+/* The quote cache, refreshed when stale (the poller's thread only). */
+static void cloud_offers_refresh(struct cloud *cl)
+{
+	struct cloud_offer *o;
+	char err[256];
+	size_t n;
+
+	pthread_mutex_lock(&cl->lock);
+	if (cl->offers_ms && now_ms() - cl->offers_ms < CLOUD_OFFERS_FRESH_MS) {
+		pthread_mutex_unlock(&cl->lock);
+		return;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	if (cloud_offers(cl, NULL, &o, &n, err, sizeof(err)))
+		return;
+	pthread_mutex_lock(&cl->lock);
+	free(cl->offers);
+	cl->offers = o;
+	cl->noffers = n;
+	cl->offers_ms = now_ms();
+	pthread_mutex_unlock(&cl->lock);
+}
+
+/* "1xA100", "2xGPU" or "cpu" for a reason. */
+static void cloud_need_words(const struct job_need *need, char *out,
+			     size_t outlen)
+{
+	if (need->gpus > 0)
+		snprintf(out, outlen, "%dx%s", need->gpus,
+			 need->gpu_type && need->gpu_type[0] ? need->gpu_type :
+			 "GPU");
+	else
+		snprintf(out, outlen, "cpu");
+}
+
+/* ---- marks ---- */
+
+/* "<work_dir>/<uuid>-<attempt>.submitting" into out; -1 when none. */
+static int cloud_mark_path(const struct cloud *cl, const char *uuid,
+			   int attempt, char *out, size_t outlen)
+{
+	int n;
+
+	if (!cl->conn->work_dir)
+		return -1;
+	n = snprintf(out, outlen, "%s/%s-%d.submitting", cl->conn->work_dir,
+		     uuid, attempt);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* 1 with *ms when the mark is there, 0 when not. */
+static int cloud_mark_read(const char *path, int64_t *ms)
+{
+	struct buf b = BUF_INIT(64);
+	long long v = 0;
+	int rc = file_read_all(path, 64, &b);
+
+	if (rc != TFS_OK) {
+		buf_release(&b);
+		return rc == TFS_ENOENT ? 0 : 1;
+	}
+	*ms = b.p && sscanf(b.p, "%lld", &v) == 1 && v > 0 ? (int64_t)v :
+	      now_ms();
+	buf_release(&b);
+	return 1;
+}
+
+static int cloud_mark_write(const char *path)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%" PRId64 "\n", now_ms());
+
+	return file_write_atomic(path, text, (size_t)n, 0) == TFS_OK ? 0 : -1;
+}
+
+/* ---- the operations ---- */
 
 int cloud_ping(struct connector *c, char *err, size_t errlen)
 {
-	(void)c;
-	snprintf(err, errlen, "not yet");
-	return TFS_EOPNOTSUPP;
+	struct cloud *cl = c->priv;
+	int rc;
+
+	__atomic_store_n(&cl->requests_last_poll, 0, __ATOMIC_RELAXED);
+	rc = cloud_refresh(cl, err, errlen);
+	if (!rc)
+		cloud_offers_refresh(cl);
+	return rc;
 }
 
 int cloud_find(struct connector *c, const struct job_spec *spec,
 	       char *job_id, size_t idlen, char *err, size_t errlen)
 {
-	(void)spec; (void)job_id; (void)idlen;
-	return cloud_ping(c, err, errlen);
+	struct cloud *cl = c->priv;
+	char name[CLOUD_NAME_MAX + 1], mark[4096];
+	const struct cloud_inst *in;
+	int64_t mark_ms = 0, list_ms, now = now_ms();
+	int marked = 0, stale, rc;
+
+	cloud_name(name, sizeof(name), spec->run_id, spec->attempt);
+	if (!cloud_mark_path(cl, spec->run_id, spec->attempt, mark,
+			     sizeof(mark)))
+		marked = cloud_mark_read(mark, &mark_ms);
+	pthread_mutex_lock(&cl->lock);
+	stale = !cl->have_list || now - cl->list_ms > cloud_poll_ms(cl) ||
+		(marked && cl->list_ms <= mark_ms);
+	pthread_mutex_unlock(&cl->lock);
+	if (stale && (marked || !cl->have_list)) {
+		rc = cloud_refresh(cl, err, errlen);
+		if (rc) {
+			size_t l = strlen(err);
+
+			snprintf(err + l, errlen - l, "; the launch is looked "
+				 "for again");
+			return TFS_EINPROGRESS;
+		}
+	}
+	pthread_mutex_lock(&cl->lock);
+	in = cloud_inst_find(cl, name, NULL);
+	if (in)
+		snprintf(job_id, idlen, "%s", in->id);
+	list_ms = cl->list_ms;
+	pthread_mutex_unlock(&cl->lock);
+	if (in)
+		return TFS_OK;
+	if (!marked)
+		return TFS_ENOENT;
+	/* a list asked after the launch's last word lacks it: never made */
+	if (list_ms > mark_ms || now - mark_ms > CLOUD_PENDING_MS) {
+		unlink(mark);
+		return TFS_ENOENT;
+	}
+	snprintf(err, errlen, "launched on %s, not confirmed yet",
+		 cl->api->type);
+	return TFS_EINPROGRESS;
+}
+
+/* The wrapper for spec in store mode (caller frees), or NULL with err. */
+static char *cloud_script(struct cloud *cl, const struct job_spec *spec,
+			  char *err, size_t errlen)
+{
+	char run_dir[128], store[RUNSTORE_URL_MAX + 64];
+	struct wrapper_spec w = { 0 };
+
+	snprintf(run_dir, sizeof(run_dir), "/tmp/trainfs/%s", spec->run_id);
+	snprintf(store, sizeof(store), "%s/%s/%d/", cl->store_url,
+		 spec->run_id, spec->attempt);
+	w.argv = spec->argv;
+	w.env = spec->env;
+	w.run_dir = run_dir;
+	w.attempt = spec->attempt;
+	w.store_url = store;
+	w.auth_env = cl->have_store_auth ? CLOUD_AUTH_ENV : NULL;
+	return wrapper_script(&w, err, errlen);
 }
 
 int cloud_submit(struct connector *c, const struct job_spec *spec,
 		 char *job_id, size_t idlen, char *err, size_t errlen)
 {
-	(void)spec; (void)job_id; (void)idlen;
-	return cloud_ping(c, err, errlen);
+	struct cloud *cl = c->priv;
+	struct job_need need = { spec->cpus, spec->gpus, spec->memory_mb,
+				 spec->gpu_type, -1 };
+	struct cloud_launch l = { 0 };
+	struct cloud_offer *o = NULL;
+	char name[CLOUD_NAME_MAX + 1], mark[4096], what[CLOUD_TEXT_MAX];
+	char hdr[SECRET_MAX + 64], *env[2] = { NULL, NULL }, *script = NULL;
+	size_t n = 0, i;
+	int rc, marked = 0;
+
+	if (strncmp(cl->store_url, "http", 4)) {
+		snprintf(err, errlen, "the run store must be http(s):// for "
+			 "an instance to reach it");
+		return TFS_EINVAL;
+	}
+	rc = cloud_offers(cl, &need, &o, &n, err, errlen);
+	if (rc)
+		return rc == TFS_EINTR ? rc : rc == TFS_EACCES ? rc : TFS_EIO;
+	cloud_need_words(&need, what, sizeof(what));
+	if (!n || o[0].available <= 0) {
+		snprintf(err, errlen, "no capacity for %s on %s", what,
+			 cl->api->type);
+		free(o);
+		return TFS_EAGAIN;
+	}
+	script = cloud_script(cl, spec, err, errlen);
+	if (!script) {
+		free(o);
+		return TFS_EINVAL;
+	}
+	rc = cloud_store_header(cl, hdr, sizeof(hdr), err, errlen);
+	if (!rc && hdr[0]) {
+		/* "Authorization: <value>" -> "TRAINFS_STORE_AUTH=<value>" */
+		env[0] = xmalloc(strlen(hdr) + sizeof(CLOUD_AUTH_ENV) + 2);
+		sprintf(env[0], "%s=%s", CLOUD_AUTH_ENV, hdr + 15);
+	}
+	explicit_bzero(hdr, sizeof(hdr));
+	if (rc)
+		goto out;
+	cloud_name(name, sizeof(name), spec->run_id, spec->attempt);
+	marked = !cloud_mark_path(cl, spec->run_id, spec->attempt, mark,
+				  sizeof(mark)) && !cloud_mark_write(mark);
+	l.name = name;
+	l.image = spec->image ? spec->image : cl->image;
+	l.script = script;
+	l.env = env;
+	l.gpus = spec->gpus;
+	l.interruptible = cl->conf.interruptible;
+	l.disk_gb = 20;
+	rc = TFS_EAGAIN;
+	for (i = 0; i < n && o[i].available > 0 && rc == TFS_EAGAIN; i++) {
+		l.offer = &o[i];
+		l.bid = o[i].price_per_hour;
+		rc = cl->api->launch(cl, &l, job_id, idlen, err, errlen);
+	}
+	if (rc == TFS_EAGAIN) {
+		snprintf(err, errlen, "no capacity for %s on %s", what,
+			 cl->api->type);
+	} else if (rc == TFS_EINPROGRESS || rc == TFS_EIO ||
+		   rc == TFS_EINTR) {
+		/* it may exist: find() decides from a list asked after now */
+		if (marked)
+			cloud_mark_write(mark);
+		rc = TFS_EINPROGRESS;
+	}
+	if (rc != TFS_OK && rc != TFS_EINPROGRESS && marked)
+		unlink(mark);
+out:
+	if (env[0]) {
+		explicit_bzero(env[0], strlen(env[0]));
+		free(env[0]);
+	}
+	free(script);
+	free(o);
+	return rc;
+}
+
+/* The job poll() remembers for id, made on first sight (under lock). */
+static struct cloud_job *cloud_job_get(struct cloud *cl, const char *id)
+{
+	struct cloud_job *j = hmap_sget(&cl->jobs, id);
+
+	if (!j) {
+		j = xcalloc(1, sizeof(*j));
+		snprintf(j->id, sizeof(j->id), "%s", id);
+		j->first_ms = now_ms();
+		hmap_sput(&cl->jobs, j->id, j);
+	}
+	return j;
+}
+
+static int cloud_terminate(struct cloud *cl, const char *id)
+{
+	char err[256];
+	int rc = cl->api->terminate(cl, id, err, sizeof(err));
+
+	if (rc)
+		log_msg(LOG_WARNING, "provider '%s': terminate %s: %s",
+			cl->conf.name, id, err);
+	return rc;
+}
+
+static void cloud_reason(struct job_query *q, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void cloud_reason(struct job_query *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(q->reason, sizeof(q->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The job ended with code (from the store). */
+static void cloud_ended(struct job_query *q, int code, int cancelled)
+{
+	q->exit_code = code;
+	q->end_ms = now_ms();
+	if (code == 0) {
+		q->state = JOB_COMPLETED;
+	} else if (cancelled) {
+		q->state = JOB_STOPPED;
+	} else {
+		q->state = JOB_FAILED;
+		if (code > 128)
+			q->term_signal = code - 128;
+		cloud_reason(q, "exit code %d", code);
+	}
+}
+
+static int cloud_cancelled_name(struct cloud *cl, const char *name)
+{
+	return hmap_sget(&cl->cancelled, name) != NULL;
+}
+
+/*
+ * One job against the list taken. Every way the job ends terminates the
+ * instance on this pass: nothing idles and bills.
+ */
+static void cloud_poll_one(struct cloud *cl, struct job_query *q)
+{
+	char name[CLOUD_NAME_MAX + 1], err[256] = "";
+	const struct cloud_inst *in;
+	struct cloud_inst inst;
+	struct cloud_job *j;
+	int have, code = -1, cancelled, kill = 0;
+	int64_t now = now_ms(), born;
+
+	cloud_name(name, sizeof(name), q->run_id, q->attempt);
+	pthread_mutex_lock(&cl->lock);
+	in = cloud_inst_find(cl, NULL, q->job_id);
+	if (in)
+		inst = *in;
+	j = cloud_job_get(cl, q->job_id);
+	cancelled = j->cancelled || cloud_cancelled_name(cl, name);
+	if (in)
+		j->missing_ms = 0;
+	else if (!j->missing_ms)
+		j->missing_ms = now;
+	born = j->first_ms;
+	pthread_mutex_unlock(&cl->lock);
+	if (in && inst.created_ms > 0 && inst.created_ms < born)
+		born = inst.created_ms;
+	if (in && inst.price_per_hour >= 0 && inst.state != CLOUD_GONE)
+		q->price_per_hour = inst.price_per_hour;
+	if (in && inst.started_ms)
+		q->start_ms = inst.started_ms;
+	q->state = JOB_PENDING;
+	/* the store says first: a job that wrote its exit has ended */
+	have = runstore_exit_code(cl->store, q->run_id, q->attempt, &code, err,
+				  sizeof(err));
+	if (have == 1) {
+		cloud_ended(q, code, cancelled);
+		kill = in && inst.state != CLOUD_GONE;
+	} else if (!in || inst.state == CLOUD_GONE ||
+		   inst.state == CLOUD_TERMINATING) {
+		if (cancelled) {
+			q->state = JOB_STOPPED;
+			q->end_ms = now;
+			cloud_reason(q, "cancelled");
+		} else if (in || now - j->missing_ms > 2 * cloud_poll_ms(cl) +
+			   CLOUD_TIMEOUT_MS) {
+			/* gone with no exit: worth another attempt */
+			q->state = JOB_PREEMPTED;
+			q->end_ms = now;
+			cloud_reason(q, "the instance is gone from %s without "
+				     "an exit code in the run store%s%s",
+				     cl->api->type, in ? ": " : "",
+				     in ? inst.status : "");
+			kill = in && inst.state == CLOUD_TERMINATING;
+		} else {
+			q->state = JOB_RUNNING;   /* a list that lags */
+		}
+	} else if (cancelled) {
+		kill = 1;
+		q->state = JOB_RUNNING;
+	} else {
+		switch (inst.state) {
+		case CLOUD_BOOTING:
+			if (now - born > (int64_t)cl->boot_timeout_s * 1000) {
+				q->state = JOB_PREEMPTED;
+				q->end_ms = now;
+				cloud_reason(q, "instance did not boot in %d s",
+					     cl->boot_timeout_s);
+				kill = 1;
+			}
+			break;
+		case CLOUD_RUNNING:
+			q->state = JOB_RUNNING;
+			break;
+		case CLOUD_PREEMPTED:
+			q->state = JOB_PREEMPTED;
+			q->end_ms = now;
+			cloud_reason(q, "preempted by %s (%s)", cl->api->type,
+				     inst.status);
+			kill = 1;
+			break;
+		case CLOUD_EXITED:
+		case CLOUD_FAILED:
+			q->state = JOB_FAILED;
+			q->end_ms = now;
+			q->exit_code = inst.exit_code;
+			cloud_reason(q, "the instance %s (%s) and the run store "
+				     "has no exit code%s%s",
+				     inst.state == CLOUD_FAILED ? "failed" :
+				     "exited", inst.status, err[0] ? ": " : "",
+				     err);
+			kill = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	if (kill)
+		cloud_terminate(cl, inst.id);
 }
 
 int cloud_poll(struct connector *c, struct job_query *q, size_t n,
 	       char *err, size_t errlen)
 {
-	(void)q; (void)n;
-	return cloud_ping(c, err, errlen);
+	struct cloud *cl = c->priv;
+	size_t i;
+	int rc;
+
+	__atomic_store_n(&cl->requests_last_poll, 0, __ATOMIC_RELAXED);
+	rc = cloud_refresh(cl, err, errlen);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++) {
+		char mark[4096];
+
+		cloud_poll_one(cl, &q[i]);
+		if (job_state_terminal(q[i].state) &&
+		    !cloud_mark_path(cl, q[i].run_id, q[i].attempt, mark,
+				     sizeof(mark)))
+			unlink(mark);
+	}
+	cloud_offers_refresh(cl);
+	return TFS_OK;
 }
 
 int cloud_cancel(struct connector *c, const struct job_query *q,
 		 int kill_grace_s, char *err, size_t errlen)
 {
-	(void)q; (void)kill_grace_s;
-	return cloud_ping(c, err, errlen);
+	struct cloud *cl = c->priv;
+	char name[CLOUD_NAME_MAX + 1];
+	const char *id = q->job_id;
+
+	(void)kill_grace_s;
+	cloud_name(name, sizeof(name), q->run_id, q->attempt);
+	pthread_mutex_lock(&cl->lock);
+	/* an unconfirmed launch: poll() terminates it once it shows */
+	if (!cloud_cancelled_name(cl, name)) {
+		char *k = xstrdup(name);
+
+		cl->cancelled_names = xrealloc(cl->cancelled_names,
+					       (cl->ncancelled + 1) *
+					       sizeof(*cl->cancelled_names));
+		cl->cancelled_names[cl->ncancelled++] = k;
+		hmap_sput(&cl->cancelled, k, k);
+	}
+	if (id && id[0])
+		cloud_job_get(cl, id)->cancelled = 1;
+	pthread_mutex_unlock(&cl->lock);
+	if (!id || !id[0])
+		return TFS_OK;
+	return cl->api->terminate(cl, id, err, errlen);
 }
 
 int cloud_sync(struct connector *c, struct job_query *q, char *err,
 	       size_t errlen)
 {
-	(void)q;
-	return cloud_ping(c, err, errlen);
+	struct cloud *cl = c->priv;
+
+	return runstore_sync(cl->store, q, CLOUD_SYNC_MAX, err, errlen);
 }
 
 int cloud_list_artifacts(struct connector *c, const struct job_query *q,
 			 artifact_cb cb, void *arg, char *err, size_t errlen)
 {
-	(void)q; (void)cb; (void)arg;
-	return cloud_ping(c, err, errlen);
+	struct cloud *cl = c->priv;
+	char base[ARTIFACT_URL_MAX];
+
+	snprintf(base, sizeof(base), "%s/", cl->store_url);
+	return runstore_list_artifacts(cl->store, q, base, cb, arg, err,
+				       errlen);
 }
 
 int cloud_status(struct connector *c, char *out, size_t outlen)
 {
-	(void)c; (void)out; (void)outlen;
-	return 0;
+	struct cloud *cl = c->priv;
+	char rejected[sizeof(cl->rejected)];
+
+	pthread_mutex_lock(&cl->status_lock);
+	snprintf(rejected, sizeof(rejected), "%s", cl->rejected);
+	pthread_mutex_unlock(&cl->status_lock);
+	return snprintf(out, outlen, "url: %s\nrequests: %" PRIu64 "\n"
+			"requests_last_poll: %" PRIu64 "\ninstances: %" PRIu64
+			"\nrate_limit_waits: %" PRIu64 "\n%s%s%s",
+			cl->shown,
+			__atomic_load_n(&cl->requests, __ATOMIC_RELAXED),
+			__atomic_load_n(&cl->requests_last_poll,
+					__ATOMIC_RELAXED),
+			__atomic_load_n(&cl->instances, __ATOMIC_RELAXED),
+			__atomic_load_n(&cl->rate_waits, __ATOMIC_RELAXED),
+			rejected[0] ? "key: " : "", rejected,
+			rejected[0] ? "\n" : "");
 }
 
 int cloud_quote(struct connector *c, const struct job_need *need,
 		double *usd_per_hour, char *why, size_t whylen)
 {
-	(void)need; (void)usd_per_hour;
-	return cloud_ping(c, why, whylen);
+	struct cloud *cl = c->priv;
+	const struct cloud_offer *best = NULL;
+	char what[CLOUD_TEXT_MAX];
+	size_t i;
+	int rc;
+
+	cloud_need_words(need, what, sizeof(what));
+	pthread_mutex_lock(&cl->lock);
+	for (i = 0; i < cl->noffers; i++) {
+		const struct cloud_offer *o = &cl->offers[i];
+
+		if (o->available > 0 && cloud_offer_fits(cl, o, need) &&
+		    (!best || o->price_per_hour < best->price_per_hour))
+			best = o;
+	}
+	if (best) {
+		int g = need->gpus > 0 ? need->gpus : best->gpus;
+		double p = best->price_per_hour;
+
+		*usd_per_hour = p;
+		snprintf(why, whylen, "%dx %s%s%s at $%.2f/h", g > 0 ? g : 1,
+			 best->gpu[0] ? best->gpu : best->id,
+			 best->region[0] ? " in " : "", best->region, p);
+		rc = TFS_OK;
+	} else {
+		snprintf(why, whylen, cl->offers_ms ? "no capacity for %s on %s"
+			 : "no offers known yet for %s on %s", what,
+			 cl->api->type);
+		rc = TFS_EAGAIN;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	return rc;
 }

@@ -231,6 +231,9 @@ const struct connector_ops p##_connector_ops = {			\
 	.quote = cloud_quote,						\
 }
 
+/* One RunPod pod of GET /v1/pods into in (runpod.c; for tests). */
+void runpod_pod(const cJSON *p, struct cloud_inst *in);
+
 extern const struct cloud_api runpod_api, lambda_api, vastai_api;
 extern const struct connector_ops runpod_connector_ops,
 	lambda_connector_ops, vastai_connector_ops;

@@ -12,12 +12,24 @@
 
 #include "json.h"
 
-/* Every known provider type; NULL-terminated. */
+#include "cloud.h"
+
+/*
+ * Lambda's and Vast.ai's adapters come in their own files: until they are
+ * linked in, their ops are weak and NULL, and skipped.
+ */
+extern const struct connector_ops lambda_connector_ops __attribute__((weak));
+extern const struct connector_ops vastai_connector_ops __attribute__((weak));
+
+/* Every known provider type; a NULL entry is one not linked in. */
 static const struct connector_ops *const connector_types[] = {
 	&local_connector_ops,
 	&slurm_connector_ops,
-	NULL
+	&runpod_connector_ops,
+	&lambda_connector_ops,
+	&vastai_connector_ops,
 };
+#define CONNECTOR_NTYPES (sizeof(connector_types) / sizeof(connector_types[0]))
 
 #define CONNECTOR_EXTRA_MAX 8
 
@@ -42,8 +54,8 @@ const struct connector_ops *connector_find(const char *type)
 
 	if (!type)
 		return NULL;
-	for (i = 0; connector_types[i]; i++)
-		if (!strcmp(connector_types[i]->type, type))
+	for (i = 0; i < CONNECTOR_NTYPES; i++)
+		if (connector_types[i] && !strcmp(connector_types[i]->type, type))
 			return connector_types[i];
 	for (i = 0; i < connector_nextra; i++)
 		if (!strcmp(connector_extra[i]->type, type))
