@@ -1230,7 +1230,16 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 	/* the store says first: a job that wrote its exit has ended */
 	have = runstore_exit_code(cl->store, q->run_id, q->attempt, &code, err,
 				  sizeof(err));
-	if (have == 1) {
+	if (have == 1 && in && inst.state == CLOUD_PREEMPTED && !cancelled &&
+	    (code == 128 + 15 || code == 128 + 9)) {
+		/* the wrapper wrote the TERM the provider sent when it took
+		 * the machine back: a preemption, not the job's failure */
+		q->state = JOB_PREEMPTED;
+		q->end_ms = now;
+		cloud_reason(q, "preempted by %s (%s)", cl->api->type,
+			     inst.status);
+		kill = 1;
+	} else if (have == 1) {
 		cloud_ended(q, code, cancelled);
 		kill = in && inst.state != CLOUD_GONE;
 	} else if (!in || inst.state == CLOUD_GONE ||

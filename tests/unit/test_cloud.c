@@ -149,9 +149,136 @@ static void config(void)
 	unlink(tight);
 }
 
+/* RunPod's pods as GET /v1/pods answers them, mapped. */
+static void runpod_pods(void)
+{
+	static const char *const bodies[] = {
+		"{\"id\": \"p1\", \"name\": \"trainfs-x\", \"desiredStatus\": "
+		"\"RUNNING\", \"costPerHr\": 0.34, \"createdAt\": "
+		"\"2026-12-02T12:00:00Z\"}",
+		"{\"id\": \"p2\", \"desiredStatus\": \"RUNNING\", \"costPerHr\": 1.5,"
+		" \"lastStartedAt\": \"2026-12-02T12:00:05Z\"}",
+		"{\"id\": \"p3\", \"desiredStatus\": \"EXITED\", \"lastStatusChange\":"
+		" \"Exited by user: 2026\"}",
+		"{\"id\": \"p4\", \"desiredStatus\": \"EXITED\", \"lastStatusChange\":"
+		" \"Interrupted: spot pod preempted\"}",
+		"{\"id\": \"p5\", \"desiredStatus\": \"TERMINATED\", \"lastStatusChange\":"
+		" \"Interrupted: spot pod preempted\"}",
+		"{\"id\": \"p6\", \"desiredStatus\": \"TERMINATED\"}",
+		"{\"id\": \"p7\", \"desiredStatus\": 3, \"costPerHr\": \"x\"}",
+	};
+	static const enum cloud_state want[] = {
+		CLOUD_BOOTING, CLOUD_RUNNING, CLOUD_EXITED, CLOUD_PREEMPTED,
+		CLOUD_PREEMPTED, CLOUD_GONE, CLOUD_BOOTING,
+	};
+	struct cloud_inst in;
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		cJSON *j = cJSON_Parse(bodies[i]);
+
+		CHECK(j != NULL);
+		runpod_pod(j, &in);
+		if (in.state != want[i])
+			fprintf(stderr, "pod %zu: state %d\n", i, in.state);
+		CHECK(in.state == want[i]);
+		cJSON_Delete(j);
+	}
+	{
+		cJSON *j = cJSON_Parse(bodies[0]);
+
+		runpod_pod(j, &in);
+		CHECK_STR(in.id, "p1");
+		CHECK_STR(in.name, "trainfs-x");
+		CHECK(in.price_per_hour == 0.34);
+		CHECK(in.created_ms == 1796212800000LL);
+		CHECK(in.started_ms == 0);
+		cJSON_Delete(j);
+		j = cJSON_Parse(bodies[6]);
+		runpod_pod(j, &in);
+		CHECK(in.price_per_hour == -1);
+		cJSON_Delete(j);
+	}
+	{
+		char m[64];
+		cJSON *j = cJSON_Parse("{\"error\": \"create pod: There are no "
+				       "longer any instances\", \"status\": 500}");
+
+		runpod_api.errmsg(j, m, sizeof(m));
+		CHECK_STR(m, "create pod: There are no longer any instances");
+		cJSON_Delete(j);
+		j = cJSON_Parse("[1]");
+		runpod_api.errmsg(j, m, sizeof(m));
+		CHECK_STR(m, "");
+		cJSON_Delete(j);
+	}
+}
+
+/* RunPod's own config: gpu_types is required, its objects checked. */
+static void runpod_config(void)
+{
+	static const struct {
+		const char *conf, *words;
+	} bad[] = {
+		{ "{}", "has no price list" },
+		{ "{\"gpu_types\": [{\"id\": \"A\", \"price\": 1}]}",
+		  "unknown key 'gpu_types[0].price'" },
+		{ "{\"gpu_types\": [{\"id\": \"A\", \"price_per_hour\": -1}]}",
+		  "'gpu_types[0].price_per_hour'" },
+		{ "{\"gpu_types\": [{\"id\": \"A\", \"cloud_type\": \"X\"}]}",
+		  "SECURE" },
+		{ "{\"gpu_types\": [\"A\"], \"cloud_type\": \"ALL\"}", "SECURE" },
+	};
+	struct connector c = { 0 };
+	char e[256], t[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *j;
+
+		snprintf(t, sizeof(t), "%.*s\"api_key_env\": \"TEST_CLOUD_KEY\", "
+			 "\"store\": \"file:///tmp/x\"%s%s", 1, bad[i].conf,
+			 strlen(bad[i].conf) > 2 ? ", " : "", bad[i].conf + 1);
+		j = cJSON_Parse(t);
+		CHECK(j != NULL);
+		e[0] = '\0';
+		CHECK(runpod_connector_ops.init(&c, j, e, sizeof(e)) ==
+		      TFS_EINVAL);
+		if (!strstr(e, bad[i].words))
+			fprintf(stderr, "'%s': '%s'\n", t, e);
+		CHECK(strstr(e, bad[i].words) != NULL);
+		cJSON_Delete(j);
+	}
+	snprintf(t, sizeof(t), "{\"api_key_env\": \"TEST_CLOUD_KEY\", "
+		 "\"store\": \"file:///tmp/x\", \"gpu_types\": [\"B\", {\"id\": "
+		 "\"A\", \"price_per_hour\": 0.5, \"cloud_type\": \"COMMUNITY\"}]}");
+	{
+		cJSON *j = cJSON_Parse(t);
+		struct job_need need = { 0, 2, 0, NULL, -1 };
+		struct cloud_offer *o = NULL;
+		size_t n = 0;
+
+		CHECK(runpod_connector_ops.init(&c, j, e, sizeof(e)) == TFS_OK);
+		CHECK(runpod_api.offers(c.priv, &need, &o, &n, e,
+					sizeof(e)) == TFS_OK && n == 2);
+		if (n == 2) {
+			CHECK_STR(o[1].id, "A");
+			CHECK(o[1].price_per_hour == 1.0);
+			CHECK_STR(o[1].cloud_type, "COMMUNITY");
+			CHECK_STR(o[0].cloud_type, "SECURE");
+			CHECK(o[0].gpus == 2);
+		}
+		free(o);
+		runpod_connector_ops.release(&c);
+		cJSON_Delete(j);
+	}
+}
+
 int main(void)
 {
 	names();
 	config();
+	runpod_pods();
+	runpod_config();
 	return TEST_REPORT();
 }
