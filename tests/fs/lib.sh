@@ -100,6 +100,28 @@ cmd_config() {
 	else printf '{"command": %s}\n' "$1"; fi
 }
 
+# js FILE KEY...: a member of a JSON file, "" when absent or null
+js() {
+	python3 - "$@" <<'PY' 2>/dev/null
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[int(k)] if isinstance(v, list) else v.get(k)
+    if v is None:
+        break
+print("" if v is None else v)
+PY
+}
+# wait_cmd SECONDS command...: until the command succeeds
+wait_cmd() {
+	_deadline=$(( $(date +%s) + $1 )); shift
+	while [ "$(date +%s)" -le "$_deadline" ]; do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 finish() {
 	stop_daemon
 	# under SANITIZE= builds the daemon reports here; any report fails

@@ -58,31 +58,11 @@ cat > "$DCONF" <<JSON
 JSON
 start_daemon || { fail "daemon did not start"; cleanup; finish; exit 1; }
 
-# js FILE KEY...: a member of a JSON file
-js() {
-	python3 - "$@" <<'PY' 2>/dev/null
-import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]:
-    v = v[int(k)] if isinstance(v, list) else v.get(k)
-    if v is None:
-        break
-print("" if v is None else v)
-PY
-}
 # pod ID FIELD: a field of the pod in /_emu/state
 pod() {
 	curl -s "$EURL/_emu/state" | python3 -c 'import json,sys
 d=json.load(sys.stdin)
 print([x for x in d["runpod"] if str(x["id"]) == sys.argv[1]][0][sys.argv[2]])' "$1" "$2" 2>/dev/null
-}
-wait_cmd() {
-	_deadline=$(( $(date +%s) + $1 )); shift
-	while [ "$(date +%s)" -le "$_deadline" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 pod_is() { [ "$(pod "$1" "$2")" = "$3" ]; }
 posts() { grep -c 'POST /v1/pods ' "$ED/requests.log"; }

@@ -25,30 +25,9 @@ if ! slurm_cluster_up "$SDIR"; then
 	exit 0
 fi
 
-# js FILE KEY...: a member of a JSON file, "" when absent or null
-js() {
-	python3 - "$@" <<'PY' 2>/dev/null
-import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]:
-    v = v[int(k)] if isinstance(v, list) else v.get(k)
-    if v is None:
-        break
-print("" if v is None else v)
-PY
-}
 job_of() { js "$1/status.json" provider_job_id; }
 # in_squeue UUID: the ids of this run's jobs that squeue lists
 in_squeue() { squeue -h -o '%i %k' | awk -v u="$1" 'index($0, "trainfs " u "/") { print $1 }'; }
-# wait_cmd SECONDS command...: until the command succeeds
-wait_cmd() {
-	_deadline=$(( $(date +%s) + $1 )); shift
-	while [ "$(date +%s)" -le "$_deadline" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 check_match() { # check_match "what" ERE value
 	if printf '%s\n' "$3" | grep -q -E -- "$2"; then ok; else
 		fail "$1: '$3' does not match '$2'"; fi
