@@ -15,8 +15,8 @@
  * request per hold, not one per poll.
  *
  * Exactly once: an instance's name is "trainfs-<uuid>-<attempt>"; before
- * a launch a mark file "<uuid>-<attempt>.submitting" is made in the
- * provider's work_dir. find() adopts the instance of that name from a
+ * a launch the attempt's submitting mark is set (marks.h, in the
+ * provider's work_dir). find() adopts the instance of that name from a
  * list; while a mark is there and no list taken after it shows the
  * instance, the attempt is in progress, never launched again.
  *
@@ -44,6 +44,7 @@
 #include "hmap.h"
 #include "http.h"
 #include "json.h"
+#include "marks.h"
 #include "manifest.h"
 #include "runstore.h"
 #include "secret.h"
@@ -80,6 +81,7 @@ struct cloud {
 	struct secret_src store_auth; /* .env and .file NULL: none */
 	int have_store_auth;
 	struct runstore *store;
+	struct marks *marks;         /* the launches not confirmed yet */
 	struct http_pool *pool;
 	/* the pace: a token bucket and the shared "not before" */
 	pthread_mutex_t pace_lock;
@@ -615,6 +617,7 @@ void cloud_release(struct connector *c)
 	secret_src_release(&cl->key);
 	secret_src_release(&cl->store_auth);
 	runstore_close(cl->store);
+	marks_close(cl->marks);
 	http_pool_free(cl->pool);
 	pthread_mutex_destroy(&cl->key_lock);
 	pthread_mutex_destroy(&cl->pace_lock);
@@ -751,6 +754,18 @@ int cloud_init(struct connector *c, const cJSON *conf,
 	cl->conf.regions = (const char *const *)cl->regions;
 	if (api->init && api->init(cl, conf, &cl->conf.priv, err, errlen))
 		goto fail;
+	if (!c->work_dir) {
+		snprintf(err, errlen, "no work directory for the provider's "
+			 "submitting marks");
+		goto fail;
+	}
+	{
+		char mpath[4096];
+
+		snprintf(mpath, sizeof(mpath), "%s/marks", c->work_dir);
+		if (marks_open(mpath, &cl->marks, err, errlen))
+			goto fail;
+	}
 	cl->pool = http_pool_new();
 	cloud_secrets_free(&s);
 	return TFS_OK;
@@ -938,42 +953,11 @@ static void cloud_need_words(const struct job_need *need, char *out,
 
 /* ---- marks ---- */
 
-/* "<work_dir>/<uuid>-<attempt>.submitting" into out; -1 when none. */
-static int cloud_mark_path(const struct cloud *cl, const char *uuid,
-			   int attempt, char *out, size_t outlen)
+/* The attempt's key in the marks: "<uuid>/<attempt>". */
+static void cloud_mark_key(char *out, size_t outlen, const char *uuid,
+			   int attempt)
 {
-	int n;
-
-	if (!cl->conn->work_dir)
-		return -1;
-	n = snprintf(out, outlen, "%s/%s-%d.submitting", cl->conn->work_dir,
-		     uuid, attempt);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-/* 1 with *ms when the mark is there, 0 when not. */
-static int cloud_mark_read(const char *path, int64_t *ms)
-{
-	struct buf b = BUF_INIT(64);
-	long long v = 0;
-	int rc = file_read_all(path, 64, &b);
-
-	if (rc != TFS_OK) {
-		buf_release(&b);
-		return rc == TFS_ENOENT ? 0 : 1;
-	}
-	*ms = b.p && sscanf(b.p, "%lld", &v) == 1 && v > 0 ? (int64_t)v :
-	      now_ms();
-	buf_release(&b);
-	return 1;
-}
-
-static int cloud_mark_write(const char *path)
-{
-	char text[32];
-	int n = snprintf(text, sizeof(text), "%" PRId64 "\n", now_ms());
-
-	return file_write_atomic(path, text, (size_t)n, 0) == TFS_OK ? 0 : -1;
+	snprintf(out, outlen, "%s/%d", uuid, attempt);
 }
 
 /* ---- the operations ---- */
@@ -994,15 +978,14 @@ int cloud_find(struct connector *c, const struct job_spec *spec,
 	       char *job_id, size_t idlen, char *err, size_t errlen)
 {
 	struct cloud *cl = c->priv;
-	char name[CLOUD_NAME_MAX + 1], mark[4096];
+	char name[CLOUD_NAME_MAX + 1], mark[MARKS_KEY_MAX];
 	const struct cloud_inst *in;
 	int64_t mark_ms = 0, list_ms, now = now_ms();
-	int marked = 0, stale, rc;
+	int marked, stale, rc;
 
 	cloud_name(name, sizeof(name), spec->run_id, spec->attempt);
-	if (!cloud_mark_path(cl, spec->run_id, spec->attempt, mark,
-			     sizeof(mark)))
-		marked = cloud_mark_read(mark, &mark_ms);
+	cloud_mark_key(mark, sizeof(mark), spec->run_id, spec->attempt);
+	marked = marks_get(cl->marks, mark, &mark_ms);
 	pthread_mutex_lock(&cl->lock);
 	stale = !cl->have_list || now - cl->list_ms > cloud_poll_ms(cl) ||
 		(marked && cl->list_ms <= mark_ms);
@@ -1023,13 +1006,16 @@ int cloud_find(struct connector *c, const struct job_spec *spec,
 		snprintf(job_id, idlen, "%s", in->id);
 	list_ms = cl->list_ms;
 	pthread_mutex_unlock(&cl->lock);
-	if (in)
+	if (in) {
+		if (marked)
+			marks_set(cl->marks, mark, 0);   /* confirmed */
 		return TFS_OK;
+	}
 	if (!marked)
 		return TFS_ENOENT;
 	/* a list asked after the launch's last word lacks it: never made */
 	if (list_ms > mark_ms || now - mark_ms > CLOUD_PENDING_MS) {
-		unlink(mark);
+		marks_set(cl->marks, mark, 0);
 		return TFS_ENOENT;
 	}
 	snprintf(err, errlen, "launched on %s, not confirmed yet",
@@ -1064,10 +1050,10 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 				 spec->gpu_type, -1 };
 	struct cloud_launch l = { 0 };
 	struct cloud_offer *o = NULL;
-	char name[CLOUD_NAME_MAX + 1], mark[4096], what[CLOUD_TEXT_MAX];
+	char name[CLOUD_NAME_MAX + 1], mark[MARKS_KEY_MAX], what[CLOUD_TEXT_MAX];
 	char hdr[SECRET_MAX + 64], *env[2] = { NULL, NULL }, *script = NULL;
 	size_t n = 0, i;
-	int rc, marked = 0;
+	int rc;
 
 	if (strncmp(cl->store_url, "http", 4)) {
 		snprintf(err, errlen, "the run store must be http(s):// for "
@@ -1099,8 +1085,16 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 	if (rc)
 		goto out;
 	cloud_name(name, sizeof(name), spec->run_id, spec->attempt);
-	marked = !cloud_mark_path(cl, spec->run_id, spec->attempt, mark,
-				  sizeof(mark)) && !cloud_mark_write(mark);
+	cloud_mark_key(mark, sizeof(mark), spec->run_id, spec->attempt);
+	if (marks_set(cl->marks, mark, now_ms()) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot write the submitting mark: %s",
+			 strerror(e));
+		marks_set(cl->marks, mark, 0);
+		rc = e == ENOSPC ? TFS_ENOSPC : TFS_EIO;
+		goto out;
+	}
 	l.name = name;
 	l.image = spec->image ? spec->image : cl->image;
 	l.script = script;
@@ -1120,12 +1114,11 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 	} else if (rc == TFS_EINPROGRESS || rc == TFS_EIO ||
 		   rc == TFS_EINTR) {
 		/* it may exist: find() decides from a list asked after now */
-		if (marked)
-			cloud_mark_write(mark);
+		marks_set(cl->marks, mark, now_ms());
 		rc = TFS_EINPROGRESS;
 	}
-	if (rc != TFS_OK && rc != TFS_EINPROGRESS && marked)
-		unlink(mark);
+	if (rc != TFS_EINPROGRESS)
+		marks_set(cl->marks, mark, 0);
 out:
 	if (env[0]) {
 		explicit_bzero(env[0], strlen(env[0]));
@@ -1316,15 +1309,8 @@ int cloud_poll(struct connector *c, struct job_query *q, size_t n,
 	rc = cloud_refresh(cl, err, errlen);
 	if (rc)
 		return rc;
-	for (i = 0; i < n; i++) {
-		char mark[4096];
-
+	for (i = 0; i < n; i++)
 		cloud_poll_one(cl, &q[i]);
-		if (job_state_terminal(q[i].state) &&
-		    !cloud_mark_path(cl, q[i].run_id, q[i].attempt, mark,
-				     sizeof(mark)))
-			unlink(mark);
-	}
 	cloud_offers_refresh(cl);
 	return TFS_OK;
 }

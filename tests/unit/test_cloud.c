@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 static const char *const test_keys[] = { "flavour", NULL };
+static char workdir[64];
 
 const struct cloud_api test_api = {
 	.type = "runpod",
@@ -50,6 +51,7 @@ static int conf(const char *text, char *err, size_t errlen)
 	int rc;
 
 	c.name = "rp";
+	c.work_dir = workdir;
 	err[0] = '\0';
 	if (!j) {
 		snprintf(err, errlen, "bad test JSON");
@@ -233,6 +235,7 @@ static void runpod_config(void)
 	char e[256], t[512];
 	size_t i;
 
+	c.work_dir = workdir;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cJSON *j;
 
@@ -276,9 +279,22 @@ static void runpod_config(void)
 
 int main(void)
 {
+	int r;
+
+	snprintf(workdir, sizeof(workdir), "/tmp/test_cloud.XXXXXX");
+	if (!mkdtemp(workdir))
+		return 1;
 	names();
 	config();
 	runpod_pods();
 	runpod_config();
-	return TEST_REPORT();
+	r = TEST_REPORT();
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
+		if (system(cmd))
+			fprintf(stderr, "cannot remove %s\n", workdir);
+	}
+	return r;
 }
