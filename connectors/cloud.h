@@ -235,7 +235,5 @@ const struct connector_ops p##_connector_ops = {			\
 void runpod_pod(const cJSON *p, struct cloud_inst *in);
 
 extern const struct cloud_api runpod_api, lambda_api, vastai_api;
-extern const struct connector_ops runpod_connector_ops,
-	lambda_connector_ops, vastai_connector_ops;
 
 #endif

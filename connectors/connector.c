@@ -12,8 +12,6 @@
 
 #include "json.h"
 
-#include "cloud.h"
-
 /*
  * Lambda's and Vast.ai's adapters come in their own files: until they are
  * linked in, their ops are weak and NULL, and skipped.

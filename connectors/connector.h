@@ -312,5 +312,8 @@ int connector_quote_conf(struct connector *c, const struct job_need *need,
 
 extern const struct connector_ops local_connector_ops;
 extern const struct connector_ops slurm_connector_ops;
+/* The clouds' (cloud.c over runpod.c, lambda.c, vastai.c). */
+extern const struct connector_ops runpod_connector_ops,
+	lambda_connector_ops, vastai_connector_ops;
 
 #endif
