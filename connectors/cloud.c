@@ -92,7 +92,6 @@ struct cloud {
 	pthread_mutex_t status_lock;
 	char rejected[CLOUD_TEXT_MAX + 64]; /* "" when the key is fine */
 	int64_t rejected_ms;
-	char last_err[CLOUD_TEXT_MAX];
 	/* the last list and offers (under lock) */
 	pthread_mutex_t lock;
 	struct cloud_inst *insts;
@@ -246,7 +245,7 @@ static int cloud_key(struct cloud *cl, char *key, size_t keylen, int *held,
 		     char *err, size_t errlen)
 {
 	const char *k;
-	int rc = TFS_OK;
+	int rc = TFS_OK, changed = 0;
 
 	*held = 0;
 	pthread_mutex_lock(&cl->key_lock);
@@ -256,12 +255,13 @@ static int cloud_key(struct cloud *cl, char *key, size_t keylen, int *held,
 		rc = TFS_EACCES;
 	} else {
 		snprintf(key, keylen, "%s", k);
+		changed = cl->key.changed;
 	}
 	pthread_mutex_unlock(&cl->key_lock);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&cl->status_lock);
-	if (cl->rejected[0] && !cl->key.changed &&
+	if (cl->rejected[0] && !changed &&
 	    mono_ms() - cl->rejected_ms < CLOUD_REJECT_HOLD_MS) {
 		snprintf(err, errlen, "%s", cl->rejected);
 		*held = 1;
@@ -270,15 +270,17 @@ static int cloud_key(struct cloud *cl, char *key, size_t keylen, int *held,
 	return *held ? TFS_EACCES : TFS_OK;
 }
 
+/* words NULL: the key was taken (a 2xx). */
 static void cloud_set_rejected(struct cloud *cl, const char *words)
 {
 	pthread_mutex_lock(&cl->status_lock);
-	if (words)
+	if (words) {
 		snprintf(cl->rejected, sizeof(cl->rejected),
 			 "key rejected (%s)", words);
-	else
+		cl->rejected_ms = mono_ms();
+	} else {
 		cl->rejected[0] = '\0';
-	cl->rejected_ms = mono_ms();
+	}
 	pthread_mutex_unlock(&cl->status_lock);
 }
 
@@ -397,8 +399,7 @@ int cloud_call(struct cloud *cl, const char *method, const char *path,
 				goto out;
 			}
 		}
-		if (cl->rejected[0])
-			cloud_set_rejected(cl, NULL);
+		cloud_set_rejected(cl, NULL);
 		goto out;
 	}
 	if (resp.status == 0) {
