@@ -164,9 +164,26 @@ const struct cloud_conf *cloud_conf(const struct cloud *cl)
 
 /* ---- requests ---- */
 
+/*
+ * The cloud of c, taking note of where c is: core may move its struct
+ * connector between init() and the first call (its array of providers
+ * grows as the config is read), and cloud_call() reads c's stopping flag
+ * without being given c.
+ */
+static struct cloud *cloud_of(struct connector *c)
+{
+	struct cloud *cl = c->priv;
+
+	__atomic_store_n(&cl->conn, c, __ATOMIC_RELEASE);
+	return cl;
+}
+
 static int cloud_stopping(const struct cloud *cl)
 {
-	return __atomic_load_n(&cl->conn->stopping, __ATOMIC_ACQUIRE);
+	const struct connector *c = __atomic_load_n(&cl->conn,
+						    __ATOMIC_ACQUIRE);
+
+	return __atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE);
 }
 
 static int cloud_cancelled(void *arg)
@@ -788,7 +805,10 @@ struct cloud_job {
 
 static int cloud_poll_ms(const struct cloud *cl)
 {
-	return cl->conn->poll_ms > 0 ? cl->conn->poll_ms : 1000;
+	const struct connector *c = __atomic_load_n(&cl->conn,
+						    __ATOMIC_ACQUIRE);
+
+	return c->poll_ms > 0 ? c->poll_ms : 1000;
 }
 
 /* One list request; the answer replaces the last. */
@@ -965,7 +985,7 @@ static void cloud_mark_key(char *out, size_t outlen, const char *uuid,
 
 int cloud_ping(struct connector *c, char *err, size_t errlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	int rc;
 
 	__atomic_store_n(&cl->requests_last_poll, 0, __ATOMIC_RELAXED);
@@ -978,7 +998,7 @@ int cloud_ping(struct connector *c, char *err, size_t errlen)
 int cloud_find(struct connector *c, const struct job_spec *spec,
 	       char *job_id, size_t idlen, char *err, size_t errlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	char name[CLOUD_NAME_MAX + 1], mark[MARKS_KEY_MAX];
 	const struct cloud_inst *in;
 	int64_t mark_ms = 0, list_ms, now = now_ms();
@@ -1046,7 +1066,7 @@ static char *cloud_script(struct cloud *cl, const struct job_spec *spec,
 int cloud_submit(struct connector *c, const struct job_spec *spec,
 		 char *job_id, size_t idlen, char *err, size_t errlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	struct job_need need = { spec->cpus, spec->gpus, spec->memory_mb,
 				 spec->gpu_type, -1 };
 	struct cloud_launch l = { 0 };
@@ -1302,7 +1322,7 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 int cloud_poll(struct connector *c, struct job_query *q, size_t n,
 	       char *err, size_t errlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	size_t i;
 	int rc;
 
@@ -1319,7 +1339,7 @@ int cloud_poll(struct connector *c, struct job_query *q, size_t n,
 int cloud_cancel(struct connector *c, const struct job_query *q,
 		 int kill_grace_s, char *err, size_t errlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	char name[CLOUD_NAME_MAX + 1];
 	const char *id = q->job_id;
 
@@ -1347,7 +1367,7 @@ int cloud_cancel(struct connector *c, const struct job_query *q,
 int cloud_sync(struct connector *c, struct job_query *q, char *err,
 	       size_t errlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 
 	return runstore_sync(cl->store, q, CLOUD_SYNC_MAX, err, errlen);
 }
@@ -1355,7 +1375,7 @@ int cloud_sync(struct connector *c, struct job_query *q, char *err,
 int cloud_list_artifacts(struct connector *c, const struct job_query *q,
 			 artifact_cb cb, void *arg, char *err, size_t errlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	char base[ARTIFACT_URL_MAX];
 
 	snprintf(base, sizeof(base), "%s/", cl->store_url);
@@ -1365,7 +1385,7 @@ int cloud_list_artifacts(struct connector *c, const struct job_query *q,
 
 int cloud_status(struct connector *c, char *out, size_t outlen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	char rejected[sizeof(cl->rejected)];
 
 	pthread_mutex_lock(&cl->status_lock);
@@ -1387,7 +1407,7 @@ int cloud_status(struct connector *c, char *out, size_t outlen)
 int cloud_quote(struct connector *c, const struct job_need *need,
 		double *usd_per_hour, char *why, size_t whylen)
 {
-	struct cloud *cl = c->priv;
+	struct cloud *cl = cloud_of(c);
 	const struct cloud_offer *best = NULL;
 	char what[CLOUD_TEXT_MAX];
 	size_t i;
