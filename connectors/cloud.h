@@ -234,6 +234,25 @@ const struct connector_ops p##_connector_ops = {			\
 /* One RunPod pod of GET /v1/pods into in (runpod.c; for tests). */
 void runpod_pod(const cJSON *p, struct cloud_inst *in);
 
+/* Lambda's and Vast.ai's answers, parsed as their adapters do (lambda.c,
+ * vastai.c; for tests): TFS_OK, or TFS_EIO for an answer not in the
+ * provider's shape or over the bounds. Caller frees *out. */
+int lambda_offers_parse(const cJSON *ans, const struct job_need *need,
+			struct cloud_offer **out, size_t *n, char *err,
+			size_t errlen);
+int lambda_list_parse(const cJSON *ans, struct cloud_inst **out, size_t *n,
+		      char *err, size_t errlen);
+/* The user_data of a launch: the env exported, then script (caller
+ * frees); NULL when too big. */
+char *lambda_user_data(const char *script, char *const *env);
+int vastai_offers_parse(const cJSON *ans, int interruptible,
+			struct cloud_offer **out, size_t *n, char *err,
+			size_t errlen);
+int vastai_list_parse(const cJSON *ans, struct cloud_inst **out, size_t *n,
+		      char *err, size_t errlen);
+/* The bundles query for need (caller frees). */
+char *vastai_query(const struct cloud_conf *cc, const struct job_need *need);
+
 extern const struct cloud_api runpod_api, lambda_api, vastai_api;
 
 #endif

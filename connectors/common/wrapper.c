@@ -230,7 +230,7 @@ static const char wrapper_join[] =
 	"END { if (more) printf \"%s{\\\"path\\\":\\\"\\\",\\\"skipped\\\":\\\"skipped %d more files\\\"}\", sep, more; print \"]\" }\n";
 
 /* Appends s single-quoted: ' becomes '\'' and nothing else is special. */
-static int wrapper_quote(struct buf *b, const char *s)
+int wrapper_quote(struct buf *b, const char *s)
 {
 	int r = buf_puts(b, "'");
 

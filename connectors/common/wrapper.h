@@ -61,4 +61,9 @@ struct wrapper_spec {
  */
 char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen);
 
+/* Appends s to b single-quoted for sh, so that sh expands nothing in it;
+ * TFS_OK or buf's error. */
+struct buf;
+int wrapper_quote(struct buf *b, const char *s);
+
 #endif
