@@ -1,0 +1,33 @@
+#!/bin/sh
+# The Lambda Cloud provider through a real mount (tests/lib/cloud_run.sh
+# says what is checked): an instance type with capacity in a region, the
+# wrapper as the VM's user_data; a VM outlives its script, so the run
+# store's exit is what ends it ("terminated", listed a while after); and
+# Lambda's own limit, about a request a second, survived.
+. "$(dirname "$0")/lib.sh"
+PROV=lambda
+EMU_EXTRA=', "ssh_keys": ["emu-key"]'
+CONF_EXTRA='"ssh_key_name": "emu-key", "max_price_per_hour": 3'
+LAUNCH='POST /api/v1/instance-operations/launch '
+PRICE=1.29
+IMAGE=
+GONE="status terminated"
+CAPACITY=2
+extra_checks() {
+	# ---- Lambda's own limit, 1 request a second: a 429 storm survived ----
+	emu ratelimit '{"provider": "lambda", "rps": 1, "burst": 1}'
+	T0=$(date +%s)
+	R0=$(wc -l < "$ED/requests.log")
+	L=$(new_run $PROV limited)
+	submit "$L" '["sh", "-c", "echo limited"]'
+	check "a run completes under the 1/s limit" wait_state "$L" completed 40
+	T1=$(date +%s)
+	R1=$(wc -l < "$ED/requests.log")
+	n429=$(tail -n +$((R0 + 1)) "$ED/requests.log" | grep -c ' 429 ')
+	nok=$(tail -n +$((R0 + 1)) "$ED/requests.log" | grep -v ' 429 ' | grep -c ' /api/v1/')
+	check "requests held near the limit ($nok answered in $((T1 - T0 + 1)) s)" test "$nok" -le $((T1 - T0 + 2))
+	check "no runaway retries ($n429 429s of $((R1 - R0)) requests)" test "$n429" -le $((T1 - T0 + 2))
+	check_contains "its log" "limited" "$L/log"
+	emu ratelimit '{"provider": "lambda", "rps": 0}'
+}
+. "$TOP/tests/lib/cloud_run.sh"
