@@ -94,6 +94,21 @@ void cost_account_locked(struct core *c, struct run *r,
 
 /* ---- the choice among a provider list ---- */
 
+/* One provider of a list as the why of a choice says it. */
+static void choice_word(struct buf *b, const struct choice_in *in)
+{
+	if (in->usable && in->quote_rc == TFS_OK)
+		buf_printf(b, "%s $%.2f/h", in->name, in->price);
+	else if (in->usable && in->quote_rc == TFS_EAGAIN)
+		buf_printf(b, "%s: %s", in->name, in->quote_why &&
+			   *in->quote_why ? in->quote_why : "no capacity");
+	else if (in->usable)
+		buf_printf(b, "%s: no price", in->name);
+	else
+		buf_printf(b, "%s: %s", in->name, in->unusable_why ?
+			   in->unusable_why : "not usable");
+}
+
 int cost_choose(const struct choice_in *in, int n, char *why, size_t len)
 {
 	struct buf b = BUF_INIT(0);
@@ -111,24 +126,48 @@ int cost_choose(const struct choice_in *in, int n, char *why, size_t len)
 	}
 	if (best < 0)
 		best = unpriced;
-	buf_puts(&b, best < 0 ? "none fits now" : in[best].quote_rc ==
-		 TFS_OK ? "cheapest" : "first without a price");
-	for (i = 0; i < n; i++) {
-		const char *sep = i ? ", " : ": ";
+	/*
+	 * The one chosen first, then the other priced ones from the
+	 * cheapest up, then the rest in list order: "cheapest: vastai
+	 * $0.31/h; then runpod $0.34/h; lambda: no capacity for ...".
+	 */
+	if (best < 0) {
+		buf_puts(&b, "none fits now");
+	} else {
+		buf_printf(&b, "%s: ", in[best].quote_rc == TFS_OK ?
+			   "cheapest" : "first without a price");
+		choice_word(&b, &in[best]);
+	}
+	{
+		char *done = xcalloc((size_t)(n > 0 ? n : 1), 1);
+		int k, first = 1;
 
-		if (in[i].usable && in[i].quote_rc == TFS_OK)
-			buf_printf(&b, "%s%s $%.2f/h", sep, in[i].name,
-				   in[i].price);
-		else if (in[i].usable && in[i].quote_rc == TFS_EAGAIN)
-			buf_printf(&b, "%s%s: %s", sep, in[i].name,
-				   in[i].quote_why && *in[i].quote_why ?
-				   in[i].quote_why : "no capacity");
-		else if (in[i].usable)
-			buf_printf(&b, "%s%s: no price", sep, in[i].name);
-		else
-			buf_printf(&b, "%s%s: %s", sep, in[i].name,
-				   in[i].unusable_why ? in[i].unusable_why :
-				   "not usable");
+		if (best >= 0)
+			done[best] = 1;
+		for (;;) {
+			int next = -1;
+
+			for (k = 0; k < n; k++)
+				if (!done[k] && in[k].usable &&
+				    in[k].quote_rc == TFS_OK &&
+				    (next < 0 || in[k].price < in[next].price))
+					next = k;
+			if (next < 0)
+				break;
+			done[next] = 1;
+			buf_puts(&b, first && best >= 0 ? "; then " : first ?
+				 ": " : ", ");
+			first = 0;
+			choice_word(&b, &in[next]);
+		}
+		for (k = 0; k < n; k++) {
+			if (done[k])
+				continue;
+			buf_puts(&b, first && best < 0 ? ": " : "; ");
+			first = 0;
+			choice_word(&b, &in[k]);
+		}
+		free(done);
 	}
 	snprintf(why, len, "%s", b.p ? b.p : "");
 	buf_release(&b);

@@ -81,7 +81,7 @@ cmd_config '["sleep", "0.3"]' '"provider": ["dear", "cheap", "held"]' > "$L1/con
 check_eq "a list run completes" "completed" "$(timeout 20 cat "$L1/wait")"
 check_eq "it ran on the cheapest" "cheap" "$(js "$L1/status.json" 'd["provider"]')"
 check_eq "status.json says which was chosen" "cheap" "$(js "$L1/status.json" 'd["provider_choice"]["chosen"]')"
-check_eq "and why" "cheapest: dear \$72.00/h, cheap \$36.00/h, held: provider held holds every job (max_jobs 0)" \
+check_eq "and why" "cheapest: cheap \$36.00/h; then dear \$72.00/h; held: provider held holds every job (max_jobs 0)" \
 	"$(js "$L1/status.json" 'd["provider_choice"]["why"]')"
 check_contains "the choice is an event" "provider choice: cheap (cheapest" "$L1/events"
 check_contains "the submission names the list" "submitted to the cheapest of 'dear', 'cheap', 'held'" "$L1/events"
@@ -98,7 +98,7 @@ check_contains "saying why" "no free slot on cheap" "$L2/status.json"
 L4=$(new_run c l4)
 cmd_config '["true"]' '"provider": ["cheap", "held"]' > "$L4/config.json"
 check "when none of the list fits now, the queue says why" wait_grep "$MNT/queue" \
-	"c/l4 .*none fits now: cheap: no free slot on cheap (1/1 jobs), held: provider held holds every job (max_jobs 0)" 5
+	"c/l4 .*none fits now: cheap: no free slot on cheap (1/1 jobs); held: provider held holds every job (max_jobs 0)" 5
 check_eq "and it waits" "queued" "$(cat "$L4/status")"
 touch "$WORK/g.gate"
 cat "$G/wait" > /dev/null

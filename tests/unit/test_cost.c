@@ -46,8 +46,15 @@ static void test_choose(void)
 		.quote_rc = TFS_EAGAIN,
 		.quote_why = "no capacity for 1xA100 on lambda" };
 	CHECK(cost_choose(in, 3, why, sizeof(why)) == 0);
-	CHECK_STR(why, "cheapest: vastai $0.31/h, runpod $0.34/h, lambda: no "
-		  "capacity for 1xA100 on lambda");
+	CHECK_STR(why, "cheapest: vastai $0.31/h; then runpod $0.34/h; "
+		  "lambda: no capacity for 1xA100 on lambda");
+	/* the others from the cheapest up, whatever the list's order */
+	in[0] = priced("lambda", 1.29);
+	in[1] = priced("runpod", 0.34);
+	in[2] = priced("vastai", 0.31);
+	CHECK(cost_choose(in, 3, why, sizeof(why)) == 2);
+	CHECK_STR(why, "cheapest: vastai $0.31/h; then runpod $0.34/h, "
+		  "lambda $1.29/h");
 	/* order does not matter for the price; a tie goes to the earlier */
 	in[0] = priced("runpod", 0.34);
 	in[1] = priced("vastai", 0.31);
@@ -62,7 +69,7 @@ static void test_choose(void)
 	in[2] = priced("runpod", 9.0);
 	CHECK(cost_choose(in, 3, why, sizeof(why)) == 2);
 	CHECK(cost_choose(in, 2, why, sizeof(why)) == 0);
-	CHECK_STR(why, "first without a price: local: no price, slurm: no "
+	CHECK_STR(why, "first without a price: local: no price; slurm: no "
 		  "price");
 	/* unusable (unhealthy, full) providers are skipped, however cheap */
 	in[0] = priced("cheap", 0.01);
@@ -70,14 +77,14 @@ static void test_choose(void)
 	in[0].unusable_why = "unreachable: connection refused";
 	in[1] = priced("dear", 3.0);
 	CHECK(cost_choose(in, 2, why, sizeof(why)) == 1);
-	CHECK_STR(why, "cheapest: cheap: unreachable: connection refused, "
-		  "dear $3.00/h");
+	CHECK_STR(why, "cheapest: dear $3.00/h; cheap: unreachable: "
+		  "connection refused");
 	/* none: no capacity anywhere, or nothing usable */
 	in[1].quote_rc = TFS_EAGAIN;
 	in[1].quote_why = "";
 	CHECK(cost_choose(in, 2, why, sizeof(why)) == -1);
 	CHECK_STR(why, "none fits now: cheap: unreachable: connection "
-		  "refused, dear: no capacity");
+		  "refused; dear: no capacity");
 	CHECK(cost_choose(in, 0, why, sizeof(why)) == -1);
 	/* a why too small is cut, not overrun */
 	in[1] = priced("dear", 3.0);

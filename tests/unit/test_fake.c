@@ -267,8 +267,8 @@ static void test_no_capacity(void)
 	CHECK(has(id, RF_EVENTS, "no capacity for 1xA100 on fake; trying the "
 		  "next provider of its list"));
 	CHECK(has(id, RF_EVENTS, "provider choice: fake2 (first without a "
-		  "price: fake: no capacity for 1xA100 on fake, fake2: no "
-		  "price)"));
+		  "price: fake2: no price; fake: no capacity for 1xA100 on "
+		  "fake)"));
 	CHECK(!has(id, RF_EVENTS, "retry"));
 	fake_job_end("cap/list", 1, JOB_COMPLETED, 0, "");
 	CHECK(wait_end(id) == RS_COMPLETED);
