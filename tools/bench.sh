@@ -28,9 +28,12 @@
 #      HTTP requests per poll, 500 jobs     (goal: 1)
 #      cat status with 500 jobs active      vs the same reads with none
 #      (the section says SKIP, and why, when the cluster cannot start)
+#   9. clouds (tools/bench_cloud.sh), 100 runs through tools/cloud-emu:
+#      requests per poll per provider       (goal: 1)
+#      a provider call's time in the daemon vs the emulator's own time
 #
-# One section alone: `sh tools/bench.sh flood` runs only measure 7, and
-# `sh tools/bench.sh slurm` only measure 8; each puts its rows and its
+# One section alone: `sh tools/bench.sh flood` runs only measure 7,
+# `sh tools/bench.sh slurm` only measure 8, `... cloud` only 9; each puts its rows and its
 # paragraph into the BENCHMARKS.md that is there (replacing the ones an
 # earlier run wrote), leaving the rest as it was.
 #
@@ -81,8 +84,8 @@ export LC_ALL=C		# same sorting and number formats for every tool
 
 ONLY=${1:-}		# one section by name, or every section
 case $ONLY in
-''|flood|slurm) ;;
-*) echo "usage: sh tools/bench.sh [flood|slurm]" >&2; exit 2 ;;
+''|flood|slurm|cloud) ;;
+*) echo "usage: sh tools/bench.sh [flood|slurm|cloud]" >&2; exit 2 ;;
 esac
 
 for f in "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
@@ -1008,6 +1011,41 @@ slurmctld, slurmrestd, the daemon and the reader share the CPUs.
 EOF
 }
 
+# ----------------------------------------------------------- 9. clouds ----
+# tools/bench_cloud.sh, through the emulator; its rows, and how
+cloud_how() {
+	cat <<EOF
+**Clouds.** \`tools/bench_cloud.sh\` mounts a daemon whose providers are
+tools/cloud-emu's RunPod, Lambda and Vast.ai on loopback (with nginx /dav/
+as the run store the jobs' wrappers PUT to), submits ${CLOUD_N:-100} runs, a third to
+each (each job sleeps while it is measured), and reads the emulator's own
+log of requests: requests per poll is every API request of a provider over
+${CLOUD_WATCH_S:-6} s with all the instances running, divided by its list requests (a
+poll is one list); the added latency is the mean time of a provider call as
+the daemon saw it (\`request_us\` over \`requests\` in
+providers/<name>/status) less the emulator's own mean time per request. The
+emulator's rate limits are lifted and the daemon paces at 50 requests a
+second, so that the daemon's work is measured, not Lambda's one launch per
+10 s; the runs are cancelled at the end and no instance may be left billing.
+EOF
+}
+measure_cloud() {
+	say "(9) clouds: ${CLOUD_N:-100} runs through cloud-emu"
+	TRAINFS="$SRC_TRAINFS" sh "$TOP/tools/bench_cloud.sh" > "$WORK/cloud-rows.md" ||
+		die "tools/bench_cloud.sh failed"
+}
+
+# `sh tools/bench.sh cloud`: measure 9 alone, into the BENCHMARKS.md there
+if [ "$ONLY" = cloud ]; then
+	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
+	measure_cloud
+	cloud_how > "$WORK/cloud-how.md"
+	splice_section "$WORK/cloud-rows.md" "$WORK/cloud-how.md" "| Cloud: " \
+		"| Slurm: "
+	say "wrote measure 9 into $OUT"
+	exit 0
+fi
+
 # `sh tools/bench.sh slurm`: measure 8 alone, into the BENCHMARKS.md there
 if [ "$ONLY" = slurm ]; then
 	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
@@ -1334,6 +1372,7 @@ DAEMON_OPTS=""
 
 measure_flood
 measure_slurm
+measure_cloud
 
 # ------------------------------------------------------------ the report --
 
@@ -1399,6 +1438,7 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 	fi
 	flood_rows
 	slurm_rows
+	cat "$WORK/cloud-rows.md"
 } > "$WORK/table.md"
 
 COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -1539,6 +1579,8 @@ The 1 GiB files are removed at the end of the measure.
 $(flood_how)
 
 $(slurm_how)
+
+$(cloud_how)
 
 **Scheduler decision time.** tools/bench_sched.sh: one slot held by a
 blocker with 10 (then 10,000) runs queued behind it; the running run is
