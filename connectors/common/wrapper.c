@@ -24,9 +24,9 @@ static const char wrapper_head[] =
 	"log=\"$d/log\"\n"
 	"if ! mkdir -p \"$d/output\"; then\n"
 	"\tprintf 'trainfs: cannot create %s\\n' \"$d/output\" >&2\n"
-	"\texit 74\n"
+	"\ttfs_quit 74 \"cannot create the attempt's directory\"\n"
 	"fi\n"
-	": >>\"$log\" || exit 74\n"
+	": >>\"$log\" || tfs_quit 74 \"cannot write the attempt's log\"\n"
 	"# A requeued job (Slurm keeps its id after a node failure) must not\n"
 	"# run the attempt twice: mkdir is atomic, so one start wins.\n"
 	"if [ \"${SLURM_RESTART_COUNT:-0}\" != 0 ] ||\n"
@@ -34,8 +34,11 @@ static const char wrapper_head[] =
 	"\tprintf 'trainfs: attempt %s already started (restart count %s); "
 	"this second start is refused\\n' \"$attempt\" "
 	"\"${SLURM_RESTART_COUNT:-0}\" >>\"$log\"\n"
-	"\texit 75\n"
+	"\ttfs_quit 75 \"a second start of attempt $attempt was refused\"\n"
 	"fi\n";
+
+/* Shared-directory mode: a refusal is only its exit code. */
+static const char wrapper_quit[] = "tfs_quit() { exit \"$1\"; }\n";
 
 /* The rest of the start, after the store's check in store mode. */
 static const char wrapper_head2[] =
@@ -87,31 +90,79 @@ static const char wrapper_tail[] =
 static const char wrapper_end[] = "exit \"$rc\"\n";
 
 /*
- * Store mode: the functions, with store, tfs_auth_env and tfs_every set
- * above. curl reads the credential from its config on stdin (printf is a
- * builtin: no command line holds it); -f makes an HTTP error a failure,
- * and each PUT is tried 5 times.
+ * Store mode, the first process: the credential is in its environment,
+ * which /proc/<pid>/environ shows to any process of the user, the job's
+ * included, for as long as this process lives (unset changes only the
+ * shell's copy). So it execs a shell on the body without the variable,
+ * and hands the value over on fd 9, a pipe read once and closed before
+ * anything else runs. A value with a newline cannot be one header.
+ */
+static const char wrapper_store_exec[] =
+	"eval \"tfs_a=\\${$tfs_auth_env:-}\"\n"
+	"case $tfs_a in *'\n"
+	"'*)\tprintf 'trainfs: the store credential has a newline\\n' >&2\n"
+	"\texit 74 ;;\n"
+	"esac\n"
+	"exec env -u \"$tfs_auth_env\" /bin/sh -c \"$tfs_main\" sh 9<<TFS_AUTH_END\n"
+	"$tfs_a\n"
+	"TFS_AUTH_END\n";
+
+/*
+ * Store mode: the functions, with store and tfs_every set above. curl
+ * reads the credential from its config on stdin (printf is a builtin: no
+ * command line holds it), quoted for the config's "..." ('\' and '"'
+ * escaped). Each answer is told by its HTTP code, not by -f (whose 22
+ * is any status >= 400): tfs_put FILE KEY [TRIES] retries a connection
+ * failure, a 5xx, 408 and 429 with a growing wait (n*n s, at most 60),
+ * and gives up at once on another 4xx. Transfers are bounded by their
+ * speed (under 1 KiB/s for 60 s), never by a total time, so a big
+ * checkpoint ships.
  */
 static const char wrapper_store_fns[] =
-	"eval \"tfs_auth=\\${$tfs_auth_env:-}\"\n"
-	"unset \"$tfs_auth_env\"\n"
+	"IFS= read -r tfs_auth <&9 || :\n"
+	"exec 9<&-\n"
 	"tfs_cfg=\n"
-	"[ -n \"$tfs_auth\" ] && tfs_cfg=\"header = \\\"Authorization: $tfs_auth\\\"\"\n"
+	"if [ -n \"$tfs_auth\" ]; then\n"
+	"\ttfs_auth=$(printf '%s\\n' \"$tfs_auth\" | sed 's/[\\\\\"]/\\\\&/g')\n"
+	"\ttfs_cfg=\"header = \\\"Authorization: $tfs_auth\\\"\"\n"
+	"fi\n"
+	"tfs_auth=\n"
 	"tfs_curl() {\n"
-	"\tprintf '%s\\n' \"$tfs_cfg\" | curl -sS -f -K - --connect-timeout 10 "
-	"--max-time 600 \"$@\"\n"
+	"\tprintf '%s\\n' \"$tfs_cfg\" | curl -sS -K - --connect-timeout 10 "
+	"-o /dev/null -w '%{http_code}' \"$@\"\n"
 	"}\n"
 	"tfs_put() {\n"
 	"\tn=0\n"
-	"\twhile ! tfs_curl -T \"$1\" \"$store$2\" >/dev/null 2>>\"$d/store.err\"; do\n"
+	"\twhile :; do\n"
+	"\t\tc=$(tfs_curl --speed-limit 1024 --speed-time 60 -T \"$1\" "
+	"\"$store$2\" 2>>\"$d/store.err\")\n"
+	"\t\tcase $c in 2[0-9][0-9]) return 0 ;; 408|429) ;; 4[0-9][0-9]) n=${3:-5} ;; esac\n"
 	"\t\tn=$((n + 1))\n"
-	"\t\tif [ $n -ge 5 ]; then\n"
-	"\t\t\tprintf 'trainfs: cannot store %s: %s\\n' \"$2\" \"$(tail -n 1 \"$d/store.err\")\" >>\"$d/log\"\n"
+	"\t\tif [ $n -ge ${3:-5} ]; then\n"
+	"\t\t\tprintf 'trainfs: cannot store %s (HTTP %s): %s\\n' \"$2\" \"$c\" "
+	"\"$(tail -n 1 \"$d/store.err\" 2>/dev/null)\" >>\"$d/log\"\n"
 	"\t\t\treturn 1\n"
 	"\t\tfi\n"
+	"\t\ts=$((n * n)); [ $s -gt 60 ] && s=60\n"
+	"\t\tsleep $s\n"
+	"\tdone\n"
+	"}\n"
+	"# tfs_mark KEY TEXT: a short record, TEXT on curl's command line (it\n"
+	"# holds no secret), when no file of ours may exist\n"
+	"tfs_mark() {\n"
+	"\tn=0\n"
+	"\twhile :; do\n"
+	"\t\tc=$(tfs_curl --max-time 60 -X PUT --data-binary \"$2\" \"$store$1\" "
+	"2>/dev/null)\n"
+	"\t\tcase $c in 2[0-9][0-9]) return 0 ;; esac\n"
+	"\t\tn=$((n + 1))\n"
+	"\t\t[ $n -ge 3 ] && return 1\n"
 	"\t\tsleep $n\n"
 	"\tdone\n"
 	"}\n"
+	"# an attempt that ends without its job: \"ended\" says why (\"CODE\n"
+	"# reason\"), so that the daemon ends the instance\n"
+	"tfs_quit() { tfs_mark ended \"$1 $2\"; exit \"$1\"; }\n"
 	"tfs_urlenc() {\n"
 	"\tP=$1 LC_ALL=C awk 'BEGIN { for (i = 1; i < 256; i++) o[sprintf(\"%c\", i)] = i\n"
 	"\t\ts = ENVIRON[\"P\"]; r = \"\"\n"
@@ -120,52 +171,94 @@ static const char wrapper_store_fns[] =
 	"\t\tprintf \"%s\", r }'\n"
 	"}\n";
 
-/* Store mode, after the local start check: the store's. */
+/*
+ * Store mode, after the local start check: the store's. Only a 404 means
+ * "not started"; a 2xx is the first start's key; anything else (a 403, a
+ * store restarting with 502s, no answer) is asked again a few times, then
+ * the start is refused: running on a guess could run the attempt twice.
+ */
 static const char wrapper_store_start[] =
-	"# a second start of the attempt (a provider that restarted the\n"
-	"# container) finds the first one's key; a 404 is curl's 22\n"
-	"tfs_curl -o /dev/null \"${store}started\" 2>/dev/null\n"
-	"case $? in\n"
-	"0)\tprintf 'trainfs: attempt %s already started (the store has its "
+	"n=0\n"
+	"while :; do\n"
+	"\tc=$(tfs_curl --max-time 30 \"${store}started\" 2>>\"$d/store.err\")\n"
+	"\tcase $c in\n"
+	"\t404) break ;;\n"
+	"\t2[0-9][0-9]) printf 'trainfs: attempt %s already started (the store has its "
 	"started key); this second start is refused\\n' \"$attempt\" >&2\n"
-	"\texit 75 ;;\n"
-	"22) ;;\n"
-	"*)\tprintf 'trainfs: the run store does not answer\\n' >&2\n"
-	"\texit 74 ;;\n"
-	"esac\n"
+	"\t\ttfs_quit 75 \"a second start of attempt $attempt was refused (the "
+	"store has its started key)\" ;;\n"
+	"\tesac\n"
+	"\tn=$((n + 1))\n"
+	"\tif [ $n -ge 4 ]; then\n"
+	"\t\tprintf 'trainfs: the run store answers HTTP %s to the started "
+	"probe, not 404 or 200; the start is refused\\n' \"$c\" >&2\n"
+	"\t\ttfs_quit 74 \"the run store answered HTTP $c to the started probe; "
+	"the start was refused\"\n"
+	"\tfi\n"
+	"\tsleep $n\n"
+	"done\n"
 	"date +%s >\"$d/started.at\"\n"
 	"if ! tfs_put \"$d/started.at\" started; then\n"
 	"\tcat \"$d/log\" >&2\n"
-	"\texit 74\n"
+	"\ttfs_quit 74 \"cannot store the started key\"\n"
 	"fi\n";
 
-/* Store mode, once the job runs: log and metrics every tfs_every s. */
+/*
+ * Store mode, once the job runs: log and metrics every tfs_every s, until
+ * the job ends or up.stop exists (the end makes it, then waits for the
+ * loop, so that no PUT of an older log lands after the last one).
+ */
 static const char wrapper_store_loop[] =
-	"\t(while kill -0 \"$child\" 2>/dev/null; do\n"
-	"\t\tsleep \"$tfs_every\"\n"
-	"\t\ttfs_put \"$d/log\" log\n"
-	"\t\ttfs_put \"$d/metrics.jsonl\" metrics.jsonl\n"
+	"\t(while [ ! -e \"$d/up.stop\" ] && kill -0 \"$child\" 2>/dev/null; do\n"
+	"\t\ti=0\n"
+	"\t\twhile [ $i -lt \"$tfs_every\" ] && [ ! -e \"$d/up.stop\" ]; do\n"
+	"\t\t\tsleep 1; i=$((i + 1))\n"
+	"\t\tdone\n"
+	"\t\t[ -e \"$d/up.stop\" ] && break\n"
+	"\t\ttfs_put \"$d/log\" log 2\n"
+	"\t\ttfs_put \"$d/metrics.jsonl\" metrics.jsonl 2\n"
 	"\tdone) </dev/null >/dev/null 2>&1 &\n"
 	"\ttfs_up=$!\n";
 
 /*
- * Store mode, at the end: the loop stopped, each output file, the
- * manifest, log and metrics, and exit last (an exit says the rest is
- * there); then the scratch goes.
+ * Store mode, at the end: the loop stopped and waited for, each output
+ * file, the manifest, metrics and log, then exit last (an exit says the
+ * rest is there). A file that did not get through its tries is named in
+ * "upload_failed" (one store key a line, before exit), and the scratch is
+ * kept; when even that list cannot be stored, exit is not stored either.
+ * exit itself is tried for about 10 minutes.
  */
 static const char wrapper_store_end[] =
-	"[ -n \"${tfs_up:-}\" ] && kill \"$tfs_up\" 2>/dev/null && wait \"$tfs_up\"\n"
+	"if [ -n \"${tfs_up:-}\" ]; then\n"
+	"\t: >\"$d/up.stop\"\n"
+	"\twait \"$tfs_up\"\n"
+	"fi\n"
+	": >\"$d/failed\"\n"
 	"(cd \"$d/output\" && find . -type f) | while IFS= read -r f; do\n"
 	"\tcase $f in ./*) ;; *) continue ;; esac\n"
 	"\tp=${f#./}\n"
 	"\t[ -f \"$d/output/$p\" ] && [ ! -L \"$d/output/$p\" ] || continue\n"
-	"\ttfs_put \"$d/output/$p\" \"output/$(tfs_urlenc \"$p\")\"\n"
+	"\tk=\"output/$(tfs_urlenc \"$p\")\"\n"
+	"\ttfs_put \"$d/output/$p\" \"$k\" 8 || printf '%s\\n' \"$k\" >>\"$d/failed\"\n"
 	"done\n"
-	"[ -f \"$d/manifest.json\" ] && tfs_put \"$d/manifest.json\" manifest.json\n"
-	"tfs_put \"$d/metrics.jsonl\" metrics.jsonl\n"
-	"tfs_put \"$d/log\" log\n"
-	"tfs_put \"$d/exit\" exit\n"
-	"cd / && rm -rf \"$d\" && rmdir \"$run_dir\" 2>/dev/null\n";
+	"if [ ! -f \"$d/manifest.json\" ] || ! tfs_put \"$d/manifest.json\" "
+	"manifest.json 8; then\n"
+	"\tprintf 'manifest.json\\n' >>\"$d/failed\"\n"
+	"fi\n"
+	"tfs_put \"$d/metrics.jsonl\" metrics.jsonl 8 || "
+	"printf 'metrics.jsonl\\n' >>\"$d/failed\"\n"
+	"if [ -s \"$d/failed\" ]; then\n"
+	"\tprintf 'trainfs: %s files did not reach the run store (upload_failed "
+	"names them); they stay in %s\\n' \"$(wc -l <\"$d/failed\" | tr -d ' ')\" "
+	"\"$d\" >>\"$d/log\"\n"
+	"fi\n"
+	"tfs_put \"$d/log\" log 8 || printf 'log\\n' >>\"$d/failed\"\n"
+	"if [ ! -s \"$d/failed\" ]; then\n"
+	"\ttfs_put \"$d/exit\" exit 15 &&\n"
+	"\t\tcd / && rm -rf \"$d\" && rmdir \"$run_dir\" 2>/dev/null\n"
+	"elif tfs_put \"$d/failed\" upload_failed 8; then\n"
+	"\ttfs_put \"$d/exit\" exit 15\n"
+	"fi\n";
 
 /*
  * JSON-escapes ENVIRON["P"], cut to M bytes when M > 0, as
@@ -322,6 +415,43 @@ static int wrapper_check(const struct wrapper_spec *w, char *err,
 	return TFS_OK;
 }
 
+#define WRAPPER_SHEBANG "#!/bin/sh\n# trainfs: one attempt of a run; the " \
+	"job's argv and environment are single-quoted, nothing in them is " \
+	"expanded\n"
+
+/*
+ * Store mode: b holds the body; replaces it with the first process's
+ * text, which holds the body as tfs_main and execs it without the
+ * credential's variable. The body is one argument of exec, so it is
+ * bounded by the kernel's limit on one argument (MAX_ARG_STRLEN).
+ */
+static int wrapper_store_outer(struct buf *b, const char *auth_env,
+			       char *err, size_t errlen)
+{
+	struct buf o = BUF_INIT(WRAPPER_MAX);
+	int r;
+
+	r = buf_append(b, "", 1);	/* the body as a C string */
+	if (!r)
+		r = buf_puts(&o, WRAPPER_SHEBANG);
+	if (!r)
+		r = wrapper_assign(&o, "tfs_auth_env", auth_env ? auth_env :
+				   "TRAINFS_NO_AUTH");
+	if (!r)
+		r = wrapper_assign(&o, "tfs_main", b->p);
+	if (!r && b->len - 1 > WRAPPER_ARG_MAX) {
+		snprintf(err, errlen, "the script's body would be larger than "
+			 "%d bytes, the most one argument of exec may hold",
+			 WRAPPER_ARG_MAX);
+		r = TFS_EINVAL;
+	}
+	if (!r)
+		r = buf_puts(&o, wrapper_store_exec);
+	buf_release(b);
+	*b = o;
+	return r;
+}
+
 char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 {
 	struct buf b = BUF_INIT(WRAPPER_MAX);
@@ -335,9 +465,7 @@ char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 	snprintf(attempt, sizeof(attempt), "%d", w->attempt);
 	r = buf_printf(&dir, "%s/%s", w->run_dir, attempt);
 	if (!r)
-		r = buf_puts(&b, "#!/bin/sh\n# trainfs: one attempt of a run; the job's "
-		     "argv and environment are single-quoted, nothing in them "
-		     "is expanded\n");
+		r = buf_puts(&b, w->store_url ? "" : WRAPPER_SHEBANG);
 	if (!r)
 		r = wrapper_assign(&b, "run_dir", w->run_dir);
 	if (!r)
@@ -357,12 +485,11 @@ char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 			 w->put_interval_s : 2);
 		r = wrapper_assign(&b, "store", w->store_url);
 		if (!r)
-			r = wrapper_assign(&b, "tfs_auth_env", w->auth_env ?
-					   w->auth_env : "TRAINFS_NO_AUTH");
-		if (!r)
 			r = wrapper_assign(&b, "tfs_every", every);
 		if (!r)
 			r = buf_puts(&b, wrapper_store_fns);
+	} else if (!r) {
+		r = buf_puts(&b, wrapper_quit);
 	}
 	if (!r)
 		r = buf_puts(&b, wrapper_head);
@@ -414,6 +541,12 @@ char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 	if (!r)
 		r = buf_puts(&b, wrapper_end);
 	buf_release(&dir);
+	if (!r && w->store_url)
+		r = wrapper_store_outer(&b, w->auth_env, err, errlen);
+	if (r == TFS_EINVAL) {
+		buf_release(&b);
+		return NULL;
+	}
 	if (r) {
 		buf_release(&b);
 		if (r == TFS_EFBIG)

@@ -25,7 +25,10 @@
 
 #define WRAPPER_MAX (1 << 20)        /* bytes of a script */
 #define WRAPPER_EXIT_REFUSED 75      /* a second start of an attempt */
-#define WRAPPER_EXIT_NODIR 74        /* <N>/ cannot be created */
+#define WRAPPER_EXIT_NODIR 74        /* <N>/ cannot be created; in store
+					mode also a store that refuses */
+#define WRAPPER_ARG_MAX 131071       /* store mode: bytes of the body, one
+					argument of exec (MAX_ARG_STRLEN) */
 
 struct wrapper_spec {
 	char *const *argv;           /* the job; argv[0] is found in PATH */
@@ -39,14 +42,23 @@ struct wrapper_spec {
 	 * run_dir is then the instance's scratch, removed at the end, and
 	 * the attempt's files go to the run store under store_url
 	 * ("<store>/<uuid>/<attempt>/", with its '/') by curl PUT: a
-	 * "started" key checked with GET then written (a second start is
-	 * refused), log and metrics.jsonl whole every put_interval_s while
-	 * the job runs, and at the end each output file under output/,
-	 * manifest.json, log, metrics.jsonl and exit last. auth_env names
-	 * the variable holding the store's Authorization value: the script
-	 * keeps it in a shell variable that is not exported, unsets it
-	 * before the job starts, and hands it to curl on stdin (-K -), never
-	 * on a command line. NULL store_url: the shared-directory mode.
+	 * "started" key probed with GET (only a 404 means not started; a
+	 * 2xx refuses the start with WRAPPER_EXIT_REFUSED; any other answer,
+	 * asked 4 times, refuses it with WRAPPER_EXIT_NODIR) then written,
+	 * log and metrics.jsonl whole every put_interval_s while the job
+	 * runs (the loop is stopped and waited for before the last PUTs),
+	 * and at the end each output file under output/, manifest.json,
+	 * metrics.jsonl, log, then exit last (tried about 10 minutes). A
+	 * file that could not be stored is named, by its store key, one a
+	 * line, in "upload_failed", stored before exit (no exit when even
+	 * that fails), and the scratch is kept. A start refused (74, 75)
+	 * stores "ended": "<code> <reason>". auth_env names the variable
+	 * holding the store's Authorization value: the first process reads
+	 * it and execs the body (bounded by WRAPPER_ARG_MAX) with the
+	 * variable removed from its environment, handing the value over on
+	 * fd 9, which is read and closed before the job starts; curl gets it
+	 * on stdin (-K -), never on a command line. NULL store_url: the
+	 * shared-directory mode.
 	 */
 	const char *store_url;
 	const char *auth_env;        /* or NULL: the store needs none */

@@ -23,7 +23,10 @@
 # exists), /busy/X (429 with Retry-After: 1 until ROOT/busy/X exists),
 # /echo/ (200 with "METHOD CONTENT_TYPE CONTENT_LENGTH X_SLURM_USER_TOKEN"
 # of the request), /dav/ (as / but PUT writes ROOT's files, making their
-# directories; only when nginx has the dav module). access.log in NGINX_DIR
+# directories; only when nginx has the dav module), and like it /davget403/
+# (GET is 403), /davsmall/ (PUT bodies up to 1 KiB) and /davauth/ (401
+# unless Authorization matches the regex NGINX_AUTH_RE, by default the unit
+# tests' credentials). access.log in NGINX_DIR
 # has one line per request: "METHOD URI STATUS BYTES range=RANGE".
 
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
@@ -69,6 +72,11 @@ _nginx_conf() {
 	done
 	echo "	sendfile on;"
 	echo "	map \$http_range \$tfs_first_rate { \"\" 32k; default 0; }"
+	# /davauth/'s credentials: NGINX_AUTH_RE, or the unit tests' two (one
+	# with a '"' and a '\\', which curl's config must get quoted)
+	echo "	map \$http_authorization \$tfs_auth_ok {" \
+	     "\"~^(${NGINX_AUTH_RE:-Bearer (store-secret-4711|q.x.y)})\$\" 1;" \
+	     "default 0; }"
 	echo "	server {"
 	echo "		listen 127.0.0.1:$2;"
 	echo "		root $1;"
@@ -82,6 +90,15 @@ _nginx_conf() {
 	case $_v in
 	*--with-http_dav_module*)
 		echo "		location /dav/ { alias $1/; dav_methods PUT;" \
+		     "create_full_put_path on; client_max_body_size 64m; }"
+		echo "		location /davget403/ { alias $1/; dav_methods PUT;" \
+		     "create_full_put_path on;" \
+		     "limit_except PUT { deny all; } }"
+		echo "		location /davsmall/ { alias $1/; dav_methods PUT;" \
+		     "create_full_put_path on; client_max_body_size 1k; }"
+		echo "		location /davauth/ {" \
+		     "if (\$tfs_auth_ok = 0) { return 401; }" \
+		     "alias $1/; dav_methods PUT;" \
 		     "create_full_put_path on; client_max_body_size 64m; }" ;;
 	esac
 	echo "		location /redir/ {" \

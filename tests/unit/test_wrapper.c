@@ -85,6 +85,10 @@ static pid_t start(const struct wrapper_spec *w, const char *restart)
 			_exit(126);
 		if (restart)
 			setenv("SLURM_RESTART_COUNT", restart, 1);
+		setpgid(0, 0);
+		/* only what the script opens: the job's fds are checked */
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 		execl("/bin/sh", "sh", path, (char *)NULL);
 		_exit(126);
 	}
@@ -470,12 +474,16 @@ static void test_store_text(void)
 	if (!s)
 		return;
 	CHECK(strstr(s, "tfs_auth_env='TFS_T_AUTH'") != NULL);
-	CHECK(strstr(s, "unset \"$tfs_auth_env\"") != NULL);
-	CHECK(strstr(s, "curl -sS -f -K -") != NULL);
+	CHECK(strstr(s, "exec env -u \"$tfs_auth_env\"") != NULL);
+	CHECK(strstr(s, "curl -sS -K -") != NULL);
 	CHECK(strstr(s, "-H ") == NULL);
+	/* no PUT bounded by a total time; exit tried 15 times */
+	CHECK(strstr(s, "--max-time 600") == NULL);
+	CHECK(strstr(s, "--speed-limit") != NULL);
+	CHECK(strstr(s, "tfs_put \"$d/exit\" exit 15") != NULL);
 	/* exit goes last, after the manifest and the outputs */
 	CHECK(strstr(s, "tfs_put \"$d/exit\" exit") >
-	      strstr(s, "manifest.json\n"));
+	      strstr(s, "manifest.json 8"));
 	CHECK(strstr(s, "\"output/$(tfs_urlenc") <
 	      strstr(s, "tfs_put \"$d/exit\" exit"));
 	CHECK(strstr(s, "\"${store}started\"") != NULL);
@@ -489,6 +497,21 @@ static void test_store_text(void)
 	w.auth_env = "A-B";
 	CHECK(wrapper_script(&w, err, sizeof(err)) == NULL &&
 	      strstr(err, "'A-B'"));
+	/* the body is one argument of exec: bounded */
+	{
+		static char big[WRAPPER_ARG_MAX + 2];
+		char *argv2[] = { "echo", big, NULL };
+
+		memset(big, 'x', sizeof(big) - 1);
+		w.auth_env = NULL;
+		w.argv = argv2;
+		CHECK(wrapper_script(&w, err, sizeof(err)) == NULL &&
+		      strstr(err, "one argument of exec"));
+		w.store_url = NULL;
+		s = wrapper_script(&w, err, sizeof(err));
+		CHECK(s != NULL);
+		free(s);
+	}
 }
 
 static int count_cb(void *arg, const struct artifact_entry *e)
@@ -512,6 +535,9 @@ static void test_store_run(void)
 	char *argv[] = { "sh", "-c",
 		"echo hello; echo '{\"loss\": 1}' >> \"$TRAINFS_METRICS\"; "
 		"env > \"$TRAINFS_OUTPUT_DIR/env.txt\"; "
+		"tr '\\000' '\\n' </proc/$PPID/environ >\"$TRAINFS_OUTPUT_DIR/penv.txt\"; "
+		"tr '\\000' '\\n' </proc/$$/environ >\"$TRAINFS_OUTPUT_DIR/senv.txt\"; "
+		"ls -l /proc/$$/fd/ >\"$TRAINFS_OUTPUT_DIR/fds.txt\"; "
 		"printf abc > \"$TRAINFS_OUTPUT_DIR/sp ace.bin\"; "
 		"mkdir \"$TRAINFS_OUTPUT_DIR/sub\"; echo x > \"$TRAINFS_OUTPUT_DIR/sub/b\"; "
 		"while [ ! -e \"$HOME/go\" ]; do sleep 0.1; done; echo bye; exit 3",
@@ -527,7 +553,7 @@ static void test_store_run(void)
 	ngx_up(www);
 	if (!ngx_port)
 		return;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/dav/u1/1/", ngx_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/davauth/u1/1/", ngx_port);
 	snprintf(dir, sizeof(dir), "%s/scratch", base);
 	setenv("TFS_T_AUTH", STORE_AUTH, 1);
 	setenv("HOME", base, 1);
@@ -575,13 +601,29 @@ static void test_store_run(void)
 	t = store_file(www, "output/env.txt", NULL);
 	CHECK(t && !strstr(t, "store-secret") && !strstr(t, "TFS_T_AUTH"));
 	free(t);
+	/* nor could it read it from its parent's environment (the wrapper's
+	 * first process) or its own, nor find the fd that carried it */
+	t = store_file(www, "output/penv.txt", NULL);
+	CHECK(t && strstr(t, "TRAINFS_RUN_DIR=") == NULL &&
+	      strstr(t, "PATH=") && !strstr(t, "store-secret") &&
+	      !strstr(t, "TFS_T_AUTH"));
+	free(t);
+	t = store_file(www, "output/senv.txt", NULL);
+	CHECK(t && strstr(t, "TRAINFS_RUN_DIR=") && !strstr(t, "store-secret") &&
+	      !strstr(t, "TFS_T_AUTH"));
+	free(t);
+	t = store_file(www, "output/fds.txt", NULL);
+	CHECK(t && !strstr(t, " 9 -> ") && !strstr(t, "pipe:"));
+	if (t && (strstr(t, " 9 -> ") || strstr(t, "pipe:")))
+		fprintf(stderr, "the job's fds:\n%s", t);
+	free(t);
 	t = store_file(www, "manifest.json", &n);
 	{
 		int k = 0;
 		char merr[256];
 
 		CHECK(t && manifest_parse(t, n, count_cb, &k, merr,
-					  sizeof(merr)) == TFS_OK && k == 3);
+					  sizeof(merr)) == TFS_OK && k == 6);
 	}
 	free(t);
 	/* the scratch is gone */
@@ -591,9 +633,124 @@ static void test_store_run(void)
 	t = store_file(www, "log", NULL);
 	CHECK(t && strstr(t, "bye") && !strstr(t, "refused"));
 	free(t);
+	/* and says so in "ended", for the daemon to end the instance */
+	t = store_file(www, "ended", NULL);
+	CHECK(t && !strncmp(t, "75 ", 3) && strstr(t, "refused"));
+	free(t);
+	t = store_file(www, "upload_failed", NULL);
+	CHECK(t == NULL);
+	free(t);
 	unsetenv("TFS_T_AUTH");
 	/* the PUTs nginx saw: the store's, and no GET of the job's files */
-	CHECK(ngx_log_wait("PUT /dav/u1/1/exit ", NULL, 1) == 1);
+	CHECK(ngx_log_wait("PUT /davauth/u1/1/exit ", NULL, 1) == 1);
+	ngx_ctl("nginx_cleanup");
+	ngx_sh("rm -rf '%s'", base);
+}
+
+/* The file under www at <key>/<name>, or NULL. */
+static char *key_file(const char *www, const char *key, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", www, key, name);
+	return read_all(path, NULL);
+}
+
+/*
+ * The store's answers the wrapper must not misread: a 403 to the started
+ * probe (curl -f's 22, once read as a 404), an output the store refuses
+ * (413) before exit, the uploader stopped and waited for at the end, and
+ * a credential with '"' and '\' in curl's config.
+ */
+static void test_store_answers(void)
+{
+	char base[200], www[300], url[160], dir[256], ran[300], *t;
+	char *argv[] = { "sh", "-c", "echo ran > \"$HOME/ran\"", NULL };
+	char *big[] = { "sh", "-c",
+		"head -c 4096 /dev/zero > \"$TRAINFS_OUTPUT_DIR/big\"; "
+		"echo s > \"$TRAINFS_OUTPUT_DIR/small\"", NULL };
+	char *slow[] = { "sh", "-c", "echo one; sleep 1.5; echo two", NULL };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, url, "TFS_T_AUTH",
+				  1 };
+	struct timespec t0, t1;
+	pid_t pid;
+	int st = -1;
+
+	if (ngx_workdir("wans", base, sizeof(base), www, sizeof(www)))
+		return;
+	ngx_up(www);
+	if (!ngx_port)
+		return;
+	setenv("HOME", base, 1);
+	snprintf(ran, sizeof(ran), "%s/ran", base);
+
+	/* a 403 to the probe is no "not started": refused, with ended */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/davget403/u2/1/",
+		 ngx_port);
+	snprintf(dir, sizeof(dir), "%s/s2", base);
+	CHECK(run(&w, NULL) == WRAPPER_EXIT_NODIR);
+	CHECK(access(ran, F_OK) != 0);
+	t = key_file(www, "u2/1", "ended");
+	CHECK(t && !strncmp(t, "74 ", 3) && strstr(t, "HTTP 403"));
+	free(t);
+	t = key_file(www, "u2/1", "started");
+	CHECK(t == NULL);
+	free(t);
+	{
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s.stderr", dir);
+		t = read_all(path, NULL);
+		CHECK(t && strstr(t, "HTTP 403 to the started probe"));
+		free(t);
+	}
+
+	/* an output the store refuses: named in upload_failed before exit,
+	 * said in the log, the scratch kept */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/davsmall/u3/1/",
+		 ngx_port);
+	snprintf(dir, sizeof(dir), "%s/s3", base);
+	w.argv = big;
+	CHECK(run(&w, NULL) == 0);
+	t = key_file(www, "u3/1", "upload_failed");
+	CHECK_STR(t ? t : "", "output/big\n");
+	free(t);
+	t = key_file(www, "u3/1", "exit");
+	CHECK_STR(t ? t : "", "0\n");
+	free(t);
+	t = key_file(www, "u3/1", "output/small");
+	CHECK_STR(t ? t : "", "s\n");
+	free(t);
+	t = key_file(www, "u3/1", "log");
+	CHECK(t && strstr(t, "1 files did not reach the run store") &&
+	      strstr(t, "cannot store output/big (HTTP 413)"));
+	free(t);
+	CHECK(access(dir, F_OK) == 0);
+
+	/* the uploader is stopped and waited for: nothing of the wrapper
+	 * is left once it exited, however long its interval; and the
+	 * credential with '"' and '\' reaches /davauth/ whole */
+	setenv("TFS_T_AUTH", "Bearer q\"x\\y", 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/davauth/u4/1/",
+		 ngx_port);
+	snprintf(dir, sizeof(dir), "%s/s4", base);
+	w.argv = slow;
+	w.put_interval_s = 30;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = start(&w, NULL);
+	CHECK(pid > 0);
+	if (pid > 0 && waitpid(pid, &st, 0) == pid)
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK(pid > 0 && kill(-pid, 0) != 0 && errno == ESRCH);
+	CHECK(t1.tv_sec - t0.tv_sec < 10);
+	t = key_file(www, "u4/1", "exit");
+	CHECK_STR(t ? t : "", "0\n");
+	free(t);
+	t = key_file(www, "u4/1", "log");
+	CHECK_STR(t ? t : "", "one\ntwo\n");
+	free(t);
+	unsetenv("TFS_T_AUTH");
 	ngx_ctl("nginx_cleanup");
 	ngx_sh("rm -rf '%s'", base);
 }
@@ -617,6 +774,7 @@ int main(void)
 	test_manifest();
 	test_store_text();
 	test_store_run();
+	test_store_answers();
 	r = TEST_REPORT();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
