@@ -1383,6 +1383,14 @@ int cloud_list_artifacts(struct connector *c, const struct job_query *q,
 				       errlen);
 }
 
+int cloud_artifact_headers(struct connector *c, const char *url, char *out,
+			   size_t outlen, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	return runstore_headers_for(cloud_of(c)->store, url, out, outlen);
+}
+
 int cloud_status(struct connector *c, char *out, size_t outlen)
 {
 	struct cloud *cl = cloud_of(c);

@@ -204,6 +204,8 @@ int cloud_cancel(struct connector *c, const struct job_query *q,
 		 int kill_grace_s, char *err, size_t errlen);
 int cloud_sync(struct connector *c, struct job_query *q, char *err,
 	       size_t errlen);
+int cloud_artifact_headers(struct connector *c, const char *url, char *out,
+			   size_t outlen, char *err, size_t errlen);
 int cloud_list_artifacts(struct connector *c, const struct job_query *q,
 			 artifact_cb cb, void *arg, char *err, size_t errlen);
 int cloud_status(struct connector *c, char *out, size_t outlen);
@@ -229,6 +231,7 @@ const struct connector_ops p##_connector_ops = {			\
 	.list_artifacts = cloud_list_artifacts,				\
 	.status = cloud_status,						\
 	.quote = cloud_quote,						\
+	.artifact_headers = cloud_artifact_headers,			\
 }
 
 /* One RunPod pod of GET /v1/pods into in (runpod.c; for tests). */

@@ -244,7 +244,20 @@ struct connector_ops {
 	 */
 	int (*quote)(struct connector *c, const struct job_need *need,
 		     double *usd_per_hour, char *why, size_t whylen);
+	/*
+	 * The request headers a download of url (an artifact's, as
+	 * list_artifacts gave it) needs, e.g. an authenticated store's
+	 * Authorization: "Name: value" lines, each ended by '\n', into out
+	 * ("" for none). Their values are secrets: core sends them and
+	 * wipes out, never puts them in a message. TFS_OK, or an error with
+	 * err set (a credential that cannot be read). Called from core's
+	 * download workers, without core's lock. NULL: none needed.
+	 */
+	int (*artifact_headers)(struct connector *c, const char *url,
+				char *out, size_t outlen, char *err,
+				size_t errlen);
 };
+#define CONNECTOR_HEADERS_MAX 4096    /* bytes of artifact_headers' out */
 
 /* An instance of a provider: one per entry in the daemon config. */
 struct connector {

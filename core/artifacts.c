@@ -958,13 +958,55 @@ static void dl_verified_cb(void *arg, int fd)
 	}
 }
 
+/*
+ * The request headers the provider of e's run wants for e->url (an
+ * authenticated store's Authorization) into buf, split into hdrs (up to
+ * n - 1 lines, NULL-terminated): TFS_OK, with hdrs[0] NULL for none, or
+ * TFS_EIO with the reason (never the values) in reason. The caller
+ * wipes buf.
+ */
+static int dl_headers(struct core *c, struct centry *e, const char *url,
+		      char *buf, size_t buflen, const char **hdrs, size_t n,
+		      char *reason, size_t rlen)
+{
+	struct provider *p;
+	struct run *r;
+	char err[256] = "";
+	size_t k = 0;
+	char *s, *nl;
+
+	hdrs[0] = NULL;
+	buf[0] = '\0';
+	pthread_mutex_lock(&c->lock);
+	r = hmap_iget(&c->run_by_id, e->run_id);
+	p = r && r->provider ? provider_find(c, r->provider) : NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (!p || !p->conn.ops->artifact_headers)
+		return TFS_OK;
+	if (p->conn.ops->artifact_headers(&p->conn, url, buf, buflen, err,
+					  sizeof(err))) {
+		snprintf(reason, rlen, "the store's credential: %s", err);
+		return TFS_EIO;
+	}
+	for (s = buf; *s && k + 1 < n; s = nl + 1) {
+		nl = strchr(s, '\n');
+		if (!nl)
+			break;
+		*nl = '\0';
+		hdrs[k++] = s;
+	}
+	hdrs[k] = NULL;
+	return TFS_OK;
+}
+
 static void download(struct core *c, struct centry *e)
 {
 	struct fetch_opts fo = FETCH_OPTS_INIT;
 	struct dl_progress prog = { c, e };
 	struct art_waiter *w, *next;
 	char part[PATH_MAX], final[PATH_MAX], reason[FETCH_REASON_MAX];
-	char *url, sha[65];
+	char *url, sha[65], hbuf[CONNECTOR_HEADERS_MAX];
+	const char *hdrs[9];
 	int64_t size;
 	int r, room;
 
@@ -983,7 +1025,9 @@ static void download(struct core *c, struct centry *e)
 			 "artifact cache (cache_size %lld, none evictable)",
 			 (long long)size, (long long)c->cache_cap);
 		r = TFS_EIO;
-	} else {
+	} else if ((r = dl_headers(c, e, url, hbuf, sizeof(hbuf), hdrs, 9,
+				   reason, sizeof(reason))) == TFS_OK) {
+		fo.headers = hdrs[0] ? hdrs : NULL;
 		fo.progress = dl_progress_cb;
 		fo.progress_arg = &prog;
 		fo.verified = dl_verified_cb;
@@ -991,6 +1035,7 @@ static void download(struct core *c, struct centry *e)
 		fo.cancel = &c->art_cancel;
 		r = fetch_file(url, part, final, size, sha, &fo, reason,
 			       sizeof(reason));
+		explicit_bzero(hbuf, sizeof(hbuf));
 		if (r == TFS_OK)
 			cache_seal(c, sha);
 	}

@@ -395,6 +395,7 @@ static void fetch_request_init(struct http_request *rq, struct fetch_xfer *x,
 
 	memset(rq, 0, sizeof(*rq));
 	rq->url = url;
+	rq->headers = o->headers;
 	rq->allow_file = 1;
 	rq->connect_timeout_ms = o->connect_timeout_s * 1000;
 	rq->low_speed_time_s = o->low_speed_time_s;

@@ -34,8 +34,12 @@ struct fetch_opts {
 	 */
 	void (*verified)(void *arg, int fd);
 	void *verified_arg;
+	/* "Name: value" lines sent with every request (an authenticated
+	 * store's), NULL-terminated, or NULL; their values are secrets,
+	 * kept out of reason (lib/http redacts them) */
+	const char *const *headers;
 };
-#define FETCH_OPTS_INIT { 4, 500, 10, 30, NULL, NULL, NULL, NULL, NULL }
+#define FETCH_OPTS_INIT { 4, 500, 10, 30, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /*
  * Downloads url into part_path (appending to what is already there, which

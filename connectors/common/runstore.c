@@ -275,6 +275,33 @@ fail:
 	return rc;
 }
 
+int runstore_headers_for(const struct runstore *s, const char *url,
+			 char *out, size_t outlen)
+{
+	size_t n = strlen(s->base), len = 0, l;
+	char **h;
+
+	if (outlen)
+		out[0] = '\0';
+	if (s->kind != RUNSTORE_HTTP || !s->headers || strncmp(url, s->base, n) ||
+	    url[n] != '/')
+		return TFS_OK;
+	for (h = s->headers; *h; h++) {
+		l = strlen(*h);
+		if (len + l + 2 > outlen) {
+			explicit_bzero(out, len);
+			if (outlen)
+				out[0] = '\0';
+			return TFS_ENAMETOOLONG;
+		}
+		memcpy(out + len, *h, l);
+		len += l;
+		out[len++] = '\n';
+		out[len] = '\0';
+	}
+	return TFS_OK;
+}
+
 void runstore_close(struct runstore *s)
 {
 	if (!s)

@@ -52,6 +52,16 @@ int runstore_open(const char *url, const char *const *headers,
 void runstore_close(struct runstore *s);
 
 /*
+ * The headers s sends, as connector.h's artifact_headers gives them
+ * ("Name: value\n" each), into out when url is under s's prefix (an
+ * artifact URL of runstore_list_artifacts()), else "": a URL elsewhere
+ * never gets the store's credential. TFS_OK, or TFS_ENAMETOOLONG when
+ * they do not fit (out is then "").
+ */
+int runstore_headers_for(const struct runstore *s, const char *url,
+			 char *out, size_t outlen);
+
+/*
  * The key "<run_id>/<attempt>/<name>" into out (outlen bytes, at least
  * RUNSTORE_KEY_MAX + 1 to hold any). run_id must be a lowercase UUID,
  * attempt 1..RUNSTORE_ATTEMPT_MAX, name a relative path of at most

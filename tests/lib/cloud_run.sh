@@ -175,5 +175,30 @@ for k in "$RK" "store-cred-$$"; do
 	check "no key in the daemon log" sh -c "! grep -q -F '$k' '$WORK/daemon.log'"
 	start_daemon >/dev/null 2>&1
 done
+
+# ---- artifacts in a store that wants its credential for GETs too ----
+# nginx's /davauth/ answers 401 unless Authorization is the store's: the
+# daemon must send it with its artifact downloads, not only with sync.
+stop_daemon
+NGINX_AUTH_RE=$SA _nginx_conf "$(cd "$WORK/store" && pwd)" "$NGINX_PORT" \
+	> "$NGINX_DIR/nginx.conf"
+nginx_restart >/dev/null 2>&1 || fail "nginx did not restart"
+check_eq "a GET without the credential is refused" 401 \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$NGINX_URL/davauth/runs/x")"
+sed -i 's|/dav/runs|/davauth/runs|g' "$DCONF"
+start_daemon >/dev/null 2>&1 || fail "daemon did not start on /davauth/"
+V=$(new_run $PROV authart)
+submit "$V" "[\"sh\", \"-c\", \"head -c 100000 /dev/urandom > \\\"\$TRAINFS_OUTPUT_DIR/w.bin\\\"; sha256sum \\\"\$TRAINFS_OUTPUT_DIR/w.bin\\\" > $WORK/w.sum\"]"
+check "authart completes" wait_state "$V" completed 40
+check_eq "its artifact is fetched with the credential and verified" \
+	"$(cut -d' ' -f1 "$WORK/w.sum" 2>/dev/null)" \
+	"$(sha256sum < "$V/artifacts/w.bin" 2>/dev/null | cut -d' ' -f1)"
+check "the store answered the artifact's GET" \
+	grep -q "^GET /davauth/runs/.*/output/w.bin 20[06]" "$NGINX_DIR/access.log"
+for k in "store-cred-$$"; do
+	stop_daemon
+	check "no store credential in the state dir" sh -c "! grep -r -q -F '$k' '$STATE'"
+	check "nor in the daemon log" sh -c "! grep -q -F '$k' '$WORK/daemon.log'"
+done
 cleanup
 finish

@@ -447,6 +447,38 @@ static void test_http(void)
 	runstore_close(s);
 }
 
+/* The headers an artifact URL gets: the store's, only under its prefix. */
+static void test_headers_for(void)
+{
+	const char *const auth[] = { "Authorization: Bearer " PASSWORD, NULL };
+	struct runstore *s = NULL;
+	char out[256], small[8];
+
+	CHECK(runstore_open("http://h/runs", auth, &s, errbuf,
+			    sizeof(errbuf)) == TFS_OK);
+	if (!s)
+		return;
+	CHECK(runstore_headers_for(s, "http://h/runs/u/1/output/a", out,
+				   sizeof(out)) == TFS_OK);
+	CHECK_STR(out, "Authorization: Bearer " PASSWORD "\n");
+	/* a prefix of the name is not the prefix, nor another host */
+	CHECK(runstore_headers_for(s, "http://h/runsx/u/1/output/a", out,
+				   sizeof(out)) == TFS_OK && out[0] == '\0');
+	CHECK(runstore_headers_for(s, "http://evil/runs/u/1/output/a", out,
+				   sizeof(out)) == TFS_OK && out[0] == '\0');
+	CHECK(runstore_headers_for(s, "http://h/runs/u/1/output/a", small,
+				   sizeof(small)) == TFS_ENAMETOOLONG &&
+	      small[0] == '\0');
+	runstore_close(s);
+	CHECK(runstore_open("http://h/runs", NULL, &s, errbuf,
+			    sizeof(errbuf)) == TFS_OK);
+	if (s)
+		CHECK(runstore_headers_for(s, "http://h/runs/u/1/output/a",
+					   out, sizeof(out)) == TFS_OK &&
+		      out[0] == '\0');
+	runstore_close(s);
+}
+
 int main(void)
 {
 	int64_t t0 = mono_ms();
@@ -456,6 +488,7 @@ int main(void)
 	CHECK(http_global_init() == TFS_OK);
 	test_path();
 	test_open_refused();
+	test_headers_for();
 	test_file();
 	ngx_up(www);
 	if (ngx_port && ngx_sh("grep -q dav_methods '%s/nginx.conf'",
