@@ -59,8 +59,11 @@
 #define CLOUD_WAIT_MAX_MS 60000      /* the longest wait one 429 imposes */
 #define CLOUD_REJECT_HOLD_MS 30000   /* no request this long after a 401,
 					unless the key changed */
-#define CLOUD_PENDING_MS 300000      /* a mark with no instance listed is
-					in progress this long at most */
+#define CLOUD_SETTLE_MS 180000       /* a launch is judged never made only
+					from a list asked this long after
+					its mark: the client's timeout while
+					the provider still creates, a list
+					that lags behind a launch */
 #define CLOUD_LIST_MAX 64
 #define CLOUD_SYNC_MAX (64 << 20)
 #define CLOUD_IMAGE_DEFAULT "pytorch/pytorch:latest"
@@ -983,6 +986,9 @@ static void cloud_mark_key(char *out, size_t outlen, const char *uuid,
 
 /* ---- the operations ---- */
 
+static void cloud_sweep(struct cloud *cl, const struct job_query *q,
+			size_t n);
+
 int cloud_ping(struct connector *c, char *err, size_t errlen)
 {
 	struct cloud *cl = cloud_of(c);
@@ -990,8 +996,10 @@ int cloud_ping(struct connector *c, char *err, size_t errlen)
 
 	__atomic_store_n(&cl->requests_last_poll, 0, __ATOMIC_RELAXED);
 	rc = cloud_refresh(cl, err, errlen);
-	if (!rc)
+	if (!rc) {
+		cloud_sweep(cl, NULL, 0);
 		cloud_offers_refresh(cl);
+	}
 	return rc;
 }
 
@@ -1009,7 +1017,9 @@ int cloud_find(struct connector *c, const struct job_spec *spec,
 	marked = marks_get(cl->marks, mark, &mark_ms);
 	pthread_mutex_lock(&cl->lock);
 	stale = !cl->have_list || now - cl->list_ms > cloud_poll_ms(cl) ||
-		(marked && cl->list_ms <= mark_ms);
+		(marked && cl->list_ms <= mark_ms) ||
+		(marked && now - mark_ms > CLOUD_SETTLE_MS &&
+		 cl->list_ms <= mark_ms + CLOUD_SETTLE_MS);
 	pthread_mutex_unlock(&cl->lock);
 	if (stale && (marked || !cl->have_list)) {
 		rc = cloud_refresh(cl, err, errlen);
@@ -1034,8 +1044,14 @@ int cloud_find(struct connector *c, const struct job_spec *spec,
 	}
 	if (!marked)
 		return TFS_ENOENT;
-	/* a list asked after the launch's last word lacks it: never made */
-	if (list_ms > mark_ms || now - mark_ms > CLOUD_PENDING_MS) {
+	/*
+	 * Never made only when a list asked well after the launch's last
+	 * word lacks it: the first list after the mark proves nothing (the
+	 * answer may have been lost while the provider still creates, or
+	 * its list lags), and a second instance of the name would bill with
+	 * nothing terminating the first.
+	 */
+	if (list_ms > mark_ms + CLOUD_SETTLE_MS) {
 		marks_set(cl->marks, mark, 0);
 		return TFS_ENOENT;
 	}
@@ -1138,7 +1154,10 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 		marks_set(cl->marks, mark, now_ms());
 		rc = TFS_EINPROGRESS;
 	}
-	if (rc != TFS_EINPROGRESS)
+	/* TFS_OK keeps the mark: core has not saved the id yet, and a crash
+	 * now must leave find() the proof that a launch went; find() or
+	 * poll() clears it once a list shows the instance */
+	if (rc != TFS_EINPROGRESS && rc != TFS_OK)
 		marks_set(cl->marks, mark, 0);
 out:
 	if (env[0]) {
@@ -1164,15 +1183,105 @@ static struct cloud_job *cloud_job_get(struct cloud *cl, const char *id)
 	return j;
 }
 
+/* The to-terminate key of id (marks refuse one past MARKS_KEY_MAX). */
+static void cloud_term_key(char *out, size_t outlen, const char *id)
+{
+	snprintf(out, outlen, "term/%s", id);
+}
+
+/*
+ * Terminates id, remembering it in the marks ("term/<id>") until the
+ * provider took it: a terminate that fails is sent again by every poll
+ * and ping that lists the instance live (cloud_sweep()), since core
+ * never polls an ended job again and the instance would bill forever.
+ */
+static int cloud_terminate_err(struct cloud *cl, const char *id, char *err,
+			       size_t errlen)
+{
+	char key[MARKS_KEY_MAX + CLOUD_ID_MAX];
+	int rc;
+
+	cloud_term_key(key, sizeof(key), id);
+	marks_set(cl->marks, key, now_ms());
+	rc = cl->api->terminate(cl, id, err, errlen);
+	if (!rc)
+		marks_set(cl->marks, key, 0);
+	return rc;
+}
+
 static int cloud_terminate(struct cloud *cl, const char *id)
 {
 	char err[256];
-	int rc = cl->api->terminate(cl, id, err, sizeof(err));
+	int rc = cloud_terminate_err(cl, id, err, sizeof(err));
 
 	if (rc)
-		log_msg(LOG_WARNING, "provider '%s': terminate %s: %s",
-			cl->conf.name, id, err);
+		log_msg(LOG_WARNING, "provider '%s': terminate %s: %s (tried "
+			"again on the next poll)", cl->conf.name, id, err);
 	return rc;
+}
+
+/* Whether q holds id as a job (the run's recorded attempt). */
+static int cloud_query_has(const struct job_query *q, size_t n,
+			   const char *uuid, const char *id, int *known)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(q[i].run_id, uuid))
+			continue;
+		*known = 1;
+		if (!q[i].job_id || !q[i].job_id[0] ||
+		    !strcmp(q[i].job_id, id))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * After a list: the terminates that failed are sent again, and an orphan
+ * is reaped: a live trainfs-<uuid>-<n> of a run polled now that is not
+ * the run's recorded job and has no submitting mark (a launch whose
+ * answer was lost and was made again, an older attempt still billing).
+ * q NULL (ping): the terminates only.
+ */
+static void cloud_sweep(struct cloud *cl, const struct job_query *q,
+			size_t n)
+{
+	char (*ids)[CLOUD_ID_MAX] = NULL, key[MARKS_KEY_MAX + CLOUD_ID_MAX];
+	char uuid[37];
+	size_t i, k = 0;
+	int64_t ms;
+	int attempt;
+
+	pthread_mutex_lock(&cl->lock);
+	if (cl->ninsts)
+		ids = xcalloc(cl->ninsts, sizeof(*ids));
+	for (i = 0; i < cl->ninsts; i++) {
+		const struct cloud_inst *in = &cl->insts[i];
+		int known = 0, reap = 0;
+
+		if (in->state == CLOUD_GONE || in->state == CLOUD_TERMINATING)
+			continue;
+		cloud_term_key(key, sizeof(key), in->id);
+		if (marks_get(cl->marks, key, &ms)) {
+			reap = 1;
+		} else if (q && cloud_name_parse(in->name, uuid, &attempt) &&
+			   !cloud_query_has(q, n, uuid, in->id, &known) &&
+			   known) {
+			cloud_mark_key(key, sizeof(key), uuid, attempt);
+			reap = !marks_get(cl->marks, key, &ms);
+			if (reap)
+				log_msg(LOG_WARNING, "provider '%s': %s (%s) "
+					"is not its run's job: terminated",
+					cl->conf.name, in->id, in->name);
+		}
+		if (reap)
+			snprintf(ids[k++], CLOUD_ID_MAX, "%s", in->id);
+	}
+	pthread_mutex_unlock(&cl->lock);
+	for (i = 0; i < k; i++)
+		cloud_terminate(cl, ids[i]);
+	free(ids);
 }
 
 static void cloud_reason(struct job_query *q, const char *fmt, ...)
@@ -1234,6 +1343,15 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 		j->missing_ms = now;
 	born = j->first_ms;
 	pthread_mutex_unlock(&cl->lock);
+	if (in) {
+		char mark[MARKS_KEY_MAX];
+		int64_t ms;
+
+		/* the launch is confirmed: core has its id */
+		cloud_mark_key(mark, sizeof(mark), q->run_id, q->attempt);
+		if (marks_get(cl->marks, mark, &ms))
+			marks_set(cl->marks, mark, 0);
+	}
 	if (in && inst.created_ms > 0 && inst.created_ms < born)
 		born = inst.created_ms;
 	if (in && inst.price_per_hour >= 0 && inst.state != CLOUD_GONE)
@@ -1332,6 +1450,7 @@ int cloud_poll(struct connector *c, struct job_query *q, size_t n,
 		return rc;
 	for (i = 0; i < n; i++)
 		cloud_poll_one(cl, &q[i]);
+	cloud_sweep(cl, q, n);
 	cloud_offers_refresh(cl);
 	return TFS_OK;
 }
@@ -1361,7 +1480,7 @@ int cloud_cancel(struct connector *c, const struct job_query *q,
 	pthread_mutex_unlock(&cl->lock);
 	if (!id || !id[0])
 		return TFS_OK;
-	return cl->api->terminate(cl, id, err, errlen);
+	return cloud_terminate_err(cl, id, err, errlen);
 }
 
 int cloud_sync(struct connector *c, struct job_query *q, char *err,

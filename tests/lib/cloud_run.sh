@@ -163,6 +163,29 @@ n2=$(grep -c ' 401 ' "$ED/requests.log")
 check "at most one refused request a second ($n1 then $n2)" test $((n2 - n1)) -le 3
 check_eq "the run waits" "initializing" "$(cat "$B/status")"
 
+# ---- a launch answered 500 that made the instance: one, never two ----
+LM=${LAUNCH%% *}; LP=$(echo "$LAUNCH" | cut -d' ' -f2)
+BEFORE=$(posts)
+emu fail "{\"provider\": \"$PROV\", \"status\": 500, \"count\": 1, \"method\": \"$LM\", \"path\": \"$LP\", \"after\": true}"
+L5=$(new_run $PROV lost500)
+submit "$L5" '["sleep", "1"]'
+check "a launch answered 500 completes" wait_state "$L5" completed 40
+check_eq "launched once" "$((BEFORE + 1))" "$(posts)"
+
+# ---- a terminate that fails is sent again until it takes ----
+case $PROV in
+runpod) TM=DELETE TP=/v1/pods/ ;;
+lambda) TM=POST TP=/instance-operations/terminate ;;
+*) TM=DELETE TP=/instances/ ;;
+esac
+T=$(new_run $PROV termfail)
+submit "$T" '["sleep", "1"]'
+check "termfail runs" wait_state "$T" running 30
+TJ=$(job_of "$T")
+emu fail "{\"provider\": \"$PROV\", \"status\": 500, \"count\": 40, \"method\": \"$TM\", \"path\": \"$TP\"}"
+check "termfail completes" wait_state "$T" completed 30
+check "a failed terminate is tried again until it bills no more" wait_cmd 20 pod_is "$TJ" billing False
+
 # ---- what only this provider has ----
 type extra_checks >/dev/null 2>&1 && extra_checks
 

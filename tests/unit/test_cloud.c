@@ -277,6 +277,184 @@ static void runpod_config(void)
 	}
 }
 
+/*
+ * A fake provider for the connector's decisions: one offer, launches and
+ * terminates counted, a list the test sets (fk_list, fk_n), answers the
+ * test sets (fk_launch_rc, fk_term_rc).
+ */
+static struct cloud_inst fk_list[4];
+static size_t fk_n;
+static int fk_launches, fk_terms, fk_launch_rc, fk_term_rc, fk_lists;
+static char fk_termed[CLOUD_ID_MAX];
+
+static int fk_offers(struct cloud *cl, const struct job_need *need,
+		     struct cloud_offer **out, size_t *n, char *err,
+		     size_t errlen)
+{
+	(void)cl; (void)need; (void)err; (void)errlen;
+	*out = calloc(1, sizeof(**out));
+	snprintf((*out)->id, sizeof((*out)->id), "GPU-X");
+	snprintf((*out)->gpu, sizeof((*out)->gpu), "GPU X");
+	(*out)->gpus = 8;
+	(*out)->price_per_hour = 1;
+	(*out)->available = 1;
+	*n = 1;
+	return TFS_OK;
+}
+
+static int fk_launch(struct cloud *cl, const struct cloud_launch *l,
+		     char *id, size_t idlen, char *err, size_t errlen)
+{
+	(void)cl; (void)l;
+	fk_launches++;
+	snprintf(id, idlen, "pod%d", fk_launches);
+	snprintf(err, errlen, "POST answered 500");
+	return fk_launch_rc;
+}
+
+static int fk_lst(struct cloud *cl, struct cloud_inst **out, size_t *n,
+		  char *err, size_t errlen)
+{
+	(void)cl; (void)err; (void)errlen;
+	fk_lists++;
+	*out = calloc(fk_n ? fk_n : 1, sizeof(**out));
+	memcpy(*out, fk_list, fk_n * sizeof(**out));
+	*n = fk_n;
+	return TFS_OK;
+}
+
+static int fk_term(struct cloud *cl, const char *id, char *err,
+		   size_t errlen)
+{
+	(void)cl;
+	fk_terms++;
+	snprintf(fk_termed, sizeof(fk_termed), "%s", id);
+	snprintf(err, errlen, "DELETE answered 500");
+	return fk_term_rc;
+}
+
+static const struct cloud_api fake_api = {
+	.type = "vastai",
+	.default_url = "http://127.0.0.1:9",
+	.offers = fk_offers,
+	.launch = fk_launch,
+	.list = fk_lst,
+	.terminate = fk_term,
+};
+
+static void fk_inst(size_t i, const char *id, const char *name,
+		    enum cloud_state st)
+{
+	memset(&fk_list[i], 0, sizeof(fk_list[i]));
+	snprintf(fk_list[i].id, sizeof(fk_list[i].id), "%s", id);
+	snprintf(fk_list[i].name, sizeof(fk_list[i].name), "%s", name);
+	fk_list[i].state = st;
+	fk_list[i].price_per_hour = -1;
+	fk_list[i].exit_code = -1;
+}
+
+/* Exactly once, and no instance left billing, on the fake. */
+static void decisions(void)
+{
+	const char *uuid = "0b7f3c1e-9a2d-4c5e-8f10-123456789abc";
+	char *argv[] = { "true", NULL }, *env[] = { NULL };
+	char id[JOB_ID_MAX], err[256], name[CLOUD_NAME_MAX + 1], wd[96];
+	struct connector c = { 0 };
+	struct job_spec sp = { 0 };
+	struct job_query q = { 0 };
+	cJSON *j = cJSON_Parse("{\"api_key_file\": \"KEYFILE\", "
+			       "\"store\": \"http://127.0.0.1:9/dav\"}");
+	FILE *f;
+
+	snprintf(wd, sizeof(wd), "%s/fake", workdir);
+	mkdir(wd, 0700);
+	{
+		char kf[128];
+
+		snprintf(kf, sizeof(kf), "%s/key", workdir);
+		f = fopen(kf, "w");
+		fputs("k-123\n", f);
+		fclose(f);
+		chmod(kf, 0600);
+		cJSON_ReplaceItemInObject(j, "api_key_file",
+					  cJSON_CreateString(kf));
+	}
+	c.name = "fk";
+	c.work_dir = wd;
+	c.poll_ms = 50;
+	CHECK(cloud_init(&c, j, &fake_api, err, sizeof(err)) == TFS_OK);
+	cJSON_Delete(j);
+	if (!c.priv) {
+		fprintf(stderr, "init: %s\n", err);
+		return;
+	}
+	sp.run_id = uuid;
+	sp.attempt = 1;
+	sp.argv = argv;
+	sp.env = env;
+	sp.gpus = 1;
+	cloud_name(name, sizeof(name), uuid, 1);
+
+	/* a launch answered 500 that made the pod, a list that lags */
+	fk_launch_rc = TFS_EIO;
+	fk_n = 0;
+	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_EINPROGRESS);
+	CHECK(fk_launches == 1);
+	usleep(60000);
+	CHECK(cloud_find(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_EINPROGRESS);   /* not "never made" on the first list */
+	fk_inst(0, "pod1", name, CLOUD_RUNNING);
+	fk_n = 1;
+	usleep(60000);
+	CHECK(cloud_find(&c, &sp, id, sizeof(id), err, sizeof(err)) == TFS_OK);
+	CHECK_STR(id, "pod1");
+	CHECK(fk_launches == 1);
+
+	/* a launch answered: the mark stays until a list shows the id */
+	cloud_name(name, sizeof(name), uuid, 2);
+	sp.attempt = 2;
+	fk_launch_rc = TFS_OK;
+	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_OK);
+	CHECK_STR(id, "pod2");
+	usleep(60000);
+	CHECK(cloud_find(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_EINPROGRESS);   /* a crash before core saved the id */
+
+	/* the orphan: pod1 (attempt 1) and a second pod of attempt 2 */
+	fk_inst(1, "pod2", name, CLOUD_RUNNING);
+	fk_inst(2, "pod9", name, CLOUD_RUNNING);
+	fk_n = 3;
+	q.job_id = "pod2";
+	q.run_id = uuid;
+	q.attempt = 2;
+	fk_term_rc = TFS_EIO;
+	fk_terms = 0;
+	usleep(60000);
+	CHECK(cloud_poll(&c, &q, 1, err, sizeof(err)) == TFS_OK);
+	CHECK(fk_terms == 2);        /* pod1 and pod9, both failing */
+	/* the failed terminates are sent again by the next poll and ping */
+	fk_terms = 0;
+	CHECK(cloud_ping(&c, err, sizeof(err)) == TFS_OK);
+	CHECK(fk_terms == 2);
+	fk_term_rc = TFS_OK;
+	fk_terms = 0;
+	CHECK(cloud_poll(&c, &q, 1, err, sizeof(err)) == TFS_OK);
+	CHECK(fk_terms == 2);
+	fk_terms = 0;
+	CHECK(cloud_poll(&c, &q, 1, err, sizeof(err)) == TFS_OK);
+	/* taken: not again; pod1 and pod9 still listed live: reaped */
+	CHECK(fk_terms == 2);
+	fk_inst(0, "pod1", "", CLOUD_GONE);
+	fk_inst(2, "pod9", "", CLOUD_GONE);
+	fk_terms = 0;
+	CHECK(cloud_poll(&c, &q, 1, err, sizeof(err)) == TFS_OK);
+	CHECK(fk_terms == 0);
+	CHECK(q.state == JOB_RUNNING || q.state == JOB_PENDING);
+	cloud_release(&c);
+}
+
 int main(void)
 {
 	int r;
@@ -288,6 +466,7 @@ int main(void)
 	config();
 	runpod_pods();
 	runpod_config();
+	decisions();
 	r = TEST_REPORT();
 	{
 		char cmd[128];
