@@ -104,6 +104,7 @@ struct cloud {
 	struct cloud_offer *offers;
 	size_t noffers;
 	int64_t offers_ms;
+	int64_t submit_hold_ms;      /* mono: no launch before, a 429 came */
 	struct hmap jobs;            /* instance id -> struct cloud_job */
 	struct hmap cancelled;       /* name -> 1: cancelled unconfirmed */
 	char **cancelled_names;      /* its keys */
@@ -437,7 +438,7 @@ int cloud_call(struct cloud *cl, const char *method, const char *path,
 		cloud_hold(cl, resp.retry_after_ms);
 		snprintf(err, errlen, "%s %s: rate limited (%s)", method, path,
 			 words);
-		rc = TFS_EAGAIN;
+		rc = TFS_EBUSY;   /* not "no capacity": nothing was judged */
 	} else if (resp.status == 404) {
 		snprintf(err, errlen, "%s %s: %s", method, path, words);
 		rc = TFS_ENOENT;
@@ -1079,6 +1080,73 @@ static char *cloud_script(struct cloud *cl, const struct job_spec *spec,
 	return wrapper_script(&w, err, errlen);
 }
 
+#define CLOUD_SUBMIT_HOLD_MS 5000    /* no launch this long after a 429 */
+
+/* A 429 past its waits: the provider's launches are held, err says so. */
+static void cloud_submit_hold(struct cloud *cl, char *err, size_t errlen)
+{
+	int64_t until = mono_ms() + CLOUD_SUBMIT_HOLD_MS;
+
+	pthread_mutex_lock(&cl->pace_lock);
+	if (cl->not_before_ms > until)
+		until = cl->not_before_ms;
+	cl->submit_hold_ms = until;
+	pthread_mutex_unlock(&cl->pace_lock);
+	snprintf(err, errlen, "rate limited by %s, trying again",
+		 cl->api->type);
+}
+
+/*
+ * 1 with err while launches are held: the other submissions of the pass
+ * end at once instead of each waiting out the provider's limit on its one
+ * thread, which would leave polls, cancels and terminates waiting.
+ */
+static int cloud_submit_held(struct cloud *cl, char *err, size_t errlen)
+{
+	int held;
+
+	pthread_mutex_lock(&cl->pace_lock);
+	held = cl->submit_hold_ms > mono_ms();
+	pthread_mutex_unlock(&cl->pace_lock);
+	if (held)
+		snprintf(err, errlen, "rate limited by %s, trying again",
+			 cl->api->type);
+	return held;
+}
+
+/*
+ * The offers for need from the quote cache when it is fresh and has one
+ * with capacity (caller frees): TFS_OK, else TFS_EAGAIN and the caller
+ * asks the provider (a cache saying "none" may be stale).
+ */
+static int cloud_offers_cached(struct cloud *cl, const struct job_need *need,
+			       struct cloud_offer **out, size_t *n)
+{
+	struct cloud_offer *o = NULL;
+	size_t k = 0, i;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&cl->lock);
+	if (cl->offers_ms && now_ms() - cl->offers_ms < CLOUD_OFFERS_FRESH_MS &&
+	    cl->noffers) {
+		o = xcalloc(cl->noffers, sizeof(*o));
+		for (i = 0; i < cl->noffers; i++)
+			if (cloud_offer_fits(cl, &cl->offers[i], need))
+				o[k++] = cl->offers[i];
+	}
+	pthread_mutex_unlock(&cl->lock);
+	if (k)
+		qsort(o, k, sizeof(*o), cloud_offer_cmp);
+	if (!k || o[0].available <= 0) {
+		free(o);
+		return TFS_EAGAIN;
+	}
+	*out = o;
+	*n = k;
+	return TFS_OK;
+}
+
 int cloud_submit(struct connector *c, const struct job_spec *spec,
 		 char *job_id, size_t idlen, char *err, size_t errlen)
 {
@@ -1097,7 +1165,15 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 			 "an instance to reach it");
 		return TFS_EINVAL;
 	}
-	rc = cloud_offers(cl, &need, &o, &n, err, errlen);
+	if (cloud_submit_held(cl, err, errlen))
+		return TFS_EINPROGRESS;
+	rc = cloud_offers_cached(cl, &need, &o, &n);
+	if (rc)
+		rc = cloud_offers(cl, &need, &o, &n, err, errlen);
+	if (rc == TFS_EBUSY) {
+		cloud_submit_hold(cl, err, errlen);
+		return TFS_EINPROGRESS;
+	}
 	if (rc)
 		return rc == TFS_EINTR ? rc : rc == TFS_EACCES ? rc : TFS_EIO;
 	cloud_need_words(&need, what, sizeof(what));
@@ -1148,6 +1224,17 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 	if (rc == TFS_EAGAIN) {
 		snprintf(err, errlen, "no capacity for %s on %s", what,
 			 cl->api->type);
+		pthread_mutex_lock(&cl->lock);
+		cl->offers_ms = 0;   /* the cache was wrong: ask again */
+		pthread_mutex_unlock(&cl->lock);
+	} else if (rc == TFS_EBUSY) {
+		/* a 429 is refused before anything is made: the offer loop
+		 * stops here (each launch would wait out its own 429s) and
+		 * the run is asked about again on the next pass */
+		marks_set(cl->marks, mark, 0);
+		cloud_submit_hold(cl, err, errlen);
+		rc = TFS_EINPROGRESS;
+		goto out;
 	} else if (rc == TFS_EINPROGRESS || rc == TFS_EIO ||
 		   rc == TFS_EINTR) {
 		/* it may exist: find() decides from a list asked after now */

@@ -134,7 +134,8 @@ struct cloud_api {
 	 * "no capacity ..." when the provider has none for the offer (nothing
 	 * was created); TFS_EINPROGRESS when the answer was lost and the
 	 * instance may exist (find() looks for it by name); TFS_EACCES for
-	 * a refused key; else TFS_EIO / TFS_EINVAL.
+	 * a refused key; TFS_EBUSY for a 429 past its waits (nothing made);
+	 * else TFS_EIO / TFS_EINVAL.
 	 */
 	int (*launch)(struct cloud *cl, const struct cloud_launch *l,
 		      char *id, size_t idlen, char *err, size_t errlen);
@@ -170,8 +171,9 @@ const struct cloud_conf *cloud_conf(const struct cloud *cl);
  * Retry-After handled here (a 429 waits, never spins), connection errors
  * and 5xx retried for idempotent methods only. On TFS_OK *answer is the
  * parsed JSON body (NULL for an empty one; caller deletes) and *status
- * the HTTP status. Errors: TFS_EACCES (401/403: the key), TFS_EAGAIN
- * (429 after the waits allowed), TFS_EIO (unreachable, 5xx, a body that
+ * the HTTP status. Errors: TFS_EACCES (401/403: the key), TFS_EBUSY
+ * (429 after the waits allowed: rate limited, never "no capacity";
+ * adapters pass it on), TFS_EIO (unreachable, 5xx, a body that
  * is not JSON), TFS_ENOENT (404), TFS_EINVAL (other 4xx), with err
  * holding the provider's own message (errmsg() of the adapter's error
  * shape, when given). *status is set on every answer that came.

@@ -285,20 +285,26 @@ static void runpod_config(void)
 static struct cloud_inst fk_list[4];
 static size_t fk_n;
 static int fk_launches, fk_terms, fk_launch_rc, fk_term_rc, fk_lists;
+static int fk_offer_calls;
 static char fk_termed[CLOUD_ID_MAX];
 
 static int fk_offers(struct cloud *cl, const struct job_need *need,
 		     struct cloud_offer **out, size_t *n, char *err,
 		     size_t errlen)
 {
+	size_t i;
+
 	(void)cl; (void)need; (void)err; (void)errlen;
-	*out = calloc(1, sizeof(**out));
-	snprintf((*out)->id, sizeof((*out)->id), "GPU-X");
-	snprintf((*out)->gpu, sizeof((*out)->gpu), "GPU X");
-	(*out)->gpus = 8;
-	(*out)->price_per_hour = 1;
-	(*out)->available = 1;
-	*n = 1;
+	fk_offer_calls++;
+	*out = calloc(3, sizeof(**out));
+	for (i = 0; i < 3; i++) {
+		snprintf((*out)[i].id, sizeof((*out)[i].id), "GPU-%zu", i);
+		snprintf((*out)[i].gpu, sizeof((*out)[i].gpu), "GPU %zu", i);
+		(*out)[i].gpus = 8;
+		(*out)[i].price_per_hour = 1 + (double)i;
+		(*out)[i].available = 1;
+	}
+	*n = 3;
 	return TFS_OK;
 }
 
@@ -395,6 +401,11 @@ static void decisions(void)
 	sp.gpus = 1;
 	cloud_name(name, sizeof(name), uuid, 1);
 
+	/* the quote cache is fresh after a ping: submit asks no offers */
+	fk_n = 0;
+	CHECK(cloud_ping(&c, err, sizeof(err)) == TFS_OK);
+	fk_offer_calls = 0;
+
 	/* a launch answered 500 that made the pod, a list that lags */
 	fk_launch_rc = TFS_EIO;
 	fk_n = 0;
@@ -410,6 +421,7 @@ static void decisions(void)
 	CHECK(cloud_find(&c, &sp, id, sizeof(id), err, sizeof(err)) == TFS_OK);
 	CHECK_STR(id, "pod1");
 	CHECK(fk_launches == 1);
+	CHECK(fk_offer_calls == 0);
 
 	/* a launch answered: the mark stays until a list shows the id */
 	cloud_name(name, sizeof(name), uuid, 2);
@@ -452,6 +464,21 @@ static void decisions(void)
 	CHECK(cloud_poll(&c, &q, 1, err, sizeof(err)) == TFS_OK);
 	CHECK(fk_terms == 0);
 	CHECK(q.state == JOB_RUNNING || q.state == JOB_PENDING);
+
+	/* a 429 past its waits: not "no capacity", no other offer tried,
+	 * the run asked about again; the next submission sends nothing */
+	sp.attempt = 3;
+	fk_launch_rc = TFS_EBUSY;
+	fk_launches = 0;
+	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_EINPROGRESS);
+	CHECK(fk_launches == 1);
+	CHECK_STR(err, "rate limited by vastai, trying again");
+	CHECK(cloud_find(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_ENOENT);         /* nothing made: no mark left */
+	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_EINPROGRESS);
+	CHECK(fk_launches == 1);
 	cloud_release(&c);
 }
 
