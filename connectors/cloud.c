@@ -64,6 +64,11 @@
 					its mark: the client's timeout while
 					the provider still creates, a list
 					that lags behind a launch */
+#define CLOUD_STORE_ERR_MS 300000    /* a store error decides nothing
+					before it lasted this long */
+#define CLOUD_ODD_GRACE_MS 300000    /* an instance once running that is
+					unhealthy or in an unknown state is
+					taken as running this long */
 #define CLOUD_LIST_MAX 64
 #define CLOUD_SYNC_MAX (64 << 20)
 #define CLOUD_IMAGE_DEFAULT "pytorch/pytorch:latest"
@@ -805,6 +810,11 @@ struct cloud_job {
 	int64_t first_ms;            /* when poll() first saw it */
 	int64_t missing_ms;          /* since when the list lacks it, or 0 */
 	int cancelled;               /* cancel() terminated it */
+	int64_t store_err_ms;        /* since when its exit is unreadable */
+	int64_t odd_ms;              /* since when a once running instance
+					is unhealthy or in a state not
+					running */
+	int seen_running;            /* a list showed it running */
 };
 
 static int cloud_poll_ms(const struct cloud *cl)
@@ -1405,6 +1415,40 @@ static int cloud_cancelled_name(struct cloud *cl, const char *name)
 }
 
 /*
+ * Whether poll_one() decides nothing this pass for j (have: the store's
+ * exit answer): a store error younger than CLOUD_STORE_ERR_MS, or an
+ * instance once running that is now unhealthy or in a state that is not
+ * running, within CLOUD_ODD_GRACE_MS (Lambda's unhealthy may pass, Vast.ai
+ * answers loading or null for a while). Keeps j's clocks.
+ */
+static int cloud_poll_held(struct cloud *cl, struct cloud_job *j,
+			   const struct cloud_inst *in, int have, int64_t now)
+{
+	int held = 0;
+
+	pthread_mutex_lock(&cl->lock);
+	if (have < 0) {
+		if (!j->store_err_ms)
+			j->store_err_ms = now;
+		held = now - j->store_err_ms < CLOUD_STORE_ERR_MS;
+	} else {
+		j->store_err_ms = 0;
+	}
+	if (in && in->state == CLOUD_RUNNING) {
+		j->seen_running = 1;
+		j->odd_ms = 0;
+	} else if (in && have == 0 && (in->state == CLOUD_FAILED ||
+		   (in->state == CLOUD_BOOTING && j->seen_running))) {
+		if (!j->odd_ms)
+			j->odd_ms = now;
+		if (now - j->odd_ms < CLOUD_ODD_GRACE_MS)
+			held = 1;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	return held;
+}
+
+/*
  * One job against the list taken. Every way the job ends terminates the
  * instance on this pass: nothing idles and bills.
  */
@@ -1449,7 +1493,16 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 	/* the store says first: a job that wrote its exit has ended */
 	have = runstore_exit_code(cl->store, q->run_id, q->attempt, &code, err,
 				  sizeof(err));
-	if (have == 1 && in && inst.state == CLOUD_PREEMPTED && !cancelled &&
+	if (cloud_poll_held(cl, j, in ? &inst : NULL, have, now)) {
+		/* a store error (a 5xx, a timeout) or a state passing:
+		 * nothing is decided on it, a completed job would run again;
+		 * an instance whose command ended may still go */
+		q->state = JOB_RUNNING;
+		if (in && inst.state == CLOUD_EXITED && have < 0 && !cancelled)
+			kill = 1;
+		else if (cancelled && in && inst.state != CLOUD_GONE)
+			kill = 1;
+	} else if (have == 1 && in && inst.state == CLOUD_PREEMPTED && !cancelled &&
 	    (code == 128 + 15 || code == 128 + 9)) {
 		/* the wrapper wrote the TERM the provider sent when it took
 		 * the machine back: a preemption, not the job's failure */
@@ -1486,7 +1539,16 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 	} else {
 		switch (inst.state) {
 		case CLOUD_BOOTING:
-			if (now - born > (int64_t)cl->boot_timeout_s * 1000) {
+			/* only one never seen running "did not boot" */
+			if (j->seen_running) {
+				q->state = JOB_FAILED;
+				q->end_ms = now;
+				cloud_reason(q, "the instance ran, then was %s "
+					     "for %d s", inst.status,
+					     CLOUD_ODD_GRACE_MS / 1000);
+				kill = 1;
+			} else if (now - born >
+				   (int64_t)cl->boot_timeout_s * 1000) {
 				q->state = JOB_PREEMPTED;
 				q->end_ms = now;
 				cloud_reason(q, "instance did not boot in %d s",

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const test_keys[] = { "flavour", NULL };
@@ -479,6 +480,79 @@ static void decisions(void)
 	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
 	      TFS_EINPROGRESS);
 	CHECK(fk_launches == 1);
+
+	/* the store unreadable (nothing listens): a command that ended
+	 * decides nothing, the instance still goes */
+	fk_list[1].state = CLOUD_EXITED;
+	fk_terms = 0;
+	fk_termed[0] = '\0';
+	CHECK(cloud_poll(&c, &q, 1, err, sizeof(err)) == TFS_OK);
+	CHECK(q.state == JOB_RUNNING);
+	CHECK(fk_terms == 1);
+	CHECK_STR(fk_termed, "pod2");
+	cloud_release(&c);
+}
+
+/* One poll of job id against the fake's list: the state. */
+static enum job_state poll_of(struct connector *c, const char *id,
+			      int attempt)
+{
+	struct job_query q = { 0 };
+	char err[256];
+
+	q.job_id = id;
+	q.run_id = "0b7f3c1e-9a2d-4c5e-8f10-123456789abc";
+	q.attempt = attempt;
+	q.state = JOB_UNKNOWN;
+	if (cloud_poll(c, &q, 1, err, sizeof(err)))
+		return JOB_UNKNOWN;
+	return q.state;
+}
+
+/* The boot timeout and the states that pass, with a store that answers. */
+static void boots(void)
+{
+	const char *uuid = "0b7f3c1e-9a2d-4c5e-8f10-123456789abc";
+	char err[256], name[CLOUD_NAME_MAX + 1], wd[96], text[512];
+	struct connector c = { 0 };
+	cJSON *j;
+
+	snprintf(wd, sizeof(wd), "%s/boots", workdir);
+	mkdir(wd, 0700);
+	snprintf(text, sizeof(text), "{\"api_key_file\": \"%s/key\", "
+		 "\"store\": \"file://%s/store\", \"boot_timeout_s\": 10}",
+		 workdir, wd);
+	j = cJSON_Parse(text);
+	c.name = "fk2";
+	c.work_dir = wd;
+	c.poll_ms = 50;
+	CHECK(cloud_init(&c, j, &fake_api, err, sizeof(err)) == TFS_OK);
+	cJSON_Delete(j);
+	if (!c.priv) {
+		fprintf(stderr, "init: %s\n", err);
+		return;
+	}
+	cloud_name(name, sizeof(name), uuid, 1);
+	fk_inst(0, "pod1", name, CLOUD_RUNNING);
+	fk_n = 1;
+	CHECK(poll_of(&c, "pod1", 1) == JOB_RUNNING);
+	/* running once, then "loading" long after its creation: no boot
+	 * timeout */
+	fk_list[0].state = CLOUD_BOOTING;
+	fk_list[0].created_ms = (int64_t)time(NULL) * 1000 - 60000;
+	CHECK(poll_of(&c, "pod1", 1) == JOB_RUNNING);
+	/* unhealthy: a grace period, not failed on first sight */
+	fk_list[0].state = CLOUD_FAILED;
+	CHECK(poll_of(&c, "pod1", 1) == JOB_RUNNING);
+	cloud_name(name, sizeof(name), uuid, 2);
+	fk_inst(0, "pod2", name, CLOUD_FAILED);
+	CHECK(poll_of(&c, "pod2", 2) == JOB_RUNNING);
+	/* never running and past the boot timeout: did not boot */
+	fk_inst(0, "pod3", name, CLOUD_BOOTING);
+	fk_list[0].created_ms = (int64_t)time(NULL) * 1000 - 60000;
+	fk_terms = 0;
+	CHECK(poll_of(&c, "pod3", 2) == JOB_PREEMPTED);
+	CHECK(fk_terms == 1);
 	cloud_release(&c);
 }
 
@@ -494,6 +568,7 @@ int main(void)
 	runpod_pods();
 	runpod_config();
 	decisions();
+	boots();
 	r = TEST_REPORT();
 	{
 		char cmd[128];
