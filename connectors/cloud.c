@@ -53,7 +53,9 @@
 #include "wrapper.h"
 
 #define CLOUD_TIMEOUT_MS 30000       /* one request, all of it */
-#define CLOUD_BODY_MAX (64u << 20)   /* bytes of one answer */
+#define CLOUD_BODY_MAX (8u << 20)    /* bytes of one answer: all of it is
+					parsed into cJSON before the
+					bounds of its items are checked */
 #define CLOUD_429_TRIES 4            /* 429s waited out in one call */
 #define CLOUD_429_WAIT_MS 1000       /* when a 429 gives no Retry-After */
 #define CLOUD_WAIT_MAX_MS 60000      /* the longest wait one 429 imposes */
@@ -116,6 +118,7 @@ struct cloud {
 	size_t ncancelled;
 	/* counters (atomic) */
 	uint64_t requests, requests_last_poll, rate_waits, instances;
+	uint64_t request_us;         /* wall time of every request, summed */
 };
 
 /* ---- names ---- */
@@ -329,25 +332,45 @@ static void cloud_words(struct cloud *cl, const struct http_request *rq,
 	http_redact_request(rq, out);
 }
 
+/* Monotonic microseconds, for the requests' time in status(). */
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int cloud_store_header(struct cloud *cl, char *out, size_t outlen,
+			      char *err, size_t errlen);
+
 int cloud_call(struct cloud *cl, const char *method, const char *path,
 	       const cJSON *body, cJSON **answer, long *status,
 	       char *err, size_t errlen)
 {
 	char key[SECRET_MAX + 1], url[HTTP_URL_MAX], words[CLOUD_TEXT_MAX];
-	const char *secrets[2] = { key, NULL };
+	char store[SECRET_MAX + 64];
+	const char *secrets[3] = { key, NULL, NULL };
 	const char *headers[5];
 	struct buf auth = BUF_INIT(SECRET_MAX + 64);
 	struct http_request rq = { 0 };
 	struct http_response resp = HTTP_RESPONSE_INIT;
 	char *text = NULL;
 	int rc, held, tries, idem;
+	uint64_t t0;
 
 	*answer = NULL;
 	if (status)
 		*status = 0;
+	store[0] = '\0';
 	rc = cloud_key(cl, key, sizeof(key), &held, err, errlen);
 	if (rc)
 		goto out;
+	/* the store's credential too: a 4xx may quote a launch's body (its
+	 * env, Lambda's user_data), and err goes to events and SQLite */
+	if (!cloud_store_header(cl, store, sizeof(store), words,
+				sizeof(words)) && store[0])
+		secrets[1] = store + 15;   /* past "Authorization: " */
 	if (buf_printf(&auth, "Authorization: Bearer %s", key)) {
 		snprintf(err, errlen, "key too long");
 		rc = TFS_EACCES;
@@ -397,7 +420,10 @@ int cloud_call(struct cloud *cl, const char *method, const char *path,
 			goto out;
 		}
 		http_response_release(&resp);
+		t0 = mono_us();
 		rc = http_request(&rq, &resp);
+		__atomic_add_fetch(&cl->request_us, mono_us() - t0,
+				   __ATOMIC_RELAXED);
 		__atomic_add_fetch(&cl->requests, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&cl->requests_last_poll, 1,
 				   __ATOMIC_RELAXED);
@@ -461,6 +487,7 @@ out:
 		explicit_bzero(auth.p, auth.len);
 	buf_release(&auth);
 	explicit_bzero(key, sizeof(key));
+	explicit_bzero(store, sizeof(store));
 	free(text);
 	http_response_release(&resp);
 	return rc;
@@ -687,6 +714,21 @@ static int cloud_store_header(struct cloud *cl, char *out, size_t outlen,
 	return v ? TFS_OK : TFS_EACCES;
 }
 
+/* 1 when the store URL carries a userinfo, a query or a fragment. */
+static int cloud_store_plain(const char *url)
+{
+	const char *a = strstr(url, "://");
+	size_t host;
+
+	if (strpbrk(url, "?#"))
+		return 1;
+	if (!a)
+		return 0;
+	a += 3;
+	host = strcspn(a, "/");
+	return memchr(a, '@', host) != NULL;
+}
+
 int cloud_init(struct connector *c, const cJSON *conf,
 	       const struct cloud_api *api, char *err, size_t errlen)
 {
@@ -744,6 +786,14 @@ int cloud_init(struct connector *c, const cJSON *conf,
 			 strncmp(s.store, "file://", 7))) {
 		snprintf(err, errlen, "'store' must be the run store's URL "
 			 "prefix, http(s):// (or file:// for tests)");
+		goto fail;
+	}
+	if (cloud_store_plain(s.store)) {
+		/* it would spread: the start command, curl's argv, every
+		 * artifact URL in SQLite */
+		snprintf(err, errlen, "'store' must not hold a user:password@, "
+			 "a query or a fragment: give the credential as "
+			 "store_auth_env or store_auth_file");
 		goto fail;
 	}
 	l = strlen(s.store);
@@ -1491,8 +1541,18 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 		q->start_ms = inst.started_ms;
 	q->state = JOB_PENDING;
 	/* the store says first: a job that wrote its exit has ended */
-	have = runstore_exit_code(cl->store, q->run_id, q->attempt, &code, err,
-				  sizeof(err));
+	/*
+	 * Where the provider shows a container's exit (RunPod, Vast.ai) a
+	 * running instance's job has not ended: no exit GET for it, so a
+	 * slow store does not stall the provider's pass one job at a time.
+	 * A Lambda VM stays active after its job: always asked.
+	 */
+	if (in && inst.state == CLOUD_RUNNING && !cancelled &&
+	    strcmp(cl->api->type, "lambda"))
+		have = 0;
+	else
+		have = runstore_exit_code(cl->store, q->run_id, q->attempt,
+					  &code, err, sizeof(err));
 	if (cloud_poll_held(cl, j, in ? &inst : NULL, have, now)) {
 		/* a store error (a 5xx, a timeout) or a state passing:
 		 * nothing is decided on it, a completed job would run again;
@@ -1586,6 +1646,39 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 		cloud_terminate(cl, inst.id);
 }
 
+/*
+ * Forgets the jobs not polled now (core polls every active one each
+ * pass): cl->jobs gained an entry per job, never freed. A job cancelled
+ * before its id was known stays in cl->cancelled, by name, until the
+ * provider is released (one short string per such cancel).
+ */
+static void cloud_jobs_prune(struct cloud *cl, const struct job_query *q,
+			     size_t n)
+{
+	struct hmap keep = HMAP_INIT;
+	size_t i;
+
+	pthread_mutex_lock(&cl->lock);
+	for (i = 0; i < n; i++) {
+		struct cloud_job *j;
+
+		if (!q[i].job_id || !q[i].job_id[0] ||
+		    hmap_sget(&keep, q[i].job_id))
+			continue;
+		j = hmap_sget(&cl->jobs, q[i].job_id);
+		if (j) {
+			hmap_sdel(&cl->jobs, j->id);
+			hmap_sput(&keep, j->id, j);
+		}
+	}
+	for (i = 0; i < cl->jobs.nb; i++)
+		for (struct hmap_entry *e = cl->jobs.b[i]; e; e = e->next)
+			free(e->val);
+	hmap_release(&cl->jobs);
+	cl->jobs = keep;
+	pthread_mutex_unlock(&cl->lock);
+}
+
 int cloud_poll(struct connector *c, struct job_query *q, size_t n,
 	       char *err, size_t errlen)
 {
@@ -1600,6 +1693,7 @@ int cloud_poll(struct connector *c, struct job_query *q, size_t n,
 	for (i = 0; i < n; i++)
 		cloud_poll_one(cl, &q[i]);
 	cloud_sweep(cl, q, n);
+	cloud_jobs_prune(cl, q, n);
 	cloud_offers_refresh(cl);
 	return TFS_OK;
 }
@@ -1668,10 +1762,12 @@ int cloud_status(struct connector *c, char *out, size_t outlen)
 	snprintf(rejected, sizeof(rejected), "%s", cl->rejected);
 	pthread_mutex_unlock(&cl->status_lock);
 	return snprintf(out, outlen, "url: %s\nrequests: %" PRIu64 "\n"
+			"request_us: %" PRIu64 "\n"
 			"requests_last_poll: %" PRIu64 "\ninstances: %" PRIu64
 			"\nrate_limit_waits: %" PRIu64 "\n%s%s%s",
 			cl->shown,
 			__atomic_load_n(&cl->requests, __ATOMIC_RELAXED),
+			__atomic_load_n(&cl->request_us, __ATOMIC_RELAXED),
 			__atomic_load_n(&cl->requests_last_poll,
 					__ATOMIC_RELAXED),
 			__atomic_load_n(&cl->instances, __ATOMIC_RELAXED),

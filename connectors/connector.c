@@ -12,13 +12,6 @@
 
 #include "json.h"
 
-/*
- * Lambda's and Vast.ai's adapters come in their own files: until they are
- * linked in, their ops are weak and NULL, and skipped.
- */
-extern const struct connector_ops lambda_connector_ops __attribute__((weak));
-extern const struct connector_ops vastai_connector_ops __attribute__((weak));
-
 /* Every known provider type; a NULL entry is one not linked in. */
 static const struct connector_ops *const connector_types[] = {
 	&local_connector_ops,

@@ -255,7 +255,12 @@ void runpod_pod(const cJSON *p, struct cloud_inst *in)
 	const char *name = runpod_str(p, "name");
 
 	memset(in, 0, sizeof(*in));
-	snprintf(in->id, sizeof(in->id), "%s", runpod_str(p, "id"));
+	/* an id that does not fit is no pod we could address: not ours
+	 * (cut short, it would name another pod or none) */
+	if (strlen(runpod_str(p, "id")) >= sizeof(in->id))
+		name = "";
+	else
+		snprintf(in->id, sizeof(in->id), "%s", runpod_str(p, "id"));
 	if (strlen(name) <= CLOUD_NAME_MAX)
 		snprintf(in->name, sizeof(in->name), "%s", name);
 	snprintf(in->status, sizeof(in->status), "%s%s%s", st,

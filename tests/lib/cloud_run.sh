@@ -169,6 +169,7 @@ BEFORE=$(posts)
 emu fail "{\"provider\": \"$PROV\", \"status\": 500, \"count\": 1, \"method\": \"$LM\", \"path\": \"$LP\", \"after\": true}"
 L5=$(new_run $PROV lost500)
 submit "$L5" '["sleep", "1"]'
+check "the status has the requests' time" grep -q '^request_us: [1-9]' "$MNT/providers/$PROV/status"
 check "a launch answered 500 completes" wait_state "$L5" completed 40
 check_eq "launched once" "$((BEFORE + 1))" "$(posts)"
 

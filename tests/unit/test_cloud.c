@@ -103,6 +103,13 @@ static void config(void)
 		"'store'");
 	REFUSED("{\"api_key_env\": \"NO_SUCH_VAR_X\", \"store\": \"file:///x\"}",
 		"NO_SUCH_VAR_X");
+	/* a credential or a query in the store's URL would spread */
+	REFUSED("{\"api_key_env\": \"TEST_CLOUD_KEY\", \"store\": "
+		"\"https://u:pw@store.example/dav\"}", "user:password");
+	REFUSED("{\"api_key_env\": \"TEST_CLOUD_KEY\", \"store\": "
+		"\"https://store.example/dav?sig=abc\"}", "a query");
+	REFUSED("{\"api_key_env\": \"TEST_CLOUD_KEY\", \"store\": "
+		"\"https://store.example/dav#x\"}", "a query");
 	REFUSED("{\"api_key_env\": \"TEST_CLOUD_KEY\", \"store\": \"file:///x\","
 		" \"colour\": 1}", "unknown key 'colour'");
 	REFUSED("{\"api_key_env\": \"TEST_CLOUD_KEY\", \"store\": \"file:///x\","
@@ -201,6 +208,20 @@ static void runpod_pods(void)
 		runpod_pod(j, &in);
 		CHECK(in.price_per_hour == -1);
 		cJSON_Delete(j);
+		/* an id past CLOUD_ID_MAX: not cut into another pod's, not
+		 * ours */
+		{
+			char t[512];
+
+			snprintf(t, sizeof(t), "{\"id\": \"%0200d\", \"name\": "
+				 "\"trainfs-x\", \"desiredStatus\": \"RUNNING\"}",
+				 7);
+			j = cJSON_Parse(t);
+			runpod_pod(j, &in);
+			CHECK_STR(in.name, "");
+			CHECK(strlen(in.id) < 200);
+			cJSON_Delete(j);
+		}
 	}
 	{
 		char m[64];
@@ -480,6 +501,20 @@ static void decisions(void)
 	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
 	      TFS_EINPROGRESS);
 	CHECK(fk_launches == 1);
+
+	/* a running instance on a provider that shows a container's exit:
+	 * no exit GET (the unreachable store costs its retries, ~1 s) */
+	fk_list[1].state = CLOUD_RUNNING;
+	{
+		struct timespec a, b;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		CHECK(cloud_poll(&c, &q, 1, err, sizeof(err)) == TFS_OK);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		CHECK((b.tv_sec - a.tv_sec) * 1000 +
+		      (b.tv_nsec - a.tv_nsec) / 1000000 < 300);
+		CHECK(q.state == JOB_RUNNING);
+	}
 
 	/* the store unreadable (nothing listens): a command that ended
 	 * decides nothing, the instance still goes */
