@@ -84,6 +84,8 @@ struct cloud {
 	char **gpu_types, **regions;
 	char *image, *store_url;     /* store_url: no trailing '/' */
 	int boot_timeout_s;
+	int heartbeat_timeout_s;     /* Lambda: the log's PUTs stale this
+					long end an active VM's job */
 	double rps;                  /* 0: no pace */
 	pthread_mutex_t key_lock;
 	struct secret_src key;
@@ -633,6 +635,11 @@ static int cloud_conf_keys(struct connector *c, struct cloud *cl,
 					     errlen);
 			if (!bad)
 				cl->boot_timeout_s = (int)v;
+		} else if (!strcmp(k, "heartbeat_timeout_s")) {
+			bad = json_int_range(it, "", 5, 86400, &v, err,
+					     errlen);
+			if (!bad)
+				cl->heartbeat_timeout_s = (int)v;
 		} else if (!strcmp(k, "poll_ms")) {
 			bad = json_int_range(it, "", 50, 3600000, &v, err,
 					     errlen);
@@ -753,6 +760,7 @@ int cloud_init(struct connector *c, const cJSON *conf,
 	pthread_mutex_init(&cl->lock, NULL);
 	c->priv = cl;
 	cl->boot_timeout_s = 600;
+	cl->heartbeat_timeout_s = 600;
 	cl->rps = cloud_default_rps(api->type);
 	cl->tokens_ms = mono_ms();
 	c->cap_cpus = 1 << 20;
@@ -865,6 +873,9 @@ struct cloud_job {
 					is unhealthy or in a state not
 					running */
 	int seen_running;            /* a list showed it running */
+	uint64_t beat;               /* the log's stamp (runstore_stamp) */
+	int64_t beat_ms;             /* when it last changed, or 0 */
+	int64_t beat_asked_ms;       /* when it was last asked */
 };
 
 static int cloud_poll_ms(const struct cloud *cl)
@@ -1499,6 +1510,43 @@ static int cloud_poll_held(struct cloud *cl, struct cloud_job *j,
 }
 
 /*
+ * Lambda: a VM stays active after its script, so a wrapper that ended
+ * without its exit (the store unreachable at its start, its exit PUT
+ * failing, an OOM kill) would leave it billing forever. The wrapper PUTs
+ * the log every few seconds while the job runs: 1 when that heartbeat
+ * (the log's stamp) has not changed for heartbeat_timeout_s. Asked at
+ * most every quarter of that (and 30 s); a store error decides nothing.
+ */
+static int cloud_beat_stale(struct cloud *cl, struct cloud_job *j,
+			    const struct job_query *q, int64_t now)
+{
+	int64_t limit = (int64_t)cl->heartbeat_timeout_s * 1000;
+	int64_t every = limit / 4 < 30000 ? limit / 4 : 30000;
+	char key[RUNSTORE_KEY_MAX + 1], err[256];
+	uint64_t stamp;
+	int rc;
+
+	if (strcmp(cl->api->type, "lambda"))
+		return 0;
+	if (!j->beat_ms)
+		j->beat_ms = now;
+	if (now - j->beat_asked_ms < every)
+		return 0;
+	j->beat_asked_ms = now;
+	if (runstore_path(q->run_id, q->attempt, "log", key, sizeof(key), err,
+			  sizeof(err)))
+		return 0;
+	rc = runstore_stamp(cl->store, key, &stamp, err, sizeof(err));
+	if (rc && rc != TFS_ENOENT)
+		return 0;
+	if (stamp != j->beat) {
+		j->beat = stamp;
+		j->beat_ms = now;
+	}
+	return now - j->beat_ms > limit;
+}
+
+/*
  * One job against the list taken. Every way the job ends terminates the
  * instance on this pass: nothing idles and bills.
  */
@@ -1618,6 +1666,17 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 			break;
 		case CLOUD_RUNNING:
 			q->state = JOB_RUNNING;
+			if (cloud_beat_stale(cl, j, q, now)) {
+				q->state = JOB_FAILED;
+				q->end_ms = now;
+				cloud_reason(q, "no heartbeat from the job in the "
+					     "run store for %d s (its wrapper "
+					     "ended without an exit code; "
+					     "heartbeat_timeout_s): the "
+					     "instance is terminated",
+					     cl->heartbeat_timeout_s);
+				kill = 1;
+			}
 			break;
 		case CLOUD_PREEMPTED:
 			q->state = JOB_PREEMPTED;

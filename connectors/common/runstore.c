@@ -792,6 +792,89 @@ int runstore_exists(const struct runstore *s, const char *key, char *err,
 	return rc;
 }
 
+/* FNV-1a of len bytes of p, into h. */
+static uint64_t runstore_fnv(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	while (len--)
+		h = (h ^ *c++) * 1099511628211ULL;
+	return h;
+}
+
+/* The lines of a header block naming when and what was written. */
+static uint64_t runstore_headers_stamp(const char *h, size_t len)
+{
+	static const char *const names[] = {
+		"last-modified:", "etag:", "content-length:"
+	};
+	uint64_t v = 14695981039346656037ULL;
+	size_t i = 0;
+
+	while (i < len) {
+		const char *e = memchr(h + i, '\n', len - i);
+		size_t l = e ? (size_t)(e - (h + i)) : len - i, k;
+
+		for (k = 0; k < 3; k++)
+			if (l >= strlen(names[k]) &&
+			    !strncasecmp(h + i, names[k], strlen(names[k])))
+				v = runstore_fnv(v, h + i, l);
+		i += l + 1;
+	}
+	return v;
+}
+
+int runstore_stamp(const struct runstore *s, const char *key,
+		   uint64_t *stamp, char *err, size_t errlen)
+{
+	struct http_response resp = HTTP_RESPONSE_INIT;
+	const char *hdrs[RUNSTORE_HEADERS_MAX + 4];
+	struct http_request req;
+	char url[HTTP_URL_MAX];
+	int rc;
+
+	*stamp = 0;
+	rc = runstore_begin(key, err, errlen);
+	if (rc)
+		return rc;
+	if (s->kind == RUNSTORE_FILE) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		rc = runstore_file_path(s, key, path, sizeof(path), err,
+					errlen);
+		if (rc)
+			return rc;
+		if (lstat(path, &st)) {
+			rc = runstore_errno(errno);
+			if (rc != TFS_ENOENT)
+				runstore_errf(err, errlen, "cannot stat '%s': "
+					      "%s", path, strerror(errno));
+			return rc;
+		}
+		*stamp = runstore_fnv(14695981039346656037ULL, &st.st_mtim,
+				      sizeof(st.st_mtim));
+		*stamp = runstore_fnv(*stamp, &st.st_size, sizeof(st.st_size));
+		return TFS_OK;
+	}
+	rc = runstore_url(s, key, url, sizeof(url), err, errlen);
+	if (rc)
+		return rc;
+	runstore_req(s, &req, "HEAD", url, hdrs, NULL);
+	req.max_response = 64 << 10;
+	req.discard = 1;
+	req.retry.max_attempts = 1;
+	if (req.timeout_ms <= 0 || req.timeout_ms > 10000)
+		req.timeout_ms = 10000;
+	rc = http_request(&req, &resp);
+	rc = runstore_http_status(&req, &resp, rc, key, err, errlen);
+	if (!rc)
+		*stamp = runstore_headers_stamp(resp.headers ? resp.headers : "",
+						resp.headers_len);
+	http_response_release(&resp);
+	return rc;
+}
+
 /* ---- what the remote connectors share ---- */
 
 int runstore_exit_code(const struct runstore *s, const char *uuid,

@@ -107,6 +107,16 @@ int runstore_exists(const struct runstore *s, const char *key, char *err,
 		    size_t errlen);
 
 /*
+ * A value that changes when key is written again (a PUT of the same
+ * bytes too): a hash of its Last-Modified, ETag and Content-Length (HTTP
+ * HEAD), or of its mtime and size (file). TFS_OK with *stamp, TFS_ENOENT
+ * (*stamp 0) when key is not there, else TFS_EIO / TFS_EINVAL with err.
+ * One request, not retried: a heartbeat's probe.
+ */
+int runstore_stamp(const struct runstore *s, const char *key,
+		   uint64_t *stamp, char *err, size_t errlen);
+
+/*
  * The attempt's exit code from its exit file: 1 with *code (0..255), 0
  * when there is none (yet), -1 when it is unreadable or holds no code
  * (err).

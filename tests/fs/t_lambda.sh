@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 PROV=lambda
 EMU_EXTRA=', "ssh_keys": ["emu-key"]'
-CONF_EXTRA='"ssh_key_name": "emu-key", "max_price_per_hour": 3'
+CONF_EXTRA='"ssh_key_name": "emu-key", "max_price_per_hour": 3, "heartbeat_timeout_s": 8'
 LAUNCH='POST /api/v1/instance-operations/launch '
 PRICE=1.29
 IMAGE=
@@ -29,5 +29,13 @@ extra_checks() {
 	check "no runaway retries ($n429 429s of $((R1 - R0)) requests)" test "$n429" -le $((T1 - T0 + 2))
 	check_contains "its log" "limited" "$L/log"
 	emu ratelimit '{"provider": "lambda", "rps": 0}'
+
+	# ---- a wrapper gone without its exit: the VM ended by its heartbeat ----
+	H=$(new_run $PROV noexit)
+	submit "$H" '["sh", "-c", "kill -9 $PPID"]'
+	check "a job whose wrapper died without its exit is ended by its heartbeat" wait_grep "$H/events" "no heartbeat from the job" 30
+	HJ=$(job_of "$H")
+	check "its VM bills no more" wait_cmd 15 pod_is "$HJ" billing False
+	check "and the run fails" wait_state "$H" failed 60
 }
 . "$TOP/tests/lib/cloud_run.sh"
