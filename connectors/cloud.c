@@ -123,6 +123,34 @@ struct cloud {
 	uint64_t request_us;         /* wall time of every request, summed */
 };
 
+/* ---- list answers ---- */
+
+int cloud_insts_parse(const cJSON *arr, const char *what, cloud_inst_fn fn,
+		      struct cloud_inst **out, size_t *n, char *err,
+		      size_t errlen)
+{
+	const cJSON *p;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!cJSON_IsArray(arr)) {
+		snprintf(err, errlen, "%s is not an array", what);
+		return TFS_EIO;
+	}
+	if (cJSON_GetArraySize(arr) > CLOUD_INSTANCES_MAX) {
+		snprintf(err, errlen, "%s lists more than %d instances", what,
+			 CLOUD_INSTANCES_MAX);
+		return TFS_EIO;
+	}
+	*out = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**out));
+	cJSON_ArrayForEach(p, arr)
+		if (cJSON_IsObject(p) && !fn(p, &(*out)[k]))
+			k++;
+	*n = k;
+	return TFS_OK;
+}
+
 /* ---- names ---- */
 
 void cloud_name(char *out, size_t outlen, const char *uuid, int attempt)

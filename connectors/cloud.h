@@ -182,6 +182,17 @@ int cloud_call(struct cloud *cl, const char *method, const char *path,
 	       const cJSON *body, cJSON **answer, long *status,
 	       char *err, size_t errlen);
 
+/*
+ * The instances of a list answer: arr must be an array of at most
+ * CLOUD_INSTANCES_MAX entries (else TFS_EIO, err naming what, e.g.
+ * "Lambda's GET /api/v1/instances 'data'"); each object entry is mapped by
+ * fn (0: kept, else skipped). On TFS_OK *out (caller frees) holds *n.
+ */
+typedef int (*cloud_inst_fn)(const cJSON *item, struct cloud_inst *in);
+int cloud_insts_parse(const cJSON *arr, const char *what, cloud_inst_fn fn,
+		      struct cloud_inst **out, size_t *n, char *err,
+		      size_t errlen);
+
 /* "trainfs-<uuid>-<attempt>" into out (CLOUD_NAME_MAX + 1 bytes). */
 void cloud_name(char *out, size_t outlen, const char *uuid, int attempt);
 /* Parses such a name: 1 with uuid (37 bytes) and *attempt, else 0. */

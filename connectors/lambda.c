@@ -344,28 +344,9 @@ static int lambda_instance(const cJSON *p, struct cloud_inst *in)
 int lambda_list_parse(const cJSON *ans, struct cloud_inst **out, size_t *n,
 		      char *err, size_t errlen)
 {
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(ans, "data");
-	const cJSON *p;
-	size_t k = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!cJSON_IsArray(data)) {
-		snprintf(err, errlen, "Lambda's GET /api/v1/instances has no "
-			 "'data' array");
-		return TFS_EIO;
-	}
-	if (cJSON_GetArraySize(data) > CLOUD_INSTANCES_MAX) {
-		snprintf(err, errlen, "Lambda lists more than %d instances",
-			 CLOUD_INSTANCES_MAX);
-		return TFS_EIO;
-	}
-	*out = xcalloc((size_t)cJSON_GetArraySize(data) + 1, sizeof(**out));
-	cJSON_ArrayForEach(p, data)
-		if (cJSON_IsObject(p) && !lambda_instance(p, &(*out)[k]))
-			k++;
-	*n = k;
-	return TFS_OK;
+	return cloud_insts_parse(cJSON_GetObjectItemCaseSensitive(ans, "data"),
+				 "Lambda's GET /api/v1/instances 'data'",
+				 lambda_instance, out, n, err, errlen);
 }
 
 /* One request: GET /api/v1/instances. */

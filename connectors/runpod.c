@@ -283,12 +283,17 @@ void runpod_pod(const cJSON *p, struct cloud_inst *in)
 		in->state = CLOUD_BOOTING;   /* CREATED, RESTARTING, ... */
 }
 
+/* Every pod is kept: one whose name is not ours is listed unowned. */
+static int runpod_item(const cJSON *p, struct cloud_inst *in)
+{
+	runpod_pod(p, in);
+	return 0;
+}
+
 static int runpod_list(struct cloud *cl, struct cloud_inst **out, size_t *n,
 		       char *err, size_t errlen)
 {
 	cJSON *ans = NULL;
-	const cJSON *p;
-	size_t k = 0;
 	int rc = cloud_call(cl, "GET", "/v1/pods", NULL, &ans, NULL, err,
 			    errlen);
 
@@ -296,24 +301,10 @@ static int runpod_list(struct cloud *cl, struct cloud_inst **out, size_t *n,
 	*n = 0;
 	if (rc)
 		return rc;
-	if (!cJSON_IsArray(ans)) {
-		snprintf(err, errlen, "RunPod's GET /v1/pods is not an array");
-		cJSON_Delete(ans);
-		return TFS_EIO;
-	}
-	if (cJSON_GetArraySize(ans) > CLOUD_INSTANCES_MAX) {
-		snprintf(err, errlen, "RunPod lists more than %d pods",
-			 CLOUD_INSTANCES_MAX);
-		cJSON_Delete(ans);
-		return TFS_EIO;
-	}
-	*out = xcalloc((size_t)cJSON_GetArraySize(ans) + 1, sizeof(**out));
-	cJSON_ArrayForEach(p, ans)
-		if (cJSON_IsObject(p))
-			runpod_pod(p, &(*out)[k++]);
-	*n = k;
+	rc = cloud_insts_parse(ans, "RunPod's GET /v1/pods", runpod_item, out,
+			       n, err, errlen);
 	cJSON_Delete(ans);
-	return TFS_OK;
+	return rc;
 }
 
 static int runpod_terminate(struct cloud *cl, const char *id, char *err,

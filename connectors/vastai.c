@@ -322,28 +322,10 @@ static int vastai_instance(const cJSON *p, struct cloud_inst *in)
 int vastai_list_parse(const cJSON *ans, struct cloud_inst **out, size_t *n,
 		      char *err, size_t errlen)
 {
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(ans, "instances");
-	const cJSON *p;
-	size_t k = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!cJSON_IsArray(a)) {
-		snprintf(err, errlen, "Vast.ai's GET /api/v0/instances/ has no "
-			 "'instances' array");
-		return TFS_EIO;
-	}
-	if (cJSON_GetArraySize(a) > CLOUD_INSTANCES_MAX) {
-		snprintf(err, errlen, "Vast.ai lists more than %d instances",
-			 CLOUD_INSTANCES_MAX);
-		return TFS_EIO;
-	}
-	*out = xcalloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(**out));
-	cJSON_ArrayForEach(p, a)
-		if (cJSON_IsObject(p) && !vastai_instance(p, &(*out)[k]))
-			k++;
-	*n = k;
-	return TFS_OK;
+	return cloud_insts_parse(
+		cJSON_GetObjectItemCaseSensitive(ans, "instances"),
+		"Vast.ai's GET /api/v0/instances/ 'instances'",
+		vastai_instance, out, n, err, errlen);
 }
 
 /* One request: GET /api/v0/instances/?owner=me. */
