@@ -14,7 +14,7 @@ PKGS = fuse3 libcurl libcjson sqlite3 openssl
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP
-LDLIBS += -lpthread
+LDLIBS += -lpthread -lm
 
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
