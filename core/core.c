@@ -574,6 +574,7 @@ void core_close(struct core *c)
 	hmap_release(&c->exp_by_name);
 	hmap_release(&c->run_by_id);
 	art_release(c);
+	charts_release(c);
 	store_close(c->store);
 	free(c->state_dir);
 	pthread_mutex_destroy(&c->lock);

@@ -111,6 +111,13 @@ int core_exp_set_objective(struct core *c, int64_t id, const char *text,
 			   size_t len, char *reason, size_t rlen);
 /* Runs ranked by the objective, aligned columns. */
 int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out);
+/*
+ * compare.svg: the objective's latest value of each run in creation order
+ * and the best so far (or, with no objective set, a picture that says so),
+ * with *mtime_ms the latest change of the experiment or its runs.
+ */
+int core_exp_compare_svg(struct core *c, int64_t id, struct buf *out,
+			 int64_t *mtime_ms);
 
 /* Runs. */
 struct core_run_info {
@@ -182,6 +189,11 @@ int core_run_read(struct core *c, int64_t run_id, enum run_file f,
 int core_run_metrics_size(struct core *c, int64_t run_id, int64_t *size);
 int core_run_metrics_read(struct core *c, int64_t run_id, int64_t off,
 			  size_t size, struct buf *out);
+/*
+ * metrics.svg: every metric against step, one panel each (charts.c); drawn
+ * once per size of the history and kept, so stat and read agree.
+ */
+int core_run_metrics_svg(struct core *c, int64_t run_id, struct buf *out);
 /* The log: its size and mtime, and a read at an offset. */
 int core_run_log_stat(struct core *c, int64_t run_id, int64_t *size,
 		      int64_t *mtime_ms);

@@ -136,6 +136,24 @@ static void lb_format(struct buf *out, const struct lb_row *rows, size_t n,
 	free(w);
 }
 
+struct exp *exp_lock_objective(struct core *c, int64_t id,
+				char key[EXP_KEY_MAX], int *mode_max)
+{
+	char mode[8] = "min";
+	struct exp *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = core_exp_by_id(c, id);
+	if (!e) {
+		pthread_mutex_unlock(&c->lock);
+		return NULL;
+	}
+	key[0] = '\0';
+	sscanf(e->objective, "%64s %7s", key, mode);
+	*mode_max = !strcmp(mode, "max");
+	return e;
+}
+
 /*
  * The leaderboard: runs ranked by the objective's latest value, with state,
  * cost and the other latest metrics, in aligned columns. Metrics come from the
@@ -143,7 +161,7 @@ static void lb_format(struct buf *out, const struct lb_row *rows, size_t n,
  */
 int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
 {
-	char key[METRIC_KEY_MAX + 1] = "", mode[8] = "min";
+	char key[EXP_KEY_MAX];
 	int mode_max;
 	char cols[8][METRIC_KEY_MAX];
 	int ncols = 0, i, k;
@@ -152,13 +170,9 @@ int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
 	size_t n, j;
 	struct exp *e;
 
-	pthread_mutex_lock(&c->lock);
-	e = core_exp_by_id(c, id);
-	if (!e) {
-		pthread_mutex_unlock(&c->lock);
+	e = exp_lock_objective(c, id, key, &mode_max);
+	if (!e)
 		return TFS_ENOENT;
-	}
-	sscanf(e->objective, "%64s %7s", key, mode);
 	n = e->nruns;
 	rows = xcalloc(n + 1, sizeof(*rows));
 	ids = xcalloc(n + 1, sizeof(*ids));
@@ -184,7 +198,6 @@ int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out)
 					 rows[j].m[k].key);
 		}
 	}
-	mode_max = !strcmp(mode, "max");
 	if (n)
 		qsort_r(rows, n, sizeof(*rows), lb_cmp, &mode_max);
 	lb_format(out, rows, n, key, cols, ncols);

@@ -175,6 +175,17 @@ struct tpl {
 
 struct poller_thread;
 
+/* A chart kept for the next stat or read of the same content (charts.c). */
+struct chart_memo {
+	int64_t run_id;
+	int64_t end;                /* the history's size it was drawn at */
+	char *title;
+	char *svg;                  /* NULL: the slot is free */
+	size_t len;
+	uint64_t used;              /* c->chart_tick when last used */
+};
+#define CHART_MEMO_N 4
+
 struct provider {
 	struct connector conn;
 	struct poller_thread *pt;   /* its poller thread (poller.c) */
@@ -265,6 +276,10 @@ struct core {
 	/* a core_listener_fn (core.h) */
 	void (*listener)(void *arg, int64_t run_id, unsigned what);
 	void *listener_arg;
+
+	/* the last metrics.svg drawn (charts.c) */
+	struct chart_memo charts[CHART_MEMO_N];
+	uint64_t chart_tick;
 
 	int poller_started;         /* the provider threads run */
 	pthread_t waker;
@@ -384,6 +399,31 @@ int art_input_ready_locked(struct core *c, struct run *r, const char *spec,
 void art_pin_locked(struct core *c, const char *cache_path, int delta);
 void art_summary_locked(struct core *c, struct run *r, int64_t *count,
 			int64_t *bytes, int64_t *verified);
+
+/* files.c */
+#define EXP_KEY_MAX 65              /* an objective's metric, NUL included */
+/*
+ * Experiment id with c->lock taken, its objective's metric in key (""
+ * when none is set) and *mode_max whether higher is better; NULL, the
+ * lock not held, when there is no such experiment.
+ */
+struct exp *exp_lock_objective(struct core *c, int64_t id,
+			       char key[EXP_KEY_MAX], int *mode_max);
+
+/* charts.c, with c->lock not held */
+/*
+ * Appends to out the comparison of runs run_ids[0..n) (in that order; ids
+ * gone meanwhile are left out) by the latest value of metric: a final
+ * value for a completed run, a value so far for one queued, going or
+ * stopped (cancelled, stopped early), none for a failed one or one
+ * without the metric (see plot_compare_svg()). *mtime_ms (may be NULL):
+ * the latest change of those runs. n at most PLOT_RUNS_MAX (TFS_EFBIG).
+ */
+int charts_compare(struct core *c, const char *title, const char *metric,
+		   int minimize, const int64_t *run_ids, size_t n,
+		   struct buf *out, int64_t *mtime_ms);
+/* Frees the kept charts, at the end. */
+void charts_release(struct core *c);
 
 /* poller.c */
 /*

@@ -229,10 +229,26 @@ static void fmt_g(char out[32], int prec, double v)
 		memmove(d, d + 1, strlen(d));
 }
 
-/* A value beside a name: six digits at most. */
-static void fmt_value(char out[32], double v)
+/*
+ * A value beside a name, to prec significant digits: 0.0386, 45.18k,
+ * 1.2e-5.
+ */
+static void fmt_value(char out[32], int prec, double v)
 {
-	fmt_g(out, 6, v);
+	static const char suffix[] = "kMGT";
+	double u = 1e3;
+	int i = 0;
+
+	if (fabs(v) < 1e4 || fabs(v) >= 1e15) {
+		fmt_g(out, prec, v);
+		return;
+	}
+	while (fabs(v) >= u * 1e3) {
+		u *= 1e3;
+		i++;
+	}
+	fmt_g(out, prec, v / u);
+	snprintf(out + strlen(out), 32 - strlen(out), "%c", suffix[i]);
 }
 
 /* Drops the zeros ending a fraction: "2.50" -> "2.5", "3.00" -> "3". */
@@ -273,6 +289,15 @@ static double nice_step(double raw)
 	if (f <= 5.0 + 1e-9)
 		return 5 * mag;
 	return 10 * mag;
+}
+
+/* The nice step below a nice step: 5 -> 2 -> 1 -> 0.5. */
+static double finer_step(double step)
+{
+	double mag = pow(10, floor(log10(step) + 1e-9));
+	double f = step / mag;
+
+	return f < 1.5 ? mag / 2 : f < 3 ? mag : 2 * mag;
 }
 
 enum { AX_LOG_OK = 1, AX_INTEGER = 2, AX_TIGHT = 4, AX_PAD = 8 };
@@ -334,16 +359,21 @@ static void axis_fit(struct axis *a, double min, double max, int target,
 		flags |= AX_TIGHT;
 	}
 	step = nice_step((max - min) / target);
-	if ((flags & AX_INTEGER) && step < 1)
-		step = 1;
-	a->step = step;
 	if (flags & AX_TIGHT) {
 		a->lo = min;
 		a->hi = max;
+		/* a box that is not widened to its ticks may hold too few:
+		   three at least, where whole numbers allow */
+		while (floor(max / step + 1e-9) - ceil(min / step - 1e-9) < 2 &&
+		       !((flags & AX_INTEGER) && step <= 1))
+			step = finer_step(step);
 	} else {
 		a->lo = floor(min / step + 1e-9) * step;
 		a->hi = ceil(max / step - 1e-9) * step;
 	}
+	if ((flags & AX_INTEGER) && step < 1)
+		step = 1;
+	a->step = step;
 	k0 = ceil(a->lo / step - 1e-9);
 	k1 = floor(a->hi / step + 1e-9);
 	for (k = k0; k <= k1 && a->nt < TICKS_MAX; k++)
@@ -706,16 +736,21 @@ static void put_swatch(struct svg *s, double x, double y, size_t i)
 }
 
 /*
- * The series of a chart, prepared. NULL when there is no chart to draw,
- * with *err: a failure, or TFS_OK when the chart was a message (no series,
- * or none with a point to draw) appended to out.
+ * The series of a chart, prepared, and in *all the range of them all.
+ * NULL when there is no chart to draw, with *err: a failure, or TFS_OK
+ * when the chart was a message (no series, or none with a point to draw)
+ * appended to out.
  */
 static struct prep *prep_chart(struct buf *out, const char *title,
 			       const struct plot_series *ser, size_t ns,
-			       int *err)
+			       struct prep *all, int *err)
 {
 	struct prep *pr;
 	size_t i, drawn = 0;
+
+	memset(all, 0, sizeof(*all));
+	all->xmin = all->ymin = INFINITY;
+	all->xmax = all->ymax = -INFINITY;
 
 	*err = TFS_EFBIG;
 	if (ns > PLOT_SERIES_MAX)
@@ -729,6 +764,12 @@ static struct prep *prep_chart(struct buf *out, const char *title,
 			return NULL;
 		}
 		drawn += pr[i].n;
+		if (!pr[i].n)
+			continue;
+		all->xmin = fmin(all->xmin, pr[i].xmin);
+		all->xmax = fmax(all->xmax, pr[i].xmax);
+		all->ymin = fmin(all->ymin, pr[i].ymin);
+		all->ymax = fmax(all->ymax, pr[i].ymax);
 	}
 	if (pr && !drawn) {
 		prep_free(pr, ns);
@@ -743,25 +784,15 @@ int plot_lines_svg(struct buf *out, const char *title, const char *xlabel,
 		   const char *ylabel, const struct plot_series *ser,
 		   size_t ns)
 {
-	double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY,
-	       ymax = -INFINITY;
 	int legend = ns > 1, height, err;
+	struct prep *pr, all;
 	struct frame f;
-	struct prep *pr;
 	struct svg s;
 	size_t i;
 
-	pr = prep_chart(out, title, ser, ns, &err);
+	pr = prep_chart(out, title, ser, ns, &all, &err);
 	if (!pr)
 		return err;
-	for (i = 0; i < ns; i++) {
-		if (!pr[i].n)
-			continue;
-		xmin = fmin(xmin, pr[i].xmin);
-		xmax = fmax(xmax, pr[i].xmax);
-		ymin = fmin(ymin, pr[i].ymin);
-		ymax = fmax(ymax, pr[i].ymax);
-	}
 	height = 540;
 	if (legend && 80 + (int)ns * 20 > height)
 		height = 80 + (int)ns * 20;
@@ -770,8 +801,9 @@ int plot_lines_svg(struct buf *out, const char *title, const char *xlabel,
 	f.band = 0;
 	f.x1 = PLOT_WIDTH - (legend ? 210 : 28);
 	f.y1 = height - 56;
-	axis_fit(&f.ax, xmin, xmax, (int)((f.x1 - f.x0) / 90), 0);
-	axis_fit(&f.ay, ymin, ymax, (int)((f.y1 - f.y0) / 50),
+	axis_fit(&f.ax, all.xmin, all.xmax, (int)((f.x1 - f.x0) / 90),
+		 AX_TIGHT);
+	axis_fit(&f.ay, all.ymin, all.ymax, (int)((f.y1 - f.y0) / 50),
 		 AX_LOG_OK | AX_PAD);
 	svg_begin(&s, height);
 	put_title(&s, title);
@@ -798,12 +830,12 @@ int plot_panels_svg(struct buf *out, const char *title, const char *xlabel,
 		    const struct plot_series *ser, size_t ns)
 {
 	int cols, rows, ph, height, err;
-	double pw;
-	struct prep *pr;
+	struct prep *pr, all;
 	struct svg s;
+	double pw;
 	size_t i;
 
-	pr = prep_chart(out, title, ser, ns, &err);
+	pr = prep_chart(out, title, ser, ns, &all, &err);
 	if (!pr)
 		return err;
 	cols = ns == 1 ? 1 : ns <= 4 ? 2 : 3;
@@ -816,30 +848,35 @@ int plot_panels_svg(struct buf *out, const char *title, const char *xlabel,
 	for (i = 0; i < ns; i++) {
 		double px = 8 + pw * (double)(i % (size_t)cols);
 		double py = PANEL_TOP + (double)ph * (double)(i / (size_t)cols);
+		char v[32], lab[48];
 		struct frame f;
-		char v[32];
+		double room;
 
 		f.x0 = px + 62;
 		f.x1 = px + pw - 16;
 		f.y0 = py + 30;
 		f.y1 = py + ph - 32;
 		f.band = 0;
-		axis_fit(&f.ax, pr[i].xmin, pr[i].xmax,
-			 (int)((f.x1 - f.x0) / 70), 0);
+		/* one x range for all, so that a step is one place down a
+		   column of panels */
+		axis_fit(&f.ax, all.xmin, all.xmax,
+			 (int)((f.x1 - f.x0) / 70), AX_TIGHT);
 		axis_fit(&f.ay, pr[i].ymin, pr[i].ymax,
 			 (int)((f.y1 - f.y0) / 40), AX_LOG_OK | AX_PAD);
-		put_swatch(&s, f.x0, py + 14, i);
-		put_label(&s, f.x0 + 28, py + 18, "class=\"head\"", ser[i].name,
-			  cols == 3 ? 20 : NAME_CHARS);
+		lab[0] = '\0';
 		if (pr[i].has_last) {
-			char lab[48];
-
-			fmt_g(v, 4, pr[i].last);
+			fmt_value(v, 4, pr[i].last);
 			snprintf(lab, sizeof(lab), "%slast %s",
-				 f.ay.log ? "log y \xc2\xb7 " : "", v);
+				 f.ay.log ? "log y, " : "", v);
 			put_label(&s, f.x1, py + 18, "class=\"note\" "
 				  "text-anchor=\"end\"", lab, 0);
 		}
+		/* the name in what the value leaves of the line: about 8
+		   pixels a bold character, 6.5 a plain one */
+		room = (f.x1 - f.x0 - 28 - 6.5 * (double)strlen(lab) - 12) / 8;
+		put_swatch(&s, f.x0, py + 14, i);
+		put_label(&s, f.x0 + 28, py + 18, "class=\"head\"", ser[i].name,
+			  room < 6 ? 6 : (size_t)room);
 		frame_open(&s, &f, NULL, NULL);
 		put_series(&s, &f, &pr[i], i, ser[i].name);
 		if (!pr[i].n)
@@ -1013,7 +1050,7 @@ int plot_compare_svg(struct buf *out, const char *title, const char *metric,
 		by = fy(&f, runs[ibest].value);
 		put(&s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%g\" fill=\"none\" "
 		    "stroke=\"#000\" stroke-width=\"1.8\"/>\n", bx, by, r + 4);
-		fmt_value(v, runs[ibest].value);
+		fmt_value(v, 6, runs[ibest].value);
 		put(&s, "<text class=\"halo\" font-weight=\"bold\" x=\"%.1f\" "
 		    "y=\"%.1f\" text-anchor=\"%s\">best: ",
 		    bx + (right ? -(r + 9) : r + 9),

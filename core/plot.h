@@ -61,9 +61,10 @@ int plot_lines_svg(struct buf *out, const char *title, const char *xlabel,
 
 /*
  * Small multiples: one panel per series, each with its own y axis (a
- * learning rate of 5e-05 and a loss of 2.3 are both readable), the
- * series' name, colour and last value above it, in a grid of one to
- * three columns. Returns as plot_lines_svg().
+ * learning rate of 5e-05 and a loss of 2.3 are both readable) and all
+ * with the same x range, the series' name, colour and last value (of the
+ * input order) above it, in a grid of one to three columns. Returns as
+ * plot_lines_svg().
  */
 int plot_panels_svg(struct buf *out, const char *title, const char *xlabel,
 		    const struct plot_series *s, size_t ns);

@@ -74,6 +74,7 @@ enum {
 	ST_METRIC_LATEST,
 	ST_METRICS_LATEST_GET,
 	ST_METRICS_HISTORY,
+	ST_METRICS_POINTS,
 	ST_METRICS_END,
 	ST_METRICS_END_W,
 	/* artifacts */
@@ -240,6 +241,9 @@ static const struct stmt_def stmt_defs[ST_MAX] = {
 		"SELECT step, time_ms, key, value, end_off FROM metrics "
 		"WHERE run_id = ?1 AND end_off > ?2 ORDER BY end_off",
 		"read metrics history", ON_R },
+	[ST_METRICS_POINTS] = {
+		"SELECT step, key, value FROM metrics WHERE run_id = ?1 AND "
+		"end_off <= ?2 ORDER BY end_off", "read metrics points", ON_R },
 	/* the size as the last commit has it, and as the writer sees it */
 	[ST_METRICS_END] = { METRICS_END_SQL, "read metrics size", ON_R },
 	[ST_METRICS_END_W] = { METRICS_END_SQL, "read metrics size" },
@@ -1367,6 +1371,29 @@ int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
 int store_metrics_history(struct store *s, int64_t run_id, struct buf *out)
 {
 	return store_metrics_history_read(s, run_id, 0, SIZE_MAX, out);
+}
+
+struct point_walk {
+	store_point_cb cb;
+	void *arg;
+};
+
+static int row_point(void *arg, sqlite3_stmt *st)
+{
+	struct point_walk *w = arg;
+
+	w->cb(w->arg, sqlite3_column_double(st, 0), col_text(st, 1),
+	      sqlite3_column_double(st, 2));
+	return 0;
+}
+
+int store_metrics_each_point(struct store *s, int64_t run_id, int64_t end,
+			     store_point_cb cb, void *arg)
+{
+	struct point_walk w = { cb, arg };
+
+	return store_run(s, ST_METRICS_POINTS, row_point, &w,
+			 ARGS(ARG_I(run_id), ARG_I(end)));
 }
 
 /* ---- artifacts ---- */

@@ -171,6 +171,15 @@ int store_metrics_history_read(struct store *s, int64_t run_id, int64_t off,
 int store_metrics_latest(struct store *s, int64_t run_id, struct buf *out);
 /* Appends {"step","time","key","value"} JSON lines, in order of arrival. */
 int store_metrics_history(struct store *s, int64_t run_id, struct buf *out);
+/*
+ * Calls cb for each point of run_id's history up to byte end of its
+ * metrics.jsonl (its size then: a fixed set of points however many come
+ * meanwhile), in order of arrival.
+ */
+typedef void (*store_point_cb)(void *arg, double step, const char *key,
+			       double value);
+int store_metrics_each_point(struct store *s, int64_t run_id, int64_t end,
+			     store_point_cb cb, void *arg);
 /* Calls cb for each latest (key, value) of run_id, sorted by key. */
 typedef void (*store_metric_cb)(void *arg, const char *key, double value);
 int store_metrics_each_latest(struct store *s, int64_t run_id,

@@ -32,6 +32,9 @@ static const char readme_text[] =
 	"  cat  .../RUN/status                   queued, running, completed...\n"
 	"  tail -f .../RUN/log                   the job's output\n"
 	"  cat  .../RUN/metrics                  latest value of each metric\n"
+	"  open .../RUN/metrics.svg              each metric against step\n"
+	"  open experiments/EXP/compare.svg      runs by the objective, best\n"
+	"                                        so far\n"
 	"  echo cancel > .../RUN/ctl             cancel | pause | resume |\n"
 	"                                        retry | priority N\n"
 	"  cat  .../RUN/wait                     blocks until the run ends\n"
@@ -758,6 +761,31 @@ static int leaderboard_content(const struct node *n, fuse_ino_t ino,
 	return core_exp_leaderboard(fs.core, INO_ID(ino), b);
 }
 
+/* compare.svg: dated by the last change of the experiment or its runs */
+static int compare_attr(const struct node *n, fuse_ino_t ino,
+			const void *rec, struct stat *st, double *timeout)
+{
+	struct buf b = BUF_INIT(0);
+	int64_t mtime = 0;
+	int r;
+
+	(void)rec;
+	(void)timeout;
+	r = core_exp_compare_svg(fs.core, INO_ID(ino), &b, &mtime);
+	attr_init(st, ino, S_IFREG | n->mode, (int64_t)b.len, mtime);
+	buf_release(&b);
+	return r;
+}
+
+static int compare_content(const struct node *n, fuse_ino_t ino,
+			   struct buf *b)
+{
+	int64_t mtime;
+
+	(void)n;
+	return core_exp_compare_svg(fs.core, INO_ID(ino), b, &mtime);
+}
+
 static int exp_text_open_write(const struct node *n, struct fh *h, int flags)
 {
 	h->data.max = DESC_MAX;
@@ -888,7 +916,7 @@ static const unsigned char root_children[] = {
 	INO_QUEUE, INO_SCHEDULER, INO_TEMPLATES,
 };
 static const unsigned char exp_children[] = {
-	ES_DESCRIPTION, ES_LEADERBOARD, ES_OBJECTIVE, ES_RUNS,
+	ES_COMPARE, ES_DESCRIPTION, ES_LEADERBOARD, ES_OBJECTIVE, ES_RUNS,
 };
 static const unsigned char prov_children[] = { PS_STATUS };
 
@@ -948,6 +976,9 @@ static const struct node exp_nodes[ES_MAX] = {
 	[ES_LEADERBOARD] = { "leaderboard", .type = S_IFREG, .mode = 0444,
 		.flags = NODE_PRIVATE, .stat = exp_stat, .attr = leaderboard_attr,
 		.content = leaderboard_content, .remove = exp_file_remove },
+	[ES_COMPARE] = { "compare.svg", .type = S_IFREG, .mode = 0444,
+		.flags = NODE_PRIVATE, .stat = exp_stat, .attr = compare_attr,
+		.content = compare_content, .remove = exp_file_remove },
 };
 
 static const struct node tpl_node = {

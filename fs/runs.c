@@ -73,6 +73,13 @@ static int run_content(const struct node *n, fuse_ino_t ino, struct buf *b)
 	return core_run_read(fs.core, INO_ID(ino), n->rf, b);
 }
 
+static int metrics_svg_content(const struct node *n, fuse_ino_t ino,
+			       struct buf *b)
+{
+	(void)n;
+	return core_run_metrics_svg(fs.core, INO_ID(ino), b);
+}
+
 static int ctl_content(const struct node *n, fuse_ino_t ino, struct buf *b)
 {
 	(void)n;
@@ -463,8 +470,8 @@ static int art_listxattr(fuse_ino_t ino, struct buf *b)
 
 static const unsigned char run_children[] = {
 	RS_CONFIG, RS_STATUS, RS_STATUS_JSON, RS_LOG, RS_METRICS,
-	RS_METRICS_JSONL, RS_EVENTS, RS_CTL, RS_WAIT, RS_DOWNLOADS,
-	RS_ARTIFACTS,
+	RS_METRICS_JSONL, RS_METRICS_SVG, RS_EVENTS, RS_CTL, RS_WAIT,
+	RS_DOWNLOADS, RS_ARTIFACTS,
 };
 
 /* a generated file of a run, read whole at open, dated by m */
@@ -498,6 +505,9 @@ const struct node run_nodes[RSLOT_MAX] = {
 		.flags = NODE_PRIVATE, .stat = run_stat, .attr = mjsonl_attr,
 		.open = fh_open_stream, .read = mjsonl_read,
 		.remove = run_part_remove },
+	/* drawn from the history; dated by its last point */
+	[RS_METRICS_SVG] = { "metrics.svg", RUN_GEN(metrics_ms), .mode = 0444,
+		.flags = NODE_PRIVATE, .content = metrics_svg_content },
 	[RS_EVENTS] = { "events", RUN_FILE(RF_EVENTS, events_ms),
 		.flags = NODE_PRIVATE | NODE_LIVE },
 	[RS_CTL] = { "ctl", RUN_GEN(updated_ms), .mode = 0644,

@@ -19,7 +19,7 @@ check_eq "description read" "digits, small MLP" "$(cat "$MNT/experiments/mnist/d
 check "mkdir run" mkdir "$MNT/experiments/mnist/runs/lr-01"
 R=$MNT/experiments/mnist/runs/lr-01
 check_eq "new run is created" "created" "$(cat "$R/status")"
-check_eq "run dir lists its files (wait opens by name)" "artifacts config.json ctl downloads events log metrics metrics.jsonl status status.json" \
+check_eq "run dir lists its files (wait opens by name)" "artifacts config.json ctl downloads events log metrics metrics.jsonl metrics.svg status status.json" \
 	"$(ls "$R" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "mkdir of an existing run" "1" "$(mkdir "$R" 2>/dev/null; echo $?)"
 

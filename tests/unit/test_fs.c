@@ -131,19 +131,20 @@ static void test_children(void)
 		"scheduler", "templates",
 	};
 	static const char *const exp[] = {
-		"description", "leaderboard", "objective", "runs",
+		"compare.svg", "description", "leaderboard", "objective",
+		"runs",
 	};
 	static const char *const run[] = {
 		"config.json", "status", "status.json", "log", "metrics",
-		"metrics.jsonl", "events", "ctl", "wait", "downloads",
-		"artifacts",
+		"metrics.jsonl", "metrics.svg", "events", "ctl", "wait",
+		"downloads", "artifacts",
 	};
 	static const char *const prov[] = { "status" };
 	int slot;
 
 	check_children(INO_ROOT, root, 8);
-	check_children(INO(K_EXP, 7, ES_DIR), exp, 4);
-	check_children(INO(K_RUN, 7, RS_DIR), run, 11);
+	check_children(INO(K_EXP, 7, ES_DIR), exp, 5);
+	check_children(INO(K_RUN, 7, RS_DIR), run, 12);
 	check_children(INO(K_PROV, 7, PS_DIR), prov, 1);
 	/* `wait` opens by name and is never listed (grep -r, cp -r) */
 	for (slot = 1; slot < RSLOT_MAX; slot++)
