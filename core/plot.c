@@ -341,6 +341,9 @@ static void axis_fit(struct axis *a, double min, double max, int target,
 		}
 		return;
 	}
+	/* values a few ulps apart have no scale to show: as one value */
+	if (max - min <= fmax(fabs(min), fabs(max)) * 1e-12)
+		max = min;
 	if (max == min) {
 		double d = fabs(min) * 0.1;
 
@@ -379,7 +382,8 @@ static void axis_fit(struct axis *a, double min, double max, int target,
 	for (k = k0; k <= k1 && a->nt < TICKS_MAX; k++)
 		a->t[a->nt++] = fabs(k) < 0.5 ? 0 : k * step;
 	/* large numbers read better as 200k and 1.2M than in full */
-	a->si = fmax(fabs(a->lo), fabs(a->hi)) >= 1e4 && step >= 100;
+	a->si = fmax(fabs(a->lo), fabs(a->hi)) >= 1e4 && step >= 100 &&
+		fmax(fabs(a->lo), fabs(a->hi)) < 1e15;
 }
 
 /* Where v falls between p0 (at lo) and p1 (at hi), kept inside. */
@@ -437,7 +441,8 @@ static void axis_label(const struct axis *a, double v, char out[32])
 		snprintf(out + strlen(out), 32 - strlen(out), "%c", suffix[i]);
 		return;
 	}
-	if (a->step < 1e-3 && fmax(fabs(a->lo), fabs(a->hi)) < 1e-2) {
+	if ((a->step < 1e-3 && fmax(fabs(a->lo), fabs(a->hi)) < 1e-2) ||
+	    fmax(fabs(a->lo), fabs(a->hi)) >= 1e15) {
 		int sig = (int)(floor(log10(fabs(v)) + 1e-9) -
 				floor(log10(a->step) + 1e-9)) + 1;
 

@@ -223,6 +223,16 @@ static void test_degenerate(void)
 	CHECK(svgcheck(&out, "degenerate", "--series 2", sum, sizeof(sum)));
 	CHECK(d_points(series_d(out.p), NULL, 0) == 2);  /* M p L p */
 	CHECK(count(out.p, "<circle") == 4);
+	buf_reset(&out);
+	/* values an ulp apart, and values at the ends of what is drawn */
+	flat[0] = (struct plot_point){ 1e15, 1e15 };
+	flat[1] = (struct plot_point){ nextafter(1e15, 2e15), 1e15 + 0.125 };
+	flat[2] = (struct plot_point){ 1e300, -1e300 };
+	s[0] = (struct plot_series){ "close", flat, 2 };
+	s[1] = (struct plot_series){ "far", flat + 1, 2 };
+	CHECK(plot_panels_svg(&out, "extremes", "step", s, 2) == TFS_OK);
+	CHECK(svgcheck(&out, "extremes", "--series 2", sum, sizeof(sum)));
+	CHECK(strstr(out.p, "nan") == NULL && strstr(out.p, "inf") == NULL);
 	buf_release(&out);
 }
 
