@@ -54,7 +54,8 @@ TOOLS_CFLAGS := $(call pkg_cflags,fuse3)
 
 UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-TOOLS = tools/floorfs tools/bench_read tools/bench_submit tools/bench_slurm
+TOOLS = tools/floorfs tools/bench_read tools/bench_submit tools/bench_slurm \
+	tools/bench_search
 
 .PHONY: all deps test unit fstest crashtest demo bench install clean trainfs
 
@@ -87,6 +88,13 @@ $(BUILD)/tests/test_fs: tests/unit/test_fs.c $(filter-out %/main.o,$(FS_OBJ)) \
 
 # test_fake links the fake provider too, which the daemon never ships
 $(BUILD)/tests/test_fake: tests/unit/fake_connector.c
+
+# bench_search runs the search methods in process: core/search.c is pure,
+# on the lib/ floor
+tools/bench_search: tools/bench_search.c $(BUILD)/core/search.o \
+		$(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+	$(CC) $(CFLAGS) -Ilib -Icore $(call pkg_cflags,libcjson) $(LDFLAGS) \
+		-o $@ $^ $(LDLIBS)
 
 tools/%: tools/%.c
 	$(CC) $(CFLAGS) $(TOOLS_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)

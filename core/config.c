@@ -120,19 +120,6 @@ static int ident_char(char c)
 	return ident_start(c) || (c >= '0' && c <= '9');
 }
 
-/* [A-Za-z_][A-Za-z0-9_]* of at most max bytes: safe as a shell variable. */
-static int ident_valid(const char *s, size_t max)
-{
-	size_t i;
-
-	if (!s || !ident_start(s[0]))
-		return 0;
-	for (i = 1; s[i]; i++)
-		if (i >= max || !ident_char(s[i]))
-			return 0;
-	return 1;
-}
-
 /* Levenshtein distance, or SIZE_MAX for words too long to be a typo. */
 static size_t edit_distance(const char *a, const char *b)
 {

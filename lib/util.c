@@ -120,6 +120,23 @@ int name_valid(const char *name)
 	return 1;
 }
 
+static int ident_start(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+int ident_valid(const char *s, size_t max)
+{
+	size_t i;
+
+	if (!s || !ident_start(s[0]))
+		return 0;
+	for (i = 1; s[i]; i++)
+		if (i >= max || !(ident_start(s[i]) || (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return 1;
+}
+
 int64_t now_ms(void)
 {
 	struct timespec ts;

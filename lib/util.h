@@ -50,6 +50,11 @@ char *xstrndup(const char *s, size_t n);
  */
 #define TFS_NAME_MAX 128
 int name_valid(const char *name);
+/*
+ * Keys that become shell variables (config params, env, sweep parameters):
+ * [A-Za-z_][A-Za-z0-9_]* of fewer than max bytes. Returns 1 when valid.
+ */
+int ident_valid(const char *s, size_t max);
 
 /* Wall clock in milliseconds since the epoch; monotonic clock in ms. */
 int64_t now_ms(void);
