@@ -505,6 +505,19 @@ static cJSON *nth_value(const struct param *p, uint64_t k)
 	return step_value(p, k);
 }
 
+/*
+ * Adds v (taken, may be NULL after a failed allocation) to the params o as
+ * name. Returns o, or NULL with o and v freed when either failed.
+ */
+static cJSON *params_add(cJSON *o, const char *name, cJSON *v)
+{
+	if (v && cJSON_AddItemToObject(o, name, v))
+		return o;
+	cJSON_Delete(v);
+	cJSON_Delete(o);
+	return NULL;
+}
+
 static cJSON *suggest_grid(const struct search_space *s, uint64_t n)
 {
 	uint64_t size, k[SEARCH_PARAMS_MAX];
@@ -521,11 +534,7 @@ static cJSON *suggest_grid(const struct search_space *s, uint64_t n)
 	}
 	o = cJSON_CreateObject();
 	for (i = 0; o && i < s->n; i++)
-		if (!cJSON_AddItemToObject(o, s->p[i].name,
-					   nth_value(&s->p[i], k[i]))) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
+		o = params_add(o, s->p[i].name, nth_value(&s->p[i], k[i]));
 	return o;
 }
 
@@ -561,20 +570,23 @@ static cJSON *suggest_random(const struct search_space *s, uint64_t seed,
 	rng_seed(&r, seed, n, 0);
 	o = cJSON_CreateObject();
 	for (i = 0; o && i < s->n; i++)
-		if (!cJSON_AddItemToObject(o, s->p[i].name,
-					   draw_value(&s->p[i], &r))) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
+		o = params_add(o, s->p[i].name, draw_value(&s->p[i], &r));
 	return o;
 }
 
 /*
  * TPE's constants: Optuna's defaults, except two that tools/bench_search.sh
- * measured against Optuna on Branin and Hartmann-6 (200 seeds): candidates
- * grow with the parameters modelled (Optuna draws 24 whatever the
- * dimension), and the floor of the good side's bandwidths follows the
- * number of observed trials, not the (ten times smaller) good side alone.
+ * measured against Optuna 5.1 (Branin, Hartmann-6 and a mixed space, 100
+ * trials, medians over 200 seeds). Optuna draws 24 candidates whatever the
+ * dimension, too few to find the maximum of l(x) / g(x) in six; and it
+ * floors the good side's bandwidths at 1 / (its size + 2), its size a
+ * tenth of the trials, so that after 50 trials no good kernel is narrower
+ * than a seventh of the range and the last digits of an optimum come slowly.
+ * Flooring by all the observed trials instead lets the good kernels narrow
+ * as the evidence grows: at 50 trials Branin's median best went from 0.571
+ * to 0.465 (minimum 0.398), Hartmann-6's from -2.95 to -3.01, and the mixed
+ * space's from 0.022 to 0.016. Trial for trial that is more exploitation;
+ * the prior kernel and the bad side, floored as in Optuna, keep exploring.
  */
 #define TPE_STARTUP 10        /* observed trials before the model is used */
 #define TPE_GOOD_MAX 25       /* the good side: min(ceil(n / 10), 25) */
@@ -889,8 +901,12 @@ static cJSON *dim_value(const struct dim *d, double y)
 
 	if (d->ncat)
 		return cJSON_Duplicate(p->vals[(size_t)y], 1);
-	if (d->cells)
-		return step_value(p, (uint64_t)floor(y * (double)d->cells));
+	if (d->cells) {
+		/* (k + 0.5) / K * K can round up to K when K is near 2^53 */
+		double k = fmin(floor(y * (double)d->cells), (double)(d->cells - 1));
+
+		return step_value(p, (uint64_t)k);
+	}
 	if (p->kind == K_LOG)
 		v = exp(log(p->a) + y * (log(p->b) - log(p->a)));
 	else
@@ -1090,10 +1106,7 @@ skip:
 			j++;
 		} else
 			v = const_value(p);
-		if (!cJSON_AddItemToObject(o, p->name, v)) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
+		o = params_add(o, p->name, v);
 	}
 out:
 	free(role);

@@ -515,8 +515,11 @@ static void test_tpe_determinism(void)
 		return;
 	sweep(s, SEARCH_TPE, 3, 40, mixed_f, 1, obs);
 	for (i = 0; i < 40; i++) {
+		char *t = cJSON_PrintUnformatted(obs[i].params);
+
 		copy[i] = obs[i];
-		copy[i].params = cJSON_Parse(cJSON_PrintUnformatted(obs[i].params));
+		copy[i].params = cJSON_Parse(t);
+		free(t);
 	}
 	/* the same history (even re-read from text) gives the same params */
 	for (i = 0; i < 10; i++) {
@@ -534,7 +537,8 @@ static void test_tpe_determinism(void)
 	}
 	CHECK(differ >= 9);
 	/* a second sweep with the same seed repeats the first */
-	sweep(s, SEARCH_TPE, 3, 40, mixed_f, 1, copy + 0);
+	obs_free(copy, 40);
+	sweep(s, SEARCH_TPE, 3, 40, mixed_f, 1, copy);
 	for (i = 0, differ = 0; i < 40; i++) {
 		text(obs[i].params, a, sizeof(a));
 		text(copy[i].params, b, sizeof(b));
@@ -726,6 +730,117 @@ static void test_tpe_kinds(void)
 	search_space_free(s);
 }
 
+
+/* A smooth function of the mixed space, its optimum inside. */
+static double mixed_g(const cJSON *p)
+{
+	double l = log10(num(p, "lr")) + 3;
+
+	return fabs(num(p, "n") - 11) + fabs(num(p, "m")) + num(p, "q") +
+		(num(p, "x") - 1) * (num(p, "x") - 1) + l * l;
+}
+
+/* TPE's values stay in range and on their steps, as random's do. */
+static void test_tpe_range(void)
+{
+	struct search_space *s = space(mixed), *h;
+	struct search_obs obs[60];
+	int i, inrange = 1, onstep = 1;
+
+	sweep(s, SEARCH_TPE, 5, 60, mixed_g, 1, obs);
+	for (i = 0; i < 60; i++) {
+		const cJSON *p = obs[i].params;
+		double n = num(p, "n"), m = num(p, "m"), qv = num(p, "q");
+		double x = num(p, "x"), lr = num(p, "lr");
+
+		inrange &= n >= 3 && n <= 20 && m >= -2 && m <= 2 && qv >= 0 &&
+			qv <= 1 && x >= -2 && x <= 5 && lr >= 1e-5 && lr <= 0.1;
+		onstep &= fmod(n - 3, 4) == 0 && m == floor(m) &&
+			qv * 4 == floor(qv * 4);
+	}
+	CHECK(inrange);
+	CHECK(onstep);
+	CHECK(best_of(obs, 60)->value < 1.0);
+	obs_free(obs, 60);
+	search_space_free(s);
+
+	/* an int range of 2^54 + 1 values: integers in range still */
+	h = space("{\"x\": {\"int\": [-9007199254740992, 9007199254740992]}}");
+	for (i = 0; i < 30; i++) {
+		cJSON *p = search_suggest(h, SEARCH_TPE, 1, (uint64_t)i, obs,
+					  (size_t)i, 1);
+		double x = num(p, "x");
+
+		obs[i].params = p;
+		obs[i].value = -fabs(x);
+		obs[i].state = SEARCH_DONE;
+		inrange &= x >= -9007199254740992.0 && x <= 9007199254740992.0 &&
+			x == floor(x);
+	}
+	CHECK(inrange);
+	obs_free(obs, 30);
+	search_space_free(h);
+}
+
+
+/* cJSON allocations that fail from the n-th on, to walk every failure path. */
+static long alloc_left = -1;
+
+static void *failing_malloc(size_t n)
+{
+	if (alloc_left == 0)
+		return NULL;
+	if (alloc_left > 0)
+		alloc_left--;
+	return malloc(n);
+}
+
+/*
+ * Each cJSON allocation of parsing and suggesting fails in turn: the answer
+ * is a refusal or NULL, never a crash, a partial object or (under ASan) a
+ * leak.
+ */
+static void test_alloc_failures(void)
+{
+	cJSON_Hooks hooks = { failing_malloc, free };
+	struct search_space *s = space(mixed), *t;
+	struct search_obs obs[15];
+	cJSON *j = cJSON_Parse(mixed), *p;
+	char why[128];
+	int k, rc, nulls = 0, whole = 1, last = 0;
+
+	sweep(s, SEARCH_TPE, 1, 15, mixed_g, 1, obs);
+	cJSON_InitHooks(&hooks);
+	for (k = 0; k < 200; k++) {
+		enum search_method m = (enum search_method)(k % 3 == 0 ?
+			SEARCH_RANDOM : SEARCH_TPE);
+
+		alloc_left = k / 2;
+		rc = search_space_parse(j, &t, why, sizeof(why));
+		if (rc == TFS_OK)
+			search_space_free(t);
+		else
+			whole &= rc == TFS_ENOMEM && t == NULL;
+		alloc_left = k / 2;
+		p = search_suggest(s, m, 1, 15, obs, 15, 1);
+		alloc_left = -1;
+		if (!p)
+			nulls++;
+		else
+			whole &= cJSON_GetArraySize(p) == 6;
+		last = p != NULL;
+		cJSON_Delete(p);
+	}
+	alloc_left = -1;
+	cJSON_InitHooks(NULL);
+	CHECK(whole);
+	CHECK(nulls > 10);
+	CHECK(last);
+	cJSON_Delete(j);
+	obs_free(obs, 15);
+	search_space_free(s);
+}
+
 int main(void)
 {
 	test_refusals();
@@ -739,5 +854,7 @@ int main(void)
 	test_tpe_failed();
 	test_tpe_pending();
 	test_tpe_kinds();
+	test_tpe_range();
+	test_alloc_failures();
 	return TEST_REPORT();
 }
