@@ -4,6 +4,7 @@
 #   make test                 install what is missing, build, run every test
 #   make demo                 install, build, mount ./mnt, run an example job
 #   make bench                measure, write BENCHMARKS.md
+#   make bench-search         sweep methods beside Optuna's TPE (a table)
 #   make SANITIZE=address,undefined test    the same under sanitizers
 #   make install PREFIX=/usr/local
 
@@ -57,7 +58,8 @@ UNIT_BINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 TOOLS = tools/floorfs tools/bench_read tools/bench_submit tools/bench_slurm \
 	tools/bench_search
 
-.PHONY: all deps test unit fstest crashtest demo bench install clean trainfs
+.PHONY: all deps test unit fstest crashtest demo bench bench-search install \
+	clean trainfs
 
 all: trainfs $(TOOLS)
 
@@ -123,6 +125,10 @@ bench:
 	@sh tools/deps.sh test
 	@$(MAKE) --no-print-directory all
 	@sh tools/bench.sh
+
+# Optuna goes into build/venv (tools/venv.sh), never into the system.
+bench-search: all
+	@sh tools/bench_search.sh
 
 install: trainfs
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -463,19 +463,18 @@ static double rng_normal(struct rng *r)
  * v to 15 significant digits: a + k * step without the binary noise, and
  * every float a value that cJSON prints (%.15g when that reads back within
  * an epsilon) and reads back bit for bit, so that TPE suggests the same
- * from params read back from text as from the ones it returned.
+ * from params read back from text as from the ones it returned. Through
+ * text, as cJSON does, since scaling by 10^e is inexact past 10^22; the
+ * locale's decimal point is the same both ways.
  */
 static double tidy(double v)
 {
-	double e, scale;
+	char buf[32];
 
-	if (v == 0 || !isfinite(v))
+	if (!isfinite(v))
 		return v;
-	e = 14 - floor(log10(fabs(v)));
-	if (e < -22 || e > 22)
-		return v;
-	scale = pow(10, fabs(e));
-	return e >= 0 ? round(v * scale) / scale : round(v / scale) * scale;
+	snprintf(buf, sizeof(buf), "%.15g", v);
+	return strtod(buf, NULL);
 }
 
 /* Value k (0 <= k < nsteps) of a stepped uniform or int parameter. */

@@ -100,7 +100,8 @@ struct search_obs {
  * the listed JSON value.
  *
  * Deterministic: the same (space, method, seed, n, obs) give the same params
- * on any machine with IEEE doubles and a correctly rounding libm; the
+ * on any machine with IEEE doubles and the same libm (exp, log, erfc may
+ * differ in the last bit between C libraries, and so may a float); the
  * generator is xoshiro256** seeded by splitmix64 from (seed, n), so trial n
  * of a random sweep does not depend on which trials completed.
  *  grid: point n of the product, mixed radix with the last parameter

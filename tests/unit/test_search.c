@@ -339,6 +339,27 @@ static void test_random(void)
 		CHECK(seen_n[i] > 10 && seen_q[i] > 10);
 	for (i = 0; i < 3; i++)
 		CHECK(seen_opt[i] > 30);
+	/* floats read back from their text are the same doubles, at any scale */
+	{
+		struct search_space *t = space("{\"a\": {\"loguniform\": [1e-30, 1e-20]},"
+			" \"b\": {\"loguniform\": [1e20, 1e30]}, \"c\": {\"uniform\": [0, 1]}}");
+		int exact = 1;
+
+		for (i = 0; i < 100; i++) {
+			cJSON *p = search_suggest(t, SEARCH_RANDOM, 1, (uint64_t)i,
+						  NULL, 0, 1), *q;
+
+			text(p, a, sizeof(a));
+			q = cJSON_Parse(a);
+			exact &= num(p, "a") == num(q, "a") && num(p, "b") == num(q, "b") &&
+				num(p, "c") == num(q, "c") && num(p, "a") >= 1e-30 &&
+				num(p, "b") <= 1e30;
+			cJSON_Delete(p);
+			cJSON_Delete(q);
+		}
+		CHECK(exact);
+		search_space_free(t);
+	}
 	/* trial n of a random sweep does not depend on the others */
 	{
 		cJSON *p = search_suggest(s, SEARCH_RANDOM, 5, 17, NULL, 0, 1), *q;
