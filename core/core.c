@@ -135,6 +135,7 @@ static void exp_info(const struct exp *e, struct core_exp_info *out)
 	out->created_ms = e->created_ms;
 	out->mtime_ms = e->mtime_ms;
 	out->nruns = e->nruns;
+	out->nsweeps = e->nsweeps;
 }
 
 static void run_info(const struct run *r, struct core_run_info *out)
@@ -470,7 +471,8 @@ struct core *core_open(const struct core_opts *opts, char *err,
 		snprintf(err, errlen, "cannot add the notify hook");
 		goto fail;
 	}
-	if (art_init(c, opts->cache_size, err, errlen))
+	if (art_init(c, opts->cache_size, err, errlen) ||
+	    sweep_init(c, err, errlen))
 		goto fail;
 	if (store_exp_load(c->store, load_exp_cb, c) ||
 	    store_run_load(c->store, load_run_cb, c) ||
@@ -478,6 +480,8 @@ struct core *core_open(const struct core_opts *opts, char *err,
 		snprintf(err, errlen, "cannot load the store");
 		goto fail;
 	}
+	if (sweep_load(c, err, errlen))
+		goto fail;
 	if (!hmap_sget(&c->exp_by_name, "default")) {
 		int64_t id;
 
@@ -504,7 +508,8 @@ int core_start(struct core *c)
 	if (!c->notifier)
 		log_msg(LOG_WARNING, "notifications are off: cannot start "
 			"their thread");
-	return poller_start(c);
+	r = poller_start(c);
+	return r ? r : sweep_start(c);
 }
 
 static void run_free(struct run *r)
@@ -529,6 +534,7 @@ static void run_free(struct run *r)
 
 void core_stop(struct core *c)
 {
+	sweep_stop(c);
 	poller_stop(c);
 	art_stop(c);
 }
@@ -548,6 +554,7 @@ void core_close(struct core *c)
 	for (i = 0; i < c->nexps; i++) {
 		struct exp *e = c->exps[i];
 
+		sweep_exp_free_locked(c, e);
 		for (j = 0; j < e->nruns; j++) {
 			art_run_free_locked(c, e->runs[j]);
 			run_free(e->runs[j]);
@@ -573,6 +580,8 @@ void core_close(struct core *c)
 	free(c->provs);
 	hmap_release(&c->exp_by_name);
 	hmap_release(&c->run_by_id);
+	hmap_release(&c->sweep_by_id);
+	hmap_release(&c->sweep_of_run);
 	art_release(c);
 	charts_release(c);
 	store_close(c->store);
@@ -677,6 +686,14 @@ int core_exp_remove(struct core *c, const char *name)
 	 * deletes runs and their outputs. `rm -rf` removes the ended runs
 	 * one by one first (see core_run_remove()).
 	 */
+	if (e->nsweeps) {
+		pthread_mutex_unlock(&c->lock);
+		core_event(c, "rmdir refused: experiment '%s' still has %zu "
+			   "sweep%s; remove them first (rm -rf removes sweeps "
+			   "that do not run)", name, e->nsweeps,
+			   e->nsweeps == 1 ? "" : "s");
+		return TFS_ENOTEMPTY;
+	}
 	if (e->nruns) {
 		pthread_mutex_unlock(&c->lock);
 		core_event(c, "rmdir refused: experiment '%s' still has %zu "
@@ -701,6 +718,7 @@ int core_exp_remove(struct core *c, const char *name)
 		(c->nexps - i - 1) * sizeof(*c->exps));
 	c->nexps--;
 	free(e->runs);
+	free(e->sweeps);
 	hmap_release(&e->by_name);
 	free(e->name);
 	free(e->objective);
@@ -1181,6 +1199,25 @@ static int submit_providers_check_locked(struct core *c,
  * c->lock itself (config_parse() runs without it). On TFS_OK cfg is filled
  * (the caller releases it); otherwise reason says why.
  */
+int run_config_check(struct core *c, const char *text, size_t len,
+		     char *reason, size_t rlen)
+{
+	struct run_config cfg;
+	int ret, local = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	ret = config_parse(text, len, tpl_lookup, c, &cfg, reason, rlen);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&c->lock);
+	ret = submit_providers_check_locked(c, &cfg, &local, reason, rlen);
+	pthread_mutex_unlock(&c->lock);
+	if (!ret && local)
+		ret = workdir_check(&cfg, reason, rlen);
+	config_release(&cfg);
+	return ret;
+}
+
 static int submit_check(struct core *c, int64_t run_id, const char *text,
 			size_t len, struct run_config *cfg, char *reason,
 			size_t rlen)
@@ -1377,6 +1414,29 @@ static int ctl_parse(const char *line, long *arg)
 	return -1;
 }
 
+int run_cancel_locked(struct core *c, struct run *r, int why, char *reason,
+		      size_t rlen)
+{
+	if (run_state_terminal(r->state)) {
+		snprintf(reason, rlen, "cannot cancel: run is %s",
+			 run_state_name(r->state));
+		return TFS_EINVAL;
+	}
+	if (r->state == RS_CREATED || r->state == RS_QUEUED) {
+		run_set_state_locked(c, r, RS_STOPPED, "cancelled");
+		return TFS_OK;
+	}
+	if (r->cancel_requested)
+		return TFS_OK;
+	r->cancel_requested = why;
+	r->last_cancel_ms = 0;
+	run_event_locked(c, r, "cancel requested%s", why == CANCEL_EARLY ?
+			 " by its sweep's early-stop rule" : "");
+	run_save_locked(c, r);
+	poller_kick_locked(c);
+	return TFS_OK;
+}
+
 /* Carries out one ctl command on r; c->lock held. */
 static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 			  char *reason, size_t rlen)
@@ -1395,23 +1455,7 @@ static int ctl_one_locked(struct core *c, struct run *r, const char *line,
 			 "-1000000 to 1000000");
 		return TFS_EINVAL;
 	case CTL_CANCEL:
-		if (run_state_terminal(r->state)) {
-			snprintf(reason, rlen, "cannot cancel: run is %s",
-				 run_state_name(r->state));
-			return TFS_EINVAL;
-		}
-		if (r->state == RS_CREATED || r->state == RS_QUEUED) {
-			run_set_state_locked(c, r, RS_STOPPED, "cancelled");
-			return TFS_OK;
-		}
-		if (r->cancel_requested)
-			return TFS_OK;
-		r->cancel_requested = CANCEL_USER;
-		r->last_cancel_ms = 0;
-		run_event_locked(c, r, "cancel requested");
-		run_save_locked(c, r);
-		poller_kick_locked(c);
-		return TFS_OK;
+		return run_cancel_locked(c, r, CANCEL_USER, reason, rlen);
 	case CTL_PAUSE:
 	case CTL_RESUME:
 		p = r->provider ? provider_find(c, r->provider) : NULL;

@@ -84,6 +84,7 @@ struct core_exp_info {
 	int64_t created_ms;
 	int64_t mtime_ms;
 	size_t nruns;
+	size_t nsweeps;
 };
 int core_exp_lookup(struct core *c, const char *name,
 		    struct core_exp_info *out);
@@ -118,6 +119,69 @@ int core_exp_leaderboard(struct core *c, int64_t id, struct buf *out);
  */
 int core_exp_compare_svg(struct core *c, int64_t id, struct buf *out,
 			 int64_t *mtime_ms);
+
+/*
+ * Sweeps (DESIGN.md section 7): experiments/<exp>/sweeps/<name>. A sweep is
+ * made empty by mkdir ("created"); writing sweep.json starts it; it makes
+ * its trials as runs "<name>-NNN" through core_run_create() and
+ * core_run_submit(), keeps `parallelism` of them active, and ends
+ * completed (every trial made and ended), stopped (ctl cancel) or failed.
+ */
+enum sweep_state { SWEEP_CREATED, SWEEP_RUNNING, SWEEP_COMPLETED,
+		   SWEEP_STOPPED, SWEEP_FAILED };
+/* "created", "running" ...; never NULL. */
+const char *sweep_state_name(int state);
+#define SWEEP_NAME_MAX 120          /* so that "<name>-NNNNN" is a name */
+#define SWEEP_SPEC_MAX (1024 * 1024)
+#define SWEEP_TRIALS_MAX 10000
+#define SWEEP_PARALLEL_MAX 1000
+struct core_sweep_info {
+	int64_t id;
+	int64_t exp_id;
+	char name[TFS_NAME_MAX + 1];
+	int state;
+	int submitted;            /* sweep.json is read-only */
+	int has_best;             /* a trial completed with the objective */
+	int64_t created_ms;
+	int64_t updated_ms;       /* state, trials, best */
+	int64_t events_ms;
+	int64_t spec_ms;
+};
+int core_sweep_lookup(struct core *c, int64_t exp_id, const char *name,
+		      struct core_sweep_info *out);
+int core_sweep_get(struct core *c, int64_t id, struct core_sweep_info *out);
+typedef int (*core_sweep_cb)(void *arg, const struct core_sweep_info *w);
+/* Like core_run_list(), over an experiment's sweeps. */
+int core_sweep_list(struct core *c, int64_t exp_id, int64_t after_id,
+		    core_sweep_cb cb, void *arg);
+/* A new sweep in state "created"; TFS_EINVAL (reason) for a bad name. */
+int core_sweep_create(struct core *c, int64_t exp_id, const char *name,
+		      int64_t *id, char *reason, size_t rlen);
+/*
+ * Removes a sweep that is not running (its trials' runs stay runs):
+ * TFS_EBUSY while it runs or a trial of it is active.
+ */
+int core_sweep_remove(struct core *c, int64_t exp_id, const char *name);
+/*
+ * Validates sweep.json and starts the sweep, durable before it returns.
+ * TFS_EINVAL/TFS_EFBIG with reason (also in the sweep's events) for a bad
+ * spec; TFS_EBUSY when already started.
+ */
+int core_sweep_submit(struct core *c, int64_t id, const char *text,
+		      size_t len, char *reason, size_t rlen);
+/* Checks sweep.json as core_sweep_submit() would, without starting it. */
+int core_sweep_check(struct core *c, int64_t id, const char *text,
+		     size_t len, char *reason, size_t rlen);
+/* ctl lines: cancel | extend N. TFS_EINVAL with reason otherwise. */
+int core_sweep_ctl(struct core *c, int64_t id, const char *text, size_t len,
+		   char *reason, size_t rlen);
+enum sweep_file { SF_SPEC, SF_STATUS, SF_TRIALS, SF_BEST, SF_BEST_JSON,
+		  SF_EVENTS, SF_COMPARE_SVG };
+/* Appends a sweep file's text; TFS_ENOENT for best.json with no best. */
+int core_sweep_read(struct core *c, int64_t id, enum sweep_file f,
+		    struct buf *out);
+/* Appends a line to the sweep's events (a refusal fs/ saw first). */
+void core_sweep_note(struct core *c, int64_t id, const char *text);
 
 /* Runs. */
 struct core_run_info {

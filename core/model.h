@@ -29,6 +29,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "config.h"
 #include "connector.h"
 #include "hmap.h"
@@ -154,7 +156,7 @@ struct run {
 };
 
 enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_TIMEOUT = 2,
-       CANCEL_BUDGET = 3 };
+       CANCEL_BUDGET = 3, CANCEL_EARLY = 4 /* a sweep's early-stop rule */ };
 enum { LIST_NONE = 0, LIST_QUEUED, LIST_ACTIVE };
 
 struct exp {
@@ -165,6 +167,62 @@ struct exp {
 	struct run **runs;          /* sorted by id */
 	size_t nruns, cap;
 	struct hmap by_name;        /* name -> struct run */
+	struct sweep **sweeps;      /* sorted by id (sweep.c) */
+	size_t nsweeps, sweepcap;
+};
+
+/*
+ * A sweep (sweep.c, DESIGN.md section 7) and its trials. Trial n's run is
+ * "<sweep>-NNN" (n + 1, at least three digits) in the sweep's experiment.
+ */
+enum trial_state {
+	TRIAL_NEW = 0,      /* its params are chosen and stored; its run is
+			       not submitted yet (run_id 0: not made) */
+	TRIAL_ACTIVE,       /* its run is submitted and has not ended */
+	TRIAL_DONE,         /* completed, with the objective in value */
+	TRIAL_FAILED,       /* failed, or completed without the objective */
+	TRIAL_STOPPED,      /* stopped: cancelled, or early (early) */
+};
+
+struct sweep_point {
+	double step, value;
+};
+
+struct trial {
+	int n;
+	int64_t run_id;
+	char *params;               /* its params, JSON text */
+	cJSON *pj;                  /* the same, parsed */
+	int state;                  /* enum trial_state */
+	double value;               /* the objective (DONE), or the last
+				       value seen (STOPPED early) */
+	int has_value;
+	int early;                  /* stopped by the early-stop rule */
+	/* a DONE trial's objective by step, for the median rule */
+	struct sweep_point *series;
+	size_t nseries;
+	int series_loaded;
+	size_t seen_points;         /* an active trial's, at its last check */
+};
+
+struct sweep_spec;
+
+struct sweep {
+	int64_t id;
+	struct exp *exp;
+	char *name;
+	int state;                  /* enum sweep_state (core.h) */
+	char *spec;                 /* sweep.json as submitted, or NULL */
+	struct sweep_spec *sp;      /* spec parsed, when spec is */
+	char *reason;
+	int max_trials;             /* the spec's, plus `extend` */
+	int64_t created_ms, updated_ms, events_ms;
+	struct trial *trials;       /* by number: trials[i].n == i */
+	size_t ntrials, tcap;
+	int failing;                /* trials refused in a row */
+	int64_t retry_mono;         /* no new trial before (monotonic) */
+	char *lost_event;           /* as struct run's */
+	int64_t lost_ms;
 };
 
 struct tpl {
@@ -247,6 +305,14 @@ struct core {
 	int64_t next_seq;
 	struct run_hook hooks[RUN_HOOKS_MAX];   /* run_hook_add() */
 	int nhooks;
+	/* sweeps (sweep.c) */
+	struct hmap sweep_by_id;    /* id -> struct sweep */
+	struct hmap sweep_of_run;   /* a trial's run id -> struct sweep */
+	pthread_t sweeper;
+	int sweeper_started;
+	pthread_cond_t sweep_work;  /* with lock: a trial changed, or work */
+	int sweep_kicked;
+	int sweep_quit;              /* the sweeper ends */
 	int64_t events_ms, queue_ms;
 	int starve_s;               /* wait bound before a run reserves */
 	/* scheduler statistics, for MOUNT/scheduler */
@@ -376,6 +442,33 @@ struct choice_in {
  * with no price; -1 when none is. why says the choice, or why none.
  */
 int cost_choose(const struct choice_in *in, int n, char *why, size_t len);
+
+/* sweep.c */
+/* Adds the sweeps' hook (core_open(), before anything is loaded). */
+int sweep_init(struct core *c, char *err, size_t errlen);
+/* Loads sweeps and trials from the store, after the runs. */
+int sweep_load(struct core *c, char *err, size_t errlen);
+int sweep_start(struct core *c);
+void sweep_stop(struct core *c);
+/* Frees every sweep of e (core_close(), or e removed without sweeps). */
+void sweep_exp_free_locked(struct core *c, struct exp *e);
+/* The reason a run stopped by its sweep's early-stop rule ends with. */
+void sweep_early_reason_locked(struct core *c, struct run *r, char *out,
+			       size_t len);
+/*
+ * Carries out "cancel" on r as ctl does (stopped at once while created or
+ * queued, else a durable cancel request of kind why): TFS_EINVAL with
+ * reason when r has ended. In core.c.
+ */
+int run_cancel_locked(struct core *c, struct run *r, int why, char *reason,
+		      size_t rlen);
+/*
+ * Checks a run config as a submission would (valid, its providers known
+ * and able to hold it, a local workdir there), without a run: TFS_OK, or
+ * the code with reason. Takes c->lock itself. In core.c.
+ */
+int run_config_check(struct core *c, const char *text, size_t len,
+		     char *reason, size_t rlen);
 
 /* artifacts.c */
 /* Opens the cache under the state directory and adds the artifacts' hook. */

@@ -625,6 +625,9 @@ static void apply_poll_locked(struct core *c, struct run *r,
 		} else if (r->cancel_requested == CANCEL_BUDGET) {
 			cost_budget_reason(r, why, sizeof(why));
 			run_set_state_locked(c, r, RS_STOPPED, why);
+		} else if (r->cancel_requested == CANCEL_EARLY) {
+			sweep_early_reason_locked(c, r, why, sizeof(why));
+			run_set_state_locked(c, r, RS_STOPPED, why);
 		} else if (r->cancel_requested) {
 			run_set_state_locked(c, r, RS_STOPPED, "cancelled");
 		} else if (q->state == JOB_UNKNOWN) {

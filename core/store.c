@@ -86,6 +86,21 @@ enum {
 	ST_TPL_GET,
 	ST_TPL_DELETE,
 	ST_TPL_LOAD,
+	/* sweeps and their trials */
+	ST_SWEEP_INSERT,
+	ST_SWEEP_UPDATE,
+	ST_SWEEP_LOAD,
+	ST_SWEEP_DEL_EVENTS,
+	ST_SWEEP_DEL_EVENT_COUNTS,
+	ST_SWEEP_DEL_TRIALS,
+	ST_SWEEP_DEL,
+	ST_EXP_DEL_SWEEP_EVENTS,
+	ST_EXP_DEL_SWEEP_EVENT_COUNTS,
+	ST_EXP_DEL_TRIALS,
+	ST_EXP_DEL_SWEEPS,
+	ST_TRIAL_PUT,
+	ST_TRIAL_LOAD,
+	ST_METRIC_SERIES,
 	ST_MAX
 };
 
@@ -100,6 +115,9 @@ struct stmt_def {
 
 /* the rows of an experiment's runs, for its delete */
 #define OF_EXP " WHERE run_id IN (SELECT id FROM runs WHERE exp_id = ?1)"
+/* the events of an experiment's sweeps (a sweep's are run -id's) */
+#define OF_EXP_SWEEPS " WHERE run_id IN (SELECT -id FROM sweeps WHERE " \
+	"exp_id = ?1)"
 /* where a run's metrics.jsonl ends: end_off grows with id within a run */
 #define METRICS_END_SQL "SELECT max(end_off) FROM metrics WHERE run_id = ?1"
 /* run by store_exec(): SQLite sets them at prepare time (see there) */
@@ -269,6 +287,51 @@ static const struct stmt_def stmt_defs[ST_MAX] = {
 	[ST_TPL_LOAD] = {
 		"SELECT name, length(CAST(body AS BLOB)), mtime_ms "
 		"FROM templates ORDER BY name", "load templates" },
+
+	[ST_SWEEP_INSERT] = {
+		"INSERT INTO sweeps(exp_id, name, state, spec, reason, "
+		"max_trials, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, "
+		"?6, ?7, ?8)", "insert sweep" },
+	[ST_SWEEP_UPDATE] = {
+		"UPDATE sweeps SET state = ?3, spec = ?4, reason = ?5, "
+		"max_trials = ?6, updated_ms = ?8 WHERE id = ?9",
+		"update sweep" },
+	[ST_SWEEP_LOAD] = {
+		"SELECT id, exp_id, name, state, spec, reason, max_trials, "
+		"created_ms, updated_ms FROM sweeps ORDER BY id",
+		"load sweeps" },
+	/* a sweep's events are those of "run" -id (store.h) */
+	[ST_SWEEP_DEL_EVENTS] = { "DELETE FROM events WHERE run_id = -?1",
+				  "delete sweep events" },
+	[ST_SWEEP_DEL_EVENT_COUNTS] = {
+		"DELETE FROM event_counts WHERE run_id = -?1",
+		"delete sweep event counts" },
+	[ST_SWEEP_DEL_TRIALS] = { "DELETE FROM trials WHERE sweep_id = ?1",
+				  "delete trials" },
+	[ST_SWEEP_DEL] = { "DELETE FROM sweeps WHERE id = ?1",
+			   "delete sweep" },
+	[ST_EXP_DEL_SWEEP_EVENTS] = { "DELETE FROM events" OF_EXP_SWEEPS,
+				      "delete sweep events" },
+	[ST_EXP_DEL_SWEEP_EVENT_COUNTS] = {
+		"DELETE FROM event_counts" OF_EXP_SWEEPS,
+		"delete sweep event counts" },
+	[ST_EXP_DEL_TRIALS] = {
+		"DELETE FROM trials WHERE sweep_id IN (SELECT id FROM sweeps "
+		"WHERE exp_id = ?1)", "delete trials" },
+	[ST_EXP_DEL_SWEEPS] = { "DELETE FROM sweeps WHERE exp_id = ?1",
+				"delete sweeps" },
+	[ST_TRIAL_PUT] = {
+		"INSERT INTO trials(sweep_id, n, run_id, params, state, value, "
+		"early) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT"
+		"(sweep_id, n) DO UPDATE SET run_id = excluded.run_id, "
+		"params = excluded.params, state = excluded.state, "
+		"value = excluded.value, early = excluded.early", "put trial" },
+	[ST_TRIAL_LOAD] = {
+		"SELECT sweep_id, n, run_id, params, state, value, early "
+		"FROM trials ORDER BY sweep_id, n", "load trials" },
+	[ST_METRIC_SERIES] = {
+		"SELECT step, value FROM metrics WHERE run_id = ?1 AND key = ?2 "
+		"ORDER BY end_off", "read a metric's series", ON_R },
 };
 
 /*
@@ -405,6 +468,31 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN cost_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN held_ms INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 7 -> 8: sweeps (DESIGN.md section 7). A trial's row is written
+	 * before its run is made, and its run id once the run exists, so
+	 * that a restart neither loses a trial nor makes one twice.
+	 */
+	"CREATE TABLE sweeps ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" exp_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" spec TEXT,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" max_trials INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" UNIQUE(exp_id, name));"
+	"CREATE TABLE trials ("
+	" sweep_id INTEGER NOT NULL,"
+	" n INTEGER NOT NULL,"
+	" run_id INTEGER NOT NULL DEFAULT 0,"
+	" params TEXT NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" value REAL,"
+	" early INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(sweep_id, n)) WITHOUT ROWID;",
 };
 
 /* ---- running a statement ---- */
@@ -612,6 +700,9 @@ struct store_walk {
 		store_metric_cb metric;
 		store_art_cb art;
 		store_tpl_cb tpl;
+		store_sweep_cb sweep;
+		store_trial_cb trial;
+		store_series_cb series;
 	} cb;
 	void *arg;
 };
@@ -912,7 +1003,8 @@ int store_exp_delete(struct store *s, int64_t id)
 	static const int ids[] = {
 		ST_EXP_DEL_EVENTS, ST_EXP_DEL_EVENT_COUNTS, ST_EXP_DEL_METRICS,
 		ST_EXP_DEL_LATEST, ST_EXP_DEL_ARTIFACTS, ST_EXP_DEL_RUNS,
-		ST_EXP_DEL,
+		ST_EXP_DEL_SWEEP_EVENTS, ST_EXP_DEL_SWEEP_EVENT_COUNTS,
+		ST_EXP_DEL_TRIALS, ST_EXP_DEL_SWEEPS, ST_EXP_DEL,
 	};
 
 	return store_delete(s, ids, sizeof(ids) / sizeof(*ids), id);
@@ -1463,4 +1555,125 @@ int store_tpl_load(struct store *s, store_tpl_cb cb, void *arg)
 	struct store_walk w = { .cb.tpl = cb, .arg = arg };
 
 	return store_run(s, ST_TPL_LOAD, row_tpl, &w, NO_ARGS);
+}
+
+/* ---- sweeps ---- */
+
+#define SWEEP_ARGS 9    /* ?1..?9 of the sweep insert and update */
+
+static void store_sweep_args(const struct store_sweep *w,
+			     struct store_arg a[SWEEP_ARGS])
+{
+	a[0] = ARG_I(w->exp_id);
+	a[1] = ARG_T(w->name);
+	a[2] = ARG_I(w->state);
+	a[3] = ARG_T(w->spec);
+	a[4] = ARG_T(w->reason ? w->reason : "");
+	a[5] = ARG_I(w->max_trials);
+	a[6] = ARG_I(w->created_ms);
+	a[7] = ARG_I(w->updated_ms);
+	a[8] = ARG_I(w->id);
+}
+
+int store_sweep_insert(struct store *s, const struct store_sweep *w,
+		       int64_t *id)
+{
+	struct store_arg a[SWEEP_ARGS];
+
+	store_sweep_args(w, a);
+	return store_insert(s, ST_SWEEP_INSERT, id, a, SWEEP_ARGS - 1);
+}
+
+int store_sweep_update(struct store *s, const struct store_sweep *w)
+{
+	struct store_arg a[SWEEP_ARGS];
+
+	store_sweep_args(w, a);
+	return store_do(s, ST_SWEEP_UPDATE, a, SWEEP_ARGS);
+}
+
+int store_sweep_delete(struct store *s, int64_t id)
+{
+	static const int ids[] = {
+		ST_SWEEP_DEL_EVENTS, ST_SWEEP_DEL_EVENT_COUNTS,
+		ST_SWEEP_DEL_TRIALS, ST_SWEEP_DEL,
+	};
+
+	return store_delete(s, ids, sizeof(ids) / sizeof(*ids), id);
+}
+
+static int row_sweep(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+	struct store_sweep sw = {
+		.id = sqlite3_column_int64(st, 0),
+		.exp_id = sqlite3_column_int64(st, 1),
+		.name = col_text(st, 2),
+		.state = sqlite3_column_int(st, 3),
+		.spec = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL :
+			col_text(st, 4),
+		.reason = col_text(st, 5),
+		.max_trials = sqlite3_column_int(st, 6),
+		.created_ms = sqlite3_column_int64(st, 7),
+		.updated_ms = sqlite3_column_int64(st, 8),
+	};
+
+	return w->cb.sweep(w->arg, &sw);
+}
+
+int store_sweep_load(struct store *s, store_sweep_cb cb, void *arg)
+{
+	struct store_walk w = { .cb.sweep = cb, .arg = arg };
+
+	return store_run(s, ST_SWEEP_LOAD, row_sweep, &w, NO_ARGS);
+}
+
+int store_trial_put(struct store *s, const struct store_trial *t)
+{
+	return store_do(s, ST_TRIAL_PUT, ARGS(ARG_I(t->sweep_id), ARG_I(t->n),
+			ARG_I(t->run_id), ARG_T(t->params), ARG_I(t->state),
+			t->has_value ? ARG_F(t->value) : ARG_NULL,
+			ARG_I(t->early)));
+}
+
+static int row_trial(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+	struct store_trial t = {
+		.sweep_id = sqlite3_column_int64(st, 0),
+		.n = sqlite3_column_int(st, 1),
+		.run_id = sqlite3_column_int64(st, 2),
+		.params = col_text(st, 3),
+		.state = sqlite3_column_int(st, 4),
+		.has_value = sqlite3_column_type(st, 5) != SQLITE_NULL,
+		.value = sqlite3_column_double(st, 5),
+		.early = sqlite3_column_int(st, 6),
+	};
+
+	return w->cb.trial(w->arg, &t);
+}
+
+int store_trial_load(struct store *s, store_trial_cb cb, void *arg)
+{
+	struct store_walk w = { .cb.trial = cb, .arg = arg };
+
+	return store_run(s, ST_TRIAL_LOAD, row_trial, &w, NO_ARGS);
+}
+
+static int row_series(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+
+	return w->cb.series(w->arg, sqlite3_column_double(st, 0),
+			    sqlite3_column_double(st, 1)) ? STORE_STOP : 0;
+}
+
+int store_metric_series(struct store *s, int64_t run_id, const char *key,
+			store_series_cb cb, void *arg)
+{
+	struct store_walk w = { .cb.series = cb, .arg = arg };
+	int r = store_run(s, ST_METRIC_SERIES, row_series, &w,
+			  ARGS(ARG_I(run_id), ARG_T(key)));
+
+	return r == STORE_STOP ? TFS_OK : r;
 }

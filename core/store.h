@@ -208,4 +208,50 @@ typedef int (*store_tpl_cb)(void *arg, const char *name, int64_t size,
 			    int64_t mtime_ms);
 int store_tpl_load(struct store *s, store_tpl_cb cb, void *arg);
 
+/*
+ * Sweeps (DESIGN.md section 7). A sweep's events are kept as those of run
+ * id -(sweep id): store_event_add() and store_events_format() take it.
+ */
+struct store_sweep {
+	int64_t id;                /* the update's; the insert's out */
+	int64_t exp_id;            /* the insert's; the update keeps it */
+	const char *name;          /* the insert's */
+	int state;                 /* core's enum sweep_state */
+	const char *spec;          /* sweep.json as submitted, or NULL */
+	const char *reason;        /* may be NULL: "" */
+	int max_trials;            /* as extended */
+	int64_t created_ms, updated_ms;
+};
+int store_sweep_insert(struct store *s, const struct store_sweep *w,
+		       int64_t *id);
+/* Rewrites state, spec, reason, max_trials and updated_ms of w->id. */
+int store_sweep_update(struct store *s, const struct store_sweep *w);
+/* Deletes the sweep, its trials and events (its runs stay runs). */
+int store_sweep_delete(struct store *s, int64_t id);
+typedef int (*store_sweep_cb)(void *arg, const struct store_sweep *w);
+int store_sweep_load(struct store *s, store_sweep_cb cb, void *arg);
+/* A trial of a sweep: its number, its run once made, what it gave. */
+struct store_trial {
+	int64_t sweep_id;
+	int n;                     /* 0-based; its run is <sweep>-<n + 1> */
+	int64_t run_id;            /* 0: not made yet */
+	const char *params;        /* JSON object */
+	int state;                 /* core's enum trial_state */
+	double value;              /* the objective, when has_value */
+	int has_value;
+	int early;                 /* stopped by the early-stop rule */
+};
+/* Inserts or rewrites trial (t->sweep_id, t->n). */
+int store_trial_put(struct store *s, const struct store_trial *t);
+typedef int (*store_trial_cb)(void *arg, const struct store_trial *t);
+/* Every trial, by sweep id then number. */
+int store_trial_load(struct store *s, store_trial_cb cb, void *arg);
+/*
+ * Calls cb(arg, step, value) for each point of run_id's metric key, in
+ * order of arrival, until cb returns non-zero. Read from the last commit.
+ */
+typedef int (*store_series_cb)(void *arg, double step, double value);
+int store_metric_series(struct store *s, int64_t run_id, const char *key,
+			store_series_cb cb, void *arg);
+
 #endif

@@ -42,16 +42,22 @@ enum {
 	INO_FIXED_MAX
 };
 
-enum { K_FIXED = 0, K_EXP, K_RUN, K_TPL, K_SCRATCH, K_PROV, K_ART, K_MAX };
+enum { K_FIXED = 0, K_EXP, K_RUN, K_TPL, K_SCRATCH, K_PROV, K_ART, K_SWEEP,
+       K_MAX };
 
 /* experiment slots */
 enum { ES_DIR, ES_DESCRIPTION, ES_RUNS, ES_OBJECTIVE, ES_LEADERBOARD,
-       ES_COMPARE, ES_MAX };
+       ES_COMPARE, ES_SWEEPS, ES_MAX };
 /* run slots */
 enum {
 	RS_DIR, RS_CONFIG, RS_STATUS, RS_STATUS_JSON, RS_LOG, RS_METRICS,
 	RS_METRICS_JSONL, RS_EVENTS, RS_CTL, RS_WAIT, RS_DOWNLOADS,
 	RS_ARTIFACTS, RS_METRICS_SVG, RSLOT_MAX
+};
+/* sweep slots */
+enum {
+	SW_DIR, SW_SPEC, SW_STATUS, SW_TRIALS, SW_BEST, SW_BEST_JSON, SW_CTL,
+	SW_EVENTS, SW_COMPARE, SW_MAX
 };
 /* provider slots */
 enum { PS_DIR, PS_STATUS, PS_MAX };
@@ -137,6 +143,31 @@ struct dirfill {
 #define NODE_RW_UNTIL_SUBMITTED 0x20  /* config.json until submitted */
 
 /*
+ * What a file that submits its text at close (config.json, sweep.json)
+ * asks of core: the same steps for both (nodes.c's node_submit_*).
+ */
+struct submit_ops {
+	const char *what;           /* "config", "sweep.json": in notes */
+	/* checks text as submit would; a refusal is in events already */
+	int (*check)(int64_t id, const char *text, size_t len, char *reason,
+		     size_t rlen);
+	int (*submit)(int64_t id, const char *text, size_t len, char *reason,
+		      size_t rlen);
+	/* a line in the owner's events */
+	void (*note)(int64_t id, const char *text);
+	/* TFS_OK with *done: whether it was submitted */
+	int (*submitted)(int64_t id, int *done);
+};
+
+/* What a ctl file carries out (a run's, a sweep's: node_ctl_*). */
+struct ctl_ops {
+	const char *help;           /* its content: the commands */
+	int (*run)(int64_t id, const char *text, size_t len, char *reason,
+		   size_t rlen);
+	void (*note)(int64_t id, const char *text);
+};
+
+/*
  * One kind of node: a fixed file or directory, or one that core names
  * (experiments, runs, templates, artifacts, providers). A NULL operation
  * takes the default written beside it. Operations return TFS_OK, a TFS_*
@@ -152,6 +183,8 @@ struct node {
 	size_t run_mtime;           /* a run's file: its mtime in core_run_info */
 	const unsigned char *children;  /* fixed entries of a directory (slots) */
 	int nchildren;
+	const struct submit_ops *sub;   /* a submitted file's (node_submit_*) */
+	const struct ctl_ops *ctl;      /* a ctl file's (node_ctl_*) */
 
 	/* attributes; the attribute timeout suits the kind, 0 unless set
 	 * (required) */
@@ -328,11 +361,34 @@ int node_buffered_setattr(const struct node *n, fuse_ino_t ino, struct fh *h,
 			  const struct stat *attr, int to_set);
 int node_size_ok(const struct node *n, fuse_ino_t ino, struct fh *h,
 		 const struct stat *attr, int to_set);
+/* A file submitted at close, through n->sub (config.json, sweep.json). */
+int node_submit_open_write(const struct node *n, struct fh *h, int flags);
+int node_submit_write(struct fh *h, const char *data, size_t size, off_t off);
+int node_submit_flush(struct fh *h);
+void node_submit_close(struct fh *h);
+int node_submit_setattr(const struct node *n, fuse_ino_t ino, struct fh *h,
+			const struct stat *attr, int to_set);
+/* A ctl file, through n->ctl. */
+int node_ctl_content(const struct node *n, fuse_ino_t ino, struct buf *b);
+int node_ctl_open_write(const struct node *n, struct fh *h, int flags);
+int node_ctl_write(struct fh *h, const char *data, size_t size, off_t off);
+int node_ctl_flush(struct fh *h);
 
 /* ---- runs.c: a run's entries and its artifacts' ---- */
 
 extern const struct node run_nodes[RSLOT_MAX];
 extern const struct node art_node;
+
+/* ---- sweeps.c: an experiment's sweeps/ and a sweep's entries ---- */
+
+extern const struct node sweep_nodes[SW_MAX];
+fuse_ino_t sweeps_lookup(const struct node *n, fuse_ino_t dir,
+			 const char *name);
+void sweeps_list(const struct node *n, struct dirfill *d, fuse_ino_t dir,
+		 off_t off);
+int sweeps_mkdir(fuse_ino_t dir, const char *name, fuse_ino_t *ino);
+int sweeps_rmdir(fuse_ino_t dir, const char *name);
+int sweeps_remove(const struct node *n, fuse_ino_t ino, int dir);
 
 /* ---- scratch.c: editors' temporary files, aliases, rename-over ---- */
 

@@ -699,6 +699,187 @@ int node_size_ok(const struct node *n, fuse_ino_t ino,
 	return TFS_OK;
 }
 
+/* ---- files submitted at close: config.json, sweep.json ---- */
+
+int node_submit_open_write(const struct node *n, struct fh *h, int flags)
+{
+	int done = 0, r;
+
+	r = n->sub->submitted(INO_ID(h->ino), &done);
+	if (r)
+		return r;
+	if (done)
+		return TFS_EBUSY;
+	h->truncated = (flags & O_TRUNC) != 0;
+	return TFS_OK;
+}
+
+/*
+ * A shell ignores close()'s error, so `echo '{...}' > config.json` would
+ * report success for a config that close() refused. As soon as the bytes
+ * written so far form one complete JSON value, they are checked as close()
+ * would check them, and a refusal fails this write() (with its reason in
+ * the owner's events). close() still submits, and checks everything again.
+ */
+static int submit_write_check(struct fh *h, off_t off)
+{
+	char reason[CONFIG_REASON_MAX];
+	int r;
+
+	if ((size_t)off < h->scan.pos) {
+		/* a rewrite of what was looked at: look again from the start */
+		memset(&h->scan, 0, sizeof(h->scan));
+	}
+	h->refused = 0;
+	if (!config_scan_feed(&h->scan, h->data.p, h->data.len))
+		return TFS_OK;
+	r = h->node->sub->check(INO_ID(h->ino), h->data.p, h->data.len,
+				reason, sizeof(reason));
+	if (r == TFS_EINVAL || r == TFS_EFBIG)
+		h->refused = r;
+	return r;
+}
+
+int node_submit_write(struct fh *h, const char *data, size_t size, off_t off)
+{
+	int r = node_buffered_write(h, data, size, off);
+
+	if (r == TFS_EFBIG) {
+		char note[128];
+
+		snprintf(note, sizeof(note), "%s rejected: larger than 1 MiB",
+			 h->node->sub->what);
+		h->node->sub->note(INO_ID(h->ino), note);
+	}
+	if (r)
+		return r;
+	h->truncated = 0;
+	return submit_write_check(h, off);
+}
+
+static int submit_store(struct fh *h)
+{
+	char reason[CONFIG_REASON_MAX];
+
+	/* a refusal's reason is in events already, from the write */
+	if (h->refused)
+		return h->refused;
+	return h->node->sub->submit(INO_ID(h->ino), fh_text(h), h->data.len,
+				    reason, sizeof(reason));
+}
+
+/*
+ * A shell's `>` opens, dup2()s and closes the first descriptor before
+ * anything is written, and that close flushes too; `cp /dev/null` and
+ * `: >` flush an empty file, which is a refusal.
+ */
+int node_submit_flush(struct fh *h)
+{
+	if (h->truncated && !h->dirty && !h->too_big)
+		return TFS_EINVAL;
+	return fh_flush_buffered(h, submit_store);
+}
+
+/* The last close left nothing written. */
+void node_submit_close(struct fh *h)
+{
+	char note[128];
+
+	if (!h->truncated)
+		return;
+	snprintf(note, sizeof(note), "%s rejected: %s is empty (nothing was "
+		 "written)", h->node->sub->what, h->node->sub->what);
+	h->node->sub->note(INO_ID(h->ino), note);
+}
+
+int node_submit_setattr(const struct node *n, fuse_ino_t ino, struct fh *h,
+			const struct stat *attr, int to_set)
+{
+	int done = 0;
+
+	if (!(to_set & FUSE_SET_ATTR_SIZE))
+		return TFS_OK;
+	if (node_buffered_truncate(ino, h, attr->st_size)) {
+		memset(&h->scan, 0, sizeof(h->scan));
+		h->refused = 0;
+		return TFS_OK;
+	}
+	if (!n->sub->submitted(INO_ID(ino), &done) && done)
+		return TFS_EBUSY;
+	return TFS_OK;
+}
+
+/* ---- ctl files: a run's, a sweep's ---- */
+
+int node_ctl_content(const struct node *n, fuse_ino_t ino, struct buf *b)
+{
+	(void)ino;
+	return buf_puts(b, n->ctl->help);
+}
+
+int node_ctl_open_write(const struct node *n, struct fh *h, int flags)
+{
+	(void)n;
+	(void)flags;
+	h->data.max = CTL_MAX;
+	return TFS_OK;
+}
+
+/* Carries out the whole lines at the head of h's ctl buffer. */
+static int ctl_run_lines(struct fh *h, size_t n)
+{
+	char reason[512];
+	int r;
+
+	r = h->node->ctl->run(INO_ID(h->ino), h->data.p, n, reason,
+			      sizeof(reason));
+	memmove(h->data.p, h->data.p + n, h->data.len - n);
+	h->data.len -= n;
+	h->data.p[h->data.len] = '\0';
+	return r;
+}
+
+/*
+ * ctl takes commands a line at a time, however they are split over
+ * write()s ("can" then "cel\n"): bytes wait in the handle until a newline
+ * (or close) completes them. A line longer than CTL_MAX is refused with an
+ * event.
+ */
+int node_ctl_write(struct fh *h, const char *data, size_t size, off_t off)
+{
+	const char *nl;
+	int r;
+
+	(void)off;
+	if (size > CTL_MAX - h->data.len) {
+		char note[128];
+
+		buf_reset(&h->data);
+		snprintf(note, sizeof(note), "ctl refused: ctl command too "
+			 "long (more than %d bytes)", CTL_MAX);
+		h->node->ctl->note(INO_ID(h->ino), note);
+		return TFS_EINVAL;
+	}
+	r = buf_append(&h->data, data, size);
+	if (r)
+		return r;
+	h->dirty = 1;
+	nl = memrchr(h->data.p, '\n', h->data.len);
+	if (!nl)
+		return TFS_OK;
+	return ctl_run_lines(h, (size_t)(nl - h->data.p) + 1);
+}
+
+static int ctl_store(struct fh *h)
+{
+	return h->data.len ? ctl_run_lines(h, h->data.len) : TFS_OK;
+}
+
+int node_ctl_flush(struct fh *h)
+{
+	return fh_flush_buffered(h, ctl_store);
+}
+
 /* ---- an experiment's nodes ---- */
 
 /* Every node of an experiment: its attributes come from its record. */
@@ -917,6 +1098,7 @@ static const unsigned char root_children[] = {
 };
 static const unsigned char exp_children[] = {
 	ES_COMPARE, ES_DESCRIPTION, ES_LEADERBOARD, ES_OBJECTIVE, ES_RUNS,
+	ES_SWEEPS,
 };
 static const unsigned char prov_children[] = { PS_STATUS };
 
@@ -979,6 +1161,11 @@ static const struct node exp_nodes[ES_MAX] = {
 	[ES_COMPARE] = { "compare.svg", .type = S_IFREG, .mode = 0444,
 		.flags = NODE_PRIVATE, .stat = exp_stat, .attr = compare_attr,
 		.content = compare_content, .remove = exp_file_remove },
+	[ES_SWEEPS] = { "sweeps", .type = S_IFDIR, .mode = 0755,
+		.stat = exp_stat, .attr = exp_dir_attr,
+		.lookup = sweeps_lookup, .list = sweeps_list,
+		.mkdir = sweeps_mkdir, .rmdir = sweeps_rmdir,
+		.remove = sweeps_remove, .create = create_eperm },
 };
 
 static const struct node tpl_node = {
@@ -1009,6 +1196,7 @@ static const struct {
 	[K_SCRATCH] = { &scratch_node, 1 },
 	[K_PROV] = { prov_nodes, PS_MAX },
 	[K_ART] = { &art_node, 1 },
+	[K_SWEEP] = { sweep_nodes, SW_MAX },
 };
 
 const struct node *node_of(fuse_ino_t ino)

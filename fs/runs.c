@@ -80,13 +80,6 @@ static int metrics_svg_content(const struct node *n, fuse_ino_t ino,
 	return core_run_metrics_svg(fs.core, INO_ID(ino), b);
 }
 
-static int ctl_content(const struct node *n, fuse_ino_t ino, struct buf *b)
-{
-	(void)n;
-	(void)ino;
-	return buf_puts(b, CTL_HELP);
-}
-
 static int downloads_content(const struct node *n, fuse_ino_t ino,
 			     struct buf *b)
 {
@@ -212,176 +205,49 @@ static int run_part_remove(const struct node *n, fuse_ino_t ino, int dir)
 	return TFS_OK;
 }
 
-/* config.json */
+/* config.json and ctl: what nodes.c's shared writers ask of core */
 
-static int config_open_write(const struct node *n, struct fh *h, int flags)
+static int run_check(int64_t id, const char *text, size_t len, char *reason,
+		     size_t rlen)
 {
-	struct core_run_info ri;
-	int r;
-
-	(void)n;
-	r = core_run_get(fs.core, INO_ID(h->ino), &ri);
-	if (r)
-		return r;
-	if (ri.submitted)
-		return TFS_EBUSY;
-	h->truncated = (flags & O_TRUNC) != 0;
-	return TFS_OK;
+	return core_run_check(fs.core, id, text, len, reason, rlen);
 }
 
-/*
- * A shell ignores close()'s error, so `echo '{...}' > config.json` would
- * report success for a config that close() refused. As soon as the bytes
- * written so far form one complete JSON value, they are checked as close()
- * would check them, and a refusal fails this write() (with its reason in
- * the run's events). close() still submits, and checks everything again.
- */
-static int config_write_check(struct fh *h, off_t off)
+static int run_submit(int64_t id, const char *text, size_t len,
+		      char *reason, size_t rlen)
 {
-	char reason[CONFIG_REASON_MAX];
-	int r;
+	return core_run_submit(fs.core, id, text, len, reason, rlen);
+}
 
-	if ((size_t)off < h->scan.pos) {
-		/* a rewrite of what was looked at: look again from the start */
-		memset(&h->scan, 0, sizeof(h->scan));
-	}
-	h->refused = 0;
-	if (!config_scan_feed(&h->scan, h->data.p, h->data.len))
-		return TFS_OK;
-	r = core_run_check(fs.core, INO_ID(h->ino), h->data.p, h->data.len,
-			   reason, sizeof(reason));
-	if (r == TFS_EINVAL || r == TFS_EFBIG)
-		h->refused = r;
+static void run_note(int64_t id, const char *text)
+{
+	core_run_note(fs.core, id, text);
+}
+
+static int run_submitted(int64_t id, int *done)
+{
+	struct core_run_info ri;
+	int r = core_run_get(fs.core, id, &ri);
+
+	if (!r)
+		*done = ri.submitted;
 	return r;
 }
 
-static int config_write(struct fh *h, const char *data, size_t size,
-			off_t off)
+static int run_ctl(int64_t id, const char *text, size_t len, char *reason,
+		   size_t rlen)
 {
-	int r = node_buffered_write(h, data, size, off);
-
-	if (r == TFS_EFBIG)
-		core_run_note(fs.core, INO_ID(h->ino),
-			      "config rejected: larger than 1 MiB");
-	if (r)
-		return r;
-	h->truncated = 0;
-	return config_write_check(h, off);
+	return core_run_ctl(fs.core, id, text, len, reason, rlen);
 }
 
-static int config_submit(struct fh *h)
-{
-	char reason[CONFIG_REASON_MAX];
+static const struct submit_ops config_ops = {
+	.what = "config", .check = run_check, .submit = run_submit,
+	.note = run_note, .submitted = run_submitted,
+};
 
-	/* a refusal's reason is in events already, from the write */
-	if (h->refused)
-		return h->refused;
-	return core_run_submit(fs.core, INO_ID(h->ino), fh_text(h),
-			       h->data.len, reason, sizeof(reason));
-}
-
-/*
- * A shell's `>` opens, dup2()s and closes the first descriptor before
- * anything is written, and that close flushes too; `cp /dev/null` and
- * `: >` flush an empty config, which is a refusal.
- */
-static int config_flush(struct fh *h)
-{
-	if (h->truncated && !h->dirty && !h->too_big)
-		return TFS_EINVAL;
-	return fh_flush_buffered(h, config_submit);
-}
-
-/* The last close of a config left nothing written. */
-static void config_close(struct fh *h)
-{
-	if (h->truncated)
-		core_run_note(fs.core, INO_ID(h->ino), "config rejected: config "
-			      "is empty (nothing was written)");
-}
-
-static int config_setattr(const struct node *n, fuse_ino_t ino, struct fh *h,
-			  const struct stat *attr, int to_set)
-{
-	struct core_run_info ri;
-
-	(void)n;
-	if (!(to_set & FUSE_SET_ATTR_SIZE))
-		return TFS_OK;
-	if (node_buffered_truncate(ino, h, attr->st_size)) {
-		memset(&h->scan, 0, sizeof(h->scan));
-		h->refused = 0;
-		return TFS_OK;
-	}
-	if (!core_run_get(fs.core, INO_ID(ino), &ri) && ri.submitted)
-		return TFS_EBUSY;
-	return TFS_OK;
-}
-
-/* ctl */
-
-static int ctl_open_write(const struct node *n, struct fh *h, int flags)
-{
-	(void)n;
-	(void)flags;
-	h->data.max = CTL_MAX;
-	return TFS_OK;
-}
-
-/* Carries out the whole lines at the head of h's ctl buffer. */
-static int ctl_run_lines(struct fh *h, size_t n)
-{
-	char reason[512];
-	int r;
-
-	r = core_run_ctl(fs.core, INO_ID(h->ino), h->data.p, n, reason,
-			 sizeof(reason));
-	memmove(h->data.p, h->data.p + n, h->data.len - n);
-	h->data.len -= n;
-	h->data.p[h->data.len] = '\0';
-	return r;
-}
-
-/*
- * ctl takes commands a line at a time, however they are split over
- * write()s ("can" then "cel\n"): bytes wait in the handle until a newline
- * (or close) completes them. A line longer than CTL_MAX is refused with an
- * event.
- */
-static int ctl_write(struct fh *h, const char *data, size_t size, off_t off)
-{
-	const char *nl;
-	int r;
-
-	(void)off;
-	if (size > CTL_MAX - h->data.len) {
-		char note[128];
-
-		buf_reset(&h->data);
-		snprintf(note, sizeof(note), "ctl refused: ctl command too "
-			 "long (more than %d bytes)", CTL_MAX);
-		core_run_note(fs.core, INO_ID(h->ino), note);
-		return TFS_EINVAL;
-	}
-	r = buf_append(&h->data, data, size);
-	if (r)
-		return r;
-	h->dirty = 1;
-	nl = memrchr(h->data.p, '\n', h->data.len);
-	if (!nl)
-		return TFS_OK;
-	return ctl_run_lines(h, (size_t)(nl - h->data.p) + 1);
-}
-
-static int ctl_store(struct fh *h)
-{
-	return h->data.len ? ctl_run_lines(h, h->data.len) : TFS_OK;
-}
-
-static int ctl_flush(struct fh *h)
-{
-	return fh_flush_buffered(h, ctl_store);
-}
+static const struct ctl_ops run_ctl_ops = {
+	.help = CTL_HELP, .run = run_ctl, .note = run_note,
+};
 
 /* ---- artifacts: files and directories of a run's manifest ---- */
 
@@ -489,9 +355,9 @@ const struct node run_nodes[RSLOT_MAX] = {
 		.rename = run_dir_rename },
 	[RS_CONFIG] = { "config.json", RUN_FILE(RF_CONFIG, config_ms),
 		.flags = NODE_PRIVATE | NODE_RW_UNTIL_SUBMITTED,
-		.open_write = config_open_write, .write = config_write,
-		.flush = config_flush, .release = config_close,
-		.setattr = config_setattr },
+		.sub = &config_ops, .open_write = node_submit_open_write,
+		.write = node_submit_write, .flush = node_submit_flush,
+		.release = node_submit_close, .setattr = node_submit_setattr },
 	[RS_STATUS] = { "status", RUN_FILE(RF_STATUS, updated_ms) },
 	[RS_STATUS_JSON] = { "status.json",
 		RUN_FILE(RF_STATUS_JSON, updated_ms), .flags = NODE_PRIVATE },
@@ -511,9 +377,9 @@ const struct node run_nodes[RSLOT_MAX] = {
 	[RS_EVENTS] = { "events", RUN_FILE(RF_EVENTS, events_ms),
 		.flags = NODE_PRIVATE | NODE_LIVE },
 	[RS_CTL] = { "ctl", RUN_GEN(updated_ms), .mode = 0644,
-		.content = ctl_content, .open_write = ctl_open_write,
-		.write = ctl_write, .flush = ctl_flush,
-		.setattr = node_size_ok },
+		.ctl = &run_ctl_ops, .content = node_ctl_content,
+		.open_write = node_ctl_open_write, .write = node_ctl_write,
+		.flush = node_ctl_flush, .setattr = node_size_ok },
 	[RS_WAIT] = { "wait", .type = S_IFREG, .mode = 0444,
 		.flags = NODE_UNLISTED, .stat = run_stat, .attr = wait_attr,
 		.open = fh_open_stream, .read = wait_read, .poll = wait_poll,

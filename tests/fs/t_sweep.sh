@@ -1,0 +1,211 @@
+#!/bin/sh
+# Sweeps through the mount (DESIGN.md section 7): a grid covers its product
+# exactly once; random with a seed gives the same params twice; a kill -9
+# mid-sweep loses and repeats no trial; best.json submits as it is and
+# gives the best value again; the median rule stops the bad trials and
+# keeps the good; a failed trial is never the best; cancel and extend; bad
+# sweep.json refused at close with the reason in events; compare.svg is XML.
+. "$(dirname "$0")/lib.sh"
+write_daemon_config 4 4
+start_daemon || exit 1
+
+E=$MNT/experiments/sw
+mkdir "$E" || fail "mkdir experiment"
+
+# the objective: (x - 0.3)^2 + (y - 2)^2, reported as eval_loss at STEPS
+# steps (each DELAY s), falling to its value; x = 9 fails after reporting 0
+OBJ=$WORK/obj.sh
+cat > "$OBJ" <<'EOF'
+#!/bin/sh
+x=$1 y=$2 steps=${3:-1} delay=${4:-0}
+[ "$x" = 9 ] && { echo '{"step": 1, "eval_loss": 0}'; exit 3; }
+i=1
+while [ $i -le "$steps" ]; do
+	awk -v x="$x" -v y="$y" -v s=$i -v n="$steps" 'BEGIN {
+		v = (x - 0.3) ^ 2 + (y - 2) ^ 2
+		printf "{\"step\": %d, \"eval_loss\": %.6f}\n", s, v + (n - s) }'
+	[ "$delay" != 0 ] && sleep "$delay"
+	i=$((i + 1))
+done
+EOF
+chmod +x "$OBJ"
+
+# wait_sweep DIR STATE [seconds]: the first line of status
+wait_sweep() {
+	_d=$(( $(date +%s) + ${3:-60} ))
+	while [ "$(date +%s)" -le "$_d" ]; do
+		[ "$(head -1 "$1/status" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "timeout: sweep $1 is $(head -1 "$1/status" 2>/dev/null), not $2" >&2
+	return 1
+}
+# params SWEEP_DIR: the params columns of trials, one line a trial
+params() { awk 'NR > 1 { $1 = $2 = $3 = $4 = ""; print }' "$1/trials"; }
+
+# ---- bad input: refused at close, reason in events, nothing made ----
+S=$E/sweeps/bad
+mkdir "$S" || fail "mkdir sweep"
+check_eq "a new sweep is created" "created" "$(head -1 "$S/status")"
+if printf '{"base": {"command": ["true"]}, "space": {"x": {"uniform": [0, 1]}}, "objective": {"metric": "loss"}, "max_trials": 2, "colour": 1}' > "$S/sweep.json" 2>/dev/null
+then fail "unknown key accepted"; else ok; fi
+check_contains "unknown key named" "unknown key 'colour'" "$S/events"
+if printf '{"base": {"command": ["true"]}, "space": {"lr": {"loguniform": [0, 1]}}, "objective": {"metric": "loss"}, "max_trials": 2}' > "$S/sweep.json" 2>/dev/null
+then fail "loguniform from 0 accepted"; else ok; fi
+check_contains "bad range named" "space.lr" "$S/events"
+if printf '{"base": {"command": ["true"]}, "space": {"x": {"uniform": [0, 1]}}, "objective": {"metric": "loss"}, "method": "grid"}' > "$S/sweep.json" 2>/dev/null
+then fail "uniform grid without step accepted"; else ok; fi
+check_contains "grid refusal says why" "cannot be a grid" "$S/events"
+if printf '{"base": {"command": ["true"], "colour": 2}, "space": {"x": {"uniform": [0, 1]}}, "objective": {"metric": "loss"}, "max_trials": 2}' > "$S/sweep.json" 2>/dev/null
+then fail "bad base config accepted"; else ok; fi
+check_contains "bad base named" "not a valid run config: unknown key 'colour'" "$S/events"
+check_eq "still created after refusals" "created" "$(head -1 "$S/status")"
+check_eq "no trial made" "0" "$(ls "$E/runs" | wc -l)"
+if mkdir "$E/sweeps/../x" 2>/dev/null || mkdir "$E/sweeps/.hid" 2>/dev/null; then
+	fail "bad sweep name accepted"; else ok; fi
+if echo frobnicate > "$S/ctl" 2>/dev/null; then fail "bad ctl accepted"; else ok; fi
+check_contains "bad ctl named" "unknown ctl command 'frobnicate'" "$S/events"
+check "best.json absent before a best" test ! -e "$S/best.json"
+
+# ---- grid: the product exactly once ----
+G=$E/sweeps/g
+mkdir "$G"
+cat > "$WORK/g.json" <<EOF
+{"base": {"command": ["$OBJ", "{x}", "{y}"]},
+ "space": {"x": {"grid": [0, 0.5, 1]}, "y": {"int": [1, 3], "step": 1}},
+ "objective": {"metric": "eval_loss", "mode": "min"},
+ "method": "grid", "parallelism": 3}
+EOF
+cp "$WORK/g.json" "$G/sweep.json" && ok || fail "cp grid sweep.json"
+check "grid completes" wait_sweep "$G" completed
+check_eq "9 trials" "9" "$(awk 'NR > 1' "$G/trials" | wc -l)"
+check_eq "every point once" \
+	"0 1|0 2|0 3|0.5 1|0.5 2|0.5 3|1 1|1 2|1 3|" \
+	"$(params "$G" | awk '{ printf "%s %s|", $1, $2 }' | tr -s ' ' | sed 's/^ //; s/| /|/g')"
+check_eq "the product's runs are made" "9" "$(ls "$E/runs" | grep -c '^g-00[1-9]$')"
+check_contains "best is (0.5, 2)" "g-005" "$G/best"
+if echo 'extend 1' > "$G/ctl" 2>/dev/null; then fail "extend past the grid accepted"; else ok; fi
+check_contains "extend refusal says the grid" "the grid has 9 points" "$G/events"
+if cp "$WORK/g.json" "$G/sweep.json" 2>/dev/null; then fail "sweep.json written twice"; else ok; fi
+check_eq "sweep.json read-only" "444" "$(stat -c %a "$G/sweep.json")"
+
+# ---- best.json submits as it is, and gives the best value again ----
+F=$(new_run sw final)
+cp "$G/best.json" "$F/config.json" && ok || fail "cp best.json"
+check "final run completes" wait_state "$F" completed 20
+check_eq "final value is the best" "$(awk '$1 == "eval_loss" { print $2 }' "$G/best")" \
+	"$(awk '$1 == "eval_loss" { print $2 }' "$F/metrics")"
+
+# ---- random with a seed: the same params twice ----
+for n in r1 r2; do
+	mkdir "$E/sweeps/$n"
+	cat > "$WORK/$n.json" <<EOF
+{"base": {"command": ["$OBJ", "{x}", "{y}"]},
+ "space": {"x": {"uniform": [-1, 1]}, "y": {"int": [0, 4]},
+	   "opt": {"choice": ["adam", "sgd"]}},
+ "objective": {"metric": "eval_loss"}, "method": "random", "seed": 42,
+ "max_trials": 6, "parallelism": 2}
+EOF
+	cp "$WORK/$n.json" "$E/sweeps/$n/sweep.json" || fail "cp $n"
+done
+check "r1 completes" wait_sweep "$E/sweeps/r1" completed
+check "r2 completes" wait_sweep "$E/sweeps/r2" completed
+check_eq "same seed, same params" "$(params "$E/sweeps/r1")" "$(params "$E/sweeps/r2")"
+n1=$(params "$E/sweeps/r1" | sort -u | wc -l)
+check_eq "6 distinct trials" "6" "$n1"
+
+# ---- a failed trial is never the best ----
+B=$E/sweeps/f
+mkdir "$B"
+cat > "$WORK/f.json" <<EOF
+{"base": {"command": ["$OBJ", "{x}", "2"]},
+ "space": {"x": {"grid": [9, 1, 2]}},
+ "objective": {"metric": "eval_loss"}, "method": "grid"}
+EOF
+cp "$WORK/f.json" "$B/sweep.json"
+check "f completes" wait_sweep "$B" completed
+check_contains "the failed trial is failed" "^f-001  *failed" "$B/trials"
+check_contains "best is the lowest completed" "f-002" "$B/best"
+check_contains "failed counted" "^failed *1" "$B/status"
+
+# ---- the median rule: bad trials stop early, good ones run out ----
+M=$E/sweeps/m
+mkdir "$M"
+# three good trials first, then bad ones (x far from 0.3), then a good one
+cat > "$WORK/m.json" <<EOF
+{"base": {"command": ["$OBJ", "{x}", "2", "8", "0.25"]},
+ "space": {"x": {"grid": [0.3, 0.4, 0.2, 30, 40, 0.35]}},
+ "objective": {"metric": "eval_loss"}, "method": "grid", "parallelism": 1,
+ "early_stop": {"rule": "median", "warmup_steps": 2, "min_trials": 3}}
+EOF
+cp "$WORK/m.json" "$M/sweep.json"
+check "m completes" wait_sweep "$M" completed 90
+check_eq "the good trials complete, the bad stop early" \
+	"completed no|completed no|completed no|stopped yes|stopped yes|completed no|" \
+	"$(awk 'NR > 1 { printf "%s %s|", $2, $4 }' "$M/trials")"
+check_contains "early stop says why" "worse than the median" "$M/events"
+check_contains "the run's reason says so" "stopped early by sweep 'm'" "$E/runs/m-004/status.json"
+check_eq "a stopped trial is cut short" "1" \
+	"$(awk '/"step"/ { n++ } END { print (n < 8) }' "$E/runs/m-004/metrics.jsonl")"
+
+# ---- compare.svg: XML, one point per valued trial, inside the axes ----
+if python3 - "$G/compare.svg" <<'PY'
+import sys, xml.etree.ElementTree as ET
+t = ET.parse(sys.argv[1]).getroot()
+assert t.tag.endswith("svg"), t.tag
+PY
+then ok; else fail "compare.svg is not XML"; fi
+
+# ---- kill -9 mid-sweep: no trial lost, none twice ----
+K=$E/sweeps/k
+mkdir "$K"
+cat > "$WORK/k.json" <<EOF
+{"base": {"command": ["$OBJ", "{x}", "2", "2", "0.2"]},
+ "space": {"x": {"uniform": [0, 10]}},
+ "objective": {"metric": "eval_loss"}, "method": "tpe", "seed": 3,
+ "max_trials": 16, "parallelism": 3}
+EOF
+cp "$WORK/k.json" "$K/sweep.json"
+check "some trials made" wait_grep "$K/events" "trial 4 " 20
+before=$(params "$K" | head -4)
+kill9_daemon
+start_daemon || exit 1
+check "k completes after the kill" wait_sweep "$K" completed 90
+check_eq "16 trials" "16" "$(awk 'NR > 1' "$K/trials" | wc -l)"
+check_eq "16 runs, each once" "16" "$(ls "$E/runs" | grep -c '^k-0[01][0-9]$')"
+check_eq "the first trials kept their params" "$before" "$(params "$K" | head -4)"
+dups=0
+for r in "$E"/runs/k-*; do
+	[ "$(grep -c 'submitted to' "$r/events")" -le 2 ] || dups=$((dups + 1))
+	[ "$(grep -c '^.* attempt 1 submitted' "$r/events")" -le 1 ] || dups=$((dups + 1))
+done
+check_eq "no trial submitted or started twice" "0" "$dups"
+check_eq "every trial completed" "16" "$(grep -c ' completed ' "$K/trials")"
+
+# ---- cancel: the sweep and its active trials stop; extend ----
+C=$E/sweeps/c
+mkdir "$C"
+cat > "$WORK/c.json" <<EOF
+{"base": {"command": ["$OBJ", "{x}", "2", "100", "0.2"]},
+ "space": {"x": {"uniform": [0, 1]}},
+ "objective": {"metric": "eval_loss"}, "method": "random",
+ "max_trials": 10, "parallelism": 2}
+EOF
+cp "$WORK/c.json" "$C/sweep.json"
+check "c trials run" wait_state "$E/runs/c-002" running 20
+echo cancel > "$C/ctl" && ok || fail "echo cancel"
+check "c stopped" wait_sweep "$C" stopped 10
+check "c-001 stopped" wait_state "$E/runs/c-001" stopped 20
+check "c-002 stopped" wait_state "$E/runs/c-002" stopped 20
+check_eq "no trial after cancel" "2" "$(ls "$E/runs" | grep -c '^c-')"
+if echo 'extend 2' > "$C/ctl" 2>/dev/null; then fail "extend of a stopped sweep"; else ok; fi
+echo 'extend 2' > "$E/sweeps/r1/ctl" && ok || fail "extend r1"
+check "r1 completes again" wait_sweep "$E/sweeps/r1" completed 30
+check_eq "r1 has 8 trials" "8" "$(awk 'NR > 1' "$E/sweeps/r1/trials" | wc -l)"
+
+# ---- removal ----
+if rmdir "$E/sweeps/g" 2>/dev/null; then ok; else fail "rmdir an ended sweep"; fi
+check "its runs stay" test -d "$E/runs/g-001"
+check "g gone" test ! -e "$E/sweeps/g"
+
+finish
