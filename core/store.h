@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
 #define STORE_EVENTS_KEEP 1000  /* events kept per run (and the mount's) */
 #define STORE_EVENTS_SLACK 100  /* ... trimmed once this many more exist */

@@ -1769,43 +1769,38 @@ static int sweep_best_text(const struct sweep *w, int json, struct buf *out)
 	return buf_printf(out, "params  %s\n", b->params);
 }
 
-static int sweep_compare_svg(struct core *c, const struct sweep *w,
-			     struct buf *out)
+/*
+ * compare.svg: the trials' runs in trial order, drawn as an experiment's
+ * compare.svg draws its runs (charts.c), with c->lock let go of.
+ */
+static int sweep_compare_svg(struct core *c, int64_t id, struct buf *out)
 {
-	struct plot_run *runs;
-	char (*names)[TFS_NAME_MAX + 1];
-	char title[2 * TFS_NAME_MAX + 64];
-	size_t i;
-	int r;
+	char title[2 * TFS_NAME_MAX + 64], metric[METRIC_KEY_MAX];
+	struct sweep *w;
+	int64_t *ids;
+	size_t i, n = 0;
+	int r, minimize;
 
-	snprintf(title, sizeof(title), "sweep %s/%s", w->exp->name, w->name);
-	if (!w->sp)
-		return plot_message_svg(out, title, "no sweep.json yet");
-	runs = xcalloc(w->ntrials + 1, sizeof(*runs));
-	names = xcalloc(w->ntrials + 1, sizeof(*names));
-	for (i = 0; i < w->ntrials; i++) {
-		const struct trial *t = &w->trials[i];
-		double cur;
-
-		trial_run_name(w, t->n, names[i], sizeof(names[i]));
-		runs[i].name = names[i];
-		if (t->state == TRIAL_DONE && t->has_value) {
-			runs[i].value = t->value;
-			runs[i].ok = PLOT_RUN_OK;
-		} else if (t->has_value) {
-			runs[i].value = t->value;
-			runs[i].ok = PLOT_RUN_PARTIAL;
-		} else if (t->state == TRIAL_ACTIVE && t->run_id &&
-			   objective_latest(c, t->run_id, w->sp->metric,
-					    &cur)) {
-			runs[i].value = cur;
-			runs[i].ok = PLOT_RUN_PARTIAL;
-		}
+	pthread_mutex_lock(&c->lock);
+	w = sweep_by_id(c, id);
+	if (!w) {
+		pthread_mutex_unlock(&c->lock);
+		return TFS_ENOENT;
 	}
-	r = plot_compare_svg(out, title, w->sp->metric, w->sp->minimize, runs,
-			     w->ntrials);
-	free(runs);
-	free(names);
+	snprintf(title, sizeof(title), "sweep %s/%s", w->exp->name, w->name);
+	if (!w->sp) {
+		pthread_mutex_unlock(&c->lock);
+		return plot_message_svg(out, title, "no sweep.json yet");
+	}
+	snprintf(metric, sizeof(metric), "%s", w->sp->metric);
+	minimize = w->sp->minimize;
+	ids = xcalloc(w->ntrials + 1, sizeof(*ids));
+	for (i = 0; i < w->ntrials; i++)
+		if (w->trials[i].run_id)
+			ids[n++] = w->trials[i].run_id;
+	pthread_mutex_unlock(&c->lock);
+	r = charts_compare(c, title, metric, minimize, ids, n, out, NULL);
+	free(ids);
 	return r;
 }
 
@@ -1815,6 +1810,8 @@ int core_sweep_read(struct core *c, int64_t id, enum sweep_file f,
 	struct sweep *w;
 	int r = TFS_OK;
 
+	if (f == SF_COMPARE_SVG)
+		return sweep_compare_svg(c, id, out);
 	pthread_mutex_lock(&c->lock);
 	w = sweep_by_id(c, id);
 	if (!w) {
@@ -1842,7 +1839,6 @@ int core_sweep_read(struct core *c, int64_t id, enum sweep_file f,
 		r = store_events_format(c->store, -w->id, out);
 		break;
 	case SF_COMPARE_SVG:
-		r = sweep_compare_svg(c, w, out);
 		break;
 	}
 	pthread_mutex_unlock(&c->lock);

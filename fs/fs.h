@@ -184,6 +184,9 @@ struct node {
 	const unsigned char *children;  /* fixed entries of a directory (slots) */
 	int nchildren;
 	const struct submit_ops *sub;   /* a submitted file's (node_submit_*) */
+	/* a fixed entry there only at times: whether ino is now (NULL:
+	 * always), for node_children_lookup() and _list() */
+	int (*present)(fuse_ino_t ino);
 	const struct ctl_ops *ctl;      /* a ctl file's (node_ctl_*) */
 
 	/* attributes; the attribute timeout suits the kind, 0 unless set

@@ -372,9 +372,10 @@ fuse_ino_t node_children_lookup(const struct node *n, fuse_ino_t dir,
 
 	for (i = 0; i < n->nchildren; i++) {
 		fuse_ino_t ino = child_ino(dir, n->children[i]);
+		const struct node *c = node_of(ino);
 
-		if (!strcmp(name, node_of(ino)->name))
-			return ino;
+		if (!strcmp(name, c->name))
+			return !c->present || c->present(ino) ? ino : 0;
 	}
 	return 0;
 }
@@ -394,6 +395,7 @@ void node_children_list(const struct node *n, struct dirfill *d,
 		const struct node *c = node_of(ino);
 
 		if (!(c->flags & NODE_UNLISTED) && off < i + 3 &&
+		    (!c->present || c->present(ino)) &&
 		    dir_add(d, c->name, ino, c->type, i + 3, NULL, 0))
 			return;
 	}

@@ -3,7 +3,9 @@
  * (DESIGN.md section 7): sweep.json submitted at close like config.json,
  * ctl's commands, and generated files read whole at open. best.json is
  * there only once a trial completed with the objective, so that `cp
- * best.json` fails plainly before.
+ * best.json` fails plainly before. Under allow_other, others see a
+ * sweep's status, as they see a run's; its params and results are the
+ * owner's, as a run's config and metrics are.
  */
 #define _GNU_SOURCE
 
@@ -119,38 +121,11 @@ static int sweep_content(const struct node *n, fuse_ino_t ino, struct buf *b)
 }
 
 /* best.json: only once there is a best */
-static int has_best(fuse_ino_t dir)
+static int has_best(fuse_ino_t ino)
 {
 	struct core_sweep_info wi;
 
-	return !core_sweep_get(fs.core, INO_ID(dir), &wi) && wi.has_best;
-}
-
-static fuse_ino_t sweep_dir_lookup(const struct node *n, fuse_ino_t dir,
-				   const char *name)
-{
-	fuse_ino_t ino = node_children_lookup(n, dir, name);
-
-	if (ino && INO_SLOT(ino) == SW_BEST_JSON && !has_best(dir))
-		return 0;
-	return ino;
-}
-
-static void sweep_dir_list(const struct node *n, struct dirfill *d,
-			   fuse_ino_t dir, off_t off)
-{
-	int i, best = has_best(dir);
-
-	for (i = 0; i < n->nchildren; i++) {
-		fuse_ino_t ino = INO(K_SWEEP, INO_ID(dir), n->children[i]);
-		const struct node *c = node_of(ino);
-
-		if (n->children[i] == SW_BEST_JSON && !best)
-			continue;
-		if (off < i + 3 && dir_add(d, c->name, ino, c->type, i + 3,
-					    NULL, 0))
-			return;
-	}
+	return !core_sweep_get(fs.core, INO_ID(ino), &wi) && wi.has_best;
 }
 
 /* rm -rf of a sweep that does not run: the files go with its rmdir */
@@ -220,17 +195,19 @@ static const unsigned char sweep_children[] = {
 const struct node sweep_nodes[SW_MAX] = {
 	[SW_DIR] = { NULL, .type = S_IFDIR, .mode = 0755,
 		.stat = sweep_stat, .attr = sweep_dir_attr,
-		CHILDREN(sweep_children), .lookup = sweep_dir_lookup,
-		.list = sweep_dir_list },
+		CHILDREN(sweep_children), .lookup = node_children_lookup,
+		.list = node_children_list },
 	[SW_SPEC] = { "sweep.json", SWEEP_FILE(SF_SPEC),
 		.flags = NODE_PRIVATE | NODE_RW_UNTIL_SUBMITTED,
 		.sub = &spec_ops, .open_write = node_submit_open_write,
 		.write = node_submit_write, .flush = node_submit_flush,
 		.release = node_submit_close, .setattr = node_submit_setattr },
 	[SW_STATUS] = { "status", SWEEP_FILE(SF_STATUS) },
-	[SW_TRIALS] = { "trials", SWEEP_FILE(SF_TRIALS) },
-	[SW_BEST] = { "best", SWEEP_FILE(SF_BEST) },
-	[SW_BEST_JSON] = { "best.json", SWEEP_FILE(SF_BEST_JSON) },
+	[SW_TRIALS] = { "trials", SWEEP_FILE(SF_TRIALS),
+		.flags = NODE_PRIVATE },
+	[SW_BEST] = { "best", SWEEP_FILE(SF_BEST), .flags = NODE_PRIVATE },
+	[SW_BEST_JSON] = { "best.json", SWEEP_FILE(SF_BEST_JSON),
+		.flags = NODE_PRIVATE, .present = has_best },
 	[SW_CTL] = { "ctl", .type = S_IFREG, .mode = 0644,
 		.stat = sweep_stat, .attr = sweep_file_attr,
 		.remove = sweep_part_remove,
@@ -239,5 +216,6 @@ const struct node sweep_nodes[SW_MAX] = {
 		.flush = node_ctl_flush, .setattr = node_size_ok },
 	[SW_EVENTS] = { "events", SWEEP_FILE(SF_EVENTS),
 		.flags = NODE_PRIVATE | NODE_LIVE },
-	[SW_COMPARE] = { "compare.svg", SWEEP_FILE(SF_COMPARE_SVG) },
+	[SW_COMPARE] = { "compare.svg", SWEEP_FILE(SF_COMPARE_SVG),
+		.flags = NODE_PRIVATE },
 };

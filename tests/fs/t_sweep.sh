@@ -148,13 +148,11 @@ check_contains "the run's reason says so" "stopped early by sweep 'm'" "$E/runs/
 check_eq "a stopped trial is cut short" "1" \
 	"$(awk '/"step"/ { n++ } END { print (n < 8) }' "$E/runs/m-004/metrics.jsonl")"
 
-# ---- compare.svg: XML, one point per valued trial, inside the axes ----
-if python3 - "$G/compare.svg" <<'PY'
-import sys, xml.etree.ElementTree as ET
-t = ET.parse(sys.argv[1]).getroot()
-assert t.tag.endswith("svg"), t.tag
-PY
-then ok; else fail "compare.svg is not XML"; fi
+# ---- compare.svg: XML, the best-so-far line, every point inside the axes ----
+out=$(python3 "$TOP/tests/lib/svgcheck.py" "$G/compare.svg" --series 1 \
+	--name 'best so far' 2>&1) && ok || fail "compare.svg: $out"
+case $out in *points=*) ok ;; *) fail "compare.svg has no points: $out" ;; esac
+check_contains "compare.svg labels the best" "g-005" "$G/compare.svg"
 
 # ---- kill -9 mid-sweep: no trial lost, none twice ----
 K=$E/sweeps/k
