@@ -31,9 +31,14 @@
 #   9. clouds (tools/bench_cloud.sh), 100 runs through tools/cloud-emu:
 #      requests per poll per provider       (goal: 1)
 #      a provider call's time in the daemon vs the emulator's own time
+#  10. sweeps (tools/bench_sweep.sh), each trial a real job of the mount:
+#      best of Branin and Hartmann-6 after vs Optuna's TPE, same trials and
+#      20, 50, 100 trials (TPE, 10 seeds)      seeds; and trainfs random
+#      trials/s with instant jobs             vs the same jobs as plain runs
 #
 # One section alone: `sh tools/bench.sh flood` runs only measure 7,
-# `sh tools/bench.sh slurm` only measure 8, `... cloud` only 9; each puts its rows and its
+# `sh tools/bench.sh slurm` only measure 8, `... cloud` only 9, `... sweep`
+# only 10; each puts its rows and its
 # paragraph into the BENCHMARKS.md that is there (replacing the ones an
 # earlier run wrote), leaving the rest as it was.
 #
@@ -84,8 +89,8 @@ export LC_ALL=C		# same sorting and number formats for every tool
 
 ONLY=${1:-}		# one section by name, or every section
 case $ONLY in
-''|flood|slurm|cloud) ;;
-*) echo "usage: sh tools/bench.sh [flood|slurm|cloud]" >&2; exit 2 ;;
+''|flood|slurm|cloud|sweep) ;;
+*) echo "usage: sh tools/bench.sh [flood|slurm|cloud|sweep]" >&2; exit 2 ;;
 esac
 
 for f in "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
@@ -1046,6 +1051,43 @@ if [ "$ONLY" = cloud ]; then
 	exit 0
 fi
 
+# ----------------------------------------------------------- 10. sweeps ----
+sweep_how() {
+	cat <<EOF
+**Sweeps.** \`tools/bench_sweep.sh\` mounts a daemon with one local
+provider and runs, for Branin (2-D, minimum 0.397887) and Hartmann-6 (6-D,
+minimum -3.32237), a sweep of ${SWEEP_TRIALS:-100} trials per method (random, TPE) and seed
+(${SWEEP_SEEDS:-0-9}), one trial at a time as Optuna's \`study.optimize\` runs them, eight
+sweeps at once; each trial is a real job of the mount, \`python3
+tools/objectives.py FUNCTION X...\`, whose printed \`{"value": ...}\` is the
+objective. Optuna's TPESampler(seed) with its defaults runs the same
+functions, trials and seeds in process (tools/optuna_peer.py, Optuna from
+PyPI in build/venv). Reported: the median over the seeds of the best value
+within the first 20, 50 and 100 trials, and its regret (best less the known
+minimum); the ratio is trainfs's regret over Optuna's. The JSON lines and
+tools/search_table.py's table are kept in build/sweep/. Trials per second:
+a sweep of ${SWEEP_FAST_N:-200} trials of \`sh -c echo\` at parallelism 8, from the
+write of sweep.json to its completed state, against the same ${SWEEP_FAST_N:-200} jobs
+submitted as plain runs at once into the same 8 slots and waited for.
+EOF
+}
+measure_sweep() {
+	say "(10) sweeps: Branin and Hartmann-6 beside Optuna, instant trials"
+	TRAINFS="$SRC_TRAINFS" sh "$TOP/tools/bench_sweep.sh" > "$WORK/sweep-rows.md" ||
+		die "tools/bench_sweep.sh failed"
+}
+
+# `sh tools/bench.sh sweep`: measure 10 alone, into the BENCHMARKS.md there
+if [ "$ONLY" = sweep ]; then
+	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
+	measure_sweep
+	sweep_how > "$WORK/sweep-how.md"
+	splice_section "$WORK/sweep-rows.md" "$WORK/sweep-how.md" "| Sweep: " \
+		"| Cloud: "
+	say "wrote measure 10 into $OUT"
+	exit 0
+fi
+
 # `sh tools/bench.sh slurm`: measure 8 alone, into the BENCHMARKS.md there
 if [ "$ONLY" = slurm ]; then
 	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
@@ -1373,6 +1415,7 @@ DAEMON_OPTS=""
 measure_flood
 measure_slurm
 measure_cloud
+measure_sweep
 
 # ------------------------------------------------------------ the report --
 
@@ -1439,6 +1482,7 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 	flood_rows
 	slurm_rows
 	cat "$WORK/cloud-rows.md"
+	cat "$WORK/sweep-rows.md"
 } > "$WORK/table.md"
 
 COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -1581,6 +1625,8 @@ $(flood_how)
 $(slurm_how)
 
 $(cloud_how)
+
+$(sweep_how)
 
 **Scheduler decision time.** tools/bench_sched.sh: one slot held by a
 blocker with 10 (then 10,000) runs queued behind it; the running run is
