@@ -128,6 +128,20 @@ check_contains "the failed trial is failed" "^f-001  *failed" "$B/trials"
 check_contains "best is the lowest completed" "f-002" "$B/best"
 check_contains "failed counted" "^failed *1" "$B/status"
 
+# ---- a template as the base ----
+printf '{"command": ["%s", "{x}", "2"], "params": {"x": 0}}\n' "$OBJ" \
+	> "$MNT/templates/obj.json" || fail "write template"
+T=$E/sweeps/t
+mkdir "$T"
+if printf '{"base": "no-such", "space": {"x": {"grid": [1]}}, "objective": {"metric": "eval_loss"}, "method": "grid"}' > "$T/sweep.json" 2>/dev/null
+then fail "a missing template accepted"; else ok; fi
+check_contains "missing template named" "no-such" "$T/events"
+printf '{"base": "obj", "space": {"x": {"grid": [0.3, 1]}}, "objective": {"metric": "eval_loss"}, "method": "grid"}' > "$T/sweep.json" &&
+	ok || fail "template base refused: $(tail -1 "$T/events")"
+check "t completes" wait_sweep "$T" completed
+check_contains "the template's trials ran with their params" "^t-001  *completed  *0 " "$T/trials"
+check_eq "best.json names the template" "obj" "$(js "$T/best.json" template)"
+
 # ---- the median rule: bad trials stop early, good ones run out ----
 M=$E/sweeps/m
 mkdir "$M"
