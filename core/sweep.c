@@ -41,8 +41,15 @@
 #define SWEEP_TICK_MS 1000         /* passes while the rule watches */
 #define SWEEP_IDLE_MS 10000        /* otherwise, besides the hook's */
 
-/* sweep.json, parsed */
+/*
+ * sweep.json, parsed. Counted: the sweep holds one reference, and the
+ * sweeper another while it lets go of c->lock to choose a trial's params
+ * (which may take a while for TPE over many trials), so that a sweep
+ * removed meanwhile does not free the space under it. refs is protected
+ * by c->lock.
+ */
 struct sweep_spec {
+	int refs;
 	cJSON *base;                /* a config object, or a template name */
 	struct search_space *space;
 	enum search_method method;
@@ -94,6 +101,13 @@ static void spec_free(struct sweep_spec *sp)
 	cJSON_Delete(sp->base);
 	search_space_free(sp->space);
 	free(sp);
+}
+
+/* Drops a reference; the last frees. c->lock held. */
+static void spec_put(struct sweep_spec *sp)
+{
+	if (sp && --sp->refs <= 0)
+		spec_free(sp);
 }
 
 /* A metric name as metrics_parse_line() keeps them. */
@@ -268,6 +282,7 @@ static int spec_parse(const char *text, size_t len, struct sweep_spec **out,
 		return TFS_EINVAL;
 	}
 	sp = xcalloc(1, sizeof(*sp));
+	sp->refs = 1;
 	cJSON_ArrayForEach(it, root) {
 		for (i = 0; spec_keys[i] && strcmp(spec_keys[i], it->string);
 		     i++)
@@ -526,7 +541,7 @@ static void sweep_free_locked(struct core *c, struct sweep *w)
 	}
 	hmap_idel(&c->sweep_by_id, w->id);
 	free(w->trials);
-	spec_free(w->sp);
+	spec_put(w->sp);
 	free(w->spec);
 	free(w->reason);
 	free(w->name);
@@ -828,7 +843,10 @@ void sweep_early_reason_locked(struct core *c, struct run *r, char *out,
 		snprintf(out, len, "stopped early by its sweep (median rule)");
 }
 
-/* The search's view of trials 0..n-1. */
+/*
+ * The search's view of trials 0..n-1, with copies of their params (to
+ * be read with c->lock let go of): free with obs_free().
+ */
 static struct search_obs *sweep_obs(const struct sweep *w)
 {
 	struct search_obs *o = xcalloc(w->ntrials + 1, sizeof(*o));
@@ -837,7 +855,7 @@ static struct search_obs *sweep_obs(const struct sweep *w)
 	for (i = 0; i < w->ntrials; i++) {
 		const struct trial *t = &w->trials[i];
 
-		o[i].params = t->pj;
+		o[i].params = t->pj ? cJSON_Duplicate(t->pj, 1) : NULL;
 		o[i].value = t->value;
 		switch (t->state) {
 		case TRIAL_DONE:
@@ -856,6 +874,45 @@ static struct search_obs *sweep_obs(const struct sweep *w)
 		}
 	}
 	return o;
+}
+
+static void obs_free(struct search_obs *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cJSON_Delete((cJSON *)o[i].params);
+	free(o);
+}
+
+/*
+ * The params of w's next trial, chosen with c->lock let go of; NULL when
+ * the sweep went or changed meanwhile (*wp is then the sweep again, or
+ * NULL) or memory ran out.
+ */
+static cJSON *sweep_suggest_unlocked(struct core *c, struct sweep **wp)
+{
+	struct sweep *w = *wp;
+	struct sweep_spec *sp = w->sp;
+	int64_t sid = w->id;
+	size_t n = w->ntrials;
+	struct search_obs *obs = sweep_obs(w);
+	cJSON *pj;
+
+	sp->refs++;
+	pthread_mutex_unlock(&c->lock);
+	pj = search_suggest(sp->space, sp->method, sp->seed, n, obs, n,
+			    sp->minimize);
+	obs_free(obs, n);
+	pthread_mutex_lock(&c->lock);
+	spec_put(sp);
+	*wp = w = sweep_by_id(c, sid);
+	/* the sweeper alone adds trials: the same count, or not the same */
+	if (!w || w->sp != sp || w->ntrials != n || w->state != SWEEP_RUNNING) {
+		cJSON_Delete(pj);
+		return NULL;
+	}
+	return pj;
 }
 
 /* A short "lr=0.01 batch=32" of params, for events. */
@@ -1024,14 +1081,15 @@ static struct sweep *sweep_pass_locked(struct core *c, struct sweep *w)
 	       (int)w->ntrials < w->max_trials &&
 	       sweep_active(w) < w->sp->parallelism &&
 	       mono_ms() >= w->retry_mono) {
-		struct search_obs *obs = sweep_obs(w);
-		cJSON *pj = search_suggest(w->sp->space, w->sp->method,
-					   w->sp->seed, w->ntrials, obs,
-					   w->ntrials, w->sp->minimize);
-		char *text = pj ? cJSON_PrintUnformatted(pj) : NULL;
+		cJSON *pj = sweep_suggest_unlocked(c, &w);
+		char *text;
 		struct trial *t;
 
-		free(obs);
+		if (!w)
+			break;
+		if (!pj && w->state != SWEEP_RUNNING)
+			break;
+		text = pj ? cJSON_PrintUnformatted(pj) : NULL;
 		if (!text) {
 			cJSON_Delete(pj);
 			w->retry_mono = mono_ms() + SWEEP_RETRY_MS;
