@@ -1538,15 +1538,53 @@ static int cloud_poll_held(struct cloud *cl, struct cloud_job *j,
 }
 
 /*
+ * The wrapper's "ended" key, read for an attempt that has no exit: it
+ * quit before the job (wrapper.h's tfs_quit). 1 with q ended on it: the
+ * reason is the wrapper's, and the run is failed, the instance goes. A
+ * start refused as the attempt's second (WRAPPER_EXIT_REFUSED) is not
+ * retried: the started key is the first start's, which ran the job or
+ * runs it still where this daemon cannot see it (a container restarted
+ * under it, a second instance of the name), so another attempt could
+ * run the job twice. Any other code (74: the attempt's directory, or the
+ * store unreachable or refusing the started key) is a start that never
+ * ran the job: core retries it under max_retries, a store outage passing.
+ */
+static int cloud_wrapper_quit(struct cloud *cl, struct job_query *q,
+			      int64_t now)
+{
+	char why[160], err[256];
+	int code;
+
+	if (runstore_ended(cl->store, q->run_id, q->attempt, &code, why,
+			   sizeof(why), err, sizeof(err)) != 1)
+		return 0;
+	q->state = JOB_FAILED;
+	q->end_ms = now;
+	q->exit_code = code;
+	q->no_retry = code == WRAPPER_EXIT_REFUSED;
+	cloud_reason(q, "the job's wrapper quit (%d): %s%s", code,
+		     why[0] ? why : "no reason given",
+		     q->no_retry ? "; not retried, the job could run twice" :
+		     "");
+	log_msg(LOG_NOTICE, "provider '%s': %s/%d: %s", cl->conf.name,
+		q->run_id, q->attempt, q->reason);
+	return 1;
+}
+
+/*
  * Lambda: a VM stays active after its script, so a wrapper that ended
  * without its exit (the store unreachable at its start, its exit PUT
  * failing, an OOM kill) would leave it billing forever. The wrapper PUTs
  * the log every few seconds while the job runs: 1 when that heartbeat
  * (the log's stamp) has not changed for heartbeat_timeout_s. Asked at
  * most every quarter of that (and 30 s); a store error decides nothing.
+ * A probe that finds the log unchanged or absent also asks for the
+ * wrapper's ended key (2: q ended on it), so that a wrapper that quit
+ * ends its VM on that probe, not after the timeout; a log that beats is
+ * a start that runs, whatever another start of the name wrote there.
  */
 static int cloud_beat_stale(struct cloud *cl, struct cloud_job *j,
-			    const struct job_query *q, int64_t now)
+			    struct job_query *q, int64_t now)
 {
 	int64_t limit = (int64_t)cl->heartbeat_timeout_s * 1000;
 	int64_t every = limit / 4 < 30000 ? limit / 4 : 30000;
@@ -1570,7 +1608,10 @@ static int cloud_beat_stale(struct cloud *cl, struct cloud_job *j,
 	if (stamp != j->beat) {
 		j->beat = stamp;
 		j->beat_ms = now;
+		return 0;
 	}
+	if (cloud_wrapper_quit(cl, q, now))
+		return 2;
 	return now - j->beat_ms > limit;
 }
 
@@ -1584,7 +1625,7 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 	const struct cloud_inst *in;
 	struct cloud_inst inst;
 	struct cloud_job *j;
-	int have, code = -1, cancelled, kill = 0;
+	int have, code = -1, cancelled, kill = 0, stale = 0;
 	int64_t now = now_ms(), born;
 
 	cloud_name(name, sizeof(name), q->run_id, q->attempt);
@@ -1694,7 +1735,10 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 			break;
 		case CLOUD_RUNNING:
 			q->state = JOB_RUNNING;
-			if (cloud_beat_stale(cl, j, q, now)) {
+			stale = cloud_beat_stale(cl, j, q, now);
+			if (stale == 2) {
+				kill = 1;
+			} else if (stale) {
 				q->state = JOB_FAILED;
 				q->end_ms = now;
 				cloud_reason(q, "no heartbeat from the job in the "
@@ -1718,17 +1762,32 @@ static void cloud_poll_one(struct cloud *cl, struct job_query *q)
 			q->state = JOB_FAILED;
 			q->end_ms = now;
 			q->exit_code = inst.exit_code;
+			kill = 1;
+			if (inst.exit_code == WRAPPER_EXIT_NOTOOL) {
+				/* the same image would fail the same way */
+				q->no_retry = 1;
+				cloud_reason(q, "the image has no curl or "
+					     "sha256sum, which the job's "
+					     "wrapper needs (exit code %d, "
+					     "%s): not retried",
+					     WRAPPER_EXIT_NOTOOL, inst.status);
+				break;
+			}
 			cloud_reason(q, "the instance %s (%s) and the run store "
 				     "has no exit code%s%s",
 				     inst.state == CLOUD_FAILED ? "failed" :
 				     "exited", inst.status, err[0] ? ": " : "",
 				     err);
-			kill = 1;
 			break;
 		default:
 			break;
 		}
 	}
+	/* an end without the job's exit: the wrapper may have said why (one
+	 * GET, on the pass the attempt ends) */
+	if (!cancelled && have == 0 && !stale &&
+	    job_state_terminal(q->state) && q->state != JOB_COMPLETED)
+		cloud_wrapper_quit(cl, q, now);
 	if (kill)
 		cloud_terminate(cl, inst.id);
 }

@@ -96,6 +96,10 @@ struct job_query {
 	double cpu_percent;       /* -1 when not sampled */
 	int64_t rss_kb;           /* -1 when not sampled */
 	char reason[JOB_REASON_MAX]; /* the provider's own words, may be "" */
+	int no_retry;             /* with FAILED: another attempt could run
+				     the job twice (a second start the
+				     wrapper refused), or would fail the
+				     same way: core fails the run, no retry */
 	double price_per_hour;    /* USD the job's machine bills an hour
 				     while it is held (from the provider's
 				     answer); -1 unknown or free. core/

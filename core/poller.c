@@ -640,7 +640,7 @@ static void apply_poll_locked(struct core *c, struct run *r,
 			snprintf(why, sizeof(why), "%s", q->reason[0] ? q->reason :
 				 q->state == JOB_STOPPED ? "stopped by the provider"
 				 : "failed");
-			run_failed_locked(c, r, why, 1);
+			run_failed_locked(c, r, why, !q->no_retry);
 		}
 		break;
 	}

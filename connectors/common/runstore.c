@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hmap.h"
 #include "http.h"
 #include "manifest.h"
 #include "secret.h"
@@ -29,6 +30,7 @@
 #define RUNSTORE_EXIT_MAX 64          /* bytes of an exit file */
 #define RUNSTORE_TIMEOUT_MS 60000     /* one HTTP attempt, all of it */
 #define RUNSTORE_LOW_SPEED_S 20
+#define RUNSTORE_FAILED_MAX (4 << 20) /* bytes of an upload_failed list */
 
 enum runstore_kind { RUNSTORE_FILE, RUNSTORE_HTTP };
 
@@ -912,6 +914,49 @@ int runstore_exit_code(const struct runstore *s, const char *uuid,
 	return 1;
 }
 
+int runstore_ended(const struct runstore *s, const char *uuid, int attempt,
+		   int *code, char *why, size_t whylen, char *err,
+		   size_t errlen)
+{
+	char key[RUNSTORE_KEY_MAX + 1], *end;
+	struct buf b = BUF_INIT(RUNSTORE_ENDED_MAX);
+	size_t i, n;
+	long v;
+	int rc;
+
+	if (whylen)
+		why[0] = '\0';
+	if (runstore_path(uuid, attempt, "ended", key, sizeof(key), err,
+			  errlen))
+		return -1;
+	rc = runstore_read_from(s, key, 0, RUNSTORE_ENDED_MAX, &b, NULL, err,
+				errlen);
+	if (rc == TFS_ENOENT || rc) {
+		buf_release(&b);
+		return rc == TFS_ENOENT ? 0 : -1;
+	}
+	errno = 0;
+	v = b.p ? strtol(b.p, &end, 10) : -1;
+	if (!b.p || end == b.p || errno || v < 0 || v > 255 ||
+	    (*end && *end != ' ' && *end != '\n')) {
+		runstore_errf(err, errlen, "the ended key of attempt %d holds "
+			      "no \"CODE reason\"", attempt);
+		buf_release(&b);
+		return -1;
+	}
+	end += *end == ' ';
+	/* the instance's words, one line of text in events */
+	n = strcspn(end, "\n");
+	for (i = 0; i < n && i + 1 < whylen; i++)
+		why[i] = (unsigned char)end[i] < 0x20 || end[i] == 0x7f ?
+			 '?' : end[i];
+	if (whylen)
+		why[i] = '\0';
+	buf_release(&b);
+	*code = (int)v;
+	return 1;
+}
+
 /* Appends the remote name's bytes from *off to the local path. */
 static int runstore_sync_file(const struct runstore *s,
 			      const struct job_query *q, const char *name,
@@ -982,16 +1027,29 @@ struct runstore_list {
 	const char *base;
 	artifact_cb cb;
 	void *arg;
+	struct hmap failed;      /* upload_failed's keys -> themselves */
+	char *failed_text;       /* their bytes, the lines cut at '\n' */
 };
 
 static int runstore_list_cb(void *arg, const struct artifact_entry *e)
 {
 	struct runstore_list *l = arg;
-	char url[ARTIFACT_URL_MAX], rel[PATH_MAX];
+	char url[ARTIFACT_URL_MAX], rel[PATH_MAX], why[ARTIFACT_PATH_MAX + 128];
 	struct artifact_entry a = *e;
 
 	if (a.skipped)
 		return l->cb(l->arg, &a);
+	/* its key as the wrapper's tfs_urlenc names it */
+	snprintf(rel, sizeof(rel), "output/");
+	if (l->failed.n && (url_path_append(rel, sizeof(rel), a.path) ||
+			    hmap_sget(&l->failed, rel))) {
+		/* listed with its hash, never stored: not available */
+		snprintf(why, sizeof(why), "skipped '%.200s': it did not reach "
+			 "the run store (the job's upload_failed names it)",
+			 a.path);
+		a.skipped = why;
+		return l->cb(l->arg, &a);
+	}
 	snprintf(rel, sizeof(rel), "%s/%d/output/%s", l->q->run_id,
 		 l->q->attempt, a.path);
 	snprintf(url, sizeof(url), "%s", l->base);
@@ -1003,12 +1061,75 @@ static int runstore_list_cb(void *arg, const struct artifact_entry *e)
 	return l->cb(l->arg, &a);
 }
 
+/*
+ * The attempt's upload_failed into l->failed (none: empty); its log and
+ * metrics.jsonl handed on as skipped entries. TFS_OK, TFS_EIO when the
+ * manifest itself is named (err), or the store's error.
+ */
+static int runstore_failed_load(const struct runstore *s,
+				struct runstore_list *l, char *err,
+				size_t errlen)
+{
+	char key[RUNSTORE_KEY_MAX + 1], why[160];
+	struct buf b = BUF_INIT(RUNSTORE_FAILED_MAX);
+	int64_t total = -1;
+	char *p, *nl;
+	int rc;
+
+	rc = runstore_path(l->q->run_id, l->q->attempt, "upload_failed", key,
+			   sizeof(key), err, errlen);
+	if (!rc)
+		rc = runstore_read_from(s, key, 0, RUNSTORE_FAILED_MAX, &b,
+					&total, err, errlen);
+	if (rc == TFS_ENOENT) {
+		buf_release(&b);
+		err[0] = '\0';
+		return TFS_OK;
+	}
+	if (!rc && total > RUNSTORE_FAILED_MAX) {
+		snprintf(err, errlen, "the job's upload_failed is larger than "
+			 "%d bytes", RUNSTORE_FAILED_MAX);
+		rc = TFS_EIO;
+	}
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	l->failed_text = buf_detach(&b, NULL);
+	for (p = l->failed_text; p && *p; p = nl ? nl + 1 : p + strlen(p)) {
+		struct artifact_entry a = { 0 };
+
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!*p)
+			continue;
+		hmap_sput(&l->failed, p, p);
+		if (!strcmp(p, "manifest.json")) {
+			snprintf(err, errlen, "the manifest did not reach the "
+				 "run store (the job's upload_failed names "
+				 "it): no artifact can be verified");
+			return TFS_EIO;
+		}
+		if (strcmp(p, "log") && strcmp(p, "metrics.jsonl"))
+			continue;
+		snprintf(why, sizeof(why), "'%s' did not reach the run store "
+			 "whole (the job's upload_failed names it): its end "
+			 "may be missing", p);
+		a.path = p;
+		a.skipped = why;
+		if (l->cb(l->arg, &a))
+			return TFS_EIO;
+	}
+	return TFS_OK;
+}
+
 int runstore_list_artifacts(const struct runstore *s,
 			    const struct job_query *q, const char *base,
 			    artifact_cb cb, void *arg, char *err,
 			    size_t errlen)
 {
-	struct runstore_list l = { q, base, cb, arg };
+	struct runstore_list l = { q, base, cb, arg, HMAP_INIT, NULL };
 	char key[RUNSTORE_KEY_MAX + 1];
 	struct buf b = BUF_INIT(MANIFEST_MAX);
 	int rc;
@@ -1018,6 +1139,11 @@ int runstore_list_artifacts(const struct runstore *s,
 	if (!rc)
 		rc = runstore_read_from(s, key, 0, MANIFEST_MAX, &b, NULL, err,
 					errlen);
+	/* a manifest the wrapper could not store is never coming */
+	if (rc == TFS_ENOENT)
+		rc = runstore_failed_load(s, &l, err, errlen) ?: TFS_ENOENT;
+	else if (!rc)
+		rc = runstore_failed_load(s, &l, err, errlen);
 	if (rc == TFS_ENOENT) {
 		snprintf(err, errlen, "the job has not written its manifest");
 		rc = TFS_EAGAIN;
@@ -1026,5 +1152,7 @@ int runstore_list_artifacts(const struct runstore *s,
 		rc = manifest_parse(b.p ? b.p : "", b.len, runstore_list_cb, &l,
 				    err, errlen);
 	buf_release(&b);
+	hmap_release(&l.failed);
+	free(l.failed_text);
 	return rc;
 }

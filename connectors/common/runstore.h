@@ -124,6 +124,18 @@ int runstore_stamp(const struct runstore *s, const char *key,
 int runstore_exit_code(const struct runstore *s, const char *uuid,
 		       int attempt, int *code, char *err, size_t errlen);
 
+#define RUNSTORE_ENDED_MAX 512         /* bytes of an ended key read */
+
+/*
+ * The attempt's "ended" key, which the wrapper stores when it quit before
+ * the job (wrapper.h: "CODE reason"): 1 with *code (0..255) and the
+ * reason in why (control characters as '?', cut to whylen), 0 when there
+ * is none, -1 when it is unreadable or not in that shape (err).
+ */
+int runstore_ended(const struct runstore *s, const char *uuid, int attempt,
+		   int *code, char *why, size_t whylen, char *err,
+		   size_t errlen);
+
 /*
  * A connector's sync(): appends the attempt's log from q->log_synced to
  * q->log_path and its metrics.jsonl from q->metrics_synced to
@@ -136,7 +148,11 @@ int runstore_sync(const struct runstore *s, struct job_query *q,
 /*
  * A connector's list_artifacts(): the attempt's manifest.json, each file's
  * url base + "<uuid>/<attempt>/output/<path>" (escaped; base ends with
- * '/'). TFS_EAGAIN when there is no manifest yet.
+ * '/'). TFS_EAGAIN when there is no manifest yet. The keys the wrapper
+ * names in the attempt's "upload_failed" are not there: a manifest entry
+ * among them is handed on as skipped (it must not look available), a
+ * log or metrics.jsonl among them as a skipped entry of that name saying
+ * so, and a manifest.json among them is TFS_EIO.
  */
 int runstore_list_artifacts(const struct runstore *s,
 			    const struct job_query *q, const char *base,

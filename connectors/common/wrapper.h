@@ -27,6 +27,10 @@
 #define WRAPPER_EXIT_REFUSED 75      /* a second start of an attempt */
 #define WRAPPER_EXIT_NODIR 74        /* <N>/ cannot be created; in store
 					mode also a store that refuses */
+#define WRAPPER_EXIT_NOTOOL 76      /* store mode: no curl or sha256sum
+					in the image (said on stdout: no
+					key can be stored) */
+#define WRAPPER_EXIT_NOTOOL_S "76"
 #define WRAPPER_ARG_MAX 131071       /* store mode: bytes of the body, one
 					argument of exec (MAX_ARG_STRLEN) */
 

@@ -26,7 +26,11 @@
 # directories; only when nginx has the dav module), and like it /davget403/
 # (GET is 403), /davsmall/ (PUT bodies up to 1 KiB) and /davauth/ (401
 # unless Authorization matches the regex NGINX_AUTH_RE, by default the unit
-# tests' credentials). access.log in NGINX_DIR
+# tests' credentials), /davrace/ (as /dav/, but a GET of a key ending in
+# /started is 404, as if another start's PUT came after this probe).
+# The dav locations honour "If-None-Match: *" on PUT (412 when the file
+# exists), which nginx's dav module ignores: a map and two ifs, the
+# recipe README gives for a run store on nginx. access.log in NGINX_DIR
 # has one line per request: "METHOD URI STATUS BYTES range=RANGE".
 
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
@@ -77,6 +81,10 @@ _nginx_conf() {
 	echo "	map \$http_authorization \$tfs_auth_ok {" \
 	     "\"~^(${NGINX_AUTH_RE:-Bearer (store-secret-4711|q.x.y)})\$\" 1;" \
 	     "default 0; }"
+	# If-None-Match: * on a PUT: 412 when the file is there (checked and
+	# renamed in one pass of the worker: README says what is left)
+	echo "	map \$http_if_none_match \$tfs_inm { \"*\" 1; default 0; }"
+	_inm='set $tfs_c $tfs_inm; if (-e $request_filename) { set $tfs_c "${tfs_c}e"; } if ($tfs_c = 1e) { return 412; }'
 	echo "	server {"
 	echo "		listen 127.0.0.1:$2;"
 	echo "		root $1;"
@@ -89,16 +97,22 @@ _nginx_conf() {
 	echo "		location /status503/ { return 503; }"
 	case $_v in
 	*--with-http_dav_module*)
-		echo "		location /dav/ { alias $1/; dav_methods PUT;" \
+		echo "		location /dav/ { alias $1/; $_inm dav_methods PUT;" \
 		     "create_full_put_path on; client_max_body_size 64m; }"
-		echo "		location /davget403/ { alias $1/; dav_methods PUT;" \
-		     "create_full_put_path on;" \
+		echo "		location /davget403/ { alias $1/; $_inm" \
+		     "dav_methods PUT; create_full_put_path on;" \
 		     "limit_except PUT { deny all; } }"
-		echo "		location /davsmall/ { alias $1/; dav_methods PUT;" \
+		echo "		location /davsmall/ { alias $1/; $_inm" \
+		     "dav_methods PUT;" \
 		     "create_full_put_path on; client_max_body_size 1k; }"
 		echo "		location /davauth/ {" \
 		     "if (\$tfs_auth_ok = 0) { return 401; }" \
-		     "alias $1/; dav_methods PUT;" \
+		     "alias $1/; $_inm dav_methods PUT;" \
+		     "create_full_put_path on; client_max_body_size 64m; }"
+		echo "		location /davrace/ { alias $1/;" \
+		     "set \$tfs_g \"\$request_method:\$uri\";" \
+		     "if (\$tfs_g ~ \"^GET:.*/started\$\") { return 404; }" \
+		     "$_inm dav_methods PUT;" \
 		     "create_full_put_path on; client_max_body_size 64m; }" ;;
 	esac
 	echo "		location /redir/ {" \

@@ -5,6 +5,7 @@
  */
 #include "cloud.h"
 #include "test.h"
+#include "wrapper.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -591,6 +592,226 @@ static void boots(void)
 	cloud_release(&c);
 }
 
+/* Writes text to <dir>/<uuid>/<attempt>/<name>, the store's layout. */
+static void store_put(const char *dir, int attempt, const char *name,
+		      const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "mkdir -p '%s/0b7f3c1e-9a2d-4c5e-8f10-"
+		 "123456789abc/%d'", dir, attempt);
+	CHECK(system(path) == 0);
+	snprintf(path, sizeof(path), "%s/0b7f3c1e-9a2d-4c5e-8f10-123456789abc/"
+		 "%d/%s", dir, attempt, name);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* One poll of job id on c: q filled. */
+static void poll_q(struct connector *c, const char *id, int attempt,
+		   struct job_query *q)
+{
+	char err[256];
+
+	memset(q, 0, sizeof(*q));
+	q->job_id = id;
+	q->run_id = "0b7f3c1e-9a2d-4c5e-8f10-123456789abc";
+	q->attempt = attempt;
+	q->exit_code = -1;
+	CHECK(cloud_poll(c, q, 1, err, sizeof(err)) == TFS_OK);
+}
+
+/* A connector over api with a file:// store in <workdir>/<sub>/store. */
+static int fk_open(struct connector *c, const struct cloud_api *api,
+		   const char *sub, char *wd, size_t wdlen, char *store,
+		   size_t storelen)
+{
+	char err[256], text[512];
+	cJSON *j;
+
+	snprintf(wd, wdlen, "%s/%s", workdir, sub);
+	mkdir(wd, 0700);
+	snprintf(store, storelen, "%s/store", wd);
+	snprintf(text, sizeof(text), "{\"api_key_file\": \"%s/key\", "
+		 "\"store\": \"file://%s\", \"heartbeat_timeout_s\": 5}",
+		 workdir, store);
+	j = cJSON_Parse(text);
+	memset(c, 0, sizeof(*c));
+	c->name = "fk3";
+	c->work_dir = wd;
+	c->poll_ms = 50;
+	CHECK(cloud_init(c, j, api, err, sizeof(err)) == TFS_OK);
+	cJSON_Delete(j);
+	if (!c->priv)
+		fprintf(stderr, "init: %s\n", err);
+	return c->priv ? 0 : -1;
+}
+
+/*
+ * The wrapper's ended key: an attempt whose wrapper quit ends on the
+ * pass that sees its container ended (or, on Lambda, its log quiet),
+ * with the wrapper's reason, its instance terminated; a refused second
+ * start is not retried, a store that refused the start is.
+ */
+static void wrapper_quits(void)
+{
+	struct cloud_api lambda_fake = fake_api;
+	char name[CLOUD_NAME_MAX + 1], wd[96], store[128];
+	const char *uuid = "0b7f3c1e-9a2d-4c5e-8f10-123456789abc";
+	struct connector c;
+	struct job_query q;
+
+	if (fk_open(&c, &fake_api, "quits", wd, sizeof(wd), store,
+		    sizeof(store)))
+		return;
+	/* exited, no exit, ended 74: failed with the wrapper's words,
+	 * worth a retry */
+	cloud_name(name, sizeof(name), uuid, 1);
+	fk_inst(0, "pod1", name, CLOUD_EXITED);
+	fk_n = 1;
+	store_put(store, 1, "ended", "74 the run store answered HTTP 502 to "
+		  "the started probe; the start was refused\n");
+	fk_terms = 0;
+	poll_q(&c, "pod1", 1, &q);
+	CHECK(q.state == JOB_FAILED);
+	CHECK(q.exit_code == 74);
+	CHECK(q.no_retry == 0);
+	CHECK(strstr(q.reason, "wrapper quit (74): the run store answered "
+		     "HTTP 502") != NULL);
+	CHECK(fk_terms == 1);
+	CHECK_STR(fk_termed, "pod1");
+	/* a refused second start: failed, not retried */
+	cloud_name(name, sizeof(name), uuid, 2);
+	fk_inst(0, "pod2", name, CLOUD_EXITED);
+	store_put(store, 2, "ended", "75 a second start of attempt 2 was "
+		  "refused\n");
+	poll_q(&c, "pod2", 2, &q);
+	CHECK(q.state == JOB_FAILED && q.no_retry == 1);
+	CHECK(strstr(q.reason, "second start of attempt 2") != NULL);
+	/* a running container is not asked: its job has not ended */
+	cloud_name(name, sizeof(name), uuid, 3);
+	fk_inst(0, "pod3", name, CLOUD_RUNNING);
+	store_put(store, 3, "ended", "75 a second start of attempt 3 was "
+		  "refused\n");
+	fk_terms = 0;
+	poll_q(&c, "pod3", 3, &q);
+	CHECK(q.state == JOB_RUNNING && fk_terms == 0);
+	/* an exit wins over ended */
+	fk_inst(0, "pod3", name, CLOUD_EXITED);
+	store_put(store, 3, "exit", "0\n");
+	poll_q(&c, "pod3", 3, &q);
+	CHECK(q.state == JOB_COMPLETED);
+	/* a container that exited 76: the image lacks the wrapper's tools
+	 * (no key could be stored): said, not retried */
+	cloud_name(name, sizeof(name), uuid, 5);
+	fk_inst(0, "pod5", name, CLOUD_EXITED);
+	fk_list[0].exit_code = WRAPPER_EXIT_NOTOOL;
+	snprintf(fk_list[0].status, sizeof(fk_list[0].status), "Exited (76)");
+	poll_q(&c, "pod5", 5, &q);
+	CHECK(q.state == JOB_FAILED && q.no_retry == 1);
+	CHECK(strstr(q.reason, "no curl or sha256sum") != NULL);
+	/* an ended key not in its shape decides nothing of its own */
+	cloud_name(name, sizeof(name), uuid, 4);
+	fk_inst(0, "pod4", name, CLOUD_EXITED);
+	store_put(store, 4, "ended", "soon\n");
+	poll_q(&c, "pod4", 4, &q);
+	CHECK(q.state == JOB_FAILED && strstr(q.reason, "no exit code"));
+	cloud_release(&c);
+
+	/* Lambda: the VM stays active; a quiet log and ended end it at
+	 * once, a log that beats is a start that runs */
+	lambda_fake.type = "lambda";
+	if (fk_open(&c, &lambda_fake, "quitsl", wd, sizeof(wd), store,
+		    sizeof(store)))
+		return;
+	cloud_name(name, sizeof(name), uuid, 1);
+	fk_inst(0, "vm1", name, CLOUD_RUNNING);
+	fk_n = 1;
+	store_put(store, 1, "ended", "74 cannot store the started key\n");
+	fk_terms = 0;
+	poll_q(&c, "vm1", 1, &q);
+	CHECK(q.state == JOB_FAILED && q.no_retry == 0);
+	CHECK(strstr(q.reason, "cannot store the started key") != NULL);
+	CHECK(fk_terms == 1);
+	cloud_name(name, sizeof(name), uuid, 2);
+	fk_inst(0, "vm2", name, CLOUD_RUNNING);
+	store_put(store, 2, "log", "epoch 1\n");
+	store_put(store, 2, "ended", "75 a second start of attempt 2 was "
+		  "refused (the store has its started key)\n");
+	fk_terms = 0;
+	poll_q(&c, "vm2", 2, &q);
+	CHECK(q.state == JOB_RUNNING && fk_terms == 0);
+	cloud_release(&c);
+}
+
+/* upload_failed: what the wrapper could not store is not available. */
+static struct {
+	int n, skipped, log_skipped;
+	char last[256];
+} lst;
+
+static int lst_cb(void *arg, const struct artifact_entry *a)
+{
+	(void)arg;
+	lst.n++;
+	if (a->skipped) {
+		lst.skipped++;
+		lst.log_skipped += !strcmp(a->path, "log");
+		snprintf(lst.last, sizeof(lst.last), "%s", a->skipped);
+	}
+	return 0;
+}
+
+static void upload_failed(void)
+{
+	char wd[96], store[128], err[256];
+	struct connector c;
+	struct job_query q = { 0 };
+	const char *sum = "0000000000000000000000000000000000000000000000000"
+			  "000000000000000";
+	char man[512];
+
+	if (fk_open(&c, &fake_api, "upfail", wd, sizeof(wd), store,
+		    sizeof(store)))
+		return;
+	q.run_id = "0b7f3c1e-9a2d-4c5e-8f10-123456789abc";
+	q.attempt = 1;
+	q.job_id = "pod1";
+	snprintf(man, sizeof(man), "[{\"path\":\"a b.bin\",\"size\":1,"
+		 "\"sha256\":\"%s\"},{\"path\":\"ok.bin\",\"size\":1,"
+		 "\"sha256\":\"%s\"}]", sum, sum);
+	store_put(store, 1, "manifest.json", man);
+	memset(&lst, 0, sizeof(lst));
+	CHECK(cloud_list_artifacts(&c, &q, lst_cb, NULL, err, sizeof(err)) ==
+	      TFS_OK);
+	CHECK(lst.n == 2 && lst.skipped == 0);
+	store_put(store, 1, "upload_failed", "output/a%20b.bin\nlog\n");
+	memset(&lst, 0, sizeof(lst));
+	CHECK(cloud_list_artifacts(&c, &q, lst_cb, NULL, err, sizeof(err)) ==
+	      TFS_OK);
+	CHECK(lst.n == 3 && lst.skipped == 2 && lst.log_skipped == 1);
+	/* a manifest entry named there is skipped, saying why */
+	CHECK(strstr(lst.last, "'a b.bin': it did not reach the run store"));
+	store_put(store, 1, "upload_failed", "manifest.json\n");
+	CHECK(cloud_list_artifacts(&c, &q, lst_cb, NULL, err, sizeof(err)) ==
+	      TFS_EIO);
+	CHECK(strstr(err, "manifest did not reach the run store") != NULL);
+	/* no manifest, and upload_failed names it: not "wait for it" */
+	q.attempt = 2;
+	store_put(store, 2, "upload_failed", "output/x\nmanifest.json\n");
+	CHECK(cloud_list_artifacts(&c, &q, lst_cb, NULL, err, sizeof(err)) ==
+	      TFS_EIO);
+	q.attempt = 3;
+	CHECK(cloud_list_artifacts(&c, &q, lst_cb, NULL, err, sizeof(err)) ==
+	      TFS_EAGAIN);
+	cloud_release(&c);
+}
+
 int main(void)
 {
 	int r;
@@ -604,6 +825,8 @@ int main(void)
 	runpod_config();
 	decisions();
 	boots();
+	wrapper_quits();
+	upload_failed();
 	r = TEST_REPORT();
 	{
 		char cmd[128];

@@ -476,7 +476,15 @@ static void test_store_text(void)
 	CHECK(strstr(s, "tfs_auth_env='TFS_T_AUTH'") != NULL);
 	CHECK(strstr(s, "exec env -u \"$tfs_auth_env\"") != NULL);
 	CHECK(strstr(s, "curl -sS -K -") != NULL);
-	CHECK(strstr(s, "-H ") == NULL);
+	/* the one header on a command line is the started PUT's condition,
+	 * never a credential */
+	{
+		const char *h = strstr(s, "-H ");
+
+		/* quoted in tfs_main='...' */
+		CHECK(h && !strncmp(h, "-H '\\''If-None-Match: *'\\'' ", 28));
+		CHECK(h && strstr(h + 3, "-H ") == NULL);
+	}
 	/* no PUT bounded by a total time; exit tried 15 times */
 	CHECK(strstr(s, "--max-time 600") == NULL);
 	CHECK(strstr(s, "--speed-limit") != NULL);
@@ -670,6 +678,7 @@ static void test_store_answers(void)
 		"head -c 4096 /dev/zero > \"$TRAINFS_OUTPUT_DIR/big\"; "
 		"echo s > \"$TRAINFS_OUTPUT_DIR/small\"", NULL };
 	char *slow[] = { "sh", "-c", "echo one; sleep 1.5; echo two", NULL };
+	char *race[] = { "sh", "-c", "echo ran >> \"$HOME/ran5\"", NULL };
 	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, url, "TFS_T_AUTH",
 				  1 };
 	struct timespec t0, t1;
@@ -751,8 +760,79 @@ static void test_store_answers(void)
 	CHECK_STR(t ? t : "", "one\ntwo\n");
 	free(t);
 	unsetenv("TFS_T_AUTH");
+
+	/* two starts that both saw the probe's 404 (/davrace/ answers it
+	 * whatever is there): the started PUT is conditional, so the second
+	 * is refused, its job never runs, and ended says why */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/davrace/u5/1/",
+		 ngx_port);
+	snprintf(dir, sizeof(dir), "%s/s5", base);
+	w.argv = race;
+	w.put_interval_s = 1;
+	CHECK(run(&w, NULL) == 0);
+	snprintf(dir, sizeof(dir), "%s/s5b", base);
+	CHECK(run(&w, NULL) == WRAPPER_EXIT_REFUSED);
+	snprintf(ran, sizeof(ran), "%s/ran5", base);
+	t = read_all(ran, NULL);
+	CHECK_STR(t ? t : "", "ran\n");
+	free(t);
+	t = key_file(www, "u5/1", "ended");
+	CHECK(t && !strncmp(t, "75 ", 3) &&
+	      strstr(t, "another start stored the started key first"));
+	free(t);
+	CHECK(ngx_log_count("PUT /davrace/u5/1/started 412", NULL) == 1);
 	ngx_ctl("nginx_cleanup");
 	ngx_sh("rm -rf '%s'", base);
+}
+
+/*
+ * Store mode in an image without curl or sha256sum: no key can be stored,
+ * so the reason goes to stdout (the provider's console) and the exit code
+ * is WRAPPER_EXIT_NOTOOL, before anything else runs.
+ */
+static void test_store_notool(void)
+{
+	char *argv[] = { "sh", "-c", "echo ran > \"$TRAINFS_OUTPUT_DIR/r\"",
+			 NULL };
+	char dir[256], path[300], bin[300], cmd[1200], err[256] = "", *s, *t;
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL,
+				  "http://127.0.0.1:9/dav/u/1/", NULL, 1 };
+	const char *curl = access("/usr/bin/curl", X_OK) ? "/bin/curl" :
+			   "/usr/bin/curl";
+	int st;
+
+	run_dir("notool", dir, sizeof(dir));
+	s = wrapper_script(&w, err, sizeof(err));
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	snprintf(path, sizeof(path), "%s.sh", dir);
+	spit(path, s);
+	free(s);
+	/* nothing in PATH: curl is missing */
+	snprintf(cmd, sizeof(cmd), "cd / && /usr/bin/env -i PATH=/nonexistent "
+		 "/bin/sh '%s' >'%s.out' 2>&1", path, dir);
+	st = system(cmd);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == WRAPPER_EXIT_NOTOOL);
+	snprintf(path, sizeof(path), "%s.out", dir);
+	t = read_all(path, NULL);
+	CHECK(t && strstr(t, "the image has no curl, which the wrapper needs"));
+	free(t);
+	/* curl alone: sha256sum is missing */
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	mkdir(bin, 0755);
+	snprintf(cmd, sizeof(cmd), "ln -s '%s' '%s/curl'", curl, bin);
+	CHECK(system(cmd) == 0);
+	snprintf(cmd, sizeof(cmd), "cd / && /usr/bin/env -i PATH='%s' "
+		 "/bin/sh '%s.sh' >'%s.out' 2>&1", bin, dir, dir);
+	st = system(cmd);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == WRAPPER_EXIT_NOTOOL);
+	t = read_all(path, NULL);
+	CHECK(t && strstr(t, "the image has no sha256sum"));
+	free(t);
+	/* the job never ran */
+	snprintf(path, sizeof(path), "%s/1/output/r", dir);
+	CHECK(access(path, F_OK) != 0);
 }
 
 int main(void)
@@ -775,6 +855,7 @@ int main(void)
 	test_store_text();
 	test_store_run();
 	test_store_answers();
+	test_store_notool();
 	r = TEST_REPORT();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
