@@ -1264,6 +1264,23 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 			 "an instance to reach it");
 		return TFS_EINVAL;
 	}
+	for (i = 0; spec->env && spec->env[i]; i++) {
+		const char *e = spec->env[i];
+
+		if (strncmp(e, "TRAINFS_INPUT_", 14))
+			continue;
+		/* core copied it here: a path no instance can read */
+		snprintf(err, errlen, "inputs are not shipped to a %s "
+			 "instance: its job could not read %.*s (a file on "
+			 "the daemon's machine); run it on a provider that "
+			 "shares the files (local, slurm)", cl->api->type,
+			 (int)strcspn(e, "="), e);
+		return TFS_EINVAL;
+	}
+	if (spec->gpus <= 0 && cl->api->no_cpu_only) {
+		snprintf(err, errlen, "%s", cl->api->no_cpu_only);
+		return TFS_EINVAL;
+	}
 	if (cloud_submit_held(cl, err, errlen))
 		return TFS_EINPROGRESS;
 	rc = cloud_offers_cached(cl, &need, &o, &n);
@@ -1931,6 +1948,10 @@ int cloud_quote(struct connector *c, const struct job_need *need,
 	size_t i;
 	int rc;
 
+	if (need->gpus <= 0 && cl->api->no_cpu_only) {
+		snprintf(why, whylen, "%s", cl->api->no_cpu_only);
+		return TFS_EAGAIN;
+	}
 	cloud_need_words(need, what, sizeof(what));
 	pthread_mutex_lock(&cl->lock);
 	for (i = 0; i < cl->noffers; i++) {

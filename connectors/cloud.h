@@ -110,6 +110,12 @@ struct cloud_api {
 	const char *type;            /* "runpod", "lambda", "vastai" */
 	const char *default_url;     /* the public API base */
 	/*
+	 * Why a job without GPUs is not run here, or NULL: quote() has no
+	 * offer for it (a provider list goes on to the next) and submit()
+	 * refuses it with this.
+	 */
+	const char *no_cpu_only;
+	/*
 	 * Reads the adapter's own keys of the provider config (Lambda's
 	 * ssh_key_name, RunPod's cloud_type, ...) into *priv; conf is the
 	 * whole object, cloud.c has checked its own keys. NULL: none. The

@@ -9,7 +9,8 @@
  * poll() reports from the list. A pod is not a job: its container's exit
  * leaves it EXITED and billing until DELETE, which cloud.c sends on the
  * poll that sees the job ended. A spot pod taken back is EXITED (or
- * TERMINATED) with lastStatusChange "Interrupted: ...".
+ * TERMINATED) with lastStatusChange "Interrupted: ...". A job with no
+ * GPUs is refused (no_cpu_only): the offers are GPU types.
  */
 #define _GNU_SOURCE
 #include "cloud.h"
@@ -334,6 +335,13 @@ static void runpod_errmsg(const cJSON *body, char *out, size_t outlen)
 const struct cloud_api runpod_api = {
 	.type = "runpod",
 	.default_url = "https://rest.runpod.io",
+	/* the REST API has computeType "CPU", but providers.md documents
+	 * neither its CPU flavours nor their prices: the offers here are
+	 * GPU types, and a CPU pod would launch blind and bill unknown */
+	.no_cpu_only = "runpod runs GPU pods only here: a job with "
+		       "resources.gpus 0 is refused (RunPod's CPU pods have "
+		       "no documented flavours or prices); give it gpus or "
+		       "another provider",
 	.keys = runpod_keys,
 	.init = runpod_init,
 	.release = runpod_release,

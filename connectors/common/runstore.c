@@ -1145,8 +1145,19 @@ int runstore_list_artifacts(const struct runstore *s,
 	else if (!rc)
 		rc = runstore_failed_load(s, &l, err, errlen);
 	if (rc == TFS_ENOENT) {
-		snprintf(err, errlen, "the job has not written its manifest");
-		rc = TFS_EAGAIN;
+		char why[160], e2[64];
+		int code;
+
+		/* a wrapper that quit before the job writes none */
+		if (runstore_ended(s, q->run_id, q->attempt, &code, why,
+				   sizeof(why), e2, sizeof(e2)) == 1) {
+			snprintf(err, errlen, "none: the job's wrapper quit "
+				 "before the job (%d: %s)", code, why);
+		} else {
+			snprintf(err, errlen, "the job has not written its "
+				 "manifest");
+			rc = TFS_EAGAIN;
+		}
 	}
 	if (!rc)
 		rc = manifest_parse(b.p ? b.p : "", b.len, runstore_list_cb, &l,

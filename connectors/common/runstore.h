@@ -152,7 +152,9 @@ int runstore_sync(const struct runstore *s, struct job_query *q,
  * names in the attempt's "upload_failed" are not there: a manifest entry
  * among them is handed on as skipped (it must not look available), a
  * log or metrics.jsonl among them as a skipped entry of that name saying
- * so, and a manifest.json among them is TFS_EIO.
+ * so, and a manifest.json among them is TFS_EIO. No manifest and the
+ * wrapper's ended key (it quit before the job) is TFS_ENOENT: none is
+ * coming.
  */
 int runstore_list_artifacts(const struct runstore *s,
 			    const struct job_query *q, const char *base,

@@ -9,51 +9,9 @@
 # too, to Lambda; cost_usd follows the price of the one chosen; nothing is
 # left billing at the end.
 . "$(dirname "$0")/lib.sh"
-. "$TOP/tests/lib/nginx.sh"
-EMU=$TOP/tools/cloud-emu
-ED=$WORK/emu
+. "$TOP/tests/lib/cloud_emu.sh"
 KEY=choice-key-$$-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-mkdir -p "$WORK/store"
-cleanup() {
-	stop_daemon
-	[ -n "${EPID:-}" ] && kill "$EPID" 2>/dev/null && wait "$EPID" 2>/dev/null
-	EPID=
-	nginx_cleanup 2>/dev/null
-}
-trap 'cleanup; rm -rf "$WORK"; exit 1' INT TERM
-if ! nginx_start "$WORK/store" >/dev/null 2>&1 ||
-   ! curl -s -f -T /dev/null "$NGINX_URL/dav/probe" >/dev/null; then
-	echo "SKIP: nginx with /dav/ did not start"
-	cleanup; finish; exit 0
-fi
-(umask 077
- printf 'runpod=%s,lambda=%s,vastai=%s\n' "$KEY" "$KEY" "$KEY" > "$WORK/keys"
- printf '%s\n' "$KEY" > "$WORK/api.key")
-cat > "$WORK/emu.json" <<'JSON'
-{"kill_grace_s": 1,
- "runpod": {"boot_s": 0.2, "limits": {"rps": 0, "launch_interval_s": 0},
-   "gpu_types": [{"id": "NVIDIA GeForce RTX 4090", "displayName": "RTX 4090",
-     "memoryInGb": 24, "cloudType": "COMMUNITY", "dataCenterId": "EU-RO-1",
-     "costPerHr": 0.34, "spotCostPerHr": 0.2, "capacity": 4}]},
- "lambda": {"boot_s": 0.2, "limits": {"rps": 0, "launch_interval_s": 0},
-   "instance_types": [{"name": "gpu_1x_a100_sxm4",
-     "description": "1x A100 (40 GB SXM4)", "gpu_description": "A100 (40 GB SXM4)",
-     "price_cents_per_hour": 129, "specs": {"vcpus": 30, "memory_gib": 200,
-     "storage_gib": 512, "gpus": 1}, "capacity": {"us-east-1": 4}}]},
- "vastai": {"boot_s": 0.2, "limits": {"rps": 0, "launch_interval_s": 0},
-   "offers": [{"id": 5001, "gpu_name": "RTX 4090", "num_gpus": 1,
-     "gpu_ram": 24564, "dph_total": 0.31, "dph_base": 0.29, "min_bid": 0.15,
-     "cpu_cores": 16, "cpu_ram": 64000, "disk_space": 200,
-     "reliability2": 0.995, "geolocation": "US", "verification": "verified",
-     "machine_id": 301, "host_id": 41, "capacity": 4}]}}
-JSON
-"$EMU" --port 0 --state "$ED" --keys "@$WORK/keys" --config "$WORK/emu.json" \
-	2>"$WORK/emu.err" &
-EPID=$!
-i=0
-while [ ! -s "$ED/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-[ -s "$ED/port" ] || { cat "$WORK/emu.err" >&2; fail "emulator did not start"; cleanup; finish; exit 1; }
-EURL=http://127.0.0.1:$(cat "$ED/port")
+emu_start3 "$KEY"
 conf() { # conf TYPE EXTRA
 	printf '{"type": "%s", "url": "%s", "api_key_file": "%s", ' \
 		"$1" "$EURL" "$WORK/api.key"
@@ -72,13 +30,6 @@ for p in runpod lambda vastai; do
 	check "$p is ok" wait_grep "$MNT/providers/$p/status" "^ok" 20
 done
 
-emu() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "$2" "$EURL/_emu/$1" >/dev/null; }
-# inst PROVIDER ID FIELD: a field of an instance in /_emu/state
-inst() {
-	curl -s "$EURL/_emu/state" | python3 -c 'import json,sys
-d=json.load(sys.stdin)
-print([x for x in d[sys.argv[1]] if str(x["id"]) == sys.argv[2]][0][sys.argv[3]])' "$1" "$2" "$3" 2>/dev/null
-}
 has_job() { [ -n "$(js "$1/status.json" provider_job_id)" ]; }
 submit() { # submit RUN_DIR
 	cmd_config '["sh", "-c", "sleep 600"]' \
@@ -100,9 +51,30 @@ case $WHY in
 *) fail "a: the why names the chosen, then the others by price: '$WHY'" ;;
 esac
 AJ=$(js "$A/status.json" provider_job_id)
-check_eq "a: the instance runs in the emulator" True "$(inst vastai "$AJ" exists)"
+check_eq "a: the instance runs in the emulator" True "$(emu_field vastai "$AJ" exists)"
 check "a: running" wait_state "$A" running 30
 check_eq "a: its price is the offer's" 0.31 "$(js "$A/status.json" price_per_hour)"
+
+# a job without GPUs: RunPod (here GPU pods only) refuses it, so a list
+# goes on to the next provider, and a run of RunPod alone fails saying so
+D=$(new_run ch cpu)
+cmd_config '["sh", "-c", "sleep 600"]' \
+	'"provider": ["runpod", "lambda"], "resources": {"gpus": 0}' \
+	> "$D/config.json" || fail "config.json of $D refused"
+check "cpu: has a job" wait_cmd 30 has_job "$D"
+check_eq "cpu: not on runpod, the cheaper, but lambda" lambda "$(js "$D/status.json" provider)"
+case $(js "$D/status.json" provider_choice why) in
+*"runpod runs GPU pods only"*) ok ;;
+*) fail "cpu: the choice says why not runpod: '$(js "$D/status.json" provider_choice why)'" ;;
+esac
+echo cancel > "$D/ctl"
+check "cpu: stopped" wait_state "$D" stopped 30
+E=$(new_run ch cpuonly)
+cmd_config '["true"]' '"provider": "runpod", "resources": {"gpus": 0}' \
+	> "$E/config.json" || fail "config.json of $E refused"
+check "cpuonly: fails" wait_state "$E" failed 20
+check_contains "cpuonly: saying why" "runpod runs GPU pods only" "$E/status.json"
+check_eq "cpuonly: no pod was made" 0 "$(curl -s "$EURL/_emu/state" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("runpod", [])))')"
 
 # Vast.ai has nothing more: the next run goes to the next cheapest
 emu capacity '{"provider": "vastai", "available": 0}'
@@ -112,7 +84,7 @@ submit "$B"
 check "b: has a job" wait_cmd 30 has_job "$B"
 check_eq "b: on runpod once vastai has no capacity" runpod "$(js "$B/status.json" provider)"
 BJ=$(js "$B/status.json" provider_job_id)
-check_eq "b: the pod runs in the emulator" True "$(inst runpod "$BJ" exists)"
+check_eq "b: the pod runs in the emulator" True "$(emu_field runpod "$BJ" exists)"
 
 emu capacity '{"provider": "runpod", "available": 0}'
 sleep 0.5
@@ -135,12 +107,6 @@ for r in "$A" "$B" "$C"; do echo cancel > "$r/ctl"; done
 for r in "$A" "$B" "$C"; do
 	check "$(basename "$r"): stopped" wait_state "$r" stopped 30
 done
-billing() {
-	curl -s "$EURL/_emu/state" | python3 -c 'import json,sys
-d=json.load(sys.stdin)
-sys.exit(0 if any(i.get("billing") for p in ("runpod","lambda","vastai") for i in d.get(p, [])) else 1)'
-}
-nobill() { ! billing; }
-check "no instance left billing" wait_cmd 30 nobill
+check "no instance left billing" wait_cmd 30 emu_nobill
 cleanup
 finish

@@ -16,37 +16,17 @@
 # when the provider has none), GONE ("FIELD VALUE" of /_emu/state once an
 # instance is gone), CAPACITY (units to give back); and may define
 # extra_checks, run before the last section.
-. "$TOP/tests/lib/nginx.sh"
-EMU=$TOP/tools/cloud-emu
-ED=$WORK/emu
+. "$TOP/tests/lib/cloud_emu.sh"
 RK=$PROV-key-$$-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 SA="Bearer store-cred-$$-x"
-mkdir -p "$WORK/store" "$WORK/go"
-cleanup() {
-	stop_daemon
-	[ -n "${EPID:-}" ] && kill "$EPID" 2>/dev/null && wait "$EPID" 2>/dev/null
-	EPID=
-	nginx_cleanup 2>/dev/null
-}
-trap 'cleanup; rm -rf "$WORK"; exit 1' INT TERM
-if ! nginx_start "$WORK/store" >/dev/null 2>&1 ||
-   ! curl -s -f -T /dev/null "$NGINX_URL/dav/probe" >/dev/null; then
-	echo "SKIP: nginx with /dav/ did not start"
-	cleanup; finish; exit 0
-fi
+mkdir -p "$WORK/go"
 (umask 077; printf '%s=%s\n' "$PROV" "$RK" > "$WORK/keys"; printf '%s\n' "$RK" > "$WORK/rp.key";
  printf 'wrong-key-%s\n' "$$" > "$WORK/bad.key"; printf '%s\n' "$SA" > "$WORK/store.auth")
 cat > "$WORK/emu.json" <<JSON
 {"kill_grace_s": 1, "$PROV": {"boot_s": 0.2,
   "limits": {"rps": 0, "launch_interval_s": 0}$EMU_EXTRA}}
 JSON
-"$EMU" --port 0 --state "$ED" --keys "@$WORK/keys" --config "$WORK/emu.json" \
-	2>"$WORK/emu.err" &
-EPID=$!
-i=0
-while [ ! -s "$ED/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-[ -s "$ED/port" ] || { cat "$WORK/emu.err" >&2; fail "emulator did not start"; cleanup; finish; exit 1; }
-EURL=http://127.0.0.1:$(cat "$ED/port")
+emu_start "$WORK/keys" "$WORK/emu.json"
 
 rp_conf() { # rp_conf KEYFILE
 	cat <<JSON
@@ -64,11 +44,7 @@ JSON
 start_daemon || { fail "daemon did not start"; cleanup; finish; exit 1; }
 
 # pod ID FIELD: a field of the instance in /_emu/state
-pod() {
-	curl -s "$EURL/_emu/state" | python3 -c 'import json,sys
-d=json.load(sys.stdin)
-print([x for x in d[sys.argv[3]] if str(x["id"]) == sys.argv[1]][0][sys.argv[2]])' "$1" "$2" "$PROV" 2>/dev/null
-}
+pod() { emu_field "$PROV" "$1" "$2"; }
 pod_is() { [ "$(pod "$1" "$2")" = "$3" ]; }
 posts() { grep -c "$LAUNCH" "$ED/requests.log"; }
 submit() { # submit RUN_DIR 'argv JSON' [extra members]
@@ -76,7 +52,6 @@ submit() { # submit RUN_DIR 'argv JSON' [extra members]
 		> "$1/config.json" || fail "config.json of $1 refused"
 }
 job_of() { js "$1/status.json" provider_job_id; }
-emu() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "$2" "$EURL/_emu/$1" >/dev/null; }
 
 check "provider ok" wait_grep "$MNT/providers/$PROV/status" "^ok" 20
 

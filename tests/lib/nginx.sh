@@ -27,7 +27,9 @@
 # (GET is 403), /davsmall/ (PUT bodies up to 1 KiB) and /davauth/ (401
 # unless Authorization matches the regex NGINX_AUTH_RE, by default the unit
 # tests' credentials), /davrace/ (as /dav/, but a GET of a key ending in
-# /started is 404, as if another start's PUT came after this probe).
+# /started is 404, as if another start's PUT came after this probe),
+# /davnostart/ (as /dav/, but a GET of a key ending in /started is 403: a
+# store that refuses the wrapper's probe).
 # The dav locations honour "If-None-Match: *" on PUT (412 when the file
 # exists), which nginx's dav module ignores: a map and two ifs, the
 # recipe README gives for a run store on nginx. access.log in NGINX_DIR
@@ -108,6 +110,11 @@ _nginx_conf() {
 		echo "		location /davauth/ {" \
 		     "if (\$tfs_auth_ok = 0) { return 401; }" \
 		     "alias $1/; $_inm dav_methods PUT;" \
+		     "create_full_put_path on; client_max_body_size 64m; }"
+		echo "		location /davnostart/ { alias $1/;" \
+		     "set \$tfs_g \"\$request_method:\$uri\";" \
+		     "if (\$tfs_g ~ \"^GET:.*/started\$\") { return 403; }" \
+		     "$_inm dav_methods PUT;" \
 		     "create_full_put_path on; client_max_body_size 64m; }"
 		echo "		location /davrace/ { alias $1/;" \
 		     "set \$tfs_g \"\$request_method:\$uri\";" \

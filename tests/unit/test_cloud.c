@@ -626,10 +626,13 @@ static void poll_q(struct connector *c, const char *id, int attempt,
 	CHECK(cloud_poll(c, q, 1, err, sizeof(err)) == TFS_OK);
 }
 
-/* A connector over api with a file:// store in <workdir>/<sub>/store. */
-static int fk_open(struct connector *c, const struct cloud_api *api,
-		   const char *sub, char *wd, size_t wdlen, char *store,
-		   size_t storelen)
+/*
+ * A connector over api with a file:// store in <workdir>/<sub>/store, its
+ * path in store, or with the store at url when url is not NULL.
+ */
+static int fk_open_at(struct connector *c, const struct cloud_api *api,
+		      const char *sub, char *wd, size_t wdlen, char *store,
+		      size_t storelen, const char *url)
 {
 	char err[256], text[512];
 	cJSON *j;
@@ -638,8 +641,8 @@ static int fk_open(struct connector *c, const struct cloud_api *api,
 	mkdir(wd, 0700);
 	snprintf(store, storelen, "%s/store", wd);
 	snprintf(text, sizeof(text), "{\"api_key_file\": \"%s/key\", "
-		 "\"store\": \"file://%s\", \"heartbeat_timeout_s\": 5}",
-		 workdir, store);
+		 "\"store\": \"%s%s\", \"heartbeat_timeout_s\": 5}",
+		 workdir, url ? url : "file://", url ? "" : store);
 	j = cJSON_Parse(text);
 	memset(c, 0, sizeof(*c));
 	c->name = "fk3";
@@ -650,6 +653,13 @@ static int fk_open(struct connector *c, const struct cloud_api *api,
 	if (!c->priv)
 		fprintf(stderr, "init: %s\n", err);
 	return c->priv ? 0 : -1;
+}
+
+static int fk_open(struct connector *c, const struct cloud_api *api,
+		   const char *sub, char *wd, size_t wdlen, char *store,
+		   size_t storelen)
+{
+	return fk_open_at(c, api, sub, wd, wdlen, store, storelen, NULL);
 }
 
 /*
@@ -749,6 +759,55 @@ static void wrapper_quits(void)
 	cloud_release(&c);
 }
 
+/*
+ * A provider that runs no job without GPUs (RunPod here): quote() has no
+ * offer for one, saying why (a list goes on), and submit() refuses it
+ * before any request.
+ */
+static void cpu_only(void)
+{
+	struct cloud_api gpu_fake = fake_api;
+	char wd[96], store[128], err[256], id[JOB_ID_MAX], why[QUOTE_WHY_MAX];
+	char *argv[] = { "true", NULL }, *env[] = { NULL };
+	struct job_need need = { 2, 0, 0, NULL, -1 };
+	struct job_spec sp = { 0 };
+	struct connector c;
+	double usd = -1;
+
+	gpu_fake.no_cpu_only = "fake runs GPU machines only";
+	if (fk_open_at(&c, &gpu_fake, "cpuonly", wd, sizeof(wd), store,
+		       sizeof(store), "http://127.0.0.1:9/dav"))
+		return;
+	fk_n = 0;
+	CHECK(cloud_ping(&c, err, sizeof(err)) == TFS_OK);
+	CHECK(cloud_quote(&c, &need, &usd, why, sizeof(why)) == TFS_EAGAIN);
+	CHECK_STR(why, "fake runs GPU machines only");
+	need.gpus = 1;
+	CHECK(cloud_quote(&c, &need, &usd, why, sizeof(why)) == TFS_OK);
+	CHECK(usd == 1);
+	sp.run_id = "0b7f3c1e-9a2d-4c5e-8f10-123456789abc";
+	sp.attempt = 1;
+	sp.argv = argv;
+	sp.env = env;
+	sp.gpus = 0;
+	fk_launches = 0;
+	fk_offer_calls = 0;
+	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_EINVAL);
+	CHECK_STR(err, "fake runs GPU machines only");
+	CHECK(fk_launches == 0 && fk_offer_calls == 0);
+	/* inputs: a file on this machine, which no instance reads */
+	sp.gpus = 1;
+	sp.env = (char *[]){ "A=1", "TRAINFS_INPUT_base_model=/var/x/m.bin",
+			     NULL };
+	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+	      TFS_EINVAL);
+	CHECK(strstr(err, "inputs are not shipped to a vastai instance: its "
+		     "job could not read TRAINFS_INPUT_base_model (") != NULL);
+	CHECK(fk_launches == 0 && fk_offer_calls == 0);
+	cloud_release(&c);
+}
+
 /* upload_failed: what the wrapper could not store is not available. */
 static struct {
 	int n, skipped, log_skipped;
@@ -809,6 +868,12 @@ static void upload_failed(void)
 	q.attempt = 3;
 	CHECK(cloud_list_artifacts(&c, &q, lst_cb, NULL, err, sizeof(err)) ==
 	      TFS_EAGAIN);
+	/* a wrapper that quit before the job: no manifest is coming */
+	store_put(store, 3, "ended", "74 cannot store the started key\n");
+	CHECK(cloud_list_artifacts(&c, &q, lst_cb, NULL, err, sizeof(err)) ==
+	      TFS_ENOENT);
+	CHECK(strstr(err, "wrapper quit before the job (74: cannot store") !=
+	      NULL);
 	cloud_release(&c);
 }
 
@@ -827,6 +892,7 @@ int main(void)
 	boots();
 	wrapper_quits();
 	upload_failed();
+	cpu_only();
 	r = TEST_REPORT();
 	{
 		char cmd[128];
