@@ -1160,22 +1160,120 @@ int cloud_find(struct connector *c, const struct job_spec *spec,
 	return TFS_EINPROGRESS;
 }
 
+/*
+ * A job's inputs on an instance: core placed each file on this machine
+ * (TRAINFS_INPUT_<name>=<path>); they go to the run store under the
+ * attempt's prefix, for the wrapper to fetch and check before the job.
+ */
+struct cloud_inputs {
+	char **env;                  /* spec's, the inputs' values the
+					instance's paths */
+	struct wrapper_input *in;
+	char **keys, **paths;        /* in's strings */
+	char (*sums)[65];
+	size_t n;
+};
+
+static void cloud_inputs_free(struct cloud_inputs *ci)
+{
+	size_t i;
+
+	for (i = 0; i < ci->n; i++) {
+		free(ci->keys[i]);
+		free(ci->paths[i]);
+	}
+	strv_free(ci->env);
+	free(ci->in);
+	free(ci->keys);
+	free(ci->paths);
+	free(ci->sums);
+	memset(ci, 0, sizeof(*ci));
+}
+
+#define CLOUD_RUN_DIR "/tmp/trainfs"  /* the instance's scratch */
+
+/* Stores spec's inputs and fills ci; TFS_OK or an error with err. */
+static int cloud_inputs(struct cloud *cl, const struct job_spec *spec,
+			struct cloud_inputs *ci, char *err, size_t errlen)
+{
+	char name[RUNSTORE_NAME_MAX + 1], key[RUNSTORE_KEY_MAX + 1];
+	char enc[RUNSTORE_NAME_MAX * 3 + 16], e2[256];
+	size_t n = 0, i;
+	int rc;
+
+	memset(ci, 0, sizeof(*ci));
+	while (spec->env && spec->env[n])
+		n++;
+	ci->env = xcalloc(n + 1, sizeof(*ci->env));
+	ci->in = xcalloc(n + 1, sizeof(*ci->in));
+	ci->keys = xcalloc(n + 1, sizeof(*ci->keys));
+	ci->paths = xcalloc(n + 1, sizeof(*ci->paths));
+	ci->sums = xcalloc(n + 1, sizeof(*ci->sums));
+	for (i = 0; i < n; i++) {
+		const char *e = spec->env[i], *eq = strchr(e, '='), *file;
+		int kl = eq ? (int)(eq - e) : 0;
+
+		if (strncmp(e, "TRAINFS_INPUT_", 14) || !eq) {
+			ci->env[i] = xstrdup(e);
+			continue;
+		}
+		file = strrchr(eq + 1, '/');
+		file = file ? file + 1 : eq + 1;
+		if ((size_t)snprintf(name, sizeof(name), "inputs/%.*s/%s",
+				     kl - 14, e + 14, file) >= sizeof(name) ||
+		    runstore_path(spec->run_id, spec->attempt, name, key,
+				  sizeof(key), e2, sizeof(e2))) {
+			snprintf(err, errlen, "the input %.*s cannot be named "
+				 "in the run store", kl, e);
+			return TFS_EINVAL;
+		}
+		/* the wrapper's key is part of a URL: escaped */
+		enc[0] = '\0';
+		if (url_path_append(enc, sizeof(enc), name)) {
+			snprintf(err, errlen, "the input %.*s has too long a "
+				 "name", kl, e);
+			return TFS_EINVAL;
+		}
+		rc = runstore_write_file(cl->store, key, eq + 1,
+					 ci->sums[ci->n], e2, sizeof(e2));
+		if (rc) {
+			snprintf(err, errlen, "cannot store the input %.*s in "
+				 "the run store: %s", kl, e, e2);
+			return rc == TFS_EFBIG || rc == TFS_EACCES ? rc :
+			       TFS_EIO;
+		}
+		ci->keys[ci->n] = xstrdup(enc);
+		ci->paths[ci->n] = xmalloc(strlen(name) + 64 + 37 + 16);
+		sprintf(ci->paths[ci->n], CLOUD_RUN_DIR "/%s/%d/%s",
+			spec->run_id, spec->attempt, name);
+		ci->in[ci->n] = (struct wrapper_input){ ci->keys[ci->n],
+			ci->paths[ci->n], ci->sums[ci->n] };
+		ci->env[i] = xmalloc((size_t)kl + strlen(ci->paths[ci->n]) + 2);
+		sprintf(ci->env[i], "%.*s=%s", kl, e, ci->paths[ci->n]);
+		ci->n++;
+	}
+	return TFS_OK;
+}
+
 /* The wrapper for spec in store mode (caller frees), or NULL with err. */
 static char *cloud_script(struct cloud *cl, const struct job_spec *spec,
-			  char *err, size_t errlen)
+			  const struct cloud_inputs *ci, char *err,
+			  size_t errlen)
 {
 	char run_dir[128], store[RUNSTORE_URL_MAX + 64];
 	struct wrapper_spec w = { 0 };
 
-	snprintf(run_dir, sizeof(run_dir), "/tmp/trainfs/%s", spec->run_id);
+	snprintf(run_dir, sizeof(run_dir), CLOUD_RUN_DIR "/%s", spec->run_id);
 	snprintf(store, sizeof(store), "%s/%s/%d/", cl->store_url,
 		 spec->run_id, spec->attempt);
 	w.argv = spec->argv;
-	w.env = spec->env;
+	w.env = ci->env;
 	w.run_dir = run_dir;
 	w.attempt = spec->attempt;
 	w.store_url = store;
 	w.auth_env = cl->have_store_auth ? CLOUD_AUTH_ENV : NULL;
+	w.inputs = ci->in;
+	w.ninputs = ci->n;
 	return wrapper_script(&w, err, errlen);
 }
 
@@ -1253,6 +1351,7 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 	struct job_need need = { spec->cpus, spec->gpus, spec->memory_mb,
 				 spec->gpu_type, -1 };
 	struct cloud_launch l = { 0 };
+	struct cloud_inputs ci;
 	struct cloud_offer *o = NULL;
 	char name[CLOUD_NAME_MAX + 1], mark[MARKS_KEY_MAX], what[CLOUD_TEXT_MAX];
 	char hdr[SECRET_MAX + 64], *env[2] = { NULL, NULL }, *script = NULL;
@@ -1262,19 +1361,6 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 	if (strncmp(cl->store_url, "http", 4)) {
 		snprintf(err, errlen, "the run store must be http(s):// for "
 			 "an instance to reach it");
-		return TFS_EINVAL;
-	}
-	for (i = 0; spec->env && spec->env[i]; i++) {
-		const char *e = spec->env[i];
-
-		if (strncmp(e, "TRAINFS_INPUT_", 14))
-			continue;
-		/* core copied it here: a path no instance can read */
-		snprintf(err, errlen, "inputs are not shipped to a %s "
-			 "instance: its job could not read %.*s (a file on "
-			 "the daemon's machine); run it on a provider that "
-			 "shares the files (local, slurm)", cl->api->type,
-			 (int)strcspn(e, "="), e);
 		return TFS_EINVAL;
 	}
 	if (spec->gpus <= 0 && cl->api->no_cpu_only) {
@@ -1299,10 +1385,15 @@ int cloud_submit(struct connector *c, const struct job_spec *spec,
 		free(o);
 		return TFS_EAGAIN;
 	}
-	script = cloud_script(cl, spec, err, errlen);
-	if (!script) {
+	rc = cloud_inputs(cl, spec, &ci, err, errlen);
+	if (!rc) {
+		script = cloud_script(cl, spec, &ci, err, errlen);
+		rc = script ? TFS_OK : TFS_EINVAL;
+	}
+	cloud_inputs_free(&ci);
+	if (rc) {
 		free(o);
-		return TFS_EINVAL;
+		return rc;
 	}
 	rc = cloud_store_header(cl, hdr, sizeof(hdr), err, errlen);
 	if (!rc && hdr[0]) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "http.h"
 #include "manifest.h"
 #include "secret.h"
+#include "sha256.h"
 #include "strvec.h"
 #include "util.h"
 
@@ -692,8 +694,8 @@ static int runstore_http_status(const struct http_request *req,
  * what runstore_http_status() makes of the answer.
  */
 static int runstore_http_send(const struct runstore *s, const char *key,
-			      const void *data, size_t len, char *err,
-			      size_t errlen)
+			      const void *data, size_t len, int big,
+			      char *err, size_t errlen)
 {
 	/* curl would add a form type and, for large bodies, wait for a 100 */
 	static const char *const put_extra[] = {
@@ -714,6 +716,8 @@ static int runstore_http_send(const struct runstore *s, const char *key,
 		req.body = len ? data : "";
 		req.body_len = len;
 	}
+	if (big)
+		req.timeout_ms = 0;   /* bounded by its speed only */
 	req.max_response = 64 << 10;
 	req.discard = 1;
 	rc = http_request(&req, &resp);
@@ -773,7 +777,59 @@ int runstore_write(const struct runstore *s, const char *key,
 	if (s->kind == RUNSTORE_FILE)
 		return runstore_file_write(s, key, data, len, err, errlen);
 	/* a PUT has no "not there": the store answered oddly */
-	rc = runstore_http_send(s, key, data ? data : "", len, err, errlen);
+	rc = runstore_http_send(s, key, data ? data : "", len, 0, err, errlen);
+	return rc == TFS_ENOENT ? TFS_EIO : rc;
+}
+
+int runstore_write_file(const struct runstore *s, const char *key,
+			const char *path, char sha256[65], char *err,
+			size_t errlen)
+{
+	struct stat st;
+	void *map = NULL;
+	int rc, fd;
+
+	sha256[0] = '\0';
+	rc = runstore_begin(key, err, errlen);
+	if (rc)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		runstore_errf(err, errlen, "cannot read '%.200s': %s", path,
+			      fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return TFS_EIO;
+	}
+	if (st.st_size > RUNSTORE_FILE_MAX) {
+		close(fd);
+		runstore_errf(err, errlen, "'%.200s' is larger than %lld bytes",
+			      path, (long long)RUNSTORE_FILE_MAX);
+		return TFS_EFBIG;
+	}
+	/* mapped: a checkpoint of many GB is never all in our memory */
+	if (st.st_size > 0) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+			   fd, 0);
+		if (map == MAP_FAILED) {
+			runstore_errf(err, errlen, "cannot map '%.200s': %s",
+				      path, strerror(errno));
+			close(fd);
+			return TFS_EIO;
+		}
+	}
+	close(fd);
+	sha256_hex(map ? map : "", (size_t)st.st_size, sha256);
+	if (s->kind == RUNSTORE_FILE)
+		rc = runstore_file_write(s, key, map ? map : "",
+					 (size_t)st.st_size, err, errlen);
+	else
+		rc = runstore_http_send(s, key, map ? map : "",
+					(size_t)st.st_size, 1, err, errlen);
+	if (map)
+		munmap(map, (size_t)st.st_size);
+	if (rc)
+		sha256[0] = '\0';
 	return rc == TFS_ENOENT ? TFS_EIO : rc;
 }
 
@@ -787,7 +843,7 @@ int runstore_exists(const struct runstore *s, const char *key, char *err,
 		return rc;
 	rc = s->kind == RUNSTORE_FILE ?
 		runstore_file_exists(s, key, err, errlen) :
-		runstore_http_send(s, key, NULL, 0, err, errlen);
+		runstore_http_send(s, key, NULL, 0, 0, err, errlen);
 	/* not there is an answer, not a failure with a reason */
 	if (rc == TFS_ENOENT && err && errlen)
 		err[0] = '\0';

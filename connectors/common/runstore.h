@@ -98,6 +98,19 @@ int runstore_read_from(const struct runstore *s, const char *key,
 int runstore_write(const struct runstore *s, const char *key,
 		   const void *data, size_t len, char *err, size_t errlen);
 
+#define RUNSTORE_FILE_MAX (1LL << 40)   /* bytes of one runstore_write_file() */
+
+/*
+ * Stores the regular file at path as key, as runstore_write() does, of
+ * any size up to RUNSTORE_FILE_MAX: mapped rather than read into memory,
+ * and over HTTP one PUT bounded by its speed, not a total time. Its
+ * SHA-256 (of the bytes sent) goes into sha256, "" on an error. The
+ * errors of runstore_write(), and TFS_EIO for a path that cannot be read.
+ */
+int runstore_write_file(const struct runstore *s, const char *key,
+			const char *path, char sha256[65], char *err,
+			size_t errlen);
+
 /*
  * Whether key is there (the attempt's exit file: the job has ended).
  * Returns TFS_OK when it is, TFS_ENOENT when not, else TFS_EINVAL or

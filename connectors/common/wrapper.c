@@ -185,6 +185,21 @@ static const char wrapper_store_fns[] =
 	"\t\tsleep $((n * n))\n"
 	"\tdone\n"
 	"}\n"
+	"# tfs_in KEY PATH SHA256: an input of the job, fetched to PATH and checked\n"
+	"tfs_in() {\n"
+	"\ttfs_k=$1\n"
+	"\tmkdir -p \"${2%/*}\" || return 1\n"
+	"\tn=0\n"
+	"\twhile :; do\n"
+	"\t\tc=$(tfs_curlo \"$2\" --speed-limit 1024 --speed-time 60 "
+	"\"$store$1\" 2>>\"$d/store.err\")\n"
+	"\t\tcase $c in 2[0-9][0-9]) break ;; 408|429) ;; 4[0-9][0-9]) n=4 ;; esac\n"
+	"\t\tn=$((n + 1))\n"
+	"\t\t[ $n -ge 5 ] && return 1\n"
+	"\t\tsleep $((n * n))\n"
+	"\tdone\n"
+	"\th=$(sha256sum <\"$2\") && [ \"${h%% *}\" = \"$3\" ]\n"
+	"}\n"
 	"# tfs_mark KEY TEXT: a short record, TEXT on curl's command line (it\n"
 	"# holds no secret), when no file of ours may exist\n"
 	"tfs_mark() {\n"
@@ -412,11 +427,23 @@ static int wrapper_key_ok(const char *key, size_t n)
 	return 1;
 }
 
+static int wrapper_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s && !s[64];
+}
+
 /* TFS_OK, or TFS_EINVAL with the reason in err when w cannot be run. */
 static int wrapper_check(const struct wrapper_spec *w, char *err,
 			 size_t errlen)
 {
 	char *const *e;
+	size_t i;
 
 	if (!w->argv || !w->argv[0]) {
 		snprintf(err, errlen, "the job has no argv");
@@ -447,6 +474,19 @@ static int wrapper_check(const struct wrapper_spec *w, char *err,
 		snprintf(err, errlen, "store credential variable '%s' is not "
 			 "a name", w->auth_env);
 		return TFS_EINVAL;
+	}
+	for (i = 0; i < w->ninputs; i++) {
+		const struct wrapper_input *in = &w->inputs[i];
+
+		if (!w->store_url || !in->key || !in->key[0] ||
+		    in->key[0] == '/' || strstr(in->key, "..") ||
+		    !in->path || in->path[0] != '/' ||
+		    !wrapper_hex64(in->sha256)) {
+			snprintf(err, errlen, "input %zu must be in store mode, "
+				 "with a relative key, an absolute path and a "
+				 "sha256 of 64 lowercase hex digits", i + 1);
+			return TFS_EINVAL;
+		}
 	}
 	for (e = w->env; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
@@ -499,12 +539,33 @@ static int wrapper_store_outer(struct buf *b, const char *auth_env,
 	return r;
 }
 
+/*
+ * Store mode: "tfs_in KEY PATH SHA || tfs_quit 74 ...", the key and path
+ * quoted; the reason names the key through tfs_k, which tfs_in set (a
+ * variable expanded in "..." is not parsed again).
+ */
+static int wrapper_input_line(struct buf *b, const struct wrapper_input *in)
+{
+	int r = buf_puts(b, "tfs_in ");
+
+	if (!r)
+		r = wrapper_quote(b, in->key);
+	if (!r)
+		r = buf_puts(b, " ");
+	if (!r)
+		r = wrapper_quote(b, in->path);
+	return r ? r : buf_printf(b, " %s || tfs_quit 74 \"the input $tfs_k "
+				  "could not be fetched from the run store or "
+				  "does not match its sha256\"\n", in->sha256);
+}
+
 char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 {
 	struct buf b = BUF_INIT(WRAPPER_MAX);
 	struct buf dir = BUF_INIT(WRAPPER_MAX);
 	char attempt[16];
 	char *const *p;
+	size_t i;
 	int r;
 
 	if (wrapper_check(w, err, errlen))
@@ -542,6 +603,8 @@ char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen)
 		r = buf_puts(&b, wrapper_head);
 	if (!r && w->store_url)
 		r = buf_puts(&b, wrapper_store_start);
+	for (i = 0; !r && i < w->ninputs; i++)
+		r = wrapper_input_line(&b, &w->inputs[i]);
 	if (!r)
 		r = buf_puts(&b, wrapper_head2);
 	/* assignments before the command set only the job's environment, so

@@ -34,6 +34,13 @@
 #define WRAPPER_ARG_MAX 131071       /* store mode: bytes of the body, one
 					argument of exec (MAX_ARG_STRLEN) */
 
+/* Store mode: a file the job reads, shipped through the run store. */
+struct wrapper_input {
+	const char *key;             /* under store_url: "inputs/<name>/<file>" */
+	const char *path;            /* absolute, where the job finds it */
+	const char *sha256;          /* 64 lowercase hex digits */
+};
+
 struct wrapper_spec {
 	char *const *argv;           /* the job; argv[0] is found in PATH */
 	char *const *env;            /* "K=V" entries, NULL-terminated; may
@@ -67,13 +74,23 @@ struct wrapper_spec {
 	const char *store_url;
 	const char *auth_env;        /* or NULL: the store needs none */
 	int put_interval_s;          /* 0: 2 */
+	/*
+	 * Store mode: fetched once started is stored, before the job, each
+	 * checked against its sha256; one that cannot be fetched (a 4xx
+	 * other than 408 and 429 at once, the rest after 5 tries) or does
+	 * not match quits with WRAPPER_EXIT_NODIR and "ended" naming it.
+	 */
+	const struct wrapper_input *inputs;
+	size_t ninputs;
 };
 
 /*
  * The text of the script for w (caller frees), or NULL with the reason in
  * err: an empty argv, a run_dir or workdir that is not absolute, a
  * negative attempt, an environment entry without '=' or whose key is not
- * [A-Za-z_][A-Za-z0-9_]*, or a script over WRAPPER_MAX bytes. Borrows w.
+ * [A-Za-z_][A-Za-z0-9_]*, an input outside store mode or with a key that
+ * is not relative, a path that is not absolute or a sha256 that is not 64
+ * lowercase hex digits, or a script over WRAPPER_MAX bytes. Borrows w.
  */
 char *wrapper_script(const struct wrapper_spec *w, char *err, size_t errlen);
 

@@ -7,7 +7,9 @@
 # started probe 403) ends its attempt on the poll that reads its ended key,
 # with the wrapper's reason in events, its instance terminated (on Lambda,
 # whose VM stays active, long before heartbeat_timeout_s), and is retried
-# under max_retries, a store outage being worth another attempt.
+# under max_retries, a store outage being worth another attempt; a run's
+# inputs (a dependency's verified artifact) reach the instance through the
+# store and are checked there before the job.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/lib/cloud_emu.sh"
 KEY=faults-key-$$-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -87,6 +89,20 @@ for p in $PROVS; do
 done
 check "Lambda's VMs ended by their ended key, not the 40 s heartbeat" \
 	sh -c "! grep -q 'no heartbeat' '$NS_lambda/events'"
+
+# ---- inputs: a verified artifact of a dependency, through the store ----
+PREP=$(new_run in prepare)
+cmd_config "[\"sh\", \"-c\", \"head -c 300000 /dev/urandom > \\\"\$TRAINFS_OUTPUT_DIR/data.bin\\\"; sha256sum \\\"\$TRAINFS_OUTPUT_DIR/data.bin\\\" > $WORK/data.sum\"]" \
+	> "$PREP/config.json" || fail "config.json of prepare refused"
+USE=$(new_run in use)
+cmd_config '["sh", "-c", "echo at $TRAINFS_INPUT_data; sha256sum \"$TRAINFS_INPUT_data\""]' \
+	'"provider": "vastai", "resources": {"gpus": 1}, "depends_on": ["prepare"], "inputs": {"data": "prepare:data.bin"}' \
+	> "$USE/config.json" || fail "config.json of use refused"
+check "inputs: the cloud run completes" wait_state "$USE" completed 40
+check "inputs: the job read its input on the instance" grep -q "^at /tmp/trainfs/" "$USE/log"
+check_contains "inputs: byte for byte" "$(cut -d' ' -f1 "$WORK/data.sum")" "$USE/log"
+check "inputs: shipped under the attempt's prefix" \
+	grep -q "^PUT /dav/runs/.*/1/inputs/data/data.bin 201" "$NGINX_DIR/access.log"
 
 check "nothing left billing" wait_cmd 30 emu_nobill
 cleanup

@@ -796,15 +796,34 @@ static void cpu_only(void)
 	      TFS_EINVAL);
 	CHECK_STR(err, "fake runs GPU machines only");
 	CHECK(fk_launches == 0 && fk_offer_calls == 0);
-	/* inputs: a file on this machine, which no instance reads */
+	/* inputs go through the store first: one it cannot take launches
+	 * nothing (nothing listens on port 9) */
 	sp.gpus = 1;
-	sp.env = (char *[]){ "A=1", "TRAINFS_INPUT_base_model=/var/x/m.bin",
+	sp.env = (char *[]){ "A=1", "TRAINFS_INPUT_base_model=/nonexistent/m.bin",
 			     NULL };
 	CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
-	      TFS_EINVAL);
-	CHECK(strstr(err, "inputs are not shipped to a vastai instance: its "
-		     "job could not read TRAINFS_INPUT_base_model (") != NULL);
-	CHECK(fk_launches == 0 && fk_offer_calls == 0);
+	      TFS_EIO);
+	CHECK(strstr(err, "cannot store the input TRAINFS_INPUT_base_model in "
+		     "the run store: cannot read '/nonexistent/m.bin'") != NULL);
+	{
+		char in[160], env[200];
+		FILE *f;
+
+		snprintf(in, sizeof(in), "%s/m.bin", wd);
+		f = fopen(in, "w");
+		if (f) {
+			fputs("weights", f);
+			fclose(f);
+		}
+		snprintf(env, sizeof(env), "TRAINFS_INPUT_base_model=%s", in);
+		sp.env = (char *[]){ env, NULL };
+		CHECK(cloud_submit(&c, &sp, id, sizeof(id), err, sizeof(err)) ==
+		      TFS_EIO);
+		CHECK(strstr(err, "cannot store the input "
+			     "TRAINFS_INPUT_base_model in the run store: ") !=
+		      NULL);
+	}
+	CHECK(fk_launches == 0);
 	cloud_release(&c);
 }
 

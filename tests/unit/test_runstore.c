@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "runstore.h"
+#include "sha256.h"
 #include "http.h"
 #include "util.h"
 #include "test.h"
@@ -302,6 +303,40 @@ static void test_store(const struct runstore *s, const char *disk)
 	      TFS_EINVAL);
 	CHECK(runstore_write(s, key, "x", (size_t)RUNSTORE_WRITE_MAX + 1,
 			     errbuf, sizeof(errbuf)) == TFS_EFBIG);
+
+	/* a file of ours stored whole (a job's input), with its hash; an
+	 * empty one too; one that is not a regular file is refused */
+	{
+		char path[700], sum[65], want[65];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/input.bin", base);
+		f = fopen(path, "w");
+		if (f) {
+			fputs("weights\n", f);
+			fclose(f);
+		}
+		sha256_hex("weights\n", 8, want);
+		CHECK(runstore_write_file(s, key_of("inputs/m/w b.bin"), path,
+					  sum, errbuf, sizeof(errbuf)) ==
+		      TFS_OK);
+		CHECK_STR(sum, want);
+		check_read(s, key_of("inputs/m/w b.bin"), 0, 64, TFS_OK,
+			   "weights\n", 8, __LINE__);
+		f = fopen(path, "w");
+		if (f)
+			fclose(f);
+		CHECK(runstore_write_file(s, key_of("inputs/m/empty"), path,
+					  sum, errbuf, sizeof(errbuf)) ==
+		      TFS_OK);
+		check_read(s, key_of("inputs/m/empty"), 0, 64, TFS_OK, "", 0,
+			   __LINE__);
+		CHECK(runstore_write_file(s, key_of("inputs/m/d"), base, sum,
+					  errbuf, sizeof(errbuf)) == TFS_EIO);
+		CHECK(strstr(errbuf, "not a regular file") && !sum[0]);
+		CHECK(runstore_write_file(s, "../x", path, sum, errbuf,
+					  sizeof(errbuf)) == TFS_EINVAL);
+	}
 }
 
 static void test_file(void)

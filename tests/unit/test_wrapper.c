@@ -163,7 +163,7 @@ static void test_argv_env(void)
 	char *env[] = { "FOO=it's a \"$x\" `y` \\z\n*", "d=/nowhere",
 			"log=/nowhere/log", "TRAINFS_RUN=r1",
 			"TRAINFS_OUTPUT_DIR=/forged", "EMPTY=", NULL };
-	struct wrapper_spec w = { argv, env, dir, 2, NULL, NULL, NULL, 0 };
+	struct wrapper_spec w = { argv, env, dir, 2, NULL, NULL, NULL, 0, NULL, 0 };
 	size_t len;
 	int i;
 
@@ -226,7 +226,7 @@ static void check_exit(const char *name, const char *script, int code)
 {
 	char dir[128], want[16];
 	char *argv[] = { "sh", "-c", (char *)script, NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0, NULL, 0 };
 
 	run_dir(name, dir, sizeof(dir));
 	CHECK(run(&w, NULL) == code);
@@ -248,7 +248,7 @@ static void test_exit_codes(void)
 	{
 		char *argv[] = { "sh", "-c", "echo ran >\"$TRAINFS_OUTPUT_DIR/ran\"",
 				 NULL };
-		struct wrapper_spec w = { argv, NULL, dir, 1, "/nonexistent/wd", NULL, NULL, 0 };
+		struct wrapper_spec w = { argv, NULL, dir, 1, "/nonexistent/wd", NULL, NULL, 0, NULL, 0 };
 
 		run_dir("nowd", dir, sizeof(dir));
 		CHECK(run(&w, NULL) == 127);
@@ -263,7 +263,7 @@ static void test_exit_codes(void)
 	{
 		char *argv[] = { "sh", "-c", "pwd >\"$TRAINFS_OUTPUT_DIR/pwd\"",
 				 NULL };
-		struct wrapper_spec w = { argv, NULL, dir, 1, root, NULL, NULL, 0 };
+		struct wrapper_spec w = { argv, NULL, dir, 1, root, NULL, NULL, 0, NULL, 0 };
 
 		run_dir("wd", dir, sizeof(dir));
 		CHECK(run(&w, NULL) == 0);
@@ -279,7 +279,7 @@ static void test_second_start(void)
 	char dir[128], path[256], *log;
 	char *argv[] = { "sh", "-c", "echo run >>\"$TRAINFS_OUTPUT_DIR/runs\"; "
 			 "exit 3", NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0, NULL, 0 };
 	struct stat st0, st1;
 
 	run_dir("twice", dir, sizeof(dir));
@@ -316,7 +316,7 @@ static void test_term(void)
 	char dir[128], up[256], *p;
 	char *argv[] = { "sh", "-c", ": >\"$TRAINFS_OUTPUT_DIR/up\"; "
 			 "exec sleep 30", NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0, NULL, 0 };
 	struct timespec t0, t1;
 	pid_t pid;
 	int st = 0, i;
@@ -378,7 +378,7 @@ static void test_manifest(void)
 		">sub/deep/big && printf x >'with space/q\"uo\\te' && "
 		"printf y >\"$(printf 'nl\\nname')\" && ln -s /etc/passwd link && "
 		"ln -s sub dirlink && mkfifo fifo", NULL };
-	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0 };
+	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, NULL, NULL, 0, NULL, 0 };
 	struct seen s;
 	size_t len;
 
@@ -413,7 +413,7 @@ static void test_refused(void)
 					   "A B=v", "\xc3\xa9=v" };
 	char dir[] = "/tmp/x", err[256], *env[2] = { NULL, NULL }, *big;
 	char *argv[] = { "true", NULL, NULL };
-	struct wrapper_spec w = { argv, env, dir, 1, NULL, NULL, NULL, 0 };
+	struct wrapper_spec w = { argv, env, dir, 1, NULL, NULL, NULL, 0, NULL, 0 };
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -467,7 +467,7 @@ static void test_store_text(void)
 {
 	char *argv[] = { "true", NULL }, err[256] = "", *s;
 	struct wrapper_spec w = { argv, NULL, "/tmp/x", 1, NULL,
-				  "http://h/dav/u/1/", "TFS_T_AUTH", 1 };
+				  "http://h/dav/u/1/", "TFS_T_AUTH", 1, NULL, 0 };
 
 	s = wrapper_script(&w, err, sizeof(err));
 	CHECK(s != NULL);
@@ -551,7 +551,7 @@ static void test_store_run(void)
 		"while [ ! -e \"$HOME/go\" ]; do sleep 0.1; done; echo bye; exit 3",
 		NULL };
 	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, url, "TFS_T_AUTH",
-				  1 };
+				  1, NULL, 0 };
 	pid_t pid;
 	int st = -1, i, seen = 0;
 	size_t n;
@@ -680,7 +680,7 @@ static void test_store_answers(void)
 	char *slow[] = { "sh", "-c", "echo one; sleep 1.5; echo two", NULL };
 	char *race[] = { "sh", "-c", "echo ran >> \"$HOME/ran5\"", NULL };
 	struct wrapper_spec w = { argv, NULL, dir, 1, NULL, url, "TFS_T_AUTH",
-				  1 };
+				  1, NULL, 0 };
 	struct timespec t0, t1;
 	pid_t pid;
 	int st = -1;
@@ -781,6 +781,66 @@ static void test_store_answers(void)
 	      strstr(t, "another start stored the started key first"));
 	free(t);
 	CHECK(ngx_log_count("PUT /davrace/u5/1/started 412", NULL) == 1);
+
+	/* inputs: fetched from the store and checked before the job, which
+	 * finds them at their paths; one that does not match quits */
+	{
+		char ipath[300], src[2048], *uin[] = { "sh", "-c",
+			"cat \"$TRAINFS_INPUT_m\" > \"$TRAINFS_OUTPUT_DIR/got\"",
+			NULL };
+		char *ienv[] = { ipath + 0, NULL }, envs[400];
+		struct wrapper_input in = { "inputs/m/w%20b.bin", ipath,
+			"0000000000000000000000000000000000000000000000000000"
+			"000000000000" };
+		char sum[65];
+
+		snprintf(src, sizeof(src), "mkdir -p '%s/u6/1/inputs/m' '%s/u7/1"
+			 "/inputs/m' && printf 'weights' > '%s/u6/1/inputs/m/w b.bin' "
+			 "&& cp '%s/u6/1/inputs/m/w b.bin' '%s/u7/1/inputs/m/'",
+			 www, www, www, www, www);
+		CHECK(ngx_sh("%s", src) == 0);
+		sha256_hex("weights", 7, sum);
+		in.sha256 = sum;
+		snprintf(ipath, sizeof(ipath), "%s/s6/1/inputs/m/w b.bin", base);
+		snprintf(envs, sizeof(envs), "TRAINFS_INPUT_m=%s", ipath);
+		ienv[0] = envs;
+		w.argv = uin;
+		w.env = ienv;
+		w.inputs = &in;
+		w.ninputs = 1;
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/dav/u6/1/",
+			 ngx_port);
+		snprintf(dir, sizeof(dir), "%s/s6", base);
+		CHECK(run(&w, NULL) == 0);
+		t = key_file(www, "u6/1", "output/got");
+		CHECK_STR(t ? t : "", "weights");
+		free(t);
+		/* a store whose bytes are not the input's: no job */
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/dav/u7/1/",
+			 ngx_port);
+		in.sha256 = "00000000000000000000000000000000000000000000000000"
+			    "00000000000000";
+		snprintf(ipath, sizeof(ipath), "%s/s7/1/inputs/m/w b.bin", base);
+		snprintf(envs, sizeof(envs), "TRAINFS_INPUT_m=%s", ipath);
+		snprintf(dir, sizeof(dir), "%s/s7", base);
+		CHECK(run(&w, NULL) == WRAPPER_EXIT_NODIR);
+		t = key_file(www, "u7/1", "output/got");
+		CHECK(t == NULL);
+		free(t);
+		t = key_file(www, "u7/1", "ended");
+		CHECK(t && !strncmp(t, "74 the input inputs/m/w%20b.bin could "
+				    "not be fetched", 52));
+		free(t);
+		/* an input outside store mode, or with a relative path, is
+		 * refused */
+		in.path = "rel/x";
+		CHECK(wrapper_script(&w, src, sizeof(src)) == NULL);
+		CHECK(strstr(src, "input 1 must be") != NULL);
+		in.path = ipath;
+		w.inputs = NULL;
+		w.ninputs = 0;
+		w.env = NULL;
+	}
 	ngx_ctl("nginx_cleanup");
 	ngx_sh("rm -rf '%s'", base);
 }
@@ -796,7 +856,7 @@ static void test_store_notool(void)
 			 NULL };
 	char dir[256], path[300], bin[300], cmd[1200], err[256] = "", *s, *t;
 	struct wrapper_spec w = { argv, NULL, dir, 1, NULL,
-				  "http://127.0.0.1:9/dav/u/1/", NULL, 1 };
+				  "http://127.0.0.1:9/dav/u/1/", NULL, 1, NULL, 0 };
 	const char *curl = access("/usr/bin/curl", X_OK) ? "/bin/curl" :
 			   "/usr/bin/curl";
 	int st;
