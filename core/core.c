@@ -935,6 +935,12 @@ out:
 int core_run_create(struct core *c, int64_t exp_id, const char *name,
 		    int64_t *id, char *reason, size_t rlen)
 {
+	return run_create_uuid(c, exp_id, name, NULL, id, reason, rlen);
+}
+
+int run_create_uuid(struct core *c, int64_t exp_id, const char *name,
+		    const char *uuid, int64_t *id, char *reason, size_t rlen)
+{
 	struct store_run sr;
 	struct exp *e;
 	struct run *r;
@@ -960,7 +966,10 @@ int core_run_create(struct core *c, int64_t exp_id, const char *name,
 	r->price_per_hour = -1;
 	r->exp = e;
 	r->name = xstrdup(name);
-	uuid_v4(r->uuid);
+	if (uuid)
+		snprintf(r->uuid, sizeof(r->uuid), "%s", uuid);
+	else
+		uuid_v4(r->uuid);
 	r->state = RS_CREATED;
 	r->exit_code = STORE_NO_EXIT;
 	r->reason = xstrdup("");

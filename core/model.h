@@ -191,6 +191,10 @@ struct sweep_point {
 struct trial {
 	int n;
 	int64_t run_id;
+	char run_uuid[37];          /* chosen before its run is made: a run
+				       of that name is this trial's only
+				       with this UUID */
+	int unsaved;                /* run_id not stored yet */
 	char *params;               /* its params, JSON text */
 	cJSON *pj;                  /* the same, parsed */
 	int state;                  /* enum trial_state */
@@ -198,11 +202,20 @@ struct trial {
 				       value seen (STOPPED early) */
 	int has_value;
 	int early;                  /* stopped by the early-stop rule */
-	/* a DONE trial's objective by step, for the median rule */
+	/*
+	 * The objective by step, for the median rule: read as it grows (from
+	 * metrics.jsonl's offset seen_off), thinned to SWEEP_SERIES_MAX
+	 * points by keeping every stride-th, and kept once the trial is
+	 * DONE; best and last_step over every point read.
+	 */
 	struct sweep_point *series;
 	size_t nseries;
-	int series_loaded;
-	size_t seen_points;         /* an active trial's, at its last check */
+	int64_t stride, skip;
+	int series_loaded;          /* a DONE trial's series is complete */
+	int64_t seen_off;
+	double best, last_step;
+	int has_best;
+	int64_t checked_off;        /* seen_off at the last check */
 };
 
 struct sweep_spec;
@@ -462,6 +475,13 @@ void sweep_early_reason_locked(struct core *c, struct run *r, char *out,
  */
 int run_cancel_locked(struct core *c, struct run *r, int why, char *reason,
 		      size_t rlen);
+/*
+ * core_run_create() with the run's UUID given (37 bytes with the NUL;
+ * NULL: a new one), for a sweep that stores it before the run exists.
+ * In core.c; takes c->lock itself.
+ */
+int run_create_uuid(struct core *c, int64_t exp_id, const char *name,
+		    const char *uuid, int64_t *id, char *reason, size_t rlen);
 /*
  * Checks a run config as a submission would (valid, its providers known
  * and able to hold it, a local workdir there), without a run: TFS_OK, or

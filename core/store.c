@@ -322,16 +322,18 @@ static const struct stmt_def stmt_defs[ST_MAX] = {
 				"delete sweeps" },
 	[ST_TRIAL_PUT] = {
 		"INSERT INTO trials(sweep_id, n, run_id, params, state, value, "
-		"early) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT"
-		"(sweep_id, n) DO UPDATE SET run_id = excluded.run_id, "
+		"early, run_uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON "
+		"CONFLICT(sweep_id, n) DO UPDATE SET run_id = excluded.run_id, "
 		"params = excluded.params, state = excluded.state, "
-		"value = excluded.value, early = excluded.early", "put trial" },
+		"value = excluded.value, early = excluded.early, "
+		"run_uuid = excluded.run_uuid", "put trial" },
 	[ST_TRIAL_LOAD] = {
-		"SELECT sweep_id, n, run_id, params, state, value, early "
-		"FROM trials ORDER BY sweep_id, n", "load trials" },
+		"SELECT sweep_id, n, run_id, params, state, value, early, "
+		"run_uuid FROM trials ORDER BY sweep_id, n", "load trials" },
 	[ST_METRIC_SERIES] = {
-		"SELECT step, value FROM metrics WHERE run_id = ?1 AND key = ?2 "
-		"ORDER BY end_off", "read a metric's series", ON_R },
+		"SELECT step, value, end_off FROM metrics WHERE run_id = ?1 AND "
+		"end_off > ?3 AND key = ?2 ORDER BY end_off",
+		"read a metric's series", ON_R },
 };
 
 /*
@@ -488,6 +490,7 @@ static const char *const migrations[] = {
 	" sweep_id INTEGER NOT NULL,"
 	" n INTEGER NOT NULL,"
 	" run_id INTEGER NOT NULL DEFAULT 0,"
+	" run_uuid TEXT,"
 	" params TEXT NOT NULL,"
 	" state INTEGER NOT NULL,"
 	" value REAL,"
@@ -1633,7 +1636,7 @@ int store_trial_put(struct store *s, const struct store_trial *t)
 	return store_do(s, ST_TRIAL_PUT, ARGS(ARG_I(t->sweep_id), ARG_I(t->n),
 			ARG_I(t->run_id), ARG_T(t->params), ARG_I(t->state),
 			t->has_value ? ARG_F(t->value) : ARG_NULL,
-			ARG_I(t->early)));
+			ARG_I(t->early), ARG_T(t->run_uuid)));
 }
 
 static int row_trial(void *arg, sqlite3_stmt *st)
@@ -1648,6 +1651,8 @@ static int row_trial(void *arg, sqlite3_stmt *st)
 		.has_value = sqlite3_column_type(st, 5) != SQLITE_NULL,
 		.value = sqlite3_column_double(st, 5),
 		.early = sqlite3_column_int(st, 6),
+		.run_uuid = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL :
+			    col_text(st, 7),
 	};
 
 	return w->cb.trial(w->arg, &t);
@@ -1665,15 +1670,16 @@ static int row_series(void *arg, sqlite3_stmt *st)
 	struct store_walk *w = arg;
 
 	return w->cb.series(w->arg, sqlite3_column_double(st, 0),
-			    sqlite3_column_double(st, 1)) ? STORE_STOP : 0;
+			    sqlite3_column_double(st, 1),
+			    sqlite3_column_int64(st, 2)) ? STORE_STOP : 0;
 }
 
 int store_metric_series(struct store *s, int64_t run_id, const char *key,
-			store_series_cb cb, void *arg)
+			int64_t after, store_series_cb cb, void *arg)
 {
 	struct store_walk w = { .cb.series = cb, .arg = arg };
 	int r = store_run(s, ST_METRIC_SERIES, row_series, &w,
-			  ARGS(ARG_I(run_id), ARG_T(key)));
+			  ARGS(ARG_I(run_id), ARG_T(key), ARG_I(after)));
 
 	return r == STORE_STOP ? TFS_OK : r;
 }

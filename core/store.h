@@ -240,6 +240,7 @@ struct store_trial {
 	double value;              /* the objective, when has_value */
 	int has_value;
 	int early;                 /* stopped by the early-stop rule */
+	const char *run_uuid;      /* its run's, chosen first; may be NULL */
 };
 /* Inserts or rewrites trial (t->sweep_id, t->n). */
 int store_trial_put(struct store *s, const struct store_trial *t);
@@ -247,11 +248,14 @@ typedef int (*store_trial_cb)(void *arg, const struct store_trial *t);
 /* Every trial, by sweep id then number. */
 int store_trial_load(struct store *s, store_trial_cb cb, void *arg);
 /*
- * Calls cb(arg, step, value) for each point of run_id's metric key, in
- * order of arrival, until cb returns non-zero. Read from the last commit.
+ * Calls cb(arg, step, value, end) for each point of run_id's metric key
+ * whose line in metrics.jsonl ends after byte `after` (0: all), in order
+ * of arrival, end being where its line ends, until cb returns non-zero.
+ * Read from the last commit.
  */
-typedef int (*store_series_cb)(void *arg, double step, double value);
+typedef int (*store_series_cb)(void *arg, double step, double value,
+			       int64_t end);
 int store_metric_series(struct store *s, int64_t run_id, const char *key,
-			store_series_cb cb, void *arg);
+			int64_t after, store_series_cb cb, void *arg);
 
 #endif

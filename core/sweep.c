@@ -35,7 +35,8 @@
 #include "search.h"
 #include "table.h"
 
-#define SWEEP_SERIES_MAX 65536     /* points of a trial kept for the rule */
+#define SWEEP_SERIES_MAX 1024      /* points of a trial kept for the rule */
+#define SWEEPS_MAX 10000           /* sweeps of an experiment */
 #define SWEEP_FAIL_MAX 3           /* trials refused in a row: it fails */
 #define SWEEP_RETRY_MS 5000        /* after a store or disk error */
 #define SWEEP_TICK_MS 1000         /* passes while the rule watches */
@@ -502,10 +503,24 @@ static void sweep_set_state_locked(struct core *c, struct sweep *w,
 	sweep_save_locked(c, w);
 }
 
+/* The name trial n's run is made with. */
 static void trial_run_name(const struct sweep *w, int n, char *out,
 			   size_t len)
 {
 	snprintf(out, len, "%s-%03d", w->name, n + 1);
+}
+
+/* The name to show for trial t: its run's now (it may have been
+ * renamed), else the one it is made with. c->lock held. */
+static void trial_shown_name(struct core *c, const struct sweep *w,
+			     const struct trial *t, char *out, size_t len)
+{
+	struct run *r = t->run_id ? hmap_iget(&c->run_by_id, t->run_id) : NULL;
+
+	if (r)
+		snprintf(out, len, "%s", r->name);
+	else
+		trial_run_name(w, t->n, out, len);
 }
 
 static struct trial *trial_add(struct sweep *w, const char *params,
@@ -607,36 +622,73 @@ static int objective_latest(struct core *c, int64_t run_id, const char *key,
 	return 0;
 }
 
+#define SWEEP_SERIES_READ 16384     /* points read for a trial at a time */
+
 struct series_ctx {
-	struct sweep_point *p;
-	size_t n, cap;
+	struct trial *t;
+	int minimize;
+	size_t n;                   /* read this time */
 };
 
-static int series_cb(void *arg, double step, double value)
+/* Keeps every stride-th point; a full series is halved, the stride doubled. */
+static void series_keep(struct trial *t, double step, double value)
 {
-	struct series_ctx *x = arg;
+	size_t i;
 
-	if (x->n >= SWEEP_SERIES_MAX)
-		return 1;
-	if (!isfinite(value))
-		return 0;
-	ALLOC_GROW(x->p, x->n, x->cap);
-	x->p[x->n].step = step;
-	x->p[x->n].value = value;
-	x->n++;
-	return 0;
+	if (!t->stride)
+		t->stride = 1;
+	if (t->skip++ % t->stride)
+		return;
+	if (t->nseries == SWEEP_SERIES_MAX) {
+		for (i = 0; i < SWEEP_SERIES_MAX / 2; i++)
+			t->series[i] = t->series[2 * i];
+		t->nseries = SWEEP_SERIES_MAX / 2;
+		t->stride *= 2;
+		t->skip = 1;
+	}
+	if (!t->series)
+		t->series = xcalloc(SWEEP_SERIES_MAX, sizeof(*t->series));
+	t->series[t->nseries].step = step;
+	t->series[t->nseries].value = value;
+	t->nseries++;
 }
 
-static void series_load(struct core *c, int64_t run_id, const char *key,
-			struct series_ctx *x)
+static int series_cb(void *arg, double step, double value, int64_t end)
 {
-	memset(x, 0, sizeof(*x));
-	store_metric_series(c->store, run_id, key, series_cb, x);
+	struct series_ctx *x = arg;
+	struct trial *t = x->t;
+
+	t->seen_off = end;
+	if (isfinite(value) && isfinite(step)) {
+		if (!t->has_best || (x->minimize ? value < t->best :
+				     value > t->best))
+			t->best = value;
+		t->has_best = 1;
+		t->last_step = step;
+		series_keep(t, step, value);
+	}
+	return ++x->n >= SWEEP_SERIES_READ;
 }
 
 /*
- * A completed trial's value at step s: that of its point with the largest
- * step at or before s (the later one of equal steps).
+ * Reads the points of t's objective added since the last read, at most
+ * SWEEP_SERIES_READ of them; returns 1 when it read them all.
+ */
+static int trial_series_read(struct core *c, const struct sweep *w,
+			     struct trial *t)
+{
+	struct series_ctx x = { t, w->sp->minimize, 0 };
+
+	if (!t->run_id)
+		return 1;
+	store_metric_series(c->store, t->run_id, w->sp->metric, t->seen_off,
+			    series_cb, &x);
+	return x.n < SWEEP_SERIES_READ;
+}
+
+/*
+ * A completed trial's value at step s: that of its kept point with the
+ * largest step at or before s (the later one of equal steps).
  */
 static int value_at(const struct trial *t, double s, double *v)
 {
@@ -671,16 +723,21 @@ static void trial_end_locked(struct core *c, struct sweep *w,
 	double value;
 
 	trial_run_name(w, t->n, name, sizeof(name));
+	if (!r || r->state != RS_STOPPED) {
+		/* only a stopped run was stopped early */
+		t->early = 0;
+		t->has_value = 0;
+	}
 	if (!r) {
 		t->state = TRIAL_FAILED;
 		sweep_event_locked(c, w, "trial %d (%s): its run was removed; "
 				   "counted as failed", t->n + 1, name);
 	} else if (r->state == RS_COMPLETED) {
-		t->early = 0;
 		if (objective_latest(c, r->id, w->sp->metric, &value)) {
 			t->state = TRIAL_DONE;
 			t->value = value;
 			t->has_value = 1;
+			t->series_loaded = 0;   /* read to its end, then kept */
 			metrics_format_value(value, v);
 			sweep_event_locked(c, w, "trial %d (%s) completed: %s "
 					   "%s", t->n + 1, r->name,
@@ -706,21 +763,57 @@ static void trial_end_locked(struct core *c, struct sweep *w,
 	trial_save_locked(c, w, t);
 }
 
-/* The trials whose runs ended since the last pass. */
+/*
+ * The trials whose runs ended since the last pass. A sweep that no longer
+ * runs (stopped, failed) keeps no live trial: their runs are cancelled,
+ * and a trial never made is stopped.
+ */
 static void sweep_refresh_locked(struct core *c, struct sweep *w)
 {
+	int running = w->state == SWEEP_RUNNING;
+	char why[256];
 	size_t i;
 
 	for (i = 0; i < w->ntrials; i++) {
 		struct trial *t = &w->trials[i];
 		struct run *r;
 
-		if (t->state != TRIAL_ACTIVE)
+		if (trial_ended(t))
 			continue;
-		r = hmap_iget(&c->run_by_id, t->run_id);
-		if (!r || run_state_terminal(r->state))
+		r = t->run_id ? hmap_iget(&c->run_by_id, t->run_id) : NULL;
+		if (t->state == TRIAL_NEW) {
+			if (running)
+				continue;       /* trial_make_locked()'s */
+			if (r && !run_state_terminal(r->state))
+				run_cancel_locked(c, r, CANCEL_USER, why,
+						  sizeof(why));
+			if (!r || run_state_terminal(r->state)) {
+				t->state = TRIAL_STOPPED;
+				w->updated_ms = now_ms();
+				trial_save_locked(c, w, t);
+			}
+			continue;
+		}
+		if (!r || run_state_terminal(r->state)) {
 			trial_end_locked(c, w, t, r);
+		} else if (!running && !r->cancel_requested) {
+			run_cancel_locked(c, r, CANCEL_USER, why, sizeof(why));
+		}
 	}
+}
+
+/*
+ * w ends running (stopped, failed): said, saved, and its live trials are
+ * ended by the next passes (sweep_refresh_locked()).
+ */
+static void sweep_kick_locked(struct core *c);
+
+static void sweep_finish_locked(struct core *c, struct sweep *w, int state,
+				const char *reason)
+{
+	sweep_set_state_locked(c, w, state, reason);
+	sweep_refresh_locked(c, w);
+	sweep_kick_locked(c);
 }
 
 /* The best completed trial, or NULL. */
@@ -747,57 +840,48 @@ static const struct trial *sweep_best(const struct sweep *w)
  * The median rule (Optuna's MedianPruner): a running trial whose best
  * objective so far, at its latest step s >= warmup_steps, is worse than
  * the median of the completed trials' values at s (each one's last point
- * at or before s), with at least min_trials of those, is stopped.
+ * at or before s), with at least min_trials of those, is stopped. Each
+ * trial's points are read once, as they come (trial_series_read()).
  */
 static void sweep_early_locked(struct core *c, struct sweep *w)
 {
 	const struct sweep_spec *sp = w->sp;
 	double *vals;
 	size_t i, j, ndone = 0;
+	int pending = 0;
 
-	for (i = 0; i < w->ntrials; i++)
-		ndone += w->trials[i].state == TRIAL_DONE;
-	if ((int)ndone < sp->es_min)
-		return;
 	for (i = 0; i < w->ntrials; i++) {
 		struct trial *t = &w->trials[i];
 
-		if (t->state == TRIAL_DONE && !t->series_loaded) {
-			struct series_ctx x;
-
-			series_load(c, t->run_id, sp->metric, &x);
-			t->series = x.p;
-			t->nseries = x.n;
-			t->series_loaded = 1;
+		if (t->state == TRIAL_DONE) {
+			ndone++;
+			/* a completed trial's series, read to its end */
+			if (!t->series_loaded) {
+				t->series_loaded = trial_series_read(c, w, t);
+				pending |= !t->series_loaded;
+			}
+		} else if (t->state == TRIAL_ACTIVE) {
+			trial_series_read(c, w, t);
 		}
 	}
+	if ((int)ndone < sp->es_min || pending)
+		return;
 	vals = xcalloc(ndone + 1, sizeof(*vals));
 	for (i = 0; i < w->ntrials; i++) {
 		struct trial *t = &w->trials[i];
 		struct run *r;
-		struct series_ctx x;
-		double s, best, median;
+		double s, median;
 		size_t nv = 0;
 		char b[32], m[32], st[32];
 
-		if (t->state != TRIAL_ACTIVE || t->early)
+		if (t->state != TRIAL_ACTIVE || t->early || !t->has_best ||
+		    t->seen_off == t->checked_off)
 			continue;
 		r = hmap_iget(&c->run_by_id, t->run_id);
 		if (!r || r->state != RS_RUNNING || r->cancel_requested)
 			continue;
-		series_load(c, t->run_id, sp->metric, &x);
-		if (!x.n || x.n == t->seen_points) {
-			free(x.p);
-			continue;
-		}
-		t->seen_points = x.n;
-		s = x.p[x.n - 1].step;
-		best = x.p[0].value;
-		for (j = 1; j < x.n; j++)
-			if (sp->minimize ? x.p[j].value < best :
-			    x.p[j].value > best)
-				best = x.p[j].value;
-		free(x.p);
+		t->checked_off = t->seen_off;
+		s = t->last_step;
 		if (s < sp->es_warmup)
 			continue;
 		for (j = 0; j < w->ntrials; j++) {
@@ -812,13 +896,13 @@ static void sweep_early_locked(struct core *c, struct sweep *w)
 		qsort(vals, nv, sizeof(*vals), cmp_double);
 		median = nv % 2 ? vals[nv / 2] :
 			 (vals[nv / 2 - 1] + vals[nv / 2]) / 2;
-		if (sp->minimize ? !(best > median) : !(best < median))
+		if (sp->minimize ? !(t->best > median) : !(t->best < median))
 			continue;
-		metrics_format_value(best, b);
+		metrics_format_value(t->best, b);
 		metrics_format_value(median, m);
 		metrics_format_value(s, st);
 		t->early = 1;
-		t->value = best;
+		t->value = t->best;
 		t->has_value = 1;
 		trial_save_locked(c, w, t);
 		sweep_event_locked(c, w, "trial %d (%s) stopped early: its "
@@ -935,16 +1019,47 @@ static void params_brief(const cJSON *pj, char *out, size_t len)
 	}
 }
 
+/* Trial n is no longer to be made (its sweep ended meanwhile): its run,
+ * if made, is stopped and never submitted. */
+static void trial_drop_locked(struct core *c, struct sweep *w, int n)
+{
+	struct trial *t = &w->trials[n];
+	struct run *r = t->run_id ? hmap_iget(&c->run_by_id, t->run_id) : NULL;
+	char why[256];
+
+	if (r && !run_state_terminal(r->state))
+		run_cancel_locked(c, r, CANCEL_USER, why, sizeof(why));
+	if (t->state == TRIAL_NEW)
+		t->state = TRIAL_STOPPED;
+	w->updated_ms = now_ms();
+	trial_save_locked(c, w, t);
+}
+
+/* A run that could not be one of w's trials: w fails, saying why. */
+static void trial_clash_locked(struct core *c, struct sweep *w, int n,
+			       const char *name)
+{
+	w->trials[n].state = TRIAL_FAILED;
+	trial_save_locked(c, w, &w->trials[n]);
+	sweep_event_locked(c, w, "cannot make trial %d: run '%s' exists and "
+			   "is not this sweep's; rename or remove it, then "
+			   "start a new sweep", n + 1, name);
+	sweep_finish_locked(c, w, SWEEP_FAILED, "a run named after a trial "
+			    "exists and is not this sweep's");
+}
+
 /*
- * Makes trial t's run and submits it, carrying on from where a restart
+ * Makes trial n's run and submits it, carrying on from where a restart
  * found it. c->lock held; let go of and taken again inside: returns the
  * sweep again (NULL when it went meanwhile), since w may not be the same.
+ * The run is made with the UUID stored in the trial's row first, so that
+ * a run of that name is known to be this trial's after a crash.
  */
 static struct sweep *trial_make_locked(struct core *c, struct sweep *w,
 				       int n)
 {
 	char name[TFS_NAME_MAX + 1], reason[CONFIG_REASON_MAX];
-	char brief[256];
+	char brief[256], uuid[37];
 	int64_t sid = w->id, exp_id = w->exp->id, run_id = w->trials[n].run_id;
 	char *text = trial_config_text(w->sp, w->trials[n].pj, 0);
 	struct trial *t;
@@ -954,30 +1069,24 @@ static struct sweep *trial_make_locked(struct core *c, struct sweep *w,
 	if (!text)
 		return w;
 	trial_run_name(w, n, name, sizeof(name));
+	snprintf(uuid, sizeof(uuid), "%s", w->trials[n].run_uuid);
 	if (!run_id) {
 		pthread_mutex_unlock(&c->lock);
-		ret = core_run_create(c, exp_id, name, &run_id, reason,
-				      sizeof(reason));
+		ret = run_create_uuid(c, exp_id, name, uuid[0] ? uuid : NULL,
+				      &run_id, reason, sizeof(reason));
 		pthread_mutex_lock(&c->lock);
 		w = sweep_by_id(c, sid);
 		if (!w)
 			goto out;
 		if (ret == TFS_EEXIST) {
-			/* made before a crash that kept its id from the row */
+			/* made before a crash that kept its id from the row:
+			 * the run with the trial's UUID is its own */
 			r = hmap_sget(&w->exp->by_name, name);
-			if (r && r->state == RS_CREATED &&
-			    !hmap_iget(&c->sweep_of_run, r->id)) {
+			if (r && uuid[0] && !strcmp(r->uuid, uuid)) {
 				run_id = r->id;
 				ret = TFS_OK;
 			} else {
-				sweep_set_state_locked(c, w, SWEEP_FAILED,
-					"a run named after a trial exists and "
-					"is not this sweep's");
-				sweep_event_locked(c, w, "cannot make trial %d: "
-						   "run '%s' exists already; "
-						   "rename it, then write "
-						   "sweep.json into a new sweep",
-						   n + 1, name);
+				trial_clash_locked(c, w, n, name);
 				goto out;
 			}
 		}
@@ -990,7 +1099,21 @@ static struct sweep *trial_make_locked(struct core *c, struct sweep *w,
 		t = &w->trials[n];
 		t->run_id = run_id;
 		hmap_iput(&c->sweep_of_run, run_id, w);
-		trial_save_locked(c, w, t);
+		t->unsaved = 1;
+	}
+	t = &w->trials[n];
+	if (t->unsaved) {
+		/* the id stored before the submission, or nothing submitted */
+		if (trial_save_locked(c, w, t)) {
+			w->retry_mono = mono_ms() + SWEEP_RETRY_MS;
+			goto out;
+		}
+		t->unsaved = 0;
+	}
+	if (w->state != SWEEP_RUNNING || t->state != TRIAL_NEW) {
+		/* cancelled while it was made */
+		trial_drop_locked(c, w, n);
+		goto out;
 	}
 	pthread_mutex_unlock(&c->lock);
 	ret = core_run_submit(c, run_id, text, strlen(text), reason,
@@ -1000,6 +1123,7 @@ static struct sweep *trial_make_locked(struct core *c, struct sweep *w,
 	if (!w)
 		goto out;
 	t = &w->trials[n];
+	r = hmap_iget(&c->run_by_id, run_id);
 	if (ret == TFS_ENOENT) {
 		/* its run was removed before it was submitted: made again */
 		hmap_idel(&c->sweep_of_run, run_id);
@@ -1008,17 +1132,17 @@ static struct sweep *trial_make_locked(struct core *c, struct sweep *w,
 		goto out;
 	}
 	if (ret == TFS_EINVAL || ret == TFS_EFBIG) {
+		trial_drop_locked(c, w, n);
 		t->state = TRIAL_FAILED;
 		trial_save_locked(c, w, t);
-		w->updated_ms = now_ms();
 		sweep_event_locked(c, w, "trial %d (%s): its config was "
 				   "refused: %s", n + 1, name, reason);
-		if (++w->failing >= SWEEP_FAIL_MAX) {
+		if (++w->failing >= SWEEP_FAIL_MAX && w->state == SWEEP_RUNNING) {
 			char why[CONFIG_REASON_MAX + 64];
 
 			snprintf(why, sizeof(why), "%d trials in a row were "
 				 "refused; the last: %s", w->failing, reason);
-			sweep_set_state_locked(c, w, SWEEP_FAILED, why);
+			sweep_finish_locked(c, w, SWEEP_FAILED, why);
 		}
 		goto out;
 	}
@@ -1030,21 +1154,24 @@ static struct sweep *trial_make_locked(struct core *c, struct sweep *w,
 		w->retry_mono = mono_ms() + SWEEP_RETRY_MS;
 		goto out;
 	}
-	/* submitted now, or before a restart (EBUSY) */
+	if (ret == TFS_EBUSY && (!r || !r->submitted_ms)) {
+		/* stopped before it was submitted (a cancel meanwhile) */
+		trial_drop_locked(c, w, n);
+		goto out;
+	}
+	/* submitted now, or before a restart (EBUSY of a submitted run) */
 	w->failing = 0;
-	t->state = TRIAL_ACTIVE;
+	if (t->state == TRIAL_NEW)
+		t->state = TRIAL_ACTIVE;
 	trial_save_locked(c, w, t);
 	w->updated_ms = now_ms();
 	params_brief(t->pj, brief, sizeof(brief));
 	sweep_event_locked(c, w, "trial %d (%s) submitted: %s", n + 1, name,
 			   brief);
-	r = hmap_iget(&c->run_by_id, run_id);
-	if (r && w->state != SWEEP_RUNNING) {
-		/* the sweep was cancelled while this one was made */
-		run_cancel_locked(c, r, CANCEL_USER, reason, sizeof(reason));
-	} else if (r && run_state_terminal(r->state)) {
+	if (w->state != SWEEP_RUNNING)
+		sweep_refresh_locked(c, w);     /* cancelled meanwhile */
+	if (r && run_state_terminal(r->state) && t->state == TRIAL_ACTIVE)
 		trial_end_locked(c, w, t, r);
-	}
 out:
 	cJSON_free(text);
 	return w;
@@ -1070,6 +1197,8 @@ static struct sweep *sweep_pass_locked(struct core *c, struct sweep *w)
 	size_t i;
 
 	sweep_refresh_locked(c, w);
+	if (w->state != SWEEP_RUNNING || !w->sp)
+		return w;
 	if (w->sp->es)
 		sweep_early_locked(c, w);
 	/* trials a restart found half made */
@@ -1097,6 +1226,7 @@ static struct sweep *sweep_pass_locked(struct core *c, struct sweep *w)
 		}
 		t = trial_add(w, text, pj);
 		cJSON_free(text);
+		uuid_v4(t->run_uuid);
 		if (trial_save_locked(c, w, t)) {
 			/* not stored: not made, chosen again next time */
 			trial_release(t);
@@ -1112,7 +1242,7 @@ static struct sweep *sweep_pass_locked(struct core *c, struct sweep *w)
 		char why[256], name[TFS_NAME_MAX + 1];
 
 		if (b) {
-			trial_run_name(w, b->n, name, sizeof(name));
+			trial_shown_name(c, w, b, name, sizeof(name));
 			snprintf(why, sizeof(why), "%zu trials; best %s %s = %.6g",
 				 w->ntrials, name, w->sp->metric, b->value);
 		} else {
@@ -1127,7 +1257,9 @@ static struct sweep *sweep_pass_locked(struct core *c, struct sweep *w)
 /* Whether a pass soon is needed: the rule watches running trials. */
 static int sweep_watching(const struct sweep *w)
 {
-	return w->state == SWEEP_RUNNING && w->sp->es && sweep_active(w);
+	return (w->state == SWEEP_RUNNING && w->sp && w->sp->es &&
+		sweep_active(w)) ||
+	       (w->state != SWEEP_RUNNING && sweep_active(w));
 }
 
 static void *sweeper_main(void *arg)
@@ -1146,8 +1278,10 @@ static void *sweeper_main(void *arg)
 		n = 0;
 		for (e = 0; e < c->nexps; e++)
 			for (i = 0; i < c->exps[e]->nsweeps; i++) {
-				if (c->exps[e]->sweeps[i]->state !=
-				    SWEEP_RUNNING)
+				struct sweep *w = c->exps[e]->sweeps[i];
+
+				if (w->state != SWEEP_RUNNING &&
+				    !sweep_active(w))
 					continue;
 				ALLOC_GROW(ids, n, cap);
 				ids[n++] = c->exps[e]->sweeps[i]->id;
@@ -1155,7 +1289,7 @@ static void *sweeper_main(void *arg)
 		for (i = 0; i < n && !c->sweep_quit; i++) {
 			struct sweep *w = sweep_by_id(c, ids[i]);
 
-			if (w && w->state == SWEEP_RUNNING)
+			if (w)
 				w = sweep_pass_locked(c, w);
 			if (w && sweep_watching(w))
 				watch = 1;
@@ -1239,7 +1373,8 @@ static int load_sweep_cb(void *arg, const struct store_sweep *sw)
 	if (!e)
 		return 0;
 	w = sweep_new(c, e, sw->id, sw->name);
-	w->state = sw->state;
+	w->state = sw->state >= SWEEP_CREATED && sw->state <= SWEEP_FAILED ?
+		   sw->state : SWEEP_FAILED;
 	w->max_trials = sw->max_trials;
 	w->created_ms = sw->created_ms;
 	w->updated_ms = w->events_ms = sw->updated_ms;
@@ -1250,11 +1385,17 @@ static int load_sweep_cb(void *arg, const struct store_sweep *sw)
 		if (spec_parse(w->spec, strlen(w->spec), &w->sp, why,
 			       sizeof(why))) {
 			/* a spec this version cannot read: nothing runs on it */
+			char reason[CONFIG_REASON_MAX + 64];
+
 			log_msg(LOG_ERR, "sweep '%s/%s': %s", e->name, w->name,
 				why);
 			w->sp = NULL;
-			if (w->state == SWEEP_RUNNING)
-				w->state = SWEEP_FAILED;
+			snprintf(reason, sizeof(reason), "this trainfs cannot "
+				 "read its sweep.json: %s", why);
+			w->state = SWEEP_FAILED;
+			free(w->reason);
+			w->reason = xstrdup(reason);
+			sweep_save_locked(c, w);
 		}
 	}
 	return 0;
@@ -1271,7 +1412,10 @@ static int load_trial_cb(void *arg, const struct store_trial *st)
 		return 0;
 	t = trial_add(w, st->params, cJSON_Parse(st->params));
 	t->run_id = st->run_id;
-	t->state = st->state;
+	t->state = st->state >= TRIAL_NEW && st->state <= TRIAL_STOPPED ?
+		   st->state : TRIAL_FAILED;
+	if (st->run_uuid)
+		snprintf(t->run_uuid, sizeof(t->run_uuid), "%s", st->run_uuid);
 	t->value = st->value;
 	t->has_value = st->has_value;
 	t->early = st->early;
@@ -1386,11 +1530,13 @@ int core_sweep_create(struct core *c, int64_t exp_id, const char *name,
 		ret = TFS_EEXIST;
 		goto out;
 	}
-	if (e->nsweeps >= SWEEP_TRIALS_MAX) {
+	if (e->nsweeps >= SWEEPS_MAX) {
 		snprintf(reason, rlen, "experiment '%s' has %zu sweeps, the "
 			 "most it may", e->name, e->nsweeps);
 		ret = TFS_ENOSPC;
-		goto out;
+		pthread_mutex_unlock(&c->lock);
+		core_event(c, "mkdir refused: %s", reason);
+		return ret;
 	}
 	memset(&sw, 0, sizeof(sw));
 	sw.exp_id = e->id;
@@ -1447,6 +1593,44 @@ out:
 	return ret;
 }
 
+/*
+ * The runs trials from..to-1 of w would be are free: TFS_EINVAL with
+ * reason naming the first that is taken (by an earlier sweep of that
+ * name, or by hand). c->lock held.
+ */
+static int sweep_names_free_locked(const struct sweep *w, int from, int to,
+				   char *reason, size_t rlen)
+{
+	char name[TFS_NAME_MAX + 1];
+	int n;
+
+	for (n = from; n < to; n++) {
+		trial_run_name(w, n, name, sizeof(name));
+		if (hmap_sget(&w->exp->by_name, name)) {
+			snprintf(reason, rlen, "run '%s' exists already (a trial "
+				 "of an earlier sweep named '%s'?): its trials "
+				 "would be runs %s-001 to %s-%03d; remove those "
+				 "runs or name the sweep otherwise", name,
+				 w->name, w->name, w->name, to);
+			return TFS_EINVAL;
+		}
+	}
+	return TFS_OK;
+}
+
+/* Whether sweep.json may be written: the sweep is new, and not cancelled. */
+static int sweep_takes_spec(const struct sweep *w, char *reason, size_t rlen)
+{
+	if (w->spec)
+		return TFS_EBUSY;
+	if (w->state != SWEEP_CREATED) {
+		snprintf(reason, rlen, "the sweep is %s: make a new one",
+			 sweep_state_name(w->state));
+		return TFS_EINVAL;
+	}
+	return TFS_OK;
+}
+
 int core_sweep_check(struct core *c, int64_t id, const char *text,
 		     size_t len, char *reason, size_t rlen)
 {
@@ -1457,13 +1641,19 @@ int core_sweep_check(struct core *c, int64_t id, const char *text,
 	reason[0] = '\0';
 	pthread_mutex_lock(&c->lock);
 	w = sweep_by_id(c, id);
-	ret = !w ? TFS_ENOENT : w->spec ? TFS_EBUSY : TFS_OK;
+	ret = !w ? TFS_ENOENT : sweep_takes_spec(w, reason, rlen);
 	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		return ret;
-	ret = spec_parse(text, len, &sp, reason, rlen);
+	if (ret == TFS_OK)
+		ret = spec_parse(text, len, &sp, reason, rlen);
 	if (!ret)
 		ret = spec_check(c, sp, reason, rlen);
+	if (!ret) {
+		pthread_mutex_lock(&c->lock);
+		w = sweep_by_id(c, id);
+		ret = w ? sweep_names_free_locked(w, 0, sp->max_trials, reason,
+						  rlen) : TFS_ENOENT;
+		pthread_mutex_unlock(&c->lock);
+	}
 	spec_free(sp);
 	if (ret == TFS_EINVAL || ret == TFS_EFBIG) {
 		pthread_mutex_lock(&c->lock);
@@ -1486,11 +1676,10 @@ int core_sweep_submit(struct core *c, int64_t id, const char *text,
 	reason[0] = '\0';
 	pthread_mutex_lock(&c->lock);
 	w = sweep_by_id(c, id);
-	ret = !w ? TFS_ENOENT : w->spec ? TFS_EBUSY : TFS_OK;
+	ret = !w ? TFS_ENOENT : sweep_takes_spec(w, reason, rlen);
 	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		return ret;
-	ret = spec_parse(text, len, &sp, reason, rlen);
+	if (ret == TFS_OK)
+		ret = spec_parse(text, len, &sp, reason, rlen);
 	if (!ret)
 		ret = spec_check(c, sp, reason, rlen);
 	pthread_mutex_lock(&c->lock);
@@ -1499,14 +1688,15 @@ int core_sweep_submit(struct core *c, int64_t id, const char *text,
 		ret = TFS_ENOENT;
 		goto out;
 	}
+	if (!ret)
+		ret = sweep_takes_spec(w, reason, rlen);
+	if (!ret)
+		ret = sweep_names_free_locked(w, 0, sp->max_trials, reason,
+					      rlen);
 	if (ret) {
 		if (ret == TFS_EINVAL || ret == TFS_EFBIG)
 			sweep_event_locked(c, w, "sweep.json rejected: %s",
 					   reason);
-		goto out;
-	}
-	if (w->spec) {
-		ret = TFS_EBUSY;
 		goto out;
 	}
 	w->spec = xstrndup(text, len);
@@ -1568,24 +1758,14 @@ static int sweep_ctl_one_locked(struct core *c, struct sweep *w,
 				 sweep_state_name(w->state));
 			return TFS_EINVAL;
 		}
-		sweep_set_state_locked(c, w, SWEEP_STOPPED, "cancelled");
-		for (i = 0; i < w->ntrials; i++) {
-			struct trial *t = &w->trials[i];
-			struct run *r = t->run_id ?
-				hmap_iget(&c->run_by_id, t->run_id) : NULL;
-			char why[256];
-
-			if (trial_ended(t))
-				continue;
-			if (r && !run_state_terminal(r->state)) {
-				run_cancel_locked(c, r, CANCEL_USER, why,
-						  sizeof(why));
-			} else if (t->state == TRIAL_NEW) {
-				t->state = TRIAL_STOPPED;
-				trial_save_locked(c, w, t);
+		/* a trial being made is stopped by trial_make_locked() */
+		for (i = 0; i < w->ntrials; i++)
+			if (w->trials[i].state == TRIAL_NEW &&
+			    !w->trials[i].run_id) {
+				w->trials[i].state = TRIAL_STOPPED;
+				trial_save_locked(c, w, &w->trials[i]);
 			}
-		}
-		sweep_kick_locked(c);
+		sweep_finish_locked(c, w, SWEEP_STOPPED, "cancelled");
 		return TFS_OK;
 	}
 	if (!strncmp(line, "extend", 6) && (line[6] == ' ' || line[6] == '\t')) {
@@ -1599,9 +1779,11 @@ static int sweep_ctl_one_locked(struct core *c, struct sweep *w,
 				 "trials from 1 to %d", SWEEP_TRIALS_MAX);
 			return TFS_EINVAL;
 		}
-		if (w->state != SWEEP_RUNNING && w->state != SWEEP_COMPLETED) {
+		if ((w->state != SWEEP_RUNNING && w->state != SWEEP_COMPLETED) ||
+		    !w->sp) {
 			snprintf(reason, rlen, "cannot extend: the sweep is %s",
-				 sweep_state_name(w->state));
+				 w->sp ? sweep_state_name(w->state) :
+				 "one this trainfs cannot read");
 			return TFS_EINVAL;
 		}
 		if (w->max_trials + n > SWEEP_TRIALS_MAX) {
@@ -1618,6 +1800,10 @@ static int sweep_ctl_one_locked(struct core *c, struct sweep *w,
 				 w->max_trials);
 			return TFS_EINVAL;
 		}
+		if (sweep_names_free_locked(w, w->max_trials,
+					    w->max_trials + (int)n, reason,
+					    rlen))
+			return TFS_EINVAL;
 		w->max_trials += (int)n;
 		sweep_event_locked(c, w, "extended by %ld to %d trials", n,
 				   w->max_trials);
@@ -1704,7 +1890,8 @@ static void sweep_counts(const struct sweep *w, int cnt[TRIAL_STOPPED + 1],
 	}
 }
 
-static int sweep_status_text(const struct sweep *w, struct buf *out)
+static int sweep_status_text(struct core *c, const struct sweep *w,
+			     struct buf *out)
 {
 	const struct trial *b = sweep_best(w);
 	int cnt[TRIAL_STOPPED + 1], early;
@@ -1714,6 +1901,8 @@ static int sweep_status_text(const struct sweep *w, struct buf *out)
 	buf_printf(out, "%s\n", sweep_state_name(w->state));
 	if (w->reason[0])
 		buf_printf(out, "reason     %s\n", w->reason);
+	if (w->spec && !w->sp)
+		return TFS_OK;          /* the reason says why */
 	if (!w->sp)
 		return buf_puts(out, "# write sweep.json to start it\n");
 	buf_printf(out, "method     %s\n", search_method_name(w->sp->method));
@@ -1726,7 +1915,7 @@ static int sweep_status_text(const struct sweep *w, struct buf *out)
 	buf_printf(out, "failed     %d\n", cnt[TRIAL_FAILED]);
 	buf_printf(out, "stopped    %d (%d early)\n", cnt[TRIAL_STOPPED], early);
 	if (b) {
-		trial_run_name(w, b->n, name, sizeof(name));
+		trial_shown_name(c, w, b, name, sizeof(name));
 		buf_printf(out, "best       %s %s %.6g\n", name, w->sp->metric,
 			   b->value);
 	}
@@ -1777,7 +1966,7 @@ static int sweep_trials_text(struct core *c, const struct sweep *w,
 		char name[TFS_NAME_MAX + 1];
 		double cur;
 
-		trial_run_name(w, t->n, name, sizeof(name));
+		trial_shown_name(c, w, t, name, sizeof(name));
 		table_add(&tb, "%s", name);
 		table_add(&tb, "%s", trial_state_names[t->state]);
 		if (t->has_value) {
@@ -1800,7 +1989,8 @@ static int sweep_trials_text(struct core *c, const struct sweep *w,
 	return r;
 }
 
-static int sweep_best_text(const struct sweep *w, int json, struct buf *out)
+static int sweep_best_text(struct core *c, const struct sweep *w, int json,
+			   struct buf *out)
 {
 	const struct trial *b = sweep_best(w);
 	char name[TFS_NAME_MAX + 1], v[32], *text;
@@ -1820,7 +2010,7 @@ static int sweep_best_text(const struct sweep *w, int json, struct buf *out)
 		cJSON_free(text);
 		return r;
 	}
-	trial_run_name(w, b->n, name, sizeof(name));
+	trial_shown_name(c, w, b, name, sizeof(name));
 	metrics_format_value(b->value, v);
 	buf_printf(out, "run     %s\n", name);
 	buf_printf(out, "%-7s %s\n", w->sp->metric, v);
@@ -1882,16 +2072,16 @@ int core_sweep_read(struct core *c, int64_t id, enum sweep_file f,
 			r = buf_puts(out, w->spec);
 		break;
 	case SF_STATUS:
-		r = sweep_status_text(w, out);
+		r = sweep_status_text(c, w, out);
 		break;
 	case SF_TRIALS:
 		r = sweep_trials_text(c, w, out);
 		break;
 	case SF_BEST:
-		r = sweep_best_text(w, 0, out);
+		r = sweep_best_text(c, w, 0, out);
 		break;
 	case SF_BEST_JSON:
-		r = sweep_best_text(w, 1, out);
+		r = sweep_best_text(c, w, 1, out);
 		break;
 	case SF_EVENTS:
 		r = store_events_format(c->store, -w->id, out);

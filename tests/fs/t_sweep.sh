@@ -162,6 +162,25 @@ check_contains "the run's reason says so" "stopped early by sweep 'm'" "$E/runs/
 check_eq "a stopped trial is cut short" "1" \
 	"$(awk '/"step"/ { n++ } END { print (n < 8) }' "$E/runs/m-004/metrics.jsonl")"
 
+# ---- the rule over long series (more points than it keeps) ----
+LONG=$WORK/long.sh
+cat > "$LONG" <<'EOF'
+#!/bin/sh
+# 2000 steps of (x + 1/step) at once; a bad x then lingers to be stopped
+awk -v x="$1" 'BEGIN { for (s = 1; s <= 2000; s++)
+	printf "{\"step\": %d, \"eval_loss\": %.6f}\n", s, x + 1 / s }'
+awk -v x="$1" 'BEGIN { exit !(x > 5) }' && sleep 8
+exit 0
+EOF
+chmod +x "$LONG"
+L=$E/sweeps/l
+mkdir "$L"
+printf '{"base": {"command": ["%s", "{x}"]}, "space": {"x": {"grid": [1, 2, 3, 50, 0.5]}}, "objective": {"metric": "eval_loss"}, "method": "grid", "parallelism": 1, "early_stop": {"rule": "median", "warmup_steps": 1500, "min_trials": 3}}' "$LONG" > "$L/sweep.json" || fail "long sweep refused"
+check "l completes" wait_sweep "$L" completed 60
+check_eq "past the kept points the bad trial is stopped" \
+	"completed no|completed no|completed no|stopped yes|completed no|" \
+	"$(awk 'NR > 1 { printf "%s %s|", $2, $4 }' "$L/trials")"
+
 # ---- compare.svg: XML, the best-so-far line, every point inside the axes ----
 out=$(python3 "$TOP/tests/lib/svgcheck.py" "$G/compare.svg" --series 1 \
 	--name 'best so far' 2>&1) && ok || fail "compare.svg: $out"
@@ -210,14 +229,40 @@ check "c stopped" wait_sweep "$C" stopped 10
 check "c-001 stopped" wait_state "$E/runs/c-001" stopped 20
 check "c-002 stopped" wait_state "$E/runs/c-002" stopped 20
 check_eq "no trial after cancel" "2" "$(ls "$E/runs" | grep -c '^c-')"
+wait_cmd 20 sh -c "! grep -q ' active ' '$C/trials'" && ok ||
+	fail "trials of a cancelled sweep still active: $(cat "$C/trials")"
+check_eq "its trials stopped" "2" "$(grep -c '^c-00[12]  *stopped' "$C/trials")"
+check_contains "a cancelled sweep has none active" "^active *0" "$C/status"
 if echo 'extend 2' > "$C/ctl" 2>/dev/null; then fail "extend of a stopped sweep"; else ok; fi
+check_contains "extend of a stopped sweep said" "cannot extend: the sweep is stopped" "$C/events"
+if rmdir "$C" 2>/dev/null; then ok; else fail "rmdir a cancelled sweep: $(tail -1 "$C/events")"; fi
 echo 'extend 2' > "$E/sweeps/r1/ctl" && ok || fail "extend r1"
 check "r1 completes again" wait_sweep "$E/sweeps/r1" completed 30
 check_eq "r1 has 8 trials" "8" "$(awk 'NR > 1' "$E/sweeps/r1/trials" | wc -l)"
 
-# ---- removal ----
+# ---- removal, and a new sweep of the same name ----
 if rmdir "$E/sweeps/g" 2>/dev/null; then ok; else fail "rmdir an ended sweep"; fi
 check "its runs stay" test -d "$E/runs/g-001"
 check "g gone" test ! -e "$E/sweeps/g"
+mkdir "$E/sweeps/g"
+if cp "$WORK/g.json" "$E/sweeps/g/sweep.json" 2>/dev/null; then
+	fail "a sweep whose trials' names are taken accepted"; else ok; fi
+check_contains "the taken name said" "run 'g-001' exists already" "$E/sweeps/g/events"
+check_eq "the new g is still created" "created" "$(head -1 "$E/sweeps/g/status")"
+mkdir "$E/runs/h-002"
+mkdir "$E/sweeps/h"
+if cp "$WORK/g.json" "$E/sweeps/h/sweep.json" 2>/dev/null; then
+	fail "a sweep over a run made by hand accepted"; else ok; fi
+check_contains "the hand-made run said" "run 'h-002' exists already" "$E/sweeps/h/events"
+check_eq "the hand-made run untouched" "created" "$(cat "$E/runs/h-002/status")"
+# a cancelled sweep that never started stays cancelled
+echo cancel > "$E/sweeps/h/ctl" && ok || fail "cancel a created sweep"
+rmdir "$E/runs/h-002"
+if cp "$WORK/g.json" "$E/sweeps/h/sweep.json" 2>/dev/null; then
+	fail "sweep.json of a cancelled sweep accepted"; else ok; fi
+check_contains "cancelled said" "the sweep is stopped" "$E/sweeps/h/events"
+# a renamed trial is shown by its name now
+mv "$E/runs/f-002" "$E/runs/f-best" && ok || fail "mv a trial's run"
+check_contains "best names the run as it is called now" "^run  *f-best" "$B/best"
 
 finish

@@ -90,8 +90,9 @@ static const char spec[] =
 
 static void test_crash_windows(void)
 {
-	char reason[512] = "", db[600], text[2048], *t;
+	char reason[512] = "", db[600], text[2048], *t, uuid4[40] = "";
 	int64_t exp = exp_id("crash"), sid, r2, r3, r4, id;
+	cJSON *st;
 	int i;
 
 	CHECK(core_sweep_create(core, exp, "s", &sid, reason,
@@ -110,6 +111,11 @@ static void test_crash_windows(void)
 	CHECK(submit(r2, "{\"command\": [\"sh\", \"-c\", \"sleep 0.3; echo "
 		     "'{\\\"loss\\\": 7}'\"], \"params\": {\"x\": 7}}", NULL,
 		     0) == TFS_OK);
+	st = status_of(r4);
+	snprintf(uuid4, sizeof(uuid4), "%s", jstr(st, "run_id") ?
+		 jstr(st, "run_id") : "");
+	cJSON_Delete(st);
+	CHECK(strlen(uuid4) == 36);
 	/* closed while trial 1 still runs: its end is seen after */
 	CHECK(state_of(run_id(exp, "s-001")) != RS_COMPLETED);
 	core_close(core);
@@ -117,16 +123,18 @@ static void test_crash_windows(void)
 
 	/* the store as a kill -9 leaves it: trial 2 NEW with its submitted
 	 * run's id, trial 3 NEW with its made run's id, trial 4 NEW without
-	 * the id of the run made for it; trial 1 active, its run running */
+	 * the id of the run made for it (but its UUID, stored before the run
+	 * was made); trial 1 active, its run running */
 	snprintf(db, sizeof(db), "%s/trainfs.db", state_dir);
 	snprintf(text, sizeof(text),
 		 "DELETE FROM trials WHERE sweep_id = %lld AND n > 0;"
-		 "INSERT INTO trials(sweep_id, n, run_id, params, state) VALUES"
-		 " (%lld, 1, %lld, '{\"x\":7}', 0),"
-		 " (%lld, 2, %lld, '{\"x\":3}', 0),"
-		 " (%lld, 3, 0, '{\"x\":4}', 0);",
+		 "INSERT INTO trials(sweep_id, n, run_id, params, state, "
+		 "run_uuid) VALUES"
+		 " (%lld, 1, %lld, '{\"x\":7}', 0, NULL),"
+		 " (%lld, 2, %lld, '{\"x\":3}', 0, NULL),"
+		 " (%lld, 3, 0, '{\"x\":4}', 0, '%s');",
 		 (long long)sid, (long long)sid, (long long)r2,
-		 (long long)sid, (long long)r3, (long long)sid);
+		 (long long)sid, (long long)r3, (long long)sid, uuid4);
 	CHECK(sql(db, text) == 0);
 
 	core = open_core();
@@ -166,25 +174,64 @@ static void test_crash_windows(void)
 	}
 }
 
-/* A run whose name a trial would take, made by someone else: the sweep
- * fails plainly rather than adopt a run that is not its own. */
+/*
+ * Runs named like a sweep's trials that are not its own: refused at
+ * sweep.json's close when they are there already (an earlier sweep of
+ * that name, a run made by hand), and, made by hand while the sweep runs,
+ * never adopted: the sweep fails saying why, and ends so that it can be
+ * removed.
+ */
 static void test_name_taken(void)
 {
 	char reason[512] = "";
-	int64_t exp = exp_id("taken"), sid, other;
+	int64_t exp = exp_id("taken"), sid, other, stray;
 	struct buf b = BUF_INIT(0);
+	static const char slow[] =
+		"{\"base\": {\"command\": [\"sh\", \"-c\", "
+		"\"sleep 0.5; echo '{\\\"loss\\\": {x}}'\"]},"
+		" \"space\": {\"x\": {\"int\": [0, 1000]}},"
+		" \"objective\": {\"metric\": \"loss\"},"
+		" \"method\": \"random\", \"max_trials\": 3,"
+		" \"parallelism\": 1}";
 
 	other = start_sh(exp, "t-001", "local", "echo '{\"loss\": 1}'", NULL);
 	CHECK(other != 0);
 	CHECK(core_sweep_create(core, exp, "t", &sid, reason,
 				sizeof(reason)) == TFS_OK);
 	CHECK(core_sweep_submit(core, sid, spec, strlen(spec), reason,
-				sizeof(reason)) == TFS_OK);
-	CHECK(wait_sweep(sid, SWEEP_FAILED));
+				sizeof(reason)) == TFS_EINVAL);
+	CHECK(strstr(reason, "run 't-001' exists already") != NULL);
 	CHECK(core_sweep_read(core, sid, SF_EVENTS, &b) == TFS_OK);
-	CHECK(b.p && strstr(b.p, "run 't-001' exists already"));
+	CHECK(b.p && strstr(b.p, "sweep.json rejected: run 't-001'"));
 	buf_release(&b);
+	CHECK(sweep_state(sid) == SWEEP_CREATED);
 	CHECK(submissions(other) == 1);
+
+	/* u-002 made by hand while u's trial 1 runs */
+	CHECK(core_sweep_create(core, exp, "u", &sid, reason,
+				sizeof(reason)) == TFS_OK);
+	CHECK(core_sweep_submit(core, sid, slow, strlen(slow), reason,
+				sizeof(reason)) == TFS_OK);
+	stray = mkrun(exp, "u-002");
+	CHECK(stray != 0);
+	CHECK(wait_sweep(sid, SWEEP_FAILED));
+	b = (struct buf)BUF_INIT(0);
+	CHECK(core_sweep_read(core, sid, SF_EVENTS, &b) == TFS_OK);
+	CHECK(b.p && strstr(b.p, "run 'u-002' exists and is not this "
+			       "sweep's"));
+	buf_release(&b);
+	CHECK(state_of(stray) == RS_CREATED);      /* not taken over */
+	CHECK(wait_end(run_id(exp, "u-001")) == RS_COMPLETED);
+	/* every trial ended: the failed sweep can go */
+	{
+		int64_t deadline = mono_ms() + WAIT_MS;
+		int r;
+
+		while ((r = core_sweep_remove(core, exp, "u")) == TFS_EBUSY &&
+		       mono_ms() < deadline)
+			sleep_ms(STEP_MS);
+		CHECK(r == TFS_OK);
+	}
 }
 
 int main(void)
