@@ -320,7 +320,12 @@ static int provider_add(struct core *c, const char *name, const char *type,
 		snprintf(err, errlen, "provider '%s' declared twice", name);
 		return -1;
 	}
-	c->provs = xrealloc(c->provs, (size_t)(c->nprovs + 1) * sizeof(*p));
+	/* never moved: a connector keeps &p->conn (slurm.c, cloud.c) */
+	if (c->nprovs >= c->provcap) {
+		snprintf(err, errlen, "provider '%s': more providers than "
+			 "the config declared", name);
+		return -1;
+	}
 	p = &c->provs[c->nprovs];
 	memset(p, 0, sizeof(*p));
 	p->conn.ops = ops;
@@ -364,6 +369,8 @@ static int daemon_config(struct core *c, const char *path, char *err,
 				 strerror(errno));
 			return -1;
 		}
+		c->provcap = 1;
+		c->provs = xcalloc(1, sizeof(*c->provs));
 		return provider_add(c, "local", "local", NULL, err, errlen);
 	}
 	if (file_read_all(path, CONFIG_MAX_BYTES, &b)) {
@@ -410,6 +417,9 @@ static int daemon_config(struct core *c, const char *path, char *err,
 		snprintf(err, errlen, "'providers' must be an object");
 		goto out;
 	}
+	/* every provider's place at once, "local" by default included */
+	c->provcap = cJSON_GetArraySize(provs) + 1;
+	c->provs = xcalloc((size_t)c->provcap, sizeof(*c->provs));
 	cJSON_ArrayForEach(it, provs) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
 

@@ -311,7 +311,11 @@ struct core {
 	struct tpl **tpls;
 	size_t ntpls, tplcap;
 	int64_t next_tpl_id;
-	struct provider *provs;
+	struct provider *provs;     /* allocated once, for every provider of
+				       the daemon config, before the first's
+				       init(): a connector keeps its
+				       struct connector's address */
+	int provcap;
 	int nprovs;
 	struct run_list queued;     /* state queued */
 	struct run_list active;     /* initializing, running, paused */

@@ -32,6 +32,7 @@ struct fake_prov {
 	int64_t times[FAKE_NCALLS][FAKE_TIMES];
 	int wake[2];                /* -1 while no instance is open */
 	int max_live;               /* see fake_max_live() */
+	const struct connector *conn;   /* init()'s, kept as a connector may */
 };
 
 struct fake_plan_ent {
@@ -181,6 +182,16 @@ void fake_hang_call(const char *prov, enum fake_call call, int on)
 	fake_prov_get(prov)->hang_call[call] = on;
 	pthread_cond_broadcast(&fake_cond);
 	pthread_mutex_unlock(&fake_lock);
+}
+
+const void *fake_conn(const char *prov)
+{
+	const void *c;
+
+	pthread_mutex_lock(&fake_lock);
+	c = fake_prov_get(prov)->conn;
+	pthread_mutex_unlock(&fake_lock);
+	return c;
 }
 
 int fake_hung(const char *prov)
@@ -393,6 +404,7 @@ static int fake_init(struct connector *c, const cJSON *conf, char *err,
 	}
 	pthread_mutex_lock(&fake_lock);
 	p = fake_prov_get(c->name);
+	p->conn = c;
 	if (p->wake[0] < 0 && pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		p->wake[0] = p->wake[1] = -1;
 	pthread_mutex_unlock(&fake_lock);

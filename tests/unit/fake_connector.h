@@ -35,6 +35,8 @@ int fake_register(void);
 void fake_hang(const char *prov, int on);
 /* The same for the calls of one kind only (the others answer). */
 void fake_hang_call(const char *prov, enum fake_call call, int on);
+/* The struct connector init() was given (a connector may keep it). */
+const void *fake_conn(const char *prov);
 /* Calls of provider prov blocked in a hang right now. */
 int fake_hung(const char *prov);
 /*

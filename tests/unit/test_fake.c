@@ -16,6 +16,7 @@
 #include "test.h"
 #include "corekit.h"
 #include "fake_connector.h"
+#include "model.h"
 
 #include <unistd.h>
 
@@ -675,6 +676,26 @@ static void test_sync(void)
 	free(t);
 }
 
+/*
+ * A connector keeps the struct connector its init() was given (slurm.c and
+ * cloud.c read their stopping flag through it): the core must never move
+ * it. Before, the providers' array grew by realloc as each was added, and
+ * every provider but the last kept a pointer into freed memory.
+ */
+static void test_conn_stable(void)
+{
+	int k, seen = 0;
+
+	for (k = 0; k < core->nprovs; k++) {
+		if (strcmp(core->provs[k].conn.ops->type, "fake"))
+			continue;
+		CHECK(fake_conn(core->provs[k].conn.name) ==
+		      &core->provs[k].conn);
+		seen++;
+	}
+	CHECK(seen == 3);
+}
+
 int main(void)
 {
 	static const char conf[] =
@@ -704,6 +725,7 @@ int main(void)
 	core = open_core();
 	CHECK(core != NULL);
 	if (core) {
+		test_conn_stable();
 		test_hang();
 		test_retries();
 		test_backoff_reason();
