@@ -14,11 +14,14 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -1682,4 +1685,228 @@ int store_metric_series(struct store *s, int64_t run_id, const char *key,
 			  ARGS(ARG_I(run_id), ARG_T(key), ARG_I(after)));
 
 	return r == STORE_STOP ? TFS_OK : r;
+}
+
+/* ---- backup and check of a whole database file ---- */
+
+/*
+ * The first row of PRAGMA integrity_check ("ok" when sound) and the
+ * schema's version, read on db; 0 when the database is sound and is
+ * trainfs's, else TFS_EINVAL with the reason in err (what names the file).
+ */
+static int store_check_db(sqlite3 *db, const char *what, char *err,
+			  size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	const char *row;
+	int version = -1, runs = 0, rc;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, errlen, "cannot check '%s': %s", what,
+			 sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return TFS_EINVAL;
+	}
+	row = (const char *)sqlite3_column_text(st, 0);
+	if (!row || strcmp(row, "ok")) {
+		snprintf(err, errlen, "'%s' fails its integrity check: %.200s",
+			 what, row ? row : "no answer");
+		sqlite3_finalize(st);
+		return TFS_EINVAL;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM "
+			       "pragma_user_version), (SELECT count(*) FROM "
+			       "sqlite_master WHERE type = 'table' AND name = "
+			       "'runs')", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		version = sqlite3_column_int(st, 0);
+		runs = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (version < 1 || !runs) {
+		snprintf(err, errlen, "'%s' is not a trainfs state database",
+			 what);
+		return TFS_EINVAL;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "'%s' has schema version %d, newer than "
+			 "this trainfs (%d)", what, version,
+			 STORE_SCHEMA_VERSION);
+		return TFS_EINVAL;
+	}
+	return TFS_OK;
+}
+
+int store_check(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int r;
+
+	if (access(path, R_OK) < 0) {
+		snprintf(err, errlen, "cannot read '%s': %s", path,
+			 strerror(errno));
+		return TFS_ENOENT;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL)) {
+		snprintf(err, errlen, "cannot open '%s': %s", path,
+			 db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return TFS_EIO;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	r = store_check_db(db, path, err, errlen);
+	sqlite3_close(db);
+	return r;
+}
+
+/* fsync of the file at path; 0 or -1 with errno set. */
+static int store_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+#define STORE_BACKUP_TRIES 50   /* of a step that found the source busy */
+
+int store_backup(const char *src, const char *dest, char *err, size_t errlen)
+{
+	sqlite3 *from = NULL, *to = NULL;
+	sqlite3_backup *b;
+	char tmp[PATH_MAX];
+	int rc, r = TFS_EIO, tries = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", dest, (int)getpid()) >=
+	    (int)sizeof(tmp)) {
+		snprintf(err, errlen, "backup path '%.200s' is too long", dest);
+		return TFS_ENAMETOOLONG;
+	}
+	if (access(src, R_OK) < 0) {
+		snprintf(err, errlen, "cannot read '%s': %s", src,
+			 strerror(errno));
+		return TFS_ENOENT;
+	}
+	unlink(tmp);
+	if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL)) {
+		snprintf(err, errlen, "cannot open '%s': %s", src,
+			 from ? sqlite3_errmsg(from) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(from, 5000);
+	if (sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE, NULL)) {
+		r = store_err(to);
+		snprintf(err, errlen, "cannot create '%s': %s", tmp,
+			 to ? sqlite3_errmsg(to) : "out of memory");
+		goto out;
+	}
+	b = sqlite3_backup_init(to, "main", from, "main");
+	if (!b) {
+		r = store_err(to);
+		snprintf(err, errlen, "cannot back up '%s': %s", src,
+			 sqlite3_errmsg(to));
+		goto out;
+	}
+	/*
+	 * All pages in one step: one read transaction on the source, so the
+	 * copy is one snapshot (the last commit before it began). In WAL mode
+	 * the daemon's writer goes on meanwhile; a copy in several steps would
+	 * start over after each of its commits.
+	 */
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY ||
+	       rc == SQLITE_LOCKED) {
+		if (++tries > STORE_BACKUP_TRIES)
+			break;
+		sqlite3_sleep(100);
+	}
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		r = store_err(to);
+		snprintf(err, errlen, "cannot back up '%s': %s", src,
+			 sqlite3_errmsg(to));
+		goto out;
+	}
+	/* one self-contained file: no -wal beside it to lose */
+	if (sqlite3_exec(to, "PRAGMA journal_mode = DELETE", NULL, NULL,
+			 NULL) != SQLITE_OK) {
+		r = store_err(to);
+		snprintf(err, errlen, "cannot write '%s': %s", tmp,
+			 sqlite3_errmsg(to));
+		goto out;
+	}
+	if ((r = store_check_db(to, tmp, err, errlen)))
+		goto out;
+	sqlite3_close(to);
+	to = NULL;
+	if (store_fsync_path(tmp) < 0 || rename(tmp, dest) < 0 ||
+	    fsync_dir_of(dest) < 0) {
+		r = errno == ENOSPC ? TFS_ENOSPC : TFS_EIO;
+		snprintf(err, errlen, "cannot write '%s': %s", dest,
+			 strerror(errno));
+		goto out;
+	}
+	r = TFS_OK;
+out:
+	sqlite3_close(to);
+	sqlite3_close(from);
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+/* Renames from to to when from exists; 0, or -1 with errno set. */
+static int store_rename_if(const char *from, const char *to)
+{
+	if (rename(from, to) == 0 || errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+int store_restore(const char *file, const char *db, char *err,
+		  size_t errlen)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char in[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	size_t i;
+	int r;
+
+	if (snprintf(in, sizeof(in), "%s.restoring", db) >= (int)sizeof(in) ||
+	    strlen(db) + 16 > sizeof(to)) {
+		snprintf(err, errlen, "path '%.200s' is too long", db);
+		return TFS_ENAMETOOLONG;
+	}
+	if ((r = store_check(file, err, errlen)) ||
+	    (r = store_backup(file, in, err, errlen)))
+		return r;
+	/*
+	 * The database replaced is kept as db.old with its WAL, a pair SQLite
+	 * can still open: none of the old WAL may stay beside the restored
+	 * file, which SQLite would otherwise replay into it.
+	 */
+	for (i = 0; i < sizeof(sfx) / sizeof(*sfx); i++) {
+		snprintf(to, sizeof(to), "%s.old%s", db, sfx[i]);
+		unlink(to);
+	}
+	for (i = 0; i < sizeof(sfx) / sizeof(*sfx); i++) {
+		snprintf(from, sizeof(from), "%s%s", db, sfx[i]);
+		snprintf(to, sizeof(to), "%s.old%s", db, sfx[i]);
+		if (store_rename_if(from, to) < 0) {
+			snprintf(err, errlen, "cannot move '%s' aside: %s", from,
+				 strerror(errno));
+			unlink(in);
+			return TFS_EIO;
+		}
+	}
+	if (rename(in, db) < 0 || fsync_dir_of(db) < 0) {
+		snprintf(err, errlen, "cannot put '%s' in place: %s", db,
+			 strerror(errno));
+		return TFS_EIO;
+	}
+	return TFS_OK;
 }

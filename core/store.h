@@ -258,4 +258,26 @@ typedef int (*store_series_cb)(void *arg, double step, double value,
 int store_metric_series(struct store *s, int64_t run_id, const char *key,
 			int64_t after, store_series_cb cb, void *arg);
 
+/*
+ * Whole database files, used without an open store: they take none of its
+ * locks and open connections of their own.
+ *
+ * store_backup() copies the database at src (live: a daemon may write it
+ * meanwhile) to dest with SQLite's online backup API, as one snapshot:
+ * every transaction committed before the call began, none after. The copy
+ * goes to a temporary file beside dest, is made one self-contained file
+ * (journal_mode DELETE), checked (store_check()), fsynced and renamed into
+ * place: dest is the old file or a whole, checked copy.
+ * store_check() runs PRAGMA integrity_check on path and checks it holds a
+ * trainfs schema no newer than this one; TFS_EINVAL with the reason if not.
+ * store_restore() checks file and copies it to db (the state's
+ * trainfs.db), which no daemon may hold open; the database it replaces is
+ * kept as db.old (with db.old-wal, a pair SQLite opens as it was).
+ * Each returns TFS_OK or a TFS_* error with the reason in err.
+ */
+int store_backup(const char *src, const char *dest, char *err, size_t errlen);
+int store_check(const char *path, char *err, size_t errlen);
+int store_restore(const char *file, const char *db, char *err,
+		  size_t errlen);
+
 #endif

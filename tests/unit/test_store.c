@@ -929,6 +929,110 @@ static void test_newer_schema(void)
 	CHECK(s == NULL && err[0] != '\0');
 }
 
+/* ---- backup, check and restore of the whole file ---- */
+
+static int exp_names_cb(void *arg, int64_t id, const char *name,
+			int64_t created, int64_t mtime, const char *objective)
+{
+	struct buf *b = arg;
+
+	(void)id;
+	(void)created;
+	(void)mtime;
+	(void)objective;
+	buf_printf(b, "%s ", name);
+	return 0;
+}
+
+/* The experiments' names in the database at path, "a b " ("" on error). */
+static void exp_names(const char *path, struct buf *out)
+{
+	struct store *s = NULL;
+	char err[256];
+
+	buf_reset(out);
+	if (store_open(path, &s, err, sizeof(err)) == TFS_OK)
+		store_exp_load(s, exp_names_cb, out);
+	store_close(s);
+	buf_printf(out, "%s", "");
+}
+
+static void test_backup(void)
+{
+	char src[PATH_MAX / 2], copy[PATH_MAX / 2], path[PATH_MAX];
+	char err[512] = "";
+	struct buf names = BUF_INIT(4096);
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+	int64_t id;
+
+	snprintf(src, sizeof(src), "%s/live.db", root);
+	snprintf(copy, sizeof(copy), "%s/copy.db", root);
+	CHECK(store_open(src, &s, err, sizeof(err)) == TFS_OK);
+	if (!s)
+		return;
+	CHECK(store_exp_insert(s, "a", 1, &id) == TFS_OK);
+	/* a transaction open meanwhile: the copy is of the last commit */
+	CHECK(store_begin(s, 1) == TFS_OK);
+	CHECK(store_exp_insert(s, "b", 2, &id) == TFS_OK);
+	CHECK(store_backup(src, copy, err, sizeof(err)) == TFS_OK);
+	CHECK(store_commit(s) == TFS_OK);
+	CHECK(store_check(copy, err, sizeof(err)) == TFS_OK);
+	/* one file: no WAL of its own beside it, nor the temporary file */
+	snprintf(path, sizeof(path), "%s-wal", copy);
+	CHECK(access(path, F_OK) < 0);
+	snprintf(path, sizeof(path), "%s.tmp-%d", copy, (int)getpid());
+	CHECK(access(path, F_OK) < 0);
+	exp_names(copy, &names);
+	CHECK_STR(names.p, "a ");
+	/* a second backup over the first: the commit is in it now */
+	CHECK(store_backup(src, copy, err, sizeof(err)) == TFS_OK);
+	exp_names(copy, &names);
+	CHECK_STR(names.p, "a b ");
+
+	/* restore over a live database (its WAL beside it): put aside */
+	CHECK(store_exp_insert(s, "c", 3, &id) == TFS_OK);
+	store_close(s);
+	CHECK(store_open(src, &s, err, sizeof(err)) == TFS_OK);
+	CHECK(store_exp_insert(s, "d", 4, &id) == TFS_OK);
+	store_close(s);
+	CHECK(store_restore(copy, src, err, sizeof(err)) == TFS_OK);
+	exp_names(src, &names);
+	CHECK_STR(names.p, "a b ");
+	snprintf(path, sizeof(path), "%s.old", src);
+	exp_names(path, &names);
+	CHECK_STR(names.p, "a b c d ");
+
+	/* what is not a sound trainfs database is refused with the reason */
+	snprintf(path, sizeof(path), "%s/junk.db", root);
+	CHECK(file_write_atomic(path, "not a database at all", 21, 0) == 0);
+	CHECK(store_check(path, err, sizeof(err)) != TFS_OK);
+	CHECK(strstr(err, "junk.db") != NULL);
+	CHECK(store_restore(path, src, err, sizeof(err)) != TFS_OK);
+	exp_names(src, &names);
+	CHECK_STR(names.p, "a b ");
+	snprintf(path, sizeof(path), "%s/plain.db", root);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) ==
+	      SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(store_check(path, err, sizeof(err)) == TFS_EINVAL);
+	CHECK(strstr(err, "not a trainfs state database") != NULL);
+	CHECK(sqlite3_open(copy, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) ==
+	      SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(store_check(copy, err, sizeof(err)) == TFS_EINVAL);
+	CHECK(strstr(err, "newer") != NULL);
+	snprintf(path, sizeof(path), "%s/none.db", root);
+	CHECK(store_backup(path, copy, err, sizeof(err)) == TFS_ENOENT);
+	CHECK(strstr(err, "none.db") != NULL);
+	snprintf(path, sizeof(path), "%s/no/dir/x.db", root);
+	CHECK(store_backup(src, path, err, sizeof(err)) != TFS_OK);
+	CHECK(err[0] != '\0');
+	buf_release(&names);
+}
+
 /* ---- failures: their codes and reasons ---- */
 
 /*
@@ -1232,6 +1336,7 @@ int main(void)
 	store_close(s);
 	test_migrate_5();
 	test_newer_schema();
+	test_backup();
 	test_failures();
 	test_durable();
 	rm_rf(root);
