@@ -10,6 +10,9 @@
 
 CC ?= cc
 PREFIX ?= /usr/local
+# trainfs's version: said by `trainfs --version` and checked against the
+# man page by tests/fs/t_conventions.sh
+VERSION = 0.1
 SANITIZE ?=
 PKGS = fuse3 libcurl libcjson sqlite3 openssl
 
@@ -49,6 +52,7 @@ $(BUILD)/connectors/%.o: DIR_CFLAGS := -Ilib -Iconnectors -Iconnectors/common \
 $(BUILD)/core/%.o: DIR_CFLAGS := -Ilib -Iconnectors -Icore \
 	$(call pkg_cflags,libcurl libcjson sqlite3 openssl)
 $(BUILD)/fs/%.o: DIR_CFLAGS := -Ilib -Icore $(call pkg_cflags,fuse3 libcjson)
+$(BUILD)/fs/main.o: DIR_CFLAGS += -DTRAINFS_VERSION='"$(VERSION)"'
 UNIT_CFLAGS := -Ilib -Iconnectors -Iconnectors/common -Icore \
 	$(call pkg_cflags,libcurl libcjson sqlite3 openssl)
 TOOLS_CFLAGS := $(call pkg_cflags,fuse3)
@@ -75,6 +79,8 @@ $(BUILD)/trainfs: $(FS_OBJ) $(LIB_OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DIR_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fs/main.o: Makefile
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -130,9 +136,15 @@ bench:
 bench-search: all
 	@sh tools/bench_search.sh
 
+# the man page, and the systemd user unit with this PREFIX's path in it
 install: trainfs
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user
 	install -m 0755 trainfs $(DESTDIR)$(PREFIX)/bin/trainfs
+	install -m 0644 trainfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/trainfs.1
+	sed 's|/usr/local/bin/trainfs|$(PREFIX)/bin/trainfs|' tools/trainfs.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/user/trainfs.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/user/trainfs.service
 
 clean:
 	rm -rf build trainfs $(TOOLS)

@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "backup.h"
 #include "json.h"
 #include "metrics.h"
 
@@ -356,7 +357,7 @@ static int daemon_config(struct core *c, const char *path, char *err,
 	static const char *const keys[] = {
 		"providers", "poll_interval_ms", "kill_grace_s",
 		"retry_backoff_s", "retry_backoff_max_s", "starvation_s",
-		"notify", NULL
+		"notify", "backup_dir", "backup_every_s", "backup_keep", NULL
 	};
 	struct buf b = BUF_INIT(CONFIG_MAX_BYTES);
 	cJSON *root = NULL, *provs, *it;
@@ -401,6 +402,8 @@ static int daemon_config(struct core *c, const char *path, char *err,
 		     err, errlen) ||
 	    json_int(root, "starvation_s", 0, 864000, &c->starve_s, err,
 		     errlen))
+		goto out;
+	if (backup_conf(root, c->state_dir, &c->backup, err, errlen))
 		goto out;
 	it = cJSON_GetObjectItemCaseSensitive(root, "notify");
 	if (it) {
@@ -519,7 +522,12 @@ int core_start(struct core *c)
 		log_msg(LOG_WARNING, "notifications are off: cannot start "
 			"their thread");
 	r = poller_start(c);
-	return r ? r : sweep_start(c);
+	if (!r)
+		r = sweep_start(c);
+	if (!r && backup_start(c->backup, c))
+		log_msg(LOG_WARNING, "periodic backups are off: cannot start "
+			"their thread");
+	return r;
 }
 
 static void run_free(struct run *r)
@@ -544,6 +552,7 @@ static void run_free(struct run *r)
 
 void core_stop(struct core *c)
 {
+	backup_stop(c->backup);
 	sweep_stop(c);
 	poller_stop(c);
 	art_stop(c);
@@ -557,6 +566,7 @@ void core_close(struct core *c)
 	if (!c)
 		return;
 	core_stop(c);
+	backup_free(c->backup);
 	if (c->notifier)
 		notifier_free(c->notifier);
 	if (c->has_notify)

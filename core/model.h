@@ -300,6 +300,8 @@ struct core {
 	pthread_mutex_t lock;       /* protects everything below */
 	struct store *store;
 	char *state_dir;
+	struct backup *backup;      /* periodic backups, or NULL; its own
+				       thread and lock (backup.h) */
 	int poll_ms;
 	int kill_grace_s;
 	int retry_base_s, retry_max_s;

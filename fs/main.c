@@ -27,12 +27,19 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "backup.h"
+
+#ifndef TRAINFS_VERSION
+#define TRAINFS_VERSION "unknown"  /* the Makefile's VERSION says it */
+#endif
 
 struct fs fs;
 
 struct options {
 	char *state;
 	char *config;
+	char *mountpoint;           /* the last of the words that are no option */
+	char *source;               /* the one before it: mount(8)'s device */
 	char *cache_size;
 	int poll_ms;                /* POLL_MS_UNSET unless given */
 	int nonempty;
@@ -49,6 +56,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("--state %s", state),
 	OPT("--config=%s", config),
 	OPT("--config %s", config),
+	OPT("state=%s", state),          /* -o, as mount(8) passes them */
+	OPT("config=%s", config),
 	OPT("poll_ms=%d", poll_ms),
 	OPT("cache_size=%s", cache_size),
 	OPT("nonempty", nonempty),
@@ -87,10 +96,15 @@ static char *default_dir(const char *xdg, const char *fallback,
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n\n"
-	       "    --state DIR       state directory (default "
+	printf("usage: %s [options] MOUNTPOINT\n"
+	       "       %s [options] SOURCE MOUNTPOINT   (as mount.fuse3 calls it)\n"
+	       "       %s backup [--state DIR] FILE\n"
+	       "       %s restore [--state DIR] FILE\n\n"
+	       "    --state DIR, -o state=DIR\n"
+	       "                      state directory (default "
 	       "$XDG_STATE_HOME/trainfs)\n"
-	       "    --config FILE     daemon config (default "
+	       "    --config FILE, -o config=FILE\n"
+	       "                      daemon config (default "
 	       "$XDG_CONFIG_HOME/trainfs/config.json)\n"
 	       "    -o poll_ms=N      provider poll period in ms (default 500)\n"
 	       "    -o cache_size=N   artifact cache cap, e.g. 20G (default 10G)\n"
@@ -98,8 +112,20 @@ static void usage(const char *prog)
 	       "    -o share_read     ... and read what runs hold (logs, "
 	       "configs, artifacts)\n"
 	       "    -o nonempty       mount over a directory that has files\n"
+	       "    -o ro             read-only: every change refused (EROFS), "
+	       "runs still polled\n"
 	       "    -f                stay in the foreground\n"
-	       "    -d                debug output (implies -f)\n\n", prog);
+	       "    -d                debug output (implies -f)\n"
+	       "    -h, --help        this help, then libfuse's options\n"
+	       "    -V, --version     trainfs's version, then libfuse's\n\n"
+	       "    backup            copy the state's database to FILE while "
+	       "the daemon runs,\n"
+	       "                      checked (integrity_check); logs are not "
+	       "in it\n"
+	       "    restore           make FILE the state's database; refused "
+	       "while a daemon\n"
+	       "                      holds the state\n\n"
+	       "See trainfs(1).\n\n", prog, prog, prog, prog);
 }
 
 /* ---- the state directory's lock, stale mounts ---- */
@@ -290,23 +316,136 @@ static void fs_shutdown(void)
 		fh_free(fs.fhs);
 }
 
+/*
+ * The words that are no option: MOUNTPOINT, or SOURCE MOUNTPOINT as
+ * mount.fuse3 passes them for `mount -t fuse.trainfs SOURCE DIR` and
+ * /etc/fstab (sshfs's host:path is its SOURCE; ours is only a name).
+ */
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (o->source) {
+		fprintf(stderr, "trainfs: too many arguments: '%s' (give "
+			"[SOURCE] MOUNTPOINT)\n", arg);
+		return -1;
+	}
+	o->source = o->mountpoint;
+	o->mountpoint = xstrdup(arg);
+	return 0;
+}
+
+/* Makes *path absolute against the working directory: the daemon leaves
+ * it for / when it goes to the background. */
+static void path_absolute(char **path)
+{
+	char cwd[PATH_MAX], p[2 * PATH_MAX];
+
+	if (!*path || (*path)[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return;
+	snprintf(p, sizeof(p), "%s/%s", cwd, *path);
+	free(*path);
+	*path = xstrdup(p);
+}
+
+/*
+ * `trainfs backup|restore [--state DIR] FILE`. Backup runs beside a
+ * daemon; restore takes the state directory's lock, so that it is refused
+ * while a daemon holds it. Returns the exit status.
+ */
+static int cmd_backup(int argc, char *argv[])
+{
+	int restore = !strcmp(argv[1], "restore"), i, lock_fd = -1, r = 1;
+	char *state = NULL, *file = NULL, err[768], db[PATH_MAX];
+	int had_db;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+			free(state);
+			state = xstrdup(argv[++i]);
+		} else if (!strncmp(argv[i], "--state=", 8)) {
+			free(state);
+			state = xstrdup(argv[i] + 8);
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: trainfs %s [--state DIR] FILE\n", argv[1]);
+			r = 0;
+			goto out;
+		} else if (argv[i][0] == '-' || file) {
+			fprintf(stderr, "trainfs %s: unexpected argument '%s'\n"
+				"usage: trainfs %s [--state DIR] FILE\n", argv[1],
+				argv[i], argv[1]);
+			goto out;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file) {
+		fprintf(stderr, "trainfs %s: no FILE given\nusage: trainfs %s "
+			"[--state DIR] FILE\n", argv[1], argv[1]);
+		goto out;
+	}
+	if (!state)
+		state = default_dir("XDG_STATE_HOME", ".local/state", "");
+	if (!restore) {
+		if (backup_state(state, file, err, sizeof(err))) {
+			fprintf(stderr, "trainfs backup: %s\n", err);
+			goto out;
+		}
+		printf("trainfs: backed up the database of '%s' to '%s' "
+		       "(integrity check ok); logs and attempt directories "
+		       "(%s/runs) are not in it\n", state, file, state);
+		r = 0;
+		goto out;
+	}
+	lock_fd = state_lock(state, "", err, sizeof(err));
+	if (lock_fd < 0) {
+		fprintf(stderr, "trainfs restore: %s: stop the daemon first\n",
+			err);
+		goto out;
+	}
+	snprintf(db, sizeof(db), "%s/trainfs.db", state);
+	had_db = access(db, F_OK) == 0;
+	if (backup_restore(state, file, err, sizeof(err))) {
+		fprintf(stderr, "trainfs restore: %s\n", err);
+		goto out;
+	}
+	printf("trainfs: restored '%s' as the database of '%s'%s\n", file,
+	       state, had_db ? " (the one it replaced kept as trainfs.db.old)" :
+	       "");
+	r = 0;
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	free(state);
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts cmd;
+	struct fuse_cmdline_opts cmd = { 0 };
 	struct options opts = { .poll_ms = POLL_MS_UNSET };
 	struct core_opts co = { 0 };
 	char err[512];
 	struct core *core;
 	int ret = 1, i, lock_fd = -1;
 
+	if (argc > 1 && (!strcmp(argv[1], "backup") ||
+			 !strcmp(argv[1], "restore")))
+		return cmd_backup(argc, argv);
 	for (i = 1; i < argc; i++)
 		if (strstr(argv[i], "allow_other"))
 			fs.allow_other = 1;
-	if (fuse_opt_parse(&args, &opts, opt_spec, NULL) == -1)
-		return 1;
+	if (fuse_opt_parse(&args, &opts, opt_spec, opt_proc) == -1)
+		goto out_args;
+	if (opts.mountpoint && fuse_opt_add_arg(&args, opts.mountpoint))
+		goto out_args;
 	if (fuse_parse_cmdline(&args, &cmd) != 0)
-		return 1;
+		goto out_args;
 	if (opts.show_help || cmd.show_help) {
 		usage(argv[0]);
 		fuse_lowlevel_help();
@@ -314,7 +453,9 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (opts.show_version || cmd.show_version) {
-		printf("trainfs 0.1\n");
+		printf("trainfs %s\nlibfuse %s\n", TRAINFS_VERSION,
+		       fuse_pkgversion());
+		fflush(stdout);         /* before fusermount3's own line */
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
@@ -347,6 +488,8 @@ int main(int argc, char *argv[])
 	if (!opts.config)
 		opts.config = default_dir("XDG_CONFIG_HOME", ".config",
 					  "/config.json");
+	path_absolute(&opts.state);
+	path_absolute(&opts.config);
 	fs.start_ms = now_ms();
 	fs.uid = getuid();
 	fs.gid = getgid();
@@ -423,6 +566,8 @@ out_args:
 	free(opts.state);
 	free(opts.config);
 	free(opts.cache_size);
+	free(opts.mountpoint);
+	free(opts.source);
 	fuse_opt_free_args(&args);
 	return ret;
 }
