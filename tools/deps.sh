@@ -5,7 +5,7 @@
 set -eu
 need="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev python3 attr"
 case "${1:-build}" in
-test) need="$need procps psmisc nginx-light curl" ;;
+test) need="$need procps psmisc nginx-light curl man-db groff-base" ;;
 esac
 missing=""
 for p in $need; do
