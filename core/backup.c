@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,14 +59,22 @@ int backup_state(const char *state_dir, const char *file, char *err,
 		 size_t errlen)
 {
 	char db[PATH_MAX];
+	struct stat sd, sf;
 	int r = backup_db_path(state_dir, db, sizeof(db), err, errlen);
 
 	if (r)
 		return r;
-	if (access(db, F_OK) < 0) {
+	if (stat(db, &sd) < 0) {
 		snprintf(err, errlen, "no state database in '%s': %s",
 			 state_dir, strerror(errno));
 		return TFS_ENOENT;
+	}
+	/* the copy is renamed onto file: never onto the live database */
+	if (stat(file, &sf) == 0 && sf.st_dev == sd.st_dev &&
+	    sf.st_ino == sd.st_ino) {
+		snprintf(err, errlen, "'%s' is the state's database itself",
+			 file);
+		return TFS_EINVAL;
 	}
 	return store_backup(db, file, err, errlen);
 }

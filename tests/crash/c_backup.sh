@@ -74,6 +74,9 @@ check_contains "a backup says what it does not hold" "logs and attempt directori
 check "restore is refused while the daemon runs" test $? -ne 0
 check_contains "it says who holds the state" "in use by pid $DAEMON_PID" "$WORK/refused.out"
 check "and the state is untouched" test ! -e "$STATE/trainfs.db.old"
+"$TRAINFS" backup --state "$STATE" "$STATE/../state/trainfs.db" > "$WORK/self.out" 2>&1
+check "a backup onto the live database is refused" test $? -ne 0
+check_contains "with the reason" "the state's database itself" "$WORK/self.out"
 
 integrity() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])' "$1" 2>&1; }
 
@@ -140,7 +143,8 @@ check "and the state is untouched" test ! -e "$STATE/trainfs.db.old"
 "$TRAINFS" backup --state "$WORK/nostate" "$WORK/x.db" > "$WORK/bad.out" 2>&1
 check "a backup of a state with no database fails" test $? -ne 0
 check_contains "and says so" "no state database in" "$WORK/bad.out"
-check "restore once the daemon stopped" "$TRAINFS" restore --state "$STATE" "$last"
+check "restore once the daemon stopped" sh -c "'$TRAINFS' restore --state '$STATE' '$last' > '$WORK/restore.out'"
+check_contains "it says the old database was kept" "trainfs.db.old" "$WORK/restore.out"
 check "the database it replaced is kept" test -e "$STATE/trainfs.db.old"
 check "no WAL of the old database beside the restored one" test ! -e "$STATE/trainfs.db-wal"
 start_daemon || { fail "mount after restore"; finish; exit 1; }
