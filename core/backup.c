@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
 #include "json.h"
 #include "store.h"
 #include "util.h"
@@ -36,7 +35,8 @@ struct backup {
 	char *dir;                /* absolute */
 	char *db;                 /* the state's trainfs.db */
 	int every_s, keep;
-	struct core *c;
+	backup_event_fn event;
+	void *event_arg;
 	pthread_t thread;
 	int started;
 	pthread_mutex_t lock;
@@ -218,15 +218,22 @@ static void backup_once(struct backup *b)
 	} else if (!store_backup(b->db, path, err, sizeof(err))) {
 		log_msg(LOG_INFO, "backup: wrote '%s' in %lld ms", path,
 			(long long)(mono_ms() - t0));
-		if (b->failing)
-			core_event(b->c, "backups to '%s' work again", b->dir);
+		if (b->failing) {
+			snprintf(err, sizeof(err), "backups to '%s' work again",
+				 b->dir);
+			b->event(b->event_arg, err);
+		}
 		b->failing = 0;
 		backup_rotate(b);
 		return;
 	}
 	log_msg(LOG_ERR, "backup: %s", err);
-	if (!b->failing)
-		core_event(b->c, "backup failed: %s", err);
+	if (!b->failing) {
+		char text[600];
+
+		snprintf(text, sizeof(text), "backup failed: %s", err);
+		b->event(b->event_arg, text);
+	}
 	b->failing = 1;
 }
 
@@ -252,13 +259,14 @@ static void *backup_main(void *arg)
 	return NULL;
 }
 
-int backup_start(struct backup *b, struct core *c)
+int backup_start(struct backup *b, backup_event_fn event, void *arg)
 {
 	pthread_condattr_t attr;
 
 	if (!b || b->started)
 		return TFS_OK;
-	b->c = c;
+	b->event = event;
+	b->event_arg = arg;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&b->cond, &attr);

@@ -17,7 +17,6 @@
 
 #include <cjson/cJSON.h>
 
-struct core;
 struct backup;
 
 /*
@@ -43,12 +42,17 @@ int backup_restore(const char *state_dir, const char *file, char *err,
 int backup_conf(const cJSON *root, const char *state_dir,
 		struct backup **out, char *err, size_t errlen);
 /*
+ * Called from the backup thread with a sentence for the mount's events:
+ * a backup failed, or works again after failures.
+ */
+typedef void (*backup_event_fn)(void *arg, const char *text);
+/*
  * Starts the thread that writes a backup every backup_every_s, keeping the
- * newest backup_keep. It opens connections of its own and takes no lock of
- * c's but for a moment, to add an event when a backup fails (c->lock).
+ * newest backup_keep. It opens connections of its own and holds no lock
+ * while it copies; event (with arg) is how it tells of a failure.
  * Returns TFS_OK or TFS_EIO.
  */
-int backup_start(struct backup *b, struct core *c);
+int backup_start(struct backup *b, backup_event_fn event, void *arg);
 /* Stops the thread (a copy under way is finished first). Idempotent. */
 void backup_stop(struct backup *b);
 void backup_free(struct backup *b);

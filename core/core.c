@@ -511,6 +511,12 @@ fail:
 	return NULL;
 }
 
+/* The backup thread's news, as an event of the mount. */
+static void backup_event(void *arg, const char *text)
+{
+	core_event(arg, "%s", text);
+}
+
 int core_start(struct core *c)
 {
 	int r = art_start(c);
@@ -524,7 +530,7 @@ int core_start(struct core *c)
 	r = poller_start(c);
 	if (!r)
 		r = sweep_start(c);
-	if (!r && backup_start(c->backup, c))
+	if (!r && backup_start(c->backup, backup_event, c))
 		log_msg(LOG_WARNING, "periodic backups are off: cannot start "
 			"their thread");
 	return r;

@@ -117,12 +117,12 @@ check "the daemon wrote periodic backups ($wrote)" test "$wrote" -ge 4
 check_eq "and kept the newest 3" 3 "$(ls "$BK" | grep -c '^trainfs-.*\.db$')"
 check_eq "which are the last 3 it wrote" \
 	"$(grep "backup: wrote" "$WORK/daemon.log" | sed "s|.*wrote '$BK/||; s|' in.*||" | tail -3 | tr '\n' ' ')" \
-	"$(ls "$BK" | tr '\n' ' ')"
+	"$(ls "$BK" | grep '^trainfs-.*\.db$' | tr '\n' ' ')"
 for f in "$BK"/trainfs-*.db; do
 	check_eq "periodic $(basename "$f") passes integrity_check" ok "$(integrity "$f")"
 done
 # the newest periodic one: every run acked before its name's time
-newest=$(ls "$BK" | tail -1)
+newest=$(ls "$BK" | grep '^trainfs-.*\.db$' | tail -1)
 t=$(python3 -c 'import sys,datetime; n=sys.argv[1][8:-3]; print(int(datetime.datetime.strptime(n,"%Y%m%dT%H%M%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()*1000))' "$newest")
 awk -v t="$t" '$2 < t' "$WORK/acked" | sort > "$WORK/acked.periodic"
 check_restored "periodic $newest" "$BK/$newest" "$WORK/acked.periodic"
@@ -156,4 +156,18 @@ touch "$WORK/go"
 check "the re-attached job ends" wait_state "$L" failed 20
 check_eq "with its own exit code" 3 "$(js "$L/status.json" exit_code)"
 check "no supervisor was lost" sh -c "! grep -q 'supervisor lost' '$L/events'"
+
+# a backup_dir that cannot be made: said once in the mount's events, and
+# again when backups work again
+stop_daemon
+: > "$WORK/afile"
+sed "s|\"backup_dir\": \"$BK\"|\"backup_dir\": \"$WORK/afile/bk\"|" "$DCONF" > "$WORK/d2.json"
+mv "$WORK/d2.json" "$DCONF"
+start_daemon || { fail "mount with a bad backup_dir"; finish; exit 1; }
+check "a failed backup is in MOUNT/events" wait_grep "$MNT/events" "backup failed: cannot create '$WORK/afile/bk'" 10
+sleep 2.2
+check_eq "once" 1 "$(grep -c 'backup failed' "$MNT/events")"
+rm "$WORK/afile"
+check "and so is their return" wait_grep "$MNT/events" "backups to '$WORK/afile/bk' work again" 10
+check "with a backup there" sh -c "ls '$WORK/afile/bk' | grep -q '^trainfs-.*\.db$'"
 finish
