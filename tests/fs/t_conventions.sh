@@ -6,6 +6,7 @@
 # refuses every change with EROFS while runs are still polled, the options
 # arrive by -o as mount.fuse3 passes them (mount -t fuse.trainfs, fstab),
 # and the systemd user unit keeps the jobs alive on a stop.
+# (mount(8) runs in a private mount namespace: see below.)
 . "$(dirname "$0")/lib.sh"
 
 # ---- --help: each fuse_opt entry of fs/main.c is in it
@@ -94,6 +95,10 @@ erofs "a template" cp "$WORK/cfg" "$MNT/templates/t.json"
 erofs "rmdir of a run" rmdir "$E/runs/r2"
 erofs "mv of a run" mv "$E/runs/r2" "$E/runs/r9"
 erofs "touch" touch "$E/runs/r2/config.json"
+erofs "truncate" truncate -s 0 "$E/description"
+erofs "chmod" chmod 600 "$E/description"
+erofs "ln -s" ln -s x "$E/runs/link"
+erofs "rm -rf of an experiment" rm -rf "$E"
 check_eq "reads go on" running "$(cat "$R/status")"
 touch "$WORK/go"
 check "the run is still polled: it completes" wait_state "$R" completed 20
@@ -101,32 +106,53 @@ check_contains "its log too" "done" "$R/log"
 check_eq "the created run stayed created" created "$(cat "$E/runs/r2/status")"
 stop_daemon
 
-# ---- -o state=,config= as mount.fuse3 passes them, SOURCE first
-if [ -x /sbin/mount.fuse3 ] || command -v mount.fuse3 >/dev/null; then
-	helper=$(command -v mount.fuse3 || echo /sbin/mount.fuse3)
-	# mount(8) starts its helper with no PATH: trainfs must be installed
-	inst=$(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v trainfs || true)
-	if [ -n "$inst" ] && [ "$(id -u)" -eq 0 ] && cmp -s "$inst" "$TRAINFS"; then
-		how="mount -t fuse.trainfs"
-		mount -t fuse.trainfs trainfs "$MNT" -o "state=$STATE,config=$DCONF" 2> "$WORK/mount.err"
-	else
-		echo "SKIP: mount -t fuse.trainfs: mount(8) runs its helper without PATH and this trainfs is not installed there (make install); running mount.fuse3 as mount(8) would instead"
-		how="mount.fuse3"
-		PATH=$TOP:$PATH "$helper" trainfs "$MNT" -t fuse.trainfs \
-			-o "rw,noauto,user,nofail,_netdev,state=$STATE,config=$DCONF" 2> "$WORK/mount.err"
-	fi
-	check "$how mounts" mountpoint -q "$MNT"
-	sed 's/^/    | /' "$WORK/mount.err"
-	check_contains "as type fuse.trainfs" "$MNT fuse.trainfs" /proc/mounts
-	check_eq "on the state given by -o state=" completed "$(cat "$R/status" 2>/dev/null)"
-	check_eq "with the config given by -o config= (its providers)" local "$(ls "$MNT/providers" 2>/dev/null)"
-	DAEMON_PID=$(cut -d' ' -f1 "$STATE/lock")
-	check "the daemon went to the background, its pid in the lock" kill -0 "$DAEMON_PID"
+# ---- mount -t fuse.trainfs and /etc/fstab: -o state=,config= as
+# mount.fuse3 passes them, SOURCE first. mount(8) starts its helper with
+# no PATH, so trainfs must be where the default one looks: in a private
+# mount namespace (unshare -m), this trainfs is bind-mounted onto
+# /usr/local/sbin and a private fstab onto /etc/fstab, seen by nothing
+# outside it.
+cat > "$WORK/ns.sh" <<'NS'
+# runs inside the namespace: one "PASS what" or "FAIL what" line a check
+res() { if "$@"; then echo "PASS $what"; else echo "FAIL $what"; fi; }
+mount_checks() { # how
+	what="$1 mounts"; res mountpoint -q "$MNT"
+	what="$1: as type fuse.trainfs"; res grep -q "$MNT fuse.trainfs" /proc/self/mounts
+	what="$1: on the state of -o state= (its run completed)"
+	res test "$(cat "$R/status" 2>/dev/null)" = completed
+	what="$1: with the config of -o config= (its providers)"
+	res test "$(ls "$MNT/providers" 2>/dev/null)" = local
+	pid=$(cut -d' ' -f1 "$STATE/lock")
+	what="$1: the daemon went to the background, its pid in the lock"
+	res kill -0 "$pid"
 	umount "$MNT"
-	check "umount ends it" wait_cmd 10 sh -c "! kill -0 $DAEMON_PID 2>/dev/null"
-	DAEMON_PID=""
+	i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	what="$1: umount ends it"; res test $i -lt 100
+}
+mkdir -p "$WORK/bin" && cp "$TRAINFS" "$WORK/bin/trainfs" &&
+	mount --bind "$WORK/bin" /usr/local/sbin || { echo "FAIL bind trainfs into the namespace"; exit; }
+mount -t fuse.trainfs trainfs "$MNT" -o "state=$STATE,config=$DCONF" 2>> "$WORK/ns.err"
+mount_checks "mount -t fuse.trainfs"
+echo "trainfs $MNT fuse.trainfs noauto,user,state=$STATE,config=$DCONF 0 0" > "$WORK/fstab"
+mount --bind "$WORK/fstab" /etc/fstab || { echo "FAIL bind a private fstab"; exit; }
+mount "$MNT" 2>> "$WORK/ns.err"
+mount_checks "mount MOUNTPOINT from /etc/fstab"
+NS
+if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then
+	echo "SKIP: mount -t fuse.trainfs and fstab: need root and unshare(1) for a private mount namespace"
+elif ! command -v mount.fuse3 >/dev/null && [ ! -x /sbin/mount.fuse3 ]; then
+	echo "SKIP: mount -t fuse.trainfs and fstab: mount.fuse3 is not installed (fuse3)"
 else
-	echo "SKIP: mount -t fuse.trainfs: mount.fuse3 is not installed (fuse3)"
+	MNT=$MNT STATE=$STATE DCONF=$DCONF R=$R WORK=$WORK TRAINFS=$TRAINFS \
+		unshare --mount --propagation private sh "$WORK/ns.sh" > "$WORK/ns.out" 2>&1
+	check "the namespace's checks ran" grep -q '^PASS' "$WORK/ns.out"
+	while read -r word what; do
+		case $word in
+		PASS) ok ;;
+		FAIL) fail "$what" ;;
+		esac
+	done < "$WORK/ns.out"
+	grep -v -E '^(PASS|FAIL) ' "$WORK/ns.out" | grep -v 'trainfs info' | sed 's/^/    | /'
 fi
 "$TRAINFS" a b c > "$WORK/args.out" 2>&1
 check "three words that are no option are refused" test $? -ne 0
