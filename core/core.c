@@ -357,6 +357,7 @@ static int daemon_config(struct core *c, const char *path, char *err,
 	static const char *const keys[] = {
 		"providers", "poll_interval_ms", "kill_grace_s",
 		"retry_backoff_s", "retry_backoff_max_s", "starvation_s",
+		"stream_queue",
 		"notify", "backup_dir", "backup_every_s", "backup_keep", NULL
 	};
 	struct buf b = BUF_INIT(CONFIG_MAX_BYTES);
@@ -401,7 +402,9 @@ static int daemon_config(struct core *c, const char *path, char *err,
 	    json_int(root, "retry_backoff_max_s", 0, 864000, &c->retry_max_s,
 		     err, errlen) ||
 	    json_int(root, "starvation_s", 0, 864000, &c->starve_s, err,
-		     errlen))
+		     errlen) ||
+	    json_int(root, "stream_queue", 16, CORE_STREAM_QUEUE_MAX,
+		     &c->stream_queue, err, errlen))
 		goto out;
 	if (backup_conf(root, c->state_dir, &c->backup, err, errlen))
 		goto out;
@@ -485,7 +488,7 @@ struct core *core_open(const struct core_opts *opts, char *err,
 		goto fail;
 	}
 	if (art_init(c, opts->cache_size, err, errlen) ||
-	    sweep_init(c, err, errlen))
+	    sweep_init(c, err, errlen) || stream_init(c, err, errlen))
 		goto fail;
 	if (store_exp_load(c->store, load_exp_cb, c) ||
 	    store_run_load(c->store, load_run_cb, c) ||
@@ -610,6 +613,7 @@ void core_close(struct core *c)
 	hmap_release(&c->sweep_of_run);
 	art_release(c);
 	charts_release(c);
+	stream_free_all(c);
 	store_close(c->store);
 	free(c->state_dir);
 	pthread_mutex_destroy(&c->lock);

@@ -67,7 +67,8 @@ enum {
 	CORE_CH_EVENTS = 1 << 3,
 	CORE_CH_CONFIG = 1 << 4,
 	CORE_CH_QUEUE = 1 << 5,   /* the mount's queue file */
-	CORE_CH_ARTIFACTS = 1 << 6 /* the run's manifest arrived or changed */
+	CORE_CH_ARTIFACTS = 1 << 6, /* the run's manifest arrived or changed */
+	CORE_CH_STREAM = 1 << 7   /* a stream reader has lines (run_id 0) */
 };
 /*
  * The listener is told, from any thread and possibly with the model lock
@@ -342,6 +343,35 @@ int core_provider_count(struct core *c);
 /* Copies the name into out (TFS_NAME_MAX + 1); TFS_ENOENT past the end. */
 int core_provider_name(struct core *c, int idx, char *out);
 int core_provider_status(struct core *c, int idx, struct buf *out);
+
+/*
+ * Live streams (MOUNT/stream, MOUNT/streams/...): a reader sees the events
+ * from its open on, one JSON line each: the state changes of runs and
+ * sweeps, and mount events (CORE_STREAM_ALL); or those of one experiment or
+ * one run, with their metric points too (CORE_STREAM_EXP, _RUN, by id).
+ * Each reader has its own queue of at most "stream_queue" lines (daemon
+ * config; CORE_STREAM_QUEUE by default) and CORE_STREAM_LINE_BYTES bytes a
+ * line on average; past that the newest lines are dropped and counted, and
+ * the reader gets {"type":"overflow","missed":N} in their place. The
+ * listener hears CORE_CH_STREAM when a reader may have lines.
+ */
+enum { CORE_STREAM_ALL, CORE_STREAM_EXP, CORE_STREAM_RUN };
+#define CORE_STREAM_QUEUE 4096
+#define CORE_STREAM_QUEUE_MAX 1000000
+#define CORE_STREAM_LINE_BYTES 512
+#define CORE_STREAM_READERS_MAX 64
+struct core_stream;
+/* TFS_ENOENT for no such experiment or run, TFS_EBUSY past the readers'
+ * bound. The caller closes *out with core_stream_close(). */
+int core_stream_open(struct core *c, int scope, int64_t id,
+		     struct core_stream **out);
+/* Appends whole lines, up to size bytes, to out: TFS_EAGAIN when none. */
+int core_stream_read(struct core *c, struct core_stream *s, size_t size,
+		     struct buf *out);
+/* Whether a read would give something now. */
+int core_stream_ready(struct core *c, struct core_stream *s);
+/* Frees the reader and what it had queued. */
+void core_stream_close(struct core *c, struct core_stream *s);
 
 /* The mount's files. */
 int core_queue(struct core *c, struct buf *out);

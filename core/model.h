@@ -12,7 +12,8 @@
  *                  tables), unless a field says otherwise
  *   2. one of      the store's locks (store.c keeps its own order: lock,
  *                  then rlock), the notifier's queue lock (notify.c), the
- *                  listener's queue lock (fs/); none of them is taken
+ *                  listener's queue lock (fs/), the streams' queues'
+ *                  stream_lock (stream.c); none of them is taken
  *                  while another of them is held
  *   3. log_lock    util.c: anyone may log, holding anything
  *
@@ -358,6 +359,14 @@ struct core {
 	struct notify_target notify;    /* the daemon config's, if any */
 	int has_notify;
 
+	/* live streams (stream.c): the list changes under lock and
+	 * stream_lock both, the queues under stream_lock */
+	pthread_mutex_t stream_lock;
+	int stream_lock_init;
+	struct core_stream *streams;
+	int nstreams;
+	int stream_queue;           /* lines a reader may fall behind */
+
 	/* a core_listener_fn (core.h) */
 	void (*listener)(void *arg, int64_t run_id, unsigned what);
 	void *listener_arg;
@@ -374,6 +383,22 @@ struct core {
 };
 
 /* Each *_locked function below assumes c->lock is held. */
+
+/*
+ * stream.c: the live streams. stream_init() adds the state changes' hook
+ * (core_open()); the others publish a line, c->lock held, and return at
+ * once when nobody reads.
+ */
+int stream_init(struct core *c, char *err, size_t errlen);
+void stream_free_all(struct core *c);
+/* w went from old to w->state (for a reason) */
+void stream_sweep_locked(struct core *c, const struct sweep *w, int old,
+			 const char *reason);
+/* a mount event of time ms */
+void stream_event_locked(struct core *c, int64_t ms, const char *text);
+/* n points of r, just stored */
+void stream_metrics_locked(struct core *c, const struct run *r,
+			   const struct store_point *pts, size_t n);
 
 /* run.c: lists, the state machine, events, saving. */
 /* Tells the listener (if any) that run_id (0: the mount) changed. */

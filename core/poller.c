@@ -754,6 +754,7 @@ static void scan_flush(struct core *c, struct scan *s)
 		r->last_step = s->last_step;
 		if (s->npts) {
 			r->metrics_ms = now_ms();
+			stream_metrics_locked(c, r, s->pts, s->npts);
 			core_notify(c, r->id, CORE_CH_METRICS);
 		}
 	}

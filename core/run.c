@@ -176,6 +176,7 @@ void core_event(struct core *c, const char *fmt, ...)
 	pthread_mutex_lock(&c->lock);
 	c->events_ms = now_ms();
 	store_event_add(c->store, 0, c->events_ms, b.p ? b.p : "");
+	stream_event_locked(c, c->events_ms, b.p ? b.p : "");
 	core_notify(c, 0, CORE_CH_EVENTS);
 	pthread_mutex_unlock(&c->lock);
 	buf_release(&b);

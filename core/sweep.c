@@ -491,6 +491,8 @@ static void sweep_event_locked(struct core *c, struct sweep *w,
 static void sweep_set_state_locked(struct core *c, struct sweep *w,
 				   int state, const char *reason)
 {
+	int old = w->state;
+
 	if (w->state != state)
 		sweep_event_locked(c, w, "state %s -> %s%s%s",
 				   sweep_state_name(w->state),
@@ -501,6 +503,7 @@ static void sweep_set_state_locked(struct core *c, struct sweep *w,
 	w->reason = xstrdup(reason);
 	w->updated_ms = now_ms();
 	sweep_save_locked(c, w);
+	stream_sweep_locked(c, w, old, reason);
 }
 
 /* The name trial n's run is made with. */
@@ -1737,6 +1740,7 @@ int core_sweep_submit(struct core *c, int64_t id, const char *text,
 			   w->sp->method), w->max_trials, w->sp->parallelism,
 			   w->sp->minimize ? "minimise" : "maximise",
 			   w->sp->metric);
+	stream_sweep_locked(c, w, SWEEP_CREATED, "");
 	sweep_kick_locked(c);
 out:
 	pthread_mutex_unlock(&c->lock);

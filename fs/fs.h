@@ -39,11 +39,13 @@ enum {
 	INO_EVENTS,
 	INO_SCHEDULER,
 	INO_COST,
+	INO_STREAM,
+	INO_STREAMS,
 	INO_FIXED_MAX
 };
 
 enum { K_FIXED = 0, K_EXP, K_RUN, K_TPL, K_SCRATCH, K_PROV, K_ART, K_SWEEP,
-       K_MAX };
+       K_STREAM, K_MAX };
 
 /* experiment slots */
 enum { ES_DIR, ES_DESCRIPTION, ES_RUNS, ES_OBJECTIVE, ES_LEADERBOARD,
@@ -59,6 +61,10 @@ enum {
 	SW_DIR, SW_SPEC, SW_STATUS, SW_TRIALS, SW_BEST, SW_BEST_JSON, SW_CTL,
 	SW_EVENTS, SW_COMPARE, SW_MAX
 };
+/* stream slots (streams.c): an experiment's directory under streams/, its
+ * file `all` and its runs/ (id: the experiment's), a run's file (id: the
+ * run's) */
+enum { SS_EXP, SS_ALL, SS_RUNS, SS_RUN, SS_MAX };
 /* provider slots */
 enum { PS_DIR, PS_STATUS, PS_MAX };
 
@@ -115,6 +121,10 @@ struct fh {
 	int truncated;              /* opened with O_TRUNC: empty is a refusal */
 	/* scratch files: a new templates/NAME.json, stored at close as `name` */
 	int tpl_pending;
+	/* streams: the reader's queue in core, and its poll() handle (under
+	 * fs.lock) */
+	struct core_stream *stream;
+	struct fuse_pollhandle *stream_ph;
 };
 
 /* What a read answers: len bytes at p, which points into h->data or own. */
@@ -273,13 +283,14 @@ struct fs {
 	int64_t start_ms;
 
 	pthread_mutex_t lock;        /* protects scratch, waiters, art_reads,
-					pollers, fhs */
+					stream_reads, pollers, fhs */
 	struct scratch *scratch;
 	int nscratch;
 	int naliases;
 	uint64_t next_scratch;
 	struct parked *waiters;      /* parked reads of wait */
 	struct parked *art_reads;    /* parked artifact reads */
+	struct parked *stream_reads; /* parked reads of streams */
 	struct fh *fhs;              /* every open file: freed at the end */
 	struct poller_h *pollers;
 
@@ -393,6 +404,19 @@ int sweeps_mkdir(fuse_ino_t dir, const char *name, fuse_ino_t *ino);
 int sweeps_rmdir(fuse_ino_t dir, const char *name);
 int sweeps_remove(const struct node *n, fuse_ino_t ino, int dir);
 
+/* ---- streams.c: MOUNT/stream and MOUNT/streams/ ---- */
+
+extern const struct node stream_nodes[SS_MAX];
+int stream_stat(const struct node *n, fuse_ino_t ino, struct stat *st,
+		double *timeout);
+int stream_open(const struct node *n, struct fh *h,
+		struct fuse_file_info *fi);
+void stream_close(struct fh *h);
+fuse_ino_t streams_lookup(const struct node *n, fuse_ino_t dir,
+			  const char *name);
+void streams_list(const struct node *n, struct dirfill *d, fuse_ino_t dir,
+		  off_t off);
+
 /* ---- scratch.c: editors' temporary files, aliases, rename-over ---- */
 
 /* What ino means now: itself, or the file a renamed scratch became. */
@@ -430,6 +454,15 @@ void wake_waiters(int64_t run_id);
 int wait_read(fuse_req_t req, struct fh *h, size_t size, off_t off,
 	      int flags, struct read_ans *a);
 unsigned wait_poll(struct fh *h, struct fuse_pollhandle *ph, int *kept);
+/*
+ * A stream's read: the lines queued, else EAGAIN under O_NONBLOCK, else
+ * parked until some are (answered with an end of file at shutdown).
+ */
+int stream_file_read(fuse_req_t req, struct fh *h, size_t size, off_t off,
+		int flags, struct read_ans *a);
+unsigned stream_file_poll(struct fh *h, struct fuse_pollhandle *ph, int *kept);
+/* Answers the parked reads and polls of streams that have lines. */
+void streams_wake(void);
 int art_open(const struct node *n, struct fh *h, struct fuse_file_info *fi);
 int art_read(fuse_req_t req, struct fh *h, size_t size, off_t off,
 	     int flags, struct read_ans *a);

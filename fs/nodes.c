@@ -42,6 +42,9 @@ static const char readme_text[] =
 	"  cat  events                           refused names and the like\n"
 	"  cat  scheduler                        scheduler statistics\n"
 	"  cat  cost                             USD per provider, experiment\n"
+	"  cat  stream                           every state change, live\n"
+	"  cat  streams/EXP/all                  one experiment's, with metrics\n"
+	"  cat  streams/EXP/runs/RUN             one run's, with metrics\n"
 	"\n"
 	"config.json keys: provider kind command workdir image env params\n"
 	"resources priority depends_on inputs max_retries timeout_s template\n"
@@ -1096,7 +1099,7 @@ static int runs_move(fuse_ino_t dir, const char *name, fuse_ino_t newdir,
 
 static const unsigned char root_children[] = {
 	INO_README, INO_COST, INO_EVENTS, INO_EXPERIMENTS, INO_PROVIDERS,
-	INO_QUEUE, INO_SCHEDULER, INO_TEMPLATES,
+	INO_QUEUE, INO_SCHEDULER, INO_STREAM, INO_STREAMS, INO_TEMPLATES,
 };
 static const unsigned char exp_children[] = {
 	ES_COMPARE, ES_DESCRIPTION, ES_LEADERBOARD, ES_OBJECTIVE, ES_RUNS,
@@ -1135,6 +1138,12 @@ static const struct node fixed_nodes[INO_FIXED_MAX] = {
 	[INO_COST] = { "cost", .type = S_IFREG, .mode = 0444,
 		.flags = NODE_PRIVATE, .stat = cost_stat,
 		.content = cost_content },
+	[INO_STREAM] = { "stream", .type = S_IFREG, .mode = 0444,
+		.flags = NODE_PRIVATE, .stat = stream_stat,
+		.open = stream_open, .read = stream_file_read, .poll = stream_file_poll,
+		.release = stream_close },
+	[INO_STREAMS] = { "streams", TOP_DIR, .flags = NODE_PRIVATE,
+		.lookup = streams_lookup, .list = streams_list },
 };
 
 /* the text files of an experiment, read-write */
@@ -1199,6 +1208,7 @@ static const struct {
 	[K_PROV] = { prov_nodes, PS_MAX },
 	[K_ART] = { &art_node, 1 },
 	[K_SWEEP] = { sweep_nodes, SW_MAX },
+	[K_STREAM] = { stream_nodes, SS_MAX },
 };
 
 const struct node *node_of(fuse_ino_t ino)

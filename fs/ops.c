@@ -674,7 +674,7 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		fuse_pollhandle_destroy(ph);
 	reply_poll(req, revents);
 	/* it may have ended between the check and the keeping */
-	if (kept)
+	if (kept && h->node->poll == wait_poll)
 		wake_waiters(INO_ID(h->ino));
 	OP_END();
 }

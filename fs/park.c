@@ -49,6 +49,12 @@ struct art_read {
 	struct fh *h;
 };
 
+/* A parked read of a stream. */
+struct stream_file_read {
+	struct parked p;
+	struct fh *h;
+};
+
 /* A poll() of `wait`, kept until the run ends. */
 struct poller_h {
 	struct poller_h *next;
@@ -204,21 +210,27 @@ void wake_waiters(int64_t run_id)
 	}
 }
 
-static void wait_interrupt(fuse_req_t req, void *data)
+/* An interrupt of a read parked in list that needs nothing but freeing. */
+static void park_interrupt(struct parked **list, fuse_req_t req)
 {
 	struct parked *p;
 	int mine = 0;
 
-	(void)data;
 	pthread_mutex_lock(&fs.lock);
-	p = park_find_locked(fs.waiters, req);
+	p = park_find_locked(*list, req);
 	if (p)
-		mine = !park_defer_locked(&fs.waiters, p, -EINTR);
+		mine = !park_defer_locked(list, p, -EINTR);
 	pthread_mutex_unlock(&fs.lock);
 	if (mine) {
 		reply_err(req, TFS_EINTR);
 		free(p);
 	}
+}
+
+static void wait_interrupt(fuse_req_t req, void *data)
+{
+	(void)data;
+	park_interrupt(&fs.waiters, req);
 }
 
 /* wait's read: the state at once when the run has ended, else parked. */
@@ -302,6 +314,9 @@ void park_forget_fh(struct fh *h)
 	struct poller_h **pp, *p;
 
 	pthread_mutex_lock(&fs.lock);
+	if (h->stream_ph)
+		fuse_pollhandle_destroy(h->stream_ph);
+	h->stream_ph = NULL;
 	for (pp = &fs.pollers; (p = *pp);) {
 		if (p->fh == h) {
 			*pp = p->next;
@@ -312,6 +327,132 @@ void park_forget_fh(struct fh *h)
 		}
 	}
 	pthread_mutex_unlock(&fs.lock);
+}
+
+/* ---- reads of streams ---- */
+
+static void stream_interrupt(fuse_req_t req, void *data)
+{
+	(void)data;
+	park_interrupt(&fs.stream_reads, req);
+}
+
+/*
+ * Answers a parked read: with its lines when result is TFS_OK, an end of
+ * file when the daemon stops (TFS_EINTR: a stream ends, as a pipe whose
+ * writer went away does), EINTR for an interrupt. Lines another read of
+ * the same file took first leave it parked again.
+ */
+static void stream_finish(struct stream_file_read *sr, int result)
+{
+	struct buf b = BUF_INIT(0);
+	fuse_req_t req = sr->p.req;
+
+	if (result == -EINTR) {
+		reply_err(req, TFS_EINTR);
+	} else if (result != TFS_OK) {
+		reply_buf(req, NULL, 0);
+	} else if (core_stream_read(fs.core, sr->h->stream, sr->p.size,
+				    &b) == TFS_OK) {
+		reply_buf(req, b.p, b.len);
+	} else {
+		pthread_mutex_lock(&fs.lock);
+		sr->p.next = fs.stream_reads;
+		fs.stream_reads = &sr->p;
+		pthread_mutex_unlock(&fs.lock);
+		if (core_stream_ready(fs.core, sr->h->stream))
+			streams_wake();
+		return;
+	}
+	buf_release(&b);
+	free(sr);
+}
+
+void streams_wake(void)
+{
+	struct parked *done = NULL, *p, *next;
+	struct fuse_pollhandle **phs = NULL;
+	size_t nph = 0, cap = 0, i;
+	struct fh *h;
+
+	pthread_mutex_lock(&fs.lock);
+	for (p = fs.stream_reads; p; p = next) {
+		next = p->next;
+		if (!core_stream_ready(fs.core,
+				       ((struct stream_file_read *)p)->h->stream) ||
+		    park_defer_locked(&fs.stream_reads, p, TFS_OK))
+			continue;       /* nothing yet, or its handler answers */
+		p->next = done;
+		done = p;
+	}
+	for (h = fs.fhs; h; h = h->next) {
+		if (!h->stream_ph || !core_stream_ready(fs.core, h->stream))
+			continue;
+		if (nph == cap) {
+			cap = cap ? cap * 2 : 8;
+			phs = xrealloc(phs, cap * sizeof(*phs));
+		}
+		phs[nph++] = h->stream_ph;
+		h->stream_ph = NULL;
+	}
+	pthread_mutex_unlock(&fs.lock);
+	while ((p = done)) {
+		done = p->next;
+		stream_finish((struct stream_file_read *)p, TFS_OK);
+	}
+	for (i = 0; i < nph; i++) {
+		fuse_lowlevel_notify_poll(phs[i]);
+		fuse_pollhandle_destroy(phs[i]);
+	}
+	free(phs);
+}
+
+int stream_file_read(fuse_req_t req, struct fh *h, size_t size, off_t off,
+		int flags, struct read_ans *a)
+{
+	struct stream_file_read *sr;
+	int r;
+
+	(void)off;          /* not seekable: each read takes what is next */
+	r = core_stream_read(fs.core, h->stream, size, &a->own);
+	if (r == TFS_OK) {
+		a->p = a->own.p;
+		a->len = a->own.len;
+		return TFS_OK;
+	}
+	if (flags & O_NONBLOCK)
+		return TFS_EAGAIN;
+	sr = xcalloc(1, sizeof(*sr));
+	sr->h = h;
+	park_add(&fs.stream_reads, &sr->p, req, size, 0);
+	if (park_settle(&sr->p, req, stream_interrupt, &r)) {
+		stream_finish(sr, r);
+		return FS_TAKEN;
+	}
+	/* lines may have come between the read and the parking */
+	if (core_stream_ready(fs.core, h->stream))
+		streams_wake();
+	return FS_TAKEN;
+}
+
+/*
+ * One handle per open file, kept before readiness is asked: a line that
+ * comes in between finds it there.
+ */
+unsigned stream_file_poll(struct fh *h, struct fuse_pollhandle *ph, int *kept)
+{
+	struct fuse_pollhandle *old = NULL;
+
+	if (ph) {
+		pthread_mutex_lock(&fs.lock);
+		old = h->stream_ph;
+		h->stream_ph = ph;
+		pthread_mutex_unlock(&fs.lock);
+		if (old)
+			fuse_pollhandle_destroy(old);
+		*kept = 1;
+	}
+	return core_stream_ready(fs.core, h->stream) ? POLLIN : 0;
 }
 
 /* ---- reads of artifacts ---- */
@@ -558,6 +699,7 @@ static void *notifier_main(void *arg)
 	for (;;) {
 		struct change *batch;
 		size_t n, i;
+		int streams = 0;
 
 		while (!fs.qn && !fs.qstop)
 			pthread_cond_wait(&fs.qcond, &fs.qlock);
@@ -568,9 +710,16 @@ static void *notifier_main(void *arg)
 		fs.q = NULL;
 		fs.qn = fs.qcap = 0;
 		pthread_mutex_unlock(&fs.qlock);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			notify_change(&batch[i]);
+			if (!batch[i].run_id &&
+			    (batch[i].what & CORE_CH_STREAM))
+				streams = 1;
+		}
 		free(batch);
+		/* once a batch: each reader takes all its lines at once */
+		if (streams)
+			streams_wake();
 		pthread_mutex_lock(&fs.qlock);
 	}
 	pthread_mutex_unlock(&fs.qlock);
@@ -597,15 +746,29 @@ void park_stop_notifier(void)
 
 void park_shutdown(void)
 {
-	struct parked *w;
+	struct parked *w, *sr;
 	struct poller_h *p;
+	struct fh *h;
 
 	pthread_mutex_lock(&fs.lock);
 	w = fs.waiters;
 	fs.waiters = NULL;
+	sr = fs.stream_reads;
+	fs.stream_reads = NULL;
 	p = fs.pollers;
 	fs.pollers = NULL;
+	for (h = fs.fhs; h; h = h->next) {
+		if (h->stream_ph)
+			fuse_pollhandle_destroy(h->stream_ph);
+		h->stream_ph = NULL;
+	}
 	pthread_mutex_unlock(&fs.lock);
+	while (sr) {
+		struct parked *next = sr->next;
+
+		stream_finish((struct stream_file_read *)sr, TFS_EINTR);
+		sr = next;
+	}
 	while (w) {
 		struct parked *next = w->next;
 

@@ -20,7 +20,7 @@ struct fs fs;   /* main.c's, which this test does not link */
 static const int nslots[K_MAX] = {
 	[K_FIXED] = INO_FIXED_MAX, [K_EXP] = ES_MAX, [K_RUN] = RSLOT_MAX,
 	[K_TPL] = 1, [K_SCRATCH] = 1, [K_PROV] = PS_MAX, [K_ART] = 1,
-	[K_SWEEP] = SW_MAX,
+	[K_SWEEP] = SW_MAX, [K_STREAM] = SS_MAX,
 };
 
 /* The inode of slot in kind k, of the object with id 7 (fixed: none). */
@@ -97,7 +97,7 @@ static void test_every_entry(void)
 			entries++;
 		}
 	CHECK(entries == INO_FIXED_MAX - 1 + ES_MAX + RSLOT_MAX + 3 + PS_MAX +
-	      SW_MAX);
+	      SW_MAX + SS_MAX);
 }
 
 /* A directory's fixed entries: named, each once, found by that name. */
@@ -132,7 +132,7 @@ static void test_children(void)
 {
 	static const char *const root[] = {
 		"README", "cost", "events", "experiments", "providers", "queue",
-		"scheduler", "templates",
+		"scheduler", "stream", "streams", "templates",
 	};
 	static const char *const exp[] = {
 		"compare.svg", "description", "leaderboard", "objective",
@@ -148,9 +148,11 @@ static void test_children(void)
 		"downloads", "artifacts",
 	};
 	static const char *const prov[] = { "status" };
+	static const char *const stream_exp[] = { "all", "runs" };
 	int slot;
 
-	check_children(INO_ROOT, root, 8);
+	check_children(INO_ROOT, root, 10);
+	check_children(INO(K_STREAM, 7, SS_EXP), stream_exp, 2);
 	check_children(INO(K_EXP, 7, ES_DIR), exp, 6);
 	check_children(INO(K_SWEEP, 7, SW_DIR), sweep, 8);
 	check_children(INO(K_RUN, 7, RS_DIR), run, 12);
@@ -191,6 +193,10 @@ static void test_private(void)
 	CHECK(is_private(INO(K_TPL, 7, 0)));
 	CHECK(is_private(INO(K_SCRATCH, 7, 0)));
 	CHECK(is_private(INO(K_ART, 7, 0)));
+	/* the streams carry reasons, mount events and metric points */
+	CHECK(is_private(INO_STREAM) && is_private(INO_STREAMS));
+	for (slot = 0; slot < SS_MAX; slot++)
+		CHECK(is_private(INO(K_STREAM, 7, slot)));
 }
 
 static void test_errno(void)
