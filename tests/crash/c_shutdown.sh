@@ -45,6 +45,8 @@ cat "$J/wait" > "$WORK/wait.out" 2>&1 &
 CW=$!
 cat "$A/artifacts/big.bin" > "$WORK/big.1" 2> "$WORK/big.err" &
 CA=$!
+cat "$MNT/stream" > "$WORK/stream.out" 2>&1 &
+CS=$!
 check "the artifact read is parked on its download" wait_grep "$A/downloads" "big.bin downloading" 10
 sleep 0.3
 
@@ -62,11 +64,14 @@ else
 	DAEMON_PID=""
 	check "the parked wait ends with the unmount" gone $CW 5
 	check "the parked artifact read ends with the unmount" gone $CA 5
+	check "the parked stream read ends with the unmount" gone $CS 5
 	start_daemon || { fail "restart"; nginx_cleanup; finish; exit 1; }
 	cat "$J/wait" > "$WORK/wait.out" 2>&1 &
 	CW=$!
 	cat "$A/artifacts/big.bin" > "$WORK/big.1" 2> "$WORK/big.err" &
 	CA=$!
+	cat "$MNT/stream" > "$WORK/stream.out" 2>&1 &
+	CS=$!
 	wait_grep "$A/downloads" "big.bin downloading" 10
 	sleep 0.3
 fi
@@ -76,6 +81,7 @@ kill -TERM "$DAEMON_PID"
 check "SIGTERM ends the daemon within 5 s" gone "$DAEMON_PID" 5
 check "the parked wait is answered within 1 s more" gone $CW 1
 check "the parked artifact read is answered within 1 s more" gone $CA 1
+check "the parked stream read is answered within 1 s more" gone $CS 1
 if kill -0 "$DAEMON_PID" 2>/dev/null; then
 	echo "    | the daemon still runs: kill -9"
 	kill -9 "$DAEMON_PID"
@@ -89,6 +95,8 @@ sed 's/^/    | wait: /' "$WORK/wait.out"
 wait $CA; arc=$?
 check "the parked artifact read got an error" test $arc -ne 0
 sed 's/^/    | cat: /' "$WORK/big.err"
+wait $CS; src=$?
+check_eq "the parked stream read ended as a pipe does, with status 0" 0 $src
 check "the mount is gone" sh -c "! mountpoint -q '$MNT'"
 if grep -E -q 'AddressSanitizer|runtime error:|ThreadSanitizer|Segmentation|double' "$WORK/daemon.log"; then
 	fail "the daemon reported trouble on the way out"; tail -20 "$WORK/daemon.log"
