@@ -384,9 +384,9 @@ fuse_ino_t node_children_lookup(const struct node *n, fuse_ino_t dir,
 }
 
 /*
- * The fixed entries at offsets 3 + their index. `wait` blocks by design,
- * so it is not listed: grep -r and cp -r walk a run without stopping on
- * it; it opens by name.
+ * The fixed entries at offsets 3 + their index. `wait`, `stream` and
+ * `streams` block by design, so they are not listed: grep -r and cp -r walk
+ * a run or the mount without stopping on them; they open by name.
  */
 void node_children_list(const struct node *n, struct dirfill *d,
 			  fuse_ino_t dir, off_t off)
@@ -1138,11 +1138,13 @@ static const struct node fixed_nodes[INO_FIXED_MAX] = {
 	[INO_COST] = { "cost", .type = S_IFREG, .mode = 0444,
 		.flags = NODE_PRIVATE, .stat = cost_stat,
 		.content = cost_content },
+	/* they block by design: opened by name, never listed, as wait */
 	[INO_STREAM] = { "stream", .type = S_IFREG, .mode = 0444,
-		.flags = NODE_PRIVATE, .stat = stream_stat,
+		.flags = NODE_PRIVATE | NODE_UNLISTED, .stat = stream_stat,
 		.open = stream_open, .read = stream_file_read, .poll = stream_file_poll,
 		.release = stream_close },
-	[INO_STREAMS] = { "streams", TOP_DIR, .flags = NODE_PRIVATE,
+	[INO_STREAMS] = { "streams", TOP_DIR,
+		.flags = NODE_PRIVATE | NODE_UNLISTED,
 		.lookup = streams_lookup, .list = streams_list },
 };
 

@@ -29,6 +29,8 @@ run_true_n() {
 check_eq "stream is an empty regular file" "0 regular empty file" \
 	"$(stat -c '%s %F' "$MNT/stream")"
 check "streams/ is a directory" test -d "$MNT/streams"
+check "neither is listed (they block, as wait does)" sh -c \
+	"! ls '$MNT' | grep -q stream"
 check "stream is not written" sh -c "! (echo x > '$MNT/stream') 2>/dev/null"
 mkdir "$MNT/experiments/life" "$MNT/experiments/other"
 check "streams/ lists the experiments" sh -c \
@@ -94,6 +96,8 @@ check "the sweep completes" wait_grep "$MNT/experiments/other/sweeps/sw/status" 
 mkdir "$MNT/experiments/life/runs/-dash" 2>/dev/null
 sleep 0.5
 check "the stream reader still reads" kill -0 $FIRE
+check "grep -r over the mount ends while streams are read" sh -c \
+	"timeout 20 grep -r -c nothing-like-this '$MNT' > /dev/null; [ \$? -ne 124 ]"
 
 # every state change once, in order per run, as the events files have them
 cat > "$WORK/compare.py" <<'PY'

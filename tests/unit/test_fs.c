@@ -161,6 +161,10 @@ static void test_children(void)
 	for (slot = 1; slot < RSLOT_MAX; slot++)
 		CHECK(!(node_of(INO(K_RUN, 7, slot))->flags & NODE_UNLISTED) ==
 		      (slot != RS_WAIT));
+	/* nor the streams at the top, which block too */
+	for (slot = 1; slot < INO_FIXED_MAX; slot++)
+		CHECK(!(node_of(slot)->flags & NODE_UNLISTED) ==
+		      (slot != INO_STREAM && slot != INO_STREAMS));
 }
 
 static int is_private(fuse_ino_t ino)
