@@ -66,14 +66,16 @@ static int stream_anyone_locked(struct core *c, const struct stream_about *a)
 	return 0;
 }
 
-/* Queues o as one line for everyone who wants it, and frees o. */
+/*
+ * Queues o as one line for everyone who wants it, and frees o; the caller
+ * tells the listener (once for many lines).
+ */
 static void stream_put_locked(struct core *c, const struct stream_about *a,
 			      cJSON *o)
 {
 	struct core_stream *s;
 	char *text = cJSON_PrintUnformatted(o);
 	struct buf line = BUF_INIT(0);
-	int any = 0;
 
 	cJSON_Delete(o);
 	if (!text || buf_puts(&line, text) || buf_puts(&line, "\n")) {
@@ -84,14 +86,10 @@ static void stream_put_locked(struct core *c, const struct stream_about *a,
 	cJSON_free(text);
 	pthread_mutex_lock(&c->stream_lock);
 	for (s = c->streams; s; s = s->next)
-		if (stream_wants(s, a)) {
+		if (stream_wants(s, a))
 			lineq_push(&s->q, line.p, line.len);
-			any = 1;
-		}
 	pthread_mutex_unlock(&c->stream_lock);
 	buf_release(&line);
-	if (any)
-		core_notify(c, 0, CORE_CH_STREAM);
 }
 
 /* A new line's object: its time and type. */
@@ -134,6 +132,7 @@ static void stream_state_hook(struct core *c, struct run *r, int old,
 	cJSON_AddStringToObject(o, "reason", r->reason ? r->reason : "");
 	cJSON_AddNumberToObject(o, "attempt", r->attempt);
 	stream_put_locked(c, &a, o);
+	core_notify(c, 0, CORE_CH_STREAM);
 }
 
 void stream_sweep_locked(struct core *c, const struct sweep *w, int old,
@@ -151,6 +150,7 @@ void stream_sweep_locked(struct core *c, const struct sweep *w, int old,
 	cJSON_AddStringToObject(o, "to", sweep_state_name(w->state));
 	cJSON_AddStringToObject(o, "reason", reason ? reason : "");
 	stream_put_locked(c, &a, o);
+	core_notify(c, 0, CORE_CH_STREAM);
 }
 
 void stream_event_locked(struct core *c, int64_t ms, const char *text)
@@ -163,6 +163,7 @@ void stream_event_locked(struct core *c, int64_t ms, const char *text)
 	o = stream_line(ms, "event");
 	cJSON_AddStringToObject(o, "text", text);
 	stream_put_locked(c, &a, o);
+	core_notify(c, 0, CORE_CH_STREAM);
 }
 
 void stream_metrics_locked(struct core *c, const struct run *r,
@@ -183,6 +184,7 @@ void stream_metrics_locked(struct core *c, const struct run *r,
 		cJSON_AddNumberToObject(o, "value", pts[i].value);
 		stream_put_locked(c, &a, o);
 	}
+	core_notify(c, 0, CORE_CH_STREAM);
 }
 
 int stream_init(struct core *c, char *err, size_t errlen)
