@@ -739,8 +739,10 @@ int core_exp_remove(struct core *c, const char *name)
 		run_files_remove(c, e->runs[i]);
 		art_run_free_locked(c, e->runs[i]);
 		core_notify(c, e->runs[i]->id, CORE_CH_STATE);
+		stream_gone_locked(c, CORE_STREAM_RUN, e->runs[i]->id);
 		run_free(e->runs[i]);
 	}
+	stream_gone_locked(c, CORE_STREAM_EXP, e->id);
 	hmap_sdel(&c->exp_by_name, e->name);
 	for (i = 0; i < c->nexps && c->exps[i] != e; i++)
 		;
@@ -1063,6 +1065,7 @@ int core_run_remove(struct core *c, int64_t exp_id, const char *name)
 	art_run_free_locked(c, r);
 	/* a reader blocked in its `wait` learns it is gone */
 	core_notify(c, r->id, CORE_CH_STATE);
+	stream_gone_locked(c, CORE_STREAM_RUN, r->id);
 	run_free(r);
 out:
 	pthread_mutex_unlock(&c->lock);

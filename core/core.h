@@ -365,7 +365,11 @@ struct core_stream;
  * bound. The caller closes *out with core_stream_close(). */
 int core_stream_open(struct core *c, int scope, int64_t id,
 		     struct core_stream **out);
-/* Appends whole lines, up to size bytes, to out: TFS_EAGAIN when none. */
+/*
+ * Appends whole lines, up to size bytes, to out: TFS_EAGAIN when none;
+ * TFS_OK with nothing appended (an end of file) once the reader's
+ * experiment or run is removed and its lines are read.
+ */
 int core_stream_read(struct core *c, struct core_stream *s, size_t size,
 		     struct buf *out);
 /* Whether a read would give something now. */

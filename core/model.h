@@ -394,6 +394,9 @@ void stream_free_all(struct core *c);
 /* w went from old to w->state (for a reason) */
 void stream_sweep_locked(struct core *c, const struct sweep *w, int old,
 			 const char *reason);
+/* the experiment or run (CORE_STREAM_EXP, _RUN) of id is removed: its
+ * readers come to an end of file once they have read what is queued */
+void stream_gone_locked(struct core *c, int scope, int64_t id);
 /* a mount event of time ms */
 void stream_event_locked(struct core *c, int64_t ms, const char *text);
 /* n points of r, just stored */

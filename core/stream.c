@@ -12,6 +12,9 @@
  * newest lines past its bound, and is told how many (lineq.h). Reads take
  * stream_lock alone: a reader never holds up the state machine.
  *
+ * A filtered reader whose experiment or run is removed reads what it has
+ * queued, then an end of file.
+ *
  * The list of subscribers changes with both locks held, so a publisher
  * (holding c->lock) may look at it without stream_lock; only the queues
  * need it.
@@ -32,6 +35,7 @@ struct core_stream {
 	struct core_stream *prev, *next;
 	int scope;                  /* CORE_STREAM_* */
 	int64_t id;                 /* the experiment's or the run's */
+	int gone;                   /* which was removed (stream_lock) */
 	struct lineq q;
 };
 
@@ -187,6 +191,22 @@ void stream_metrics_locked(struct core *c, const struct run *r,
 	core_notify(c, 0, CORE_CH_STREAM);
 }
 
+void stream_gone_locked(struct core *c, int scope, int64_t id)
+{
+	struct core_stream *s;
+	int any = 0;
+
+	if (!c->streams)
+		return;
+	pthread_mutex_lock(&c->stream_lock);
+	for (s = c->streams; s; s = s->next)
+		if (s->scope == scope && s->id == id)
+			any = s->gone = 1;
+	pthread_mutex_unlock(&c->stream_lock);
+	if (any)
+		core_notify(c, 0, CORE_CH_STREAM);
+}
+
 int stream_init(struct core *c, char *err, size_t errlen)
 {
 	pthread_mutex_init(&c->stream_lock, NULL);
@@ -250,10 +270,13 @@ int core_stream_read(struct core *c, struct core_stream *s, size_t size,
 {
 	size_t n;
 
+	int gone;
+
 	pthread_mutex_lock(&c->stream_lock);
 	n = lineq_pop(&s->q, size, out);
+	gone = s->gone;
 	pthread_mutex_unlock(&c->stream_lock);
-	return n ? TFS_OK : TFS_EAGAIN;
+	return n || gone ? TFS_OK : TFS_EAGAIN;
 }
 
 int core_stream_ready(struct core *c, struct core_stream *s)
@@ -261,7 +284,7 @@ int core_stream_ready(struct core *c, struct core_stream *s)
 	int r;
 
 	pthread_mutex_lock(&c->stream_lock);
-	r = lineq_ready(&s->q);
+	r = lineq_ready(&s->q) || s->gone;
 	pthread_mutex_unlock(&c->stream_lock);
 	return r;
 }

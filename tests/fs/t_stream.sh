@@ -6,7 +6,9 @@
 # lines, metric points among them; O_NONBLOCK gives EAGAIN and poll() wakes
 # when a line comes; a reader that falls behind gets the lines within its
 # bound and one overflow line that counts the rest; many readers at once see
-# the same lines; SIGTERM ends the readers parked in the daemon.
+# the same lines; a removed run's or experiment's stream ends; grep -r over
+# the mount does not block on them; SIGTERM ends the readers parked in the
+# daemon.
 . "$(dirname "$0")/lib.sh"
 write_daemon_config 8 8
 start_daemon || exit 1
@@ -266,6 +268,21 @@ check_eq "the slow reader: 16 lines, then how many it missed" \
 	"$(head -16 "$WORK/fast.out"; echo "{\"type\":\"overflow\",\"missed\":$((total - 16))}")" \
 	"$(cat "$WORK/slow.out")"
 kill $FAST
+
+# a removed run's or experiment's stream ends
+mkdir "$MNT/experiments/brief" "$MNT/experiments/brief/runs/g"
+cat "$MNT/streams/brief/runs/g" > /dev/null &
+GR=$!
+cat "$MNT/streams/brief/all" > /dev/null &
+GE=$!
+sleep 0.3
+rmdir "$MNT/experiments/brief/runs/g"
+check "a removed run's stream ends" wait_cmd 5 sh -c "! kill -0 $GR 2>/dev/null"
+check "... while its experiment's goes on" kill -0 $GE
+rmdir "$MNT/experiments/brief"
+check "a removed experiment's stream ends" wait_cmd 5 sh -c "! kill -0 $GE 2>/dev/null"
+wait $GR; rc=$?
+check_eq "... with an end of file" 0 $rc
 
 # SIGTERM with readers parked and a poll() waiting: they end, it ends
 cat "$MNT/stream" > "$WORK/last.out" 2>&1 &

@@ -3,7 +3,8 @@
  * sees (the firehose, an experiment, a run; metric points only when
  * filtered), EAGAIN when nothing is queued, a reader's bound and the
  * overflow line that counts what it missed (against the runs' events
- * files), the readers' bound, a missing experiment or run, and the
+ * files), the readers' bound, a missing experiment or run, the end of a
+ * removed one's stream, and the
  * daemon config's stream_queue refused out of its range.
  */
 #include <stdio.h>
@@ -172,6 +173,27 @@ static void test_bounds(void)
 	/* core_close() frees the readers still open */
 }
 
+/* A removed run's or experiment's readers: what was queued, then the end. */
+static void test_gone(void)
+{
+	struct core_stream *r = NULL, *e = NULL;
+	int64_t x = exp_id("gone"), id = mkrun(x, "g");
+	struct buf b = BUF_INIT(0);
+
+	CHECK(core_stream_open(core, CORE_STREAM_RUN, id, &r) == TFS_OK);
+	CHECK(core_stream_open(core, CORE_STREAM_EXP, x, &e) == TFS_OK);
+	CHECK(core_stream_read(core, r, 4096, &b) == TFS_EAGAIN);
+	CHECK(core_run_remove(core, x, "g") == TFS_OK);
+	CHECK(core_stream_ready(core, r));
+	CHECK(core_stream_read(core, r, 4096, &b) == TFS_OK && b.len == 0);
+	CHECK(core_stream_read(core, e, 4096, &b) == TFS_EAGAIN);
+	CHECK(core_exp_remove(core, "gone") == TFS_OK);
+	CHECK(core_stream_read(core, e, 4096, &b) == TFS_OK && b.len == 0);
+	core_stream_close(core, r);
+	core_stream_close(core, e);
+	buf_release(&b);
+}
+
 static void test_config(void)
 {
 	struct core_opts o = { .state_dir = state_dir,
@@ -203,6 +225,7 @@ int main(void)
 	if (core) {
 		test_scopes();
 		test_overflow();
+		test_gone();
 		test_bounds();
 		runs_cleanup();
 		core_close(core);
