@@ -212,6 +212,8 @@ while [ $N -lt 20 ]; do
 	eval "MANY_$N=\$!"
 	N=$((N + 1))
 done
+dd if="$MNT/stream" of="$WORK/many.dd" bs=7 status=none &
+DD=$!
 sleep 0.5
 run_true_n other many 10
 sleep 0.5
@@ -223,6 +225,8 @@ while [ $N -lt 20 ]; do
 	N=$((N + 1))
 done
 check_eq "20 readers got the same lines" 20 "$same"
+kill $DD
+check "a reader of 7 bytes at a time gets them too, whole" cmp -s "$WORK/many.0" "$WORK/many.dd"
 check "... 30 state changes of the 10 runs at least" \
 	[ "$(grep -c '"type":"state"' "$WORK/many.0")" -ge 30 ]
 kill $FIRE $OTHER $M1 2>/dev/null
