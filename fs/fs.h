@@ -407,11 +407,14 @@ int sweeps_remove(const struct node *n, fuse_ino_t ino, int dir);
 /* ---- streams.c: MOUNT/stream and MOUNT/streams/ ---- */
 
 extern const struct node stream_nodes[SS_MAX];
-int stream_stat(const struct node *n, fuse_ino_t ino, struct stat *st,
-		double *timeout);
-int stream_open(const struct node *n, struct fh *h,
-		struct fuse_file_info *fi);
-void stream_close(struct fh *h);
+/* size 0, dated now: a pipe's attributes */
+int streams_stat(const struct node *n, fuse_ino_t ino, struct stat *st,
+		 double *timeout);
+/* Gives h a reader of its own in core (h->stream), which streams_close()
+ * closes at the last close; TFS_EBUSY past the readers' bound. */
+int streams_open(const struct node *n, struct fh *h,
+		 struct fuse_file_info *fi);
+void streams_close(struct fh *h);
 fuse_ino_t streams_lookup(const struct node *n, fuse_ino_t dir,
 			  const char *name);
 void streams_list(const struct node *n, struct dirfill *d, fuse_ino_t dir,

@@ -43,8 +43,8 @@ static const char readme_text[] =
 	"  cat  scheduler                        scheduler statistics\n"
 	"  cat  cost                             USD per provider, experiment\n"
 	"  cat  stream                           every state change, live\n"
-	"  cat  streams/EXP/all                  one experiment's, with metrics\n"
-	"  cat  streams/EXP/runs/RUN             one run's, with metrics\n"
+	"  cat  streams/EXP/all                  an experiment's, + metrics\n"
+	"  cat  streams/EXP/runs/RUN             a run's, + metrics\n"
 	"\n"
 	"config.json keys: provider kind command workdir image env params\n"
 	"resources priority depends_on inputs max_retries timeout_s template\n"
@@ -1140,9 +1140,9 @@ static const struct node fixed_nodes[INO_FIXED_MAX] = {
 		.content = cost_content },
 	/* they block by design: opened by name, never listed, as wait */
 	[INO_STREAM] = { "stream", .type = S_IFREG, .mode = 0444,
-		.flags = NODE_PRIVATE | NODE_UNLISTED, .stat = stream_stat,
-		.open = stream_open, .read = stream_file_read, .poll = stream_file_poll,
-		.release = stream_close },
+		.flags = NODE_PRIVATE | NODE_UNLISTED, .stat = streams_stat,
+		.open = streams_open, .read = stream_file_read,
+		.poll = stream_file_poll, .release = streams_close },
 	[INO_STREAMS] = { "streams", TOP_DIR,
 		.flags = NODE_PRIVATE | NODE_UNLISTED,
 		.lookup = streams_lookup, .list = streams_list },

@@ -50,7 +50,7 @@ struct art_read {
 };
 
 /* A parked read of a stream. */
-struct stream_file_read {
+struct stream_parked {
 	struct parked p;
 	struct fh *h;
 };
@@ -343,7 +343,7 @@ static void stream_interrupt(fuse_req_t req, void *data)
  * writer went away does), EINTR for an interrupt. Lines another read of
  * the same file took first leave it parked again.
  */
-static void stream_finish(struct stream_file_read *sr, int result)
+static void stream_finish(struct stream_parked *sr, int result)
 {
 	struct buf b = BUF_INIT(0);
 	fuse_req_t req = sr->p.req;
@@ -377,9 +377,10 @@ void streams_wake(void)
 
 	pthread_mutex_lock(&fs.lock);
 	for (p = fs.stream_reads; p; p = next) {
+		struct fh *rh = ((struct stream_parked *)p)->h;
+
 		next = p->next;
-		if (!core_stream_ready(fs.core,
-				       ((struct stream_file_read *)p)->h->stream) ||
+		if (!core_stream_ready(fs.core, rh->stream) ||
 		    park_defer_locked(&fs.stream_reads, p, TFS_OK))
 			continue;       /* nothing yet, or its handler answers */
 		p->next = done;
@@ -398,7 +399,7 @@ void streams_wake(void)
 	pthread_mutex_unlock(&fs.lock);
 	while ((p = done)) {
 		done = p->next;
-		stream_finish((struct stream_file_read *)p, TFS_OK);
+		stream_finish((struct stream_parked *)p, TFS_OK);
 	}
 	for (i = 0; i < nph; i++) {
 		fuse_lowlevel_notify_poll(phs[i]);
@@ -410,7 +411,7 @@ void streams_wake(void)
 int stream_file_read(fuse_req_t req, struct fh *h, size_t size, off_t off,
 		int flags, struct read_ans *a)
 {
-	struct stream_file_read *sr;
+	struct stream_parked *sr;
 	int r;
 
 	(void)off;          /* not seekable: each read takes what is next */
@@ -766,7 +767,7 @@ void park_shutdown(void)
 	while (sr) {
 		struct parked *next = sr->next;
 
-		stream_finish((struct stream_file_read *)sr, TFS_EINTR);
+		stream_finish((struct stream_parked *)sr, TFS_EINTR);
 		sr = next;
 	}
 	while (w) {

@@ -16,8 +16,8 @@
 
 #include "fs.h"
 
-int stream_stat(const struct node *n, fuse_ino_t ino, struct stat *st,
-		double *timeout)
+int streams_stat(const struct node *n, fuse_ino_t ino, struct stat *st,
+		 double *timeout)
 {
 	*timeout = 0;
 	attr_init(st, ino, n->type | n->mode, 0, now_ms());
@@ -27,8 +27,8 @@ int stream_stat(const struct node *n, fuse_ino_t ino, struct stat *st,
 }
 
 /* A directory or file under streams/: there while its object is. */
-static int stream_obj_stat(const struct node *n, fuse_ino_t ino,
-			   struct stat *st, double *timeout)
+static int streams_obj_stat(const struct node *n, fuse_ino_t ino,
+			    struct stat *st, double *timeout)
 {
 	struct core_exp_info ei;
 	struct core_run_info ri;
@@ -36,10 +36,11 @@ static int stream_obj_stat(const struct node *n, fuse_ino_t ino,
 		core_run_get(fs.core, INO_ID(ino), &ri) :
 		core_exp_get(fs.core, INO_ID(ino), &ei);
 
-	return r ? r : stream_stat(n, ino, st, timeout);
+	return r ? r : streams_stat(n, ino, st, timeout);
 }
 
-int stream_open(const struct node *n, struct fh *h, struct fuse_file_info *fi)
+int streams_open(const struct node *n, struct fh *h,
+		 struct fuse_file_info *fi)
 {
 	int slot = INO_SLOT(h->ino), scope;
 
@@ -53,7 +54,7 @@ int stream_open(const struct node *n, struct fh *h, struct fuse_file_info *fi)
 	return core_stream_open(fs.core, scope, INO_ID(h->ino), &h->stream);
 }
 
-void stream_close(struct fh *h)
+void streams_close(struct fh *h)
 {
 	if (h->stream)
 		core_stream_close(fs.core, h->stream);
@@ -103,8 +104,8 @@ void streams_list(const struct node *n, struct dirfill *d, fuse_ino_t dir,
 	core_exp_list(fs.core, off > 2 ? off - 3 : 0, exp_fill, d);
 }
 
-static fuse_ino_t stream_runs_lookup(const struct node *n, fuse_ino_t dir,
-				     const char *name)
+static fuse_ino_t streams_runs_lookup(const struct node *n, fuse_ino_t dir,
+				      const char *name)
 {
 	struct core_run_info ri;
 
@@ -113,15 +114,15 @@ static fuse_ino_t stream_runs_lookup(const struct node *n, fuse_ino_t dir,
 	       INO(K_STREAM, ri.id, SS_RUN);
 }
 
-static void stream_runs_list(const struct node *n, struct dirfill *d,
-			     fuse_ino_t dir, off_t off)
+static void streams_runs_list(const struct node *n, struct dirfill *d,
+			      fuse_ino_t dir, off_t off)
 {
 	(void)n;
 	core_run_list(fs.core, INO_ID(dir), off > 2 ? off - 3 : 0, run_fill, d);
 }
 
-static int stream_dir_open(const struct node *n, struct fh *h,
-			   struct fuse_file_info *fi)
+static int streams_dir_open(const struct node *n, struct fh *h,
+			    struct fuse_file_info *fi)
 {
 	(void)n;
 	(void)h;
@@ -132,16 +133,16 @@ static int stream_dir_open(const struct node *n, struct fh *h,
 static const unsigned char exp_children[] = { SS_ALL, SS_RUNS };
 
 #define STREAM_DIR .type = S_IFDIR, .mode = 0755, .flags = NODE_PRIVATE, \
-	.stat = stream_obj_stat, .open = stream_dir_open
+	.stat = streams_obj_stat, .open = streams_dir_open
 #define STREAM_FILE .type = S_IFREG, .mode = 0444, .flags = NODE_PRIVATE, \
-	.stat = stream_obj_stat, .open = stream_open, .read = stream_file_read, \
-	.poll = stream_file_poll, .release = stream_close
+	.stat = streams_obj_stat, .open = streams_open, .read = stream_file_read, \
+	.poll = stream_file_poll, .release = streams_close
 
 const struct node stream_nodes[SS_MAX] = {
 	[SS_EXP] = { NULL, STREAM_DIR, CHILDREN(exp_children),
 		.lookup = node_children_lookup, .list = node_children_list },
 	[SS_ALL] = { "all", STREAM_FILE },
-	[SS_RUNS] = { "runs", STREAM_DIR, .lookup = stream_runs_lookup,
-		.list = stream_runs_list },
+	[SS_RUNS] = { "runs", STREAM_DIR, .lookup = streams_runs_lookup,
+		.list = streams_runs_list },
 	[SS_RUN] = { NULL, STREAM_FILE },
 };
