@@ -201,7 +201,16 @@ check "some trials made" wait_grep "$K/events" "trial 4 " 20
 before=$(params "$K" | head -4)
 kill9_daemon
 start_daemon || exit 1
-check "k completes after the kill" wait_sweep "$K" completed 90
+if wait_sweep "$K" completed 150; then ok; else
+	fail "k completes after the kill"
+	# what held it: the trials, and each unfinished trial's run
+	sed 's/^/    | /' "$K/trials" "$K/events" | tail -40 >&2
+	for r in "$E"/runs/k-*; do
+		[ "$(cat "$r/status")" = completed ] && continue
+		echo "    | $(basename "$r"): $(cat "$r/status")" >&2
+		sed 's/^/    |   /' "$r/events" | tail -8 >&2
+	done
+fi
 check_eq "16 trials" "16" "$(awk 'NR > 1' "$K/trials" | wc -l)"
 check_eq "16 runs, each once" "16" "$(ls "$E/runs" | grep -c '^k-0[01][0-9]$')"
 check_eq "the first trials kept their params" "$before" "$(params "$K" | head -4)"
