@@ -358,7 +358,8 @@ static int daemon_config(struct core *c, const char *path, char *err,
 		"providers", "poll_interval_ms", "kill_grace_s",
 		"retry_backoff_s", "retry_backoff_max_s", "starvation_s",
 		"stream_queue",
-		"notify", "backup_dir", "backup_every_s", "backup_keep", NULL
+		"notify", "backup_dir", "backup_every_s", "backup_keep", "mlflow",
+		NULL
 	};
 	struct buf b = BUF_INIT(CONFIG_MAX_BYTES);
 	cJSON *root = NULL, *provs, *it;
@@ -417,6 +418,15 @@ static int daemon_config(struct core *c, const char *path, char *err,
 			goto out;
 		}
 		c->has_notify = 1;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "mlflow");
+	if (it) {
+		char merr[256];
+
+		if (mlflow_config(c, it, merr, sizeof(merr))) {
+			snprintf(err, errlen, "config '%s': %s", path, merr);
+			goto out;
+		}
 	}
 	provs = cJSON_GetObjectItemCaseSensitive(root, "providers");
 	if (provs && !cJSON_IsObject(provs)) {
@@ -488,7 +498,8 @@ struct core *core_open(const struct core_opts *opts, char *err,
 		goto fail;
 	}
 	if (art_init(c, opts->cache_size, err, errlen) ||
-	    sweep_init(c, err, errlen) || stream_init(c, err, errlen))
+	    sweep_init(c, err, errlen) || stream_init(c, err, errlen) ||
+	    mlflow_init(c, err, errlen))
 		goto fail;
 	if (store_exp_load(c->store, load_exp_cb, c) ||
 	    store_run_load(c->store, load_run_cb, c) ||
@@ -536,7 +547,7 @@ int core_start(struct core *c)
 	if (!r && backup_start(c->backup, backup_event, c))
 		log_msg(LOG_WARNING, "periodic backups are off: cannot start "
 			"their thread");
-	return r;
+	return r ? r : mlflow_start(c);
 }
 
 static void run_free(struct run *r)
@@ -561,6 +572,7 @@ static void run_free(struct run *r)
 
 void core_stop(struct core *c)
 {
+	mlflow_stop(c);
 	backup_stop(c->backup);
 	sweep_stop(c);
 	poller_stop(c);
@@ -576,6 +588,7 @@ void core_close(struct core *c)
 		return;
 	core_stop(c);
 	backup_free(c->backup);
+	mlflow_release(c);
 	if (c->notifier)
 		notifier_free(c->notifier);
 	if (c->has_notify)

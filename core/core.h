@@ -377,6 +377,12 @@ int core_stream_ready(struct core *c, struct core_stream *s);
 /* Frees the reader and what it had queued. */
 void core_stream_close(struct core *c, struct core_stream *s);
 
+/*
+ * MOUNT/exports/mlflow/status: "ok", "unreachable: why" or "off: why",
+ * then what was sent and what waits (mlflow.c).
+ */
+int core_export_status(struct core *c, struct buf *out);
+
 /* The mount's files. */
 int core_queue(struct core *c, struct buf *out);
 int core_events(struct core *c, struct buf *out);   /* run-less events */

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "connector.h"
 #include "hmap.h"
+#include "mlflow.h"
 #include "notify.h"
 #include "state.h"
 #include "store.h"
@@ -355,6 +356,7 @@ struct core {
 	int nworkers;
 	int art_cancel;             /* atomic: downloads stop (art_stop) */
 
+	struct mlflow *mlflow;      /* the MLflow export (mlflow.c), or NULL */
 	struct notifier *notifier;  /* delivery thread, from core_start() */
 	struct notify_target notify;    /* the daemon config's, if any */
 	int has_notify;

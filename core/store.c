@@ -104,6 +104,11 @@ enum {
 	ST_TRIAL_PUT,
 	ST_TRIAL_LOAD,
 	ST_METRIC_SERIES,
+	/* exports to tracking servers */
+	ST_EXPORT_PUT,
+	ST_EXPORT_LOAD,
+	ST_METRICS_FROM,
+	ST_METRICS_COUNT_FROM,
 	ST_MAX
 };
 
@@ -337,6 +342,22 @@ static const struct stmt_def stmt_defs[ST_MAX] = {
 		"SELECT step, value, end_off FROM metrics WHERE run_id = ?1 AND "
 		"end_off > ?3 AND key = ?2 ORDER BY end_off",
 		"read a metric's series", ON_R },
+
+	[ST_EXPORT_PUT] = {
+		"INSERT INTO exports(target, key, remote_id, pos, flags) VALUES "
+		"(?1, ?2, ?3, ?4, ?5) ON CONFLICT(target, key) DO UPDATE SET "
+		"remote_id = excluded.remote_id, pos = excluded.pos, "
+		"flags = excluded.flags", "put export position" },
+	[ST_EXPORT_LOAD] = {
+		"SELECT key, remote_id, pos, flags FROM exports WHERE target = ?1",
+		"load export positions" },
+	[ST_METRICS_FROM] = {
+		"SELECT step, time_ms, key, value, end_off FROM metrics "
+		"WHERE run_id = ?1 AND end_off > ?2 ORDER BY end_off LIMIT ?3",
+		"read metrics from a position", ON_R },
+	[ST_METRICS_COUNT_FROM] = {
+		"SELECT count(*) FROM metrics WHERE run_id = ?1 AND end_off > ?2",
+		"count metrics from a position", ON_R },
 };
 
 /*
@@ -499,6 +520,20 @@ static const char *const migrations[] = {
 	" value REAL,"
 	" early INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(sweep_id, n)) WITHOUT ROWID;",
+	/*
+	 * 8 -> 9: what an export to a tracking server has sent (DESIGN.md
+	 * section 10): per target ("mlflow") and key ("run:7", "exp:2",
+	 * "sweep:3", "pipe:7"), the remote id, the metrics position sent up
+	 * to (end_off) and flags of what is done, written after the server
+	 * acknowledged, so that a restart sends nothing twice.
+	 */
+	"CREATE TABLE exports ("
+	" target TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" remote_id TEXT NOT NULL,"
+	" pos INTEGER NOT NULL DEFAULT 0,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(target, key)) WITHOUT ROWID;",
 };
 
 /* ---- running a statement ---- */
@@ -709,6 +744,8 @@ struct store_walk {
 		store_sweep_cb sweep;
 		store_trial_cb trial;
 		store_series_cb series;
+		store_export_cb export;
+		store_from_cb from;
 	} cb;
 	void *arg;
 };
@@ -1909,4 +1946,61 @@ int store_restore(const char *file, const char *db, char *err,
 		return TFS_EIO;
 	}
 	return TFS_OK;
+}
+
+/* ---- exports ---- */
+
+int store_export_put(struct store *s, const char *target, const char *key,
+		     const char *remote_id, int64_t pos, int64_t flags)
+{
+	return store_do(s, ST_EXPORT_PUT, ARGS(ARG_T(target), ARG_T(key),
+			ARG_T(remote_id), ARG_I(pos), ARG_I(flags)));
+}
+
+static int row_export(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+
+	return w->cb.export(w->arg, col_text(st, 0), col_text(st, 1),
+			    sqlite3_column_int64(st, 2),
+			    sqlite3_column_int64(st, 3));
+}
+
+int store_export_load(struct store *s, const char *target,
+		      store_export_cb cb, void *arg)
+{
+	struct store_walk w = { .cb.export = cb, .arg = arg };
+
+	return store_run(s, ST_EXPORT_LOAD, row_export, &w,
+			 ARGS(ARG_T(target)));
+}
+
+static int row_point_from(void *arg, sqlite3_stmt *st)
+{
+	struct store_walk *w = arg;
+	struct store_point p = {
+		.step = sqlite3_column_double(st, 0),
+		.time_ms = sqlite3_column_int64(st, 1),
+		.key = col_text(st, 2),
+		.value = sqlite3_column_double(st, 3),
+	};
+
+	return w->cb.from(w->arg, &p, sqlite3_column_int64(st, 4));
+}
+
+int store_metrics_from(struct store *s, int64_t run_id, int64_t after,
+		       size_t max, store_from_cb cb, void *arg)
+{
+	struct store_walk w = { .cb.from = cb, .arg = arg };
+
+	return store_run(s, ST_METRICS_FROM, row_point_from, &w,
+			 ARGS(ARG_I(run_id), ARG_I(after), ARG_I((int64_t)max)));
+}
+
+int store_metrics_count_from(struct store *s, int64_t run_id, int64_t after,
+			     int64_t *n)
+{
+	*n = 0;
+	return store_run(s, ST_METRICS_COUNT_FROM, row_int, n,
+			 ARGS(ARG_I(run_id), ARG_I(after)));
 }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 #define STORE_NO_EXIT (-1000)   /* exit_code when there is none */
 #define STORE_EVENTS_KEEP 1000  /* events kept per run (and the mount's) */
 #define STORE_EVENTS_SLACK 100  /* ... trimmed once this many more exist */
@@ -279,5 +279,29 @@ int store_backup(const char *src, const char *dest, char *err, size_t errlen);
 int store_check(const char *path, char *err, size_t errlen);
 int store_restore(const char *file, const char *db, char *err,
 		  size_t errlen);
+
+/*
+ * Exports to tracking servers (core/mlflow.c): per target and key, the
+ * remote id, a position and flags, put after the server acknowledged.
+ */
+int store_export_put(struct store *s, const char *target, const char *key,
+		     const char *remote_id, int64_t pos, int64_t flags);
+typedef int (*store_export_cb)(void *arg, const char *key,
+			       const char *remote_id, int64_t pos,
+			       int64_t flags);
+int store_export_load(struct store *s, const char *target,
+		      store_export_cb cb, void *arg);
+/*
+ * Calls cb for at most max points of run_id after byte position after of
+ * its metrics.jsonl, in order, with the position each point's line ends
+ * at; a non-zero return stops. Read from the last commit.
+ */
+typedef int (*store_from_cb)(void *arg, const struct store_point *p,
+			     int64_t end_off);
+int store_metrics_from(struct store *s, int64_t run_id, int64_t after,
+		       size_t max, store_from_cb cb, void *arg);
+/* How many points of run_id lie after byte position after. */
+int store_metrics_count_from(struct store *s, int64_t run_id, int64_t after,
+			     int64_t *n);
 
 #endif

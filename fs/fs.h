@@ -41,6 +41,9 @@ enum {
 	INO_COST,
 	INO_STREAM,
 	INO_STREAMS,
+	INO_EXPORTS,             /* exports/: one directory per exporter */
+	INO_EXPORTS_MLFLOW,
+	INO_EXPORTS_MLFLOW_STATUS,
 	INO_FIXED_MAX
 };
 

@@ -506,6 +506,16 @@ static int create_eperm(fuse_ino_t dir, const char *name, mode_t mode,
 	return FS_EPERM;
 }
 
+/* ---- exports/ ---- */
+
+static int export_status_content(const struct node *n, fuse_ino_t ino,
+				 struct buf *b)
+{
+	(void)n;
+	(void)ino;
+	return core_export_status(fs.core, b);
+}
+
 /* ---- providers/ ---- */
 
 static fuse_ino_t provs_lookup(const struct node *n, fuse_ino_t dir,
@@ -1098,14 +1108,17 @@ static int runs_move(fuse_ino_t dir, const char *name, fuse_ino_t newdir,
 /* ---- the table ---- */
 
 static const unsigned char root_children[] = {
-	INO_README, INO_COST, INO_EVENTS, INO_EXPERIMENTS, INO_PROVIDERS,
-	INO_QUEUE, INO_SCHEDULER, INO_STREAM, INO_STREAMS, INO_TEMPLATES,
+	INO_README, INO_COST, INO_EVENTS, INO_EXPERIMENTS, INO_EXPORTS,
+	INO_PROVIDERS, INO_QUEUE, INO_SCHEDULER, INO_STREAM, INO_STREAMS,
+	INO_TEMPLATES,
 };
 static const unsigned char exp_children[] = {
 	ES_COMPARE, ES_DESCRIPTION, ES_LEADERBOARD, ES_OBJECTIVE, ES_RUNS,
 	ES_SWEEPS,
 };
 static const unsigned char prov_children[] = { PS_STATUS };
+static const unsigned char exports_children[] = { INO_EXPORTS_MLFLOW };
+static const unsigned char mlflow_children[] = { INO_EXPORTS_MLFLOW_STATUS };
 
 /* the fixed directories at the top */
 #define TOP_DIR .type = S_IFDIR, .mode = 0755, .stat = dir_now_stat, \
@@ -1146,6 +1159,14 @@ static const struct node fixed_nodes[INO_FIXED_MAX] = {
 	[INO_STREAMS] = { "streams", TOP_DIR,
 		.flags = NODE_PRIVATE | NODE_UNLISTED,
 		.lookup = streams_lookup, .list = streams_list },
+	[INO_EXPORTS] = { "exports", TOP_DIR, CHILDREN(exports_children),
+		.lookup = node_children_lookup, .list = node_children_list },
+	[INO_EXPORTS_MLFLOW] = { "mlflow", TOP_DIR,
+		CHILDREN(mlflow_children), .lookup = node_children_lookup,
+		.list = node_children_list },
+	[INO_EXPORTS_MLFLOW_STATUS] = { "status", .type = S_IFREG,
+		.mode = 0444, .stat = cost_stat,
+		.content = export_status_content },
 };
 
 /* the text files of an experiment, read-write */
