@@ -53,7 +53,7 @@
 #define MLF_TIMEOUT_MS 15000        /* one request */
 #define MLF_CONNECT_MS 3000
 #define MLF_BACKOFF_MIN_MS 500
-#define MLF_BACKOFF_MAX_MS 30000
+#define MLF_BACKOFF_MAX_MS 10000
 #define MLF_INTERVAL_DEFAULT 1000
 #define MLF_DIRTY_MAX 65536         /* queued ids; past it: a full pass */
 #define MLF_BATCHES_PER_PASS 64     /* per run and pass: others get a turn */
@@ -79,7 +79,6 @@ struct xrec {
 	int checked;                /* its server-side position was read */
 	char *art_uri;
 	int sent_status;            /* the last status sent, -1: none yet */
-	int broken;                 /* a request of its own was refused */
 	int64_t exp_remote_id;      /* parents: their experiment */
 	int64_t *members;           /* pipelines: their runs (ids) */
 	size_t nmembers, mcap;
@@ -116,6 +115,8 @@ struct mlflow {
 	struct hmap pending;        /* run id -> (void *)1, the thread's */
 	struct hmap roots;          /* run id -> its pipeline root + 1, negated
 				       when it has no dependency; the thread's */
+	struct hmap broken;         /* run id -> (void *)1: a request of its
+				       was refused; left until the next start */
 };
 
 /* ---- pure helpers ---- */
@@ -1406,8 +1407,11 @@ static int mlf_run(struct core *c, struct mlflow *m, int64_t id, int *done,
 	int r, has_deps = 0, term;
 
 	*done = 0;
-	if (snap(c, id, &s)) {
-		*done = 1;          /* removed: its MLflow run stays */
+	/* removed (its MLflow run stays), refused, or not submitted yet:
+	 * a run without its config has nothing to say (its hook calls) */
+	if (hmap_iget(&m->broken, id) || snap(c, id, &s) ||
+	    s.state == RS_CREATED) {
+		*done = 1;
 		return XR_OK;
 	}
 	term = run_state_terminal(s.state);
@@ -1415,10 +1419,6 @@ static int mlf_run(struct core *c, struct mlflow *m, int64_t id, int *done,
 	x = rec_get(m, key);
 	if (store_metrics_history_size(c->store, id, &size))
 		return XR_WAIT;
-	if (x && x->broken) {
-		*done = 1;
-		return XR_OK;
-	}
 	if (!s.sweep_id) {
 		intptr_t v = (intptr_t)hmap_iget(&m->roots, id);
 
@@ -1611,14 +1611,8 @@ static int mlf_pass(struct core *c, struct mlflow *m, char *why,
 		if (r == XR_DOWN)
 			break;
 		if (r == XR_REFUSED) {
-			char key[64];
-			struct xrec *x;
-
 			mlf_error(m, why);
-			snprintf(key, sizeof(key), "run:%" PRId64, ids[i]);
-			x = rec_get(m, key);
-			if (x)
-				x->broken = 1;
+			hmap_iput(&m->broken, ids[i], (void *)1);
 			done = 1;
 		}
 		r = XR_OK;
@@ -1701,6 +1695,10 @@ static void *mlf_main(void *arg)
 			pending_add(m, dirty[i]);
 		pending_fill(c, m, all);
 		all = 0;
+		/* what the status says waits includes what this pass takes */
+		pthread_mutex_lock(&m->lock);
+		m->backlog_runs = (int64_t)m->pending.n;
+		pthread_mutex_unlock(&m->lock);
 		why[0] = 0;
 		r = mlf_pass(c, m, why, sizeof(why));
 		pthread_mutex_lock(&m->lock);
@@ -1788,6 +1786,7 @@ void mlflow_release(struct core *c)
 	hmap_release(&m->recs);
 	hmap_release(&m->pending);
 	hmap_release(&m->roots);
+	hmap_release(&m->broken);
 	if (m->pool)
 		http_pool_free(m->pool);
 	if (m->has_token)
@@ -1821,7 +1820,8 @@ int mlflow_status(struct core *c, struct buf *out)
 		buf_printf(out, "unreachable: %s\n", m->why);
 	buf_printf(out, "tracking_uri %s\n", shown);
 	buf_printf(out, "runs_exported %" PRId64 "\n", m->exported_runs);
-	buf_printf(out, "runs_pending %" PRId64 "\n", m->backlog_runs);
+	buf_printf(out, "runs_pending %" PRId64 "\n",
+		   m->backlog_runs + (int64_t)m->ndirty);
 	buf_printf(out, "points_sent %" PRIu64 "\n", m->sent_points);
 	buf_printf(out, "points_backlog %" PRId64 "\n", m->backlog_points);
 	buf_printf(out, "batches_sent %" PRIu64 "\n", m->sent_batches);
