@@ -35,10 +35,14 @@
 #      best of Branin and Hartmann-6 after vs Optuna's TPE, same trials and
 #      20, 50, 100 trials (TPE, 10 seeds)      seeds; and trainfs random
 #      trials/s with instant jobs             vs the same jobs as plain runs
+#  11. the MLflow export (tools/bench_mlflow.sh), to a real mlflow server on
+#      loopback: metric points/s exported    vs MLflow's Python client, same
+#                                               points, log_batch of 1000
+#      cat status while an export runs       vs the same with none running
 #
 # One section alone: `sh tools/bench.sh flood` runs only measure 7,
 # `sh tools/bench.sh slurm` only measure 8, `... cloud` only 9, `... sweep`
-# only 10; each puts its rows and its
+# only 10, `... mlflow` only 11; each puts its rows and its
 # paragraph into the BENCHMARKS.md that is there (replacing the ones an
 # earlier run wrote), leaving the rest as it was.
 #
@@ -89,8 +93,8 @@ export LC_ALL=C		# same sorting and number formats for every tool
 
 ONLY=${1:-}		# one section by name, or every section
 case $ONLY in
-''|flood|slurm|cloud|sweep) ;;
-*) echo "usage: sh tools/bench.sh [flood|slurm|cloud|sweep]" >&2; exit 2 ;;
+''|flood|slurm|cloud|sweep|mlflow) ;;
+*) echo "usage: sh tools/bench.sh [flood|slurm|cloud|sweep|mlflow]" >&2; exit 2 ;;
 esac
 
 for f in "$SRC_TRAINFS" "$TOP/tools/floorfs" "$TOP/tools/bench_read" \
@@ -1088,6 +1092,41 @@ if [ "$ONLY" = sweep ]; then
 	exit 0
 fi
 
+# ----------------------------------------------------- 11. MLflow export ----
+mlflow_how() {
+	cat <<EOF
+**MLflow export.** \`tools/bench_mlflow.sh\` starts \`mlflow server\` (MLflow
+from PyPI in build/venv, SQLite backend, \`--serve-artifacts\`, one worker)
+on a loopback port and mounts a daemon whose config exports to it every
+100 ms. One run prints ${MLFLOW_POINTS:-100000} metric points (${MLFLOW_KEYS:-4} keys) at once; the
+rate is the points over the time from the write of its config.json to the
+export's status counting them all sent (the scan of its output included).
+The reference is MLflow's own Python client (\`MlflowClient.log_batch\`, 1000
+points a call, MLflow's limit) logging the same points into a run of the
+same server in the same bench run. \`cat status\` latency: tools/bench_read
+(open+read+close, 200 us apart) of an ended run's status during that
+export, against the same reads of the same mount before it, with no export
+running. Without MLflow (no PyPI) the rows say SKIP and why.
+EOF
+}
+measure_mlflow() {
+	say "(11) the MLflow export beside MLflow's own client, status reads"
+	TRAINFS="$SRC_TRAINFS" BENCH_READ="$TOP/tools/bench_read" \
+		sh "$TOP/tools/bench_mlflow.sh" > "$WORK/mlflow-rows.md" ||
+		die "tools/bench_mlflow.sh failed"
+}
+
+# `sh tools/bench.sh mlflow`: measure 11 alone, into the BENCHMARKS.md there
+if [ "$ONLY" = mlflow ]; then
+	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
+	measure_mlflow
+	mlflow_how > "$WORK/mlflow-how.md"
+	splice_section "$WORK/mlflow-rows.md" "$WORK/mlflow-how.md" \
+		"| MLflow export: " "| Sweep: "
+	say "wrote measure 11 into $OUT"
+	exit 0
+fi
+
 # `sh tools/bench.sh slurm`: measure 8 alone, into the BENCHMARKS.md there
 if [ "$ONLY" = slurm ]; then
 	[ -f "$OUT" ] || die "$OUT is missing: run the whole bench once first"
@@ -1416,6 +1455,7 @@ measure_flood
 measure_slurm
 measure_cloud
 measure_sweep
+measure_mlflow
 
 # ------------------------------------------------------------ the report --
 
@@ -1483,6 +1523,7 @@ START_EMPTY_S=$(calc "$START_EMPTY / 1000")
 	slurm_rows
 	cat "$WORK/cloud-rows.md"
 	cat "$WORK/sweep-rows.md"
+	cat "$WORK/mlflow-rows.md"
 } > "$WORK/table.md"
 
 COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -1627,6 +1668,8 @@ $(slurm_how)
 $(cloud_how)
 
 $(sweep_how)
+
+$(mlflow_how)
 
 **Scheduler decision time.** tools/bench_sched.sh: one slot held by a
 blocker with 10 (then 10,000) runs queued behind it; the running run is
