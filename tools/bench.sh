@@ -1103,7 +1103,10 @@ rate is the points over the time from the write of its config.json to the
 export's status counting them all sent (the scan of its output included).
 The reference is MLflow's own Python client (\`MlflowClient.log_batch\`, 1000
 points a call, MLflow's limit) logging the same points into a run of the
-same server in the same bench run. \`cat status\` latency: tools/bench_read
+same server in the same bench run. The backlog row: the same points stored
+while the daemon's export pointed at a closed port, then the daemon started
+again pointing at the server, timed from that start to the last point sent.
+\`cat status\` latency: tools/bench_read
 (open+read+close, 200 us apart) of an ended run's status during that
 export, against the same reads of the same mount before it, with no export
 running. Without MLflow (no PyPI) the rows say SKIP and why.

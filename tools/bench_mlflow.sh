@@ -28,17 +28,24 @@ PID="" SRV=""
 say() { echo "bench_mlflow: $*" >&2; }
 row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
 cleanup() {
+	rc=$?
 	mountpoint -q "$MNT" 2>/dev/null && fusermount3 -u "$MNT" 2>/dev/null
 	[ -n "$PID" ] && wait "$PID" 2>/dev/null
 	if [ -n "$SRV" ]; then
 		kill -TERM "-$SRV" 2>/dev/null
-		sleep 2
-		kill -KILL "-$SRV" 2>/dev/null
+		i=0
+		while kill -0 "$SRV" 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -0 "$SRV" 2>/dev/null && kill -KILL "-$SRV" 2>/dev/null
 		wait "$SRV" 2>/dev/null
 	fi
 	rm -rf "$W"
+	exit $rc
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 skip() {
 	row "MLflow export: metric points/s to a real server, live" "SKIP" "$1" "—" "(info)" "—"
 	row "MLflow export: cat status while an export runs" "SKIP" "$1" "—" "(info)" "—"
