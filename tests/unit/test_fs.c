@@ -131,8 +131,9 @@ static void check_children(fuse_ino_t dir, const char *const *names,
 static void test_children(void)
 {
 	static const char *const root[] = {
-		"README", "cost", "events", "experiments", "providers", "queue",
-		"scheduler", "stream", "streams", "templates",
+		"README", "cost", "events", "experiments", "exports",
+		"providers", "queue", "scheduler", "stream", "streams",
+		"templates",
 	};
 	static const char *const exp[] = {
 		"compare.svg", "description", "leaderboard", "objective",
@@ -149,10 +150,13 @@ static void test_children(void)
 	};
 	static const char *const prov[] = { "status" };
 	static const char *const stream_exp[] = { "all", "runs" };
+	static const char *const exports[] = { "mlflow" };
 	int slot;
 
-	check_children(INO_ROOT, root, 10);
+	check_children(INO_ROOT, root, 11);
 	check_children(INO(K_STREAM, 7, SS_EXP), stream_exp, 2);
+	check_children(INO_EXPORTS, exports, 1);
+	check_children(INO_EXPORTS_MLFLOW, prov, 1);
 	check_children(INO(K_EXP, 7, ES_DIR), exp, 6);
 	check_children(INO(K_SWEEP, 7, SW_DIR), sweep, 8);
 	check_children(INO(K_RUN, 7, RS_DIR), run, 12);

@@ -871,6 +871,7 @@ static void test_migrate_5(void)
 		"ALTER TABLE runs DROP COLUMN held_ms;"
 		"DROP TABLE sweeps;"
 		"DROP TABLE trials;"
+		"DROP TABLE exports;"
 		"INSERT INTO metrics(run_id, step, time_ms, key, value) VALUES "
 		"(7, 1, 1700000000123, 'loss', 0.9), (8, 1, 5, 'x', 1), "
 		"(7, 2.5, 1700000001000, 'lr', 5e-05), (7, 3, 0, 'loss', -1e300);"
