@@ -1802,11 +1802,6 @@ void mlflow_release(struct core *c)
 
 int core_export_status(struct core *c, struct buf *out)
 {
-	return mlflow_status(c, out);
-}
-
-int mlflow_status(struct core *c, struct buf *out)
-{
 	struct mlflow *m = c->mlflow;
 	char shown[SECRET_URL_SHOWN_MAX + 64];
 

@@ -39,29 +39,12 @@
 #define MLFLOW_PREFIX_MAX 200       /* bytes of experiment_prefix */
 #define MLFLOW_UPLOAD_MAX_DEFAULT (64LL << 20)  /* larger files: linked */
 
-struct core;
-struct run;
-
 /*
- * Reads the daemon config's "mlflow" object into c's exporter: keys
- * tracking_uri (http(s), required), token_env (a variable holding a bearer
- * token, read once, never logged), experiment_prefix, upload_artifacts
- * (default true), upload_max_mb, interval_ms. TFS_EINVAL with one sentence
- * naming the key as 'mlflow.<key>'.
+ * The thread's entry points (mlflow_config(), _init(), _start(), _stop(),
+ * _release()) are declared in model.h with the model's other parts, and
+ * the status file's in core.h (core_export_status()): this header is the
+ * pure helpers', for tests.
  */
-int mlflow_config(struct core *c, const cJSON *obj, char *err,
-		  size_t errlen);
-/* Adds the hook (core_open(), after mlflow_config()); no-op when off. */
-int mlflow_init(struct core *c, char *err, size_t errlen);
-int mlflow_start(struct core *c);
-/* Stops the thread: a request in flight is cut. Idempotent. */
-void mlflow_stop(struct core *c);
-void mlflow_release(struct core *c);
-/*
- * MOUNT/exports/mlflow/status: "ok", "unreachable: why" or "off: why",
- * then "key value" lines (what was sent, what waits). c->lock not held.
- */
-int mlflow_status(struct core *c, struct buf *out);
 
 /* ---- pure helpers ---- */
 

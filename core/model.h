@@ -35,7 +35,6 @@
 #include "config.h"
 #include "connector.h"
 #include "hmap.h"
-#include "mlflow.h"
 #include "notify.h"
 #include "state.h"
 #include "store.h"
@@ -44,6 +43,7 @@
 struct core;
 struct exp;
 struct centry;
+struct mlflow;
 
 /* One entry of a run's manifest, loaded on first use of its artifacts/. */
 struct art {
@@ -525,6 +525,23 @@ int run_create_uuid(struct core *c, int64_t exp_id, const char *name,
  */
 int run_config_check(struct core *c, const char *text, size_t len,
 		     char *reason, size_t rlen);
+
+/* mlflow.c: the export to an MLflow server (DESIGN.md section 10) */
+/*
+ * Reads the daemon config's "mlflow" object into c->mlflow: keys
+ * tracking_uri (http(s), required), token_env (a variable holding a bearer
+ * token, read once, never logged), experiment_prefix, upload_artifacts
+ * (default true), upload_max_mb, interval_ms. TFS_EINVAL with one sentence
+ * naming the key as 'mlflow.<key>'.
+ */
+int mlflow_config(struct core *c, const cJSON *obj, char *err,
+		  size_t errlen);
+/* Adds the hook (core_open(), after mlflow_config()); no-op when off. */
+int mlflow_init(struct core *c, char *err, size_t errlen);
+int mlflow_start(struct core *c);
+/* Stops the thread: a request in flight is cut. Idempotent. */
+void mlflow_stop(struct core *c);
+void mlflow_release(struct core *c);
 
 /* artifacts.c */
 /* Opens the cache under the state directory and adds the artifacts' hook. */
