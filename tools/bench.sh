@@ -1100,7 +1100,9 @@ from PyPI in build/venv, SQLite backend, \`--serve-artifacts\`, one worker)
 on a loopback port and mounts a daemon whose config exports to it every
 100 ms. One run prints ${MLFLOW_POINTS:-100000} metric points (${MLFLOW_KEYS:-4} keys) at once; the
 rate is the points over the time from the write of its config.json to the
-export's status counting them all sent (the scan of its output included).
+export's status counting them all sent: the daemon's scan of the run's
+output and the status reads below share the CPUs with the server
+meanwhile, which the client's measure does not have.
 The reference is MLflow's own Python client (\`MlflowClient.log_batch\`, 1000
 points a call, MLflow's limit) logging the same points into a run of the
 same server in the same bench run. The backlog row: the same points stored
