@@ -1688,7 +1688,8 @@ static void *mlf_main(void *arg)
 		m->rescan = 0;
 		nd = m->ndirty;
 		dirty = xrealloc(dirty, (nd + 1) * sizeof(*dirty));
-		memcpy(dirty, m->dirty, nd * sizeof(*dirty));
+		if (nd)         /* m->dirty is NULL before the first change */
+			memcpy(dirty, m->dirty, nd * sizeof(*dirty));
 		m->ndirty = 0;
 		pthread_mutex_unlock(&m->lock);
 		for (i = 0; i < nd; i++)
