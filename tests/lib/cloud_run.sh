@@ -85,7 +85,7 @@ submit "$C" '["sleep", "60"]'
 check "cancel runs" wait_state "$C" running 30
 CP=$(job_of "$C")
 echo cancel > "$C/ctl"
-check "cancelled" wait_state "$C" stopped 20
+check "cancelled" wait_state "$C" stopped 60
 check "the instance is gone" wait_cmd 10 pod_is "$CP" $GONE
 check "its process is gone" wait_cmd 10 pod_is "$CP" process_running False
 
