@@ -429,7 +429,8 @@ int mlflow_config(struct core *c, const cJSON *obj, char *err,
 /* What a request came to, beyond TFS_OK. */
 enum {
 	XR_OK = 0,
-	XR_DOWN,          /* no answer, 429 or 5xx: the server, not the thing */
+	XR_DOWN,          /* no answer, no token, 401, 403, 429 or 5xx: the
+			     server (or its door), not the thing */
 	XR_REFUSED,       /* a 4xx about what was sent */
 	XR_NOTFOUND,      /* RESOURCE_DOES_NOT_EXIST */
 	XR_EXISTS,        /* RESOURCE_ALREADY_EXISTS */
@@ -479,7 +480,14 @@ static int mlf_call(struct mlflow *m, const char *method, const char *path,
 		 ctype ? ctype : "application/json");
 	if (body)
 		headers[n++] = ct;
-	if (m->has_token && (tok = secret_get(&m->token, serr, sizeof(serr)))) {
+	if (m->has_token) {
+		/* no request goes out without its token: the server would
+		 * refuse it, and a refusal ends a run's export */
+		tok = secret_get(&m->token, serr, sizeof(serr));
+		if (!tok) {
+			snprintf(why, wlen, "the token is not there: %s", serr);
+			return XR_DOWN;
+		}
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
 		headers[n++] = auth;
 		secrets[0] = tok;
@@ -506,8 +514,14 @@ static int mlf_call(struct mlflow *m, const char *method, const char *path,
 		http_response_release(&resp);
 		return XR_OK;
 	}
+	/*
+	 * 401 and 403 are the token's (expired, rotated), not the run's:
+	 * the server is as good as down until it takes the token, and the
+	 * runs wait rather than being given up until a restart.
+	 */
 	if (resp.fail == HTTP_FAIL_STATUS && resp.status >= 400 &&
-	    resp.status < 500 && resp.status != 408 && resp.status != 429) {
+	    resp.status < 500 && resp.status != 408 && resp.status != 429 &&
+	    resp.status != 401 && resp.status != 403) {
 		cJSON *j = resp.body ? cJSON_ParseWithLength(resp.body,
 							     resp.body_len) : NULL;
 		const cJSON *code = cJSON_GetObjectItem(j, "error_code");
@@ -1704,18 +1718,25 @@ static void *mlf_main(void *arg)
 		r = mlf_pass(c, m, why, sizeof(why));
 		pthread_mutex_lock(&m->lock);
 		if (r == XR_DOWN) {
+			char shown[SECRET_URL_SHOWN_MAX + 64];
+
+			/* the URI may carry user:password@ */
+			secret_url_shown(m->uri, shown, sizeof(shown));
 			if (m->healthy || !m->why[0])
 				log_msg(LOG_WARNING, "mlflow: %s unreachable: %s",
-					m->uri, why);
+					shown, why);
 			m->healthy = 0;
 			snprintf(m->why, sizeof(m->why), "%s", why);
 			backoff = backoff ? backoff * 2 : MLF_BACKOFF_MIN_MS;
 			if (backoff > MLF_BACKOFF_MAX_MS)
 				backoff = MLF_BACKOFF_MAX_MS;
 		} else {
+			char shown[SECRET_URL_SHOWN_MAX + 64];
+
+			secret_url_shown(m->uri, shown, sizeof(shown));
 			if (!m->healthy && m->why[0])
 				log_msg(LOG_INFO, "mlflow: %s reachable again",
-					m->uri);
+					shown);
 			m->healthy = 1;
 			m->why[0] = 0;
 			backoff = 0;
