@@ -1634,8 +1634,15 @@ static int sweep_takes_spec(const struct sweep *w, char *reason, size_t rlen)
 	return TFS_OK;
 }
 
-int core_sweep_check(struct core *c, int64_t id, const char *text,
-		     size_t len, char *reason, size_t rlen)
+/*
+ * Reads sweep.json for sweep id as its close takes it: the sweep new, the
+ * spec valid, its base a valid run, its trials' names free. Returns with
+ * c->lock held and *wp the sweep (NULL: it went); a refusal is in the
+ * sweep's events. On TFS_OK *spp is the parsed spec (the caller's).
+ */
+static int spec_take(struct core *c, int64_t id, const char *text,
+		     size_t len, struct sweep **wp, struct sweep_spec **spp,
+		     char *reason, size_t rlen)
 {
 	struct sweep_spec *sp = NULL;
 	struct sweep *w;
@@ -1650,58 +1657,47 @@ int core_sweep_check(struct core *c, int64_t id, const char *text,
 		ret = spec_parse(text, len, &sp, reason, rlen);
 	if (!ret)
 		ret = spec_check(c, sp, reason, rlen);
-	if (!ret) {
-		pthread_mutex_lock(&c->lock);
-		w = sweep_by_id(c, id);
-		ret = w ? sweep_names_free_locked(w, 0, sp->max_trials, reason,
-						  rlen) : TFS_ENOENT;
-		pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->lock);
+	*wp = w = sweep_by_id(c, id);
+	if (!w)
+		ret = TFS_ENOENT;
+	/* again, with the lock: taken or cancelled meanwhile */
+	if (!ret)
+		ret = sweep_takes_spec(w, reason, rlen);
+	if (!ret)
+		ret = sweep_names_free_locked(w, 0, sp->max_trials, reason,
+					      rlen);
+	if (w && (ret == TFS_EINVAL || ret == TFS_EFBIG))
+		sweep_event_locked(c, w, "sweep.json rejected: %s", reason);
+	if (ret) {
+		spec_free(sp);
+		sp = NULL;
 	}
+	*spp = sp;
+	return ret;
+}
+
+int core_sweep_check(struct core *c, int64_t id, const char *text,
+		     size_t len, char *reason, size_t rlen)
+{
+	struct sweep_spec *sp;
+	struct sweep *w;
+	int ret = spec_take(c, id, text, len, &w, &sp, reason, rlen);
+
+	pthread_mutex_unlock(&c->lock);
 	spec_free(sp);
-	if (ret == TFS_EINVAL || ret == TFS_EFBIG) {
-		pthread_mutex_lock(&c->lock);
-		w = sweep_by_id(c, id);
-		if (w)
-			sweep_event_locked(c, w, "sweep.json rejected: %s",
-					   reason);
-		pthread_mutex_unlock(&c->lock);
-	}
 	return ret;
 }
 
 int core_sweep_submit(struct core *c, int64_t id, const char *text,
 		      size_t len, char *reason, size_t rlen)
 {
-	struct sweep_spec *sp = NULL;
+	struct sweep_spec *sp;
 	struct sweep *w;
-	int ret;
+	int ret = spec_take(c, id, text, len, &w, &sp, reason, rlen);
 
-	reason[0] = '\0';
-	pthread_mutex_lock(&c->lock);
-	w = sweep_by_id(c, id);
-	ret = !w ? TFS_ENOENT : sweep_takes_spec(w, reason, rlen);
-	pthread_mutex_unlock(&c->lock);
-	if (ret == TFS_OK)
-		ret = spec_parse(text, len, &sp, reason, rlen);
-	if (!ret)
-		ret = spec_check(c, sp, reason, rlen);
-	pthread_mutex_lock(&c->lock);
-	w = sweep_by_id(c, id);
-	if (!w) {
-		ret = TFS_ENOENT;
+	if (ret)
 		goto out;
-	}
-	if (!ret)
-		ret = sweep_takes_spec(w, reason, rlen);
-	if (!ret)
-		ret = sweep_names_free_locked(w, 0, sp->max_trials, reason,
-					      rlen);
-	if (ret) {
-		if (ret == TFS_EINVAL || ret == TFS_EFBIG)
-			sweep_event_locked(c, w, "sweep.json rejected: %s",
-					   reason);
-		goto out;
-	}
 	w->spec = xstrndup(text, len);
 	w->sp = sp;
 	sp = NULL;
